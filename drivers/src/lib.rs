@@ -1,0 +1,1 @@
+//! Till device drivers.

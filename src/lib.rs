@@ -1,0 +1,3 @@
+//! Till, the checkout terminal: domain model, local store, checkout engine and CLI plumbing.
+
+pub mod domain;
