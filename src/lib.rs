@@ -1,3 +1,8 @@
 //! Till, the checkout terminal: domain model, local store, checkout engine and CLI plumbing.
 
+pub mod catalog;
+pub mod checkout;
+pub mod config;
+pub mod demo;
 pub mod domain;
+pub mod store;

@@ -1,1 +1,627 @@
-fn main() {}
+//! The `till` command: set up a terminal, manage its catalog, sell, and check its journal.
+
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use till::catalog::{ImportRules, export_csv, import_csv};
+use till::checkout::{Checkout, CheckoutSettings, ScanContext};
+use till::config::{CONFIG_FILE, Config, DATABASE_FILE};
+use till::domain::{Currency, Money, Quantity, ScanConfig, TaxMode, Tender, TenderKind, classify};
+use till::store::Store;
+use till_sync::{Attribution, SaleRecord};
+
+mod bench;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "till",
+    version,
+    about = "Touchscreen checkout terminal that turns every sale into member data"
+)]
+struct Cli {
+    /// Where the terminal keeps its config and database (default: the per-user data dir).
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Create this terminal's config and database.
+    Init(InitArgs),
+    /// Import, export and look up products.
+    #[command(subcommand)]
+    Catalog(CatalogCommand),
+    /// Show what the scan classifier makes of codes.
+    #[command(subcommand)]
+    Scan(ScanCommand),
+    /// Ring up a sale from the command line: `till sell 6901234567892 3*6901234567892 --pay cash:20`.
+    Sell(SellArgs),
+    /// List and show committed sales.
+    #[command(subcommand)]
+    Sales(SalesCommand),
+    /// Check the tamper-evident sales journal.
+    #[command(subcommand)]
+    Journal(JournalCommand),
+    /// Run a scripted demo sale in a temporary data dir, with a 300-product sample catalog.
+    Demo {
+        /// Keep the demo's data in this dir instead of a temporary one.
+        #[arg(long)]
+        keep: Option<PathBuf>,
+    },
+    /// Measure the targets in PRODUCT.md against baselines taken in the same run.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+    /// Test hooks for the crash test; not for people.
+    #[command(subcommand, hide = true)]
+    Debug(DebugCommand),
+}
+
+#[derive(Args, Debug)]
+struct InitArgs {
+    #[arg(long, value_name = "ID")]
+    store_id: String,
+    #[arg(long, value_name = "ID")]
+    terminal_id: String,
+    #[arg(long, default_value = "CNY")]
+    currency: String,
+    /// inclusive (prices include tax, the China default) or exclusive.
+    #[arg(long, default_value = "inclusive")]
+    tax_mode: String,
+    #[arg(long, default_value = "")]
+    store_name: String,
+    /// Start over even if this terminal is set up; the old files are kept as a backup.
+    #[arg(long)]
+    force: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum CatalogCommand {
+    /// Import products from a CSV (see README for the columns).
+    Import {
+        file: PathBuf,
+        /// Import the good rows even if some rows are bad (bad rows are still listed).
+        #[arg(long)]
+        skip_invalid: bool,
+    },
+    /// Write the catalog as CSV, in the import format.
+    Export {
+        /// Write to this file instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Show the product a barcode or internal code leads to.
+    Lookup { code: String },
+}
+
+#[derive(Subcommand, Debug)]
+enum ScanCommand {
+    /// One line per code: what the classifier makes of it.
+    Classify {
+        #[arg(required = true)]
+        codes: Vec<String>,
+    },
+}
+
+#[derive(Args, Debug)]
+struct SellArgs {
+    /// Codes to scan; `3*CODE` sells three, `0.356*CODE` sells 0.356 kg of a weighed product.
+    #[arg(required = true)]
+    codes: Vec<String>,
+    /// A tender, KIND:AMOUNT[:REFERENCE], e.g. cash:100 or wechat_pay:12.50:134567890123456789.
+    #[arg(long = "pay", required = true)]
+    tenders: Vec<String>,
+    #[arg(long, default_value = "cli")]
+    cashier: String,
+}
+
+#[derive(Subcommand, Debug)]
+enum SalesCommand {
+    /// The newest sales first.
+    List {
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
+    /// One sale in full.
+    Show { seq: u64 },
+}
+
+#[derive(Subcommand, Debug)]
+enum JournalCommand {
+    /// Walk the hash chain and report the first gap or break.
+    Verify,
+}
+
+#[derive(Subcommand, Debug)]
+enum DebugCommand {
+    /// Commit sales in a loop, printing `committed SEQ TOTAL HASH` after each durable commit.
+    CommitLoop {
+        #[arg(long, default_value_t = u64::MAX)]
+        max: u64,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("till: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    let data_dir = match cli.data_dir {
+        Some(dir) => dir,
+        None => directories::ProjectDirs::from("org", "till", "till")
+            .context("cannot find a per-user data dir; pass --data-dir")?
+            .data_dir()
+            .to_path_buf(),
+    };
+    match cli.command {
+        Command::Init(args) => init(&data_dir, &args),
+        Command::Catalog(cmd) => catalog(&data_dir, cmd),
+        Command::Scan(ScanCommand::Classify { codes }) => classify_codes(&data_dir, &codes),
+        Command::Sell(args) => sell(&data_dir, &args),
+        Command::Sales(cmd) => sales(&data_dir, cmd),
+        Command::Journal(JournalCommand::Verify) => verify(&data_dir),
+        Command::Demo { keep } => demo(keep),
+        Command::Bench(cmd) => bench::run(cmd),
+        Command::Debug(DebugCommand::CommitLoop { max }) => commit_loop(&data_dir, max),
+    }
+}
+
+/// The terminal's config and database, checked to belong together.
+fn open(data_dir: &Path) -> Result<(Config, Store)> {
+    let config_path = data_dir.join(CONFIG_FILE);
+    if !config_path.exists() {
+        bail!(
+            "no terminal set up in {}; run `till init` first",
+            data_dir.display()
+        );
+    }
+    let config = Config::load(&config_path)?;
+    let store = Store::open(&data_dir.join(DATABASE_FILE))?;
+    store.check_identity(&config.store_id, &config.terminal_id)?;
+    Ok((config, store))
+}
+
+fn init(data_dir: &Path, args: &InitArgs) -> Result<ExitCode> {
+    let currency: Currency = args.currency.parse()?;
+    let tax_mode: TaxMode = args.tax_mode.parse().map_err(anyhow::Error::msg)?;
+    let mut config = Config::new(&args.store_id, &args.terminal_id, currency, tax_mode);
+    config.store_name = args.store_name.clone();
+    config.validate()?;
+    let db = data_dir.join(DATABASE_FILE);
+    let config_path = data_dir.join(CONFIG_FILE);
+    if db.exists() || config_path.exists() {
+        if !args.force {
+            bail!(
+                "a terminal is already set up in {}; use --force to start over (the old files are kept as a backup)",
+                data_dir.display()
+            );
+        }
+        let stamp = jiff::Timestamp::now().as_second();
+        for path in [
+            &db,
+            &db.with_extension("db-wal"),
+            &db.with_extension("db-shm"),
+            &config_path,
+        ] {
+            if path.exists() {
+                let backup = PathBuf::from(format!("{}.replaced-{stamp}", path.display()));
+                std::fs::rename(path, &backup)
+                    .with_context(|| format!("cannot move {} aside", path.display()))?;
+                println!("kept the old {} as {}", file_name(path), backup.display());
+            }
+        }
+    }
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create {}", data_dir.display()))?;
+    Store::create(&db, &config.store_id, &config.terminal_id, currency)?;
+    std::fs::write(&config_path, config.to_toml())
+        .with_context(|| format!("cannot write {}", config_path.display()))?;
+    println!(
+        "terminal {} of store {} set up in {} ({currency}, prices {tax_mode} of tax)",
+        config.terminal_id,
+        config.store_id,
+        data_dir.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+fn catalog(data_dir: &Path, cmd: CatalogCommand) -> Result<ExitCode> {
+    let (config, mut store) = open(data_dir)?;
+    let settings = CheckoutSettings::from_config(&config)?;
+    match cmd {
+        CatalogCommand::Import { file, skip_invalid } => {
+            let input =
+                File::open(&file).with_context(|| format!("cannot open {}", file.display()))?;
+            let size = input.metadata().map(|m| m.len()).unwrap_or(0);
+            let bar = indicatif::ProgressBar::new(size).with_style(
+                indicatif::ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {elapsed}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            let rules = ImportRules {
+                currency: settings.currency,
+                tax_classes: &settings.tax_classes,
+                scan: &settings.scan,
+                skip_invalid,
+            };
+            let report = import_csv(
+                &mut store,
+                BufReader::with_capacity(1 << 16, input),
+                &rules,
+                |b| bar.set_position(b),
+            )?;
+            bar.finish_and_clear();
+            for bad in &report.rejected {
+                eprintln!("line {}: {}", bad.line, bad.reason);
+            }
+            if !report.committed {
+                eprintln!(
+                    "nothing imported: {} of {} rows are bad (use --skip-invalid to import the rest)",
+                    report.rejected.len(),
+                    report.rows
+                );
+                return Ok(ExitCode::FAILURE);
+            }
+            println!(
+                "imported {} products ({} added, {} updated){}",
+                report.stats.added + report.stats.updated,
+                report.stats.added,
+                report.stats.updated,
+                if report.rejected.is_empty() {
+                    String::new()
+                } else {
+                    format!("; skipped {} bad rows", report.rejected.len())
+                }
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        CatalogCommand::Export { out } => {
+            let count = match out {
+                Some(path) => {
+                    let file = File::create(&path)
+                        .with_context(|| format!("cannot create {}", path.display()))?;
+                    let count = export_csv(&store, BufWriter::new(file))?;
+                    eprintln!("exported {count} products to {}", path.display());
+                    count
+                }
+                None => export_csv(&store, std::io::stdout().lock())?,
+            };
+            let _ = count;
+            Ok(ExitCode::SUCCESS)
+        }
+        CatalogCommand::Lookup { code } => {
+            let mut checkout = Checkout::new(store, settings, "lookup");
+            match checkout.scan(&code, ScanContext::Sale) {
+                Ok(_) => {
+                    let line = &checkout.ticket().lines()[0];
+                    let money = |m| Money::new(m, checkout.ticket().currency());
+                    println!("sku        {}", line.item.sku);
+                    println!("name       {} / {}", line.item.name_zh, line.item.name_en);
+                    println!("price      {}", money(line.unit_price));
+                    println!("quantity   {}", line.quantity);
+                    println!(
+                        "tax        {} ({})",
+                        line.item.tax_class, line.item.tax_rate
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    eprintln!("{code}: {e}");
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
+    }
+}
+
+fn classify_codes(data_dir: &Path, codes: &[String]) -> Result<ExitCode> {
+    // The classifier needs the catalog only for internal codes, so it also works before init.
+    let opened = if data_dir.join(CONFIG_FILE).exists() {
+        Some(open(data_dir)?)
+    } else {
+        None
+    };
+    let scan_config = opened.as_ref().map_or_else(
+        || ScanConfig {
+            member_card_prefix: None,
+            weighed_layouts: till::domain::weighed::WeighedLayout::defaults(),
+        },
+        |(c, _)| c.scan_config(),
+    );
+    let mut out = std::io::stdout().lock();
+    for code in codes {
+        let known = |c: &str| {
+            opened
+                .as_ref()
+                .is_some_and(|(_, s)| s.has_code(c).unwrap_or(false))
+        };
+        let shown = if code.len() > 40 {
+            format!(
+                "{}… ({} bytes)",
+                &code[..code.floor_char_boundary(40)],
+                code.len()
+            )
+        } else {
+            code.clone()
+        };
+        writeln!(out, "{shown}\t{}", classify(code, &scan_config, &known))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn parse_tender(spec: &str, currency: Currency) -> Result<Tender> {
+    let mut parts = spec.splitn(3, ':');
+    let kind = parts.next().unwrap_or_default();
+    let kind = TenderKind::parse(kind).with_context(|| {
+        format!("unknown tender {kind:?}; use cash, card, wechat_pay, alipay or unionpay")
+    })?;
+    let amount = parts
+        .next()
+        .with_context(|| format!("tender {spec:?} needs an amount"))?;
+    let amount = Money::parse(amount, currency)?;
+    Ok(Tender {
+        kind,
+        amount: amount.minor(),
+        reference: parts.next().map(str::to_string),
+    })
+}
+
+fn sell(data_dir: &Path, args: &SellArgs) -> Result<ExitCode> {
+    let (config, store) = open(data_dir)?;
+    let settings = CheckoutSettings::from_config(&config)?;
+    let currency = settings.currency;
+    let mut checkout = Checkout::new(store, settings, &args.cashier);
+    for spec in &args.codes {
+        let (quantity, code) = match spec.split_once('*') {
+            Some((q, code)) => (
+                Some(Quantity::parse(q).with_context(|| format!("{q:?} is not a quantity"))?),
+                code,
+            ),
+            None => (None, spec.as_str()),
+        };
+        checkout
+            .scan_with_quantity(code, ScanContext::Sale, quantity)
+            .with_context(|| format!("scanning {code}"))?;
+    }
+    for spec in &args.tenders {
+        let tender = parse_tender(spec, currency)?;
+        checkout
+            .add_tender(tender)
+            .with_context(|| format!("paying {spec}"))?;
+    }
+    let committed = checkout.commit(Attribution::Anonymous { claim_token: None })?;
+    print!("{}", render_sale(&committed.record, &config));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A plain-text view of a committed sale, laid out like a receipt.
+fn render_sale(r: &SaleRecord, config: &Config) -> String {
+    let currency: Currency = r.currency.parse().unwrap_or(Currency::CNY);
+    let money = |m: i64| Money::new(m, currency).to_string();
+    let mut out = String::new();
+    let time = jiff::Timestamp::from_millisecond(r.created_at_ms)
+        .ok()
+        .and_then(|t| {
+            let offset = jiff::tz::Offset::from_seconds(r.utc_offset_s).ok()?;
+            Some(
+                t.to_zoned(jiff::tz::TimeZone::fixed(offset))
+                    .strftime("%Y-%m-%d %H:%M:%S")
+                    .to_string(),
+            )
+        })
+        .unwrap_or_default();
+    let name = if config.store_name.is_empty() {
+        format!("store {}", r.store)
+    } else {
+        config.store_name.clone()
+    };
+    out += &format!(
+        "{name}\nsale #{} · terminal {} · cashier {} · {time}\n",
+        r.seq, r.terminal, r.cashier
+    );
+    out += &"-".repeat(48);
+    out += "\n";
+    for l in &r.lines {
+        let qty = Quantity::from_milli(l.qty_milli);
+        let unit = if l.weighed { "kg" } else { "" };
+        out += &format!("{} {}\n", l.name_zh, l.name_en);
+        out += &format!(
+            "  {qty}{unit} × {}{:>width$}\n",
+            money(l.unit_price),
+            money(l.gross),
+            width = 30usize.saturating_sub(money(l.unit_price).len())
+        );
+        if l.discount > 0 {
+            out += &format!("  discount{:>32}\n", money(-l.discount));
+        }
+    }
+    out += &"-".repeat(48);
+    out += "\n";
+    let row = |label: &str, amount: i64| format!("{label:<16}{:>32}\n", money(amount));
+    out += &row("subtotal", r.subtotal);
+    if r.discount != 0 {
+        out += &row("discount", -r.discount);
+    }
+    out += &row("tax (included)", r.tax);
+    out += &row("total", r.total);
+    if r.rounding != 0 {
+        out += &row("rounding 抹零", r.rounding);
+        out += &row("to pay", r.payable());
+    }
+    for p in &r.payments {
+        let label = match &p.reference {
+            Some(reference) => format!(
+                "{} {}",
+                p.kind,
+                &reference[reference.len().saturating_sub(4)..]
+            ),
+            None => p.kind.clone(),
+        };
+        out += &row(&label, p.amount);
+    }
+    out += &row("change", r.change);
+    match &r.attribution {
+        Attribution::Member { member_id } => out += &format!("member {member_id}\n"),
+        Attribution::Anonymous { .. } => out += "anonymous sale\n",
+    }
+    out += &format!("sale id {}\n", r.sale_id);
+    out
+}
+
+fn sales(data_dir: &Path, cmd: SalesCommand) -> Result<ExitCode> {
+    let (config, store) = open(data_dir)?;
+    match cmd {
+        SalesCommand::List { limit } => {
+            let sales = store.recent_sales(limit)?;
+            if sales.is_empty() {
+                println!("no sales yet");
+            }
+            for s in sales {
+                let when = jiff::Timestamp::from_millisecond(s.created_at_ms)
+                    .map(|t| t.strftime("%Y-%m-%d %H:%M").to_string())
+                    .unwrap_or_default();
+                println!(
+                    "#{:<6} {when} UTC  {:>3} lines  {:>12}  {:<10} {}",
+                    s.seq,
+                    s.line_count,
+                    Money::new(s.payable, store.currency()).to_string(),
+                    s.member_id.as_deref().unwrap_or("anonymous"),
+                    if s.synced { "synced" } else { "not synced" }
+                );
+            }
+        }
+        SalesCommand::Show { seq } => print!("{}", render_sale(&store.sale(seq)?, &config)),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn verify(data_dir: &Path) -> Result<ExitCode> {
+    let (_, store) = open(data_dir)?;
+    let report = store.verify_journal()?;
+    match report.problem {
+        None => {
+            println!(
+                "journal ok: {} sales, chain head {}",
+                report.sales_checked,
+                hex::encode(report.last_hash)
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(problem) => {
+            println!(
+                "journal broken: {problem} ({} sales before it verify)",
+                report.sales_checked
+            );
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+fn demo(keep: Option<PathBuf>) -> Result<ExitCode> {
+    let data_dir = match keep {
+        Some(dir) => dir,
+        None => std::env::temp_dir().join(format!("till-demo-{}", uuid::Uuid::now_v7())),
+    };
+    init(
+        &data_dir,
+        &InitArgs {
+            store_id: "S001".into(),
+            terminal_id: "T01".into(),
+            currency: "CNY".into(),
+            tax_mode: "inclusive".into(),
+            store_name: "Till 便利店 · 人民广场店".into(),
+            force: true,
+        },
+    )?;
+    let (config, mut store) = open(&data_dir)?;
+    let settings = CheckoutSettings::from_config(&config)?;
+    let csv = till::demo::sample_catalog_csv();
+    let rules = ImportRules {
+        currency: settings.currency,
+        tax_classes: &settings.tax_classes,
+        scan: &settings.scan,
+        skip_invalid: false,
+    };
+    let report = import_csv(&mut store, csv.as_bytes(), &rules, |_| {})?;
+    println!(
+        "imported the sample catalog: {} products",
+        report.stats.added
+    );
+    let mut checkout = Checkout::new(store, settings, "demo");
+    for code in till::demo::sample_scans() {
+        println!("scan {code}");
+        checkout.scan(&code, ScanContext::Sale)?;
+    }
+    let due = checkout.ticket().cash_due();
+    let tendered = (due / 5000 + 1) * 5000;
+    checkout.add_tender(Tender {
+        kind: TenderKind::Cash,
+        amount: tendered,
+        reference: None,
+    })?;
+    let sale = checkout.commit(Attribution::Anonymous { claim_token: None })?;
+    println!();
+    print!("{}", render_sale(&sale.record, &config));
+    let report = checkout.store().verify_journal()?;
+    println!(
+        "\njournal ok: {} sale(s), chain head {}",
+        report.sales_checked,
+        hex::encode(report.last_hash)
+    );
+    println!("\nthe demo terminal lives in {}; try:", data_dir.display());
+    let dir = data_dir.display();
+    println!(
+        "  till --data-dir {dir} sell {} --pay cash:10",
+        till::demo::sample_ean13(5)
+    );
+    println!("  till --data-dir {dir} sales list");
+    println!("  till --data-dir {dir} journal verify");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn commit_loop(data_dir: &Path, max: u64) -> Result<ExitCode> {
+    let (config, store) = open(data_dir)?;
+    let settings = CheckoutSettings::from_config(&config)?;
+    let mut checkout = Checkout::new(store, settings, "crash-test");
+    let codes = till::demo::sample_scans();
+    let mut out = std::io::stdout().lock();
+    for i in 0..max {
+        let code = &codes[usize::try_from(i).unwrap_or(0) % (codes.len() - 1)];
+        checkout.scan(code, ScanContext::Sale)?;
+        checkout.scan(&codes[codes.len() - 1], ScanContext::Sale)?;
+        let due = checkout.ticket().cash_due();
+        checkout.add_tender(Tender {
+            kind: TenderKind::Cash,
+            amount: due + 100,
+            reference: None,
+        })?;
+        let sale = checkout.commit(Attribution::Anonymous { claim_token: None })?;
+        // Printed only after the commit returned, so every line names a durable sale.
+        writeln!(
+            out,
+            "committed {} {} {}",
+            sale.record.seq,
+            sale.record.total,
+            hex::encode(sale.hash)
+        )?;
+        out.flush()?;
+    }
+    Ok(ExitCode::SUCCESS)
+}

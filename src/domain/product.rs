@@ -2,11 +2,11 @@
 
 use super::money::Money;
 
-/// One sellable product. Barcodes are stored normalised (GTINs as 14 digits).
+/// One sellable product. Its barcodes live beside it in the catalog, not in here, because a
+/// scan only ever needs the product the barcode led to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Product {
     pub sku: String,
-    pub barcodes: Vec<String>,
     pub name_zh: String,
     pub name_en: String,
     /// Per unit, or per kilogram for weighed products.

@@ -1,1 +1,11 @@
-//! wire
+//! The wire protocol between Till terminals and Till HQ, version 1.
+//!
+//! Invariant: this is the only crate that defines wire types. The terminal and HQ both depend
+//! on it, so the bytes a terminal hashes into its journal are the bytes HQ checks.
+
+pub mod sale;
+
+pub use sale::{
+    Attribution, GENESIS_HASH, RecordError, SALE_RECORD_VERSION, SaleLine, SalePayment, SaleRecord,
+    chain_hash,
+};

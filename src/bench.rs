@@ -1,0 +1,276 @@
+//! `till bench`: measures PRODUCT.md's targets, each against a baseline taken in the same run
+//! on the same disk, so the figures mean the same on any machine.
+
+use std::io::{BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use clap::Subcommand;
+use rusqlite::Connection;
+use till::catalog::{ImportRules, import_csv};
+use till::checkout::{Checkout, CheckoutSettings, ScanContext};
+use till::config::Config;
+use till::domain::gtin::check_digit;
+use till::domain::{Currency, TaxMode, Tender, TenderKind};
+use till::store::Store;
+use till_sync::Attribution;
+
+#[derive(Subcommand, Debug)]
+pub enum BenchCommand {
+    /// Sale commit latency against a bare SQLite INSERT + COMMIT with synchronous=FULL.
+    Commit {
+        #[arg(long, default_value_t = 2000)]
+        sales: usize,
+        /// Where to put the databases (default: a new dir under the current one, to measure
+        /// the disk the till really uses rather than a RAM-backed /tmp).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Catalog CSV import rate and scan → ticket line latency on a generated catalog.
+    Catalog {
+        #[arg(long, default_value_t = 1_000_000)]
+        products: usize,
+        #[arg(long, default_value_t = 100_000)]
+        scans: usize,
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+}
+
+pub fn run(cmd: BenchCommand) -> Result<ExitCode> {
+    match cmd {
+        BenchCommand::Commit { sales, dir } => commit(sales, &work_dir(dir)?),
+        BenchCommand::Catalog {
+            products,
+            scans,
+            dir,
+        } => catalog(products, scans, &work_dir(dir)?),
+    }
+}
+
+struct WorkDir(PathBuf);
+
+impl Drop for WorkDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn work_dir(dir: Option<PathBuf>) -> Result<WorkDir> {
+    let base = match dir {
+        Some(d) => d,
+        None => std::env::current_dir()?,
+    };
+    let dir = base.join(format!("till-bench-{}", uuid::Uuid::now_v7()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    Ok(WorkDir(dir))
+}
+
+fn percentile(sorted: &[Duration], p: usize) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[(sorted.len() * p / 100).min(sorted.len() - 1)]
+}
+
+fn micros(d: Duration) -> String {
+    format!("{:.1} µs", d.as_nanos() as f64 / 1000.0)
+}
+
+fn ratio(a: Duration, b: Duration) -> String {
+    format!("{:.2}", a.as_nanos() as f64 / b.as_nanos().max(1) as f64)
+}
+
+/// A terminal with the sample catalog, in `dir`.
+fn demo_terminal(dir: &Path) -> Result<(Config, Checkout)> {
+    let config = Config::new("S001", "T01", Currency::CNY, TaxMode::Inclusive);
+    let mut store = Store::create(&dir.join("till.db"), "S001", "T01", Currency::CNY)?;
+    let settings = CheckoutSettings::from_config(&config)?;
+    let rules = ImportRules {
+        currency: settings.currency,
+        tax_classes: &settings.tax_classes,
+        scan: &settings.scan,
+        skip_invalid: false,
+    };
+    import_csv(
+        &mut store,
+        till::demo::sample_catalog_csv().as_bytes(),
+        &rules,
+        |_| {},
+    )?;
+    Ok((config, Checkout::new(store, settings, "bench")))
+}
+
+fn commit(sales: usize, dir: &WorkDir) -> Result<ExitCode> {
+    let (_, mut checkout) = demo_terminal(&dir.0)?;
+    let bare = Connection::open(dir.0.join("bare.db"))?;
+    bare.pragma_update(None, "journal_mode", "WAL")?;
+    bare.pragma_update(None, "synchronous", "FULL")?;
+    bare.execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY, payload BLOB NOT NULL)")?;
+    let payload = vec![b'x'; 1200];
+    let codes = till::demo::sample_scans();
+    let mut till_times = Vec::with_capacity(sales);
+    let mut bare_times = Vec::with_capacity(sales);
+    // Alternate the two so that disk hiccups hit both alike.
+    for i in 0..sales {
+        let start = Instant::now();
+        bare.execute("INSERT INTO t (payload) VALUES (?1)", [&payload])?;
+        bare_times.push(start.elapsed());
+
+        for code in &codes {
+            checkout.scan(code, ScanContext::Sale)?;
+        }
+        let due = checkout.ticket().cash_due();
+        checkout.add_tender(Tender {
+            kind: TenderKind::Cash,
+            amount: due + (i as i64 % 7) * 100,
+            reference: None,
+        })?;
+        let start = Instant::now();
+        checkout.commit(Attribution::Anonymous { claim_token: None })?;
+        till_times.push(start.elapsed());
+    }
+    till_times.sort();
+    bare_times.sort();
+    let (tm, tp) = (percentile(&till_times, 50), percentile(&till_times, 99));
+    let (bm, bp) = (percentile(&bare_times, 50), percentile(&bare_times, 99));
+    println!(
+        "sale commit ({sales} sales of {} lines, WAL, synchronous=FULL, in {})",
+        codes.len(),
+        dir.0.display()
+    );
+    println!(
+        "  bare INSERT+COMMIT   median {:>10}   p99 {:>10}",
+        micros(bm),
+        micros(bp)
+    );
+    println!(
+        "  till commit_sale     median {:>10}   p99 {:>10}",
+        micros(tm),
+        micros(tp)
+    );
+    println!(
+        "  ratio till/bare      median {:>10}   p99 {:>10}   (target ≤ 1.5)",
+        ratio(tm, bm),
+        ratio(tp, bp)
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A valid EAN-13 for product `i` of a generated catalog.
+fn generated_ean13(i: usize) -> String {
+    let body = format!("69{:010}", i);
+    format!("{body}{}", check_digit(body.as_bytes()))
+}
+
+fn catalog(products: usize, scans: usize, dir: &WorkDir) -> Result<ExitCode> {
+    let csv_path = dir.0.join("catalog.csv");
+    {
+        let mut out = BufWriter::new(std::fs::File::create(&csv_path)?);
+        writeln!(
+            out,
+            "sku,barcodes,name_zh,name_en,price,tax_class,department,weighed,active,plu"
+        )?;
+        for i in 0..products {
+            writeln!(
+                out,
+                "{},{},商品{i:07} 500g,Product {i:07} 500g,{}.{:02},standard,杂货 Grocery,0,1,",
+                1_000_000 + i,
+                generated_ean13(i),
+                1 + i % 97,
+                i % 100
+            )?;
+        }
+        out.flush()?;
+    }
+    let bytes = std::fs::metadata(&csv_path)?.len();
+
+    // Baseline: the same rows as bare multi-column INSERTs into a plain indexed table.
+    let bare = Connection::open(dir.0.join("bare.db"))?;
+    bare.pragma_update(None, "journal_mode", "WAL")?;
+    bare.pragma_update(None, "synchronous", "FULL")?;
+    bare.execute_batch(
+        "CREATE TABLE p (id INTEGER PRIMARY KEY, sku TEXT UNIQUE, code TEXT UNIQUE, name TEXT, price INTEGER)",
+    )?;
+    let start = Instant::now();
+    {
+        let tx = bare.unchecked_transaction()?;
+        let mut stmt =
+            tx.prepare("INSERT INTO p (sku, code, name, price) VALUES (?1, ?2, ?3, ?4)")?;
+        let mut reader = csv::Reader::from_path(&csv_path)?;
+        for record in reader.records() {
+            let r = record?;
+            stmt.execute((
+                &r[0],
+                &r[1],
+                &r[2],
+                r[4].replace('.', "").parse::<i64>().unwrap_or(0),
+            ))?;
+        }
+        drop(stmt);
+        tx.commit()?;
+    }
+    let bare_import = start.elapsed();
+    drop(bare);
+
+    let (_, checkout) = demo_terminal(&dir.0)?;
+    let settings = checkout.settings().clone();
+    drop(checkout);
+    let mut store = Store::open(&dir.0.join("till.db"))?;
+    let rules = ImportRules {
+        currency: settings.currency,
+        tax_classes: &settings.tax_classes,
+        scan: &settings.scan,
+        skip_invalid: false,
+    };
+    let start = Instant::now();
+    let report = import_csv(
+        &mut store,
+        BufReader::with_capacity(1 << 16, std::fs::File::open(&csv_path)?),
+        &rules,
+        |_| {},
+    )?;
+    let till_import = start.elapsed();
+    anyhow::ensure!(
+        report.committed && report.rejected.is_empty(),
+        "generated catalog was rejected"
+    );
+
+    let mut checkout = Checkout::new(store, settings, "bench");
+    let mut times = Vec::with_capacity(scans);
+    let mut rng = fastrand::Rng::with_seed(7);
+    for i in 0..scans {
+        if i % 20 == 0 {
+            checkout.clear();
+        }
+        let code = generated_ean13(rng.usize(0..products));
+        let start = Instant::now();
+        checkout.scan(&code, ScanContext::Sale)?;
+        times.push(start.elapsed());
+    }
+    times.sort();
+    let rate = |d: Duration| products as f64 / d.as_secs_f64();
+    println!(
+        "catalog of {products} products ({:.0} MB CSV, in {})",
+        bytes as f64 / 1e6,
+        dir.0.display()
+    );
+    println!(
+        "  bare INSERT of the same rows   {:>8.0} rows/s",
+        rate(bare_import)
+    );
+    println!(
+        "  till catalog import            {:>8.0} rows/s   (target ≥ 200000; ratio to bare {})",
+        rate(till_import),
+        ratio(bare_import, till_import)
+    );
+    println!(
+        "  scan → ticket line ({scans} random scans)   p50 {}   p99 {}   max {}   (target p99 < 2 ms)",
+        micros(percentile(&times, 50)),
+        micros(percentile(&times, 99)),
+        micros(*times.last().unwrap_or(&Duration::ZERO))
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,373 @@
+//! Catalog CSV import and export: the file format store managers and HQ exchange.
+//!
+//! Columns, by header name, in any order (the first five are required):
+//!
+//! | column | meaning |
+//! | --- | --- |
+//! | `sku` | the product's unique ID |
+//! | `barcodes` | GTINs or internal codes, separated by `\|`; may be empty |
+//! | `name_zh` | Chinese name |
+//! | `price` | in major units, e.g. `12.50`; per kg for weighed products |
+//! | `tax_class` | one of the configured tax classes |
+//! | `name_en` | English name |
+//! | `department` | free text |
+//! | `weighed` | `1`/`0`, `true`/`false`, `yes`/`no`; default no |
+//! | `active` | as above; default yes |
+//! | `plu` | 4–6 digit scale PLU, for weighed-item labels |
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{Read, Write};
+
+use crate::domain::scan::{ProductCode, Scan, ScanConfig, classify};
+use crate::domain::{Currency, Money, Product, TaxRate};
+use crate::store::{ImportStats, Store, StoreError};
+
+pub const COLUMNS: [&str; 10] = [
+    "sku",
+    "barcodes",
+    "name_zh",
+    "name_en",
+    "price",
+    "tax_class",
+    "department",
+    "weighed",
+    "active",
+    "plu",
+];
+const REQUIRED: [&str; 5] = ["sku", "barcodes", "name_zh", "price", "tax_class"];
+
+/// A rejected row: its 1-based line number in the file and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RowError {
+    pub line: u64,
+    pub reason: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("cannot read the CSV: {0}")]
+    Read(String),
+    #[error("bad header: {0}")]
+    Header(String),
+    #[error("{0}")]
+    Store(#[from] StoreError),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImportReport {
+    pub rows: u64,
+    pub stats: ImportStats,
+    pub rejected: Vec<RowError>,
+    /// False when bad rows made the import write nothing.
+    pub committed: bool,
+}
+
+/// What a row is checked against.
+#[derive(Debug)]
+pub struct ImportRules<'a> {
+    pub currency: Currency,
+    pub tax_classes: &'a BTreeMap<String, TaxRate>,
+    pub scan: &'a ScanConfig,
+    /// Import the good rows even when some are bad.
+    pub skip_invalid: bool,
+}
+
+/// Imports a catalog CSV in one transaction. By default one bad row means nothing is imported;
+/// either way every bad row is reported with its line number. `progress` is called now and
+/// then with the number of bytes read so far.
+pub fn import_csv(
+    store: &mut Store,
+    input: impl Read,
+    rules: &ImportRules<'_>,
+    mut progress: impl FnMut(u64),
+) -> Result<ImportReport, ImportError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .has_headers(false)
+        .from_reader(input);
+    let mut record = csv::ByteRecord::new();
+    let read_err = |e: csv::Error| ImportError::Read(e.to_string());
+    if !reader.read_byte_record(&mut record).map_err(read_err)? {
+        return Err(ImportError::Header("the file is empty".into()));
+    }
+    let columns = Columns::from_header(&record)?;
+    let mut import = store.begin_import()?;
+    let mut seen_skus: HashMap<String, u64> = HashMap::new();
+    let mut seen_codes: HashMap<String, u64> = HashMap::new();
+    let mut rejected = Vec::new();
+    let mut rows = 0u64;
+    while reader.read_byte_record(&mut record).map_err(read_err)? {
+        rows += 1;
+        let line = record.position().map_or(rows + 1, |p| p.line());
+        if rows.is_multiple_of(8192) {
+            progress(record.position().map_or(0, |p| p.byte()));
+        }
+        let row = match columns.parse(&record, rules) {
+            Ok(row) => row,
+            Err(reason) => {
+                rejected.push(RowError { line, reason });
+                continue;
+            }
+        };
+        if let Some(first) = seen_skus.insert(row.product.sku.clone(), line) {
+            seen_skus.insert(row.product.sku.clone(), first);
+            rejected.push(RowError {
+                line,
+                reason: format!("SKU {} already on line {first}", row.product.sku),
+            });
+            continue;
+        }
+        if let Some(reason) = duplicate_code(&row.barcodes, &mut seen_codes, line) {
+            rejected.push(RowError { line, reason });
+            continue;
+        }
+        if let Some(reason) = import.conflict(&row.product, &row.barcodes)? {
+            rejected.push(RowError { line, reason });
+            continue;
+        }
+        if rejected.is_empty() || rules.skip_invalid {
+            import.write(&row.product, &row.barcodes)?;
+        }
+    }
+    progress(record.position().map_or(0, |p| p.byte()));
+    let committed = rejected.is_empty() || rules.skip_invalid;
+    let stats = if committed {
+        import.commit()?
+    } else {
+        ImportStats::default()
+    };
+    Ok(ImportReport {
+        rows,
+        stats,
+        rejected,
+        committed,
+    })
+}
+
+fn duplicate_code(codes: &[String], seen: &mut HashMap<String, u64>, line: u64) -> Option<String> {
+    for (i, code) in codes.iter().enumerate() {
+        if let Some(&first) = seen.get(code) {
+            // Forget what this row registered so far: the row is rejected whole.
+            for earlier in &codes[..i] {
+                seen.remove(earlier);
+            }
+            return Some(format!(
+                "duplicate barcode {}, already on line {first}",
+                display_code(code)
+            ));
+        }
+        seen.insert(code.clone(), line);
+    }
+    None
+}
+
+struct ParsedRow {
+    product: Product,
+    barcodes: Vec<String>,
+}
+
+/// Where each known column is in this file.
+struct Columns {
+    index: [Option<usize>; COLUMNS.len()],
+    width: usize,
+}
+
+impl Columns {
+    fn from_header(header: &csv::ByteRecord) -> Result<Columns, ImportError> {
+        let mut index = [None; COLUMNS.len()];
+        for (i, raw) in header.iter().enumerate() {
+            let name = std::str::from_utf8(raw)
+                .map_err(|_| ImportError::Header(format!("column {} is not UTF-8", i + 1)))?
+                .trim()
+                .trim_start_matches('\u{feff}')
+                .to_ascii_lowercase();
+            let Some(known) = COLUMNS.iter().position(|c| *c == name) else {
+                return Err(ImportError::Header(format!(
+                    "unknown column {name:?}; the columns are {}",
+                    COLUMNS.join(", ")
+                )));
+            };
+            if index[known].replace(i).is_some() {
+                return Err(ImportError::Header(format!(
+                    "column {name:?} appears twice"
+                )));
+            }
+        }
+        let missing: Vec<&str> = REQUIRED
+            .iter()
+            .copied()
+            .filter(|c| index[column(c)].is_none())
+            .collect();
+        if !missing.is_empty() {
+            return Err(ImportError::Header(format!(
+                "missing column {}",
+                missing.join(", ")
+            )));
+        }
+        Ok(Columns {
+            index,
+            width: header.len(),
+        })
+    }
+
+    fn parse(
+        &self,
+        record: &csv::ByteRecord,
+        rules: &ImportRules<'_>,
+    ) -> Result<ParsedRow, String> {
+        if record.len() != self.width {
+            return Err(format!(
+                "expected {} columns, found {}",
+                self.width,
+                record.len()
+            ));
+        }
+        let field = |name: &str| -> Result<&str, String> {
+            match self.index[column(name)] {
+                None => Ok(""),
+                Some(i) => std::str::from_utf8(&record[i])
+                    .map(str::trim)
+                    .map_err(|_| format!("{name} is not valid UTF-8")),
+            }
+        };
+        let sku = field("sku")?;
+        if sku.is_empty() || sku.len() > 64 || sku.chars().any(char::is_control) {
+            return Err(format!("SKU {sku:?} must be 1–64 printable characters"));
+        }
+        let (name_zh, name_en) = (field("name_zh")?, field("name_en")?);
+        if name_zh.is_empty() && name_en.is_empty() {
+            return Err("a product needs a Chinese or English name".into());
+        }
+        let price =
+            Money::parse(field("price")?, rules.currency).map_err(|e| format!("price: {e}"))?;
+        if price.is_negative() {
+            return Err(format!("negative price {}", field("price")?));
+        }
+        let tax_class = field("tax_class")?;
+        if !rules.tax_classes.contains_key(tax_class) {
+            let known: Vec<&str> = rules.tax_classes.keys().map(String::as_str).collect();
+            return Err(format!(
+                "unknown tax class {tax_class:?} (known: {})",
+                known.join(", ")
+            ));
+        }
+        let weighed = flag(field("weighed")?, false).ok_or("weighed must be yes or no")?;
+        let active = flag(field("active")?, true).ok_or("active must be yes or no")?;
+        let plu = field("plu")?;
+        let plu_ok = (4..=6).contains(&plu.len()) && plu.bytes().all(|b| b.is_ascii_digit());
+        if !plu.is_empty() && !plu_ok {
+            return Err(format!("PLU {plu:?} must be 4 to 6 digits"));
+        }
+        let mut barcodes = Vec::new();
+        for code in field("barcodes")?
+            .split('|')
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+        {
+            barcodes.push(catalog_key(code, rules.scan)?);
+        }
+        Ok(ParsedRow {
+            product: Product {
+                sku: sku.to_string(),
+                name_zh: name_zh.to_string(),
+                name_en: name_en.to_string(),
+                price,
+                tax_class: tax_class.to_string(),
+                department: field("department")?.to_string(),
+                weighed,
+                active,
+                plu: (!plu.is_empty()).then(|| plu.to_string()),
+            },
+            barcodes,
+        })
+    }
+}
+
+fn column(name: &str) -> usize {
+    COLUMNS.iter().position(|c| *c == name).unwrap_or(0)
+}
+
+fn flag(value: &str, default: bool) -> Option<bool> {
+    match value.to_ascii_lowercase().as_str() {
+        "" => Some(default),
+        "1" | "true" | "yes" | "y" => Some(true),
+        "0" | "false" | "no" | "n" => Some(false),
+        _ => None,
+    }
+}
+
+/// The catalog key of a barcode column entry. A code is accepted only if the scan classifier
+/// would route it to the catalog, so every imported code can really be scanned.
+fn catalog_key(code: &str, scan: &ScanConfig) -> Result<String, String> {
+    let internal_shape = code.len() <= 32
+        && code
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    match classify(code, scan, &|_| internal_shape) {
+        Scan::Product(ProductCode::Gtin(g)) => Ok(g.as_str().to_string()),
+        Scan::Product(ProductCode::Internal(c)) => Ok(c),
+        Scan::Unknown(reason) => Err(format!("barcode {reason}")),
+        Scan::Weighed { .. } => Err(format!(
+            "barcode {code} is a scale-label code; give the product a PLU instead"
+        )),
+        other => Err(format!(
+            "barcode {code} would scan as a {}",
+            other.to_string().split(':').next().unwrap_or("other code")
+        )),
+    }
+}
+
+/// A catalog key in the form people read: 8 digits for GTIN-8, 13 for EAN-13/UPC-A, else as is.
+pub fn display_code(key: &str) -> &str {
+    let digits = key.len() == 14 && key.bytes().all(|b| b.is_ascii_digit());
+    if !digits {
+        return key;
+    }
+    if key.starts_with("000000") && !key[6..].starts_with('0') {
+        &key[6..]
+    } else if let Some(ean) = key.strip_prefix('0') {
+        ean
+    } else {
+        key
+    }
+}
+
+/// Writes the whole catalog in the import format, so an export re-imports unchanged.
+pub fn export_csv(store: &Store, output: impl Write) -> Result<u64, ImportError> {
+    let mut writer = csv::Writer::from_writer(output);
+    let io = |e: csv::Error| ImportError::Read(e.to_string());
+    writer.write_record(COLUMNS).map_err(io)?;
+    let mut count = 0u64;
+    let mut failure = None;
+    store.for_each_product(|p, codes| {
+        if failure.is_some() {
+            return;
+        }
+        let codes: Vec<&str> = codes.iter().map(|c| display_code(c)).collect();
+        let price = p.price.to_decimal_string();
+        let yes_no = |b: bool| if b { "1" } else { "0" };
+        let row = [
+            p.sku.as_str(),
+            &codes.join("|"),
+            &p.name_zh,
+            &p.name_en,
+            &price,
+            &p.tax_class,
+            &p.department,
+            yes_no(p.weighed),
+            yes_no(p.active),
+            p.plu.as_deref().unwrap_or(""),
+        ];
+        match writer.write_record(row) {
+            Ok(()) => count += 1,
+            Err(e) => failure = Some(e),
+        }
+    })?;
+    if let Some(e) = failure {
+        return Err(io(e));
+    }
+    writer
+        .flush()
+        .map_err(|e| ImportError::Read(e.to_string()))?;
+    Ok(count)
+}

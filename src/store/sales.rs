@@ -1,0 +1,295 @@
+//! Committing sales into the journal, and reading them back.
+
+use rusqlite::{OptionalExtension, Transaction, params};
+use till_sync::{
+    Attribution, GENESIS_HASH, SALE_RECORD_VERSION, SaleLine, SalePayment, SaleRecord, chain_hash,
+};
+
+use super::{Result, Store, StoreError};
+
+/// A sale as it was committed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommittedSale {
+    pub record: SaleRecord,
+    pub hash: [u8; 32],
+}
+
+/// Who made a sale and for whom; the rest of the record comes from the ticket.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SaleMeta {
+    pub cashier: String,
+    pub attribution: Attribution,
+}
+
+/// One line of `till sales list`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SaleSummary {
+    pub seq: u64,
+    pub sale_id: String,
+    pub created_at_ms: i64,
+    pub utc_offset_s: i32,
+    pub cashier: String,
+    pub member_id: Option<String>,
+    pub line_count: u64,
+    pub total: i64,
+    pub payable: i64,
+    pub synced: bool,
+}
+
+impl Store {
+    /// Commits a sale in one transaction: it stamps the draft with the next sequence number, a
+    /// UUIDv7 and the time, links it into the hash chain, and writes its lines, payments and
+    /// outbox row. Either all of that is durable when this returns, or none of it happened.
+    pub fn commit_sale(&mut self, mut draft: SaleRecord) -> Result<CommittedSale> {
+        let (store_id, terminal_id) = self.identity()?;
+        let now = jiff::Zoned::now();
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let (last_seq, prev_hash) = journal_head(&tx)?;
+        draft.v = SALE_RECORD_VERSION;
+        draft.seq = last_seq + 1;
+        draft.sale_id = uuid::Uuid::now_v7().to_string();
+        draft.store = store_id;
+        draft.terminal = terminal_id;
+        draft.created_at_ms = now.timestamp().as_millisecond();
+        draft.utc_offset_s = now.offset().seconds();
+        draft
+            .check_consistency()
+            .map_err(|e| StoreError::InvalidSale(e.to_string()))?;
+        let canonical = draft.canonical_bytes();
+        let hash = chain_hash(&prev_hash, &canonical);
+        insert_sale(&tx, &draft, &canonical, &prev_hash, &hash)?;
+        tx.execute(
+            "INSERT INTO journal_head (id, last_seq, last_hash) VALUES (1, ?1, ?2)
+             ON CONFLICT(id) DO UPDATE SET last_seq = excluded.last_seq, last_hash = excluded.last_hash",
+            params![draft.seq, hash.as_slice()],
+        )?;
+        tx.commit()?;
+        Ok(CommittedSale {
+            record: draft,
+            hash,
+        })
+    }
+
+    /// Rebuilds a sale's record from its stored rows.
+    pub fn sale(&self, seq: u64) -> Result<SaleRecord> {
+        load_record(&self.conn, seq)?.ok_or(StoreError::SaleNotFound(seq))
+    }
+
+    /// The newest sales first.
+    pub fn recent_sales(&self, limit: u32) -> Result<Vec<SaleSummary>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT s.seq, s.sale_id, s.created_at_ms, s.utc_offset_s, s.cashier, s.member_id,
+                    (SELECT count(*) FROM sale_lines l WHERE l.sale_seq = s.seq),
+                    s.total, s.total + s.rounding, o.acked_at_ms IS NOT NULL
+             FROM sales s LEFT JOIN outbox o ON o.seq = s.seq
+             ORDER BY s.seq DESC LIMIT ?1",
+        )?;
+        let rows = stmt.query_map([limit], |r| {
+            Ok(SaleSummary {
+                seq: r.get(0)?,
+                sale_id: r.get(1)?,
+                created_at_ms: r.get(2)?,
+                utc_offset_s: r.get(3)?,
+                cashier: r.get(4)?,
+                member_id: r.get(5)?,
+                line_count: r.get(6)?,
+                total: r.get(7)?,
+                payable: r.get(8)?,
+                synced: r.get(9)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Sales committed but not yet acknowledged by HQ.
+    pub fn outbox_pending(&self) -> Result<u64> {
+        Ok(self.conn.query_row(
+            "SELECT count(*) FROM outbox WHERE acked_at_ms IS NULL",
+            [],
+            |r| r.get(0),
+        )?)
+    }
+}
+
+fn journal_head(tx: &Transaction<'_>) -> Result<(u64, [u8; 32])> {
+    let head: Option<(u64, Vec<u8>)> = tx
+        .query_row(
+            "SELECT last_seq, last_hash FROM journal_head WHERE id = 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    match head {
+        None => Ok((0, GENESIS_HASH)),
+        Some((seq, hash)) => {
+            let hash: [u8; 32] = hash
+                .try_into()
+                .map_err(|_| StoreError::Corrupt("journal head hash is not 32 bytes".into()))?;
+            Ok((seq, hash))
+        }
+    }
+}
+
+fn insert_sale(
+    tx: &Transaction<'_>,
+    r: &SaleRecord,
+    canonical: &[u8],
+    prev_hash: &[u8; 32],
+    hash: &[u8; 32],
+) -> Result<()> {
+    let (attribution, member_id, claim_token) = match &r.attribution {
+        Attribution::Member { member_id } => ("member", Some(member_id), None),
+        Attribution::Anonymous { claim_token } => ("anonymous", None, claim_token.as_ref()),
+    };
+    tx.execute(
+        "INSERT INTO sales (seq, sale_id, created_at_ms, utc_offset_s, cashier, currency,
+            attribution, member_id, claim_token, subtotal, discount, tax, total, rounding, change,
+            canonical, prev_hash, hash)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+        params![
+            r.seq,
+            r.sale_id,
+            r.created_at_ms,
+            r.utc_offset_s,
+            r.cashier,
+            r.currency,
+            attribution,
+            member_id,
+            claim_token,
+            r.subtotal,
+            r.discount,
+            r.tax,
+            r.total,
+            r.rounding,
+            r.change,
+            canonical,
+            prev_hash.as_slice(),
+            hash.as_slice(),
+        ],
+    )?;
+    let mut line = tx.prepare_cached(
+        "INSERT INTO sale_lines (sale_seq, line_no, sku, code, name_zh, name_en, tax_class,
+            tax_rate_bp, unit_price, qty_milli, weighed, price_overridden, gross, discount, tax, total)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+    )?;
+    for l in &r.lines {
+        line.execute(params![
+            r.seq,
+            l.line_no,
+            l.sku,
+            l.code,
+            l.name_zh,
+            l.name_en,
+            l.tax_class,
+            l.tax_rate_bp,
+            l.unit_price,
+            l.qty_milli,
+            l.weighed,
+            l.price_overridden,
+            l.gross,
+            l.discount,
+            l.tax,
+            l.total,
+        ])?;
+    }
+    let mut payment = tx.prepare_cached(
+        "INSERT INTO payments (sale_seq, idx, kind, amount, reference) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    for (i, p) in r.payments.iter().enumerate() {
+        payment.execute(params![r.seq, i, p.kind, p.amount, p.reference])?;
+    }
+    tx.execute(
+        "INSERT INTO outbox (seq, sale_id, enqueued_at_ms) VALUES (?1, ?2, ?3)",
+        params![r.seq, r.sale_id, r.created_at_ms],
+    )?;
+    Ok(())
+}
+
+/// Reads a sale back from its relational rows (not from the stored canonical bytes), so that
+/// comparing the two detects an edit to either.
+pub(super) fn load_record(conn: &rusqlite::Connection, seq: u64) -> Result<Option<SaleRecord>> {
+    let head = conn
+        .query_row(
+            "SELECT s.sale_id, s.created_at_ms, s.utc_offset_s, s.cashier, s.currency,
+                    s.attribution, s.member_id, s.claim_token, s.subtotal, s.discount, s.tax,
+                    s.total, s.rounding, s.change,
+                    (SELECT value FROM settings WHERE key = 'store_id'),
+                    (SELECT value FROM settings WHERE key = 'terminal_id')
+             FROM sales s WHERE s.seq = ?1",
+            [seq],
+            |r| {
+                let attribution: String = r.get(5)?;
+                let attribution = match (attribution.as_str(), r.get::<_, Option<String>>(6)?) {
+                    ("member", Some(member_id)) => Attribution::Member { member_id },
+                    _ => Attribution::Anonymous {
+                        claim_token: r.get(7)?,
+                    },
+                };
+                Ok(SaleRecord {
+                    v: SALE_RECORD_VERSION,
+                    sale_id: r.get(0)?,
+                    store: r.get(14)?,
+                    terminal: r.get(15)?,
+                    seq,
+                    created_at_ms: r.get(1)?,
+                    utc_offset_s: r.get(2)?,
+                    cashier: r.get(3)?,
+                    currency: r.get(4)?,
+                    attribution,
+                    lines: Vec::new(),
+                    subtotal: r.get(8)?,
+                    discount: r.get(9)?,
+                    tax: r.get(10)?,
+                    total: r.get(11)?,
+                    rounding: r.get(12)?,
+                    payments: Vec::new(),
+                    change: r.get(13)?,
+                })
+            },
+        )
+        .optional()?;
+    let Some(mut record) = head else {
+        return Ok(None);
+    };
+    let mut lines = conn.prepare_cached(
+        "SELECT line_no, sku, code, name_zh, name_en, tax_class, tax_rate_bp, unit_price,
+                qty_milli, weighed, price_overridden, gross, discount, tax, total
+         FROM sale_lines WHERE sale_seq = ?1 ORDER BY line_no",
+    )?;
+    record.lines = lines
+        .query_map([seq], |r| {
+            Ok(SaleLine {
+                line_no: r.get(0)?,
+                sku: r.get(1)?,
+                code: r.get(2)?,
+                name_zh: r.get(3)?,
+                name_en: r.get(4)?,
+                tax_class: r.get(5)?,
+                tax_rate_bp: r.get(6)?,
+                unit_price: r.get(7)?,
+                qty_milli: r.get(8)?,
+                weighed: r.get(9)?,
+                price_overridden: r.get(10)?,
+                gross: r.get(11)?,
+                discount: r.get(12)?,
+                tax: r.get(13)?,
+                total: r.get(14)?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut payments = conn.prepare_cached(
+        "SELECT kind, amount, reference FROM payments WHERE sale_seq = ?1 ORDER BY idx",
+    )?;
+    record.payments = payments
+        .query_map([seq], |r| {
+            Ok(SalePayment {
+                kind: r.get(0)?,
+                amount: r.get(1)?,
+                reference: r.get(2)?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(Some(record))
+}

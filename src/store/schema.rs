@@ -1,0 +1,129 @@
+//! Versioned schema migrations, tracked in `PRAGMA user_version`.
+
+use rusqlite::Connection;
+
+/// Each entry migrates from version `index` to `index + 1`. Never edit a released entry: add one.
+const MIGRATIONS: &[&str] = &[
+    // 1: the catalog, sales journal, outbox, parked tickets and settings.
+    r#"
+    CREATE TABLE settings (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    ) WITHOUT ROWID;
+
+    CREATE TABLE products (
+        id         INTEGER PRIMARY KEY,
+        sku        TEXT NOT NULL UNIQUE,
+        name_zh    TEXT NOT NULL,
+        name_en    TEXT NOT NULL,
+        price      INTEGER NOT NULL CHECK (price >= 0),
+        tax_class  TEXT NOT NULL,
+        department TEXT NOT NULL DEFAULT '',
+        weighed    INTEGER NOT NULL DEFAULT 0 CHECK (weighed IN (0, 1)),
+        active     INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1)),
+        plu        TEXT UNIQUE
+    );
+
+    -- GTINs normalised to 14 digits, or internal codes as typed.
+    CREATE TABLE barcodes (
+        code       TEXT PRIMARY KEY,
+        product_id INTEGER NOT NULL REFERENCES products(id) ON DELETE CASCADE
+    ) WITHOUT ROWID;
+    CREATE INDEX barcodes_by_product ON barcodes(product_id);
+
+    -- One row per committed sale; seq is this terminal's gap-free journal sequence.
+    CREATE TABLE sales (
+        seq           INTEGER PRIMARY KEY CHECK (seq > 0),
+        sale_id       TEXT NOT NULL UNIQUE,
+        created_at_ms INTEGER NOT NULL,
+        utc_offset_s  INTEGER NOT NULL,
+        cashier       TEXT NOT NULL,
+        currency      TEXT NOT NULL,
+        attribution   TEXT NOT NULL CHECK (attribution IN ('member', 'anonymous')),
+        member_id     TEXT,
+        claim_token   TEXT,
+        subtotal      INTEGER NOT NULL,
+        discount      INTEGER NOT NULL,
+        tax           INTEGER NOT NULL,
+        total         INTEGER NOT NULL,
+        rounding      INTEGER NOT NULL,
+        change        INTEGER NOT NULL,
+        canonical     BLOB NOT NULL,
+        prev_hash     BLOB NOT NULL CHECK (length(prev_hash) = 32),
+        hash          BLOB NOT NULL CHECK (length(hash) = 32),
+        CHECK ((attribution = 'member') = (member_id IS NOT NULL))
+    );
+
+    CREATE TABLE sale_lines (
+        sale_seq         INTEGER NOT NULL REFERENCES sales(seq),
+        line_no          INTEGER NOT NULL,
+        sku              TEXT NOT NULL,
+        code             TEXT NOT NULL,
+        name_zh          TEXT NOT NULL,
+        name_en          TEXT NOT NULL,
+        tax_class        TEXT NOT NULL,
+        tax_rate_bp      INTEGER NOT NULL,
+        unit_price       INTEGER NOT NULL,
+        qty_milli        INTEGER NOT NULL,
+        weighed          INTEGER NOT NULL,
+        price_overridden INTEGER NOT NULL,
+        gross            INTEGER NOT NULL,
+        discount         INTEGER NOT NULL,
+        tax              INTEGER NOT NULL,
+        total            INTEGER NOT NULL,
+        PRIMARY KEY (sale_seq, line_no)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE payments (
+        sale_seq  INTEGER NOT NULL REFERENCES sales(seq),
+        idx       INTEGER NOT NULL,
+        kind      TEXT NOT NULL,
+        amount    INTEGER NOT NULL CHECK (amount > 0),
+        reference TEXT,
+        PRIMARY KEY (sale_seq, idx)
+    ) WITHOUT ROWID;
+
+    -- Sales waiting for HQ. A row is only marked acknowledged from HQ's answer.
+    CREATE TABLE outbox (
+        seq            INTEGER PRIMARY KEY REFERENCES sales(seq),
+        sale_id        TEXT NOT NULL UNIQUE,
+        enqueued_at_ms INTEGER NOT NULL,
+        acked_at_ms    INTEGER
+    );
+
+    -- The end of the hash chain, updated in the same transaction as each sale, so deleting
+    -- the newest sale is as visible as deleting any other.
+    CREATE TABLE journal_head (
+        id        INTEGER PRIMARY KEY CHECK (id = 1),
+        last_seq  INTEGER NOT NULL,
+        last_hash BLOB NOT NULL CHECK (length(last_hash) = 32)
+    );
+
+    CREATE TABLE parked_tickets (
+        id           INTEGER PRIMARY KEY,
+        parked_at_ms INTEGER NOT NULL,
+        cashier      TEXT NOT NULL,
+        line_count   INTEGER NOT NULL,
+        total        INTEGER NOT NULL,
+        ticket_json  TEXT NOT NULL
+    );
+    "#,
+];
+
+/// The schema version this build writes.
+pub const VERSION: i32 = MIGRATIONS.len() as i32;
+
+pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    let current: i32 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    for (index, sql) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .skip(usize::try_from(current).unwrap_or(0))
+    {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", index as i32 + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
