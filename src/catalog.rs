@@ -18,6 +18,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::io::{Read, Write};
 
+use crate::domain::gtin::display_code;
 use crate::domain::scan::{ProductCode, Scan, ScanConfig, classify};
 use crate::domain::{Currency, Money, Product, TaxRate};
 use crate::store::{ImportStats, Store, StoreError};
@@ -317,21 +318,6 @@ fn catalog_key(code: &str, scan: &ScanConfig) -> Result<String, String> {
     }
 }
 
-/// A catalog key in the form people read: 8 digits for GTIN-8, 13 for EAN-13/UPC-A, else as is.
-pub fn display_code(key: &str) -> &str {
-    let digits = key.len() == 14 && key.bytes().all(|b| b.is_ascii_digit());
-    if !digits {
-        return key;
-    }
-    if key.starts_with("000000") && !key[6..].starts_with('0') {
-        &key[6..]
-    } else if let Some(ean) = key.strip_prefix('0') {
-        ean
-    } else {
-        key
-    }
-}
-
 /// Writes the whole catalog in the import format, so an export re-imports unchanged.
 pub fn export_csv(store: &Store, output: impl Write) -> Result<u64, ImportError> {
     let mut writer = csv::Writer::from_writer(output);
@@ -370,4 +356,215 @@ pub fn export_csv(store: &Store, output: impl Write) -> Result<u64, ImportError>
         .flush()
         .map_err(|e| ImportError::Read(e.to_string()))?;
     Ok(count)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::domain::TaxMode;
+    use crate::domain::weighed::WeighedLayout;
+
+    const HEADER: &str =
+        "sku,barcodes,name_zh,name_en,price,tax_class,department,weighed,active,plu\n";
+    const GOOD: &str = "1001,6901028075831,农夫山泉,Nongfu Spring,2.00,food,饮料,0,1,\n";
+
+    fn import(
+        store: &mut Store,
+        csv: &[u8],
+        skip_invalid: bool,
+    ) -> Result<ImportReport, ImportError> {
+        let config = Config::new("S001", "T01", Currency::CNY, TaxMode::Inclusive);
+        let tax_classes: BTreeMap<String, TaxRate> = config
+            .tax_classes
+            .keys()
+            .map(|k| (k.clone(), config.tax_rate(k).unwrap()))
+            .collect();
+        let scan = ScanConfig {
+            member_card_prefix: Some("88".into()),
+            weighed_layouts: WeighedLayout::defaults(),
+        };
+        let rules = ImportRules {
+            currency: Currency::CNY,
+            tax_classes: &tax_classes,
+            scan: &scan,
+            skip_invalid,
+        };
+        import_csv(store, csv, &rules, |_| {})
+    }
+
+    /// Imports GOOD plus one bad row, and checks the bad row is reported on line 3 with
+    /// `reason`, and that nothing at all was imported.
+    fn check(bad_row: &[u8], reason: &str) {
+        let (_dir, mut store) = crate::store::sales::tests::store();
+        let mut csv = format!("{HEADER}{GOOD}").into_bytes();
+        csv.extend_from_slice(bad_row);
+        let report = import(&mut store, &csv, false).unwrap();
+        assert!(!report.committed, "{reason}");
+        assert_eq!(report.rejected.len(), 1, "{:?}", report.rejected);
+        assert_eq!(report.rejected[0].line, 3, "{:?}", report.rejected);
+        assert!(
+            report.rejected[0].reason.contains(reason),
+            "{:?} lacks {reason:?}",
+            report.rejected[0].reason
+        );
+        assert_eq!(
+            store.product_count().unwrap(),
+            0,
+            "a bad row must import nothing"
+        );
+    }
+
+    #[test]
+    fn bad_rows_are_listed_and_nothing_is_imported() {
+        check(
+            b"1002,4006381333932,x,x,1.00,standard,,0,1,\n",
+            "wrong check digit: expected 1, found 2",
+        );
+        check(
+            b"1002,6901028075831,x,x,1.00,standard,,0,1,\n",
+            "duplicate barcode 6901028075831, already on line 2",
+        );
+        check(
+            b"1002,4006381333931,x,x,-1.00,standard,,0,1,\n",
+            "negative price -1.00",
+        );
+        check(
+            b"1002,4006381333931,x,x,1.00,standard\n",
+            "expected 10 columns, found 6",
+        );
+        check(
+            b"1002,4006381333931,\xff\xfe,x,1.00,standard,,0,1,\n",
+            "name_zh is not valid UTF-8",
+        );
+        check(
+            b"1002,4006381333931,x,x,1.00,luxury,,0,1,\n",
+            "unknown tax class \"luxury\" (known: food, services, standard, zero)",
+        );
+        check(
+            b"1001,4006381333931,x,x,1.00,standard,,0,1,\n",
+            "SKU 1001 already on line 2",
+        );
+        check(
+            b"1002,4006381333931,x,x,1.005,standard,,0,1,\n",
+            "more than 2 decimal places",
+        );
+        check(
+            b"1002,4006381333931,x,x,abc,standard,,0,1,\n",
+            "is not an amount",
+        );
+        check(
+            b"1002,134567890123456789,x,x,1.00,standard,,0,1,\n",
+            "would scan as a payment code",
+        );
+        check(
+            b"1002,2100042012509,x,x,1.00,standard,,0,1,\n",
+            "scale-label code",
+        );
+        check(
+            b"1002,4006381333931,,,1.00,standard,,0,1,\n",
+            "needs a Chinese or English name",
+        );
+        check(
+            b"1002,4006381333931,x,x,1.00,standard,,maybe,1,\n",
+            "weighed must be yes or no",
+        );
+        check(
+            b"1002,4006381333931,x,x,1.00,standard,,1,1,12\n",
+            "PLU \"12\" must be 4 to 6 digits",
+        );
+    }
+
+    #[test]
+    fn skip_invalid_imports_the_good_rows_and_still_lists_the_bad() {
+        let (_dir, mut store) = crate::store::sales::tests::store();
+        let csv = format!(
+            "{HEADER}{GOOD}1002,4006381333932,x,x,1.00,standard,,0,1,\n1003,73513537,薯片,Chips,7.50,standard,,0,1,\n"
+        );
+        let report = import(&mut store, csv.as_bytes(), true).unwrap();
+        assert!(report.committed);
+        assert_eq!(
+            report.stats,
+            ImportStats {
+                added: 2,
+                updated: 0
+            }
+        );
+        assert_eq!(
+            report.rejected.iter().map(|r| r.line).collect::<Vec<_>>(),
+            vec![3]
+        );
+        assert!(store.product_by_code("00000073513537").unwrap().is_some());
+        assert!(store.product_by_code("04006381333932").unwrap().is_none());
+    }
+
+    #[test]
+    fn bad_headers_are_refused_whole() {
+        let (_dir, mut store) = crate::store::sales::tests::store();
+        for (csv, message) in [
+            ("sku,barcodes,name_zh,price\n", "missing column tax_class"),
+            (
+                "sku,barcodes,name_zh,price,tax_class,colour\n",
+                "unknown column \"colour\"",
+            ),
+            (
+                "sku,sku,barcodes,name_zh,price,tax_class\n",
+                "appears twice",
+            ),
+            ("", "empty"),
+        ] {
+            let error = import(&mut store, csv.as_bytes(), true).unwrap_err();
+            assert!(error.to_string().contains(message), "{error}");
+        }
+    }
+
+    #[test]
+    fn reimport_updates_by_sku_and_export_round_trips() {
+        let (_dir, mut store) = crate::store::sales::tests::store();
+        let csv = format!(
+            "{HEADER}{GOOD}1002,036000291452|04252614|COLA-L,可乐,Cola,3.50,standard,饮料,0,1,\n\
+             1003,73513537,薯片,\"Chips, salted\",7.50,standard,,0,0,\n2042,,苹果,Apples,12.98,food,生鲜,1,1,00042\n"
+        );
+        let first = import(&mut store, csv.as_bytes(), false).unwrap();
+        assert_eq!(
+            first.stats,
+            ImportStats {
+                added: 4,
+                updated: 0
+            }
+        );
+        let mut exported = Vec::new();
+        assert_eq!(export_csv(&store, &mut exported).unwrap(), 4);
+        let exported = String::from_utf8(exported).unwrap();
+        assert!(
+            exported.contains("1002,036000291452|042100005264|COLA-L,可乐,Cola,3.50"),
+            "{exported}"
+        );
+        assert!(
+            exported.contains("1003,73513537,薯片,\"Chips, salted\",7.50,standard,,0,0,"),
+            "{exported}"
+        );
+
+        // Re-importing the export changes nothing; a price change updates in place.
+        let second = import(&mut store, exported.as_bytes(), false).unwrap();
+        assert_eq!(
+            second.stats,
+            ImportStats {
+                added: 0,
+                updated: 4
+            }
+        );
+        let mut again = Vec::new();
+        export_csv(&store, &mut again).unwrap();
+        assert_eq!(String::from_utf8(again).unwrap(), exported);
+
+        // A barcode that already belongs to another SKU is a conflict, not a silent move.
+        let steal = format!("{HEADER}1009,6901028075831,x,x,1.00,standard,,0,1,\n");
+        let report = import(&mut store, steal.as_bytes(), false).unwrap();
+        assert_eq!(
+            report.rejected[0].reason,
+            "barcode 6901028075831 already belongs to SKU 1001"
+        );
+        assert_eq!(store.product_count().unwrap(), 4);
+    }
 }

@@ -433,3 +433,250 @@ pub fn sale_draft(
         change: state.change,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::{ImportRules, import_csv};
+    use crate::domain::TenderKind;
+
+    const CATALOG: &str = "\
+sku,barcodes,name_zh,name_en,price,tax_class,department,weighed,active,plu
+1001,6901028075831,农夫山泉 550ml,Nongfu Spring 550ml,2.00,food,饮料,0,1,
+1002,4006381333931|COLA-L,可口可乐 1.25L,Coca-Cola 1.25L,5.50,standard,饮料,0,1,
+1003,73513537,旧款薯片,Old chips,7.50,standard,零食,0,0,
+2042,6920202888883,红富士苹果,Fuji apples,12.98,food,生鲜,1,1,00042
+";
+
+    fn checkout() -> (tempfile::TempDir, Checkout) {
+        let (dir, mut store) = crate::store::sales::tests::store();
+        let config = Config::new("S001", "T01", Currency::CNY, TaxMode::Inclusive);
+        let settings = CheckoutSettings::from_config(&config).unwrap();
+        let rules = ImportRules {
+            currency: settings.currency,
+            tax_classes: &settings.tax_classes,
+            scan: &settings.scan,
+            skip_invalid: false,
+        };
+        let report = import_csv(&mut store, CATALOG.as_bytes(), &rules, |_| {}).unwrap();
+        assert!(report.committed, "{:?}", report.rejected);
+        (dir, Checkout::new(store, settings, "1001"))
+    }
+
+    fn manager() -> ManagerApproval {
+        ManagerApproval {
+            manager: "9001".into(),
+        }
+    }
+
+    /// Runs a scan that must fail, and checks the ticket did not change.
+    fn refused(c: &mut Checkout, code: &str, context: ScanContext) -> CheckoutError {
+        let before = c.ticket().clone();
+        let error = c.scan(code, context).expect_err(code);
+        assert_eq!(c.ticket(), &before, "{code} changed the ticket");
+        error
+    }
+
+    #[test]
+    fn scans_add_lines_by_any_of_a_products_codes() {
+        let (_dir, mut c) = checkout();
+        c.scan("6901028075831", ScanContext::Sale).unwrap();
+        c.scan("COLA-L", ScanContext::Sale).unwrap();
+        c.scan("4006381333931", ScanContext::Sale).unwrap();
+        let lines = c.ticket().lines();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[1].quantity, Quantity::units(2));
+        assert_eq!(c.ticket().totals().total, 200 + 1100);
+    }
+
+    #[test]
+    fn bad_scans_leave_the_ticket_unchanged_with_a_reason() {
+        let (_dir, mut c) = checkout();
+        c.scan("6901028075831", ScanContext::Sale).unwrap();
+        let cases = [
+            ("4006381333932", "wrong check digit"),
+            ("6901234567892", "unknown product"),
+            ("COLA-XL", "not a barcode this till knows"),
+            ("73513537", "not for sale"),
+            ("134567890123456789", "WeChat Pay payment code scanned"),
+            ("6920202888883", "sold by weight"),
+            ("2100099012507", "unknown product PLU 00099"),
+        ];
+        for (code, message) in cases {
+            let error = refused(&mut c, code, ScanContext::Sale);
+            assert!(error.to_string().contains(message), "{code}: {error}");
+        }
+        let long = "7".repeat(10 * 1024);
+        assert!(
+            refused(&mut c, &long, ScanContext::Sale)
+                .to_string()
+                .contains("too long")
+        );
+    }
+
+    #[test]
+    fn payment_codes_are_references_on_the_payment_screen() {
+        let (_dir, mut c) = checkout();
+        c.scan("6901028075831", ScanContext::Sale).unwrap();
+        let outcome = c.scan("286543210987654321", ScanContext::Payment).unwrap();
+        let ScanOutcome::PaymentReference(code) = outcome else {
+            panic!("{outcome:?}")
+        };
+        assert_eq!(code.provider, PaymentProvider::Alipay);
+        c.add_tender(Tender {
+            kind: TenderKind::Alipay,
+            amount: 200,
+            reference: Some(code.code),
+        })
+        .unwrap();
+        let sale = c
+            .commit(Attribution::Anonymous { claim_token: None })
+            .unwrap();
+        assert_eq!(
+            sale.record.payments[0].reference.as_deref(),
+            Some("286543210987654321")
+        );
+    }
+
+    #[test]
+    fn weighed_items_come_from_scale_labels_or_a_keyed_weight() {
+        let (_dir, mut c) = checkout();
+        // Prefix 22: PLU 00042, 356 g.
+        c.scan("2200042003566", ScanContext::Sale).unwrap();
+        // Prefix 21: PLU 00042 at a label price of ￥12.50.
+        c.scan("2100042012509", ScanContext::Sale).unwrap();
+        c.scan_with_quantity("6920202888883", ScanContext::Sale, Quantity::parse("0.5"))
+            .unwrap();
+        let totals = c.ticket().totals();
+        let gross: Vec<i64> = totals.lines.iter().map(|l| l.gross).collect();
+        assert_eq!(gross, vec![462, 1250, 649]);
+    }
+
+    #[test]
+    fn discounts_over_the_limit_need_a_manager() {
+        let (_dir, mut c) = checkout();
+        c.scan("4006381333931", ScanContext::Sale).unwrap();
+        let line = c.ticket().lines()[0].id;
+        c.discount_line(line, Discount::Percent(1000), None)
+            .unwrap();
+        let before = c.ticket().clone();
+        let refused = c
+            .discount_line(line, Discount::Percent(2000), None)
+            .unwrap_err();
+        assert!(matches!(
+            refused,
+            CheckoutError::NeedsApproval(Approvable::Discount { basis_points: 2000 })
+        ));
+        assert_eq!(c.ticket(), &before);
+        // ￥2.00 off ￥5.50 is 36 %, over the 10 % limit.
+        assert!(matches!(
+            c.discount_ticket(Discount::Amount(200), None),
+            Err(CheckoutError::NeedsApproval(_))
+        ));
+        c.discount_line(line, Discount::Percent(2000), Some(&manager()))
+            .unwrap();
+        assert_eq!(c.ticket().totals().total, 440);
+    }
+
+    #[test]
+    fn price_overrides_and_voids_after_payment_need_a_manager() {
+        let (_dir, mut c) = checkout();
+        c.scan("4006381333931", ScanContext::Sale).unwrap();
+        c.scan("6901028075831", ScanContext::Sale).unwrap();
+        let [cola, water] = [c.ticket().lines()[0].id, c.ticket().lines()[1].id];
+        assert!(matches!(
+            c.override_price(cola, 100, None),
+            Err(CheckoutError::NeedsApproval(Approvable::PriceOverride))
+        ));
+        c.override_price(cola, 500, Some(&manager())).unwrap();
+        c.void_line(water, None).unwrap();
+        c.scan("6901028075831", ScanContext::Sale).unwrap();
+        let water = c.ticket().lines()[1].id;
+        c.add_tender(Tender {
+            kind: TenderKind::Card,
+            amount: 100,
+            reference: None,
+        })
+        .unwrap();
+        assert!(matches!(
+            c.void_line(water, None),
+            Err(CheckoutError::NeedsApproval(
+                Approvable::VoidAfterPaymentStarted
+            ))
+        ));
+        c.void_line(water, Some(&manager())).unwrap();
+        assert_eq!(c.ticket().lines().len(), 1);
+    }
+
+    #[test]
+    fn park_and_resume_survive_a_new_engine() {
+        let (dir, mut c) = checkout();
+        c.scan("4006381333931", ScanContext::Sale).unwrap();
+        c.scan("6901028075831", ScanContext::Sale).unwrap();
+        let parked_ticket = c.ticket().clone();
+        let id = c.park().unwrap();
+        assert!(c.ticket().is_empty());
+        assert!(matches!(
+            c.park(),
+            Err(CheckoutError::Ticket(TicketError::EmptyTicket))
+        ));
+        c.scan("6901028075831", ScanContext::Sale).unwrap();
+        assert!(matches!(c.resume(id), Err(CheckoutError::TicketOpen)));
+        c.clear();
+        // A restart in between: the parked ticket is in the database, not in memory.
+        drop(c);
+        let store = Store::open(&dir.path().join("till.db")).unwrap();
+        let config = Config::new("S001", "T01", Currency::CNY, TaxMode::Inclusive);
+        let mut c = Checkout::new(
+            store,
+            CheckoutSettings::from_config(&config).unwrap(),
+            "1002",
+        );
+        assert_eq!(c.parked().unwrap().len(), 1);
+        c.resume(id).unwrap();
+        assert_eq!(c.ticket(), &parked_ticket);
+        assert!(c.parked().unwrap().is_empty());
+        assert!(matches!(c.resume(id), Err(CheckoutError::TicketOpen)));
+    }
+
+    #[test]
+    fn commit_refuses_empty_and_underpaid_tickets() {
+        let (_dir, mut c) = checkout();
+        let anon = || Attribution::Anonymous { claim_token: None };
+        assert!(matches!(
+            c.commit(anon()),
+            Err(CheckoutError::Ticket(TicketError::EmptyTicket))
+        ));
+        c.scan("4006381333931", ScanContext::Sale).unwrap();
+        c.add_tender(Tender {
+            kind: TenderKind::Cash,
+            amount: 500,
+            reference: None,
+        })
+        .unwrap();
+        assert!(matches!(
+            c.commit(anon()),
+            Err(CheckoutError::Ticket(TicketError::Underpaid {
+                remaining: 50
+            }))
+        ));
+        assert_eq!(
+            c.ticket().lines().len(),
+            1,
+            "a refused commit keeps the ticket"
+        );
+        c.add_tender(Tender {
+            kind: TenderKind::Cash,
+            amount: 1000,
+            reference: None,
+        })
+        .unwrap();
+        let sale = c.commit(anon()).unwrap();
+        assert_eq!(
+            (sale.record.seq, sale.record.total, sale.record.change),
+            (1, 550, 950)
+        );
+        assert!(c.ticket().is_empty());
+        assert_eq!(c.store().sale(1).unwrap(), sale.record);
+    }
+}

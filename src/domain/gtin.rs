@@ -126,6 +126,23 @@ impl fmt::Display for Gtin {
     }
 }
 
+/// A catalog key in the form people read and re-import unchanged: 8 digits for GTIN-8, 12 for
+/// UPC-A, 13 for EAN-13, 14 for GTIN-14; internal codes as they are.
+pub fn display_code(key: &str) -> &str {
+    let gtin14 = key.len() == 14 && key.bytes().all(|b| b.is_ascii_digit());
+    if !gtin14 {
+        key
+    } else if key.starts_with("000000") && !key[6..].starts_with('0') {
+        &key[6..]
+    } else if key.starts_with("00") {
+        &key[2..]
+    } else if key.starts_with('0') {
+        &key[1..]
+    } else {
+        key
+    }
+}
+
 /// The GS1 mod-10 check digit of `body` (ASCII digits, without the check digit): weights 3 and 1
 /// alternate from the rightmost digit.
 pub fn check_digit(body: &[u8]) -> u8 {

@@ -119,7 +119,10 @@ impl CatalogImport<'_> {
         for code in barcodes {
             let sku: Option<String> = owner.query_row([code], |r| r.get(0)).optional()?;
             if let Some(sku) = sku.filter(|s| *s != product.sku) {
-                return Ok(Some(format!("barcode {code} already belongs to SKU {sku}")));
+                return Ok(Some(format!(
+                    "barcode {} already belongs to SKU {sku}",
+                    crate::domain::gtin::display_code(code)
+                )));
             }
         }
         if let Some(plu) = &product.plu {

@@ -6,7 +6,7 @@
 mod catalog;
 mod journal;
 mod parked;
-mod sales;
+pub(crate) mod sales;
 mod schema;
 
 use std::path::Path;

@@ -293,3 +293,201 @@ pub(super) fn load_record(conn: &rusqlite::Connection, seq: u64) -> Result<Optio
         .collect::<rusqlite::Result<_>>()?;
     Ok(Some(record))
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use till_sync::{Attribution, SaleLine, SalePayment, SaleRecord};
+
+    use super::super::{JournalProblem, Store, StoreError};
+    use crate::domain::Currency;
+
+    pub(crate) fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            Store::create(&dir.path().join("till.db"), "S001", "T01", Currency::CNY).unwrap();
+        (dir, store)
+    }
+
+    /// A paid two-line draft: ￥6.00 of water and ￥3.50 of cola, ￥10 cash, ￥0.50 change.
+    pub(crate) fn draft() -> SaleRecord {
+        let line = |line_no: u32, sku: &str, price: i64| SaleLine {
+            line_no,
+            sku: sku.into(),
+            code: format!("69{sku}"),
+            name_zh: "水".into(),
+            name_en: "water".into(),
+            tax_class: "standard".into(),
+            tax_rate_bp: 1300,
+            unit_price: price,
+            qty_milli: 1000,
+            weighed: false,
+            price_overridden: false,
+            gross: price,
+            discount: 0,
+            tax: price * 1300 / 11300,
+            total: price,
+        };
+        let lines = vec![line(1, "1", 600), line(2, "2", 350)];
+        SaleRecord {
+            v: 1,
+            sale_id: String::new(),
+            store: String::new(),
+            terminal: String::new(),
+            seq: 0,
+            created_at_ms: 0,
+            utc_offset_s: 0,
+            cashier: "1001".into(),
+            currency: "CNY".into(),
+            attribution: Attribution::Anonymous { claim_token: None },
+            subtotal: 950,
+            discount: 0,
+            tax: lines.iter().map(|l| l.tax).sum(),
+            total: 950,
+            lines,
+            rounding: 0,
+            payments: vec![SalePayment {
+                kind: "cash".into(),
+                amount: 1000,
+                reference: None,
+            }],
+            change: 50,
+        }
+    }
+
+    fn count(store: &Store, table: &str) -> i64 {
+        store
+            .conn
+            .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn commits_get_gap_free_sequences_and_a_verified_chain() {
+        let (_dir, mut store) = store();
+        let first = store.commit_sale(draft()).unwrap();
+        let second = store.commit_sale(draft()).unwrap();
+        assert_eq!((first.record.seq, second.record.seq), (1, 2));
+        assert_ne!(first.record.sale_id, second.record.sale_id);
+        assert_eq!(
+            uuid::Uuid::parse_str(&first.record.sale_id)
+                .unwrap()
+                .get_version_num(),
+            7
+        );
+        assert_eq!(
+            (first.record.store.as_str(), first.record.terminal.as_str()),
+            ("S001", "T01")
+        );
+        assert_eq!(store.sale(2).unwrap(), second.record);
+        assert_eq!(store.outbox_pending().unwrap(), 2);
+        let report = store.verify_journal().unwrap();
+        assert_eq!(
+            (report.sales_checked, report.problem, report.last_hash),
+            (2, None, second.hash)
+        );
+    }
+
+    #[test]
+    fn a_failed_commit_leaves_nothing_behind() {
+        let (_dir, mut store) = store();
+        store.commit_sale(draft()).unwrap();
+        // The outbox insert is the last write of a commit; make it fail like a full disk would.
+        store
+            .conn
+            .execute_batch(
+                "CREATE TEMP TRIGGER fail BEFORE INSERT ON outbox BEGIN SELECT RAISE(ABORT, 'disk full'); END;",
+            )
+            .unwrap();
+        assert!(matches!(
+            store.commit_sale(draft()),
+            Err(StoreError::Sqlite(_))
+        ));
+        for (table, rows) in [
+            ("sales", 1),
+            ("sale_lines", 2),
+            ("payments", 1),
+            ("outbox", 1),
+        ] {
+            assert_eq!(count(&store, table), rows, "{table}");
+        }
+        store.conn.execute_batch("DROP TRIGGER temp.fail").unwrap();
+        assert_eq!(
+            store.commit_sale(draft()).unwrap().record.seq,
+            2,
+            "no sequence was used up"
+        );
+        assert_eq!(store.verify_journal().unwrap().problem, None);
+    }
+
+    #[test]
+    fn inconsistent_drafts_are_refused() {
+        let (_dir, mut store) = store();
+        let mut underpaid = draft();
+        underpaid.payments[0].amount = 900;
+        underpaid.change = 0;
+        assert!(matches!(
+            store.commit_sale(underpaid),
+            Err(StoreError::InvalidSale(_))
+        ));
+        let mut empty = draft();
+        empty.lines.clear();
+        assert!(matches!(
+            store.commit_sale(empty),
+            Err(StoreError::InvalidSale(_))
+        ));
+        assert_eq!(count(&store, "sales"), 0);
+    }
+
+    fn tampered(sql: &str) -> Option<JournalProblem> {
+        let (_dir, mut store) = store();
+        for _ in 0..5 {
+            store.commit_sale(draft()).unwrap();
+        }
+        store.conn.execute_batch(sql).unwrap();
+        store.verify_journal().unwrap().problem
+    }
+
+    #[test]
+    fn verify_reports_the_first_tampered_or_missing_sale() {
+        use JournalProblem::*;
+        let cases = [
+            (
+                "UPDATE sale_lines SET total = 1, gross = 1 WHERE sale_seq = 3 AND line_no = 1",
+                RowsAltered { seq: 3 },
+            ),
+            (
+                "UPDATE sales SET total = 1 WHERE seq = 2",
+                RowsAltered { seq: 2 },
+            ),
+            (
+                "UPDATE payments SET amount = 99999 WHERE sale_seq = 4",
+                RowsAltered { seq: 4 },
+            ),
+            (
+                "UPDATE sales SET canonical = CAST(replace(CAST(canonical AS TEXT), '\"total\":950', '\"total\":951') AS BLOB) WHERE seq = 3",
+                HashMismatch { seq: 3 },
+            ),
+            (
+                "UPDATE sales SET prev_hash = zeroblob(32) WHERE seq = 4",
+                BrokenLink { seq: 4 },
+            ),
+            (
+                "DELETE FROM sale_lines WHERE sale_seq = 3; DELETE FROM payments WHERE sale_seq = 3; DELETE FROM outbox WHERE seq = 3; DELETE FROM sales WHERE seq = 3",
+                Gap {
+                    expected: 3,
+                    found: 4,
+                },
+            ),
+            (
+                "DELETE FROM sale_lines WHERE sale_seq = 5; DELETE FROM payments WHERE sale_seq = 5; DELETE FROM outbox WHERE seq = 5; DELETE FROM sales WHERE seq = 5",
+                TailMissing {
+                    head_seq: 5,
+                    last_seq: 4,
+                },
+            ),
+        ];
+        for (sql, expected) in cases {
+            assert_eq!(tampered(sql), Some(expected), "{sql}");
+        }
+    }
+}
