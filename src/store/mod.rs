@@ -58,6 +58,8 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 pub struct Store {
     conn: Connection,
     currency: Currency,
+    /// (store ID, terminal ID), read once at open: every commit needs them.
+    identity: (String, String),
 }
 
 impl Store {
@@ -82,6 +84,7 @@ impl Store {
         store.set_setting("terminal_id", terminal_id)?;
         store.set_setting("currency", currency.code())?;
         store.currency = currency;
+        store.identity = (store_id.to_string(), terminal_id.to_string());
         Ok(store)
     }
 
@@ -121,6 +124,7 @@ impl Store {
         store.currency = currency
             .parse()
             .map_err(|_| StoreError::Corrupt(format!("unknown currency {currency:?}")))?;
+        store.identity = store.stored_identity()?;
         Ok(store)
     }
 
@@ -138,6 +142,7 @@ impl Store {
         Ok(Store {
             conn,
             currency: Currency::CNY,
+            identity: Default::default(),
         })
     }
 
@@ -160,7 +165,11 @@ impl Store {
     }
 
     /// The store and terminal this database's journal belongs to.
-    pub fn identity(&self) -> Result<(String, String)> {
+    pub fn identity(&self) -> (String, String) {
+        self.identity.clone()
+    }
+
+    fn stored_identity(&self) -> Result<(String, String)> {
         let get = |k: &str| {
             self.setting(k)?
                 .ok_or_else(|| StoreError::Corrupt(format!("setting {k} is missing")))
@@ -171,7 +180,7 @@ impl Store {
     /// Refuses to run a terminal whose config names a different store or terminal than the
     /// journal, since that would mix two terminals' sequences.
     pub fn check_identity(&self, store_id: &str, terminal_id: &str) -> Result<()> {
-        let (store, terminal) = self.identity()?;
+        let (store, terminal) = self.identity();
         if store != store_id || terminal != terminal_id {
             return Err(StoreError::WrongTerminal { store, terminal });
         }
@@ -217,7 +226,7 @@ mod tests {
             Err(StoreError::AlreadyExists(_))
         ));
         let store = Store::open(&path).unwrap();
-        assert_eq!(store.identity().unwrap(), ("S001".into(), "T01".into()));
+        assert_eq!(store.identity(), ("S001".into(), "T01".into()));
         let mode: String = store
             .conn
             .pragma_query_value(None, "journal_mode", |r| r.get(0))

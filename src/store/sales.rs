@@ -41,7 +41,7 @@ impl Store {
     /// UUIDv7 and the time, links it into the hash chain, and writes its lines, payments and
     /// outbox row. Either all of that is durable when this returns, or none of it happened.
     pub fn commit_sale(&mut self, mut draft: SaleRecord) -> Result<CommittedSale> {
-        let (store_id, terminal_id) = self.identity()?;
+        let (store_id, terminal_id) = self.identity.clone();
         let now = jiff::Zoned::now();
         let tx = self
             .conn
@@ -59,12 +59,12 @@ impl Store {
             .map_err(|e| StoreError::InvalidSale(e.to_string()))?;
         let canonical = draft.canonical_bytes();
         let hash = chain_hash(&prev_hash, &canonical);
-        insert_sale(&tx, &draft, &canonical, &prev_hash, &hash)?;
-        tx.execute(
+        insert_sale(&tx, &draft, &prev_hash, &hash)?;
+        tx.prepare_cached(
             "INSERT INTO journal_head (id, last_seq, last_hash) VALUES (1, ?1, ?2)
              ON CONFLICT(id) DO UPDATE SET last_seq = excluded.last_seq, last_hash = excluded.last_hash",
-            params![draft.seq, hash.as_slice()],
-        )?;
+        )?
+        .execute(params![draft.seq, hash.as_slice()])?;
         tx.commit()?;
         Ok(CommittedSale {
             record: draft,
@@ -135,7 +135,6 @@ fn journal_head(tx: &Transaction<'_>) -> Result<(u64, [u8; 32])> {
 fn insert_sale(
     tx: &Transaction<'_>,
     r: &SaleRecord,
-    canonical: &[u8],
     prev_hash: &[u8; 32],
     hash: &[u8; 32],
 ) -> Result<()> {
@@ -143,32 +142,31 @@ fn insert_sale(
         Attribution::Member { member_id } => ("member", Some(member_id), None),
         Attribution::Anonymous { claim_token } => ("anonymous", None, claim_token.as_ref()),
     };
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO sales (seq, sale_id, created_at_ms, utc_offset_s, cashier, currency,
             attribution, member_id, claim_token, subtotal, discount, tax, total, rounding, change,
-            canonical, prev_hash, hash)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
-        params![
-            r.seq,
-            r.sale_id,
-            r.created_at_ms,
-            r.utc_offset_s,
-            r.cashier,
-            r.currency,
-            attribution,
-            member_id,
-            claim_token,
-            r.subtotal,
-            r.discount,
-            r.tax,
-            r.total,
-            r.rounding,
-            r.change,
-            canonical,
-            prev_hash.as_slice(),
-            hash.as_slice(),
-        ],
-    )?;
+            prev_hash, hash)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+    )?
+    .execute(params![
+        r.seq,
+        r.sale_id,
+        r.created_at_ms,
+        r.utc_offset_s,
+        r.cashier,
+        r.currency,
+        attribution,
+        member_id,
+        claim_token,
+        r.subtotal,
+        r.discount,
+        r.tax,
+        r.total,
+        r.rounding,
+        r.change,
+        prev_hash.as_slice(),
+        hash.as_slice(),
+    ])?;
     let mut line = tx.prepare_cached(
         "INSERT INTO sale_lines (sale_seq, line_no, sku, code, name_zh, name_en, tax_class,
             tax_rate_bp, unit_price, qty_milli, weighed, price_overridden, gross, discount, tax, total)
@@ -200,15 +198,14 @@ fn insert_sale(
     for (i, p) in r.payments.iter().enumerate() {
         payment.execute(params![r.seq, i, p.kind, p.amount, p.reference])?;
     }
-    tx.execute(
-        "INSERT INTO outbox (seq, sale_id, enqueued_at_ms) VALUES (?1, ?2, ?3)",
-        params![r.seq, r.sale_id, r.created_at_ms],
-    )?;
+    tx.prepare_cached("INSERT INTO outbox (seq, enqueued_at_ms) VALUES (?1, ?2)")?
+        .execute(params![r.seq, r.created_at_ms])?;
     Ok(())
 }
 
-/// Reads a sale back from its relational rows (not from the stored canonical bytes), so that
-/// comparing the two detects an edit to either.
+/// Reads a sale back from its rows. The canonical bytes are not stored: they are always
+/// re-encoded from these rows, so the journal hash covers exactly what the tables hold and an
+/// edit to any of them breaks the chain.
 pub(super) fn load_record(conn: &rusqlite::Connection, seq: u64) -> Result<Option<SaleRecord>> {
     let head = conn
         .query_row(
@@ -453,18 +450,22 @@ pub(crate) mod tests {
         let cases = [
             (
                 "UPDATE sale_lines SET total = 1, gross = 1 WHERE sale_seq = 3 AND line_no = 1",
-                RowsAltered { seq: 3 },
+                HashMismatch { seq: 3 },
             ),
             (
                 "UPDATE sales SET total = 1 WHERE seq = 2",
-                RowsAltered { seq: 2 },
+                HashMismatch { seq: 2 },
             ),
             (
                 "UPDATE payments SET amount = 99999 WHERE sale_seq = 4",
-                RowsAltered { seq: 4 },
+                HashMismatch { seq: 4 },
             ),
             (
-                "UPDATE sales SET canonical = CAST(replace(CAST(canonical AS TEXT), '\"total\":950', '\"total\":951') AS BLOB) WHERE seq = 3",
+                "UPDATE sales SET cashier = 'mallory' WHERE seq = 1",
+                HashMismatch { seq: 1 },
+            ),
+            (
+                "UPDATE sales SET hash = zeroblob(32) WHERE seq = 3",
                 HashMismatch { seq: 3 },
             ),
             (

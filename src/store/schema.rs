@@ -48,7 +48,6 @@ const MIGRATIONS: &[&str] = &[
         total         INTEGER NOT NULL,
         rounding      INTEGER NOT NULL,
         change        INTEGER NOT NULL,
-        canonical     BLOB NOT NULL,
         prev_hash     BLOB NOT NULL CHECK (length(prev_hash) = 32),
         hash          BLOB NOT NULL CHECK (length(hash) = 32),
         CHECK ((attribution = 'member') = (member_id IS NOT NULL))
@@ -86,7 +85,6 @@ const MIGRATIONS: &[&str] = &[
     -- Sales waiting for HQ. A row is only marked acknowledged from HQ's answer.
     CREATE TABLE outbox (
         seq            INTEGER PRIMARY KEY REFERENCES sales(seq),
-        sale_id        TEXT NOT NULL UNIQUE,
         enqueued_at_ms INTEGER NOT NULL,
         acked_at_ms    INTEGER
     );
