@@ -1,0 +1,458 @@
+//! End-to-end tests of the real `till` binary: set-up, catalog, selling, journal, crashes.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use till::demo::sample_ean13;
+
+/// A terminal in its own temporary data dir, driven through the `till` binary.
+struct Till {
+    dir: tempfile::TempDir,
+}
+
+impl Till {
+    fn new() -> Till {
+        Till {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    /// A terminal set up as S001/T01 with the demo's 300-product sample catalog.
+    fn with_catalog() -> Till {
+        let till = Till::new();
+        till.ok(&["init", "--store-id", "S001", "--terminal-id", "T01"]);
+        let csv = till.dir.path().join("sample.csv");
+        std::fs::write(&csv, till::demo::sample_catalog_csv()).unwrap();
+        till.ok(&["catalog", "import", csv.to_str().unwrap()]);
+        till
+    }
+
+    fn data_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn db(&self) -> PathBuf {
+        self.data_dir().join("till.db")
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_till"));
+        cmd.arg("--data-dir").arg(self.data_dir()).args(args);
+        cmd
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("till runs")
+    }
+
+    /// Runs `till`, expecting success, and returns its standard output.
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "till {args:?} failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Runs `till`, expecting failure, and returns stdout and stderr together.
+    fn fails(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(!out.status.success(), "till {args:?} should have failed");
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    }
+
+    fn file_bytes(&self) -> Vec<u8> {
+        std::fs::read(self.db()).unwrap()
+    }
+}
+
+#[test]
+fn a_second_init_is_refused_unless_forced_and_force_keeps_a_backup() {
+    let till = Till::with_catalog();
+    till.ok(&["sell", &sample_ean13(1), "--pay", "cash:10"]);
+    let before = till.file_bytes();
+    let message = till.fails(&["init", "--store-id", "S001", "--terminal-id", "T01"]);
+    assert!(message.contains("already set up"), "{message}");
+    assert_eq!(till.file_bytes(), before, "a refused init changes nothing");
+
+    let out = till.ok(&[
+        "init",
+        "--store-id",
+        "S001",
+        "--terminal-id",
+        "T01",
+        "--force",
+    ]);
+    assert!(out.contains("kept the old till.db as"), "{out}");
+    assert!(till.ok(&["sales", "list"]).contains("no sales yet"));
+    let backups: Vec<_> = std::fs::read_dir(till.data_dir())
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.starts_with("till.db.replaced-"))
+        .collect();
+    assert_eq!(backups.len(), 1, "{backups:?}");
+}
+
+#[test]
+fn invalid_init_values_are_refused_with_nothing_written() {
+    let till = Till::new();
+    for (args, message) in [
+        (
+            vec!["init", "--store-id", "S-1", "--terminal-id", "T01"],
+            "store id",
+        ),
+        (
+            vec![
+                "init",
+                "--store-id",
+                "S1",
+                "--terminal-id",
+                "T01",
+                "--currency",
+                "XYZ",
+            ],
+            "unknown currency",
+        ),
+        (
+            vec![
+                "init",
+                "--store-id",
+                "S1",
+                "--terminal-id",
+                "T01",
+                "--tax-mode",
+                "sometimes",
+            ],
+            "tax mode",
+        ),
+    ] {
+        let out = till.fails(&args);
+        assert!(out.contains(message), "{out}");
+        assert!(!till.db().exists());
+    }
+}
+
+#[test]
+fn a_database_that_is_not_tills_is_refused_untouched() {
+    let till = Till::new();
+    till.ok(&["init", "--store-id", "S001", "--terminal-id", "T01"]);
+    std::fs::remove_file(till.db()).unwrap();
+    let conn = rusqlite::Connection::open(till.db()).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE invoices (id INTEGER, amount REAL); INSERT INTO invoices VALUES (1, 9.5);",
+    )
+    .unwrap();
+    drop(conn);
+    let before = till.file_bytes();
+    for args in [
+        &["sales", "list"][..],
+        &["journal", "verify"],
+        &["catalog", "export"],
+    ] {
+        let out = till.fails(args);
+        assert!(
+            out.contains("is not a Till database; nothing was changed"),
+            "{out}"
+        );
+    }
+    assert_eq!(till.file_bytes(), before);
+
+    std::fs::write(till.db(), b"GIF89a not a database at all").unwrap();
+    let out = till.fails(&["sales", "list"]);
+    assert!(out.contains("is not a Till database"), "{out}");
+}
+
+#[test]
+fn catalog_import_lists_bad_rows_and_imports_nothing_unless_told() {
+    let till = Till::new();
+    till.ok(&["init", "--store-id", "S001", "--terminal-id", "T01"]);
+    let csv = till.data_dir().join("bad.csv");
+    let mut content = "sku,barcodes,name_zh,name_en,price,tax_class\n\
+        1,6901028075831,水,Water,2.00,food\n\
+        2,4006381333932,笔,Pen,3.00,standard\n\
+        3,6901028075831,水,Water,2.00,food\n\
+        4,73513537,糖,Candy,-1.00,standard\n\
+        5,036000291452,纸,Paper,4.00\n"
+        .as_bytes()
+        .to_vec();
+    content.extend_from_slice(b"6,0036000291452,\xc3\x28,Bad,1.00,standard\n");
+    content.extend_from_slice("7,10012345678902,箱,Case,9.00,luxury\n".as_bytes());
+    std::fs::write(&csv, content).unwrap();
+
+    let out = till.fails(&["catalog", "import", csv.to_str().unwrap()]);
+    for expected in [
+        "line 3: barcode 4006381333932: wrong check digit",
+        "line 4: duplicate barcode 6901028075831, already on line 2",
+        "line 5: negative price -1.00",
+        "line 6: expected 6 columns, found 5",
+        "line 7: name_zh is not valid UTF-8",
+        "line 8: unknown tax class \"luxury\"",
+        "nothing imported: 6 of 7 rows are bad",
+    ] {
+        assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
+    }
+    assert!(
+        till.fails(&["catalog", "lookup", "6901028075831"])
+            .contains("unknown product")
+    );
+
+    let out = till.ok(&["catalog", "import", csv.to_str().unwrap(), "--skip-invalid"]);
+    assert!(
+        out.contains("imported 1 products (1 added, 0 updated); skipped 6 bad rows"),
+        "{out}"
+    );
+    let found = till.ok(&["catalog", "lookup", "6901028075831"]);
+    assert!(
+        found.contains("水 / Water") && found.contains("￥2.00"),
+        "{found}"
+    );
+}
+
+#[test]
+fn catalog_export_reimports_unchanged() {
+    let till = Till::with_catalog();
+    let exported = till.ok(&["catalog", "export"]);
+    assert_eq!(exported.lines().count(), 1 + 314);
+    let file = till.data_dir().join("export.csv");
+    std::fs::write(&file, &exported).unwrap();
+    let out = till.ok(&["catalog", "import", file.to_str().unwrap()]);
+    assert!(out.contains("(0 added, 314 updated)"), "{out}");
+    assert_eq!(till.ok(&["catalog", "export"]), exported);
+}
+
+#[test]
+fn scan_classify_prints_one_line_per_code() {
+    let till = Till::with_catalog();
+    let long = "9".repeat(10 * 1024);
+    let out = till.ok(&[
+        "scan",
+        "classify",
+        "4006381333931",
+        "4006381333932",
+        "134567890123456789",
+        "2200042003566",
+        "TR1.S001.T01.42",
+        "TM1.10086.59372011.ABCDEFGHIJ234567",
+        &long,
+    ]);
+    let lines: Vec<&str> = out.lines().collect();
+    let expected = [
+        "4006381333931\tproduct: EAN-13 4006381333931",
+        "4006381333932\tunknown: 4006381333932: wrong check digit: expected 1, found 2",
+        "134567890123456789\tpayment code: WeChat Pay (18 digits)",
+        "2200042003566\tweighed item: 2200042003566, PLU 00042, weight 356 g",
+        "TR1.S001.T01.42\treceipt code: store S001 terminal T01 sale #42",
+        "TM1.10086.59372011.ABCDEFGHIJ234567\tmember code: dynamic QR for member 10086, time step 59372011",
+    ];
+    assert_eq!(&lines[..6], &expected);
+    assert!(
+        lines[6].ends_with("unknown: scan of 10240 characters is too long (at most 256)"),
+        "{}",
+        lines[6]
+    );
+    assert_eq!(lines.len(), 7);
+}
+
+#[test]
+fn sales_commit_list_show_and_verify() {
+    let till = Till::with_catalog();
+    let water = sample_ean13(2);
+    let out = till.ok(&[
+        "sell",
+        &water,
+        &format!("3*{}", sample_ean13(30)),
+        "--pay",
+        "card:5",
+        "--pay",
+        "cash:50",
+    ]);
+    assert!(out.contains("sale #1"), "{out}");
+    assert!(out.contains("change"), "{out}");
+    assert!(
+        till.ok(&["sell", "2200042003566", "--pay", "cash:5"])
+            .contains("sale #2")
+    );
+    let list = till.ok(&["sales", "list"]);
+    assert!(
+        list.contains("#2") && list.contains("#1") && list.contains("not synced"),
+        "{list}"
+    );
+    let shown = till.ok(&["sales", "show", "1"]);
+    assert_eq!(shown, out, "show prints what the sale printed");
+    assert!(
+        till.ok(&["journal", "verify"])
+            .starts_with("journal ok: 2 sales")
+    );
+}
+
+#[test]
+fn refused_sales_change_nothing() {
+    let till = Till::with_catalog();
+    till.ok(&["sell", &sample_ean13(1), "--pay", "cash:10"]);
+    let before = till.ok(&["sales", "list"]);
+    for (args, message) in [
+        (
+            vec!["sell", &sample_ean13(1), "--pay", "cash:0.50"],
+            "still due",
+        ),
+        (
+            vec!["sell", "134567890123456789", "--pay", "cash:10"],
+            "WeChat Pay payment code scanned",
+        ),
+        (
+            vec!["sell", "4006381333932", "--pay", "cash:10"],
+            "wrong check digit",
+        ),
+        (
+            vec!["sell", "6900000000007", "--pay", "cash:10"],
+            "unknown product",
+        ),
+        (
+            vec!["sell", &sample_ean13(1), "--pay", "card:500"],
+            "cannot pay more than",
+        ),
+        (
+            vec!["sell", &sample_ean13(1), "--pay", "bitcoin:5"],
+            "unknown tender",
+        ),
+    ] {
+        let out = till.fails(&args);
+        assert!(out.contains(message), "{args:?}: {out}");
+    }
+    assert_eq!(till.ok(&["sales", "list"]), before);
+    assert!(
+        till.fails(&["sales", "show", "9"])
+            .contains("sale #9 not found")
+    );
+}
+
+#[test]
+fn journal_verify_reports_tampering_and_deletion_with_the_sequence() {
+    let till = Till::with_catalog();
+    for _ in 0..4 {
+        till.ok(&["sell", &sample_ean13(7), "--pay", "cash:100"]);
+    }
+    let conn = rusqlite::Connection::open(till.db()).unwrap();
+    conn.execute(
+        "UPDATE sale_lines SET unit_price = 1 WHERE sale_seq = 3",
+        [],
+    )
+    .unwrap();
+    let out = till.fails(&["journal", "verify"]);
+    assert!(out.contains("journal broken: break at sale #3"), "{out}");
+    conn.execute_batch(
+        "DELETE FROM sale_lines WHERE sale_seq = 2; DELETE FROM payments WHERE sale_seq = 2;
+         DELETE FROM outbox WHERE seq = 2; DELETE FROM sales WHERE seq = 2;",
+    )
+    .unwrap();
+    let out = till.fails(&["journal", "verify"]);
+    assert!(out.contains("journal broken: gap at sale #2"), "{out}");
+}
+
+#[test]
+fn the_demo_runs_a_sale_that_verifies() {
+    let till = Till::new();
+    let out = Command::new(env!("CARGO_BIN_EXE_till"))
+        .args(["demo", "--keep"])
+        .arg(till.data_dir().join("demo"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("imported the sample catalog: 314 products"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("红富士苹果") && stdout.contains("0.356kg"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("journal ok: 1 sale(s)"), "{stdout}");
+}
+
+/// Kills a committing child with SIGKILL at random moments, many times, then checks that every
+/// sale it reported as committed is there, whole, and that the chain verifies.
+#[test]
+fn sales_survive_sigkill_at_random_moments() {
+    let till = Till::with_catalog();
+    let mut rng = fastrand::Rng::with_seed(20261122);
+    let mut reported: Vec<(u64, i64, String)> = Vec::new();
+    let mut kills = 0;
+    for _ in 0..30 {
+        let mut child = till
+            .command(&["debug", "commit-loop"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let reader = std::thread::spawn(move || {
+            let mut lines = Vec::new();
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                lines.push(line);
+            }
+            lines
+        });
+        std::thread::sleep(Duration::from_millis(rng.u64(20..120)));
+        if child.kill().is_ok() {
+            kills += 1;
+        }
+        child.wait().unwrap();
+        for line in reader.join().unwrap() {
+            let parts: Vec<&str> = line.split(' ').collect();
+            if let ["committed", seq, total, hash] = parts[..] {
+                reported.push((
+                    seq.parse().unwrap(),
+                    total.parse().unwrap(),
+                    hash.to_string(),
+                ));
+            }
+        }
+    }
+    assert!(
+        kills >= 25,
+        "the child should mostly be killed mid-loop ({kills})"
+    );
+    assert!(
+        reported.len() > 30,
+        "too few commits to mean anything: {}",
+        reported.len()
+    );
+
+    let store = till::store::Store::open(&till.db()).unwrap();
+    let report = store.verify_journal().unwrap();
+    assert_eq!(report.problem, None);
+    assert!(report.sales_checked >= reported.len() as u64);
+    for (seq, total, _) in &reported {
+        let sale = store
+            .sale(*seq)
+            .unwrap_or_else(|e| panic!("reported sale #{seq} lost: {e}"));
+        assert_eq!(sale.total, *total, "sale #{seq}");
+        sale.check_consistency().unwrap();
+    }
+    // Every sale in the journal, reported or not, is whole: lines, payments and outbox row.
+    for seq in 1..=report.sales_checked {
+        let sale = store.sale(seq).unwrap();
+        assert!(
+            !sale.lines.is_empty() && !sale.payments.is_empty(),
+            "sale #{seq} is torn"
+        );
+    }
+    assert_eq!(store.outbox_pending().unwrap(), report.sales_checked);
+    let last = reported.iter().max_by_key(|r| r.0).unwrap();
+    assert!(report.sales_checked >= last.0);
+}
