@@ -15,8 +15,10 @@
 //! | `active` | as above; default yes |
 //! | `plu` | 4–6 digit scale PLU, for weighed-item labels |
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io::{Read, Write};
+
+use rustc_hash::FxHashMap as HashMap;
 
 use crate::domain::gtin::display_code;
 use crate::domain::scan::{ProductCode, Scan, ScanConfig, classify};
@@ -71,6 +73,8 @@ pub struct ImportRules<'a> {
     pub scan: &'a ScanConfig,
     /// Import the good rows even when some are bad.
     pub skip_invalid: bool,
+    /// The input's size in bytes if known (0 if not), to size the duplicate checks up front.
+    pub expected_bytes: u64,
 }
 
 /// Imports a catalog CSV in one transaction. By default one bad row means nothing is imported;
@@ -93,8 +97,14 @@ pub fn import_csv(
     }
     let columns = Columns::from_header(&record)?;
     let mut import = store.begin_import()?;
-    let mut seen_skus: HashMap<String, u64> = HashMap::new();
-    let mut seen_codes: HashMap<String, u64> = HashMap::new();
+    // A catalog row is rarely under 40 bytes, so this is room for every row's SKU and first
+    // barcode without rehashing.
+    let rows_hint = usize::try_from(rules.expected_bytes / 40)
+        .unwrap_or(0)
+        .min(10_000_000);
+    let mut seen_skus = FirstSeen::with_capacity(rows_hint);
+    let mut seen_codes = FirstSeen::with_capacity(rows_hint);
+    let mut seen_plus = FirstSeen::with_capacity(0);
     let mut rejected = Vec::new();
     let mut rows = 0u64;
     while reader.read_byte_record(&mut record).map_err(read_err)? {
@@ -110,15 +120,29 @@ pub fn import_csv(
                 continue;
             }
         };
-        if let Some(first) = seen_skus.insert(row.product.sku.clone(), line) {
-            seen_skus.insert(row.product.sku.clone(), first);
-            rejected.push(RowError {
-                line,
-                reason: format!("SKU {} already on line {first}", row.product.sku),
-            });
-            continue;
-        }
-        if let Some(reason) = duplicate_code(&row.barcodes, &mut seen_codes, line) {
+        let repeated = |row: &ParsedRow| -> Option<String> {
+            if let Some(first) = seen_skus.first(&row.product.sku) {
+                return Some(format!("SKU {} already on line {first}", row.product.sku));
+            }
+            if let Some(plu) = &row.product.plu
+                && let Some(first) = seen_plus.first(plu)
+            {
+                return Some(format!("duplicate PLU {plu}, already on line {first}"));
+            }
+            for (i, code) in row.barcodes.iter().enumerate() {
+                let first = seen_codes
+                    .first(code)
+                    .or(row.barcodes[..i].contains(code).then_some(line));
+                if let Some(first) = first {
+                    return Some(format!(
+                        "duplicate barcode {}, already on line {first}",
+                        display_code(code)
+                    ));
+                }
+            }
+            None
+        };
+        if let Some(reason) = repeated(&row) {
             rejected.push(RowError { line, reason });
             continue;
         }
@@ -126,8 +150,16 @@ pub fn import_csv(
             rejected.push(RowError { line, reason });
             continue;
         }
+        // Only accepted rows claim their keys, so a rejected row never blocks a later one.
+        seen_skus.insert(&row.product.sku, line);
+        for code in &row.barcodes {
+            seen_codes.insert(code, line);
+        }
+        if let Some(plu) = &row.product.plu {
+            seen_plus.insert(plu, line);
+        }
         if rejected.is_empty() || rules.skip_invalid {
-            import.write(&row.product, &row.barcodes)?;
+            import.write(row.product, row.barcodes)?;
         }
     }
     progress(record.position().map_or(0, |p| p.byte()));
@@ -145,21 +177,43 @@ pub fn import_csv(
     })
 }
 
-fn duplicate_code(codes: &[String], seen: &mut HashMap<String, u64>, line: u64) -> Option<String> {
-    for (i, code) in codes.iter().enumerate() {
-        if let Some(&first) = seen.get(code) {
-            // Forget what this row registered so far: the row is rejected whole.
-            for earlier in &codes[..i] {
-                seen.remove(earlier);
-            }
-            return Some(format!(
-                "duplicate barcode {}, already on line {first}",
-                display_code(code)
-            ));
+/// The line on which each key (a SKU, barcode or PLU) first appeared in a file, exactly.
+/// Numeric keys, which most SKUs and every GTIN are, are stored as integers: a 1M-row import
+/// then clones no strings and its tables stay small enough to be quick.
+struct FirstSeen {
+    numeric: HashMap<u64, u64>,
+    text: HashMap<String, u64>,
+}
+
+impl FirstSeen {
+    fn with_capacity(rows: usize) -> FirstSeen {
+        FirstSeen {
+            numeric: HashMap::with_capacity_and_hasher(rows, Default::default()),
+            text: HashMap::default(),
         }
-        seen.insert(code.clone(), line);
     }
-    None
+
+    /// Up to 17 digits as (value, length), so `00042` and `42` stay different keys.
+    fn numeric_key(key: &str) -> Option<u64> {
+        let digits = (1..=17).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_digit());
+        digits
+            .then(|| key.parse::<u64>().ok().map(|v| (v << 5) | key.len() as u64))
+            .flatten()
+    }
+
+    fn first(&self, key: &str) -> Option<u64> {
+        match Self::numeric_key(key) {
+            Some(n) => self.numeric.get(&n).copied(),
+            None => self.text.get(key).copied(),
+        }
+    }
+
+    fn insert(&mut self, key: &str, line: u64) {
+        match Self::numeric_key(key) {
+            Some(n) => self.numeric.entry(n).or_insert(line),
+            None => self.text.entry(key.to_string()).or_insert(line),
+        };
+    }
 }
 
 struct ParsedRow {
@@ -389,6 +443,7 @@ mod tests {
             tax_classes: &tax_classes,
             scan: &scan,
             skip_invalid,
+            expected_bytes: 0,
         };
         import_csv(store, csv, &rules, |_| {})
     }
@@ -487,7 +542,8 @@ mod tests {
             report.stats,
             ImportStats {
                 added: 2,
-                updated: 0
+                updated: 0,
+                unchanged: 0
             }
         );
         assert_eq!(
@@ -530,7 +586,8 @@ mod tests {
             first.stats,
             ImportStats {
                 added: 4,
-                updated: 0
+                updated: 0,
+                unchanged: 0
             }
         );
         let mut exported = Vec::new();
@@ -551,12 +608,44 @@ mod tests {
             second.stats,
             ImportStats {
                 added: 0,
-                updated: 4
+                updated: 0,
+                unchanged: 4
             }
         );
         let mut again = Vec::new();
         export_csv(&store, &mut again).unwrap();
         assert_eq!(String::from_utf8(again).unwrap(), exported);
+
+        // A changed price and a moved barcode are updates; the other rows stay untouched.
+        let changed = exported
+            .replace(
+                "1002,036000291452|042100005264|COLA-L,可乐,Cola,3.50",
+                "1002,036000291452|042100005264,可乐,Cola,3.80",
+            )
+            .replace("1003,73513537,", "1003,73513537|COLA-L,");
+        let third = import(&mut store, changed.as_bytes(), false).unwrap();
+        assert_eq!(third.rejected, vec![]);
+        assert_eq!(
+            third.stats,
+            ImportStats {
+                added: 0,
+                updated: 2,
+                unchanged: 2
+            }
+        );
+        assert_eq!(
+            store.product_by_code("COLA-L").unwrap().unwrap().sku,
+            "1003"
+        );
+        assert_eq!(
+            store
+                .product_by_code("00036000291452")
+                .unwrap()
+                .unwrap()
+                .price
+                .minor(),
+            380
+        );
 
         // A barcode that already belongs to another SKU is a conflict, not a silent move.
         let steal = format!("{HEADER}1009,6901028075831,x,x,1.00,standard,,0,1,\n");

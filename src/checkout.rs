@@ -457,6 +457,7 @@ sku,barcodes,name_zh,name_en,price,tax_class,department,weighed,active,plu
             tax_classes: &settings.tax_classes,
             scan: &settings.scan,
             skip_invalid: false,
+            expected_bytes: 0,
         };
         let report = import_csv(&mut store, CATALOG.as_bytes(), &rules, |_| {}).unwrap();
         assert!(report.committed, "{:?}", report.rejected);

@@ -135,6 +135,12 @@ enum SalesCommand {
 enum JournalCommand {
     /// Walk the hash chain and report the first gap or break.
     Verify,
+    /// Write every sale's canonical record, one per line in sequence order, for an auditor or
+    /// for `till-hq verify-journal`.
+    Export {
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -172,6 +178,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Sell(args) => sell(&data_dir, &args),
         Command::Sales(cmd) => sales(&data_dir, cmd),
         Command::Journal(JournalCommand::Verify) => verify(&data_dir),
+        Command::Journal(JournalCommand::Export { out }) => export_journal(&data_dir, out),
         Command::Demo { keep } => demo(keep),
         Command::Bench(cmd) => bench::run(cmd),
         Command::Debug(DebugCommand::CommitLoop { max }) => commit_loop(&data_dir, max),
@@ -260,6 +267,7 @@ fn catalog(data_dir: &Path, cmd: CatalogCommand) -> Result<ExitCode> {
                 tax_classes: &settings.tax_classes,
                 scan: &settings.scan,
                 skip_invalid,
+                expected_bytes: size,
             };
             let report = import_csv(
                 &mut store,
@@ -280,10 +288,11 @@ fn catalog(data_dir: &Path, cmd: CatalogCommand) -> Result<ExitCode> {
                 return Ok(ExitCode::FAILURE);
             }
             println!(
-                "imported {} products ({} added, {} updated){}",
-                report.stats.added + report.stats.updated,
+                "imported {} products ({} added, {} updated, {} unchanged){}",
+                report.stats.added + report.stats.updated + report.stats.unchanged,
                 report.stats.added,
                 report.stats.updated,
+                report.stats.unchanged,
                 if report.rejected.is_empty() {
                     String::new()
                 } else {
@@ -534,6 +543,26 @@ fn verify(data_dir: &Path) -> Result<ExitCode> {
     }
 }
 
+fn export_journal(data_dir: &Path, out: Option<PathBuf>) -> Result<ExitCode> {
+    let (_, store) = open(data_dir)?;
+    let mut sink: Box<dyn Write> = match &out {
+        Some(path) => Box::new(BufWriter::new(
+            File::create(path).with_context(|| format!("cannot create {}", path.display()))?,
+        )),
+        None => Box::new(std::io::stdout().lock()),
+    };
+    let count = store.sales_count()?;
+    for seq in 1..=count {
+        sink.write_all(&store.sale(seq)?.canonical_bytes())?;
+        sink.write_all(b"\n")?;
+    }
+    sink.flush()?;
+    if let Some(path) = out {
+        eprintln!("exported {count} sales to {}", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn demo(keep: Option<PathBuf>) -> Result<ExitCode> {
     let data_dir = match keep {
         Some(dir) => dir,
@@ -558,6 +587,7 @@ fn demo(keep: Option<PathBuf>) -> Result<ExitCode> {
         tax_classes: &settings.tax_classes,
         scan: &settings.scan,
         skip_invalid: false,
+        expected_bytes: 0,
     };
     let report = import_csv(&mut store, csv.as_bytes(), &rules, |_| {})?;
     println!(

@@ -207,7 +207,7 @@ fn catalog_import_lists_bad_rows_and_imports_nothing_unless_told() {
 
     let out = till.ok(&["catalog", "import", csv.to_str().unwrap(), "--skip-invalid"]);
     assert!(
-        out.contains("imported 1 products (1 added, 0 updated); skipped 6 bad rows"),
+        out.contains("imported 1 products (1 added, 0 updated, 0 unchanged); skipped 6 bad rows"),
         "{out}"
     );
     let found = till.ok(&["catalog", "lookup", "6901028075831"]);
@@ -225,7 +225,7 @@ fn catalog_export_reimports_unchanged() {
     let file = till.data_dir().join("export.csv");
     std::fs::write(&file, &exported).unwrap();
     let out = till.ok(&["catalog", "import", file.to_str().unwrap()]);
-    assert!(out.contains("(0 added, 314 updated)"), "{out}");
+    assert!(out.contains("(0 added, 0 updated, 314 unchanged)"), "{out}");
     assert_eq!(till.ok(&["catalog", "export"]), exported);
 }
 
@@ -333,6 +333,35 @@ fn refused_sales_change_nothing() {
         till.fails(&["sales", "show", "9"])
             .contains("sale #9 not found")
     );
+}
+
+#[test]
+fn an_exported_journal_verifies_at_hq_with_the_same_chain_head() {
+    let till = Till::with_catalog();
+    for i in 0..3 {
+        till.ok(&[
+            "sell",
+            &sample_ean13(10 + i),
+            "2200042003566",
+            "--pay",
+            "cash:100",
+        ]);
+    }
+    let verified = till.ok(&["journal", "verify"]);
+    let exported = till.ok(&["journal", "export"]);
+    let records: Vec<&[u8]> = exported.lines().map(str::as_bytes).collect();
+    assert_eq!(records.len(), 3);
+    let head = till_hq::verify_chain(records.iter().copied()).expect("HQ accepts the journal");
+    assert!(
+        verified.contains(&hex::encode(head)),
+        "{verified} vs {}",
+        hex::encode(head)
+    );
+    // HQ names the first sale that does not add up.
+    let forged = exported.replacen("\"change\":", "\"change\":1", 1);
+    let forged: Vec<&[u8]> = forged.lines().map(str::as_bytes).collect();
+    let error = till_hq::verify_chain(forged.iter().copied()).unwrap_err();
+    assert!(error.to_string().starts_with("sale #1:"), "{error}");
 }
 
 #[test]

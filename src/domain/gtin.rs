@@ -134,12 +134,10 @@ pub fn display_code(key: &str) -> &str {
         key
     } else if key.starts_with("000000") && !key[6..].starts_with('0') {
         &key[6..]
-    } else if key.starts_with("00") {
-        &key[2..]
-    } else if key.starts_with('0') {
-        &key[1..]
+    } else if let Some(upc_a) = key.strip_prefix("00") {
+        upc_a
     } else {
-        key
+        key.strip_prefix('0').unwrap_or(key)
     }
 }
 

@@ -103,6 +103,13 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    /// The number of the newest sale, which is also how many there are.
+    pub fn sales_count(&self) -> Result<u64> {
+        Ok(self
+            .conn
+            .query_row("SELECT coalesce(max(seq), 0) FROM sales", [], |r| r.get(0))?)
+    }
+
     /// Sales committed but not yet acknowledged by HQ.
     pub fn outbox_pending(&self) -> Result<u64> {
         Ok(self.conn.query_row(

@@ -21,8 +21,10 @@ const MIGRATIONS: &[&str] = &[
         department TEXT NOT NULL DEFAULT '',
         weighed    INTEGER NOT NULL DEFAULT 0 CHECK (weighed IN (0, 1)),
         active     INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1)),
-        plu        TEXT UNIQUE
+        plu        TEXT
     );
+    -- Partial, so the many products without a PLU cost the index nothing.
+    CREATE UNIQUE INDEX products_by_plu ON products(plu) WHERE plu IS NOT NULL;
 
     -- GTINs normalised to 14 digits, or internal codes as typed.
     CREATE TABLE barcodes (
