@@ -193,11 +193,16 @@ impl FirstSeen {
         }
     }
 
-    /// Up to 17 digits as (value, length), so `00042` and `42` stay different keys.
+    /// Up to 17 digits as (length, value), so `00042` and `42` stay different keys. The
+    /// length goes in the top bits: the hasher's low bits then vary with the value.
     fn numeric_key(key: &str) -> Option<u64> {
         let digits = (1..=17).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_digit());
         digits
-            .then(|| key.parse::<u64>().ok().map(|v| (v << 5) | key.len() as u64))
+            .then(|| {
+                key.parse::<u64>()
+                    .ok()
+                    .map(|v| ((key.len() as u64) << 57) | v)
+            })
             .flatten()
     }
 

@@ -736,20 +736,43 @@ pub fn sample_catalog_csv() -> String {
     csv
 }
 
-/// A demo sale's codes: bottles of water, chips, noodles, and apples from the scale.
+/// The EAN-13 of the sample product with this exact Chinese name.
+pub fn sample_code(name_zh: &str) -> Option<String> {
+    let mut index = 0;
+    for (zh, _, _, _, variants) in FAMILIES {
+        for (vzh, _, _) in *variants {
+            index += 1;
+            let full = if vzh.is_empty() {
+                zh.to_string()
+            } else {
+                format!("{zh} {vzh}")
+            };
+            if full == name_zh {
+                return Some(sample_ean13(index));
+            }
+        }
+    }
+    None
+}
+
+/// A demo basket: two bottles of water, a cola, crisps, a cup of noodles, and apples weighed
+/// on the scale (a prefix-22 label: PLU 00042, 356 g).
 pub fn sample_scans() -> Vec<String> {
     let apples = {
-        // Prefix 22 is PLU + weight in grams: 0.356 kg of PLU 00042.
         let body = "220004200356";
         format!("{body}{}", check_digit(body.as_bytes()))
     };
-    vec![
-        sample_ean13(2),
-        sample_ean13(2),
-        sample_ean13(121),
-        sample_ean13(230),
-        apples,
-    ]
+    let water = sample_code("农夫山泉 550ml").unwrap_or_default();
+    let mut scans = vec![water.clone(), water];
+    for name in [
+        "可口可乐 500ml",
+        "乐事薯片 黄瓜味 70g",
+        "康师傅红烧牛肉面 桶装",
+    ] {
+        scans.extend(sample_code(name));
+    }
+    scans.push(apples);
+    scans
 }
 
 #[cfg(test)]
@@ -762,6 +785,7 @@ mod tests {
         let csv = sample_catalog_csv();
         let rows = csv.lines().count() - 1;
         assert!(rows >= 300, "{rows} products");
+        assert_eq!(sample_scans().len(), 6, "every demo basket item exists");
         let mut codes = std::collections::HashSet::new();
         for i in 1..=rows {
             let code = sample_ean13(i);

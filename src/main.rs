@@ -12,9 +12,12 @@ use till::checkout::{Checkout, CheckoutSettings, ScanContext};
 use till::config::{CONFIG_FILE, Config, DATABASE_FILE};
 use till::domain::{Currency, Money, Quantity, ScanConfig, TaxMode, Tender, TenderKind, classify};
 use till::store::Store;
-use till_sync::{Attribution, SaleRecord};
+use till_sync::Attribution;
 
 mod bench;
+mod view;
+
+use view::render_sale;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -418,80 +421,6 @@ fn sell(data_dir: &Path, args: &SellArgs) -> Result<ExitCode> {
     let committed = checkout.commit(Attribution::Anonymous { claim_token: None })?;
     print!("{}", render_sale(&committed.record, &config));
     Ok(ExitCode::SUCCESS)
-}
-
-/// A plain-text view of a committed sale, laid out like a receipt.
-fn render_sale(r: &SaleRecord, config: &Config) -> String {
-    let currency: Currency = r.currency.parse().unwrap_or(Currency::CNY);
-    let money = |m: i64| Money::new(m, currency).to_string();
-    let mut out = String::new();
-    let time = jiff::Timestamp::from_millisecond(r.created_at_ms)
-        .ok()
-        .and_then(|t| {
-            let offset = jiff::tz::Offset::from_seconds(r.utc_offset_s).ok()?;
-            Some(
-                t.to_zoned(jiff::tz::TimeZone::fixed(offset))
-                    .strftime("%Y-%m-%d %H:%M:%S")
-                    .to_string(),
-            )
-        })
-        .unwrap_or_default();
-    let name = if config.store_name.is_empty() {
-        format!("store {}", r.store)
-    } else {
-        config.store_name.clone()
-    };
-    out += &format!(
-        "{name}\nsale #{} · terminal {} · cashier {} · {time}\n",
-        r.seq, r.terminal, r.cashier
-    );
-    out += &"-".repeat(48);
-    out += "\n";
-    for l in &r.lines {
-        let qty = Quantity::from_milli(l.qty_milli);
-        let unit = if l.weighed { "kg" } else { "" };
-        out += &format!("{} {}\n", l.name_zh, l.name_en);
-        out += &format!(
-            "  {qty}{unit} × {}{:>width$}\n",
-            money(l.unit_price),
-            money(l.gross),
-            width = 30usize.saturating_sub(money(l.unit_price).len())
-        );
-        if l.discount > 0 {
-            out += &format!("  discount{:>32}\n", money(-l.discount));
-        }
-    }
-    out += &"-".repeat(48);
-    out += "\n";
-    let row = |label: &str, amount: i64| format!("{label:<16}{:>32}\n", money(amount));
-    out += &row("subtotal", r.subtotal);
-    if r.discount != 0 {
-        out += &row("discount", -r.discount);
-    }
-    out += &row("tax (included)", r.tax);
-    out += &row("total", r.total);
-    if r.rounding != 0 {
-        out += &row("rounding 抹零", r.rounding);
-        out += &row("to pay", r.payable());
-    }
-    for p in &r.payments {
-        let label = match &p.reference {
-            Some(reference) => format!(
-                "{} {}",
-                p.kind,
-                &reference[reference.len().saturating_sub(4)..]
-            ),
-            None => p.kind.clone(),
-        };
-        out += &row(&label, p.amount);
-    }
-    out += &row("change", r.change);
-    match &r.attribution {
-        Attribution::Member { member_id } => out += &format!("member {member_id}\n"),
-        Attribution::Anonymous { .. } => out += "anonymous sale\n",
-    }
-    out += &format!("sale id {}\n", r.sale_id);
-    out
 }
 
 fn sales(data_dir: &Path, cmd: SalesCommand) -> Result<ExitCode> {

@@ -406,7 +406,7 @@ fn the_demo_runs_a_sale_that_verifies() {
         "{stdout}"
     );
     assert!(
-        stdout.contains("红富士苹果") && stdout.contains("0.356kg"),
+        stdout.contains("红富士苹果") && stdout.contains("0.356 kg"),
         "{stdout}"
     );
     assert!(stdout.contains("journal ok: 1 sale(s)"), "{stdout}");

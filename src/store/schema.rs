@@ -33,10 +33,12 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX barcodes_by_product ON barcodes(product_id);
 
-    -- One row per committed sale; seq is this terminal's gap-free journal sequence.
+    -- One row per committed sale; seq is this terminal's gap-free journal sequence. sale_id
+    -- (a UUIDv7, unique by construction) has no index: every index is another page to write
+    -- and fsync on each sale, and the till looks sales up by seq.
     CREATE TABLE sales (
         seq           INTEGER PRIMARY KEY CHECK (seq > 0),
-        sale_id       TEXT NOT NULL UNIQUE,
+        sale_id       TEXT NOT NULL,
         created_at_ms INTEGER NOT NULL,
         utc_offset_s  INTEGER NOT NULL,
         cashier       TEXT NOT NULL,
