@@ -88,13 +88,7 @@ fn demo_terminal(dir: &Path) -> Result<(Config, Checkout)> {
     let config = Config::new("S001", "T01", Currency::CNY, TaxMode::Inclusive);
     let mut store = Store::create(&dir.join("till.db"), "S001", "T01", Currency::CNY)?;
     let settings = CheckoutSettings::from_config(&config)?;
-    let rules = ImportRules {
-        currency: settings.currency,
-        tax_classes: &settings.tax_classes,
-        scan: &settings.scan,
-        skip_invalid: false,
-        expected_bytes: 0,
-    };
+    let rules = ImportRules::for_terminal(&settings, false, 0);
     import_csv(
         &mut store,
         till::demo::sample_catalog_csv().as_bytes(),
@@ -228,13 +222,7 @@ fn catalog(products: usize, scans: usize, dir: &WorkDir) -> Result<ExitCode> {
     let config = Config::new("S001", "T01", Currency::CNY, TaxMode::Inclusive);
     let settings = CheckoutSettings::from_config(&config)?;
     let mut store = Store::create(&dir.0.join("till.db"), "S001", "T01", Currency::CNY)?;
-    let rules = ImportRules {
-        currency: settings.currency,
-        tax_classes: &settings.tax_classes,
-        scan: &settings.scan,
-        skip_invalid: false,
-        expected_bytes: bytes,
-    };
+    let rules = ImportRules::for_terminal(&settings, false, bytes);
     let timed_import = |store: &mut Store, path: &Path| -> Result<Duration> {
         let input = BufReader::with_capacity(1 << 16, std::fs::File::open(path)?);
         let start = Instant::now();

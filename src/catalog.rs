@@ -77,6 +77,23 @@ pub struct ImportRules<'a> {
     pub expected_bytes: u64,
 }
 
+impl<'a> ImportRules<'a> {
+    /// The rules a terminal's own settings give.
+    pub fn for_terminal(
+        settings: &'a crate::checkout::CheckoutSettings,
+        skip_invalid: bool,
+        expected_bytes: u64,
+    ) -> ImportRules<'a> {
+        ImportRules {
+            currency: settings.currency,
+            tax_classes: &settings.tax_classes,
+            scan: &settings.scan,
+            skip_invalid,
+            expected_bytes,
+        }
+    }
+}
+
 /// Imports a catalog CSV in one transaction. By default one bad row means nothing is imported;
 /// either way every bad row is reported with its line number. `progress` is called now and
 /// then with the number of bytes read so far.

@@ -452,13 +452,7 @@ sku,barcodes,name_zh,name_en,price,tax_class,department,weighed,active,plu
         let (dir, mut store) = crate::store::sales::tests::store();
         let config = Config::new("S001", "T01", Currency::CNY, TaxMode::Inclusive);
         let settings = CheckoutSettings::from_config(&config).unwrap();
-        let rules = ImportRules {
-            currency: settings.currency,
-            tax_classes: &settings.tax_classes,
-            scan: &settings.scan,
-            skip_invalid: false,
-            expected_bytes: 0,
-        };
+        let rules = ImportRules::for_terminal(&settings, false, 0);
         let report = import_csv(&mut store, CATALOG.as_bytes(), &rules, |_| {}).unwrap();
         assert!(report.committed, "{:?}", report.rejected);
         (dir, Checkout::new(store, settings, "1001"))

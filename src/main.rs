@@ -265,13 +265,7 @@ fn catalog(data_dir: &Path, cmd: CatalogCommand) -> Result<ExitCode> {
                 indicatif::ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {elapsed}")
                     .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
             );
-            let rules = ImportRules {
-                currency: settings.currency,
-                tax_classes: &settings.tax_classes,
-                scan: &settings.scan,
-                skip_invalid,
-                expected_bytes: size,
-            };
+            let rules = ImportRules::for_terminal(&settings, skip_invalid, size);
             let report = import_csv(
                 &mut store,
                 BufReader::with_capacity(1 << 16, input),
@@ -511,13 +505,7 @@ fn demo(keep: Option<PathBuf>) -> Result<ExitCode> {
     let (config, mut store) = open(&data_dir)?;
     let settings = CheckoutSettings::from_config(&config)?;
     let csv = till::demo::sample_catalog_csv();
-    let rules = ImportRules {
-        currency: settings.currency,
-        tax_classes: &settings.tax_classes,
-        scan: &settings.scan,
-        skip_invalid: false,
-        expected_bytes: 0,
-    };
+    let rules = ImportRules::for_terminal(&settings, false, 0);
     let report = import_csv(&mut store, csv.as_bytes(), &rules, |_| {})?;
     println!(
         "imported the sample catalog: {} products",
