@@ -1,12 +1,9 @@
-//! Till's device drivers: barcode scanners, ESC/POS receipt printers and the cash drawer.
+//! Till's device drivers: barcode scanners, ESC/POS receipt printers and the cash drawer, and
+//! the virtual devices that stand in for them in demos and tests.
 //!
-//! The drivers issue fills this crate. It exists now so the workspace has its final shape and
-//! the terminal already depends on it through one seam.
+//! The terminal hands this crate a [`document::Document`] to print and gets scans back as
+//! events; which lines a receipt has is decided in the terminal's domain, not here.
 
-/// The kinds of device the terminal will attach, for configuration and status display.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DeviceKind {
-    Scanner,
-    ReceiptPrinter,
-    CashDrawer,
-}
+pub mod decode;
+pub mod document;
+pub mod escpos;
