@@ -7,3 +7,5 @@
 pub mod decode;
 pub mod document;
 pub mod escpos;
+pub mod printer;
+pub mod virtual_printer;

@@ -1,0 +1,252 @@
+//! Moving receipt bytes to a printer, over TCP port 9100, a USB printer-class device
+//! (`/dev/usb/lp0`), a serial port or a file, and asking it for its real-time status.
+
+use std::fs::OpenOptions;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// `DLE EOT n`: real-time status request `n`.
+pub fn status_request(n: u8) -> [u8; 3] {
+    [0x10, 0x04, n]
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PrinterAddress {
+    /// A network printer, `host:port` (port 9100 by convention).
+    Tcp(String),
+    /// A USB printer-class device such as `/dev/usb/lp0`.
+    UsbDevice(PathBuf),
+    Serial {
+        path: String,
+        baud: u32,
+    },
+    /// A file the bytes are appended to; it cannot report status.
+    File(PathBuf),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PrintError {
+    #[error("printer unreachable: {0}")]
+    Unreachable(String),
+    #[error("printer did not answer in time")]
+    Timeout,
+    #[error("printer is out of paper")]
+    PaperOut,
+    #[error("printer cover is open")]
+    CoverOpen,
+    #[error("printer is offline")]
+    Offline,
+    #[error("printer connection failed mid-receipt: {0}")]
+    Interrupted(String),
+}
+
+/// What `DLE EOT 1`, `2` and `4` report.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PrinterStatus {
+    pub offline: bool,
+    pub cover_open: bool,
+    pub paper_out: bool,
+    pub paper_near_end: bool,
+}
+
+impl PrinterStatus {
+    /// Reads the three status bytes, in the order 1, 2, 4.
+    pub fn from_bytes(printer: u8, offline_cause: u8, paper: u8) -> PrinterStatus {
+        PrinterStatus {
+            offline: printer & 0x08 != 0,
+            cover_open: offline_cause & 0x04 != 0,
+            paper_out: offline_cause & 0x20 != 0 || paper & 0x60 != 0,
+            paper_near_end: paper & 0x0C != 0,
+        }
+    }
+
+    /// The status bytes a printer in this state sends, for the virtual printer.
+    pub fn to_bytes(&self) -> [u8; 3] {
+        // Bits 1 and 4 are always set in real-time status bytes.
+        let fixed = 0x12;
+        [
+            fixed
+                | if self.offline || self.cover_open || self.paper_out {
+                    0x08
+                } else {
+                    0
+                },
+            fixed | if self.cover_open { 0x04 } else { 0 } | if self.paper_out { 0x20 } else { 0 },
+            fixed
+                | if self.paper_near_end { 0x0C } else { 0 }
+                | if self.paper_out { 0x60 } else { 0 },
+        ]
+    }
+
+    /// The error that stops printing, if any.
+    pub fn blocking_error(&self) -> Option<PrintError> {
+        if self.paper_out {
+            Some(PrintError::PaperOut)
+        } else if self.cover_open {
+            Some(PrintError::CoverOpen)
+        } else if self.offline {
+            Some(PrintError::Offline)
+        } else {
+            None
+        }
+    }
+}
+
+/// A printer at an address, with timeouts; every call opens its own connection, so a printer
+/// that was switched off and on again just works on the next job.
+#[derive(Clone, Debug)]
+pub struct Printer {
+    pub address: PrinterAddress,
+    pub timeout: Duration,
+}
+
+trait Port: Read + Write {}
+impl<T: Read + Write> Port for T {}
+
+impl Printer {
+    pub fn new(address: PrinterAddress) -> Printer {
+        Printer {
+            address,
+            timeout: Duration::from_secs(3),
+        }
+    }
+
+    fn open(&self) -> Result<Box<dyn Port>, PrintError> {
+        let unreachable = |e: std::io::Error| PrintError::Unreachable(e.to_string());
+        match &self.address {
+            PrinterAddress::Tcp(host) => {
+                let addr: SocketAddr = host
+                    .to_socket_addrs()
+                    .map_err(unreachable)?
+                    .next()
+                    .ok_or_else(|| PrintError::Unreachable(format!("{host}: no address")))?;
+                let stream =
+                    TcpStream::connect_timeout(&addr, self.timeout).map_err(unreachable)?;
+                stream
+                    .set_read_timeout(Some(self.timeout))
+                    .map_err(unreachable)?;
+                stream
+                    .set_write_timeout(Some(self.timeout))
+                    .map_err(unreachable)?;
+                stream.set_nodelay(true).map_err(unreachable)?;
+                Ok(Box::new(stream))
+            }
+            PrinterAddress::UsbDevice(path) => Ok(Box::new(
+                OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .open(path)
+                    .map_err(unreachable)?,
+            )),
+            PrinterAddress::Serial { path, baud } => Ok(Box::new(
+                serialport::new(path, *baud)
+                    .timeout(self.timeout)
+                    .open_native()
+                    .map_err(|e| PrintError::Unreachable(e.to_string()))?,
+            )),
+            PrinterAddress::File(path) => Ok(Box::new(
+                OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .map_err(unreachable)?,
+            )),
+        }
+    }
+
+    /// Whether this transport can read the printer's answers.
+    pub fn reads_back(&self) -> bool {
+        !matches!(self.address, PrinterAddress::File(_))
+    }
+
+    /// Asks the printer for its real-time status. None on transports that cannot read back.
+    pub fn status(&self) -> Result<Option<PrinterStatus>, PrintError> {
+        if !self.reads_back() {
+            return Ok(None);
+        }
+        let mut port = self.open()?;
+        query_status(&mut port).map(Some)
+    }
+
+    /// Sends one receipt. Where the transport reads back, the printer's status is checked
+    /// first, so a receipt is never sent into a printer that is out of paper.
+    pub fn print(&self, bytes: &[u8]) -> Result<(), PrintError> {
+        let mut port = self.open()?;
+        if self.reads_back()
+            && let Some(error) = query_status(&mut port)?.blocking_error()
+        {
+            return Err(error);
+        }
+        let interrupted = |e: std::io::Error| PrintError::Interrupted(e.to_string());
+        port.write_all(bytes).map_err(interrupted)?;
+        port.flush().map_err(interrupted)?;
+        Ok(())
+    }
+}
+
+fn query_status(port: &mut Box<dyn Port>) -> Result<PrinterStatus, PrintError> {
+    let mut answers = [0u8; 3];
+    for (answer, n) in answers.iter_mut().zip([1, 2, 4]) {
+        port.write_all(&status_request(n))
+            .map_err(|e| PrintError::Unreachable(e.to_string()))?;
+        port.flush()
+            .map_err(|e| PrintError::Unreachable(e.to_string()))?;
+        let mut byte = [0u8; 1];
+        match port.read(&mut byte) {
+            Ok(1) => *answer = byte[0],
+            Ok(_) => return Err(PrintError::Unreachable("connection closed".into())),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return Err(PrintError::Timeout);
+            }
+            Err(e) => return Err(PrintError::Unreachable(e.to_string())),
+        }
+    }
+    Ok(PrinterStatus::from_bytes(
+        answers[0], answers[1], answers[2],
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_bytes_round_trip() {
+        for status in [
+            PrinterStatus::default(),
+            PrinterStatus {
+                paper_out: true,
+                ..Default::default()
+            },
+            PrinterStatus {
+                cover_open: true,
+                ..Default::default()
+            },
+            PrinterStatus {
+                paper_near_end: true,
+                ..Default::default()
+            },
+        ] {
+            let [a, b, c] = status.to_bytes();
+            let back = PrinterStatus::from_bytes(a, b, c);
+            assert_eq!(back.paper_out, status.paper_out);
+            assert_eq!(back.cover_open, status.cover_open);
+            assert_eq!(back.paper_near_end, status.paper_near_end);
+        }
+        assert_eq!(
+            PrinterStatus::from_bytes(0x12, 0x12, 0x12).blocking_error(),
+            None
+        );
+        assert_eq!(
+            PrinterStatus::from_bytes(0x1A, 0x32, 0x72).blocking_error(),
+            Some(PrintError::PaperOut)
+        );
+    }
+}
