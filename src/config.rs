@@ -33,6 +33,10 @@ pub struct Config {
     pub terminal_id: String,
     #[serde(default)]
     pub store_name: String,
+    #[serde(default)]
+    pub store_address: String,
+    #[serde(default)]
+    pub tax_id: String,
     pub currency: String,
     pub tax_mode: TaxMode,
     /// Tax class name → rate in basis points.
@@ -43,6 +47,96 @@ pub struct Config {
     pub approval: ApprovalConfig,
     #[serde(default)]
     pub scan: ScanSection,
+    /// The receipt printer; none means receipts are not printed.
+    #[serde(default)]
+    pub printer: Option<PrinterConfig>,
+}
+
+/// Baud rates serial scanners and printers use; anything else is a typo.
+pub const STANDARD_BAUD_RATES: [u32; 8] = [1200, 2400, 4800, 9600, 19_200, 38_400, 57_600, 115_200];
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrinterConfig {
+    /// `tcp:HOST:PORT`, `usb:/dev/usb/lp0`, `serial:/dev/ttyUSB0` or `file:PATH`.
+    pub address: String,
+    /// Serial printers only.
+    #[serde(default = "default_baud")]
+    pub baud: u32,
+    /// 32 for 58 mm paper, 48 for 80 mm.
+    #[serde(default = "default_columns")]
+    pub columns: usize,
+    /// `gb18030` (Chinese printers) or `cp1252` (Western code page).
+    #[serde(default = "default_encoding")]
+    pub encoding: String,
+    #[serde(default)]
+    pub language: crate::domain::receipt::Language,
+}
+
+fn default_baud() -> u32 {
+    9600
+}
+fn default_columns() -> usize {
+    48
+}
+fn default_encoding() -> String {
+    "gb18030".into()
+}
+
+impl PrinterConfig {
+    pub fn address(&self) -> Result<till_drivers::printer::PrinterAddress, ConfigError> {
+        use till_drivers::printer::PrinterAddress;
+        let invalid =
+            |m: String| ConfigError::Invalid(format!("printer address {:?}: {m}", self.address));
+        let (kind, rest) = self.address.split_once(':').ok_or_else(|| {
+            invalid("use tcp:HOST:PORT, usb:PATH, serial:PATH or file:PATH".into())
+        })?;
+        if rest.is_empty() {
+            return Err(invalid("the part after the colon is empty".into()));
+        }
+        match kind {
+            "tcp"
+                if rest
+                    .rsplit_once(':')
+                    .is_some_and(|(_, port)| port.parse::<u16>().is_ok()) =>
+            {
+                Ok(PrinterAddress::Tcp(rest.to_string()))
+            }
+            "tcp" => Err(invalid(
+                "a TCP printer needs HOST:PORT, usually port 9100".into(),
+            )),
+            "usb" => Ok(PrinterAddress::UsbDevice(rest.into())),
+            "serial" => Ok(PrinterAddress::Serial {
+                path: rest.into(),
+                baud: self.baud,
+            }),
+            "file" => Ok(PrinterAddress::File(rest.into())),
+            other => Err(invalid(format!("unknown kind {other:?}"))),
+        }
+    }
+
+    pub fn settings(&self) -> Result<till_drivers::escpos::PrintSettings, ConfigError> {
+        use till_drivers::escpos::{PrintSettings, TextEncoding};
+        let encoding = match self.encoding.to_ascii_lowercase().as_str() {
+            "gb18030" => TextEncoding::Gb18030,
+            "cp1252" | "windows-1252" => TextEncoding::WESTERN,
+            other => {
+                return Err(ConfigError::Invalid(format!(
+                    "printer encoding {other:?}: use gb18030 or cp1252"
+                )));
+            }
+        };
+        if !(24..=64).contains(&self.columns) {
+            return Err(ConfigError::Invalid(format!(
+                "printer columns {} is out of range (32 for 58 mm, 48 for 80 mm)",
+                self.columns
+            )));
+        }
+        Ok(PrintSettings {
+            columns: self.columns,
+            encoding,
+        })
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -106,12 +200,15 @@ impl Config {
             store_id: store_id.to_string(),
             terminal_id: terminal_id.to_string(),
             store_name: String::new(),
+            store_address: String::new(),
+            tax_id: String::new(),
             currency: currency.code().to_string(),
             tax_mode,
             tax_classes,
             cash_rounding: None,
             approval: ApprovalConfig::default(),
             scan: ScanSection::default(),
+            printer: None,
         }
     }
 
@@ -176,6 +273,17 @@ impl Config {
                 return invalid(format!("two weighed layouts for prefix {}", layout.prefix));
             }
         }
+        if let Some(printer) = &self.printer {
+            printer.address()?;
+            printer.settings()?;
+            if !STANDARD_BAUD_RATES.contains(&printer.baud) {
+                return invalid(format!(
+                    "printer baud rate {} is not a standard rate ({})",
+                    printer.baud,
+                    STANDARD_BAUD_RATES.map(|b| b.to_string()).join(", ")
+                ));
+            }
+        }
         Ok(())
     }
 
@@ -224,5 +332,39 @@ mod tests {
         c.store_id = "S001".into();
         c.tax_classes.insert("luxury".into(), 20_000);
         assert!(c.validate().unwrap_err().to_string().contains("luxury"));
+    }
+
+    #[test]
+    fn printer_settings_are_checked() {
+        let mut c = Config::new("S001", "T01", Currency::CNY, TaxMode::Inclusive);
+        let printer = |address: &str, baud: u32, encoding: &str| PrinterConfig {
+            address: address.into(),
+            baud,
+            columns: 48,
+            encoding: encoding.into(),
+            language: Default::default(),
+        };
+        for (p, message) in [
+            (
+                printer("serial:/dev/ttyUSB0", 9601, "gb18030"),
+                "baud rate 9601 is not a standard rate",
+            ),
+            (printer("tcp:192.0.2.1", 9600, "gb18030"), "needs HOST:PORT"),
+            (
+                printer("bluetooth:printer", 9600, "gb18030"),
+                "unknown kind",
+            ),
+            (printer("file:", 9600, "gb18030"), "empty"),
+            (
+                printer("tcp:127.0.0.1:9100", 9600, "utf-16"),
+                "use gb18030 or cp1252",
+            ),
+        ] {
+            c.printer = Some(p);
+            let error = c.validate().unwrap_err().to_string();
+            assert!(error.contains(message), "{error}");
+        }
+        c.printer = Some(printer("usb:/dev/usb/lp0", 115_200, "cp1252"));
+        c.validate().unwrap();
     }
 }

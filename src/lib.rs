@@ -5,4 +5,5 @@ pub mod checkout;
 pub mod config;
 pub mod demo;
 pub mod domain;
+pub mod printing;
 pub mod store;

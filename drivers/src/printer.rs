@@ -182,6 +182,12 @@ impl Printer {
         let interrupted = |e: std::io::Error| PrintError::Interrupted(e.to_string());
         port.write_all(bytes).map_err(interrupted)?;
         port.flush().map_err(interrupted)?;
+        if self.reads_back() {
+            // A printer handles bytes in order, so an answer to a status query sent after the
+            // receipt proves it received all of it. A connection that dropped mid-receipt
+            // fails here, and the whole receipt is sent again later.
+            query_status(&mut port).map_err(|e| PrintError::Interrupted(e.to_string()))?;
+        }
         Ok(())
     }
 }

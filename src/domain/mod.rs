@@ -7,6 +7,7 @@ pub mod gtin;
 pub mod money;
 pub mod product;
 pub mod quantity;
+pub mod receipt;
 pub mod scan;
 pub mod tax;
 pub mod ticket;

@@ -6,6 +6,7 @@
 mod catalog;
 mod journal;
 mod parked;
+mod print_jobs;
 pub(crate) mod sales;
 mod schema;
 
@@ -18,6 +19,7 @@ use crate::domain::Currency;
 pub use catalog::{CatalogImport, ImportStats};
 pub use journal::{JournalProblem, JournalReport};
 pub use parked::ParkedTicket;
+pub use print_jobs::PrintJob;
 pub use sales::{CommittedSale, SaleMeta, SaleSummary};
 
 /// Marks a SQLite file as Till's (`PRAGMA application_id`), ASCII "TILL".

@@ -110,6 +110,20 @@ const MIGRATIONS: &[&str] = &[
         ticket_json  TEXT NOT NULL
     );
     "#,
+    // 2: the durable print queue, one job per receipt (or reprint).
+    r#"
+    CREATE TABLE print_jobs (
+        id              INTEGER PRIMARY KEY,
+        sale_seq        INTEGER NOT NULL REFERENCES sales(seq),
+        copy            INTEGER NOT NULL CHECK (copy IN (0, 1)),
+        created_at_ms   INTEGER NOT NULL,
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_ms INTEGER NOT NULL,
+        last_error      TEXT,
+        printed_at_ms   INTEGER
+    );
+    CREATE INDEX print_jobs_pending ON print_jobs(next_attempt_ms) WHERE printed_at_ms IS NULL;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -1,0 +1,510 @@
+//! Printing receipts: the domain's receipt turned into a printable document, and the durable
+//! queue that prints it, retrying with back-off, on its own thread.
+//!
+//! A sale is committed before its receipt is queued, and a printer that is off, out of paper
+//! or unplugged only ever delays a receipt: the job stays in SQLite until it has printed.
+
+use std::path::PathBuf;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use till_drivers::document::{Align, Block, Cut, Document, Style};
+use till_drivers::escpos::{PrintSettings, encode};
+use till_drivers::printer::{PrintError, Printer};
+
+use crate::config::{Config, ConfigError};
+use crate::domain::receipt::{Language, Receipt, ReceiptHeader, ReceiptLine, receipt};
+use crate::store::{PrintJob, Store, StoreError};
+
+/// Lays the domain's receipt out as blocks for the printer.
+pub fn document(receipt: &Receipt) -> Document {
+    let mut doc = Document::default();
+    for line in &receipt.lines {
+        match line {
+            ReceiptLine::Title(text) => doc.text(text, Align::Center, Style::LARGE),
+            ReceiptLine::Centered(text) => doc.text(text, Align::Center, Style::PLAIN),
+            ReceiptLine::CopyMark(text) => doc.text(text, Align::Center, Style::BOLD),
+            ReceiptLine::Rule => doc.push(Block::Rule),
+            ReceiptLine::Item {
+                name,
+                detail,
+                amount,
+            } => doc
+                .text(name, Align::Left, Style::PLAIN)
+                .pair(detail, amount, Style::PLAIN),
+            ReceiptLine::Pair { label, amount } => doc.pair(label, amount, Style::PLAIN),
+            ReceiptLine::Total { label, amount } => doc.pair(label, amount, Style::LARGE),
+            ReceiptLine::Barcode(code) => doc.push(Block::Barcode(code.clone())),
+            ReceiptLine::Qr { data, caption } => {
+                doc.push(Block::Qr(data.clone()))
+                    .text(caption, Align::Center, Style::PLAIN)
+            }
+            ReceiptLine::Text(text) => doc.text(text, Align::Left, Style::PLAIN),
+        };
+    }
+    doc.cut = Cut::Full;
+    doc.open_drawer = receipt.open_drawer;
+    doc
+}
+
+/// Everything needed to print this terminal's receipts.
+#[derive(Clone, Debug)]
+pub struct ReceiptPrinter {
+    pub printer: Printer,
+    pub settings: PrintSettings,
+    pub header: ReceiptHeader,
+    pub language: Language,
+}
+
+impl ReceiptPrinter {
+    /// The configured printer, or None when the terminal has none.
+    pub fn from_config(config: &Config) -> Result<Option<ReceiptPrinter>, ConfigError> {
+        let Some(printer) = &config.printer else {
+            return Ok(None);
+        };
+        Ok(Some(ReceiptPrinter {
+            printer: Printer::new(printer.address()?),
+            settings: printer.settings()?,
+            header: ReceiptHeader {
+                store_name: if config.store_name.is_empty() {
+                    format!("Store {}", config.store_id)
+                } else {
+                    config.store_name.clone()
+                },
+                address: config.store_address.clone(),
+                tax_id: config.tax_id.clone(),
+            },
+            language: printer.language,
+        }))
+    }
+
+    /// The ESC/POS bytes of one job.
+    pub fn render(&self, store: &Store, job: &PrintJob) -> Result<Vec<u8>, PrintJobError> {
+        let sale = store.sale(job.sale_seq)?;
+        let receipt = receipt(&sale, &self.header, self.language, job.copy);
+        let encoded = encode(&document(&receipt), &self.settings)
+            .map_err(|e| PrintJobError::Encode(e.to_string()))?;
+        for warning in &encoded.warnings {
+            eprintln!("till: receipt #{}: {warning}", job.sale_seq);
+        }
+        Ok(encoded.bytes)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PrintJobError {
+    #[error("{0}")]
+    Printer(#[from] PrintError),
+    #[error("{0}")]
+    Encode(String),
+    #[error("{0}")]
+    Store(#[from] StoreError),
+}
+
+/// What the till shows about its printer.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PrinterState {
+    /// Receipts waiting to print.
+    pub pending: usize,
+    /// Why the last attempt failed, e.g. "printer is out of paper"; None when it worked.
+    pub last_error: Option<String>,
+}
+
+/// How long to wait before the next attempt after `attempts` failures: 1 s doubling to a
+/// minute, with up to 25 % jitter so that tills sharing a printer do not retry in lockstep.
+pub fn backoff(attempts: u32) -> Duration {
+    let base = Duration::from_secs(1u64 << attempts.min(6)).min(Duration::from_secs(60));
+    base + base.mul_f64(fastrand::f64() * 0.25)
+}
+
+/// Prints every job that is due. Stops at the first failure, since the next job would meet
+/// the same printer. Returns how many printed.
+pub fn print_due(store: &Store, printer: &ReceiptPrinter) -> Result<usize, PrintJobError> {
+    let mut printed = 0;
+    while let Some(job) = store.next_print_job(jiff::Timestamp::now().as_millisecond())? {
+        let result = printer
+            .render(store, &job)
+            .and_then(|bytes| Ok(printer.printer.print(&bytes)?));
+        match result {
+            Ok(()) => {
+                store.mark_printed(job.id)?;
+                printed += 1;
+            }
+            Err(error) => {
+                let next = jiff::Timestamp::now().as_millisecond()
+                    + i64::try_from(backoff(job.attempts).as_millis()).unwrap_or(60_000);
+                store.mark_print_failed(job.id, &error.to_string(), next)?;
+                return Err(error);
+            }
+        }
+    }
+    Ok(printed)
+}
+
+/// The print queue's worker thread, with its own database connection.
+#[derive(Debug)]
+pub struct PrintWorker {
+    wake: Sender<()>,
+    state: Arc<Mutex<PrinterState>>,
+}
+
+impl PrintWorker {
+    pub fn spawn(db: PathBuf, printer: ReceiptPrinter) -> std::io::Result<PrintWorker> {
+        let (wake, wakes) = std::sync::mpsc::channel();
+        let state = Arc::new(Mutex::new(PrinterState::default()));
+        let shared = state.clone();
+        std::thread::Builder::new()
+            .name("print-queue".into())
+            .spawn(move || run_worker(&db, &printer, &wakes, &shared))?;
+        Ok(PrintWorker { wake, state })
+    }
+
+    /// Tells the worker a job was queued.
+    pub fn notify(&self) {
+        let _ = self.wake.send(());
+    }
+
+    pub fn state(&self) -> PrinterState {
+        self.state.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+}
+
+fn run_worker(
+    db: &std::path::Path,
+    printer: &ReceiptPrinter,
+    wakes: &Receiver<()>,
+    state: &Mutex<PrinterState>,
+) {
+    let store = match Store::open(db) {
+        Ok(store) => store,
+        Err(e) => {
+            eprintln!("till: print queue cannot open the database: {e}");
+            return;
+        }
+    };
+    loop {
+        let result = print_due(&store, printer);
+        let pending = store.pending_print_jobs().map(|j| j.len()).unwrap_or(0);
+        if let Ok(mut s) = state.lock() {
+            s.pending = pending;
+            s.last_error = result.err().map(|e| e.to_string());
+        }
+        let now = jiff::Timestamp::now().as_millisecond();
+        let wait = match store.next_print_attempt_ms() {
+            Ok(Some(due)) => Duration::from_millis(u64::try_from(due - now).unwrap_or(0).max(50)),
+            _ => Duration::from_secs(3600),
+        };
+        match wakes.recv_timeout(wait) {
+            Ok(()) | Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => return,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use expect_test::{Expect, expect};
+    use till_drivers::decode::{Decoder, Event};
+    use till_drivers::escpos::TextEncoding;
+    use till_sync::{Attribution, SaleLine, SalePayment, SaleRecord};
+
+    use super::*;
+
+    fn line(
+        line_no: u32,
+        zh: &str,
+        en: &str,
+        unit_price: i64,
+        qty_milli: i64,
+        weighed: bool,
+    ) -> SaleLine {
+        let gross = unit_price * qty_milli / 1000;
+        SaleLine {
+            line_no,
+            sku: format!("{line_no}"),
+            code: "6901028075831".into(),
+            name_zh: zh.into(),
+            name_en: en.into(),
+            tax_class: "food".into(),
+            tax_rate_bp: 900,
+            unit_price,
+            qty_milli,
+            weighed,
+            price_overridden: false,
+            gross,
+            discount: 0,
+            tax: gross * 900 / 10_900,
+            total: gross,
+        }
+    }
+
+    fn sale(lines: Vec<SaleLine>, payments: Vec<(&str, i64, Option<&str>)>) -> SaleRecord {
+        let total: i64 = lines.iter().map(|l| l.total).sum();
+        let paid: i64 = payments.iter().map(|p| p.1).sum();
+        SaleRecord {
+            v: 1,
+            sale_id: "01a20416-3a15-72fa-b280-718411aa7636".into(),
+            store: "S001".into(),
+            terminal: "T01".into(),
+            seq: 42,
+            created_at_ms: 1_795_855_695_000,
+            utc_offset_s: 8 * 3600,
+            cashier: "1001".into(),
+            currency: "CNY".into(),
+            attribution: Attribution::Anonymous { claim_token: None },
+            subtotal: total,
+            discount: 0,
+            tax: lines.iter().map(|l| l.tax).sum(),
+            total,
+            lines,
+            rounding: 0,
+            payments: payments
+                .into_iter()
+                .map(|(kind, amount, reference)| SalePayment {
+                    kind: kind.into(),
+                    amount,
+                    reference: reference.map(str::to_string),
+                })
+                .collect(),
+            change: paid - total,
+        }
+    }
+
+    fn header() -> ReceiptHeader {
+        ReceiptHeader {
+            store_name: "Till 便利店".into(),
+            address: "上海市黄浦区人民大道 100 号".into(),
+            tax_id: "91310000MA1FL0000X".into(),
+        }
+    }
+
+    fn check(sale: &SaleRecord, language: Language, copy: bool, columns: usize, expected: Expect) {
+        let receipt = receipt(sale, &header(), language, copy);
+        let settings = PrintSettings {
+            columns,
+            encoding: TextEncoding::Gb18030,
+        };
+        let bytes = encode(&document(&receipt), &settings).unwrap().bytes;
+        let mut decoder = Decoder::new();
+        let events = decoder.feed(&bytes);
+        assert!(decoder.problems().is_empty(), "{:?}", decoder.problems());
+        let [Event::Receipt(printed)] = &events[..] else {
+            panic!("{events:?}")
+        };
+        expected.assert_eq(&printed.text());
+    }
+
+    fn groceries() -> Vec<SaleLine> {
+        vec![
+            line(
+                1,
+                "农夫山泉 550ml",
+                "Nongfu Spring water 550ml",
+                200,
+                2000,
+                false,
+            ),
+            line(
+                2,
+                "康师傅红烧牛肉面 桶装",
+                "Master Kong braised beef noodles cup",
+                500,
+                1000,
+                false,
+            ),
+        ]
+    }
+
+    #[test]
+    fn chinese_receipt() {
+        check(
+            &sale(groceries(), vec![("cash", 1000, None)]),
+            Language::Zh,
+            false,
+            32,
+            expect![[r#"
+            [center bold 2x] Till 便利店
+            [center] 上海市黄浦区人民大道 100 号
+            [center] 税号 91310000MA1FL0000X
+            --------------------------------
+            农夫山泉 550ml
+              2 × ￥2.00              ￥4.00
+            康师傅红烧牛肉面 桶装
+              1 × ￥5.00              ￥5.00
+            --------------------------------
+            小计                      ￥9.00
+            其中税额                  ￥0.74
+            [bold 2x] 合计      ￥9.00
+            现金                     ￥10.00
+            找零                      ￥1.00
+            --------------------------------
+            [barcode code128] TR1.S001.T01.42
+            单号 42  终端 T01  收银员 1001
+            2026-11-28 16:48:15
+            [center] 谢谢惠顾，欢迎再次光临
+            [drawer pulse pin 2, 50 ms on, 500 ms off]
+
+
+
+
+            [cut]
+        "#]],
+        );
+    }
+
+    #[test]
+    fn english_receipt() {
+        check(
+            &sale(groceries(), vec![("cash", 1000, None)]),
+            Language::En,
+            false,
+            48,
+            expect![[r#"
+            [center bold 2x] Till 便利店
+            [center] 上海市黄浦区人民大道 100 号
+            [center] Tax ID 91310000MA1FL0000X
+            ------------------------------------------------
+            Nongfu Spring water 550ml
+              2 × ￥2.00                              ￥4.00
+            Master Kong braised beef noodles cup
+              1 × ￥5.00                              ￥5.00
+            ------------------------------------------------
+            Subtotal                                  ￥9.00
+            Tax included                              ￥0.74
+            [bold 2x] TOTAL             ￥9.00
+            Cash                                     ￥10.00
+            Change                                    ￥1.00
+            ------------------------------------------------
+            [barcode code128] TR1.S001.T01.42
+            Sale 42  Terminal T01  Cashier 1001
+            2026-11-28 16:48:15
+            [center] Thank you for shopping with us
+            [drawer pulse pin 2, 50 ms on, 500 ms off]
+
+
+
+
+            [cut]
+        "#]],
+        );
+    }
+
+    #[test]
+    fn weighed_item_receipt() {
+        let apples = line(1, "红富士苹果", "Fuji apples", 1298, 356, true);
+        check(
+            &sale(
+                vec![apples],
+                vec![("wechat_pay", 462, Some("134567890123456789"))],
+            ),
+            Language::Zh,
+            false,
+            32,
+            expect![[r#"
+            [center bold 2x] Till 便利店
+            [center] 上海市黄浦区人民大道 100 号
+            [center] 税号 91310000MA1FL0000X
+            --------------------------------
+            红富士苹果
+              0.356 kg × ￥12.98/kg   ￥4.62
+            --------------------------------
+            小计                      ￥4.62
+            其中税额                  ￥0.38
+            [bold 2x] 合计      ￥4.62
+            微信支付 …6789            ￥4.62
+            --------------------------------
+            [barcode code128] TR1.S001.T01.42
+            单号 42  终端 T01  收银员 1001
+            2026-11-28 16:48:15
+            [center] 谢谢惠顾，欢迎再次光临
+
+
+
+
+            [cut]
+        "#]],
+        );
+    }
+
+    #[test]
+    fn split_tender_receipt() {
+        let tenders = vec![
+            ("card", 500, Some("4321")),
+            ("alipay", 300, Some("286543210987654321")),
+            ("cash", 500, None),
+        ];
+        check(
+            &sale(groceries(), tenders),
+            Language::Zh,
+            false,
+            48,
+            expect![[r#"
+            [center bold 2x] Till 便利店
+            [center] 上海市黄浦区人民大道 100 号
+            [center] 税号 91310000MA1FL0000X
+            ------------------------------------------------
+            农夫山泉 550ml
+              2 × ￥2.00                              ￥4.00
+            康师傅红烧牛肉面 桶装
+              1 × ￥5.00                              ￥5.00
+            ------------------------------------------------
+            小计                                      ￥9.00
+            其中税额                                  ￥0.74
+            [bold 2x] 合计              ￥9.00
+            银行卡 …4321                              ￥5.00
+            支付宝 …4321                              ￥3.00
+            现金                                      ￥5.00
+            找零                                      ￥4.00
+            ------------------------------------------------
+            [barcode code128] TR1.S001.T01.42
+            单号 42  终端 T01  收银员 1001
+            2026-11-28 16:48:15
+            [center] 谢谢惠顾，欢迎再次光临
+            [drawer pulse pin 2, 50 ms on, 500 ms off]
+
+
+
+
+            [cut]
+        "#]],
+        );
+    }
+
+    #[test]
+    fn reprint_is_marked_copy_and_opens_no_drawer() {
+        check(
+            &sale(groceries(), vec![("cash", 1000, None)]),
+            Language::Zh,
+            true,
+            32,
+            expect![[r#"
+            [center bold 2x] Till 便利店
+            [center] 上海市黄浦区人民大道 100 号
+            [center] 税号 91310000MA1FL0000X
+            [center bold] *** 重印 COPY ***
+            --------------------------------
+            农夫山泉 550ml
+              2 × ￥2.00              ￥4.00
+            康师傅红烧牛肉面 桶装
+              1 × ￥5.00              ￥5.00
+            --------------------------------
+            小计                      ￥9.00
+            其中税额                  ￥0.74
+            [bold 2x] 合计      ￥9.00
+            现金                     ￥10.00
+            找零                      ￥1.00
+            --------------------------------
+            [barcode code128] TR1.S001.T01.42
+            单号 42  终端 T01  收银员 1001
+            2026-11-28 16:48:15
+            [center] 谢谢惠顾，欢迎再次光临
+
+
+
+
+            [cut]
+        "#]],
+        );
+    }
+}

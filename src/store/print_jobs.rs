@@ -1,0 +1,99 @@
+//! The durable print queue: one row per receipt to print, kept until it has printed.
+
+use rusqlite::{OptionalExtension, params};
+
+use super::{Result, Store};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PrintJob {
+    pub id: i64,
+    pub sale_seq: u64,
+    /// A reprint, marked "COPY" on paper.
+    pub copy: bool,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+}
+
+impl Store {
+    /// Queues a receipt. Called after the sale has committed, in its own transaction, so a
+    /// problem with the queue can never undo a sale.
+    pub fn enqueue_receipt(&self, sale_seq: u64, copy: bool) -> Result<i64> {
+        let now = jiff::Timestamp::now().as_millisecond();
+        self.conn
+            .prepare_cached(
+                "INSERT INTO print_jobs (sale_seq, copy, created_at_ms, next_attempt_ms) VALUES (?1, ?2, ?3, ?3)",
+            )?
+            .execute(params![sale_seq, copy, now])?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// The oldest job that is due at `now_ms`, if any.
+    pub fn next_print_job(&self, now_ms: i64) -> Result<Option<PrintJob>> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT id, sale_seq, copy, attempts, last_error FROM print_jobs
+                 WHERE printed_at_ms IS NULL AND next_attempt_ms <= ?1 ORDER BY id LIMIT 1",
+            )?
+            .query_row([now_ms], |r| {
+                Ok(PrintJob {
+                    id: r.get(0)?,
+                    sale_seq: r.get(1)?,
+                    copy: r.get(2)?,
+                    attempts: r.get(3)?,
+                    last_error: r.get(4)?,
+                })
+            })
+            .optional()?)
+    }
+
+    /// When the next pending job is due, if any is pending.
+    pub fn next_print_attempt_ms(&self) -> Result<Option<i64>> {
+        Ok(self.conn.query_row(
+            "SELECT min(next_attempt_ms) FROM print_jobs WHERE printed_at_ms IS NULL",
+            [],
+            |r| r.get(0),
+        )?)
+    }
+
+    pub fn pending_print_jobs(&self) -> Result<Vec<PrintJob>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, sale_seq, copy, attempts, last_error FROM print_jobs
+             WHERE printed_at_ms IS NULL ORDER BY id",
+        )?;
+        let jobs = stmt.query_map([], |r| {
+            Ok(PrintJob {
+                id: r.get(0)?,
+                sale_seq: r.get(1)?,
+                copy: r.get(2)?,
+                attempts: r.get(3)?,
+                last_error: r.get(4)?,
+            })
+        })?;
+        Ok(jobs.collect::<rusqlite::Result<_>>()?)
+    }
+
+    pub fn mark_printed(&self, job: i64) -> Result<()> {
+        self.conn.execute(
+            "UPDATE print_jobs SET printed_at_ms = ?2, attempts = attempts + 1, last_error = NULL WHERE id = ?1",
+            params![job, jiff::Timestamp::now().as_millisecond()],
+        )?;
+        Ok(())
+    }
+
+    pub fn mark_print_failed(&self, job: i64, error: &str, next_attempt_ms: i64) -> Result<()> {
+        self.conn.execute(
+            "UPDATE print_jobs SET attempts = attempts + 1, last_error = ?2, next_attempt_ms = ?3 WHERE id = ?1",
+            params![job, error, next_attempt_ms],
+        )?;
+        Ok(())
+    }
+
+    /// Makes every pending job due now, for "retry" after the printer is fixed.
+    pub fn retry_print_jobs_now(&self) -> Result<usize> {
+        Ok(self.conn.execute(
+            "UPDATE print_jobs SET next_attempt_ms = 0 WHERE printed_at_ms IS NULL",
+            [],
+        )?)
+    }
+}
