@@ -8,4 +8,6 @@ pub mod decode;
 pub mod document;
 pub mod escpos;
 pub mod printer;
+pub mod scanner;
 pub mod virtual_printer;
+pub mod virtual_scanner;

@@ -156,3 +156,167 @@ fn prints_to_a_file_that_does_not_exist_yet() {
     let receipts = decoder.feed(&std::fs::read(&path).unwrap());
     assert_eq!(receipts.len(), 2);
 }
+
+mod scanners {
+    use std::sync::mpsc::{Receiver, channel};
+    use std::time::{Duration, Instant};
+
+    use till_drivers::scanner::{Framing, ScannerConfig, ScannerEvent, spawn};
+    use till_drivers::virtual_scanner::VirtualScanner;
+
+    fn next(events: &Receiver<ScannerEvent>) -> ScannerEvent {
+        events
+            .recv_timeout(Duration::from_secs(10))
+            .expect("a scanner event within 10 s")
+    }
+
+    /// Skips connection events and returns the next scan or discard.
+    fn next_scan(events: &Receiver<ScannerEvent>) -> ScannerEvent {
+        loop {
+            match next(events) {
+                ScannerEvent::Connected { .. } => continue,
+                other => return other,
+            }
+        }
+    }
+
+    fn scanned(code: &str) -> ScannerEvent {
+        ScannerEvent::Scan {
+            scanner: "handheld".into(),
+            code: code.into(),
+        }
+    }
+
+    fn attach(
+        port: &str,
+        framing: Framing,
+    ) -> (till_drivers::scanner::ScannerHandle, Receiver<ScannerEvent>) {
+        let mut config = ScannerConfig::new("handheld", port);
+        config.framing = framing;
+        config.max_len = 64;
+        let (tx, rx) = channel();
+        let handle = spawn(config, tx).unwrap();
+        assert!(matches!(next(&rx), ScannerEvent::Connected { .. }));
+        (handle, rx)
+    }
+
+    #[test]
+    fn every_framing_through_a_real_pty() {
+        for framing in [Framing::Cr, Framing::Lf, Framing::CrLf] {
+            let mut vs = VirtualScanner::new(9600).unwrap();
+            let (_handle, events) = attach(vs.path.to_str().unwrap(), framing);
+            vs.scan("4006381333931", framing).unwrap();
+            vs.scan("TM1.10086.59372011.ABCDEFGHIJ234567", framing)
+                .unwrap();
+            assert_eq!(next_scan(&events), scanned("4006381333931"), "{framing:?}");
+            assert_eq!(
+                next_scan(&events),
+                scanned("TM1.10086.59372011.ABCDEFGHIJ234567"),
+                "{framing:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_code_split_across_reads_arrives_whole() {
+        let mut vs = VirtualScanner::new(9600).unwrap();
+        let (_handle, events) = attach(vs.path.to_str().unwrap(), Framing::CrLf);
+        vs.write_raw(b"400638").unwrap();
+        std::thread::sleep(Duration::from_millis(250));
+        vs.write_raw(b"1333931\r").unwrap();
+        std::thread::sleep(Duration::from_millis(250));
+        vs.write_raw(b"\n").unwrap();
+        assert_eq!(next_scan(&events), scanned("4006381333931"));
+    }
+
+    #[test]
+    fn a_burst_of_100_codes_loses_none() {
+        let mut vs = VirtualScanner::new(115_200).unwrap();
+        let (_handle, events) = attach(vs.path.to_str().unwrap(), Framing::Cr);
+        let codes: Vec<String> = (0..100).map(|i| format!("69{i:011}")).collect();
+        let burst: Vec<u8> = codes
+            .iter()
+            .flat_map(|c| format!("{c}\r").into_bytes())
+            .collect();
+        vs.write_raw(&burst).unwrap();
+        for code in &codes {
+            assert_eq!(next_scan(&events), scanned(code));
+        }
+    }
+
+    #[test]
+    fn garbage_and_over_long_input_are_discarded_with_a_reason() {
+        let mut vs = VirtualScanner::new(9600).unwrap();
+        let (_handle, events) = attach(vs.path.to_str().unwrap(), Framing::Cr);
+        vs.write_raw(b"4006\x07381333931\r").unwrap();
+        vs.write_raw(&[b'7'; 10 * 1024]).unwrap();
+        vs.write_raw(b"\r73513537\r").unwrap();
+        let discarded = |e: ScannerEvent| match e {
+            ScannerEvent::Discarded { reason, .. } => reason,
+            other => panic!("expected a discard, got {other:?}"),
+        };
+        assert_eq!(
+            discarded(next_scan(&events)),
+            "garbage byte 0x07 inside a scan; discarded"
+        );
+        assert_eq!(
+            discarded(next_scan(&events)),
+            "over-long input discarded (10240 bytes, at most 64)"
+        );
+        assert_eq!(next_scan(&events), scanned("73513537"));
+    }
+
+    #[test]
+    fn unplugging_and_replugging_recovers() {
+        let dir = tempfile::tempdir().unwrap();
+        // Like /dev/serial/by-id/…: a stable name that points at whatever device is plugged in.
+        let link = dir.path().join("scanner");
+        let vs = VirtualScanner::new(9600).unwrap();
+        std::os::unix::fs::symlink(&vs.path, &link).unwrap();
+        let (_handle, events) = attach(link.to_str().unwrap(), Framing::Cr);
+
+        drop(vs);
+        let started = Instant::now();
+        assert!(
+            matches!(next(&events), ScannerEvent::Disconnected { .. }),
+            "the till notices the unplug"
+        );
+        assert!(started.elapsed() < Duration::from_secs(5));
+
+        let mut replugged = VirtualScanner::new(9600).unwrap();
+        std::fs::remove_file(&link).unwrap();
+        std::os::unix::fs::symlink(&replugged.path, &link).unwrap();
+        assert!(
+            matches!(next(&events), ScannerEvent::Connected { .. }),
+            "and reconnects"
+        );
+        replugged.scan("6901028075831", Framing::Cr).unwrap();
+        assert_eq!(next_scan(&events), scanned("6901028075831"));
+    }
+
+    #[test]
+    fn a_missing_port_is_reported_and_retried() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ttyACM9");
+        let (tx, rx) = channel();
+        let _handle = spawn(ScannerConfig::new("handheld", path.to_str().unwrap()), tx).unwrap();
+        let ScannerEvent::Disconnected { reason, .. } = next(&rx) else {
+            panic!("no report")
+        };
+        assert!(
+            reason.starts_with(&format!("cannot open {}", path.display())),
+            "{reason}"
+        );
+        let mut vs = VirtualScanner::new(9600).unwrap();
+        std::os::unix::fs::symlink(&vs.path, &path).unwrap();
+        assert!(matches!(next(&rx), ScannerEvent::Connected { .. }));
+        vs.scan("73513537", Framing::Cr).unwrap();
+        assert_eq!(
+            next_scan(&rx),
+            ScannerEvent::Scan {
+                scanner: "handheld".into(),
+                code: "73513537".into()
+            }
+        );
+    }
+}
