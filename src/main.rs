@@ -15,6 +15,8 @@ use till::store::Store;
 use till_sync::Attribution;
 
 mod bench;
+mod devices_cli;
+mod scanner_cli;
 mod view;
 
 use view::render_sale;
@@ -57,6 +59,9 @@ enum Command {
         #[arg(long)]
         keep: Option<PathBuf>,
     },
+    /// Scanners, printers and the virtual devices for demos and tests.
+    #[command(subcommand)]
+    Devices(devices_cli::DevicesCommand),
     /// Measure the targets in PRODUCT.md against baselines taken in the same run.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -78,6 +83,17 @@ struct InitArgs {
     tax_mode: String,
     #[arg(long, default_value = "")]
     store_name: String,
+    /// Printed under the store name on receipts.
+    #[arg(long, default_value = "")]
+    store_address: String,
+    #[arg(long, default_value = "")]
+    tax_id: String,
+    /// The receipt printer: tcp:HOST:PORT, usb:/dev/usb/lp0, serial:/dev/ttyUSB0 or file:PATH.
+    #[arg(long)]
+    printer: Option<String>,
+    /// Printer columns: 32 for 58 mm paper, 48 for 80 mm.
+    #[arg(long, default_value_t = 48)]
+    columns: usize,
     /// Start over even if this terminal is set up; the old files are kept as a backup.
     #[arg(long)]
     force: bool,
@@ -132,6 +148,8 @@ enum SalesCommand {
     },
     /// One sale in full.
     Show { seq: u64 },
+    /// Print a sale's receipt again, marked COPY.
+    Reprint { seq: u64 },
 }
 
 #[derive(Subcommand, Debug)]
@@ -184,12 +202,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Journal(JournalCommand::Export { out }) => export_journal(&data_dir, out),
         Command::Demo { keep } => demo(keep),
         Command::Bench(cmd) => bench::run(cmd),
+        Command::Devices(cmd) => devices_cli::run(&data_dir, cmd),
         Command::Debug(DebugCommand::CommitLoop { max }) => commit_loop(&data_dir, max),
     }
 }
 
 /// The terminal's config and database, checked to belong together.
-fn open(data_dir: &Path) -> Result<(Config, Store)> {
+pub(crate) fn open(data_dir: &Path) -> Result<(Config, Store)> {
     let config_path = data_dir.join(CONFIG_FILE);
     if !config_path.exists() {
         bail!(
@@ -208,6 +227,18 @@ fn init(data_dir: &Path, args: &InitArgs) -> Result<ExitCode> {
     let tax_mode: TaxMode = args.tax_mode.parse().map_err(anyhow::Error::msg)?;
     let mut config = Config::new(&args.store_id, &args.terminal_id, currency, tax_mode);
     config.store_name = args.store_name.clone();
+    config.store_address = args.store_address.clone();
+    config.tax_id = args.tax_id.clone();
+    config.printer = args
+        .printer
+        .as_ref()
+        .map(|address| till::config::PrinterConfig {
+            address: address.clone(),
+            baud: 9600,
+            columns: args.columns,
+            encoding: "gb18030".into(),
+            language: Default::default(),
+        });
     config.validate()?;
     let db = data_dir.join(DATABASE_FILE);
     let config_path = data_dir.join(CONFIG_FILE);
@@ -414,6 +445,13 @@ fn sell(data_dir: &Path, args: &SellArgs) -> Result<ExitCode> {
     }
     let committed = checkout.commit(Attribution::Anonymous { claim_token: None })?;
     print!("{}", render_sale(&committed.record, &config));
+    // The sale is committed; only now is its receipt queued and printed.
+    if let Some(printer) = till::printing::ReceiptPrinter::from_config(&config)? {
+        checkout
+            .store()
+            .enqueue_receipt(committed.record.seq, false)?;
+        devices_cli::report_printing(checkout.store(), &printer);
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -440,6 +478,13 @@ fn sales(data_dir: &Path, cmd: SalesCommand) -> Result<ExitCode> {
             }
         }
         SalesCommand::Show { seq } => print!("{}", render_sale(&store.sale(seq)?, &config)),
+        SalesCommand::Reprint { seq } => {
+            store.sale(seq)?;
+            let printer = till::printing::ReceiptPrinter::from_config(&config)?
+                .context("no printer configured; set [printer] address in config.toml")?;
+            store.enqueue_receipt(seq, true)?;
+            devices_cli::report_printing(&store, &printer);
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -491,6 +536,12 @@ fn demo(keep: Option<PathBuf>) -> Result<ExitCode> {
         Some(dir) => dir,
         None => std::env::temp_dir().join(format!("till-demo-{}", uuid::Uuid::now_v7())),
     };
+    // Real protocol peers: an ESC/POS printer on TCP and a scanner on a pseudo-terminal.
+    let receipts = data_dir.join("receipts");
+    let printer = till_drivers::virtual_printer::VirtualPrinter::spawn("127.0.0.1:0", &receipts)
+        .context("cannot start the virtual printer")?;
+    let mut scanner = till_drivers::virtual_scanner::VirtualScanner::new(9600)
+        .context("cannot create the virtual scanner")?;
     init(
         &data_dir,
         &InitArgs {
@@ -498,10 +549,19 @@ fn demo(keep: Option<PathBuf>) -> Result<ExitCode> {
             terminal_id: "T01".into(),
             currency: "CNY".into(),
             tax_mode: "inclusive".into(),
-            store_name: "Till 便利店 · 人民广场店".into(),
+            store_name: "Till 便利店".into(),
+            store_address: "人民广场店 · 上海市黄浦区人民大道 100 号".into(),
+            tax_id: "91310101MA1FP0000X".into(),
+            printer: Some(format!("tcp:{}", printer.address)),
+            columns: 32,
             force: true,
         },
     )?;
+    println!(
+        "virtual printer on {}, virtual scanner at {}",
+        printer.address,
+        scanner.path.display()
+    );
     let (config, mut store) = open(&data_dir)?;
     let settings = CheckoutSettings::from_config(&config)?;
     let csv = till::demo::sample_catalog_csv();
@@ -511,10 +571,36 @@ fn demo(keep: Option<PathBuf>) -> Result<ExitCode> {
         "imported the sample catalog: {} products",
         report.stats.added
     );
+
+    let (events_tx, events) = std::sync::mpsc::channel();
+    let scanner_config =
+        till_drivers::scanner::ScannerConfig::new("demo", &scanner.path.to_string_lossy());
+    let _scanner_thread = till_drivers::scanner::spawn(scanner_config, events_tx)?;
+    match events.recv_timeout(std::time::Duration::from_secs(5)) {
+        Ok(till_drivers::scanner::ScannerEvent::Connected { .. }) => {}
+        other => anyhow::bail!("the virtual scanner did not connect: {other:?}"),
+    }
     let mut checkout = Checkout::new(store, settings, "demo");
-    for code in till::demo::sample_scans() {
-        println!("scan {code}");
-        checkout.scan(&code, ScanContext::Sale)?;
+    let basket = till::demo::sample_scans();
+    for code in &basket {
+        scanner.scan(code, till_drivers::scanner::Framing::Cr)?;
+    }
+    let mut scanned = 0;
+    while scanned < basket.len() {
+        match events
+            .recv_timeout(std::time::Duration::from_secs(5))
+            .context("the scanner went quiet")?
+        {
+            till_drivers::scanner::ScannerEvent::Scan { code, .. } => {
+                checkout.scan(&code, ScanContext::Sale)?;
+                println!("scanned {code}");
+                scanned += 1;
+            }
+            till_drivers::scanner::ScannerEvent::Discarded { reason, .. } => {
+                println!("scanner: {reason}")
+            }
+            _ => {}
+        }
     }
     let due = checkout.ticket().cash_due();
     let tendered = (due / 5000 + 1) * 5000;
@@ -524,14 +610,27 @@ fn demo(keep: Option<PathBuf>) -> Result<ExitCode> {
         reference: None,
     })?;
     let sale = checkout.commit(Attribution::Anonymous { claim_token: None })?;
-    println!();
-    print!("{}", render_sale(&sale.record, &config));
     let report = checkout.store().verify_journal()?;
     println!(
-        "\njournal ok: {} sale(s), chain head {}",
+        "committed sale #{}; journal ok: {} sale(s), chain head {}",
+        sale.record.seq,
         report.sales_checked,
         hex::encode(report.last_hash)
     );
+    if let Some(receipt_printer) = till::printing::ReceiptPrinter::from_config(&config)? {
+        checkout.store().enqueue_receipt(sale.record.seq, false)?;
+        devices_cli::report_printing(checkout.store(), &receipt_printer);
+    }
+    let printed = receipts.join("receipt-0001.txt");
+    for _ in 0..100 {
+        if printed.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let text = std::fs::read_to_string(&printed).context("the virtual printer printed nothing")?;
+    println!("\nthe virtual printer decoded {}:\n", printed.display());
+    print!("{text}");
     println!("\nthe demo terminal lives in {}; try:", data_dir.display());
     let dir = data_dir.display();
     println!(
@@ -540,6 +639,11 @@ fn demo(keep: Option<PathBuf>) -> Result<ExitCode> {
     );
     println!("  till --data-dir {dir} sales list");
     println!("  till --data-dir {dir} journal verify");
+    println!(
+        "  (start its printer again with: till devices virtual-printer --listen {} --out {})",
+        printer.address,
+        receipts.display()
+    );
     Ok(ExitCode::SUCCESS)
 }
 

@@ -485,3 +485,194 @@ fn sales_survive_sigkill_at_random_moments() {
     let last = reported.iter().max_by_key(|r| r.0).unwrap();
     assert!(report.sales_checked >= last.0);
 }
+
+/// `till devices virtual-printer` as a child process, killed when dropped.
+struct PrinterProcess {
+    child: std::process::Child,
+    out: PathBuf,
+}
+
+impl PrinterProcess {
+    fn start(listen: &str, out: &Path, paper_out: bool) -> PrinterProcess {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_till"));
+        cmd.args(["devices", "virtual-printer", "--listen", listen, "--out"])
+            .arg(out);
+        if paper_out {
+            cmd.arg("--paper-out");
+        }
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        assert!(first.starts_with("virtual printer on "), "{first}");
+        PrinterProcess {
+            child,
+            out: out.to_path_buf(),
+        }
+    }
+
+    fn receipt(&self, n: usize) -> Option<String> {
+        let path = self.out.join(format!("receipt-{n:04}.txt"));
+        for _ in 0..100 {
+            if let Ok(text) = std::fs::read_to_string(&path) {
+                return Some(text);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for PrinterProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().to_string()
+}
+
+/// A terminal with the sample catalog and a printer at `address`.
+fn with_printer(address: &str) -> Till {
+    let till = Till::new();
+    till.ok(&[
+        "init",
+        "--store-id",
+        "S001",
+        "--terminal-id",
+        "T01",
+        "--store-name",
+        "测试店",
+        "--printer",
+        &format!("tcp:{address}"),
+        "--columns",
+        "32",
+    ]);
+    let csv = till.dir.path().join("sample.csv");
+    std::fs::write(&csv, till::demo::sample_catalog_csv()).unwrap();
+    till.ok(&["catalog", "import", csv.to_str().unwrap()]);
+    till
+}
+
+#[test]
+fn a_sale_prints_its_receipt_and_a_reprint_says_copy() {
+    let address = free_port();
+    let till = with_printer(&address);
+    let printer = PrinterProcess::start(&address, &till.data_dir().join("paper"), false);
+    let out = till.ok(&["sell", &sample_ean13(2), "--pay", "cash:10"]);
+    assert!(out.contains("printed 1 receipt"), "{out}");
+    let receipt = printer.receipt(1).expect("the receipt printed");
+    assert!(
+        receipt.starts_with("[center bold 2x] 测试店\n"),
+        "{receipt}"
+    );
+    assert!(receipt.contains("农夫山泉 550ml\n"), "{receipt}");
+    assert!(
+        receipt.contains("[barcode code128] TR1.S001.T01.1\n"),
+        "{receipt}"
+    );
+    assert!(
+        receipt.contains("[drawer pulse pin 2"),
+        "cash opens the drawer: {receipt}"
+    );
+    assert!(receipt.ends_with("[cut]\n"), "{receipt}");
+
+    assert!(
+        till.ok(&["sales", "reprint", "1"])
+            .contains("printed 1 receipt")
+    );
+    let copy = printer.receipt(2).expect("the copy printed");
+    assert!(copy.contains("*** 重印 COPY ***"), "{copy}");
+    assert!(
+        !copy.contains("[drawer pulse"),
+        "a reprint never opens the drawer: {copy}"
+    );
+    assert!(
+        till.ok(&["devices", "test-print"])
+            .contains("test page sent")
+    );
+    let test_page = printer.receipt(3).unwrap();
+    for expected in [
+        "[center bold 2x] Till 打印测试\n",
+        "[barcode code128] TR1.TEST.T01.1",
+        "[qr] https://",
+        "[cut]",
+    ] {
+        assert!(
+            test_page.contains(expected),
+            "{expected:?} missing from\n{test_page}"
+        );
+    }
+}
+
+#[test]
+fn an_unreachable_printer_queues_the_receipt_and_the_sale_stands() {
+    let address = free_port();
+    let till = with_printer(&address);
+    let out = till.ok(&["sell", &sample_ean13(2), "--pay", "cash:10"]);
+    assert!(out.contains("printer: printer unreachable"), "{out}");
+    assert!(out.contains("1 receipt queued"), "{out}");
+    assert!(
+        till.ok(&["sales", "list"]).contains("#1"),
+        "the sale is committed"
+    );
+    till.ok(&["sell", &sample_ean13(3), "--pay", "cash:10"]);
+    let queue = till.ok(&["devices", "print-queue"]);
+    assert!(
+        queue.contains("receipt #1: ") && queue.contains("receipt #2: "),
+        "{queue}"
+    );
+
+    // The printer comes back; every process so far has exited, so the queue is on disk.
+    let printer = PrinterProcess::start(&address, &till.data_dir().join("paper"), false);
+    let out = till.ok(&["devices", "print-queue", "--retry"]);
+    assert!(out.contains("printed 2 receipts"), "{out}");
+    assert!(out.contains("no receipts waiting to print"), "{out}");
+    assert!(printer.receipt(1).unwrap().contains("TR1.S001.T01.1"));
+    assert!(printer.receipt(2).unwrap().contains("TR1.S001.T01.2"));
+}
+
+#[test]
+fn paper_out_queues_the_receipt_until_paper_is_back() {
+    let address = free_port();
+    let till = with_printer(&address);
+    let paper = till.data_dir().join("paper");
+    let empty = PrinterProcess::start(&address, &paper, true);
+    let out = till.ok(&["sell", &sample_ean13(2), "--pay", "cash:10"]);
+    assert!(
+        out.contains("printer: printer is out of paper; 1 receipt queued"),
+        "{out}"
+    );
+    assert!(empty.receipt(1).is_none());
+    drop(empty);
+    let refilled = PrinterProcess::start(&address, &paper, false);
+    assert!(
+        till.ok(&["devices", "print-queue", "--retry"])
+            .contains("printed 1 receipt")
+    );
+    assert!(refilled.receipt(1).unwrap().contains("TR1.S001.T01.1"));
+}
+
+#[test]
+fn a_bad_printer_config_is_refused_clearly() {
+    let till = Till::new();
+    let out = till.fails(&[
+        "init",
+        "--store-id",
+        "S001",
+        "--terminal-id",
+        "T01",
+        "--printer",
+        "tcp:printer.local",
+    ]);
+    assert!(out.contains("a TCP printer needs HOST:PORT"), "{out}");
+    assert!(!till.db().exists());
+}

@@ -180,6 +180,29 @@ impl FrameDecoder {
     }
 }
 
+/// The machine's serial ports, each with a description: `("/dev/ttyACM0", "USB 05e0:1200 Symbol Bar Code Scanner")`.
+pub fn list_ports() -> serialport::Result<Vec<(String, String)>> {
+    Ok(serialport::available_ports()?
+        .into_iter()
+        .map(|port| {
+            let kind = match port.port_type {
+                serialport::SerialPortType::UsbPort(usb) => {
+                    format!(
+                        "USB {:04x}:{:04x} {}",
+                        usb.vid,
+                        usb.pid,
+                        usb.product.unwrap_or_default()
+                    )
+                }
+                serialport::SerialPortType::PciPort => "PCI".into(),
+                serialport::SerialPortType::BluetoothPort => "Bluetooth".into(),
+                serialport::SerialPortType::Unknown => "serial".into(),
+            };
+            (port.port_name, kind.trim().to_string())
+        })
+        .collect())
+}
+
 /// A running scanner thread. Dropping the handle stops it.
 #[derive(Debug)]
 pub struct ScannerHandle {

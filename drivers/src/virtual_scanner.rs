@@ -12,6 +12,8 @@ use crate::scanner::Framing;
 #[derive(Debug)]
 pub struct VirtualScanner {
     master: TTYPort,
+    /// Held open so that writes before the till opens the port are kept, not refused.
+    _slave: TTYPort,
     /// The device path the till should open, e.g. `/dev/pts/3`.
     pub path: PathBuf,
     pub baud: u32,
@@ -21,9 +23,12 @@ impl VirtualScanner {
     pub fn new(baud: u32) -> serialport::Result<VirtualScanner> {
         let (master, slave) = TTYPort::pair()?;
         let path = slave.name().map(PathBuf::from).unwrap_or_default();
-        // Only the till holds the slave side, so closing the master is an unplug it notices.
-        drop(slave);
-        Ok(VirtualScanner { master, path, baud })
+        Ok(VirtualScanner {
+            master,
+            _slave: slave,
+            path,
+            baud,
+        })
     }
 
     /// Sends one code with its terminator, paced like a real scanner: ten bits a byte at

@@ -1,0 +1,49 @@
+//! `till devices virtual-scanner`: a pty that scans codes from a file or standard input.
+
+use std::io::BufReader;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use till_drivers::scanner::Framing;
+use till_drivers::virtual_scanner::VirtualScanner;
+
+use crate::devices_cli::read_codes;
+
+pub fn virtual_scanner(codes: Option<PathBuf>, baud: u32) -> Result<ExitCode> {
+    let mut scanner = VirtualScanner::new(baud).context("cannot create a pseudo-terminal")?;
+    println!(
+        "virtual scanner at {} ({baud} baud, CR framing)",
+        scanner.path.display()
+    );
+    println!(
+        "point a till at it with: [[scanners]] port = \"{}\"",
+        scanner.path.display()
+    );
+    let codes = match codes {
+        Some(path) => {
+            let file = std::fs::File::open(&path)
+                .with_context(|| format!("cannot open {}", path.display()))?;
+            read_codes(BufReader::new(file))?
+        }
+        None => {
+            println!("type or paste codes, one per line; Ctrl-D to unplug");
+            let mut codes = Vec::new();
+            for code in read_codes(std::io::stdin().lock())? {
+                scanner.scan(&code, Framing::Cr)?;
+                println!("scanned {code}");
+                codes.push(code);
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+    };
+    // Give the till a moment to open the port, then scan at a cashier's pace.
+    std::thread::sleep(Duration::from_secs(1));
+    for code in codes {
+        scanner.scan(&code, Framing::Cr)?;
+        println!("scanned {code}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    Ok(ExitCode::SUCCESS)
+}
