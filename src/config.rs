@@ -50,6 +50,108 @@ pub struct Config {
     /// The receipt printer; none means receipts are not printed.
     #[serde(default)]
     pub printer: Option<PrinterConfig>,
+    /// Serial barcode scanners; keyboard-wedge scanners need no entry.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scanners: Vec<ScannerSection>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScannerSection {
+    pub name: String,
+    /// e.g. `/dev/ttyACM0`, or better a stable `/dev/serial/by-id/…` link.
+    pub port: String,
+    #[serde(default = "default_baud")]
+    pub baud: u32,
+    #[serde(default = "default_data_bits")]
+    pub data_bits: u8,
+    #[serde(default = "default_parity")]
+    pub parity: String,
+    #[serde(default = "default_stop_bits")]
+    pub stop_bits: u8,
+    /// `cr`, `lf` or `crlf`: what ends each code.
+    #[serde(default = "default_framing")]
+    pub framing: String,
+    #[serde(default)]
+    pub prefix: String,
+    #[serde(default)]
+    pub suffix: String,
+    #[serde(default = "default_max_len")]
+    pub max_len: usize,
+}
+
+fn default_data_bits() -> u8 {
+    8
+}
+fn default_parity() -> String {
+    "none".into()
+}
+fn default_stop_bits() -> u8 {
+    1
+}
+fn default_framing() -> String {
+    "cr".into()
+}
+fn default_max_len() -> usize {
+    256
+}
+
+impl ScannerSection {
+    pub fn driver_config(&self) -> Result<till_drivers::scanner::ScannerConfig, ConfigError> {
+        use till_drivers::scanner::{Framing, ScannerConfig};
+        let invalid = |m: String| {
+            Err(ConfigError::Invalid(format!(
+                "scanner {:?}: {m}",
+                self.name
+            )))
+        };
+        if !STANDARD_BAUD_RATES.contains(&self.baud) {
+            return invalid(format!(
+                "baud rate {} is not a standard rate ({})",
+                self.baud,
+                STANDARD_BAUD_RATES.map(|b| b.to_string()).join(", ")
+            ));
+        }
+        if !matches!(self.data_bits, 7 | 8) {
+            return invalid(format!("data bits must be 7 or 8, not {}", self.data_bits));
+        }
+        if !matches!(self.parity.as_str(), "none" | "odd" | "even") {
+            return invalid(format!(
+                "parity must be none, odd or even, not {:?}",
+                self.parity
+            ));
+        }
+        if !matches!(self.stop_bits, 1 | 2) {
+            return invalid(format!("stop bits must be 1 or 2, not {}", self.stop_bits));
+        }
+        let framing = match self.framing.to_ascii_lowercase().as_str() {
+            "cr" => Framing::Cr,
+            "lf" => Framing::Lf,
+            "crlf" => Framing::CrLf,
+            other => return invalid(format!("framing must be cr, lf or crlf, not {other:?}")),
+        };
+        if !(8..=4096).contains(&self.max_len) {
+            return invalid(format!(
+                "max_len {} is out of range (8 to 4096)",
+                self.max_len
+            ));
+        }
+        if self.port.trim().is_empty() {
+            return invalid("port is empty".into());
+        }
+        Ok(ScannerConfig {
+            name: self.name.clone(),
+            port: self.port.clone(),
+            baud: self.baud,
+            data_bits: self.data_bits,
+            parity: self.parity.clone(),
+            stop_bits: self.stop_bits,
+            framing,
+            prefix: self.prefix.clone(),
+            suffix: self.suffix.clone(),
+            max_len: self.max_len,
+        })
+    }
 }
 
 /// Baud rates serial scanners and printers use; anything else is a typo.
@@ -209,6 +311,7 @@ impl Config {
             approval: ApprovalConfig::default(),
             scan: ScanSection::default(),
             printer: None,
+            scanners: Vec::new(),
         }
     }
 
@@ -271,6 +374,13 @@ impl Config {
                 .map_err(|e| ConfigError::Invalid(e.to_string()))?;
             if !prefixes.insert(layout.prefix) {
                 return invalid(format!("two weighed layouts for prefix {}", layout.prefix));
+            }
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for scanner in &self.scanners {
+            scanner.driver_config()?;
+            if !names.insert(&scanner.name) {
+                return invalid(format!("two scanners are named {:?}", scanner.name));
             }
         }
         if let Some(printer) = &self.printer {
@@ -366,5 +476,72 @@ mod tests {
         }
         c.printer = Some(printer("usb:/dev/usb/lp0", 115_200, "cp1252"));
         c.validate().unwrap();
+    }
+
+    #[test]
+    fn scanner_settings_are_checked() {
+        let mut c = Config::new("S001", "T01", Currency::CNY, TaxMode::Inclusive);
+        let base: ScannerSection =
+            toml::from_str("name = \"handheld\"\nport = \"/dev/ttyACM0\"").unwrap();
+        c.scanners = vec![base.clone()];
+        c.validate().unwrap();
+        for (scanner, message) in [
+            (
+                ScannerSection {
+                    baud: 14_400,
+                    ..base.clone()
+                },
+                "baud rate 14400 is not a standard rate",
+            ),
+            (
+                ScannerSection {
+                    data_bits: 6,
+                    ..base.clone()
+                },
+                "data bits must be 7 or 8",
+            ),
+            (
+                ScannerSection {
+                    parity: "mark".into(),
+                    ..base.clone()
+                },
+                "parity must be none, odd or even",
+            ),
+            (
+                ScannerSection {
+                    stop_bits: 3,
+                    ..base.clone()
+                },
+                "stop bits must be 1 or 2",
+            ),
+            (
+                ScannerSection {
+                    framing: "tab".into(),
+                    ..base.clone()
+                },
+                "framing must be cr, lf or crlf",
+            ),
+            (
+                ScannerSection {
+                    max_len: 2,
+                    ..base.clone()
+                },
+                "max_len 2 is out of range",
+            ),
+        ] {
+            c.scanners = vec![scanner];
+            let error = c.validate().unwrap_err().to_string();
+            assert!(
+                error.contains(message) && error.contains("handheld"),
+                "{error}"
+            );
+        }
+        c.scanners = vec![base.clone(), base];
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("two scanners are named")
+        );
     }
 }

@@ -16,6 +16,7 @@ use till_sync::Attribution;
 
 mod bench;
 mod devices_cli;
+mod run_cli;
 mod scanner_cli;
 mod view;
 
@@ -45,6 +46,11 @@ enum Command {
     /// Show what the scan classifier makes of codes.
     #[command(subcommand)]
     Scan(ScanCommand),
+    /// Run the till in this terminal: serial scanners and typed codes, payments, receipts.
+    Run {
+        #[arg(long, default_value = "cashier")]
+        cashier: String,
+    },
     /// Ring up a sale from the command line: `till sell 6901234567892 3*6901234567892 --pay cash:20`.
     Sell(SellArgs),
     /// List and show committed sales.
@@ -197,6 +203,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Catalog(cmd) => catalog(&data_dir, cmd),
         Command::Scan(ScanCommand::Classify { codes }) => classify_codes(&data_dir, &codes),
         Command::Sell(args) => sell(&data_dir, &args),
+        Command::Run { cashier } => run_cli::run(&data_dir, &cashier),
         Command::Sales(cmd) => sales(&data_dir, cmd),
         Command::Journal(JournalCommand::Verify) => verify(&data_dir),
         Command::Journal(JournalCommand::Export { out }) => export_journal(&data_dir, out),

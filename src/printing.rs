@@ -348,26 +348,46 @@ mod tests {
 
     #[test]
     fn a_connection_lost_mid_receipt_prints_it_whole_on_retry() {
-        use till_drivers::printer::{PrinterAddress, Printer};
+        use till_drivers::printer::{Printer, PrinterAddress};
         use till_drivers::virtual_printer::VirtualPrinter;
         let dir = tempfile::tempdir().unwrap();
         let vp = VirtualPrinter::spawn("127.0.0.1:0", &dir.path().join("paper")).unwrap();
         let proxy = flaky_proxy(vp.address);
-        let mut store = Store::create(&dir.path().join("till.db"), "S001", "T01", crate::domain::Currency::CNY).unwrap();
-        let committed = store.commit_sale(sale(groceries(), vec![("cash", 1000, None)])).unwrap();
+        let mut store = Store::create(
+            &dir.path().join("till.db"),
+            "S001",
+            "T01",
+            crate::domain::Currency::CNY,
+        )
+        .unwrap();
+        let committed = store
+            .commit_sale(sale(groceries(), vec![("cash", 1000, None)]))
+            .unwrap();
         store.enqueue_receipt(committed.record.seq, false).unwrap();
         let printer = ReceiptPrinter {
             printer: Printer::new(PrinterAddress::Tcp(proxy.to_string())),
-            settings: PrintSettings { columns: 32, encoding: TextEncoding::Gb18030 },
+            settings: PrintSettings {
+                columns: 32,
+                encoding: TextEncoding::Gb18030,
+            },
             header: header(),
             language: Language::Zh,
         };
         let error = print_due(&store, &printer).unwrap_err();
-        assert!(error.to_string().starts_with("printer connection failed mid-receipt"), "{error}");
+        assert!(
+            error
+                .to_string()
+                .starts_with("printer connection failed mid-receipt"),
+            "{error}"
+        );
         let pending = store.pending_print_jobs().unwrap();
         assert_eq!(pending.len(), 1, "the job stays queued");
         assert!(pending[0].last_error.is_some());
-        assert_eq!(store.sale(1).unwrap(), committed.record, "the sale is untouched");
+        assert_eq!(
+            store.sale(1).unwrap(),
+            committed.record,
+            "the sale is untouched"
+        );
 
         store.retry_print_jobs_now().unwrap();
         assert_eq!(print_due(&store, &printer).unwrap(), 1);
@@ -378,7 +398,10 @@ mod tests {
             std::thread::sleep(Duration::from_millis(10));
         }
         let text = vp.receipt(1).unwrap();
-        assert!(text.starts_with("[center bold 2x] Till 便利店") && text.ends_with("[cut]\n"), "{text}");
+        assert!(
+            text.starts_with("[center bold 2x] Till 便利店") && text.ends_with("[cut]\n"),
+            "{text}"
+        );
         assert!(store.pending_print_jobs().unwrap().is_empty());
     }
 
@@ -387,7 +410,10 @@ mod tests {
         for (attempts, base) in [(0, 1), (1, 2), (3, 8), (6, 60), (20, 60)] {
             let delay = backoff(attempts).as_millis();
             let base = u128::from(base as u32) * 1000;
-            assert!(delay >= base && delay <= base * 5 / 4, "{attempts}: {delay} ms");
+            assert!(
+                delay >= base && delay <= base * 5 / 4,
+                "{attempts}: {delay} ms"
+            );
         }
     }
 

@@ -676,3 +676,92 @@ fn a_bad_printer_config_is_refused_clearly() {
     assert!(out.contains("a TCP printer needs HOST:PORT"), "{out}");
     assert!(!till.db().exists());
 }
+
+#[test]
+fn till_run_sells_from_two_scanners_and_the_keyboard_and_prints() {
+    use std::io::Write as _;
+    use till_drivers::scanner::Framing;
+    use till_drivers::virtual_scanner::VirtualScanner;
+
+    let address = free_port();
+    let till = with_printer(&address);
+    let printer = PrinterProcess::start(&address, &till.data_dir().join("paper"), false);
+    let mut handheld = VirtualScanner::new(9600).unwrap();
+    let mut presentation = VirtualScanner::new(9600).unwrap();
+    let mut config = std::fs::read_to_string(till.data_dir().join("config.toml")).unwrap();
+    for (name, port) in [
+        ("handheld", handheld.path.display().to_string()),
+        ("presentation", presentation.path.display().to_string()),
+        ("spare", "/dev/ttyDOES-NOT-EXIST".to_string()),
+    ] {
+        config += &format!("\n[[scanners]]\nname = \"{name}\"\nport = \"{port}\"\n");
+    }
+    std::fs::write(till.data_dir().join("config.toml"), config).unwrap();
+
+    let mut child = till
+        .command(&["run", "--cashier", "1001"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (tx, lines) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let wait_for = |needle: &str| -> String {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while let Ok(line) =
+            lines.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()))
+        {
+            if line.contains(needle) {
+                return line;
+            }
+        }
+        panic!("till run never said {needle:?}");
+    };
+    let mut stdin = child.stdin.take().unwrap();
+    wait_for("till ready");
+    let mut connected = 0;
+    let mut misconfigured = None;
+    while connected < 2 || misconfigured.is_none() {
+        let line = wait_for("scanner ");
+        if line.ends_with(": connected") {
+            connected += 1;
+        }
+        if line.contains("spare disconnected: cannot open /dev/ttyDOES-NOT-EXIST") {
+            misconfigured = Some(line);
+        }
+    }
+
+    handheld.scan(&sample_ean13(2), Framing::Cr).unwrap();
+    wait_for("农夫山泉 550ml  1 × ￥2.00");
+    presentation.scan(&sample_ean13(2), Framing::Cr).unwrap();
+    wait_for("农夫山泉 550ml  2 × ￥2.00");
+    // A keyboard-wedge scanner types the code and Enter.
+    writeln!(stdin, "{}", sample_ean13(14)).unwrap();
+    wait_for("可口可乐 500ml");
+    writeln!(stdin, "4006381333932").unwrap();
+    wait_for("! 4006381333932: 4006381333932: wrong check digit");
+    writeln!(stdin, "pay cash 20").unwrap();
+    let committed = wait_for("sale #1 committed");
+    assert!(
+        committed.contains("total ￥7.50, change ￥12.50"),
+        "{committed}"
+    );
+    writeln!(stdin, "quit").unwrap();
+    assert!(child.wait().unwrap().success());
+
+    let receipt = printer.receipt(1).expect("the receipt printed");
+    assert!(
+        receipt.contains("  2 × ￥2.00") && receipt.contains("可口可乐 500ml"),
+        "{receipt}"
+    );
+    assert!(
+        till.ok(&["journal", "verify"])
+            .starts_with("journal ok: 1 sales")
+    );
+}

@@ -1,0 +1,312 @@
+//! `till run`: the till in a terminal, until the touchscreen arrives. Serial scanners and
+//! typed lines (a keyboard-wedge scanner types too) feed one checkout; receipts print through
+//! the durable queue on its own thread; device trouble is reported as it happens.
+
+use std::io::BufRead;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::mpsc::{RecvTimeoutError, Sender, channel};
+use std::time::Duration;
+
+use anyhow::Result;
+use till::checkout::{Checkout, CheckoutSettings, ScanContext, ScanOutcome};
+use till::config::DATABASE_FILE;
+use till::domain::{LineId, Money, Quantity, Tender, TenderKind};
+use till::printing::{PrintWorker, PrinterState, ReceiptPrinter};
+use till_drivers::scanner::{ScannerEvent, spawn};
+use till_sync::Attribution;
+
+enum Input {
+    Line(String),
+    Scanner(ScannerEvent),
+    Closed,
+}
+
+const HELP: &str = "scan or type a code; commands: pay KIND AMOUNT [REF] (cash, card, wechat_pay, alipay, unionpay), \
+qty LINE QUANTITY, void LINE, total, cancel, park, parked, resume ID, help, quit";
+
+pub fn run(data_dir: &Path, cashier: &str) -> Result<ExitCode> {
+    let (config, store) = crate::open(data_dir)?;
+    let settings = CheckoutSettings::from_config(&config)?;
+    let (inputs, events) = channel::<Input>();
+
+    // Scanners report on their own threads; a missing device is reported and retried, and the
+    // till sells meanwhile from the keyboard.
+    let (scanner_tx, scanner_rx) = channel();
+    let mut scanners = Vec::new();
+    for section in &config.scanners {
+        scanners.push(spawn(section.driver_config()?, scanner_tx.clone())?);
+    }
+    drop(scanner_tx);
+    forward(scanner_rx, inputs.clone(), Input::Scanner);
+    let stdin_inputs = inputs.clone();
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lock().lines() {
+            let Ok(line) = line else { break };
+            if stdin_inputs.send(Input::Line(line)).is_err() {
+                return;
+            }
+        }
+        let _ = stdin_inputs.send(Input::Closed);
+    });
+
+    let printer = match ReceiptPrinter::from_config(&config)? {
+        Some(printer) => Some(PrintWorker::spawn(data_dir.join(DATABASE_FILE), printer)?),
+        None => None,
+    };
+    println!(
+        "till ready: terminal {} of store {}, cashier {cashier}",
+        config.terminal_id, config.store_id
+    );
+    println!("{HELP}");
+    let mut checkout = Checkout::new(store, settings, cashier);
+    let mut last_printer = PrinterState::default();
+    loop {
+        let input = match events.recv_timeout(Duration::from_millis(300)) {
+            Ok(input) => Some(input),
+            Err(RecvTimeoutError::Timeout) => None,
+            Err(RecvTimeoutError::Disconnected) => Some(Input::Closed),
+        };
+        match input {
+            Some(Input::Scanner(ScannerEvent::Scan { code, .. })) => scan(&mut checkout, &code),
+            Some(Input::Scanner(ScannerEvent::Connected { scanner })) => {
+                println!("scanner {scanner}: connected")
+            }
+            Some(Input::Scanner(ScannerEvent::Disconnected { scanner, reason })) => {
+                println!("scanner {scanner} disconnected: {reason}; retrying")
+            }
+            Some(Input::Scanner(ScannerEvent::Discarded { scanner, reason })) => {
+                println!("scanner {scanner}: {reason}")
+            }
+            Some(Input::Line(line)) if !command(&mut checkout, line.trim(), printer.as_ref()) => break,
+            Some(Input::Line(_)) => {}
+            Some(Input::Closed) => break,
+            None => {}
+        }
+        if let Some(worker) = &printer {
+            let state = worker.state();
+            if state != last_printer {
+                match &state.last_error {
+                    Some(error) => {
+                        println!("printer: {error}; {} receipt(s) queued", state.pending)
+                    }
+                    None if last_printer.last_error.is_some() => {
+                        println!("printer: back, queue printed")
+                    }
+                    None => {}
+                }
+                last_printer = state;
+            }
+        }
+    }
+    // Give the printer a moment with the last receipt; anything left stays queued on disk.
+    if let Some(worker) = &printer {
+        for _ in 0..30 {
+            std::thread::sleep(Duration::from_millis(100));
+            if worker.state().pending == 0 {
+                break;
+            }
+        }
+    }
+    if !checkout.ticket().is_empty() {
+        println!("the open ticket was not sold");
+    }
+    drop(scanners);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn forward<T: Send + 'static>(
+    from: std::sync::mpsc::Receiver<T>,
+    to: Sender<Input>,
+    wrap: fn(T) -> Input,
+) {
+    std::thread::spawn(move || {
+        for item in from {
+            if to.send(wrap(item)).is_err() {
+                return;
+            }
+        }
+    });
+}
+
+fn money(checkout: &Checkout, minor: i64) -> String {
+    Money::new(minor, checkout.ticket().currency()).to_string()
+}
+
+fn scan(checkout: &mut Checkout, code: &str) {
+    let context = if checkout.ticket().tenders().is_empty() {
+        ScanContext::Sale
+    } else {
+        ScanContext::Payment
+    };
+    match checkout.scan(code, context) {
+        Ok(ScanOutcome::Added(id)) => show_line(checkout, id),
+        Ok(ScanOutcome::PaymentReference(code)) => {
+            println!(
+                "{} payment code read; pay with: pay {} AMOUNT {}",
+                code.provider,
+                provider_kind(&code),
+                code.code
+            )
+        }
+        Ok(ScanOutcome::Member(_)) => println!("member codes are not supported yet"),
+        Ok(ScanOutcome::Receipt(code)) => println!(
+            "receipt of sale #{}: see `till sales show {}`",
+            code.seq, code.seq
+        ),
+        Err(error) => println!("! {code}: {error}"),
+    }
+}
+
+fn provider_kind(code: &till::domain::scan::PaymentCode) -> &'static str {
+    match code.provider {
+        till::domain::scan::PaymentProvider::WeChatPay => "wechat_pay",
+        till::domain::scan::PaymentProvider::Alipay => "alipay",
+        till::domain::scan::PaymentProvider::UnionPay => "unionpay",
+    }
+}
+
+fn show_line(checkout: &Checkout, id: LineId) {
+    let ticket = checkout.ticket();
+    let Some(index) = ticket.lines().iter().position(|l| l.id == id) else {
+        return;
+    };
+    let line = &ticket.lines()[index];
+    let totals = ticket.totals();
+    println!(
+        "{:>3}  {}  {} × {}  {}    total {}",
+        index + 1,
+        line.item.name_zh,
+        line.quantity,
+        money(checkout, line.unit_price),
+        money(checkout, totals.lines[index].total),
+        money(checkout, totals.total)
+    );
+}
+
+fn line_id(checkout: &Checkout, number: &str) -> Option<LineId> {
+    let n: usize = number.parse().ok()?;
+    checkout
+        .ticket()
+        .lines()
+        .get(n.checked_sub(1)?)
+        .map(|l| l.id)
+}
+
+/// Handles one typed line. Returns false to quit.
+fn command(checkout: &mut Checkout, line: &str, printer: Option<&PrintWorker>) -> bool {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let result: Result<(), String> = match words.as_slice() {
+        [] => Ok(()),
+        ["quit" | "exit"] => return false,
+        ["help"] => {
+            println!("{HELP}");
+            Ok(())
+        }
+        ["total"] => {
+            let totals = checkout.ticket().totals();
+            println!(
+                "{} lines, total {}",
+                checkout.ticket().lines().len(),
+                money(checkout, totals.total)
+            );
+            Ok(())
+        }
+        ["cancel"] => {
+            checkout.clear();
+            println!("ticket cancelled");
+            Ok(())
+        }
+        ["park"] => checkout
+            .park()
+            .map(|id| println!("parked as {id}"))
+            .map_err(|e| e.to_string()),
+        ["parked"] => checkout
+            .parked()
+            .map(|list| {
+                for p in list {
+                    println!(
+                        "{}: {} lines, {}",
+                        p.id,
+                        p.line_count,
+                        money(checkout, p.total)
+                    );
+                }
+            })
+            .map_err(|e| e.to_string()),
+        ["resume", id] => match id.parse() {
+            Ok(id) => checkout
+                .resume(id)
+                .map(|()| println!("resumed {id}"))
+                .map_err(|e| e.to_string()),
+            Err(_) => Err(format!("{id:?} is not a parked ticket number")),
+        },
+        ["void", n] => match line_id(checkout, n) {
+            Some(id) => checkout
+                .void_line(id, None)
+                .map(|()| println!("line {n} voided"))
+                .map_err(|e| e.to_string()),
+            None => Err(format!("no line {n}")),
+        },
+        ["qty", n, q] => match (line_id(checkout, n), Quantity::parse(q)) {
+            (Some(id), Some(q)) => checkout
+                .set_quantity(id, q)
+                .map(|()| show_line(checkout, id))
+                .map_err(|e| e.to_string()),
+            (None, _) => Err(format!("no line {n}")),
+            (_, None) => Err(format!("{q:?} is not a quantity")),
+        },
+        ["pay", kind, amount, rest @ ..] => {
+            pay(checkout, kind, amount, rest.first().copied(), printer)
+        }
+        [code] => {
+            scan(checkout, code);
+            Ok(())
+        }
+        _ => Err(format!("unknown command {line:?}; type help")),
+    };
+    if let Err(message) = result {
+        println!("! {message}");
+    }
+    true
+}
+
+fn pay(
+    checkout: &mut Checkout,
+    kind: &str,
+    amount: &str,
+    reference: Option<&str>,
+    printer: Option<&PrintWorker>,
+) -> Result<(), String> {
+    let kind = TenderKind::parse(kind).ok_or_else(|| format!("unknown tender {kind:?}"))?;
+    let amount = Money::parse(amount, checkout.ticket().currency()).map_err(|e| e.to_string())?;
+    let tender = Tender {
+        kind,
+        amount: amount.minor(),
+        reference: reference.map(str::to_string),
+    };
+    checkout.add_tender(tender).map_err(|e| e.to_string())?;
+    let state = checkout.ticket().payment();
+    if state.remaining > 0 {
+        println!("{} still due", money(checkout, state.remaining));
+        return Ok(());
+    }
+    let sale = checkout
+        .commit(Attribution::Anonymous { claim_token: None })
+        .map_err(|e| e.to_string())?;
+    println!(
+        "sale #{} committed, total {}, change {}",
+        sale.record.seq,
+        money(checkout, sale.record.total),
+        money(checkout, sale.record.change)
+    );
+    if let Some(worker) = printer {
+        // Durable first: the receipt is queued only now that the sale is committed.
+        checkout
+            .store()
+            .enqueue_receipt(sale.record.seq, false)
+            .map_err(|e| e.to_string())?;
+        worker.notify();
+    }
+    Ok(())
+}
