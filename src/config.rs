@@ -187,34 +187,8 @@ fn default_encoding() -> String {
 
 impl PrinterConfig {
     pub fn address(&self) -> Result<till_drivers::printer::PrinterAddress, ConfigError> {
-        use till_drivers::printer::PrinterAddress;
-        let invalid =
-            |m: String| ConfigError::Invalid(format!("printer address {:?}: {m}", self.address));
-        let (kind, rest) = self.address.split_once(':').ok_or_else(|| {
-            invalid("use tcp:HOST:PORT, usb:PATH, serial:PATH or file:PATH".into())
-        })?;
-        if rest.is_empty() {
-            return Err(invalid("the part after the colon is empty".into()));
-        }
-        match kind {
-            "tcp"
-                if rest
-                    .rsplit_once(':')
-                    .is_some_and(|(_, port)| port.parse::<u16>().is_ok()) =>
-            {
-                Ok(PrinterAddress::Tcp(rest.to_string()))
-            }
-            "tcp" => Err(invalid(
-                "a TCP printer needs HOST:PORT, usually port 9100".into(),
-            )),
-            "usb" => Ok(PrinterAddress::UsbDevice(rest.into())),
-            "serial" => Ok(PrinterAddress::Serial {
-                path: rest.into(),
-                baud: self.baud,
-            }),
-            "file" => Ok(PrinterAddress::File(rest.into())),
-            other => Err(invalid(format!("unknown kind {other:?}"))),
-        }
+        till_drivers::printer::PrinterAddress::parse(&self.address, self.baud)
+            .map_err(|m| ConfigError::Invalid(format!("printer address {:?}: {m}", self.address)))
     }
 
     pub fn settings(&self) -> Result<till_drivers::escpos::PrintSettings, ConfigError> {

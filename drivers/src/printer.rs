@@ -26,6 +26,28 @@ pub enum PrinterAddress {
     File(PathBuf),
 }
 
+impl PrinterAddress {
+    /// Parses `tcp:HOST:PORT`, `usb:PATH`, `serial:PATH` (at `baud`) or `file:PATH`.
+    pub fn parse(address: &str, baud: u32) -> Result<PrinterAddress, String> {
+        let (kind, rest) = address
+            .split_once(':')
+            .ok_or("use tcp:HOST:PORT, usb:PATH, serial:PATH or file:PATH")?;
+        if rest.is_empty() {
+            return Err("the part after the colon is empty".into());
+        }
+        match kind {
+            "tcp" if rest.rsplit_once(':').is_some_and(|(_, port)| port.parse::<u16>().is_ok()) => {
+                Ok(PrinterAddress::Tcp(rest.to_string()))
+            }
+            "tcp" => Err("a TCP printer needs HOST:PORT, usually port 9100".into()),
+            "usb" => Ok(PrinterAddress::UsbDevice(rest.into())),
+            "serial" => Ok(PrinterAddress::Serial { path: rest.into(), baud }),
+            "file" => Ok(PrinterAddress::File(rest.into())),
+            other => Err(format!("unknown kind {other:?}")),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PrintError {
     #[error("printer unreachable: {0}")]

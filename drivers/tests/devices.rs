@@ -320,3 +320,53 @@ mod scanners {
         );
     }
 }
+
+/// Real devices, run with `cargo test -p till-drivers --features hardware-tests` and
+/// `TILL_TEST_PRINTER=tcp:192.168.1.50:9100` (or `usb:/dev/usb/lp0`, `serial:/dev/ttyUSB0`)
+/// and `TILL_TEST_SCANNER=/dev/ttyACM0`.
+#[cfg(feature = "hardware-tests")]
+mod hardware {
+    use std::time::Duration;
+
+    use till_drivers::document::{Align, Block, Document, Style};
+    use till_drivers::escpos::{PrintSettings, TextEncoding, encode};
+    use till_drivers::printer::{Printer, PrinterAddress};
+    use till_drivers::scanner::{ScannerConfig, ScannerEvent, spawn};
+
+    fn env(name: &str) -> String {
+        std::env::var(name).unwrap_or_else(|_| panic!("set {name} to run the hardware tests"))
+    }
+
+    #[test]
+    fn a_real_printer_reports_status_and_prints_chinese() {
+        let address = PrinterAddress::parse(&env("TILL_TEST_PRINTER"), 9600).unwrap();
+        let printer = Printer::new(address);
+        if let Some(status) = printer.status().unwrap() {
+            assert_eq!(status.blocking_error(), None, "{status:?}");
+        }
+        let mut doc = Document::default();
+        doc.text("Till 硬件测试", Align::Center, Style::LARGE)
+            .pair("康师傅红烧牛肉面", "￥5.00", Style::PLAIN)
+            .push(Block::Barcode("TR1.TEST.T01.1".into()))
+            .push(Block::Qr("https://example.com/till".into()));
+        let bytes = encode(&doc, &PrintSettings { columns: 48, encoding: TextEncoding::Gb18030 }).unwrap().bytes;
+        printer.print(&bytes).unwrap();
+    }
+
+    #[test]
+    fn a_real_scanner_delivers_a_scan() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let _scanner = spawn(ScannerConfig::new("hardware", &env("TILL_TEST_SCANNER")), tx).unwrap();
+        println!("scan any barcode within 30 s");
+        loop {
+            match rx.recv_timeout(Duration::from_secs(30)).expect("no scan within 30 s") {
+                ScannerEvent::Scan { code, .. } => {
+                    assert!(!code.is_empty());
+                    return;
+                }
+                ScannerEvent::Disconnected { reason, .. } => panic!("{reason}"),
+                _ => {}
+            }
+        }
+    }
+}
