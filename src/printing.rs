@@ -326,7 +326,7 @@ mod tests {
             for (n, stream) in listener.incoming().enumerate() {
                 let Ok(mut client) = stream else { continue };
                 if n == 0 {
-                    for _ in 0..3 {
+                    for _ in 0..4 {
                         let mut request = [0u8; 3];
                         client.read_exact(&mut request).unwrap();
                         client.write_all(&[0x12]).unwrap();

@@ -23,7 +23,7 @@ enum Input {
 }
 
 const HELP: &str = "scan or type a code; commands: pay KIND AMOUNT [REF] (cash, card, wechat_pay, alipay, unionpay), \
-qty LINE QUANTITY, void LINE, total, cancel, park, parked, resume ID, help, quit";
+qty LINE QUANTITY, void LINE, total, cancel, park, parked, resume ID, reprint SALE, help, quit";
 
 pub fn run(data_dir: &Path, cashier: &str) -> Result<ExitCode> {
     let (config, store) = crate::open(data_dir)?;
@@ -78,7 +78,9 @@ pub fn run(data_dir: &Path, cashier: &str) -> Result<ExitCode> {
             Some(Input::Scanner(ScannerEvent::Discarded { scanner, reason })) => {
                 println!("scanner {scanner}: {reason}")
             }
-            Some(Input::Line(line)) if !command(&mut checkout, line.trim(), printer.as_ref()) => break,
+            Some(Input::Line(line)) if !command(&mut checkout, line.trim(), printer.as_ref()) => {
+                break;
+            }
             Some(Input::Line(_)) => {}
             Some(Input::Closed) => break,
             None => {}
@@ -255,6 +257,19 @@ fn command(checkout: &mut Checkout, line: &str, printer: Option<&PrintWorker>) -
                 .map_err(|e| e.to_string()),
             (None, _) => Err(format!("no line {n}")),
             (_, None) => Err(format!("{q:?} is not a quantity")),
+        },
+        ["reprint", seq] => match (seq.trim_start_matches('#').parse::<u64>(), printer) {
+            (Ok(seq), Some(worker)) => checkout
+                .store()
+                .sale(seq)
+                .and_then(|_| checkout.store().enqueue_receipt(seq, true))
+                .map(|_| {
+                    worker.notify();
+                    println!("reprinting sale #{seq}");
+                })
+                .map_err(|e| e.to_string()),
+            (Ok(_), None) => Err("no printer configured".into()),
+            (Err(_), _) => Err(format!("{seq:?} is not a sale number")),
         },
         ["pay", kind, amount, rest @ ..] => {
             pay(checkout, kind, amount, rest.first().copied(), printer)

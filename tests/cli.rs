@@ -752,9 +752,17 @@ fn till_run_sells_from_two_scanners_and_the_keyboard_and_prints() {
         committed.contains("total ￥7.50, change ￥12.50"),
         "{committed}"
     );
+    writeln!(stdin, "reprint 1").unwrap();
+    wait_for("reprinting sale #1");
     writeln!(stdin, "quit").unwrap();
     assert!(child.wait().unwrap().success());
 
+    assert!(
+        printer
+            .receipt(2)
+            .expect("the copy printed")
+            .contains("重印 COPY")
+    );
     let receipt = printer.receipt(1).expect("the receipt printed");
     assert!(
         receipt.contains("  2 × ￥2.00") && receipt.contains("可口可乐 500ml"),

@@ -36,12 +36,19 @@ impl PrinterAddress {
             return Err("the part after the colon is empty".into());
         }
         match kind {
-            "tcp" if rest.rsplit_once(':').is_some_and(|(_, port)| port.parse::<u16>().is_ok()) => {
+            "tcp"
+                if rest
+                    .rsplit_once(':')
+                    .is_some_and(|(_, port)| port.parse::<u16>().is_ok()) =>
+            {
                 Ok(PrinterAddress::Tcp(rest.to_string()))
             }
             "tcp" => Err("a TCP printer needs HOST:PORT, usually port 9100".into()),
             "usb" => Ok(PrinterAddress::UsbDevice(rest.into())),
-            "serial" => Ok(PrinterAddress::Serial { path: rest.into(), baud }),
+            "serial" => Ok(PrinterAddress::Serial {
+                path: rest.into(),
+                baud,
+            }),
             "file" => Ok(PrinterAddress::File(rest.into())),
             other => Err(format!("unknown kind {other:?}")),
         }
@@ -60,45 +67,47 @@ pub enum PrintError {
     CoverOpen,
     #[error("printer is offline")]
     Offline,
+    #[error("printer reports an error (cutter jam?)")]
+    PrinterError,
     #[error("printer connection failed mid-receipt: {0}")]
     Interrupted(String),
 }
 
-/// What `DLE EOT 1`, `2` and `4` report.
+/// What `DLE EOT 1` to `4` report.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PrinterStatus {
     pub offline: bool,
     pub cover_open: bool,
     pub paper_out: bool,
     pub paper_near_end: bool,
+    /// A cutter jam or another error that needs the printer's attention.
+    pub error: bool,
 }
 
 impl PrinterStatus {
-    /// Reads the three status bytes, in the order 1, 2, 4.
-    pub fn from_bytes(printer: u8, offline_cause: u8, paper: u8) -> PrinterStatus {
+    /// Reads the four status bytes, in the order 1, 2, 3, 4.
+    pub fn from_bytes([printer, offline_cause, error_cause, paper]: [u8; 4]) -> PrinterStatus {
         PrinterStatus {
             offline: printer & 0x08 != 0,
             cover_open: offline_cause & 0x04 != 0,
             paper_out: offline_cause & 0x20 != 0 || paper & 0x60 != 0,
             paper_near_end: paper & 0x0C != 0,
+            error: offline_cause & 0x40 != 0 || error_cause & 0x68 != 0,
         }
     }
 
-    /// The status bytes a printer in this state sends, for the virtual printer.
-    pub fn to_bytes(&self) -> [u8; 3] {
+    /// The status bytes (for requests 1, 2, 3, 4) a printer in this state sends, for the
+    /// virtual printer.
+    pub fn to_bytes(&self) -> [u8; 4] {
         // Bits 1 and 4 are always set in real-time status bytes.
         let fixed = 0x12;
+        let bit = |on: bool, mask: u8| if on { mask } else { 0 };
+        let stopped = self.offline || self.cover_open || self.paper_out || self.error;
         [
-            fixed
-                | if self.offline || self.cover_open || self.paper_out {
-                    0x08
-                } else {
-                    0
-                },
-            fixed | if self.cover_open { 0x04 } else { 0 } | if self.paper_out { 0x20 } else { 0 },
-            fixed
-                | if self.paper_near_end { 0x0C } else { 0 }
-                | if self.paper_out { 0x60 } else { 0 },
+            fixed | bit(stopped, 0x08),
+            fixed | bit(self.cover_open, 0x04) | bit(self.paper_out, 0x20) | bit(self.error, 0x40),
+            fixed | bit(self.error, 0x08),
+            fixed | bit(self.paper_near_end, 0x0C) | bit(self.paper_out, 0x60),
         ]
     }
 
@@ -108,6 +117,8 @@ impl PrinterStatus {
             Some(PrintError::PaperOut)
         } else if self.cover_open {
             Some(PrintError::CoverOpen)
+        } else if self.error {
+            Some(PrintError::PrinterError)
         } else if self.offline {
             Some(PrintError::Offline)
         } else {
@@ -215,8 +226,8 @@ impl Printer {
 }
 
 fn query_status(port: &mut Box<dyn Port>) -> Result<PrinterStatus, PrintError> {
-    let mut answers = [0u8; 3];
-    for (answer, n) in answers.iter_mut().zip([1, 2, 4]) {
+    let mut answers = [0u8; 4];
+    for (answer, n) in answers.iter_mut().zip([1, 2, 3, 4]) {
         port.write_all(&status_request(n))
             .map_err(|e| PrintError::Unreachable(e.to_string()))?;
         port.flush()
@@ -236,9 +247,7 @@ fn query_status(port: &mut Box<dyn Port>) -> Result<PrinterStatus, PrintError> {
             Err(e) => return Err(PrintError::Unreachable(e.to_string())),
         }
     }
-    Ok(PrinterStatus::from_bytes(
-        answers[0], answers[1], answers[2],
-    ))
+    Ok(PrinterStatus::from_bytes(answers))
 }
 
 #[cfg(test)]
@@ -261,20 +270,27 @@ mod tests {
                 paper_near_end: true,
                 ..Default::default()
             },
+            PrinterStatus {
+                error: true,
+                ..Default::default()
+            },
         ] {
-            let [a, b, c] = status.to_bytes();
-            let back = PrinterStatus::from_bytes(a, b, c);
+            let back = PrinterStatus::from_bytes(status.to_bytes());
             assert_eq!(back.paper_out, status.paper_out);
             assert_eq!(back.cover_open, status.cover_open);
             assert_eq!(back.paper_near_end, status.paper_near_end);
+            assert_eq!(back.error, status.error);
         }
+        assert_eq!(PrinterStatus::from_bytes([0x12; 4]).blocking_error(), None);
+        let paper_out = [0x1A, 0x32, 0x12, 0x72];
         assert_eq!(
-            PrinterStatus::from_bytes(0x12, 0x12, 0x12).blocking_error(),
-            None
-        );
-        assert_eq!(
-            PrinterStatus::from_bytes(0x1A, 0x32, 0x72).blocking_error(),
+            PrinterStatus::from_bytes(paper_out).blocking_error(),
             Some(PrintError::PaperOut)
+        );
+        let cover_open = [0x1A, 0x16, 0x12, 0x12];
+        assert_eq!(
+            PrinterStatus::from_bytes(cover_open).blocking_error(),
+            Some(PrintError::CoverOpen)
         );
     }
 }

@@ -96,11 +96,9 @@ fn serve(mut stream: TcpStream, state: &PrinterState, out_dir: &Path) {
                         paper_out: state.paper_out.load(Ordering::SeqCst),
                         ..PrinterStatus::default()
                     };
-                    let [printer, cause, paper] = status.to_bytes();
+                    let answers = status.to_bytes();
                     let answer = match which {
-                        1 => printer,
-                        2 => cause,
-                        4 => paper,
+                        1..=4 => answers[usize::from(which) - 1],
                         _ => 0x12,
                     };
                     if stream.write_all(&[answer]).is_err() {

@@ -349,17 +349,32 @@ mod hardware {
             .pair("康师傅红烧牛肉面", "￥5.00", Style::PLAIN)
             .push(Block::Barcode("TR1.TEST.T01.1".into()))
             .push(Block::Qr("https://example.com/till".into()));
-        let bytes = encode(&doc, &PrintSettings { columns: 48, encoding: TextEncoding::Gb18030 }).unwrap().bytes;
+        let bytes = encode(
+            &doc,
+            &PrintSettings {
+                columns: 48,
+                encoding: TextEncoding::Gb18030,
+            },
+        )
+        .unwrap()
+        .bytes;
         printer.print(&bytes).unwrap();
     }
 
     #[test]
     fn a_real_scanner_delivers_a_scan() {
         let (tx, rx) = std::sync::mpsc::channel();
-        let _scanner = spawn(ScannerConfig::new("hardware", &env("TILL_TEST_SCANNER")), tx).unwrap();
+        let _scanner = spawn(
+            ScannerConfig::new("hardware", &env("TILL_TEST_SCANNER")),
+            tx,
+        )
+        .unwrap();
         println!("scan any barcode within 30 s");
         loop {
-            match rx.recv_timeout(Duration::from_secs(30)).expect("no scan within 30 s") {
+            match rx
+                .recv_timeout(Duration::from_secs(30))
+                .expect("no scan within 30 s")
+            {
                 ScannerEvent::Scan { code, .. } => {
                     assert!(!code.is_empty());
                     return;
