@@ -7,3 +7,4 @@ pub mod demo;
 pub mod domain;
 pub mod printing;
 pub mod store;
+pub mod sync;

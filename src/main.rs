@@ -65,6 +65,17 @@ enum Command {
         #[arg(long)]
         keep: Option<PathBuf>,
     },
+    /// Register this terminal with HQ, using a one-time code from `till-hq terminal add`.
+    Register {
+        /// HQ's address, e.g. https://hq.example.com or http://127.0.0.1:8080.
+        #[arg(long)]
+        hq: String,
+        #[arg(long)]
+        code: String,
+    },
+    /// Upload sales to HQ, or show how syncing stands.
+    #[command(subcommand)]
+    Sync(SyncCommand),
     /// Scanners, printers and the virtual devices for demos and tests.
     #[command(subcommand)]
     Devices(devices_cli::DevicesCommand),
@@ -159,6 +170,24 @@ enum SalesCommand {
 }
 
 #[derive(Subcommand, Debug)]
+enum SyncCommand {
+    /// Upload every pending sale now.
+    Now {
+        /// Sales per batch.
+        #[arg(long, default_value_t = 500)]
+        batch: u32,
+        /// Tries per batch when HQ is unreachable, slow or failing.
+        #[arg(long, default_value_t = 5)]
+        attempts: u32,
+        /// Seconds to wait for HQ's answer to one batch.
+        #[arg(long, default_value_t = 30)]
+        timeout: u64,
+    },
+    /// Pending sales, last success and last error.
+    Status,
+}
+
+#[derive(Subcommand, Debug)]
 enum JournalCommand {
     /// Walk the hash chain and report the first gap or break.
     Verify,
@@ -210,6 +239,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Demo { keep } => demo(keep),
         Command::Bench(cmd) => bench::run(cmd),
         Command::Devices(cmd) => devices_cli::run(&data_dir, cmd),
+        Command::Register { hq, code } => register(&data_dir, &hq, &code),
+        Command::Sync(cmd) => sync(&data_dir, cmd),
         Command::Debug(DebugCommand::CommitLoop { max }) => commit_loop(&data_dir, max),
     }
 }
@@ -514,6 +545,79 @@ fn verify(data_dir: &Path) -> Result<ExitCode> {
                 report.sales_checked
             );
             Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+fn register(data_dir: &Path, hq: &str, code: &str) -> Result<ExitCode> {
+    let (config, store) = open(data_dir)?;
+    let registered = till_sync::client::register(hq, code, std::time::Duration::from_secs(30))
+        .with_context(|| format!("registering with {hq}"))?;
+    if registered.store != config.store_id || registered.terminal != config.terminal_id {
+        bail!(
+            "that code is for terminal {}/{}, but this is terminal {}/{}",
+            registered.store,
+            registered.terminal,
+            config.store_id,
+            config.terminal_id
+        );
+    }
+    till::sync::save_registration(data_dir, &store, hq, &registered.token)?;
+    println!(
+        "registered terminal {}/{} with {hq}",
+        registered.store, registered.terminal
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn sync(data_dir: &Path, cmd: SyncCommand) -> Result<ExitCode> {
+    let (_, mut store) = open(data_dir)?;
+    match cmd {
+        SyncCommand::Now {
+            batch,
+            attempts,
+            timeout,
+        } => {
+            let client =
+                till::sync::client(data_dir, &store, std::time::Duration::from_secs(timeout))?;
+            let pending = store.outbox_pending()?;
+            let report = till::sync::sync_now(&mut store, &client, batch, attempts)
+                .with_context(|| format!("syncing {pending} pending sales"))?;
+            println!(
+                "synced: {} accepted, {} already at HQ, {} refused, in {} batches; {} pending",
+                report.accepted,
+                report.duplicates,
+                report.rejected.len(),
+                report.batches,
+                report.pending
+            );
+            for (seq, reason) in &report.rejected {
+                println!("sale #{seq} refused by HQ: {reason}");
+            }
+            Ok(if report.rejected.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        SyncCommand::Status => {
+            let hq = store.setting("hq_url")?;
+            println!("HQ: {}", hq.as_deref().unwrap_or("not registered"));
+            println!("pending sales: {}", store.outbox_pending()?);
+            let last = store
+                .setting("sync.last_success_ms")?
+                .and_then(|ms| ms.parse().ok())
+                .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
+                .map_or("never".to_string(), |t| {
+                    t.strftime("%Y-%m-%d %H:%M:%S UTC").to_string()
+                });
+            println!("last success: {last}");
+            let error = store.setting("sync.last_error")?.filter(|e| !e.is_empty());
+            println!("last error: {}", error.as_deref().unwrap_or("none"));
+            for (seq, reason) in store.outbox_rejected()? {
+                println!("sale #{seq} refused by HQ: {reason}");
+            }
+            Ok(ExitCode::SUCCESS)
         }
     }
 }

@@ -1,4 +1,8 @@
-//! Till HQ's checks on what terminals upload. The server, stores and analytics build on these.
+//! Till HQ, the SCRM backend: its storage backends, its HTTP API, and its checks on what
+//! terminals upload.
+
+pub mod db;
+pub mod server;
 
 use till_sync::{GENESIS_HASH, SaleRecord, chain_hash};
 

@@ -1,11 +1,12 @@
-//! `till-hq`: the HQ / SCRM backend. The server arrives with the sync issue; today the binary
-//! can already check a terminal's exported journal with the same code HQ will run on upload.
+//! `till-hq`: the HQ / SCRM backend server and its admin commands.
 
 use std::io::BufRead;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
+use till_hq::db::{HqStore, SqliteStore};
 use till_hq::verify_chain;
 
 #[derive(Parser, Debug)]
@@ -15,14 +16,47 @@ use till_hq::verify_chain;
     about = "Till HQ: ingests every store's sales exactly once"
 )]
 struct Cli {
+    /// The database: `sqlite:PATH` (PostgreSQL arrives with the next step).
+    #[arg(long, global = true, default_value = "sqlite:till-hq.db")]
+    db: String,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Serve the terminal API.
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+    },
+    /// Manage stores.
+    #[command(subcommand)]
+    Store(StoreCommand),
+    /// Manage terminals.
+    #[command(subcommand)]
+    Terminal(TerminalCommand),
+    /// Sales and money per store and tender.
+    Sales,
+    /// Every terminal: last sequence, gaps, chain breaks, last sync.
+    Terminals,
     /// Check a journal given as canonical sale records, one JSON object per line, in sequence.
-    VerifyJournal { file: std::path::PathBuf },
+    VerifyJournal { file: PathBuf },
+}
+
+#[derive(Subcommand, Debug)]
+enum StoreCommand {
+    Add {
+        id: String,
+        #[arg(long, default_value = "")]
+        name: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum TerminalCommand {
+    /// Add a terminal and print its one-time registration code.
+    Add { store: String, terminal: String },
 }
 
 fn main() -> ExitCode {
@@ -35,8 +69,94 @@ fn main() -> ExitCode {
     }
 }
 
+fn open(db: &str) -> Result<SqliteStore> {
+    let Some(path) = db.strip_prefix("sqlite:") else {
+        bail!("unsupported database {db:?}: use sqlite:PATH");
+    };
+    SqliteStore::open(std::path::Path::new(path)).with_context(|| format!("cannot open {path}"))
+}
+
+fn money(minor: i64) -> String {
+    let sign = if minor < 0 { "-" } else { "" };
+    format!("{sign}{}.{:02}", minor.abs() / 100, minor.abs() % 100)
+}
+
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
+        Command::Serve { listen } => {
+            tracing_subscriber::fmt()
+                .with_env_filter(
+                    tracing_subscriber::EnvFilter::try_from_default_env()
+                        .unwrap_or_else(|_| "info".into()),
+                )
+                .init();
+            let store = open(&cli.db)?;
+            let server = till_hq::server::spawn(&listen, Box::new(store))
+                .with_context(|| format!("cannot listen on {listen}"))?;
+            println!("till-hq serving on {}", server.url());
+            loop {
+                std::thread::park();
+            }
+        }
+        Command::Store(StoreCommand::Add { id, name }) => {
+            if !till_sync_ids_ok(&id) {
+                bail!("store id {id:?} must be 1–16 letters or digits");
+            }
+            open(&cli.db)?.add_store(&id, &name)?;
+            println!("store {id} added");
+        }
+        Command::Terminal(TerminalCommand::Add { store, terminal }) => {
+            if !till_sync_ids_ok(&terminal) {
+                bail!("terminal id {terminal:?} must be 1–16 letters or digits");
+            }
+            let code = open(&cli.db)?.add_terminal(&store, &terminal)?;
+            println!("terminal {store}/{terminal} added; one-time registration code: {code}");
+        }
+        Command::Sales => {
+            let summaries = open(&cli.db)?.summaries()?;
+            if summaries.is_empty() {
+                println!("no sales yet");
+            }
+            for s in summaries {
+                let tenders: Vec<String> = s
+                    .tenders
+                    .iter()
+                    .map(|(k, v)| format!("{k} {}", money(*v)))
+                    .collect();
+                println!(
+                    "store {}: {} sales, total {}, tenders: {}, change given {}",
+                    s.store,
+                    s.sales,
+                    money(s.total),
+                    tenders.join(", "),
+                    money(s.change)
+                );
+            }
+        }
+        Command::Terminals => {
+            for t in open(&cli.db)?.terminals()? {
+                let last_sync = t
+                    .last_sync_ms
+                    .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
+                    .map_or("never".to_string(), |ts| {
+                        ts.strftime("%Y-%m-%d %H:%M:%S UTC").to_string()
+                    });
+                println!(
+                    "{}/{}: {}, {} sales, last #{}, gaps {:?}, breaks {:?}, last sync {last_sync}",
+                    t.store,
+                    t.terminal,
+                    if t.registered {
+                        "registered"
+                    } else {
+                        "awaiting registration"
+                    },
+                    t.sales,
+                    t.last_seq,
+                    t.gaps,
+                    t.breaks
+                );
+            }
+        }
         Command::VerifyJournal { file } => {
             let input = std::fs::File::open(&file)
                 .with_context(|| format!("cannot open {}", file.display()))?;
@@ -44,20 +164,26 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 .split(b'\n')
                 .filter(|l| l.as_ref().map_or(true, |l| !l.is_empty()))
                 .collect::<Result<_, _>>()?;
-            match verify_chain(lines.iter().map(Vec::as_slice)) {
+            return Ok(match verify_chain(lines.iter().map(Vec::as_slice)) {
                 Ok(head) => {
                     println!(
                         "journal ok: {} sales, chain head {}",
                         lines.len(),
                         hex::encode(head)
                     );
-                    Ok(ExitCode::SUCCESS)
+                    ExitCode::SUCCESS
                 }
                 Err(e) => {
                     println!("journal broken: {e}");
-                    Ok(ExitCode::FAILURE)
+                    ExitCode::FAILURE
                 }
-            }
+            });
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Store and terminal IDs: 1–16 ASCII letters and digits, as terminals require.
+fn till_sync_ids_ok(id: &str) -> bool {
+    (1..=16).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric())
 }

@@ -5,6 +5,7 @@
 
 mod catalog;
 mod journal;
+mod outbox;
 mod parked;
 mod print_jobs;
 pub(crate) mod sales;

@@ -124,6 +124,10 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX print_jobs_pending ON print_jobs(next_attempt_ms) WHERE printed_at_ms IS NULL;
     "#,
+    // 3: sales HQ refused stay in the outbox with HQ's reason, out of the upload stream.
+    r#"
+    ALTER TABLE outbox ADD COLUMN rejected_reason TEXT;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -1,8 +1,10 @@
-//! The wire protocol between Till terminals and Till HQ, version 1.
+//! The wire protocol between Till terminals and Till HQ, version 1, and the terminal's client.
 //!
 //! Invariant: this is the only crate that defines wire types. The terminal and HQ both depend
 //! on it, so the bytes a terminal hashes into its journal are the bytes HQ checks.
 
+pub mod api;
+pub mod client;
 pub mod sale;
 
 pub use sale::{

@@ -1,0 +1,412 @@
+//! HQ's storage: one trait, [`HqStore`], over the databases HQ runs on. This is the embedded
+//! SQLite backend; ingest runs in one transaction per batch, so a batch is stored whole or not
+//! at all, and sales are unique by sale ID and by (store, terminal, sequence).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use rand::Rng;
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use sha2::{Digest, Sha256};
+use till_sync::api::{SaleResult, SaleStatus, UploadResponse, UploadedSale};
+
+#[derive(Debug, thiserror::Error)]
+pub enum HqError {
+    #[error("store {0} does not exist")]
+    UnknownStore(String),
+    #[error("{0} already exists")]
+    Exists(String),
+    #[error("registration code is unknown or already used")]
+    BadCode,
+    #[error("idempotency key was used before with a different body")]
+    KeyReused,
+    #[error("database error: {0}")]
+    Database(#[from] rusqlite::Error),
+}
+
+pub type Result<T, E = HqError> = std::result::Result<T, E>;
+
+/// Sales and money per store, for `till-hq sales` and reconciliation tests.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StoreSummary {
+    pub store: String,
+    pub sales: u64,
+    pub total: i64,
+    /// Tender kind → amount taken (cash as handed over, before change).
+    pub tenders: BTreeMap<String, i64>,
+    pub change: i64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TerminalStatus {
+    pub store: String,
+    pub terminal: String,
+    pub registered: bool,
+    pub last_seq: u64,
+    pub sales: u64,
+    /// Sequence numbers missing below the last one.
+    pub gaps: Vec<u64>,
+    /// Sequence numbers whose `prev_hash` does not match the sale before them.
+    pub breaks: Vec<u64>,
+    pub last_sync_ms: Option<i64>,
+}
+
+/// What HQ needs from a database. Every backend runs the same conformance tests.
+pub trait HqStore: Send {
+    fn add_store(&mut self, store: &str, name: &str) -> Result<()>;
+    /// Adds a terminal and returns its one-time registration code.
+    fn add_terminal(&mut self, store: &str, terminal: &str) -> Result<String>;
+    /// Spends a registration code; returns (store, terminal, bearer token).
+    fn register(&mut self, code: &str) -> Result<(String, String, String)>;
+    fn authenticate(&mut self, token: &str) -> Result<Option<(String, String)>>;
+    /// Stores a checked batch for one terminal, exactly once per sale, answering per sale.
+    fn ingest(
+        &mut self,
+        store: &str,
+        terminal: &str,
+        key: &str,
+        body_hash: &str,
+        sales: &[UploadedSale],
+    ) -> Result<UploadResponse>;
+    fn summaries(&mut self) -> Result<Vec<StoreSummary>>;
+    fn terminals(&mut self) -> Result<Vec<TerminalStatus>>;
+}
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS stores (
+    id   TEXT PRIMARY KEY,
+    name TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS terminals (
+    store_id     TEXT NOT NULL REFERENCES stores(id),
+    terminal_id  TEXT NOT NULL,
+    code_hash    BLOB,
+    token_hash   BLOB UNIQUE,
+    last_sync_ms INTEGER,
+    PRIMARY KEY (store_id, terminal_id)
+);
+CREATE TABLE IF NOT EXISTS sales (
+    sale_id       TEXT PRIMARY KEY,
+    store_id      TEXT NOT NULL,
+    terminal_id   TEXT NOT NULL,
+    seq           INTEGER NOT NULL,
+    created_at_ms INTEGER NOT NULL,
+    total         INTEGER NOT NULL,
+    change        INTEGER NOT NULL,
+    member_id     TEXT,
+    record        TEXT NOT NULL,
+    prev_hash     TEXT NOT NULL,
+    hash          TEXT NOT NULL,
+    received_ms   INTEGER NOT NULL,
+    UNIQUE (store_id, terminal_id, seq)
+);
+CREATE TABLE IF NOT EXISTS sale_payments (
+    sale_id TEXT NOT NULL REFERENCES sales(sale_id),
+    idx     INTEGER NOT NULL,
+    kind    TEXT NOT NULL,
+    amount  INTEGER NOT NULL,
+    PRIMARY KEY (sale_id, idx)
+);
+CREATE TABLE IF NOT EXISTS idempotency (
+    store_id    TEXT NOT NULL,
+    terminal_id TEXT NOT NULL,
+    key         TEXT NOT NULL,
+    body_hash   TEXT NOT NULL,
+    response    TEXT NOT NULL,
+    created_ms  INTEGER NOT NULL,
+    PRIMARY KEY (store_id, terminal_id, key)
+);
+"#;
+
+fn digest(secret: &str) -> Vec<u8> {
+    Sha256::digest(secret.as_bytes()).to_vec()
+}
+
+fn now_ms() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
+}
+
+#[derive(Debug)]
+pub struct SqliteStore {
+    conn: Connection,
+}
+
+impl SqliteStore {
+    pub fn open(path: &Path) -> Result<SqliteStore> {
+        let conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(SqliteStore { conn })
+    }
+}
+
+/// A random secret of `len` characters from an unambiguous alphabet (no 0/O, 1/I).
+fn secret(len: usize) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut rng = rand::rng();
+    (0..len)
+        .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
+        .collect()
+}
+
+impl HqStore for SqliteStore {
+    fn add_store(&mut self, store: &str, name: &str) -> Result<()> {
+        match self.conn.execute(
+            "INSERT INTO stores (id, name) VALUES (?1, ?2)",
+            params![store, name],
+        ) {
+            Ok(_) => Ok(()),
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+            {
+                Err(HqError::Exists(format!("store {store}")))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn add_terminal(&mut self, store: &str, terminal: &str) -> Result<String> {
+        let exists: bool = self
+            .conn
+            .prepare("SELECT 1 FROM stores WHERE id = ?1")?
+            .exists([store])?;
+        if !exists {
+            return Err(HqError::UnknownStore(store.into()));
+        }
+        let code = secret(12);
+        let inserted = self.conn.execute(
+            "INSERT INTO terminals (store_id, terminal_id, code_hash) VALUES (?1, ?2, ?3)
+             ON CONFLICT (store_id, terminal_id) DO NOTHING",
+            params![store, terminal, digest(&code)],
+        )?;
+        if inserted == 0 {
+            return Err(HqError::Exists(format!("terminal {store}/{terminal}")));
+        }
+        Ok(code)
+    }
+
+    fn register(&mut self, code: &str) -> Result<(String, String, String)> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let found: Option<(String, String)> = tx
+            .query_row(
+                "SELECT store_id, terminal_id FROM terminals WHERE code_hash = ?1",
+                [digest(code.trim())],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let (store, terminal) = found.ok_or(HqError::BadCode)?;
+        let token = secret(40);
+        tx.execute(
+            "UPDATE terminals SET code_hash = NULL, token_hash = ?3 WHERE store_id = ?1 AND terminal_id = ?2",
+            params![store, terminal, digest(&token)],
+        )?;
+        tx.commit()?;
+        Ok((store, terminal, token))
+    }
+
+    fn authenticate(&mut self, token: &str) -> Result<Option<(String, String)>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT store_id, terminal_id FROM terminals WHERE token_hash = ?1")?
+            .query_row([digest(token)], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?)
+    }
+
+    fn ingest(
+        &mut self,
+        store: &str,
+        terminal: &str,
+        key: &str,
+        body_hash: &str,
+        sales: &[UploadedSale],
+    ) -> Result<UploadResponse> {
+        // IMMEDIATE: two copies of one batch arriving together are taken one after the other,
+        // and the second finds the first's answer.
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let earlier: Option<(String, String)> = tx
+            .query_row(
+                "SELECT body_hash, response FROM idempotency WHERE store_id = ?1 AND terminal_id = ?2 AND key = ?3",
+                params![store, terminal, key],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        if let Some((hash, response)) = earlier {
+            if hash != body_hash {
+                return Err(HqError::KeyReused);
+            }
+            return serde_json::from_str(&response)
+                .map_err(|e| HqError::Database(rusqlite::Error::ToSqlConversionFailure(e.into())));
+        }
+        let mut results = Vec::with_capacity(sales.len());
+        for sale in sales {
+            results.push(ingest_one(&tx, store, terminal, sale)?);
+        }
+        let response = UploadResponse { results };
+        tx.execute(
+            "INSERT INTO idempotency (store_id, terminal_id, key, body_hash, response, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![store, terminal, key, body_hash, serde_json::to_string(&response).unwrap_or_default(), now_ms()],
+        )?;
+        tx.execute(
+            "UPDATE terminals SET last_sync_ms = ?3 WHERE store_id = ?1 AND terminal_id = ?2",
+            params![store, terminal, now_ms()],
+        )?;
+        tx.commit()?;
+        Ok(response)
+    }
+
+    fn summaries(&mut self) -> Result<Vec<StoreSummary>> {
+        let mut out: BTreeMap<String, StoreSummary> = BTreeMap::new();
+        let mut stmt = self.conn.prepare(
+            "SELECT store_id, count(*), coalesce(sum(total), 0), coalesce(sum(change), 0) FROM sales GROUP BY store_id",
+        )?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            let store: String = r.get(0)?;
+            out.insert(
+                store.clone(),
+                StoreSummary {
+                    store,
+                    sales: r.get(1)?,
+                    total: r.get(2)?,
+                    change: r.get(3)?,
+                    tenders: BTreeMap::new(),
+                },
+            );
+        }
+        let mut stmt = self.conn.prepare(
+            "SELECT s.store_id, p.kind, sum(p.amount) FROM sale_payments p JOIN sales s ON s.sale_id = p.sale_id
+             GROUP BY s.store_id, p.kind",
+        )?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            let store: String = r.get(0)?;
+            if let Some(summary) = out.get_mut(&store) {
+                summary.tenders.insert(r.get(1)?, r.get(2)?);
+            }
+        }
+        Ok(out.into_values().collect())
+    }
+
+    fn terminals(&mut self) -> Result<Vec<TerminalStatus>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT t.store_id, t.terminal_id, t.token_hash IS NOT NULL, t.last_sync_ms,
+                    coalesce(max(s.seq), 0), count(s.seq)
+             FROM terminals t LEFT JOIN sales s ON s.store_id = t.store_id AND s.terminal_id = t.terminal_id
+             GROUP BY t.store_id, t.terminal_id ORDER BY t.store_id, t.terminal_id",
+        )?;
+        let mut terminals: Vec<TerminalStatus> = stmt
+            .query_map([], |r| {
+                Ok(TerminalStatus {
+                    store: r.get(0)?,
+                    terminal: r.get(1)?,
+                    registered: r.get(2)?,
+                    last_sync_ms: r.get(3)?,
+                    last_seq: r.get(4)?,
+                    sales: r.get(5)?,
+                    ..TerminalStatus::default()
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        for t in &mut terminals {
+            let mut links = self.conn.prepare(
+                "SELECT seq, prev_hash, hash FROM sales WHERE store_id = ?1 AND terminal_id = ?2 ORDER BY seq",
+            )?;
+            let mut rows = links.query(params![t.store, t.terminal])?;
+            let mut expected = 1u64;
+            let mut previous: Option<String> = None;
+            while let Some(r) = rows.next()? {
+                let (seq, prev_hash, hash): (u64, String, String) =
+                    (r.get(0)?, r.get(1)?, r.get(2)?);
+                t.gaps.extend(expected..seq);
+                let first_ok = seq == 1 && prev_hash == hex::encode(till_sync::GENESIS_HASH);
+                let linked = previous.as_deref().is_some_and(|p| p == prev_hash) && seq == expected;
+                if seq == expected && !(first_ok || linked) {
+                    t.breaks.push(seq);
+                }
+                previous = Some(hash);
+                expected = seq + 1;
+            }
+        }
+        Ok(terminals)
+    }
+}
+
+fn ingest_one(
+    tx: &Transaction<'_>,
+    store: &str,
+    terminal: &str,
+    sale: &UploadedSale,
+) -> Result<SaleResult> {
+    let record = &sale.record;
+    let result = |status, reason: Option<String>| SaleResult {
+        seq: record.seq,
+        sale_id: record.sale_id.clone(),
+        status,
+        reason,
+    };
+    let by_id: Option<String> = tx
+        .prepare_cached("SELECT hash FROM sales WHERE sale_id = ?1")?
+        .query_row([&record.sale_id], |r| r.get(0))
+        .optional()?;
+    if let Some(hash) = by_id {
+        return Ok(if hash == sale.hash {
+            result(SaleStatus::Duplicate, None)
+        } else {
+            result(
+                SaleStatus::Rejected,
+                Some("sale id already belongs to a different sale".into()),
+            )
+        });
+    }
+    let by_seq: Option<String> = tx
+        .prepare_cached(
+            "SELECT sale_id FROM sales WHERE store_id = ?1 AND terminal_id = ?2 AND seq = ?3",
+        )?
+        .query_row(params![store, terminal, record.seq], |r| r.get(0))
+        .optional()?;
+    if let Some(other) = by_seq {
+        return Ok(result(
+            SaleStatus::Rejected,
+            Some(format!(
+                "sequence {} already belongs to sale {other}",
+                record.seq
+            )),
+        ));
+    }
+    let member = match &record.attribution {
+        till_sync::Attribution::Member { member_id } => Some(member_id.clone()),
+        till_sync::Attribution::Anonymous { .. } => None,
+    };
+    tx.prepare_cached(
+        "INSERT INTO sales (sale_id, store_id, terminal_id, seq, created_at_ms, total, change, member_id, record, prev_hash, hash, received_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+    )?
+    .execute(params![
+        record.sale_id,
+        store,
+        terminal,
+        record.seq,
+        record.created_at_ms,
+        record.total,
+        record.change,
+        member,
+        String::from_utf8_lossy(&record.canonical_bytes()),
+        sale.prev_hash,
+        sale.hash,
+        now_ms()
+    ])?;
+    let mut payment = tx.prepare_cached(
+        "INSERT INTO sale_payments (sale_id, idx, kind, amount) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    for (i, p) in record.payments.iter().enumerate() {
+        payment.execute(params![record.sale_id, i, p.kind, p.amount])?;
+    }
+    Ok(result(SaleStatus::Accepted, None))
+}

@@ -1,0 +1,207 @@
+//! HQ's HTTP API (axum): registration and sales ingest, with bearer tokens, body limits,
+//! gzip request bodies and timeouts. Nodes keep no state of their own beyond the database.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use sha2::{Digest, Sha256};
+use till_sync::api::{
+    ErrorBody, IDEMPOTENCY_KEY, REGISTER_PATH, RegisterRequest, RegisterResponse, UPLOAD_PATH,
+    UPLOAD_VERSION, UploadRequest,
+};
+
+use crate::db::{HqError, HqStore};
+
+/// Uploads larger than this, after decompression, are refused with 413.
+pub const MAX_BODY: usize = 8 * 1024 * 1024;
+
+type Db = Arc<Mutex<Box<dyn HqStore>>>;
+
+struct ApiError(StatusCode, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, axum::Json(ErrorBody { error: self.1 })).into_response()
+    }
+}
+
+fn fail(status: StatusCode, message: impl Into<String>) -> ApiError {
+    ApiError(status, message.into())
+}
+
+impl From<HqError> for ApiError {
+    fn from(e: HqError) -> Self {
+        match e {
+            HqError::BadCode => fail(StatusCode::UNAUTHORIZED, e.to_string()),
+            HqError::KeyReused => fail(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
+            HqError::UnknownStore(_) | HqError::Exists(_) => {
+                fail(StatusCode::CONFLICT, e.to_string())
+            }
+            HqError::Database(_) => {
+                tracing::error!("{e}");
+                fail(StatusCode::INTERNAL_SERVER_ERROR, "HQ database error")
+            }
+        }
+    }
+}
+
+/// Runs a database call off the async runtime's threads.
+async fn with_db<T: Send + 'static>(
+    db: &Db,
+    f: impl FnOnce(&mut dyn HqStore) -> Result<T, HqError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let db = db.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut guard = db
+            .lock()
+            .map_err(|_| HqError::Database(rusqlite::Error::InvalidQuery))?;
+        f(guard.as_mut())
+    })
+    .await
+    .map_err(|_| fail(StatusCode::INTERNAL_SERVER_ERROR, "HQ worker failed"))?
+    .map_err(ApiError::from)
+}
+
+pub fn router(store: Box<dyn HqStore>) -> Router {
+    let db: Db = Arc::new(Mutex::new(store));
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route(REGISTER_PATH, post(register))
+        .route(UPLOAD_PATH, post(upload))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(tower_http::decompression::RequestDecompressionLayer::new())
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(30),
+        ))
+        .with_state(db)
+}
+
+async fn register(
+    State(db): State<Db>,
+    body: Bytes,
+) -> Result<axum::Json<RegisterResponse>, ApiError> {
+    let request: RegisterRequest = serde_json::from_slice(&body).map_err(|e| {
+        fail(
+            StatusCode::BAD_REQUEST,
+            format!("bad registration request: {e}"),
+        )
+    })?;
+    let (store, terminal, token) = with_db(&db, move |db| db.register(&request.code)).await?;
+    tracing::info!(store, terminal, "terminal registered");
+    Ok(axum::Json(RegisterResponse {
+        store,
+        terminal,
+        token,
+    }))
+}
+
+async fn upload(
+    State(db): State<Db>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let token = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(|| fail(StatusCode::UNAUTHORIZED, "a bearer token is required"))?
+        .to_string();
+    let (store, terminal) = with_db(&db, move |db| db.authenticate(&token))
+        .await?
+        .ok_or_else(|| fail(StatusCode::UNAUTHORIZED, "unknown token"))?;
+    let key = headers
+        .get(IDEMPOTENCY_KEY)
+        .and_then(|v| v.to_str().ok())
+        .filter(|k| !k.is_empty() && k.len() <= 128)
+        .ok_or_else(|| {
+            fail(
+                StatusCode::BAD_REQUEST,
+                "an Idempotency-Key header is required",
+            )
+        })?
+        .to_string();
+    let request: UploadRequest = serde_json::from_slice(&body)
+        .map_err(|e| fail(StatusCode::BAD_REQUEST, format!("bad upload: {e}")))?;
+    if request.v != UPLOAD_VERSION {
+        return Err(fail(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("upload version {} is not supported", request.v),
+        ));
+    }
+    // Every check happens before anything is written: a bad batch changes nothing.
+    for sale in &request.sales {
+        let r = &sale.record;
+        if r.store != store || r.terminal != terminal {
+            return Err(fail(
+                StatusCode::FORBIDDEN,
+                format!(
+                    "terminal {store}/{terminal} may not write sales of {}/{}",
+                    r.store, r.terminal
+                ),
+            ));
+        }
+        r.check_consistency().map_err(|e| {
+            fail(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("sale #{}: {e}", r.seq),
+            )
+        })?;
+        if !sale.link_is_valid() {
+            return Err(fail(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("sale #{}: hash does not match the record", r.seq),
+            ));
+        }
+    }
+    let body_hash = hex::encode(Sha256::digest(&body));
+    let count = request.sales.len();
+    let response = with_db(&db, move |db| {
+        db.ingest(&store, &terminal, &key, &body_hash, &request.sales)
+    })
+    .await?;
+    tracing::info!(sales = count, "batch ingested");
+    Ok(axum::Json(response).into_response())
+}
+
+/// A running server, for tests and embedding: it serves on its own runtime thread.
+#[derive(Debug)]
+pub struct RunningServer {
+    pub address: SocketAddr,
+}
+
+impl RunningServer {
+    pub fn url(&self) -> String {
+        format!("http://{}", self.address)
+    }
+}
+
+/// Starts HQ on `listen` (port 0 for any free port) with `store`, in the background.
+pub fn spawn(listen: &str, store: Box<dyn HqStore>) -> std::io::Result<RunningServer> {
+    let listener = std::net::TcpListener::bind(listen)?;
+    listener.set_nonblocking(true)?;
+    let address = listener.local_addr()?;
+    let app = router(store);
+    std::thread::Builder::new()
+        .name("till-hq".into())
+        .spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build();
+            let Ok(runtime) = runtime else { return };
+            runtime.block_on(async move {
+                if let Ok(listener) = tokio::net::TcpListener::from_std(listener) {
+                    let _ = axum::serve(listener, app).await;
+                }
+            });
+        })?;
+    Ok(RunningServer { address })
+}

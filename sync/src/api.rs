@@ -1,0 +1,99 @@
+//! The HTTP API between terminal and HQ, version 1: paths, request and response bodies.
+//!
+//! - `POST /api/v1/register` with [`RegisterRequest`] → [`RegisterResponse`]: a one-time code
+//!   from `till-hq terminal add` becomes the terminal's bearer token.
+//! - `POST /api/v1/sales:batch` with [`UploadRequest`] (gzip, `Authorization: Bearer …`,
+//!   `Idempotency-Key: …`) → [`UploadResponse`], one result per sale. Replaying a key returns
+//!   the first answer; the same key with a different body is 422.
+//! - Errors are [`ErrorBody`] with a 4xx or 5xx status.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::sale::{SaleRecord, chain_hash};
+
+pub const REGISTER_PATH: &str = "/api/v1/register";
+pub const UPLOAD_PATH: &str = "/api/v1/sales:batch";
+pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
+/// The version every upload carries; HQ refuses others with 422.
+pub const UPLOAD_VERSION: u32 = 1;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterRequest {
+    pub code: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterResponse {
+    pub store: String,
+    pub terminal: String,
+    pub token: String,
+}
+
+/// One sale as uploaded: its record and its link in the terminal's hash chain.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UploadedSale {
+    pub record: SaleRecord,
+    /// Hex SHA-256 of the terminal's previous sale's link (zeros for the first sale).
+    pub prev_hash: String,
+    /// Hex `SHA-256(prev_hash ‖ canonical bytes)`.
+    pub hash: String,
+}
+
+impl UploadedSale {
+    /// Whether `hash` really is this record's link after `prev_hash`.
+    pub fn link_is_valid(&self) -> bool {
+        let Ok(prev) = <[u8; 32]>::try_from(hex::decode(&self.prev_hash).unwrap_or_default())
+        else {
+            return false;
+        };
+        hex::encode(chain_hash(&prev, &self.record.canonical_bytes())) == self.hash
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UploadRequest {
+    pub v: u32,
+    pub sales: Vec<UploadedSale>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SaleStatus {
+    /// Stored now.
+    Accepted,
+    /// HQ already had exactly this sale.
+    Duplicate,
+    /// Not stored; `reason` says why (e.g. its sequence number belongs to another sale).
+    Rejected,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SaleResult {
+    pub seq: u64,
+    pub sale_id: String,
+    pub status: SaleStatus,
+    pub reason: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UploadResponse {
+    pub results: Vec<SaleResult>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: String,
+}
+
+/// The idempotency key of a batch: the hex SHA-256 of its JSON body, so a retry of the same
+/// batch always carries the same key.
+pub fn idempotency_key(body: &[u8]) -> String {
+    hex::encode(Sha256::digest(body))
+}
