@@ -52,7 +52,7 @@ pub enum ImportError {
     Read(String),
     #[error("bad header: {0}")]
     Header(String),
-    #[error("{0}")]
+    #[error(transparent)]
     Store(#[from] StoreError),
 }
 

@@ -94,11 +94,11 @@ impl ReceiptPrinter {
 
 #[derive(Debug, thiserror::Error)]
 pub enum PrintJobError {
-    #[error("{0}")]
+    #[error(transparent)]
     Printer(#[from] PrintError),
     #[error("{0}")]
     Encode(String),
-    #[error("{0}")]
+    #[error(transparent)]
     Store(#[from] StoreError),
 }
 

@@ -18,9 +18,9 @@ pub const TOKEN_FILE: &str = "hq-token";
 pub enum SyncNowError {
     #[error("this terminal is not registered with HQ; run `till register --hq URL --code CODE`")]
     NotRegistered,
-    #[error("{0}")]
+    #[error(transparent)]
     Hq(#[from] SyncError),
-    #[error("{0}")]
+    #[error(transparent)]
     Store(#[from] StoreError),
     #[error("cannot read or write the HQ token: {0}")]
     Token(#[from] std::io::Error),

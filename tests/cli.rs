@@ -773,3 +773,221 @@ fn till_run_sells_from_two_scanners_and_the_keyboard_and_prints() {
             .starts_with("journal ok: 1 sales")
     );
 }
+
+mod sync {
+    use std::net::{SocketAddr, TcpListener, TcpStream};
+    use std::sync::{Arc, Mutex};
+
+    use till_hq::db::{HqStore, SqliteStore};
+
+    use super::*;
+
+    /// What the flaky network does to one connection.
+    #[derive(Clone, Copy, Debug)]
+    enum Fault {
+        /// Pass everything through.
+        None,
+        /// Deliver the request, let HQ commit, then drop the connection before the answer.
+        DropResponse,
+        /// Hold the answer back for this long.
+        Delay(Duration),
+    }
+
+    /// A TCP proxy in front of HQ whose next connections suffer the queued faults.
+    fn proxy(hq: SocketAddr, faults: Arc<Mutex<Vec<Fault>>>) -> SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let fault = faults.lock().unwrap().pop().unwrap_or(Fault::None);
+                let server = TcpStream::connect(hq).unwrap();
+                let (mut c_in, mut s_out) =
+                    (client.try_clone().unwrap(), server.try_clone().unwrap());
+                std::thread::spawn(move || std::io::copy(&mut c_in, &mut s_out));
+                let (mut s_in, mut c_out) = (server, client);
+                std::thread::spawn(move || match fault {
+                    Fault::None => {
+                        let _ = std::io::copy(&mut s_in, &mut c_out);
+                    }
+                    Fault::DropResponse => {
+                        let mut first = [0u8; 1];
+                        let _ = std::io::Read::read(&mut s_in, &mut first);
+                        let _ = c_out.shutdown(std::net::Shutdown::Both);
+                        let _ = s_in.shutdown(std::net::Shutdown::Both);
+                    }
+                    Fault::Delay(delay) => {
+                        std::thread::sleep(delay);
+                        let _ = std::io::copy(&mut s_in, &mut c_out);
+                    }
+                });
+            }
+        });
+        address
+    }
+
+    struct Hq {
+        _dir: tempfile::TempDir,
+        db: PathBuf,
+        code: String,
+        address: SocketAddr,
+    }
+
+    fn hq() -> Hq {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("hq.db");
+        let mut admin = SqliteStore::open(&db).unwrap();
+        admin.add_store("S001", "").unwrap();
+        let code = admin.add_terminal("S001", "T01").unwrap();
+        let server =
+            till_hq::server::spawn("127.0.0.1:0", Box::new(SqliteStore::open(&db).unwrap()))
+                .unwrap();
+        Hq {
+            _dir: dir,
+            db,
+            code,
+            address: server.address,
+        }
+    }
+
+    /// Cash and card totals as the terminal has them.
+    fn terminal_totals(till: &Till) -> (u64, i64, std::collections::BTreeMap<String, i64>) {
+        let store = till::store::Store::open(&till.db()).unwrap();
+        let count = store.sales_count().unwrap();
+        let mut total = 0;
+        let mut tenders = std::collections::BTreeMap::new();
+        for seq in 1..=count {
+            let sale = store.sale(seq).unwrap();
+            total += sale.total;
+            for p in sale.payments {
+                *tenders.entry(p.kind).or_insert(0) += p.amount;
+            }
+        }
+        (count, total, tenders)
+    }
+
+    #[test]
+    fn every_sale_reaches_hq_exactly_once_through_lost_answers_and_timeouts() {
+        let hq = hq();
+        let faults = Arc::new(Mutex::new(Vec::new()));
+        let via = proxy(hq.address, faults.clone());
+        let till = Till::with_catalog();
+        let out = till.ok(&[
+            "register",
+            "--hq",
+            &format!("http://{via}"),
+            "--code",
+            &hq.code,
+        ]);
+        assert!(out.contains("registered terminal S001/T01"), "{out}");
+        for i in 0..24 {
+            let pay = if i % 3 == 0 { "card:2" } else { "cash:2" };
+            till.ok(&["sell", &sample_ean13(2), "--pay", pay]);
+        }
+
+        // The first try of a batch is committed at HQ but its answer is lost; so is the first
+        // retry's. The third gets HQ's first answer back.
+        faults
+            .lock()
+            .unwrap()
+            .extend([Fault::DropResponse, Fault::DropResponse]);
+        let out = till.ok(&["sync", "now", "--batch", "10", "--attempts", "5"]);
+        assert!(out.contains("0 refused, in 3 batches; 0 pending"), "{out}");
+
+        // A slow HQ: the answer comes after the terminal stopped waiting. Nothing is doubled.
+        for _ in 0..6 {
+            till.ok(&["sell", &sample_ean13(3), "--pay", "cash:5"]);
+        }
+        faults
+            .lock()
+            .unwrap()
+            .push(Fault::Delay(Duration::from_secs(3)));
+        let out = till.ok(&["sync", "now", "--timeout", "1", "--attempts", "4"]);
+        assert!(out.contains("; 0 pending"), "{out}");
+
+        // The terminal dies after uploading but before marking the sales acknowledged: every
+        // answer is lost and it gives up; the next sync finds them all at HQ already.
+        till.ok(&["sell", &sample_ean13(4), "--pay", "cash:10"]);
+        faults.lock().unwrap().extend([Fault::DropResponse]);
+        let out = till.fails(&["sync", "now", "--attempts", "1"]);
+        assert!(out.contains("HQ unreachable"), "{out}");
+        assert!(till.ok(&["sync", "status"]).contains("pending sales: 1"));
+        let out = till.ok(&["sync", "now"]);
+        assert!(out.contains("0 pending"), "{out}");
+
+        let (count, total, tenders) = terminal_totals(&till);
+        assert_eq!(count, 31);
+        let summary = SqliteStore::open(&hq.db)
+            .unwrap()
+            .summaries()
+            .unwrap()
+            .remove(0);
+        assert_eq!(
+            (summary.sales, summary.total, summary.tenders),
+            (count, total, tenders)
+        );
+        let terminal = SqliteStore::open(&hq.db)
+            .unwrap()
+            .terminals()
+            .unwrap()
+            .remove(0);
+        assert_eq!(
+            (terminal.last_seq, terminal.gaps, terminal.breaks),
+            (31, vec![], vec![])
+        );
+    }
+
+    #[test]
+    fn sync_needs_registration_and_refuses_a_code_for_another_terminal() {
+        let hq = hq();
+        let till = Till::with_catalog();
+        assert!(
+            till.fails(&["sync", "now"])
+                .contains("not registered with HQ")
+        );
+        let other = Till::new();
+        other.ok(&["init", "--store-id", "S009", "--terminal-id", "T01"]);
+        let out = other.fails(&[
+            "register",
+            "--hq",
+            &format!("http://{}", hq.address),
+            "--code",
+            &hq.code,
+        ]);
+        assert!(
+            out.contains("that code is for terminal S001/T01, but this is terminal S009/T01"),
+            "{out}"
+        );
+        let token = till.data_dir().join("hq-token");
+        assert!(!token.exists());
+        let out = till.fails(&[
+            "register",
+            "--hq",
+            &format!("http://{}", hq.address),
+            "--code",
+            "WRONGCODE",
+        ]);
+        assert!(
+            out.contains("registration code is unknown or already used"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn the_token_file_is_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let hq = hq();
+        let till = Till::with_catalog();
+        till.ok(&[
+            "register",
+            "--hq",
+            &format!("http://{}", hq.address),
+            "--code",
+            &hq.code,
+        ]);
+        let mode = std::fs::metadata(till.data_dir().join("hq-token"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+}

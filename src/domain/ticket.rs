@@ -189,11 +189,11 @@ pub enum TicketError {
     #[error("{kind} needs a payment reference", kind = .0.as_str())]
     MissingReference(TenderKind),
     #[error("{kind} cannot pay more than the {due} still due", kind = .kind.as_str())]
-    TenderExceedsDue { kind: TenderKind, due: i64 },
+    TenderExceedsDue { kind: TenderKind, due: Money },
     #[error("nothing to pay: the ticket is empty")]
     EmptyTicket,
     #[error("{remaining} still due")]
-    Underpaid { remaining: i64 },
+    Underpaid { remaining: Money },
     #[error("tender not found")]
     TenderNotFound,
 }
@@ -451,7 +451,7 @@ impl Ticket {
             if tender.amount > due {
                 return Err(TicketError::TenderExceedsDue {
                     kind: tender.kind,
-                    due,
+                    due: self.money(due),
                 });
             }
         }
@@ -514,7 +514,7 @@ impl Ticket {
         let state = self.payment();
         if state.remaining > 0 {
             return Err(TicketError::Underpaid {
-                remaining: state.remaining,
+                remaining: self.money(state.remaining),
             });
         }
         Ok(state)
@@ -682,13 +682,19 @@ mod tests {
             t.add_tender(card(3000)),
             Err(TicketError::TenderExceedsDue {
                 kind: TenderKind::Card,
-                due: 2350
+                due: Money::new(2350, Currency::CNY)
             })
         );
         t.add_tender(card(1000)).unwrap();
         assert_eq!(
             t.ready_to_commit(),
-            Err(TicketError::Underpaid { remaining: 1350 })
+            Err(TicketError::Underpaid {
+                remaining: Money::new(1350, Currency::CNY)
+            })
+        );
+        assert_eq!(
+            t.ready_to_commit().unwrap_err().to_string(),
+            "￥13.50 still due"
         );
         t.add_tender(Tender {
             kind: TenderKind::Cash,

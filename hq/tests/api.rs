@@ -1,0 +1,379 @@
+//! HQ as a real HTTP server on 127.0.0.1 over a real SQLite file, driven by the terminal's own
+//! client and by raw requests for what a well-behaved client would never send.
+
+use std::time::Duration;
+
+use till_hq::db::{HqStore, SqliteStore};
+use till_hq::server::{RunningServer, spawn};
+use till_sync::api::{SaleStatus, UPLOAD_PATH, UploadRequest, UploadedSale, idempotency_key};
+use till_sync::client::{SyncClient, SyncError, register};
+use till_sync::{Attribution, GENESIS_HASH, SaleLine, SalePayment, SaleRecord, chain_hash};
+
+/// A running HQ with store S001 (terminals T01, T02) and store S002 (terminal T01).
+struct App {
+    dir: tempfile::TempDir,
+    server: RunningServer,
+    codes: Vec<String>,
+}
+
+impl App {
+    fn spawn() -> App {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("hq.db");
+        let mut admin = SqliteStore::open(&db).unwrap();
+        admin.add_store("S001", "人民广场店").unwrap();
+        admin.add_store("S002", "静安寺店").unwrap();
+        let codes = vec![
+            admin.add_terminal("S001", "T01").unwrap(),
+            admin.add_terminal("S001", "T02").unwrap(),
+            admin.add_terminal("S002", "T01").unwrap(),
+        ];
+        let server = spawn("127.0.0.1:0", Box::new(SqliteStore::open(&db).unwrap())).unwrap();
+        App { dir, server, codes }
+    }
+
+    fn db(&self) -> SqliteStore {
+        SqliteStore::open(&self.dir.path().join("hq.db")).unwrap()
+    }
+
+    /// Registers terminal `n` (0: S001/T01, 1: S001/T02, 2: S002/T01) and returns its client.
+    fn client(&self, n: usize) -> SyncClient {
+        let registered =
+            register(&self.server.url(), &self.codes[n], Duration::from_secs(10)).unwrap();
+        SyncClient::new(
+            &self.server.url(),
+            &registered.token,
+            Duration::from_secs(10),
+        )
+        .unwrap()
+    }
+
+    fn sales_count(&self) -> u64 {
+        self.db().summaries().unwrap().iter().map(|s| s.sales).sum()
+    }
+
+    fn post(&self, token: Option<&str>, key: Option<&str>, body: &[u8]) -> (u16, String) {
+        let mut request = reqwest::blocking::Client::new()
+            .post(format!("{}{UPLOAD_PATH}", self.server.url()))
+            .header("content-type", "application/json")
+            .body(body.to_vec());
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(key) = key {
+            request = request.header("idempotency-key", key);
+        }
+        let response = request.send().unwrap();
+        (response.status().as_u16(), response.text().unwrap())
+    }
+}
+
+/// A terminal's journal: `n` valid, chained sales of ￥5.00 each, paid half by card.
+fn journal(store: &str, terminal: &str, n: u64) -> Vec<UploadedSale> {
+    let mut prev = GENESIS_HASH;
+    (1..=n)
+        .map(|seq| {
+            let record = SaleRecord {
+                v: 1,
+                sale_id: format!(
+                    "01a20404-bc68-727e-9316-{:012}",
+                    seq + 1_000 * u64::from(terminal.as_bytes()[2])
+                ),
+                store: store.into(),
+                terminal: terminal.into(),
+                seq,
+                created_at_ms: 1_795_000_000_000 + seq as i64,
+                utc_offset_s: 28_800,
+                cashier: "1001".into(),
+                currency: "CNY".into(),
+                attribution: if seq % 2 == 0 {
+                    Attribution::Member {
+                        member_id: "10086".into(),
+                    }
+                } else {
+                    Attribution::Anonymous { claim_token: None }
+                },
+                lines: vec![SaleLine {
+                    line_no: 1,
+                    sku: "1".into(),
+                    code: "6901028075831".into(),
+                    name_zh: "水".into(),
+                    name_en: "Water".into(),
+                    tax_class: "food".into(),
+                    tax_rate_bp: 900,
+                    unit_price: 250,
+                    qty_milli: 2000,
+                    weighed: false,
+                    price_overridden: false,
+                    gross: 500,
+                    discount: 0,
+                    tax: 41,
+                    total: 500,
+                }],
+                subtotal: 500,
+                discount: 0,
+                tax: 41,
+                total: 500,
+                rounding: 0,
+                payments: vec![
+                    SalePayment {
+                        kind: "card".into(),
+                        amount: 250,
+                        reference: None,
+                    },
+                    SalePayment {
+                        kind: "cash".into(),
+                        amount: 300,
+                        reference: None,
+                    },
+                ],
+                change: 50,
+            };
+            let hash = chain_hash(&prev, &record.canonical_bytes());
+            let sale = UploadedSale {
+                record,
+                prev_hash: hex::encode(prev),
+                hash: hex::encode(hash),
+            };
+            prev = hash;
+            sale
+        })
+        .collect()
+}
+
+fn statuses(response: &till_sync::api::UploadResponse) -> Vec<SaleStatus> {
+    response.results.iter().map(|r| r.status).collect()
+}
+
+#[test]
+fn a_batch_is_stored_once_however_often_it_arrives() {
+    let app = App::spawn();
+    let client = app.client(0);
+    let sales = journal("S001", "T01", 5);
+    let first = client.upload(&sales).unwrap();
+    assert_eq!(statuses(&first), vec![SaleStatus::Accepted; 5]);
+    // The same batch again (a retry after a lost answer) gets the first answer back.
+    assert_eq!(client.upload(&sales).unwrap(), first);
+    // A different batch holding some of the same sales: those are duplicates.
+    let mixed = journal("S001", "T01", 7);
+    let second = client.upload(&mixed[3..]).unwrap();
+    assert_eq!(
+        statuses(&second),
+        vec![
+            SaleStatus::Duplicate,
+            SaleStatus::Duplicate,
+            SaleStatus::Accepted,
+            SaleStatus::Accepted
+        ]
+    );
+    assert_eq!(app.sales_count(), 7);
+    let summary = &app.db().summaries().unwrap()[0];
+    assert_eq!(
+        (
+            summary.total,
+            summary.tenders["card"],
+            summary.tenders["cash"],
+            summary.change
+        ),
+        (3500, 1750, 2100, 350)
+    );
+}
+
+#[test]
+fn concurrent_copies_of_a_batch_never_duplicate() {
+    let app = App::spawn();
+    let client = app.client(0);
+    let sales = journal("S001", "T01", 50);
+    let answers: Vec<_> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| s.spawn(|| client.upload(&sales).unwrap()))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(
+        answers.windows(2).all(|w| w[0] == w[1]),
+        "every copy gets the one answer"
+    );
+    assert_eq!(app.sales_count(), 50);
+}
+
+#[test]
+fn the_same_key_with_a_different_body_is_refused() {
+    let app = App::spawn();
+    let token = register(&app.server.url(), &app.codes[0], Duration::from_secs(5))
+        .unwrap()
+        .token;
+    let sales = journal("S001", "T01", 2);
+    let body = serde_json::to_vec(&UploadRequest {
+        v: 1,
+        sales: sales[..1].to_vec(),
+    })
+    .unwrap();
+    let key = idempotency_key(&body);
+    assert_eq!(app.post(Some(&token), Some(&key), &body).0, 200);
+    let other = serde_json::to_vec(&UploadRequest {
+        v: 1,
+        sales: sales[1..].to_vec(),
+    })
+    .unwrap();
+    let (status, text) = app.post(Some(&token), Some(&key), &other);
+    assert_eq!(status, 422, "{text}");
+    assert!(
+        text.contains("idempotency key was used before with a different body"),
+        "{text}"
+    );
+    assert_eq!(app.sales_count(), 1);
+}
+
+#[test]
+fn registration_codes_work_once() {
+    let app = App::spawn();
+    let registered = register(&app.server.url(), &app.codes[0], Duration::from_secs(5)).unwrap();
+    assert_eq!(
+        (registered.store.as_str(), registered.terminal.as_str()),
+        ("S001", "T01")
+    );
+    let again = register(&app.server.url(), &app.codes[0], Duration::from_secs(5)).unwrap_err();
+    assert!(
+        matches!(again, SyncError::Unauthorized(ref m) if m.contains("already used")),
+        "{again}"
+    );
+    assert!(register(&app.server.url(), "NOTACODE", Duration::from_secs(5)).is_err());
+}
+
+#[test]
+fn a_terminal_writes_only_its_own_sales() {
+    let app = App::spawn();
+    let s001_t01 = app.client(0);
+    let body = serde_json::to_vec(&UploadRequest {
+        v: 1,
+        sales: journal("S001", "T01", 1),
+    })
+    .unwrap();
+    let key = idempotency_key(&body);
+    let (status, text) = app.post(None, Some(&key), &body);
+    assert_eq!(status, 401, "no token: {text}");
+    let (status, text) = app.post(Some("forged-token"), Some(&key), &body);
+    assert_eq!(status, 401, "wrong token: {text}");
+    let error = s001_t01.upload(&journal("S002", "T01", 1)).unwrap_err();
+    assert!(
+        matches!(error, SyncError::Forbidden(ref m) if m.contains("may not write sales of S002/T01")),
+        "{error}"
+    );
+    let error = s001_t01.upload(&journal("S001", "T02", 1)).unwrap_err();
+    assert!(
+        matches!(error, SyncError::Forbidden(_)),
+        "another terminal of the same store: {error}"
+    );
+    assert_eq!(app.sales_count(), 0);
+}
+
+#[test]
+fn malformed_uploads_get_a_reason_and_write_nothing() {
+    let app = App::spawn();
+    let token = register(&app.server.url(), &app.codes[0], Duration::from_secs(5))
+        .unwrap()
+        .token;
+    let good = journal("S001", "T01", 3);
+    let encode =
+        |v: u32, sales: Vec<UploadedSale>| serde_json::to_vec(&UploadRequest { v, sales }).unwrap();
+    let mut negative = good.clone();
+    negative[2].record.lines[0].total = -500;
+    let mut wrong_total = good.clone();
+    wrong_total[1].record.total = 499;
+    let mut forged_hash = good.clone();
+    forged_hash[2].hash = hex::encode([7u8; 32]);
+    let huge = format!(
+        "{{\"v\":1,\"sales\":[],\"pad\":\"{}\"}}",
+        "x".repeat(20 * 1024 * 1024)
+    )
+    .into_bytes();
+    let cases: Vec<(Vec<u8>, u16, &str)> = vec![
+        (b"{not json".to_vec(), 400, "bad upload"),
+        (
+            br#"{"v":1,"sales":[{"record":{}}]}"#.to_vec(),
+            400,
+            "bad upload",
+        ),
+        (
+            encode(2, good.clone()),
+            422,
+            "upload version 2 is not supported",
+        ),
+        (encode(1, negative), 422, "sale #3: line 1: negative amount"),
+        (
+            encode(1, wrong_total),
+            422,
+            "sale #2: total is 499 but the lines add up to 500",
+        ),
+        (
+            encode(1, forged_hash),
+            422,
+            "sale #3: hash does not match the record",
+        ),
+        (huge, 413, ""),
+    ];
+    for (body, expected, reason) in cases {
+        let (status, text) = app.post(Some(&token), Some(&idempotency_key(&body)), &body);
+        assert_eq!(status, expected, "{text}");
+        assert!(text.contains(reason), "{reason:?} not in {text}");
+        assert_eq!(app.sales_count(), 0, "nothing written for {reason:?}");
+    }
+    let (status, text) = app.post(Some(&token), None, &encode(1, good));
+    assert_eq!(status, 400, "an upload needs an idempotency key: {text}");
+}
+
+#[test]
+fn gaps_and_chain_breaks_are_recorded_and_the_sales_kept() {
+    let app = App::spawn();
+    let client = app.client(0);
+    let mut sales = journal("S001", "T01", 6);
+    sales.remove(2); // #3 never arrives
+    // #6 claims a different predecessor than #5: a break, with a valid link of its own.
+    let record = sales[4].record.clone();
+    let bogus_prev = [9u8; 32];
+    sales[4] = UploadedSale {
+        hash: hex::encode(chain_hash(&bogus_prev, &record.canonical_bytes())),
+        prev_hash: hex::encode(bogus_prev),
+        record,
+    };
+    assert_eq!(
+        statuses(&client.upload(&sales).unwrap()),
+        vec![SaleStatus::Accepted; 5]
+    );
+    let terminal = app
+        .db()
+        .terminals()
+        .unwrap()
+        .into_iter()
+        .find(|t| t.terminal == "T01" && t.store == "S001")
+        .unwrap();
+    assert_eq!((terminal.sales, terminal.last_seq), (5, 6));
+    assert_eq!(terminal.gaps, vec![3]);
+    assert_eq!(terminal.breaks, vec![6]);
+    assert!(terminal.last_sync_ms.is_some());
+}
+
+#[test]
+fn a_second_sale_claiming_a_sequence_is_rejected() {
+    let app = App::spawn();
+    let client = app.client(0);
+    client.upload(&journal("S001", "T01", 2)).unwrap();
+    // Another sale claiming #2 (a restored backup selling again) is refused, not merged.
+    let mut impostor = journal("S001", "T01", 2).pop().unwrap();
+    impostor.record.sale_id = "01a20404-bc68-727e-9316-999999999999".into();
+    impostor.hash = hex::encode(chain_hash(
+        &<[u8; 32]>::try_from(hex::decode(&impostor.prev_hash).unwrap()).unwrap(),
+        &impostor.record.canonical_bytes(),
+    ));
+    let answer = client.upload(&[impostor]).unwrap();
+    assert_eq!(answer.results[0].status, SaleStatus::Rejected);
+    assert!(
+        answer.results[0]
+            .reason
+            .as_deref()
+            .unwrap()
+            .starts_with("sequence 2 already belongs to sale")
+    );
+    assert_eq!(app.sales_count(), 2);
+}
