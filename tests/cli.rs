@@ -779,6 +779,8 @@ mod sync {
     use std::sync::{Arc, Mutex};
 
     use till_hq::db::{HqStore, SqliteStore};
+    use till_hq::pg::PgStore;
+    use till_hq::testing::PgCluster;
 
     use super::*;
 
@@ -825,28 +827,46 @@ mod sync {
         address
     }
 
+    /// A real till-hq server, on SQLite or on a throwaway PostgreSQL cluster.
     struct Hq {
         _dir: tempfile::TempDir,
         db: PathBuf,
+        pg: Option<PgCluster>,
         code: String,
         address: SocketAddr,
     }
 
-    fn hq() -> Hq {
+    impl Hq {
+        fn store(&self) -> Box<dyn HqStore> {
+            match &self.pg {
+                Some(cluster) => Box::new(PgStore::connect(&cluster.url()).unwrap()),
+                None => Box::new(SqliteStore::open(&self.db).unwrap()),
+            }
+        }
+    }
+
+    fn hq_on(postgres: bool) -> Hq {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("hq.db");
-        let mut admin = SqliteStore::open(&db).unwrap();
-        admin.add_store("S001", "").unwrap();
-        let code = admin.add_terminal("S001", "T01").unwrap();
-        let server =
-            till_hq::server::spawn("127.0.0.1:0", Box::new(SqliteStore::open(&db).unwrap()))
-                .unwrap();
-        Hq {
+        let pg = postgres.then(PgCluster::start);
+        let mut hq = Hq {
             _dir: dir,
             db,
-            code,
-            address: server.address,
-        }
+            pg,
+            code: String::new(),
+            address: "127.0.0.1:1".parse().unwrap(),
+        };
+        let mut admin = hq.store();
+        admin.add_store("S001", "").unwrap();
+        hq.code = admin.add_terminal("S001", "T01").unwrap();
+        hq.address = till_hq::server::spawn("127.0.0.1:0", hq.store())
+            .unwrap()
+            .address;
+        hq
+    }
+
+    fn hq() -> Hq {
+        hq_on(false)
     }
 
     /// Cash and card totals as the terminal has them.
@@ -866,8 +886,16 @@ mod sync {
     }
 
     #[test]
-    fn every_sale_reaches_hq_exactly_once_through_lost_answers_and_timeouts() {
-        let hq = hq();
+    fn every_sale_reaches_hq_on_sqlite_exactly_once_through_lost_answers_and_timeouts() {
+        exactly_once_through_faults(hq_on(false));
+    }
+
+    #[test]
+    fn every_sale_reaches_hq_on_postgres_exactly_once_through_lost_answers_and_timeouts() {
+        exactly_once_through_faults(hq_on(true));
+    }
+
+    fn exactly_once_through_faults(hq: Hq) {
         let faults = Arc::new(Mutex::new(Vec::new()));
         let via = proxy(hq.address, faults.clone());
         let till = Till::with_catalog();
@@ -916,20 +944,12 @@ mod sync {
 
         let (count, total, tenders) = terminal_totals(&till);
         assert_eq!(count, 31);
-        let summary = SqliteStore::open(&hq.db)
-            .unwrap()
-            .summaries()
-            .unwrap()
-            .remove(0);
+        let summary = hq.store().summaries().unwrap().remove(0);
         assert_eq!(
             (summary.sales, summary.total, summary.tenders),
             (count, total, tenders)
         );
-        let terminal = SqliteStore::open(&hq.db)
-            .unwrap()
-            .terminals()
-            .unwrap()
-            .remove(0);
+        let terminal = hq.store().terminals().unwrap().remove(0);
         assert_eq!(
             (terminal.last_seq, terminal.gaps, terminal.breaks),
             (31, vec![], vec![])

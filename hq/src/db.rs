@@ -22,6 +22,8 @@ pub enum HqError {
     KeyReused,
     #[error("database error: {0}")]
     Database(#[from] rusqlite::Error),
+    #[error("database error: {0}")]
+    Backend(String),
 }
 
 pub type Result<T, E = HqError> = std::result::Result<T, E>;
@@ -144,7 +146,7 @@ impl SqliteStore {
 }
 
 /// A random secret of `len` characters from an unambiguous alphabet (no 0/O, 1/I).
-fn secret(len: usize) -> String {
+pub(crate) fn secret(len: usize) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     let mut rng = rand::rng();
     (0..len)
@@ -315,27 +317,40 @@ impl HqStore for SqliteStore {
             })?
             .collect::<rusqlite::Result<_>>()?;
         for t in &mut terminals {
-            let mut links = self.conn.prepare(
+            let mut stmt = self.conn.prepare(
                 "SELECT seq, prev_hash, hash FROM sales WHERE store_id = ?1 AND terminal_id = ?2 ORDER BY seq",
             )?;
-            let mut rows = links.query(params![t.store, t.terminal])?;
-            let mut expected = 1u64;
-            let mut previous: Option<String> = None;
-            while let Some(r) = rows.next()? {
-                let (seq, prev_hash, hash): (u64, String, String) =
-                    (r.get(0)?, r.get(1)?, r.get(2)?);
-                t.gaps.extend(expected..seq);
-                let first_ok = seq == 1 && prev_hash == hex::encode(till_sync::GENESIS_HASH);
-                let linked = previous.as_deref().is_some_and(|p| p == prev_hash) && seq == expected;
-                if seq == expected && !(first_ok || linked) {
-                    t.breaks.push(seq);
-                }
-                previous = Some(hash);
-                expected = seq + 1;
-            }
+            let links: Vec<(u64, String, String)> = stmt
+                .query_map(params![t.store, t.terminal], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            let chain = chain_status(&links);
+            (t.gaps, t.breaks) = (chain.gaps, chain.breaks);
         }
         Ok(terminals)
     }
+}
+
+/// Gaps, breaks, last sequence and count of one terminal's sales, given (seq, prev_hash, hash)
+/// in sequence order. Shared by every backend so they judge a chain alike.
+pub(crate) fn chain_status(links: &[(u64, String, String)]) -> TerminalStatus {
+    let mut status = TerminalStatus::default();
+    let mut expected = 1u64;
+    let mut previous: Option<&str> = None;
+    for (seq, prev_hash, hash) in links {
+        status.gaps.extend(expected..*seq);
+        let first_ok = *seq == 1 && *prev_hash == hex::encode(till_sync::GENESIS_HASH);
+        let linked = previous.is_some_and(|p| p == prev_hash);
+        if *seq == expected && !(first_ok || linked) {
+            status.breaks.push(*seq);
+        }
+        previous = Some(hash);
+        expected = seq + 1;
+        status.last_seq = *seq;
+        status.sales += 1;
+    }
+    status
 }
 
 fn ingest_one(

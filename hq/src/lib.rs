@@ -2,7 +2,9 @@
 //! terminals upload.
 
 pub mod db;
+pub mod pg;
 pub mod server;
+pub mod testing;
 
 use till_sync::{GENESIS_HASH, SaleRecord, chain_hash};
 

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use till_hq::db::{HqStore, SqliteStore};
+use till_hq::pg::PgStore;
 use till_hq::verify_chain;
 
 #[derive(Parser, Debug)]
@@ -16,7 +17,7 @@ use till_hq::verify_chain;
     about = "Till HQ: ingests every store's sales exactly once"
 )]
 struct Cli {
-    /// The database: `sqlite:PATH` (PostgreSQL arrives with the next step).
+    /// The database: `sqlite:PATH` (embedded, no set-up) or `postgres://USER@HOST:PORT/DB`.
     #[arg(long, global = true, default_value = "sqlite:till-hq.db")]
     db: String,
     #[command(subcommand)]
@@ -69,11 +70,19 @@ fn main() -> ExitCode {
     }
 }
 
-fn open(db: &str) -> Result<SqliteStore> {
+fn open(db: &str) -> Result<Box<dyn HqStore>> {
+    if db.starts_with("postgres://") || db.starts_with("postgresql://") {
+        return Ok(Box::new(
+            PgStore::connect(db).context("cannot connect to PostgreSQL")?,
+        ));
+    }
     let Some(path) = db.strip_prefix("sqlite:") else {
-        bail!("unsupported database {db:?}: use sqlite:PATH");
+        bail!("unsupported database {db:?}: use sqlite:PATH or postgres://…");
     };
-    SqliteStore::open(std::path::Path::new(path)).with_context(|| format!("cannot open {path}"))
+    Ok(Box::new(
+        SqliteStore::open(std::path::Path::new(path))
+            .with_context(|| format!("cannot open {path}"))?,
+    ))
 }
 
 fn money(minor: i64) -> String {
@@ -91,7 +100,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 )
                 .init();
             let store = open(&cli.db)?;
-            let server = till_hq::server::spawn(&listen, Box::new(store))
+            let server = till_hq::server::spawn(&listen, store)
                 .with_context(|| format!("cannot listen on {listen}"))?;
             println!("till-hq serving on {}", server.url());
             loop {

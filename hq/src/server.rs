@@ -44,7 +44,7 @@ impl From<HqError> for ApiError {
             HqError::UnknownStore(_) | HqError::Exists(_) => {
                 fail(StatusCode::CONFLICT, e.to_string())
             }
-            HqError::Database(_) => {
+            HqError::Database(_) | HqError::Backend(_) => {
                 tracing::error!("{e}");
                 fail(StatusCode::INTERNAL_SERVER_ERROR, "HQ database error")
             }

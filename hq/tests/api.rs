@@ -1,39 +1,61 @@
-//! HQ as a real HTTP server on 127.0.0.1 over a real SQLite file, driven by the terminal's own
-//! client and by raw requests for what a well-behaved client would never send.
+//! HQ as a real HTTP server on 127.0.0.1, driven by the terminal's own client and by raw
+//! requests for what a well-behaved client would never send. The same conformance tests run
+//! on both backends: a real SQLite file, and a throwaway PostgreSQL cluster started from the
+//! installed server binaries.
 
 use std::time::Duration;
 
 use till_hq::db::{HqStore, SqliteStore};
+use till_hq::pg::PgStore;
 use till_hq::server::{RunningServer, spawn};
+use till_hq::testing::PgCluster;
 use till_sync::api::{SaleStatus, UPLOAD_PATH, UploadRequest, UploadedSale, idempotency_key};
 use till_sync::client::{SyncClient, SyncError, register};
 use till_sync::{Attribution, GENESIS_HASH, SaleLine, SalePayment, SaleRecord, chain_hash};
 
+#[derive(Clone, Copy, Debug)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
 /// A running HQ with store S001 (terminals T01, T02) and store S002 (terminal T01).
 struct App {
     dir: tempfile::TempDir,
+    pg: Option<PgCluster>,
     server: RunningServer,
     codes: Vec<String>,
 }
 
 impl App {
-    fn spawn() -> App {
+    fn spawn(backend: Backend) -> App {
         let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("hq.db");
-        let mut admin = SqliteStore::open(&db).unwrap();
+        let pg = matches!(backend, Backend::Postgres).then(PgCluster::start);
+        let mut app = App {
+            dir,
+            pg,
+            server: RunningServer {
+                address: "127.0.0.1:1".parse().unwrap(),
+            },
+            codes: Vec::new(),
+        };
+        let mut admin = app.db();
         admin.add_store("S001", "人民广场店").unwrap();
         admin.add_store("S002", "静安寺店").unwrap();
-        let codes = vec![
+        app.codes = vec![
             admin.add_terminal("S001", "T01").unwrap(),
             admin.add_terminal("S001", "T02").unwrap(),
             admin.add_terminal("S002", "T01").unwrap(),
         ];
-        let server = spawn("127.0.0.1:0", Box::new(SqliteStore::open(&db).unwrap())).unwrap();
-        App { dir, server, codes }
+        app.server = spawn("127.0.0.1:0", app.db()).unwrap();
+        app
     }
 
-    fn db(&self) -> SqliteStore {
-        SqliteStore::open(&self.dir.path().join("hq.db")).unwrap()
+    fn db(&self) -> Box<dyn HqStore> {
+        match &self.pg {
+            Some(cluster) => Box::new(PgStore::connect(&cluster.url()).unwrap()),
+            None => Box::new(SqliteStore::open(&self.dir.path().join("hq.db")).unwrap()),
+        }
     }
 
     /// Registers terminal `n` (0: S001/T01, 1: S001/T02, 2: S002/T01) and returns its client.
@@ -145,9 +167,7 @@ fn statuses(response: &till_sync::api::UploadResponse) -> Vec<SaleStatus> {
     response.results.iter().map(|r| r.status).collect()
 }
 
-#[test]
-fn a_batch_is_stored_once_however_often_it_arrives() {
-    let app = App::spawn();
+fn a_batch_is_stored_once_however_often_it_arrives(app: App) {
     let client = app.client(0);
     let sales = journal("S001", "T01", 5);
     let first = client.upload(&sales).unwrap();
@@ -179,9 +199,7 @@ fn a_batch_is_stored_once_however_often_it_arrives() {
     );
 }
 
-#[test]
-fn concurrent_copies_of_a_batch_never_duplicate() {
-    let app = App::spawn();
+fn concurrent_copies_of_a_batch_never_duplicate(app: App) {
     let client = app.client(0);
     let sales = journal("S001", "T01", 50);
     let answers: Vec<_> = std::thread::scope(|s| {
@@ -197,9 +215,7 @@ fn concurrent_copies_of_a_batch_never_duplicate() {
     assert_eq!(app.sales_count(), 50);
 }
 
-#[test]
-fn the_same_key_with_a_different_body_is_refused() {
-    let app = App::spawn();
+fn the_same_key_with_a_different_body_is_refused(app: App) {
     let token = register(&app.server.url(), &app.codes[0], Duration::from_secs(5))
         .unwrap()
         .token;
@@ -225,9 +241,7 @@ fn the_same_key_with_a_different_body_is_refused() {
     assert_eq!(app.sales_count(), 1);
 }
 
-#[test]
-fn registration_codes_work_once() {
-    let app = App::spawn();
+fn registration_codes_work_once(app: App) {
     let registered = register(&app.server.url(), &app.codes[0], Duration::from_secs(5)).unwrap();
     assert_eq!(
         (registered.store.as_str(), registered.terminal.as_str()),
@@ -241,9 +255,7 @@ fn registration_codes_work_once() {
     assert!(register(&app.server.url(), "NOTACODE", Duration::from_secs(5)).is_err());
 }
 
-#[test]
-fn a_terminal_writes_only_its_own_sales() {
-    let app = App::spawn();
+fn a_terminal_writes_only_its_own_sales(app: App) {
     let s001_t01 = app.client(0);
     let body = serde_json::to_vec(&UploadRequest {
         v: 1,
@@ -268,9 +280,7 @@ fn a_terminal_writes_only_its_own_sales() {
     assert_eq!(app.sales_count(), 0);
 }
 
-#[test]
-fn malformed_uploads_get_a_reason_and_write_nothing() {
-    let app = App::spawn();
+fn malformed_uploads_get_a_reason_and_write_nothing(app: App) {
     let token = register(&app.server.url(), &app.codes[0], Duration::from_secs(5))
         .unwrap()
         .token;
@@ -323,9 +333,7 @@ fn malformed_uploads_get_a_reason_and_write_nothing() {
     assert_eq!(status, 400, "an upload needs an idempotency key: {text}");
 }
 
-#[test]
-fn gaps_and_chain_breaks_are_recorded_and_the_sales_kept() {
-    let app = App::spawn();
+fn gaps_and_chain_breaks_are_recorded_and_the_sales_kept(app: App) {
     let client = app.client(0);
     let mut sales = journal("S001", "T01", 6);
     sales.remove(2); // #3 never arrives
@@ -354,9 +362,7 @@ fn gaps_and_chain_breaks_are_recorded_and_the_sales_kept() {
     assert!(terminal.last_sync_ms.is_some());
 }
 
-#[test]
-fn a_second_sale_claiming_a_sequence_is_rejected() {
-    let app = App::spawn();
+fn a_second_sale_claiming_a_sequence_is_rejected(app: App) {
     let client = app.client(0);
     client.upload(&journal("S001", "T01", 2)).unwrap();
     // Another sale claiming #2 (a restored backup selling again) is refused, not merged.
@@ -377,3 +383,26 @@ fn a_second_sale_claiming_a_sequence_is_rejected() {
     );
     assert_eq!(app.sales_count(), 2);
 }
+
+/// Every test above, on each backend.
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[test] fn $name() { super::$name(super::App::spawn(super::Backend::Sqlite)) } )*
+        }
+        mod postgres {
+            $( #[test] fn $name() { super::$name(super::App::spawn(super::Backend::Postgres)) } )*
+        }
+    };
+}
+
+conformance!(
+    a_batch_is_stored_once_however_often_it_arrives,
+    concurrent_copies_of_a_batch_never_duplicate,
+    the_same_key_with_a_different_body_is_refused,
+    registration_codes_work_once,
+    a_terminal_writes_only_its_own_sales,
+    malformed_uploads_get_a_reason_and_write_nothing,
+    gaps_and_chain_breaks_are_recorded_and_the_sales_kept,
+    a_second_sale_claiming_a_sequence_is_rejected,
+);

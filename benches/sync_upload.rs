@@ -1,0 +1,84 @@
+//! Upload of a 10,000-sale day from a real terminal store to a local HQ on loopback, against
+//! PRODUCT.md's target of under 5 s. Run: `cargo bench --bench sync_upload`.
+
+use std::time::{Duration, Instant};
+
+use till::catalog::{ImportRules, import_csv};
+use till::checkout::{Checkout, CheckoutSettings, ScanContext};
+use till::config::Config;
+use till::domain::{Currency, TaxMode, Tender, TenderKind};
+use till::store::Store;
+use till_hq::db::{HqStore, SqliteStore};
+use till_sync::Attribution;
+use till_sync::client::SyncClient;
+
+fn main() {
+    let sales: usize = std::env::var("TILL_BENCH_SALES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10_000);
+    let dir = tempfile::tempdir_in(std::env::current_dir().unwrap()).unwrap();
+    let config = Config::new("S001", "T01", Currency::CNY, TaxMode::Inclusive);
+    let settings = CheckoutSettings::from_config(&config).unwrap();
+    let mut store =
+        Store::create(&dir.path().join("till.db"), "S001", "T01", Currency::CNY).unwrap();
+    let rules = ImportRules::for_terminal(&settings, false, 0);
+    import_csv(
+        &mut store,
+        till::demo::sample_catalog_csv().as_bytes(),
+        &rules,
+        |_| {},
+    )
+    .unwrap();
+    let mut checkout = Checkout::new(store, settings, "bench");
+    let basket = till::demo::sample_scans();
+    let start = Instant::now();
+    for i in 0..sales {
+        for code in &basket[..1 + i % basket.len()] {
+            checkout.scan(code, ScanContext::Sale).unwrap();
+        }
+        let due = checkout.ticket().cash_due();
+        let kind = if i % 3 == 0 {
+            TenderKind::WeChatPay
+        } else {
+            TenderKind::Cash
+        };
+        let reference = (kind == TenderKind::WeChatPay).then(|| "134567890123456789".to_string());
+        checkout
+            .add_tender(Tender {
+                kind,
+                amount: due,
+                reference,
+            })
+            .unwrap();
+        checkout
+            .commit(Attribution::Anonymous { claim_token: None })
+            .unwrap();
+    }
+    println!(
+        "committed {sales} sales in {:.1} s",
+        start.elapsed().as_secs_f64()
+    );
+    drop(checkout);
+
+    let hq_db = dir.path().join("hq.db");
+    let mut admin = SqliteStore::open(&hq_db).unwrap();
+    admin.add_store("S001", "").unwrap();
+    let code = admin.add_terminal("S001", "T01").unwrap();
+    let (_, _, token) = admin.register(&code).unwrap();
+    let server =
+        till_hq::server::spawn("127.0.0.1:0", Box::new(SqliteStore::open(&hq_db).unwrap()))
+            .unwrap();
+    let client = SyncClient::new(&server.url(), &token, Duration::from_secs(60)).unwrap();
+    let mut store = Store::open(&dir.path().join("till.db")).unwrap();
+    let start = Instant::now();
+    let report = till::sync::sync_now(&mut store, &client, 500, 3).unwrap();
+    let took = start.elapsed();
+    assert_eq!(report.accepted as usize, sales);
+    println!(
+        "upload of {sales} sales ({} batches of 500) to HQ on SQLite over loopback: {:.2} s, {:.0} sales/s (target < 5 s)",
+        report.batches,
+        took.as_secs_f64(),
+        sales as f64 / took.as_secs_f64()
+    );
+}

@@ -1,0 +1,351 @@
+//! The PostgreSQL backend of [`HqStore`], for a real chain. Same schema and rules as the
+//! SQLite one; a batch's transaction first locks its terminal's row, so copies of one batch
+//! arriving at several HQ nodes at once are taken one after the other.
+
+use std::collections::BTreeMap;
+
+use postgres::{Client, NoTls, Transaction};
+use sha2::{Digest, Sha256};
+use till_sync::api::{SaleResult, SaleStatus, UploadResponse, UploadedSale};
+
+use crate::db::{HqError, HqStore, Result, StoreSummary, TerminalStatus, chain_status, secret};
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS stores (
+    id   TEXT PRIMARY KEY,
+    name TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS terminals (
+    store_id     TEXT NOT NULL REFERENCES stores(id),
+    terminal_id  TEXT NOT NULL,
+    code_hash    BYTEA,
+    token_hash   BYTEA UNIQUE,
+    last_sync_ms BIGINT,
+    PRIMARY KEY (store_id, terminal_id)
+);
+CREATE TABLE IF NOT EXISTS sales (
+    sale_id       TEXT PRIMARY KEY,
+    store_id      TEXT NOT NULL,
+    terminal_id   TEXT NOT NULL,
+    seq           BIGINT NOT NULL,
+    created_at_ms BIGINT NOT NULL,
+    total         BIGINT NOT NULL,
+    change        BIGINT NOT NULL,
+    member_id     TEXT,
+    record        TEXT NOT NULL,
+    prev_hash     TEXT NOT NULL,
+    hash          TEXT NOT NULL,
+    received_ms   BIGINT NOT NULL,
+    UNIQUE (store_id, terminal_id, seq)
+);
+CREATE TABLE IF NOT EXISTS sale_payments (
+    sale_id TEXT NOT NULL REFERENCES sales(sale_id),
+    idx     INTEGER NOT NULL,
+    kind    TEXT NOT NULL,
+    amount  BIGINT NOT NULL,
+    PRIMARY KEY (sale_id, idx)
+);
+CREATE TABLE IF NOT EXISTS idempotency (
+    store_id    TEXT NOT NULL,
+    terminal_id TEXT NOT NULL,
+    key         TEXT NOT NULL,
+    body_hash   TEXT NOT NULL,
+    response    TEXT NOT NULL,
+    created_ms  BIGINT NOT NULL,
+    PRIMARY KEY (store_id, terminal_id, key)
+);
+"#;
+
+fn digest(secret: &str) -> Vec<u8> {
+    Sha256::digest(secret.as_bytes()).to_vec()
+}
+
+fn now_ms() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
+}
+
+fn db(e: postgres::Error) -> HqError {
+    HqError::Backend(e.to_string())
+}
+
+fn is_unique_violation(e: &postgres::Error) -> bool {
+    e.code() == Some(&postgres::error::SqlState::UNIQUE_VIOLATION)
+}
+
+pub struct PgStore {
+    client: Client,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PgStore")
+    }
+}
+
+impl PgStore {
+    /// Connects with a `postgres://…` URL and creates the schema if it is missing.
+    pub fn connect(url: &str) -> Result<PgStore> {
+        let mut client = Client::connect(url, NoTls).map_err(db)?;
+        client.batch_execute(SCHEMA).map_err(db)?;
+        Ok(PgStore { client })
+    }
+}
+
+impl HqStore for PgStore {
+    fn add_store(&mut self, store: &str, name: &str) -> Result<()> {
+        match self.client.execute(
+            "INSERT INTO stores (id, name) VALUES ($1, $2)",
+            &[&store, &name],
+        ) {
+            Ok(_) => Ok(()),
+            Err(e) if is_unique_violation(&e) => Err(HqError::Exists(format!("store {store}"))),
+            Err(e) => Err(db(e)),
+        }
+    }
+
+    fn add_terminal(&mut self, store: &str, terminal: &str) -> Result<String> {
+        let exists = !self
+            .client
+            .query("SELECT 1 FROM stores WHERE id = $1", &[&store])
+            .map_err(db)?
+            .is_empty();
+        if !exists {
+            return Err(HqError::UnknownStore(store.into()));
+        }
+        let code = secret(12);
+        let inserted = self
+            .client
+            .execute(
+                "INSERT INTO terminals (store_id, terminal_id, code_hash) VALUES ($1, $2, $3)
+                 ON CONFLICT (store_id, terminal_id) DO NOTHING",
+                &[&store, &terminal, &digest(&code)],
+            )
+            .map_err(db)?;
+        if inserted == 0 {
+            return Err(HqError::Exists(format!("terminal {store}/{terminal}")));
+        }
+        Ok(code)
+    }
+
+    fn register(&mut self, code: &str) -> Result<(String, String, String)> {
+        let token = secret(40);
+        // One statement both spends the code and sets the token, so a code works once even
+        // when two registrations race.
+        let row = self
+            .client
+            .query_opt(
+                "UPDATE terminals SET code_hash = NULL, token_hash = $2 WHERE code_hash = $1
+                 RETURNING store_id, terminal_id",
+                &[&digest(code.trim()), &digest(&token)],
+            )
+            .map_err(db)?
+            .ok_or(HqError::BadCode)?;
+        Ok((row.get(0), row.get(1), token))
+    }
+
+    fn authenticate(&mut self, token: &str) -> Result<Option<(String, String)>> {
+        let row = self
+            .client
+            .query_opt(
+                "SELECT store_id, terminal_id FROM terminals WHERE token_hash = $1",
+                &[&digest(token)],
+            )
+            .map_err(db)?;
+        Ok(row.map(|r| (r.get(0), r.get(1))))
+    }
+
+    fn ingest(
+        &mut self,
+        store: &str,
+        terminal: &str,
+        key: &str,
+        body_hash: &str,
+        sales: &[UploadedSale],
+    ) -> Result<UploadResponse> {
+        let mut tx = self.client.transaction().map_err(db)?;
+        tx.execute(
+            "SELECT 1 FROM terminals WHERE store_id = $1 AND terminal_id = $2 FOR UPDATE",
+            &[&store, &terminal],
+        )
+        .map_err(db)?;
+        let earlier = tx
+            .query_opt(
+                "SELECT body_hash, response FROM idempotency WHERE store_id = $1 AND terminal_id = $2 AND key = $3",
+                &[&store, &terminal, &key],
+            )
+            .map_err(db)?;
+        if let Some(row) = earlier {
+            let (hash, response): (String, String) = (row.get(0), row.get(1));
+            if hash != body_hash {
+                return Err(HqError::KeyReused);
+            }
+            return serde_json::from_str(&response).map_err(|e| HqError::Backend(e.to_string()));
+        }
+        let mut results = Vec::with_capacity(sales.len());
+        for sale in sales {
+            results.push(ingest_one(&mut tx, store, terminal, sale)?);
+        }
+        let response = UploadResponse { results };
+        let json = serde_json::to_string(&response).map_err(|e| HqError::Backend(e.to_string()))?;
+        tx.execute(
+            "INSERT INTO idempotency (store_id, terminal_id, key, body_hash, response, created_ms) VALUES ($1, $2, $3, $4, $5, $6)",
+            &[&store, &terminal, &key, &body_hash, &json, &now_ms()],
+        )
+        .map_err(db)?;
+        tx.execute(
+            "UPDATE terminals SET last_sync_ms = $3 WHERE store_id = $1 AND terminal_id = $2",
+            &[&store, &terminal, &now_ms()],
+        )
+        .map_err(db)?;
+        tx.commit().map_err(db)?;
+        Ok(response)
+    }
+
+    fn summaries(&mut self) -> Result<Vec<StoreSummary>> {
+        let mut out: BTreeMap<String, StoreSummary> = BTreeMap::new();
+        for r in self
+            .client
+            .query(
+                "SELECT store_id, count(*), coalesce(sum(total), 0)::BIGINT, coalesce(sum(change), 0)::BIGINT
+                 FROM sales GROUP BY store_id",
+                &[],
+            )
+            .map_err(db)?
+        {
+            let store: String = r.get(0);
+            let sales: i64 = r.get(1);
+            out.insert(
+                store.clone(),
+                StoreSummary { store, sales: sales.unsigned_abs(), total: r.get(2), change: r.get(3), tenders: BTreeMap::new() },
+            );
+        }
+        for r in self
+            .client
+            .query(
+                "SELECT s.store_id, p.kind, sum(p.amount)::BIGINT FROM sale_payments p JOIN sales s ON s.sale_id = p.sale_id
+                 GROUP BY s.store_id, p.kind",
+                &[],
+            )
+            .map_err(db)?
+        {
+            let store: String = r.get(0);
+            if let Some(summary) = out.get_mut(&store) {
+                summary.tenders.insert(r.get(1), r.get(2));
+            }
+        }
+        Ok(out.into_values().collect())
+    }
+
+    fn terminals(&mut self) -> Result<Vec<TerminalStatus>> {
+        let rows = self
+            .client
+            .query(
+                "SELECT store_id, terminal_id, token_hash IS NOT NULL, last_sync_ms FROM terminals ORDER BY store_id, terminal_id",
+                &[],
+            )
+            .map_err(db)?;
+        let mut out = Vec::new();
+        for r in rows {
+            let (store, terminal): (String, String) = (r.get(0), r.get(1));
+            let links: Vec<(u64, String, String)> = self
+                .client
+                .query(
+                    "SELECT seq, prev_hash, hash FROM sales WHERE store_id = $1 AND terminal_id = $2 ORDER BY seq",
+                    &[&store, &terminal],
+                )
+                .map_err(db)?
+                .iter()
+                .map(|l| (l.get::<_, i64>(0).unsigned_abs(), l.get(1), l.get(2)))
+                .collect();
+            let mut status = chain_status(&links);
+            status.store = store;
+            status.terminal = terminal;
+            status.registered = r.get(2);
+            status.last_sync_ms = r.get(3);
+            out.push(status);
+        }
+        Ok(out)
+    }
+}
+
+fn ingest_one(
+    tx: &mut Transaction<'_>,
+    store: &str,
+    terminal: &str,
+    sale: &UploadedSale,
+) -> Result<SaleResult> {
+    let record = &sale.record;
+    let result = |status, reason: Option<String>| SaleResult {
+        seq: record.seq,
+        sale_id: record.sale_id.clone(),
+        status,
+        reason,
+    };
+    if let Some(row) = tx
+        .query_opt(
+            "SELECT hash FROM sales WHERE sale_id = $1",
+            &[&record.sale_id],
+        )
+        .map_err(db)?
+    {
+        let hash: String = row.get(0);
+        return Ok(if hash == sale.hash {
+            result(SaleStatus::Duplicate, None)
+        } else {
+            result(
+                SaleStatus::Rejected,
+                Some("sale id already belongs to a different sale".into()),
+            )
+        });
+    }
+    let seq = i64::try_from(record.seq).map_err(|e| HqError::Backend(e.to_string()))?;
+    if let Some(row) = tx
+        .query_opt(
+            "SELECT sale_id FROM sales WHERE store_id = $1 AND terminal_id = $2 AND seq = $3",
+            &[&store, &terminal, &seq],
+        )
+        .map_err(db)?
+    {
+        let other: String = row.get(0);
+        return Ok(result(
+            SaleStatus::Rejected,
+            Some(format!(
+                "sequence {} already belongs to sale {other}",
+                record.seq
+            )),
+        ));
+    }
+    let member = match &record.attribution {
+        till_sync::Attribution::Member { member_id } => Some(member_id.clone()),
+        till_sync::Attribution::Anonymous { .. } => None,
+    };
+    let canonical = String::from_utf8_lossy(&record.canonical_bytes()).into_owned();
+    tx.execute(
+        "INSERT INTO sales (sale_id, store_id, terminal_id, seq, created_at_ms, total, change, member_id, record, prev_hash, hash, received_ms)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        &[
+            &record.sale_id,
+            &store,
+            &terminal,
+            &seq,
+            &record.created_at_ms,
+            &record.total,
+            &record.change,
+            &member,
+            &canonical,
+            &sale.prev_hash,
+            &sale.hash,
+            &now_ms(),
+        ],
+    )
+    .map_err(db)?;
+    for (i, p) in record.payments.iter().enumerate() {
+        let idx = i32::try_from(i).unwrap_or(i32::MAX);
+        tx.execute(
+            "INSERT INTO sale_payments (sale_id, idx, kind, amount) VALUES ($1, $2, $3, $4)",
+            &[&record.sale_id, &idx, &p.kind, &p.amount],
+        )
+        .map_err(db)?;
+    }
+    Ok(result(SaleStatus::Accepted, None))
+}

@@ -1,0 +1,124 @@
+//! Test and benchmark support: a throwaway PostgreSQL cluster started from the installed
+//! server binaries, on a free port, owned by the `postgres` user when running as root, and
+//! stopped when dropped. Never a shared server.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+/// A throwaway PostgreSQL cluster on a free port, stopped when dropped.
+#[derive(Debug)]
+pub struct PgCluster {
+    dir: tempfile::TempDir,
+    bin: PathBuf,
+    port: u16,
+}
+
+impl PgCluster {
+    /// Starts a new cluster. Panics with the reason if it cannot, as tests should.
+    pub fn start() -> PgCluster {
+        let bin = std::fs::read_dir("/usr/lib/postgresql")
+            .expect(
+                "PostgreSQL server binaries in /usr/lib/postgresql (apt-get install postgresql)",
+            )
+            .filter_map(|e| Some(e.ok()?.path().join("bin")))
+            .filter(|b| b.join("initdb").exists())
+            .max()
+            .expect("an initdb under /usr/lib/postgresql/*/bin");
+        let dir = tempfile::tempdir().unwrap();
+        let as_root = Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
+        if as_root {
+            // initdb refuses to run as root: the cluster belongs to the postgres user.
+            let status = Command::new("chown")
+                .arg("postgres:postgres")
+                .arg(dir.path())
+                .status()
+                .unwrap();
+            assert!(status.success());
+        }
+        let run = |program: &str, args: &[&str]| {
+            let mut cmd = if as_root {
+                let mut c = Command::new("runuser");
+                c.args(["-u", "postgres", "--"]).arg(bin.join(program));
+                c
+            } else {
+                Command::new(bin.join(program))
+            };
+            let out = cmd.args(args).output().unwrap();
+            assert!(
+                out.status.success(),
+                "{program}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        let data = dir.path().join("data");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let d = dir.path().display().to_string();
+        run(
+            "initdb",
+            &[
+                "-D",
+                data.to_str().unwrap(),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+                "-N",
+            ],
+        );
+        let options = format!("-p {port} -k {d} -c listen_addresses=127.0.0.1 -c fsync=on");
+        run(
+            "pg_ctl",
+            &[
+                "-D",
+                data.to_str().unwrap(),
+                "-l",
+                &format!("{d}/pg.log"),
+                "-w",
+                "-o",
+                &options,
+                "start",
+            ],
+        );
+        PgCluster { dir, bin, port }
+    }
+
+    /// A `postgres://` URL for the `postgres` database, trust authentication.
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+}
+
+impl Drop for PgCluster {
+    fn drop(&mut self) {
+        let data = self.dir.path().join("data");
+        let _ = Command::new("runuser")
+            .args(["-u", "postgres", "--"])
+            .arg(self.bin.join("pg_ctl"))
+            .args([
+                "-D",
+                data.to_str().unwrap_or_default(),
+                "-m",
+                "immediate",
+                "stop",
+            ])
+            .output();
+        let _ = Command::new(self.bin.join("pg_ctl"))
+            .args([
+                "-D",
+                data.to_str().unwrap_or_default(),
+                "-m",
+                "immediate",
+                "stop",
+            ])
+            .output();
+    }
+}
