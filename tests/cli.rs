@@ -956,6 +956,97 @@ mod sync {
         );
     }
 
+    /// A registered terminal sells 1,000 sales, members and anonymous, by cash, card and
+    /// WeChat Pay, and syncs in batches of 128; HQ then holds exactly what the terminal holds.
+    fn a_thousand_sales_reconcile(hq: Hq) {
+        use till::checkout::{Checkout, CheckoutSettings, ScanContext};
+        use till::domain::{Tender, TenderKind};
+        let till = Till::with_catalog();
+        till.ok(&[
+            "register",
+            "--hq",
+            &format!("http://{}", hq.address),
+            "--code",
+            &hq.code,
+        ]);
+        let config = till::config::Config::load(&till.data_dir().join("config.toml")).unwrap();
+        let store = till::store::Store::open(&till.db()).unwrap();
+        let mut checkout = Checkout::new(
+            store,
+            CheckoutSettings::from_config(&config).unwrap(),
+            "1001",
+        );
+        let basket = till::demo::sample_scans();
+        for i in 0..1000usize {
+            for code in &basket[..1 + i % basket.len()] {
+                checkout.scan(code, ScanContext::Sale).unwrap();
+            }
+            let due = checkout.ticket().cash_due();
+            let (kind, reference) = match i % 3 {
+                0 => (TenderKind::Cash, None),
+                1 => (TenderKind::Card, None),
+                _ => (
+                    TenderKind::WeChatPay,
+                    Some("134567890123456789".to_string()),
+                ),
+            };
+            let amount = if kind == TenderKind::Cash {
+                due + 500
+            } else {
+                due
+            };
+            checkout
+                .add_tender(Tender {
+                    kind,
+                    amount,
+                    reference,
+                })
+                .unwrap();
+            let attribution = if i % 4 == 0 {
+                till_sync::Attribution::Member {
+                    member_id: format!("M{}", i % 37),
+                }
+            } else {
+                till_sync::Attribution::Anonymous { claim_token: None }
+            };
+            checkout.commit(attribution).unwrap();
+        }
+        drop(checkout);
+        let out = till.ok(&["sync", "now", "--batch", "128"]);
+        assert!(
+            out.contains(
+                "synced: 1000 accepted, 0 already at HQ, 0 refused, in 8 batches; 0 pending"
+            ),
+            "{out}"
+        );
+        let (count, total, tenders) = terminal_totals(&till);
+        let summary = hq.store().summaries().unwrap().remove(0);
+        assert_eq!(
+            (summary.sales, summary.total, summary.tenders),
+            (count, total, tenders)
+        );
+        assert_eq!(count, 1000);
+        let terminal = hq.store().terminals().unwrap().remove(0);
+        assert_eq!(
+            (
+                terminal.last_seq,
+                terminal.gaps.len(),
+                terminal.breaks.len()
+            ),
+            (1000, 0, 0)
+        );
+    }
+
+    #[test]
+    fn a_thousand_sales_reconcile_on_sqlite() {
+        a_thousand_sales_reconcile(hq_on(false));
+    }
+
+    #[test]
+    fn a_thousand_sales_reconcile_on_postgres() {
+        a_thousand_sales_reconcile(hq_on(true));
+    }
+
     #[test]
     fn sync_needs_registration_and_refuses_a_code_for_another_terminal() {
         let hq = hq();
