@@ -50,6 +50,9 @@ pub struct Config {
     /// The receipt printer; none means receipts are not printed.
     #[serde(default)]
     pub printer: Option<PrinterConfig>,
+    /// When the till syncs with HQ by itself, local time, e.g. `02:00-05:00`.
+    #[serde(default = "default_sync_window")]
+    pub sync_window: String,
     /// Serial barcode scanners; keyboard-wedge scanners need no entry.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scanners: Vec<ScannerSection>,
@@ -78,6 +81,10 @@ pub struct ScannerSection {
     pub suffix: String,
     #[serde(default = "default_max_len")]
     pub max_len: usize,
+}
+
+fn default_sync_window() -> String {
+    crate::sync::SyncWindow::DEFAULT.to_string()
 }
 
 fn default_data_bits() -> u8 {
@@ -285,6 +292,7 @@ impl Config {
             approval: ApprovalConfig::default(),
             scan: ScanSection::default(),
             printer: None,
+            sync_window: default_sync_window(),
             scanners: Vec::new(),
         }
     }
@@ -350,6 +358,7 @@ impl Config {
                 return invalid(format!("two weighed layouts for prefix {}", layout.prefix));
             }
         }
+        crate::sync::SyncWindow::parse(&self.sync_window).map_err(ConfigError::Invalid)?;
         let mut names = std::collections::BTreeSet::new();
         for scanner in &self.scanners {
             scanner.driver_config()?;

@@ -19,11 +19,13 @@ use till_sync::Attribution;
 enum Input {
     Line(String),
     Scanner(ScannerEvent),
+    /// A line from the sync thread about how syncing went.
+    Sync(String),
     Closed,
 }
 
 const HELP: &str = "scan or type a code; commands: pay KIND AMOUNT [REF] (cash, card, wechat_pay, alipay, unionpay), \
-qty LINE QUANTITY, void LINE, total, cancel, park, parked, resume ID, reprint SALE, help, quit";
+qty LINE QUANTITY, void LINE, total, cancel, park, parked, resume ID, reprint SALE, sync, help, quit";
 
 pub fn run(data_dir: &Path, cashier: &str) -> Result<ExitCode> {
     let (config, store) = crate::open(data_dir)?;
@@ -54,6 +56,8 @@ pub fn run(data_dir: &Path, cashier: &str) -> Result<ExitCode> {
         Some(printer) => Some(PrintWorker::spawn(data_dir.join(DATABASE_FILE), printer)?),
         None => None,
     };
+    let window = till::sync::SyncWindow::parse(&config.sync_window).map_err(anyhow::Error::msg)?;
+    let sync = spawn_sync(data_dir.to_path_buf(), window, inputs.clone())?;
     println!(
         "till ready: terminal {} of store {}, cashier {cashier}",
         config.terminal_id, config.store_id
@@ -77,6 +81,11 @@ pub fn run(data_dir: &Path, cashier: &str) -> Result<ExitCode> {
             }
             Some(Input::Scanner(ScannerEvent::Discarded { scanner, reason })) => {
                 println!("scanner {scanner}: {reason}")
+            }
+            Some(Input::Sync(message)) => println!("sync: {message}"),
+            Some(Input::Line(line)) if line.trim() == "sync" => {
+                let _ = sync.send(());
+                println!("sync: starting");
             }
             Some(Input::Line(line)) if !command(&mut checkout, line.trim(), printer.as_ref()) => {
                 break;
@@ -115,6 +124,62 @@ pub fn run(data_dir: &Path, cashier: &str) -> Result<ExitCode> {
     }
     drop(scanners);
     Ok(ExitCode::SUCCESS)
+}
+
+/// Syncs with HQ on its own thread and connection: by itself inside the nightly window while
+/// sales are pending, and at once when woken by the `sync` command.
+fn spawn_sync(
+    data_dir: std::path::PathBuf,
+    window: till::sync::SyncWindow,
+    report: Sender<Input>,
+) -> Result<Sender<()>> {
+    let (wake, wakes) = channel::<()>();
+    std::thread::Builder::new()
+        .name("sync".into())
+        .spawn(move || {
+            let mut failures = 0u32;
+            loop {
+                let asked = match wakes.recv_timeout(Duration::from_secs(60)) {
+                    Ok(()) => true,
+                    Err(RecvTimeoutError::Timeout) => false,
+                    Err(RecvTimeoutError::Disconnected) => return,
+                };
+                let now = jiff::Zoned::now();
+                let due = window.contains(now.hour().unsigned_abs(), now.minute().unsigned_abs());
+                let Ok(mut store) = till::store::Store::open(&data_dir.join(DATABASE_FILE)) else {
+                    continue;
+                };
+                if !asked && (!due || store.outbox_pending().unwrap_or(0) == 0) {
+                    continue;
+                }
+                let message = match till::sync::client(&data_dir, &store, Duration::from_secs(30))
+                    .and_then(|client| till::sync::sync_now(&mut store, &client, 500, 3))
+                {
+                    Ok(r) => {
+                        failures = 0;
+                        format!(
+                            "{} accepted, {} already at HQ, {} refused; {} pending",
+                            r.accepted,
+                            r.duplicates,
+                            r.rejected.len(),
+                            r.pending
+                        )
+                    }
+                    Err(e) => {
+                        failures += 1;
+                        format!("failed: {e}")
+                    }
+                };
+                if report.send(Input::Sync(message)).is_err() {
+                    return;
+                }
+                if failures > 0 {
+                    // Inside the window, wait longer after each failure before trying again.
+                    std::thread::sleep(till::sync::retry_delay(failures.min(8)));
+                }
+            }
+        })?;
+    Ok(wake)
 }
 
 fn forward<T: Send + 'static>(

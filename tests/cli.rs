@@ -677,6 +677,45 @@ fn a_bad_printer_config_is_refused_clearly() {
     assert!(!till.db().exists());
 }
 
+/// `till run` as a child process, its output lines on a channel.
+struct RunningTill {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl RunningTill {
+    fn start(till: &Till) -> RunningTill {
+        let mut child = till
+            .command(&["run", "--cashier", "1001"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        let stdout = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        RunningTill { child, lines }
+    }
+}
+
+/// The first line within 10 s that contains `needle`.
+fn run_wait(lines: &std::sync::mpsc::Receiver<String>, needle: &str) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while let Ok(line) =
+        lines.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()))
+    {
+        if line.contains(needle) {
+            return line;
+        }
+    }
+    panic!("till run never said {needle:?}");
+}
+
 #[test]
 fn till_run_sells_from_two_scanners_and_the_keyboard_and_prints() {
     use std::io::Write as _;
@@ -698,32 +737,9 @@ fn till_run_sells_from_two_scanners_and_the_keyboard_and_prints() {
     }
     std::fs::write(till.data_dir().join("config.toml"), config).unwrap();
 
-    let mut child = till
-        .command(&["run", "--cashier", "1001"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let (tx, lines) = std::sync::mpsc::channel();
-    let stdout = child.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let wait_for = |needle: &str| -> String {
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while let Ok(line) =
-            lines.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()))
-        {
-            if line.contains(needle) {
-                return line;
-            }
-        }
-        panic!("till run never said {needle:?}");
-    };
-    let mut stdin = child.stdin.take().unwrap();
+    let mut run = RunningTill::start(&till);
+    let wait_for = |needle: &str| run_wait(&run.lines, needle);
+    let mut stdin = run.child.stdin.take().unwrap();
     wait_for("till ready");
     let mut connected = 0;
     let mut misconfigured = None;
@@ -755,7 +771,7 @@ fn till_run_sells_from_two_scanners_and_the_keyboard_and_prints() {
     writeln!(stdin, "reprint 1").unwrap();
     wait_for("reprinting sale #1");
     writeln!(stdin, "quit").unwrap();
-    assert!(child.wait().unwrap().success());
+    assert!(run.child.wait().unwrap().success());
 
     assert!(
         printer
@@ -1045,6 +1061,38 @@ mod sync {
     #[test]
     fn a_thousand_sales_reconcile_on_postgres() {
         a_thousand_sales_reconcile(hq_on(true));
+    }
+
+    #[test]
+    fn till_run_syncs_when_asked() {
+        use std::io::Write as _;
+        let hq = hq();
+        let till = Till::with_catalog();
+        let mut run = RunningTill::start(&till);
+        let mut stdin = run.child.stdin.take().unwrap();
+        run_wait(&run.lines, "till ready");
+        writeln!(stdin, "sync").unwrap();
+        run_wait(
+            &run.lines,
+            "sync: failed: this terminal is not registered with HQ",
+        );
+        till.ok(&[
+            "register",
+            "--hq",
+            &format!("http://{}", hq.address),
+            "--code",
+            &hq.code,
+        ]);
+        writeln!(stdin, "{}\npay cash 5", sample_ean13(2)).unwrap();
+        run_wait(&run.lines, "sale #1 committed");
+        writeln!(stdin, "sync").unwrap();
+        run_wait(
+            &run.lines,
+            "sync: 1 accepted, 0 already at HQ, 0 refused; 0 pending",
+        );
+        writeln!(stdin, "quit").unwrap();
+        assert!(run.child.wait().unwrap().success());
+        assert_eq!(hq.store().summaries().unwrap()[0].sales, 1);
     }
 
     #[test]
