@@ -94,6 +94,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Serve { listen } => {
             tracing_subscriber::fmt()
+                .with_writer(std::io::stderr)
                 .with_env_filter(
                     tracing_subscriber::EnvFilter::try_from_default_env()
                         .unwrap_or_else(|_| "info".into()),

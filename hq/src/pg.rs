@@ -86,6 +86,10 @@ impl PgStore {
     /// Connects with a `postgres://…` URL and creates the schema if it is missing.
     pub fn connect(url: &str) -> Result<PgStore> {
         let mut client = Client::connect(url, NoTls).map_err(db)?;
+        // "relation already exists, skipping" notices are not news on every start.
+        client
+            .batch_execute("SET client_min_messages TO WARNING")
+            .map_err(db)?;
         client.batch_execute(SCHEMA).map_err(db)?;
         Ok(PgStore { client })
     }

@@ -406,3 +406,98 @@ conformance!(
     gaps_and_chain_breaks_are_recorded_and_the_sales_kept,
     a_second_sale_claiming_a_sequence_is_rejected,
 );
+
+/// `till-hq serve` as a real process on `db`, killed with SIGKILL when dropped.
+struct HqProcess(std::process::Child);
+
+impl HqProcess {
+    fn start(db: &str, listen: &str) -> HqProcess {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_till-hq"))
+            .args(["--db", db, "serve", "--listen", listen])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        assert!(line.starts_with("till-hq serving on"), "{line}");
+        HqProcess(child)
+    }
+}
+
+impl Drop for HqProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// HQ is killed while a large batch is being ingested, then restarted: the batch is stored
+/// whole or not at all, and the retry leaves exactly the terminal's sales.
+fn hq_killed_mid_batch(db: &str, mut admin: Box<dyn HqStore>) {
+    admin.add_store("S001", "").unwrap();
+    let code = admin.add_terminal("S001", "T01").unwrap();
+    let (_, _, token) = admin.register(&code).unwrap();
+    let listen = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .to_string();
+    let sales = journal("S001", "T01", 4000);
+    let hq = HqProcess::start(db, &listen);
+    let client =
+        SyncClient::new(&format!("http://{listen}"), &token, Duration::from_secs(30)).unwrap();
+    let uploading = {
+        let (client, sales) = (client.clone(), sales.clone());
+        std::thread::spawn(move || client.upload(&sales))
+    };
+    std::thread::sleep(Duration::from_millis(150));
+    drop(hq);
+    let first = uploading.join().unwrap();
+    let stored = admin.summaries().unwrap().first().map_or(0, |s| s.sales);
+    assert!(
+        stored == 0 || stored == 4000,
+        "a batch is all or nothing, found {stored}"
+    );
+    let _hq = HqProcess::start(db, &listen);
+    let second = client.upload(&sales).unwrap();
+    let expected = if first.is_ok() {
+        SaleStatus::Accepted
+    } else {
+        second.results[0].status
+    };
+    assert!(
+        second.results.iter().all(|r| r.status == expected),
+        "one answer for the whole batch"
+    );
+    let summary = admin.summaries().unwrap().remove(0);
+    assert_eq!((summary.sales, summary.total), (4000, 4000 * 500));
+    let terminal = admin.terminals().unwrap().remove(0);
+    assert_eq!(
+        (
+            terminal.last_seq,
+            terminal.gaps.len(),
+            terminal.breaks.len()
+        ),
+        (4000, 0, 0)
+    );
+}
+
+#[test]
+fn hq_on_sqlite_killed_mid_batch_loses_and_doubles_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hq.db");
+    let admin = Box::new(SqliteStore::open(&path).unwrap());
+    hq_killed_mid_batch(&format!("sqlite:{}", path.display()), admin);
+}
+
+#[test]
+fn hq_on_postgres_killed_mid_batch_loses_and_doubles_nothing() {
+    let cluster = PgCluster::start();
+    let admin = Box::new(PgStore::connect(&cluster.url()).unwrap());
+    hq_killed_mid_batch(&cluster.url(), admin);
+}
