@@ -153,7 +153,7 @@ fn spawn_sync(
                     continue;
                 }
                 let message = match till::sync::client(&data_dir, &store, Duration::from_secs(30))
-                    .and_then(|client| till::sync::sync_now(&mut store, &client, 500, 3))
+                    .and_then(|client| till::sync::sync_now(&mut store, &client, 1000, 3))
                 {
                     Ok(r) => {
                         failures = 0;

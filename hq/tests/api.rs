@@ -8,10 +8,10 @@ use std::time::Duration;
 use till_hq::db::{HqStore, SqliteStore};
 use till_hq::pg::PgStore;
 use till_hq::server::{RunningServer, spawn};
-use till_hq::testing::PgCluster;
+use till_hq::testing::{PgCluster, journal};
 use till_sync::api::{SaleStatus, UPLOAD_PATH, UploadRequest, UploadedSale, idempotency_key};
+use till_sync::chain_hash;
 use till_sync::client::{SyncClient, SyncError, register};
-use till_sync::{Attribution, GENESIS_HASH, SaleLine, SalePayment, SaleRecord, chain_hash};
 
 #[derive(Clone, Copy, Debug)]
 enum Backend {
@@ -88,79 +88,6 @@ impl App {
         let response = request.send().unwrap();
         (response.status().as_u16(), response.text().unwrap())
     }
-}
-
-/// A terminal's journal: `n` valid, chained sales of ￥5.00 each, paid half by card.
-fn journal(store: &str, terminal: &str, n: u64) -> Vec<UploadedSale> {
-    let mut prev = GENESIS_HASH;
-    (1..=n)
-        .map(|seq| {
-            let record = SaleRecord {
-                v: 1,
-                sale_id: format!(
-                    "01a20404-bc68-727e-9316-{:012}",
-                    seq + 1_000 * u64::from(terminal.as_bytes()[2])
-                ),
-                store: store.into(),
-                terminal: terminal.into(),
-                seq,
-                created_at_ms: 1_795_000_000_000 + seq as i64,
-                utc_offset_s: 28_800,
-                cashier: "1001".into(),
-                currency: "CNY".into(),
-                attribution: if seq % 2 == 0 {
-                    Attribution::Member {
-                        member_id: "10086".into(),
-                    }
-                } else {
-                    Attribution::Anonymous { claim_token: None }
-                },
-                lines: vec![SaleLine {
-                    line_no: 1,
-                    sku: "1".into(),
-                    code: "6901028075831".into(),
-                    name_zh: "水".into(),
-                    name_en: "Water".into(),
-                    tax_class: "food".into(),
-                    tax_rate_bp: 900,
-                    unit_price: 250,
-                    qty_milli: 2000,
-                    weighed: false,
-                    price_overridden: false,
-                    gross: 500,
-                    discount: 0,
-                    tax: 41,
-                    total: 500,
-                }],
-                subtotal: 500,
-                discount: 0,
-                tax: 41,
-                total: 500,
-                rounding: 0,
-                payments: vec![
-                    SalePayment {
-                        kind: "card".into(),
-                        amount: 250,
-                        reference: None,
-                    },
-                    SalePayment {
-                        kind: "cash".into(),
-                        amount: 300,
-                        reference: None,
-                    },
-                ],
-                change: 50,
-            };
-            let hash = chain_hash(&prev, &record.canonical_bytes());
-            let sale = UploadedSale {
-                record,
-                prev_hash: hex::encode(prev),
-                hash: hex::encode(hash),
-            };
-            prev = hash;
-            sale
-        })
-        .collect()
 }
 
 fn statuses(response: &till_sync::api::UploadResponse) -> Vec<SaleStatus> {
