@@ -56,61 +56,21 @@ pub fn verify_chain<'a>(
 
 #[cfg(test)]
 mod tests {
-    use till_sync::{Attribution, SaleLine, SalePayment};
-
     use super::*;
-
-    fn record(seq: u64) -> Vec<u8> {
-        SaleRecord {
-            v: 1,
-            sale_id: format!("0193a1b2-c3d4-7e5f-8a6b-{seq:012}"),
-            store: "S001".into(),
-            terminal: "T01".into(),
-            seq,
-            created_at_ms: 1_795_000_000_000,
-            utc_offset_s: 28_800,
-            cashier: "1001".into(),
-            currency: "CNY".into(),
-            attribution: Attribution::Member {
-                member_id: "10086".into(),
-            },
-            lines: vec![SaleLine {
-                line_no: 1,
-                sku: "1".into(),
-                code: "6901028075831".into(),
-                name_zh: "水".into(),
-                name_en: "Water".into(),
-                tax_class: "food".into(),
-                tax_rate_bp: 900,
-                unit_price: 200,
-                qty_milli: 1000,
-                weighed: false,
-                price_overridden: false,
-                gross: 200,
-                discount: 0,
-                tax: 17,
-                total: 200,
-            }],
-            subtotal: 200,
-            discount: 0,
-            tax: 17,
-            total: 200,
-            rounding: 0,
-            payments: vec![SalePayment {
-                kind: "cash".into(),
-                amount: 200,
-                reference: None,
-            }],
-            change: 0,
-        }
-        .canonical_bytes()
-    }
+    use crate::testing::journal;
 
     #[test]
     fn replays_the_chain_and_names_the_first_problem() {
-        let (one, two, three) = (record(1), record(2), record(3));
+        let sales = journal("S001", "T01", 3);
+        let bytes: Vec<Vec<u8>> = sales.iter().map(|s| s.record.canonical_bytes()).collect();
+        let (one, two, three) = (&bytes[0], &bytes[1], &bytes[2]);
         let head = verify_chain([one.as_slice(), two.as_slice()]).unwrap();
-        assert_eq!(head, chain_hash(&chain_hash(&GENESIS_HASH, &one), &two));
+        assert_eq!(head, chain_hash(&chain_hash(&GENESIS_HASH, one), two));
+        assert_eq!(
+            hex::encode(head),
+            sales[1].hash,
+            "HQ's replay gives the terminal's own links"
+        );
         assert_eq!(
             verify_chain([one.as_slice(), three.as_slice()]),
             Err(ChainError::Gap {
@@ -118,8 +78,7 @@ mod tests {
                 found: 3
             })
         );
-        let pretty =
-            serde_json::to_vec_pretty(&SaleRecord::from_canonical_bytes(&two).unwrap()).unwrap();
+        let pretty = serde_json::to_vec_pretty(&sales[1].record).unwrap();
         assert!(matches!(
             verify_chain([one.as_slice(), pretty.as_slice()]),
             Err(ChainError::Malformed { index: 1, .. })
