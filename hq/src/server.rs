@@ -13,9 +13,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use sha2::{Digest, Sha256};
 use till_sync::api::{
-    ErrorBody, IDEMPOTENCY_KEY, REGISTER_PATH, RegisterRequest, RegisterResponse, UPLOAD_PATH,
-    UPLOAD_VERSION, UploadRequest,
+    ErrorBody, IDEMPOTENCY_KEY, REGISTER_PATH, RegisterRequest, RegisterResponse, SaleResult,
+    SaleStatus, UPLOAD_PATH, UPLOAD_VERSION, UploadRequest, UploadResponse, UploadedSale,
 };
+use till_sync::{Attribution, SaleLine, SalePayment, SaleRecord};
+use utoipa::OpenApi;
 
 use crate::db::{HqError, HqStore};
 
@@ -23,6 +25,45 @@ use crate::db::{HqError, HqStore};
 pub const MAX_BODY: usize = 8 * 1024 * 1024;
 
 type Db = Arc<Mutex<Box<dyn HqStore>>>;
+
+/// The API's OpenAPI 3 description, served at `/api/openapi.json`.
+#[derive(OpenApi, Debug)]
+#[openapi(
+    info(
+        title = "Till HQ",
+        description = "The terminal API of Till HQ: registration and exactly-once sales upload."
+    ),
+    paths(register, upload),
+    components(schemas(
+        RegisterRequest,
+        RegisterResponse,
+        UploadRequest,
+        UploadedSale,
+        UploadResponse,
+        SaleResult,
+        SaleStatus,
+        SaleRecord,
+        SaleLine,
+        SalePayment,
+        Attribution,
+        ErrorBody
+    )),
+    modifiers(&BearerToken)
+)]
+pub struct ApiDoc;
+
+struct BearerToken;
+
+impl utoipa::Modify for BearerToken {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "terminal_token",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
 
 struct ApiError(StatusCode, String);
 
@@ -73,6 +114,10 @@ pub fn router(store: Box<dyn HqStore>) -> Router {
     let db: Db = Arc::new(Mutex::new(store));
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/api/openapi.json",
+            get(|| async { axum::Json(ApiDoc::openapi()) }),
+        )
         .route(REGISTER_PATH, post(register))
         .route(UPLOAD_PATH, post(upload))
         .layer(DefaultBodyLimit::max(MAX_BODY))
@@ -84,6 +129,17 @@ pub fn router(store: Box<dyn HqStore>) -> Router {
         .with_state(db)
 }
 
+/// Exchanges a one-time registration code for the terminal's bearer token.
+#[utoipa::path(
+    post,
+    path = "/api/v1/register",
+    request_body = RegisterRequest,
+    responses(
+        (status = 200, description = "the terminal's identity and token", body = RegisterResponse),
+        (status = 400, description = "not a registration request", body = ErrorBody),
+        (status = 401, description = "the code is unknown or already used", body = ErrorBody)
+    )
+)]
 async fn register(
     State(db): State<Db>,
     body: Bytes,
@@ -103,6 +159,23 @@ async fn register(
     }))
 }
 
+/// Uploads a batch of sales, gzip-compressed. Answers per sale: accepted, duplicate or
+/// rejected. Replaying an Idempotency-Key returns the first answer.
+#[utoipa::path(
+    post,
+    path = "/api/v1/sales:batch",
+    request_body(content = UploadRequest, description = "gzip with Content-Encoding: gzip"),
+    params(("Idempotency-Key" = String, Header, description = "hex SHA-256 of the uncompressed body")),
+    security(("terminal_token" = [])),
+    responses(
+        (status = 200, description = "one result per sale", body = UploadResponse),
+        (status = 400, description = "not JSON, not an upload, or no Idempotency-Key", body = ErrorBody),
+        (status = 401, description = "no token or an unknown token", body = ErrorBody),
+        (status = 403, description = "sales of another store or terminal", body = ErrorBody),
+        (status = 413, description = "body over 8 MiB"),
+        (status = 422, description = "unsupported version, figures that do not add up, a broken hash, or a reused key", body = ErrorBody)
+    )
+)]
 async fn upload(
     State(db): State<Db>,
     headers: HeaderMap,

@@ -428,3 +428,32 @@ fn hq_on_postgres_killed_mid_batch_loses_and_doubles_nothing() {
     let admin = Box::new(PgStore::connect(&cluster.url()).unwrap());
     hq_killed_mid_batch(&cluster.url(), admin);
 }
+
+#[test]
+fn the_api_describes_itself_and_answers_health_checks() {
+    let app = App::spawn(Backend::Sqlite);
+    let get = |path: &str| reqwest::blocking::get(format!("{}{path}", app.server.url())).unwrap();
+    assert_eq!(get("/healthz").text().unwrap(), "ok");
+    let spec: serde_json::Value = get("/api/openapi.json").json().unwrap();
+    assert!(spec["openapi"].as_str().unwrap().starts_with("3."));
+    for path in ["/api/v1/register", "/api/v1/sales:batch"] {
+        assert!(spec["paths"][path]["post"].is_object(), "{path} missing");
+    }
+    let upload = &spec["paths"]["/api/v1/sales:batch"]["post"];
+    for status in ["200", "401", "403", "413", "422"] {
+        assert!(upload["responses"][status].is_object(), "{status} missing");
+    }
+    for schema in [
+        "UploadRequest",
+        "UploadResponse",
+        "SaleRecord",
+        "SaleStatus",
+        "ErrorBody",
+    ] {
+        assert!(
+            spec["components"]["schemas"][schema].is_object(),
+            "{schema} missing"
+        );
+    }
+    assert!(spec["components"]["securitySchemes"]["terminal_token"].is_object());
+}

@@ -26,6 +26,7 @@ pub const SALE_RECORD_VERSION: u32 = 1;
 pub const GENESIS_HASH: [u8; 32] = [0; 32];
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SaleRecord {
     pub v: u32,
@@ -56,6 +57,7 @@ pub struct SaleRecord {
 
 /// Who the sale belongs to. Every sale has a member or is explicitly anonymous.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Attribution {
     Member {
@@ -68,6 +70,7 @@ pub enum Attribution {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SaleLine {
     pub line_no: u32,
@@ -88,6 +91,7 @@ pub struct SaleLine {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SalePayment {
     /// `cash`, `card`, `wechat_pay`, `alipay` or `unionpay`.
