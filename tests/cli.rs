@@ -1063,6 +1063,44 @@ mod sync {
         a_thousand_sales_reconcile(hq_on(true));
     }
 
+    /// HQ's database goes down mid-sync: HQ answers 500, the terminal backs off and retries,
+    /// HQ reconnects once PostgreSQL is back, and every sale lands once.
+    #[test]
+    fn sync_rides_out_a_database_outage_at_hq() {
+        let hq = hq_on(true);
+        let till = Till::with_catalog();
+        till.ok(&[
+            "register",
+            "--hq",
+            &format!("http://{}", hq.address),
+            "--code",
+            &hq.code,
+        ]);
+        for _ in 0..5 {
+            till.ok(&["sell", &sample_ean13(2), "--pay", "cash:5"]);
+        }
+        let cluster = hq.pg.as_ref().unwrap();
+        cluster.halt();
+        let out = till.fails(&["sync", "now", "--attempts", "1"]);
+        assert!(out.contains("HQ failed (500): HQ database error"), "{out}");
+        assert!(
+            till.ok(&["sync", "status"])
+                .contains("last error: HQ failed (500): HQ database error")
+        );
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                std::thread::sleep(Duration::from_millis(1200));
+                cluster.resume();
+            });
+            let out = till.ok(&["sync", "now", "--attempts", "8"]);
+            assert!(
+                out.contains("synced: 5 accepted") && out.contains("0 pending"),
+                "{out}"
+            );
+        });
+        assert_eq!(hq.store().summaries().unwrap()[0].sales, 5);
+    }
+
     #[test]
     fn till_run_syncs_when_asked() {
         use std::io::Write as _;

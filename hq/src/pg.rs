@@ -76,6 +76,7 @@ fn is_unique_violation(e: &postgres::Error) -> bool {
 
 pub struct PgStore {
     client: Client,
+    url: String,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -87,19 +88,37 @@ impl std::fmt::Debug for PgStore {
 impl PgStore {
     /// Connects with a `postgres://…` URL and creates the schema if it is missing.
     pub fn connect(url: &str) -> Result<PgStore> {
-        let mut client = Client::connect(url, NoTls).map_err(db)?;
-        // "relation already exists, skipping" notices are not news on every start.
-        client
-            .batch_execute("SET client_min_messages TO WARNING")
-            .map_err(db)?;
+        let mut client = open_client(url)?;
         client.batch_execute(SCHEMA).map_err(db)?;
-        Ok(PgStore { client })
+        Ok(PgStore {
+            client,
+            url: url.to_string(),
+        })
     }
+
+    /// The connection, reopened if PostgreSQL dropped it (a restart, a failover), so that an
+    /// outage costs the requests made during it and no more.
+    fn live(&mut self) -> Result<&mut Client> {
+        if self.client.is_closed() {
+            tracing::warn!("PostgreSQL connection lost; reconnecting");
+            self.client = open_client(&self.url)?;
+        }
+        Ok(&mut self.client)
+    }
+}
+
+fn open_client(url: &str) -> Result<Client> {
+    let mut client = Client::connect(url, NoTls).map_err(db)?;
+    // "relation already exists, skipping" notices are not news on every start.
+    client
+        .batch_execute("SET client_min_messages TO WARNING")
+        .map_err(db)?;
+    Ok(client)
 }
 
 impl HqStore for PgStore {
     fn add_store(&mut self, store: &str, name: &str) -> Result<()> {
-        match self.client.execute(
+        match self.live()?.execute(
             "INSERT INTO stores (id, name) VALUES ($1, $2)",
             &[&store, &name],
         ) {
@@ -111,7 +130,7 @@ impl HqStore for PgStore {
 
     fn add_terminal(&mut self, store: &str, terminal: &str) -> Result<String> {
         let exists = !self
-            .client
+            .live()?
             .query("SELECT 1 FROM stores WHERE id = $1", &[&store])
             .map_err(db)?
             .is_empty();
@@ -120,7 +139,7 @@ impl HqStore for PgStore {
         }
         let code = secret(12);
         let inserted = self
-            .client
+            .live()?
             .execute(
                 "INSERT INTO terminals (store_id, terminal_id, code_hash) VALUES ($1, $2, $3)
                  ON CONFLICT (store_id, terminal_id) DO NOTHING",
@@ -138,7 +157,7 @@ impl HqStore for PgStore {
         // One statement both spends the code and sets the token, so a code works once even
         // when two registrations race.
         let row = self
-            .client
+            .live()?
             .query_opt(
                 "UPDATE terminals SET code_hash = NULL, token_hash = $2 WHERE code_hash = $1
                  RETURNING store_id, terminal_id",
@@ -151,7 +170,7 @@ impl HqStore for PgStore {
 
     fn authenticate(&mut self, token: &str) -> Result<Option<(String, String)>> {
         let row = self
-            .client
+            .live()?
             .query_opt(
                 "SELECT store_id, terminal_id FROM terminals WHERE token_hash = $1",
                 &[&digest(token)],
@@ -168,7 +187,7 @@ impl HqStore for PgStore {
         body_hash: &str,
         sales: &[UploadedSale],
     ) -> Result<UploadResponse> {
-        let mut tx = self.client.transaction().map_err(db)?;
+        let mut tx = self.live()?.transaction().map_err(db)?;
         tx.execute(
             "SELECT 1 FROM terminals WHERE store_id = $1 AND terminal_id = $2 FOR UPDATE",
             &[&store, &terminal],
@@ -206,8 +225,7 @@ impl HqStore for PgStore {
 
     fn summaries(&mut self) -> Result<Vec<StoreSummary>> {
         let mut out: BTreeMap<String, StoreSummary> = BTreeMap::new();
-        for r in self
-            .client
+        for r in self.live()?
             .query(
                 "SELECT store_id, count(*), coalesce(sum(total), 0)::BIGINT, coalesce(sum(change), 0)::BIGINT
                  FROM sales GROUP BY store_id",
@@ -222,8 +240,7 @@ impl HqStore for PgStore {
                 StoreSummary { store, sales: sales.unsigned_abs(), total: r.get(2), change: r.get(3), tenders: BTreeMap::new() },
             );
         }
-        for r in self
-            .client
+        for r in self.live()?
             .query(
                 "SELECT s.store_id, p.kind, sum(p.amount)::BIGINT FROM sale_payments p JOIN sales s ON s.sale_id = p.sale_id
                  GROUP BY s.store_id, p.kind",
@@ -240,8 +257,7 @@ impl HqStore for PgStore {
     }
 
     fn terminals(&mut self) -> Result<Vec<TerminalStatus>> {
-        let rows = self
-            .client
+        let rows = self.live()?
             .query(
                 "SELECT store_id, terminal_id, token_hash IS NOT NULL, last_sync_ms FROM terminals ORDER BY store_id, terminal_id",
                 &[],
@@ -250,8 +266,7 @@ impl HqStore for PgStore {
         let mut out = Vec::new();
         for r in rows {
             let (store, terminal): (String, String) = (r.get(0), r.get(1));
-            let links: Vec<(u64, String, String)> = self
-                .client
+            let links: Vec<(u64, String, String)> = self.live()?
                 .query(
                     "SELECT seq, prev_hash, hash FROM sales WHERE store_id = $1 AND terminal_id = $2 ORDER BY seq",
                     &[&store, &terminal],

@@ -14,6 +14,7 @@ pub struct PgCluster {
     dir: tempfile::TempDir,
     bin: PathBuf,
     port: u16,
+    as_root: bool,
 }
 
 impl PgCluster {
@@ -41,33 +42,23 @@ impl PgCluster {
                 .unwrap();
             assert!(status.success());
         }
-        let run = |program: &str, args: &[&str]| {
-            let mut cmd = if as_root {
-                let mut c = Command::new("runuser");
-                c.args(["-u", "postgres", "--"]).arg(bin.join(program));
-                c
-            } else {
-                Command::new(bin.join(program))
-            };
-            let out = cmd.args(args).output().unwrap();
-            assert!(
-                out.status.success(),
-                "{program}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        };
-        let data = dir.path().join("data");
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
-        let d = dir.path().display().to_string();
-        run(
+        let cluster = PgCluster {
+            dir,
+            bin,
+            port,
+            as_root,
+        };
+        let data = cluster.data();
+        cluster.run(
             "initdb",
             &[
                 "-D",
-                data.to_str().unwrap(),
+                &data,
                 "-U",
                 "postgres",
                 "--auth=trust",
@@ -77,12 +68,50 @@ impl PgCluster {
                 "-N",
             ],
         );
-        let options = format!("-p {port} -k {d} -c listen_addresses=127.0.0.1 -c fsync=on");
-        run(
+        cluster.resume();
+        cluster
+    }
+
+    fn data(&self) -> String {
+        self.dir.path().join("data").display().to_string()
+    }
+
+    fn run(&self, program: &str, args: &[&str]) {
+        let mut cmd = if self.as_root {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(self.bin.join(program));
+            c
+        } else {
+            Command::new(self.bin.join(program))
+        };
+        let out = cmd.args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{program}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Stops the server at once, as a crash or a failover would; [`Self::resume`] restarts it.
+    pub fn halt(&self) {
+        self.run(
+            "pg_ctl",
+            &["-D", &self.data(), "-m", "immediate", "-w", "stop"],
+        );
+    }
+
+    /// Starts the server (again) on the same port and data.
+    pub fn resume(&self) {
+        let d = self.dir.path().display().to_string();
+        let options = format!(
+            "-p {} -k {d} -c listen_addresses=127.0.0.1 -c fsync=on",
+            self.port
+        );
+        self.run(
             "pg_ctl",
             &[
                 "-D",
-                data.to_str().unwrap(),
+                &self.data(),
                 "-l",
                 &format!("{d}/pg.log"),
                 "-w",
@@ -91,7 +120,6 @@ impl PgCluster {
                 "start",
             ],
         );
-        PgCluster { dir, bin, port }
     }
 
     /// A `postgres://` URL for the `postgres` database, trust authentication.
@@ -102,26 +130,16 @@ impl PgCluster {
 
 impl Drop for PgCluster {
     fn drop(&mut self) {
-        let data = self.dir.path().join("data");
-        let _ = Command::new("runuser")
-            .args(["-u", "postgres", "--"])
-            .arg(self.bin.join("pg_ctl"))
-            .args([
-                "-D",
-                data.to_str().unwrap_or_default(),
-                "-m",
-                "immediate",
-                "stop",
-            ])
-            .output();
-        let _ = Command::new(self.bin.join("pg_ctl"))
-            .args([
-                "-D",
-                data.to_str().unwrap_or_default(),
-                "-m",
-                "immediate",
-                "stop",
-            ])
+        let mut cmd = if self.as_root {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"])
+                .arg(self.bin.join("pg_ctl"));
+            c
+        } else {
+            Command::new(self.bin.join("pg_ctl"))
+        };
+        let _ = cmd
+            .args(["-D", &self.data(), "-m", "immediate", "stop"])
             .output();
     }
 }
