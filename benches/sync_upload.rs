@@ -69,7 +69,7 @@ fn main() {
     let server =
         till_hq::server::spawn("127.0.0.1:0", Box::new(SqliteStore::open(&hq_db).unwrap()))
             .unwrap();
-    let client = SyncClient::new(&server.url(), &token, Duration::from_secs(60)).unwrap();
+    let client = SyncClient::new(&server.url(), &token, Duration::from_secs(60), None).unwrap();
     let mut store = Store::open(&dir.path().join("till.db")).unwrap();
     let start = Instant::now();
     let report = till::sync::sync_now(&mut store, &client, 500, 3).unwrap();

@@ -72,6 +72,9 @@ enum Command {
         hq: String,
         #[arg(long)]
         code: String,
+        /// The chain's CA certificate (PEM), if HQ's TLS certificate is from a private CA.
+        #[arg(long)]
+        ca: Option<PathBuf>,
     },
     /// Upload sales to HQ, or show how syncing stands.
     #[command(subcommand)]
@@ -239,7 +242,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Demo { keep } => demo(keep),
         Command::Bench(cmd) => bench::run(cmd),
         Command::Devices(cmd) => devices_cli::run(&data_dir, cmd),
-        Command::Register { hq, code } => register(&data_dir, &hq, &code),
+        Command::Register { hq, code, ca } => register(&data_dir, &hq, &code, ca.as_deref()),
         Command::Sync(cmd) => sync(&data_dir, cmd),
         Command::Debug(DebugCommand::CommitLoop { max }) => commit_loop(&data_dir, max),
     }
@@ -549,10 +552,20 @@ fn verify(data_dir: &Path) -> Result<ExitCode> {
     }
 }
 
-fn register(data_dir: &Path, hq: &str, code: &str) -> Result<ExitCode> {
+fn register(data_dir: &Path, hq: &str, code: &str, ca: Option<&Path>) -> Result<ExitCode> {
     let (config, store) = open(data_dir)?;
-    let registered = till_sync::client::register(hq, code, std::time::Duration::from_secs(30))
-        .with_context(|| format!("registering with {hq}"))?;
+    let ca_pem = ca
+        .map(|path| std::fs::read(path).with_context(|| format!("cannot read {}", path.display())))
+        .transpose()?;
+    // Stored as an absolute path, since later syncs may run from anywhere.
+    let ca = ca.map(std::path::absolute).transpose()?;
+    let registered = till_sync::client::register(
+        hq,
+        code,
+        std::time::Duration::from_secs(30),
+        ca_pem.as_deref(),
+    )
+    .with_context(|| format!("registering with {hq}"))?;
     if registered.store != config.store_id || registered.terminal != config.terminal_id {
         bail!(
             "that code is for terminal {}/{}, but this is terminal {}/{}",
@@ -562,7 +575,7 @@ fn register(data_dir: &Path, hq: &str, code: &str) -> Result<ExitCode> {
             config.terminal_id
         );
     }
-    till::sync::save_registration(data_dir, &store, hq, &registered.token)?;
+    till::sync::save_registration(data_dir, &store, hq, ca.as_deref(), &registered.token)?;
     println!(
         "registered terminal {}/{} with {hq}",
         registered.store, registered.terminal

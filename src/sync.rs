@@ -35,11 +35,13 @@ pub struct SyncReport {
     pub pending: u64,
 }
 
-/// Stores HQ's address and the token registration gave, the token with 0600 permissions.
+/// Stores HQ's address, the CA to trust for it (if the chain runs its own) and the token
+/// registration gave, the token with 0600 permissions.
 pub fn save_registration(
     data_dir: &Path,
     store: &Store,
     hq: &str,
+    ca: Option<&Path>,
     token: &str,
 ) -> Result<(), SyncNowError> {
     let path = data_dir.join(TOKEN_FILE);
@@ -51,6 +53,10 @@ pub fn save_registration(
         .open(&path)?;
     std::io::Write::write_all(&mut file, token.as_bytes())?;
     store.set_setting("hq_url", hq)?;
+    store.set_setting(
+        "hq_ca",
+        &ca.map(|p| p.display().to_string()).unwrap_or_default(),
+    )?;
     Ok(())
 }
 
@@ -70,7 +76,11 @@ pub fn client(
         }
         Err(e) => return Err(e.into()),
     };
-    Ok(SyncClient::new(&url, token.trim(), timeout)?)
+    let ca = match store.setting("hq_ca")? {
+        Some(path) if !path.is_empty() => Some(std::fs::read(&path)?),
+        _ => None,
+    };
+    Ok(SyncClient::new(&url, token.trim(), timeout, ca.as_deref())?)
 }
 
 /// The wait before retry `attempt` (0-based): 0.5 s doubling to 30 s, plus up to 25 % jitter

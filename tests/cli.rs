@@ -1102,6 +1102,43 @@ mod sync {
     }
 
     #[test]
+    fn a_terminal_registers_and_syncs_over_tls_with_the_chains_ca() {
+        let dir = tempfile::tempdir().unwrap();
+        let (ca, tls) = till_hq::testing::private_pki(dir.path());
+        let mut admin = SqliteStore::open(&dir.path().join("hq.db")).unwrap();
+        admin.add_store("S001", "").unwrap();
+        let code = admin.add_terminal("S001", "T01").unwrap();
+        let store = Box::new(SqliteStore::open(&dir.path().join("hq.db")).unwrap());
+        let server = till_hq::server::spawn_with("127.0.0.1:0", store, Some(&tls)).unwrap();
+        let https = format!("https://{}", server.address);
+        let till = Till::with_catalog();
+        let out = till.fails(&["register", "--hq", &https, "--code", &code]);
+        assert!(
+            out.contains("HQ unreachable"),
+            "an unknown CA is refused: {out}"
+        );
+        till.ok(&[
+            "register",
+            "--hq",
+            &https,
+            "--code",
+            &code,
+            "--ca",
+            ca.to_str().unwrap(),
+        ]);
+        till.ok(&["sell", &sample_ean13(2), "--pay", "cash:5"]);
+        assert!(till.ok(&["sync", "now"]).contains("synced: 1 accepted"));
+        assert_eq!(
+            SqliteStore::open(&dir.path().join("hq.db"))
+                .unwrap()
+                .summaries()
+                .unwrap()[0]
+                .sales,
+            1
+        );
+    }
+
+    #[test]
     fn till_run_syncs_when_asked() {
         use std::io::Write as _;
         let hq = hq();

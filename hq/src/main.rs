@@ -30,6 +30,13 @@ enum Command {
     Serve {
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: String,
+        /// Serve HTTPS with this certificate chain (PEM); without it, plain HTTP for a
+        /// TLS-terminating reverse proxy.
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The certificate's private key (PEM).
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
     },
     /// Manage stores.
     #[command(subcommand)]
@@ -92,7 +99,11 @@ fn money(minor: i64) -> String {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::Serve { listen } => {
+        Command::Serve {
+            listen,
+            tls_cert,
+            tls_key,
+        } => {
             tracing_subscriber::fmt()
                 .with_writer(std::io::stderr)
                 .with_env_filter(
@@ -101,9 +112,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 )
                 .init();
             let store = open(&cli.db)?;
-            let server = till_hq::server::spawn(&listen, store)
-                .with_context(|| format!("cannot listen on {listen}"))?;
-            println!("till-hq serving on {}", server.url());
+            let tls = tls_cert
+                .zip(tls_key)
+                .map(|(cert, key)| till_hq::server::TlsFiles { cert, key });
+            let server = till_hq::server::spawn_with(&listen, store, tls.as_ref())
+                .with_context(|| format!("cannot serve on {listen}"))?;
+            let scheme = if tls.is_some() { "https" } else { "http" };
+            println!("till-hq serving on {scheme}://{}", server.address);
             loop {
                 std::thread::park();
             }

@@ -1,6 +1,7 @@
 //! Test and benchmark support: a throwaway PostgreSQL cluster started from the installed
 //! server binaries, on a free port, owned by the `postgres` user when running as root, and
-//! stopped when dropped. Never a shared server.
+//! stopped when dropped (never a shared server); journals of valid chained sales; and a
+//! private CA with an HQ certificate for TLS tests.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -215,4 +216,34 @@ pub fn journal(store: &str, terminal: &str, n: u64) -> Vec<UploadedSale> {
             sale
         })
         .collect()
+}
+
+/// A chain's private CA and an HQ certificate it signed for 127.0.0.1, as PEM files.
+pub fn private_pki(dir: &std::path::Path) -> (PathBuf, crate::server::TlsFiles) {
+    use rcgen::{
+        BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, SanType,
+    };
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "Till test chain CA");
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+    let mut params = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    params
+        .subject_alt_names
+        .push(SanType::IpAddress("127.0.0.1".parse().unwrap()));
+    let key = KeyPair::generate().unwrap();
+    let cert = params.signed_by(&key, &ca).unwrap();
+    let write = |name: &str, pem: String| {
+        let path = dir.join(name);
+        std::fs::write(&path, pem).unwrap();
+        path
+    };
+    let ca_path = write("ca.pem", ca.pem());
+    let files = crate::server::TlsFiles {
+        cert: write("hq.pem", cert.pem()),
+        key: write("hq.key", key.serialize_pem()),
+    };
+    (ca_path, files)
 }

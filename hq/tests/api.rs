@@ -8,7 +8,7 @@ use std::time::Duration;
 use till_hq::db::{HqStore, SqliteStore};
 use till_hq::pg::PgStore;
 use till_hq::server::{RunningServer, spawn};
-use till_hq::testing::{PgCluster, journal};
+use till_hq::testing::{PgCluster, journal, private_pki};
 use till_sync::api::{SaleStatus, UPLOAD_PATH, UploadRequest, UploadedSale, idempotency_key};
 use till_sync::chain_hash;
 use till_sync::client::{SyncClient, SyncError, register};
@@ -60,12 +60,18 @@ impl App {
 
     /// Registers terminal `n` (0: S001/T01, 1: S001/T02, 2: S002/T01) and returns its client.
     fn client(&self, n: usize) -> SyncClient {
-        let registered =
-            register(&self.server.url(), &self.codes[n], Duration::from_secs(10)).unwrap();
+        let registered = register(
+            &self.server.url(),
+            &self.codes[n],
+            Duration::from_secs(10),
+            None,
+        )
+        .unwrap();
         SyncClient::new(
             &self.server.url(),
             &registered.token,
             Duration::from_secs(10),
+            None,
         )
         .unwrap()
     }
@@ -143,9 +149,14 @@ fn concurrent_copies_of_a_batch_never_duplicate(app: App) {
 }
 
 fn the_same_key_with_a_different_body_is_refused(app: App) {
-    let token = register(&app.server.url(), &app.codes[0], Duration::from_secs(5))
-        .unwrap()
-        .token;
+    let token = register(
+        &app.server.url(),
+        &app.codes[0],
+        Duration::from_secs(5),
+        None,
+    )
+    .unwrap()
+    .token;
     let sales = journal("S001", "T01", 2);
     let body = serde_json::to_vec(&UploadRequest {
         v: 1,
@@ -169,17 +180,29 @@ fn the_same_key_with_a_different_body_is_refused(app: App) {
 }
 
 fn registration_codes_work_once(app: App) {
-    let registered = register(&app.server.url(), &app.codes[0], Duration::from_secs(5)).unwrap();
+    let registered = register(
+        &app.server.url(),
+        &app.codes[0],
+        Duration::from_secs(5),
+        None,
+    )
+    .unwrap();
     assert_eq!(
         (registered.store.as_str(), registered.terminal.as_str()),
         ("S001", "T01")
     );
-    let again = register(&app.server.url(), &app.codes[0], Duration::from_secs(5)).unwrap_err();
+    let again = register(
+        &app.server.url(),
+        &app.codes[0],
+        Duration::from_secs(5),
+        None,
+    )
+    .unwrap_err();
     assert!(
         matches!(again, SyncError::Unauthorized(ref m) if m.contains("already used")),
         "{again}"
     );
-    assert!(register(&app.server.url(), "NOTACODE", Duration::from_secs(5)).is_err());
+    assert!(register(&app.server.url(), "NOTACODE", Duration::from_secs(5), None).is_err());
 }
 
 fn a_terminal_writes_only_its_own_sales(app: App) {
@@ -208,9 +231,14 @@ fn a_terminal_writes_only_its_own_sales(app: App) {
 }
 
 fn malformed_uploads_get_a_reason_and_write_nothing(app: App) {
-    let token = register(&app.server.url(), &app.codes[0], Duration::from_secs(5))
-        .unwrap()
-        .token;
+    let token = register(
+        &app.server.url(),
+        &app.codes[0],
+        Duration::from_secs(5),
+        None,
+    )
+    .unwrap()
+    .token;
     let good = journal("S001", "T01", 3);
     let encode =
         |v: u32, sales: Vec<UploadedSale>| serde_json::to_vec(&UploadRequest { v, sales }).unwrap();
@@ -248,7 +276,6 @@ fn malformed_uploads_get_a_reason_and_write_nothing(app: App) {
             422,
             "sale #3: hash does not match the record",
         ),
-        (huge, 413, ""),
     ];
     for (body, expected, reason) in cases {
         let (status, text) = app.post(Some(&token), Some(&idempotency_key(&body)), &body);
@@ -258,6 +285,25 @@ fn malformed_uploads_get_a_reason_and_write_nothing(app: App) {
     }
     let (status, text) = app.post(Some(&token), None, &encode(1, good));
     assert_eq!(status, 400, "an upload needs an idempotency key: {text}");
+
+    // 20 MiB of JSON, gzipped to a few KiB as the terminal sends it: the limit applies to the
+    // decompressed body, so a gzip bomb gets 413 too. (Sent compressed, the request is
+    // complete before HQ answers, so the answer always arrives.)
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    std::io::Write::write_all(&mut gz, &huge).unwrap();
+    let compressed = gz.finish().unwrap();
+    assert!(compressed.len() < 100 * 1024);
+    let response = reqwest::blocking::Client::new()
+        .post(format!("{}{UPLOAD_PATH}", app.server.url()))
+        .bearer_auth(&token)
+        .header("idempotency-key", idempotency_key(&huge))
+        .header("content-type", "application/json")
+        .header("content-encoding", "gzip")
+        .body(compressed)
+        .send()
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 413);
+    assert_eq!(app.sales_count(), 0);
 }
 
 fn gaps_and_chain_breaks_are_recorded_and_the_sales_kept(app: App) {
@@ -376,8 +422,13 @@ fn hq_killed_mid_batch(db: &str, mut admin: Box<dyn HqStore>) {
         .to_string();
     let sales = journal("S001", "T01", 4000);
     let hq = HqProcess::start(db, &listen);
-    let client =
-        SyncClient::new(&format!("http://{listen}"), &token, Duration::from_secs(30)).unwrap();
+    let client = SyncClient::new(
+        &format!("http://{listen}"),
+        &token,
+        Duration::from_secs(30),
+        None,
+    )
+    .unwrap();
     let uploading = {
         let (client, sales) = (client.clone(), sales.clone());
         std::thread::spawn(move || client.upload(&sales))
@@ -456,4 +507,57 @@ fn the_api_describes_itself_and_answers_health_checks() {
         );
     }
     assert!(spec["components"]["securitySchemes"]["terminal_token"].is_object());
+}
+
+#[test]
+fn hq_serves_tls_and_terminals_trust_only_the_chain_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, tls) = private_pki(dir.path());
+    let mut admin = SqliteStore::open(&dir.path().join("hq.db")).unwrap();
+    admin.add_store("S001", "").unwrap();
+    let code = admin.add_terminal("S001", "T01").unwrap();
+    let store = Box::new(SqliteStore::open(&dir.path().join("hq.db")).unwrap());
+    let server = till_hq::server::spawn_with("127.0.0.1:0", store, Some(&tls)).unwrap();
+    let https = format!("https://{}", server.address);
+    let ca_pem = std::fs::read(&ca).unwrap();
+
+    // Without the chain's CA, the certificate is not trusted and nothing is sent.
+    let untrusted = register(&https, &code, Duration::from_secs(5), None).unwrap_err();
+    assert!(
+        matches!(untrusted, SyncError::Unreachable(_)),
+        "{untrusted}"
+    );
+    // Plain HTTP to a TLS port fails too.
+    assert!(
+        register(
+            &format!("http://{}", server.address),
+            &code,
+            Duration::from_secs(5),
+            None
+        )
+        .is_err()
+    );
+
+    let registered = register(&https, &code, Duration::from_secs(5), Some(&ca_pem)).unwrap();
+    let client = SyncClient::new(
+        &https,
+        &registered.token,
+        Duration::from_secs(5),
+        Some(&ca_pem),
+    )
+    .unwrap();
+    let answer = client.upload(&journal("S001", "T01", 3)).unwrap();
+    assert_eq!(statuses(&answer), vec![SaleStatus::Accepted; 3]);
+
+    let bad = till_hq::server::TlsFiles {
+        cert: ca.clone(),
+        key: dir.path().join("missing.key"),
+    };
+    let error = till_hq::server::spawn_with(
+        "127.0.0.1:0",
+        Box::new(SqliteStore::open(&dir.path().join("hq.db")).unwrap()),
+        Some(&bad),
+    )
+    .unwrap_err();
+    assert!(error.to_string().contains("missing.key"), "{error}");
 }

@@ -48,10 +48,18 @@ fn transport(e: reqwest::Error) -> SyncError {
     }
 }
 
-fn http_client(timeout: Duration) -> Result<Client, SyncError> {
-    Client::builder()
+/// A chain running its own certificate authority hands terminals its root certificate; with
+/// one, only it is trusted for HQ.
+fn http_client(timeout: Duration, ca_pem: Option<&[u8]>) -> Result<Client, SyncError> {
+    let mut builder = Client::builder()
         .connect_timeout(Duration::from_secs(5).min(timeout))
-        .timeout(timeout)
+        .timeout(timeout);
+    if let Some(pem) = ca_pem {
+        let ca = reqwest::Certificate::from_pem(pem)
+            .map_err(|e| SyncError::Unreachable(format!("bad HQ CA certificate: {e}")))?;
+        builder = builder.tls_certs_only([ca]);
+    }
+    builder
         .build()
         .map_err(|e| SyncError::Unreachable(e.to_string()))
 }
@@ -80,9 +88,14 @@ fn read<T: serde::de::DeserializeOwned>(response: Response) -> Result<T, SyncErr
 }
 
 /// Exchanges a one-time registration code for the terminal's identity and token.
-pub fn register(hq: &str, code: &str, timeout: Duration) -> Result<RegisterResponse, SyncError> {
+pub fn register(
+    hq: &str,
+    code: &str,
+    timeout: Duration,
+    ca_pem: Option<&[u8]>,
+) -> Result<RegisterResponse, SyncError> {
     let url = format!("{}{REGISTER_PATH}", hq.trim_end_matches('/'));
-    let response = http_client(timeout)?
+    let response = http_client(timeout, ca_pem)?
         .post(url)
         .json(&RegisterRequest {
             code: code.trim().to_string(),
@@ -100,9 +113,14 @@ pub struct SyncClient {
 }
 
 impl SyncClient {
-    pub fn new(hq: &str, token: &str, timeout: Duration) -> Result<SyncClient, SyncError> {
+    pub fn new(
+        hq: &str,
+        token: &str,
+        timeout: Duration,
+        ca_pem: Option<&[u8]>,
+    ) -> Result<SyncClient, SyncError> {
         Ok(SyncClient {
-            http: http_client(timeout)?,
+            http: http_client(timeout, ca_pem)?,
             hq: hq.trim_end_matches('/').to_string(),
             token: token.to_string(),
         })
