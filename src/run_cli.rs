@@ -149,6 +149,10 @@ fn spawn_sync(
                 let Ok(mut store) = till::store::Store::open(&data_dir.join(DATABASE_FILE)) else {
                     continue;
                 };
+                // Once a minute, off the selling thread: keep the WAL short.
+                if let Err(e) = store.checkpoint() {
+                    let _ = report.send(Input::Sync(format!("checkpoint failed: {e}")));
+                }
                 if !asked && (!due || store.outbox_pending().unwrap_or(0) == 0) {
                     continue;
                 }

@@ -392,6 +392,28 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn commits_leave_checkpointing_to_idle_time() {
+        let (_dir, mut store) = store();
+        // About 1,500 WAL pages: past the 1,000 at which SQLite would checkpoint by itself.
+        for _ in 0..250 {
+            store.commit_sale(draft()).unwrap();
+        }
+        let (_busy, log, done): (i64, i64, i64) = store
+            .conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .unwrap();
+        assert!(
+            log > 1000,
+            "a checkpoint ran during the commits: the log holds only {log} frames"
+        );
+        assert_eq!(done, log, "an idle-time checkpoint copies every frame");
+        store.checkpoint().unwrap();
+        assert_eq!(store.verify_journal().unwrap().sales_checked, 250);
+    }
+
+    #[test]
     fn a_failed_commit_leaves_nothing_behind() {
         let (_dir, mut store) = store();
         store.commit_sale(draft()).unwrap();
