@@ -746,7 +746,7 @@ fn demo(keep: Option<PathBuf>) -> Result<ExitCode> {
         devices_cli::report_printing(checkout.store(), &receipt_printer);
     }
     let printed = receipts.join("receipt-0001.txt");
-    for _ in 0..100 {
+    for _ in 0..250 {
         if printed.exists() {
             break;
         }

@@ -391,7 +391,7 @@ mod tests {
 
         store.retry_print_jobs_now().unwrap();
         assert_eq!(print_due(&store, &printer).unwrap(), 1);
-        for _ in 0..100 {
+        for _ in 0..1000 {
             if vp.state.receipts_printed() == 1 {
                 break;
             }

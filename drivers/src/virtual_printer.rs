@@ -4,7 +4,7 @@
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::decode::{Decoder, Event};
@@ -15,13 +15,14 @@ use crate::printer::PrinterStatus;
 pub struct PrinterState {
     /// Report paper out, and print nothing, until this is cleared.
     pub paper_out: AtomicBool,
-    receipts: AtomicUsize,
+    /// Receipts written so far; a receipt counts once its file is complete.
+    receipts: Mutex<usize>,
     problems: Mutex<Vec<String>>,
 }
 
 impl PrinterState {
     pub fn receipts_printed(&self) -> usize {
-        self.receipts.load(Ordering::SeqCst)
+        self.receipts.lock().map(|n| *n).unwrap_or(0)
     }
 
     /// Everything the printer found wrong with what it was sent.
@@ -110,10 +111,22 @@ fn serve(mut stream: TcpStream, state: &PrinterState, out_dir: &Path) {
                         state.report("out of paper: a receipt was not printed".into());
                         continue;
                     }
-                    let n = state.receipts.fetch_add(1, Ordering::SeqCst) + 1;
+                    // Written whole under a new name and then renamed, so a reader never sees
+                    // half a receipt, and counted only then.
+                    let Ok(mut printed) = state.receipts.lock() else {
+                        return;
+                    };
+                    let n = *printed + 1;
                     let path = out_dir.join(format!("receipt-{n:04}.txt"));
-                    if let Err(e) = std::fs::write(&path, receipt.text()) {
-                        state.report(format!("cannot write {}: {e}", path.display()));
+                    let partial = out_dir.join(format!(".receipt-{n:04}.txt.partial"));
+                    match std::fs::write(&partial, receipt.text())
+                        .and_then(|()| std::fs::rename(&partial, &path))
+                    {
+                        Ok(()) => *printed = n,
+                        Err(e) => {
+                            drop(printed);
+                            state.report(format!("cannot write {}: {e}", path.display()));
+                        }
                     }
                 }
             }
