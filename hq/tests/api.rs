@@ -561,3 +561,73 @@ fn hq_serves_tls_and_terminals_trust_only_the_chain_ca() {
     .unwrap_err();
     assert!(error.to_string().contains("missing.key"), "{error}");
 }
+
+/// The admin commands a newcomer follows in the README, on the real binary.
+#[test]
+fn the_admin_cli_sets_up_stores_and_terminals_and_reports_sales() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite:{}", dir.path().join("hq.db").display());
+    let hq = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_till-hq"))
+            .args(["--db", &db])
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    };
+    assert_eq!(
+        hq(&["store", "add", "S001", "--name", "人民广场店"]),
+        (true, "store S001 added\n".into())
+    );
+    let (ok, out) = hq(&["store", "add", "S001"]);
+    assert!(!ok && out.contains("store S001 already exists"), "{out}");
+    let (ok, out) = hq(&["store", "add", "S-1"]);
+    assert!(
+        !ok && out.contains("must be 1–16 letters or digits"),
+        "{out}"
+    );
+    let (ok, out) = hq(&["terminal", "add", "S009", "T01"]);
+    assert!(!ok && out.contains("store S009 does not exist"), "{out}");
+    let (ok, out) = hq(&["terminal", "add", "S001", "T01"]);
+    assert!(
+        ok && out.starts_with("terminal S001/T01 added; one-time registration code: "),
+        "{out}"
+    );
+    let code = out.trim().rsplit(' ').next().unwrap().to_string();
+    assert_eq!(hq(&["sales"]), (true, "no sales yet\n".into()));
+
+    let mut admin = SqliteStore::open(&dir.path().join("hq.db")).unwrap();
+    let (_, _, token) = admin.register(&code).unwrap();
+    let server = spawn(
+        "127.0.0.1:0",
+        Box::new(SqliteStore::open(&dir.path().join("hq.db")).unwrap()),
+    )
+    .unwrap();
+    let client = SyncClient::new(&server.url(), &token, Duration::from_secs(5), None).unwrap();
+    client.upload(&journal("S001", "T01", 4)).unwrap();
+    let (ok, out) = hq(&["sales"]);
+    assert!(
+        ok && out.contains(
+            "store S001: 4 sales, total 20.00, tenders: card 10.00, cash 12.00, change given 2.00"
+        ),
+        "{out}"
+    );
+    let (ok, out) = hq(&["terminals"]);
+    assert!(
+        ok && out.contains("S001/T01: registered, 4 sales, last #4, gaps [], breaks []"),
+        "{out}"
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_till-hq"))
+        .args(["--db", "mysql://nope", "sales"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unsupported database \"mysql://nope\""));
+}
