@@ -4,6 +4,7 @@
 pub mod db;
 pub mod pg;
 pub mod server;
+#[cfg(feature = "testing")]
 pub mod testing;
 
 use till_sync::{GENESIS_HASH, SaleRecord, chain_hash};
@@ -54,7 +55,7 @@ pub fn verify_chain<'a>(
     Ok(head)
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "testing"))]
 mod tests {
     use super::*;
     use crate::testing::journal;

@@ -60,20 +60,25 @@ impl App {
 
     /// Registers terminal `n` (0: S001/T01, 1: S001/T02, 2: S002/T01) and returns its client.
     fn client(&self, n: usize) -> SyncClient {
-        let registered = register(
-            &self.server.url(),
-            &self.codes[n],
-            Duration::from_secs(10),
-            None,
-        )
-        .unwrap();
         SyncClient::new(
             &self.server.url(),
-            &registered.token,
+            &self.token(n),
             Duration::from_secs(10),
             None,
         )
         .unwrap()
+    }
+
+    /// Registers terminal `n` and returns its bearer token.
+    fn token(&self, n: usize) -> String {
+        register(
+            &self.server.url(),
+            &self.codes[n],
+            Duration::from_secs(5),
+            None,
+        )
+        .unwrap()
+        .token
     }
 
     fn sales_count(&self) -> u64 {
@@ -149,14 +154,7 @@ fn concurrent_copies_of_a_batch_never_duplicate(app: App) {
 }
 
 fn the_same_key_with_a_different_body_is_refused(app: App) {
-    let token = register(
-        &app.server.url(),
-        &app.codes[0],
-        Duration::from_secs(5),
-        None,
-    )
-    .unwrap()
-    .token;
+    let token = app.token(0);
     let sales = journal("S001", "T01", 2);
     let body = serde_json::to_vec(&UploadRequest {
         v: 1,
@@ -231,14 +229,7 @@ fn a_terminal_writes_only_its_own_sales(app: App) {
 }
 
 fn malformed_uploads_get_a_reason_and_write_nothing(app: App) {
-    let token = register(
-        &app.server.url(),
-        &app.codes[0],
-        Duration::from_secs(5),
-        None,
-    )
-    .unwrap()
-    .token;
+    let token = app.token(0);
     let good = journal("S001", "T01", 3);
     let encode =
         |v: u32, sales: Vec<UploadedSale>| serde_json::to_vec(&UploadRequest { v, sales }).unwrap();

@@ -1,6 +1,6 @@
 //! The durable print queue: one row per receipt to print, kept until it has printed.
 
-use rusqlite::{OptionalExtension, params};
+use rusqlite::{OptionalExtension, Row, params};
 
 use super::{Result, Store};
 
@@ -12,6 +12,18 @@ pub struct PrintJob {
     pub copy: bool,
     pub attempts: u32,
     pub last_error: Option<String>,
+}
+
+const JOB_COLUMNS: &str = "id, sale_seq, copy, attempts, last_error";
+
+fn job_from_row(r: &Row<'_>) -> rusqlite::Result<PrintJob> {
+    Ok(PrintJob {
+        id: r.get(0)?,
+        sale_seq: r.get(1)?,
+        copy: r.get(2)?,
+        attempts: r.get(3)?,
+        last_error: r.get(4)?,
+    })
 }
 
 impl Store {
@@ -31,19 +43,11 @@ impl Store {
     pub fn next_print_job(&self, now_ms: i64) -> Result<Option<PrintJob>> {
         Ok(self
             .conn
-            .prepare_cached(
-                "SELECT id, sale_seq, copy, attempts, last_error FROM print_jobs
-                 WHERE printed_at_ms IS NULL AND next_attempt_ms <= ?1 ORDER BY id LIMIT 1",
-            )?
-            .query_row([now_ms], |r| {
-                Ok(PrintJob {
-                    id: r.get(0)?,
-                    sale_seq: r.get(1)?,
-                    copy: r.get(2)?,
-                    attempts: r.get(3)?,
-                    last_error: r.get(4)?,
-                })
-            })
+            .prepare_cached(&format!(
+                "SELECT {JOB_COLUMNS} FROM print_jobs
+                 WHERE printed_at_ms IS NULL AND next_attempt_ms <= ?1 ORDER BY id LIMIT 1"
+            ))?
+            .query_row([now_ms], job_from_row)
             .optional()?)
     }
 
@@ -57,19 +61,10 @@ impl Store {
     }
 
     pub fn pending_print_jobs(&self) -> Result<Vec<PrintJob>> {
-        let mut stmt = self.conn.prepare(
-            "SELECT id, sale_seq, copy, attempts, last_error FROM print_jobs
-             WHERE printed_at_ms IS NULL ORDER BY id",
-        )?;
-        let jobs = stmt.query_map([], |r| {
-            Ok(PrintJob {
-                id: r.get(0)?,
-                sale_seq: r.get(1)?,
-                copy: r.get(2)?,
-                attempts: r.get(3)?,
-                last_error: r.get(4)?,
-            })
-        })?;
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {JOB_COLUMNS} FROM print_jobs WHERE printed_at_ms IS NULL ORDER BY id"
+        ))?;
+        let jobs = stmt.query_map([], job_from_row)?;
         Ok(jobs.collect::<rusqlite::Result<_>>()?)
     }
 
