@@ -148,6 +148,15 @@ impl Checkout {
         &self.ticket
     }
 
+    pub fn cashier(&self) -> &str {
+        &self.cashier
+    }
+
+    /// A new cashier logs in; the open ticket, if any, stays.
+    pub fn set_cashier(&mut self, cashier: &str) {
+        self.cashier = cashier.to_string();
+    }
+
     pub fn store(&self) -> &Store {
         &self.store
     }
@@ -361,6 +370,17 @@ impl Checkout {
         let committed = self.store.commit_sale(draft)?;
         self.ticket = self.new_ticket();
         Ok(committed)
+    }
+
+    /// The paid ticket as a sale record, for committing on another connection (the
+    /// touchscreen commits on a worker thread). The ticket stays open until [`Self::sold`].
+    pub fn draft(&self, attribution: Attribution) -> Result<SaleRecord, CheckoutError> {
+        Ok(sale_draft(&self.ticket, &self.cashier, attribution)?)
+    }
+
+    /// The drafted sale was committed: start the next ticket.
+    pub fn sold(&mut self) {
+        self.ticket = self.new_ticket();
     }
 
     fn new_ticket(&self) -> Ticket {

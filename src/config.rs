@@ -56,7 +56,33 @@ pub struct Config {
     /// Serial barcode scanners; keyboard-wedge scanners need no entry.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scanners: Vec<ScannerSection>,
+    /// The touchscreen.
+    #[serde(default)]
+    pub ui: UiSection,
 }
+
+/// The touchscreen's settings.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UiSection {
+    /// `zh_CN` or `en`; the back office switches it for the session.
+    pub language: String,
+    /// Codes (barcodes or internal codes) of the products on the quick-key grid, for items
+    /// without a barcode, in screen order. At most 12.
+    pub quick_keys: Vec<String>,
+}
+
+impl Default for UiSection {
+    fn default() -> Self {
+        UiSection {
+            language: "zh_CN".into(),
+            quick_keys: Vec::new(),
+        }
+    }
+}
+
+/// How many quick keys fit on the sale screen's grid.
+pub const MAX_QUICK_KEYS: usize = 12;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -104,6 +130,22 @@ fn default_max_len() -> usize {
 }
 
 impl ScannerSection {
+    /// A scanner on `port` with the usual settings: 9600 8N1, codes ending in CR.
+    pub fn new(name: &str, port: &str) -> ScannerSection {
+        ScannerSection {
+            name: name.to_string(),
+            port: port.to_string(),
+            baud: default_baud(),
+            data_bits: default_data_bits(),
+            parity: default_parity(),
+            stop_bits: default_stop_bits(),
+            framing: default_framing(),
+            prefix: String::new(),
+            suffix: String::new(),
+            max_len: default_max_len(),
+        }
+    }
+
     pub fn driver_config(&self) -> Result<till_drivers::scanner::ScannerConfig, ConfigError> {
         use till_drivers::scanner::{Framing, ScannerConfig};
         let invalid = |m: String| {
@@ -294,6 +336,7 @@ impl Config {
             printer: None,
             sync_window: default_sync_window(),
             scanners: Vec::new(),
+            ui: UiSection::default(),
         }
     }
 
@@ -359,6 +402,18 @@ impl Config {
             }
         }
         crate::sync::SyncWindow::parse(&self.sync_window).map_err(ConfigError::Invalid)?;
+        if !["zh_CN", "zh", "en"].contains(&self.ui.language.as_str()) {
+            return invalid(format!(
+                "ui.language {:?} is not one of zh_CN, en",
+                self.ui.language
+            ));
+        }
+        if self.ui.quick_keys.len() > MAX_QUICK_KEYS {
+            return invalid(format!(
+                "ui.quick_keys has {} codes; the grid holds {MAX_QUICK_KEYS}",
+                self.ui.quick_keys.len()
+            ));
+        }
         let mut names = std::collections::BTreeSet::new();
         for scanner in &self.scanners {
             scanner.driver_config()?;

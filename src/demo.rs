@@ -697,6 +697,78 @@ const WEIGHED: &[(&str, &str, &str, &str)] = &[
     ("00048", "关东煮", "Oden", "28.00"),
 ];
 
+/// Counter goods without barcodes, sold from the quick keys: (internal code, zh, en, price).
+const COUNTER: &[(&str, &str, &str, &str)] = &[
+    ("K01", "现磨咖啡 美式", "Fresh Americano", "12.00"),
+    ("K02", "现磨咖啡 拿铁", "Fresh latte", "15.00"),
+    ("K03", "热豆浆", "Hot soy milk", "3.00"),
+    ("K04", "油条", "Youtiao", "2.50"),
+    ("K05", "关东煮 萝卜", "Oden radish", "2.00"),
+    ("K06", "关东煮 鱼丸", "Oden fish balls", "3.50"),
+    ("K07", "玉米棒", "Sweet corn", "4.00"),
+    ("K08", "糯米鸡", "Sticky rice chicken", "6.50"),
+];
+
+/// The demo's staff: (ID, name, PIN). The first is a cashier, the second a manager.
+pub const DEMO_CASHIER: (&str, &str, &str) = ("1001", "王芳", "1234");
+pub const DEMO_MANAGER: (&str, &str, &str) = ("9001", "李店长", "9999");
+
+/// The demo's quick keys: the counter goods, then four best sellers.
+pub fn demo_quick_keys() -> Vec<String> {
+    let mut keys: Vec<String> = COUNTER.iter().map(|(code, ..)| code.to_string()).collect();
+    for name in [
+        "农夫山泉 550ml",
+        "可口可乐 500ml",
+        "康师傅红烧牛肉面 桶装",
+        "乐事薯片 原味 70g",
+    ] {
+        keys.extend(sample_code(name));
+    }
+    keys
+}
+
+/// Sets up a demo terminal in `data_dir` (store S001, terminal T01): config, database, the
+/// sample catalog, the demo staff and quick keys. `printer` is a printer address, if any.
+pub fn create_terminal(data_dir: &std::path::Path, printer: Option<String>) -> anyhow::Result<()> {
+    use crate::config::{CONFIG_FILE, Config, DATABASE_FILE, PrinterConfig};
+    use crate::domain::{Currency, TaxMode};
+    use crate::store::{Role, StaffMember, Store};
+    let mut config = Config::new("S001", "T01", Currency::CNY, TaxMode::Inclusive);
+    config.store_name = "Till 便利店".into();
+    config.store_address = "人民广场店 · 上海市黄浦区人民大道 100 号".into();
+    config.tax_id = "91310101MA1FP0000X".into();
+    config.printer = printer.map(|address| PrinterConfig {
+        address,
+        baud: 9600,
+        columns: 32,
+        encoding: "gb18030".into(),
+        language: Default::default(),
+    });
+    config.ui.quick_keys = demo_quick_keys();
+    config.validate()?;
+    std::fs::create_dir_all(data_dir)?;
+    let mut store = Store::create(&data_dir.join(DATABASE_FILE), "S001", "T01", Currency::CNY)?;
+    std::fs::write(data_dir.join(CONFIG_FILE), config.to_toml())?;
+    let settings = crate::checkout::CheckoutSettings::from_config(&config)?;
+    let rules = crate::catalog::ImportRules::for_terminal(&settings, false, 0);
+    let report =
+        crate::catalog::import_csv(&mut store, sample_catalog_csv().as_bytes(), &rules, |_| {})?;
+    anyhow::ensure!(
+        report.committed,
+        "the sample catalog did not import: {:?}",
+        report.rejected
+    );
+    for ((id, name, pin), role) in [(DEMO_CASHIER, Role::Cashier), (DEMO_MANAGER, Role::Manager)] {
+        let member = StaffMember {
+            id: id.into(),
+            name: name.into(),
+            role,
+        };
+        store.add_staff(&member, &crate::staff::hash_pin(pin)?)?;
+    }
+    Ok(())
+}
+
 /// A valid EAN-13 in the 690–695 (China) range, unique per `index`.
 pub fn sample_ean13(index: usize) -> String {
     let body = format!("69{}{:09}", index % 6, 123_400_000 + index);
@@ -732,6 +804,13 @@ pub fn sample_catalog_csv() -> String {
     }
     for (plu, zh, en, price) in WEIGHED {
         let _ = writeln!(csv, "2{plu},,{zh},{en},{price},food,生鲜 Produce,1,1,{plu}");
+    }
+    for (code, zh, en, price) in COUNTER {
+        let _ = writeln!(
+            csv,
+            "3{},{code},{zh},{en},{price},food,熟食 Counter,0,1,",
+            &code[1..]
+        );
     }
     csv
 }

@@ -6,5 +6,7 @@ pub mod config;
 pub mod demo;
 pub mod domain;
 pub mod printing;
+pub mod staff;
 pub mod store;
 pub mod sync;
+pub mod ui;

@@ -18,6 +18,7 @@ mod bench;
 mod devices_cli;
 mod run_cli;
 mod scanner_cli;
+mod touch_cli;
 mod view;
 
 use view::render_sale;
@@ -59,12 +60,26 @@ enum Command {
     /// Check the tamper-evident sales journal.
     #[command(subcommand)]
     Journal(JournalCommand),
-    /// Run a scripted demo sale in a temporary data dir, with a 300-product sample catalog.
+    /// The touchscreen demo in a temporary data dir: a 300-product sample catalog, demo staff,
+    /// a virtual printer and a virtual scanner. Without a display it runs a scripted sale.
     Demo {
         /// Keep the demo's data in this dir instead of a temporary one.
         #[arg(long)]
         keep: Option<PathBuf>,
+        /// Run the scripted sale in this terminal even if a display is available.
+        #[arg(long)]
+        script: bool,
     },
+    /// Start the touchscreen.
+    Ui,
+    /// Render every screen, in both languages, at 800x480 and 1024x768, to PNG files.
+    Screenshot {
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
+    /// Who may log in to the touchscreen.
+    #[command(subcommand)]
+    Staff(touch_cli::StaffCommand),
     /// Register this terminal with HQ, using a one-time code from `till-hq terminal add`.
     Register {
         /// HQ's address, e.g. https://hq.example.com or http://127.0.0.1:8080.
@@ -239,7 +254,24 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Sales(cmd) => sales(&data_dir, cmd),
         Command::Journal(JournalCommand::Verify) => verify(&data_dir),
         Command::Journal(JournalCommand::Export { out }) => export_journal(&data_dir, out),
-        Command::Demo { keep } => demo(keep),
+        Command::Demo { keep, script } => {
+            let data_dir = keep.unwrap_or_else(|| {
+                std::env::temp_dir().join(format!("till-demo-{}", uuid::Uuid::now_v7()))
+            });
+            if script || !touch_cli::has_display() {
+                if !script {
+                    println!(
+                        "no display (DISPLAY is not set): running the scripted demo sale instead"
+                    );
+                }
+                demo(data_dir)
+            } else {
+                touch_cli::demo(data_dir)
+            }
+        }
+        Command::Ui => touch_cli::ui(&data_dir),
+        Command::Screenshot { out } => touch_cli::screenshot(&out),
+        Command::Staff(cmd) => touch_cli::staff(&data_dir, cmd),
         Command::Bench(cmd) => bench::run(cmd),
         Command::Devices(cmd) => devices_cli::run(&data_dir, cmd),
         Command::Register { hq, code, ca } => register(&data_dir, &hq, &code, ca.as_deref()),
@@ -655,11 +687,7 @@ fn export_journal(data_dir: &Path, out: Option<PathBuf>) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn demo(keep: Option<PathBuf>) -> Result<ExitCode> {
-    let data_dir = match keep {
-        Some(dir) => dir,
-        None => std::env::temp_dir().join(format!("till-demo-{}", uuid::Uuid::now_v7())),
-    };
+fn demo(data_dir: PathBuf) -> Result<ExitCode> {
     // Real protocol peers: an ESC/POS printer on TCP and a scanner on a pseudo-terminal.
     let receipts = data_dir.join("receipts");
     let printer = till_drivers::virtual_printer::VirtualPrinter::spawn("127.0.0.1:0", &receipts)

@@ -126,64 +126,30 @@ pub fn run(data_dir: &Path, cashier: &str) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Syncs with HQ on its own thread and connection: by itself inside the nightly window while
-/// sales are pending, and at once when woken by the `sync` command.
+/// Reports the background sync thread's results as lines in the terminal.
 fn spawn_sync(
     data_dir: std::path::PathBuf,
     window: till::sync::SyncWindow,
     report: Sender<Input>,
 ) -> Result<Sender<()>> {
-    let (wake, wakes) = channel::<()>();
-    std::thread::Builder::new()
-        .name("sync".into())
-        .spawn(move || {
-            let mut failures = 0u32;
-            loop {
-                let asked = match wakes.recv_timeout(Duration::from_secs(60)) {
-                    Ok(()) => true,
-                    Err(RecvTimeoutError::Timeout) => false,
-                    Err(RecvTimeoutError::Disconnected) => return,
-                };
-                let now = jiff::Zoned::now();
-                let due = window.contains(now.hour().unsigned_abs(), now.minute().unsigned_abs());
-                let Ok(mut store) = till::store::Store::open(&data_dir.join(DATABASE_FILE)) else {
-                    continue;
-                };
-                // Once a minute, off the selling thread: keep the WAL short.
-                if let Err(e) = store.checkpoint() {
-                    let _ = report.send(Input::Sync(format!("checkpoint failed: {e}")));
-                }
-                if !asked && (!due || store.outbox_pending().unwrap_or(0) == 0) {
-                    continue;
-                }
-                let message = match till::sync::client(&data_dir, &store, Duration::from_secs(30))
-                    .and_then(|client| till::sync::sync_now(&mut store, &client, 1000, 3))
-                {
-                    Ok(r) => {
-                        failures = 0;
-                        format!(
-                            "{} accepted, {} already at HQ, {} refused; {} pending",
-                            r.accepted,
-                            r.duplicates,
-                            r.rejected.len(),
-                            r.pending
-                        )
-                    }
-                    Err(e) => {
-                        failures += 1;
-                        format!("failed: {e}")
-                    }
-                };
-                if report.send(Input::Sync(message)).is_err() {
-                    return;
-                }
-                if failures > 0 {
-                    // Inside the window, wait longer after each failure before trying again.
-                    std::thread::sleep(till::sync::retry_delay(failures.min(8)));
-                }
-            }
-        })?;
-    Ok(wake)
+    Ok(till::sync::spawn_background(
+        data_dir,
+        window,
+        move |event| {
+            let message = match event {
+                till::sync::SyncEvent::Synced(Ok(r)) => format!(
+                    "{} accepted, {} already at HQ, {} refused; {} pending",
+                    r.accepted,
+                    r.duplicates,
+                    r.rejected.len(),
+                    r.pending
+                ),
+                till::sync::SyncEvent::Synced(Err(e)) => format!("failed: {e}"),
+                till::sync::SyncEvent::CheckpointFailed(e) => format!("checkpoint failed: {e}"),
+            };
+            report.send(Input::Sync(message)).is_ok()
+        },
+    )?)
 }
 
 fn forward<T: Send + 'static>(

@@ -273,3 +273,83 @@ mod tests {
         }
     }
 }
+
+/// What the terminal knows about its syncing, for `till sync status` and the back office.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SyncStatus {
+    pub hq_url: Option<String>,
+    pub pending: u64,
+    pub last_success_ms: Option<i64>,
+    pub last_error: Option<String>,
+}
+
+pub fn status(store: &Store) -> Result<SyncStatus, StoreError> {
+    Ok(SyncStatus {
+        hq_url: store.setting("hq_url")?.filter(|u| !u.is_empty()),
+        pending: store.outbox_pending()?,
+        last_success_ms: store
+            .setting("sync.last_success_ms")?
+            .and_then(|ms| ms.parse().ok()),
+        last_error: store.setting("sync.last_error")?.filter(|e| !e.is_empty()),
+    })
+}
+
+/// What the background sync thread reports.
+#[derive(Debug)]
+pub enum SyncEvent {
+    Synced(Result<SyncReport, SyncNowError>),
+    CheckpointFailed(StoreError),
+}
+
+/// Syncs with HQ on its own thread and database connection: by itself inside the nightly
+/// `window` while sales are pending, and at once when woken through the returned sender.
+/// Once a minute it also checkpoints the WAL, off the selling thread. The thread ends when
+/// the sender is dropped or `report` returns false.
+pub fn spawn_background(
+    data_dir: std::path::PathBuf,
+    window: SyncWindow,
+    report: impl Fn(SyncEvent) -> bool + Send + 'static,
+) -> std::io::Result<std::sync::mpsc::Sender<()>> {
+    use std::sync::mpsc::RecvTimeoutError;
+    let (wake, wakes) = std::sync::mpsc::channel::<()>();
+    std::thread::Builder::new()
+        .name("sync".into())
+        .spawn(move || {
+            let mut failures = 0u32;
+            loop {
+                let asked = match wakes.recv_timeout(Duration::from_secs(60)) {
+                    Ok(()) => true,
+                    Err(RecvTimeoutError::Timeout) => false,
+                    Err(RecvTimeoutError::Disconnected) => return,
+                };
+                let now = jiff::Zoned::now();
+                let due = window.contains(now.hour().unsigned_abs(), now.minute().unsigned_abs());
+                let Ok(mut store) = Store::open(&data_dir.join(crate::config::DATABASE_FILE))
+                else {
+                    continue;
+                };
+                if let Err(e) = store.checkpoint()
+                    && !report(SyncEvent::CheckpointFailed(e))
+                {
+                    return;
+                }
+                if !asked && (!due || store.outbox_pending().unwrap_or(0) == 0) {
+                    continue;
+                }
+                let result = client(&data_dir, &store, Duration::from_secs(30))
+                    .and_then(|client| sync_now(&mut store, &client, 1000, 3));
+                let failed = result.is_err();
+                if !report(SyncEvent::Synced(result)) {
+                    return;
+                }
+                if failed {
+                    failures += 1;
+                    // Inside the window, wait longer after each failure before trying again.
+                    std::thread::sleep(retry_delay(failures.min(8)));
+                } else {
+                    failures = 0;
+                }
+            }
+        })?;
+    Ok(wake)
+}

@@ -221,11 +221,11 @@ fn catalog_import_lists_bad_rows_and_imports_nothing_unless_told() {
 fn catalog_export_reimports_unchanged() {
     let till = Till::with_catalog();
     let exported = till.ok(&["catalog", "export"]);
-    assert_eq!(exported.lines().count(), 1 + 314);
+    assert_eq!(exported.lines().count(), 1 + 322);
     let file = till.data_dir().join("export.csv");
     std::fs::write(&file, &exported).unwrap();
     let out = till.ok(&["catalog", "import", file.to_str().unwrap()]);
-    assert!(out.contains("(0 added, 0 updated, 314 unchanged)"), "{out}");
+    assert!(out.contains("(0 added, 0 updated, 322 unchanged)"), "{out}");
     assert_eq!(till.ok(&["catalog", "export"]), exported);
 }
 
@@ -402,7 +402,7 @@ fn the_demo_runs_a_sale_that_verifies() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        stdout.contains("imported the sample catalog: 314 products"),
+        stdout.contains("imported the sample catalog: 322 products"),
         "{stdout}"
     );
     assert!(

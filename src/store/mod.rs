@@ -10,6 +10,7 @@ mod parked;
 mod print_jobs;
 pub(crate) mod sales;
 mod schema;
+mod staff;
 
 use std::path::Path;
 
@@ -21,7 +22,8 @@ pub use catalog::{CatalogImport, ImportStats};
 pub use journal::{JournalProblem, JournalReport};
 pub use parked::ParkedTicket;
 pub use print_jobs::PrintJob;
-pub use sales::{CommittedSale, SaleMeta, SaleSummary};
+pub use sales::{CommittedSale, DaySummary, SaleMeta, SaleSummary};
+pub use staff::{Role, StaffMember};
 
 /// Marks a SQLite file as Till's (`PRAGMA application_id`), ASCII "TILL".
 pub const APPLICATION_ID: i32 = 0x5449_4C4C;
@@ -46,6 +48,10 @@ pub enum StoreError {
     SaleNotFound(u64),
     #[error("parked ticket {0} not found")]
     ParkedNotFound(i64),
+    #[error("staff member {0} already exists")]
+    StaffExists(String),
+    #[error("no active staff member {0}")]
+    StaffNotFound(String),
     #[error("sale refused: {0}")]
     InvalidSale(String),
     #[error("stored data is damaged: {0}")]

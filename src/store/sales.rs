@@ -21,6 +21,18 @@ pub struct SaleMeta {
     pub attribution: Attribution,
 }
 
+/// Takings over a period, as the back office shows them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DaySummary {
+    pub sales: u64,
+    /// What customers paid, after cash rounding.
+    pub total: i64,
+    /// Sales attributed to a member.
+    pub member_sales: u64,
+    /// Takings per tender kind, cash net of change.
+    pub by_tender: Vec<(String, i64)>,
+}
+
 /// One line of `till sales list`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SaleSummary {
@@ -101,6 +113,35 @@ impl Store {
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Sales committed in `[from_ms, to_ms)`: the back office's "today".
+    pub fn day_summary(&self, from_ms: i64, to_ms: i64) -> Result<DaySummary> {
+        let (sales, total, members, change): (u64, i64, u64, i64) = self.conn.query_row(
+            "SELECT count(*), coalesce(sum(total + rounding), 0),
+                    coalesce(sum(member_id IS NOT NULL), 0), coalesce(sum(change), 0)
+             FROM sales WHERE created_at_ms >= ?1 AND created_at_ms < ?2",
+            [from_ms, to_ms],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )?;
+        let mut stmt = self.conn.prepare(
+            "SELECT p.kind, sum(p.amount) FROM payments p JOIN sales s ON s.seq = p.sale_seq
+             WHERE s.created_at_ms >= ?1 AND s.created_at_ms < ?2
+             GROUP BY p.kind ORDER BY p.kind",
+        )?;
+        let mut by_tender: Vec<(String, i64)> = stmt
+            .query_map([from_ms, to_ms], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        // Change is always handed back in cash, so it comes off the cash takings.
+        if let Some(cash) = by_tender.iter_mut().find(|(kind, _)| kind == "cash") {
+            cash.1 -= change;
+        }
+        Ok(DaySummary {
+            sales,
+            total,
+            member_sales: members,
+            by_tender,
+        })
     }
 
     /// The number of the newest sale, which is also how many there are.

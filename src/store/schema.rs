@@ -128,6 +128,16 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE outbox ADD COLUMN rejected_reason TEXT;
     "#,
+    // 4: the people who may log in, with their PINs as argon2 hashes (never the PIN itself).
+    r#"
+    CREATE TABLE staff (
+        id       TEXT PRIMARY KEY,
+        name     TEXT NOT NULL,
+        role     TEXT NOT NULL CHECK (role IN ('cashier', 'manager')),
+        pin_hash TEXT NOT NULL,
+        active   INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1))
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this build writes.

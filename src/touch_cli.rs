@@ -1,0 +1,166 @@
+//! `till ui`, `till screenshot`, `till staff` and the touchscreen demo: the binary's side of
+//! the Slint touchscreen.
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::Subcommand;
+use slint::ComponentHandle;
+use till::store::{Role, StaffMember};
+use till::ui::{App, AppOptions};
+
+#[derive(Subcommand, Debug)]
+pub enum StaffCommand {
+    /// Add someone who may log in. The PIN is stored only as an argon2 hash.
+    Add {
+        id: String,
+        #[arg(long)]
+        name: String,
+        /// 4 to 8 digits.
+        #[arg(long)]
+        pin: String,
+        /// Managers approve discounts and voids, and open the back office.
+        #[arg(long)]
+        manager: bool,
+    },
+    /// List who may log in.
+    List,
+    /// Stop someone logging in (their sales keep their ID).
+    Remove { id: String },
+}
+
+pub fn staff(data_dir: &Path, command: StaffCommand) -> Result<ExitCode> {
+    let (_, store) = crate::open(data_dir)?;
+    match command {
+        StaffCommand::Add {
+            id,
+            name,
+            pin,
+            manager,
+        } => {
+            if id.is_empty() || id.len() > 16 || !id.chars().all(|c| c.is_ascii_alphanumeric()) {
+                bail!("a staff ID is 1 to 16 letters or digits");
+            }
+            if name.trim().is_empty() {
+                bail!("a staff member needs a name");
+            }
+            let hash = till::staff::hash_pin(&pin)?;
+            let member = StaffMember {
+                id,
+                name: name.trim().to_string(),
+                role: if manager {
+                    Role::Manager
+                } else {
+                    Role::Cashier
+                },
+            };
+            store.add_staff(&member, &hash)?;
+            println!(
+                "added {} {} ({})",
+                member.id,
+                member.name,
+                member.role.as_str()
+            );
+        }
+        StaffCommand::List => {
+            for member in store.staff()? {
+                println!("{}\t{}\t{}", member.id, member.name, member.role.as_str());
+            }
+        }
+        StaffCommand::Remove { id } => {
+            store.deactivate_staff(&id)?;
+            println!("{id} can no longer log in");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Whether a window can open here: an X11 or Wayland display is set.
+pub fn has_display() -> bool {
+    std::env::var_os("DISPLAY").is_some_and(|d| !d.is_empty())
+        || std::env::var_os("WAYLAND_DISPLAY").is_some_and(|d| !d.is_empty())
+}
+
+/// Runs the touchscreen on this terminal until its window closes.
+pub fn ui(data_dir: &Path) -> Result<ExitCode> {
+    let (config, _) = crate::open(data_dir)?;
+    if !has_display() {
+        bail!("no display: set DISPLAY (X11) or WAYLAND_DISPLAY, or use `till run` in a terminal");
+    }
+    let app = App::new(
+        data_dir,
+        AppOptions {
+            printing: true,
+            background_sync: true,
+        },
+    )?;
+    let _scanners = till::ui::attach_scanners(&config)?;
+    app.window.run().context("the touchscreen stopped")?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn screenshot(out: &Path) -> Result<ExitCode> {
+    let written = till::ui::screenshot::render_all(out)?;
+    println!("wrote {} screenshots to {}", written.len(), out.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The touchscreen demo: a fresh terminal with the sample catalog, a virtual printer on TCP
+/// and a virtual scanner on a pseudo-terminal, which the terminal's stdin types into.
+pub fn demo(data_dir: PathBuf) -> Result<ExitCode> {
+    let receipts = data_dir.join("receipts");
+    let printer = till_drivers::virtual_printer::VirtualPrinter::spawn("127.0.0.1:0", &receipts)
+        .context("cannot start the virtual printer")?;
+    let scanner = till_drivers::virtual_scanner::VirtualScanner::new(9600)
+        .context("cannot create the virtual scanner")?;
+    till::demo::create_terminal(&data_dir, Some(format!("tcp:{}", printer.address)))?;
+    let config_path = data_dir.join(till::config::CONFIG_FILE);
+    let mut config = till::config::Config::load(&config_path)?;
+    config.scanners.push(till::config::ScannerSection::new(
+        "virtual",
+        &scanner.path.to_string_lossy(),
+    ));
+    std::fs::write(&config_path, config.to_toml())?;
+
+    let (cashier, manager) = (till::demo::DEMO_CASHIER, till::demo::DEMO_MANAGER);
+    println!("Till demo in {}", data_dir.display());
+    println!(
+        "  log in as {} with PIN {}, or the manager {} with PIN {}",
+        cashier.1, cashier.2, manager.1, manager.2
+    );
+    println!(
+        "  virtual printer on {}; receipts are decoded into {}",
+        printer.address,
+        receipts.display()
+    );
+    println!(
+        "  virtual scanner at {}: type a barcode here and press Enter to scan it",
+        scanner.path.display()
+    );
+    println!("  try: {}", till::demo::sample_scans().join("  "));
+
+    let app = App::new(
+        &data_dir,
+        AppOptions {
+            printing: true,
+            background_sync: false,
+        },
+    )?;
+    let _scanners = till::ui::attach_scanners(&config)?;
+    // This terminal's lines go out through the virtual scanner, as a real scanner would send them.
+    let mut scanner = scanner;
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lock().lines() {
+            let Ok(line) = line else { break };
+            let code = line.trim();
+            if !code.is_empty() {
+                let _ = scanner.scan(code, till_drivers::scanner::Framing::Cr);
+            }
+        }
+    });
+    app.window.run().context("the touchscreen stopped")?;
+    drop(printer);
+    Ok(ExitCode::SUCCESS)
+}

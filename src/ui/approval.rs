@@ -1,0 +1,42 @@
+//! The manager-approval prompt's adapter.
+
+use std::rc::Rc;
+
+use slint::ComponentHandle;
+
+use super::session::Session;
+use super::{App, AppWindow, ApprovalAdapter};
+
+pub(super) fn connect(app: &Rc<App>) {
+    let adapter = app.window.global::<ApprovalAdapter>();
+    let weak = Rc::downgrade(app);
+    adapter.on_key(move |key| {
+        if let Some(app) = weak.upgrade() {
+            app.update(|s| s.approval_key(&key));
+        }
+    });
+    let weak = Rc::downgrade(app);
+    adapter.on_cancel(move || {
+        if let Some(app) = weak.upgrade() {
+            app.update(|s| s.cancel_approval());
+        }
+    });
+}
+
+pub(super) fn show(window: &AppWindow, session: &Session) {
+    let adapter = window.global::<ApprovalAdapter>();
+    match &session.approval {
+        Some(approval) => {
+            adapter.set_visible(true);
+            adapter.set_reason(approval.reason.clone().into());
+            adapter.set_pin_dots("●".repeat(approval.pin.len()).into());
+            adapter.set_message(approval.message.clone().unwrap_or_default().into());
+            adapter.set_busy(approval.checking);
+        }
+        None => {
+            adapter.set_visible(false);
+            adapter.set_pin_dots("".into());
+            adapter.set_message("".into());
+        }
+    }
+}

@@ -1,0 +1,135 @@
+//! The back office's adapter: today's takings and the sync state.
+
+use std::rc::Rc;
+
+use slint::{ComponentHandle, ModelRc, VecModel};
+
+use super::session::Session;
+use super::text::Lang;
+use super::{App, AppWindow, BackOfficeAdapter, Figure};
+use crate::domain::TenderKind;
+
+pub(super) fn connect(app: &Rc<App>) {
+    let adapter = app.window.global::<BackOfficeAdapter>();
+    let weak = Rc::downgrade(app);
+    adapter.on_sync_now(move || {
+        if let Some(app) = weak.upgrade() {
+            app.update(|s| s.sync_now());
+        }
+    });
+    let weak = Rc::downgrade(app);
+    adapter.on_language(move |code| {
+        if let Some(app) = weak.upgrade()
+            && let Some(lang) = Lang::parse(&code)
+        {
+            super::select_language(lang);
+            app.update(|s| s.set_language(lang));
+        }
+    });
+    let weak = Rc::downgrade(app);
+    adapter.on_logout(move || {
+        if let Some(app) = weak.upgrade() {
+            app.update(|s| s.logout());
+        }
+    });
+    let weak = Rc::downgrade(app);
+    adapter.on_close(move || {
+        if let Some(app) = weak.upgrade() {
+            app.update(|s| s.close_side_screen());
+        }
+    });
+}
+
+fn figure(label: String, value: String) -> Figure {
+    Figure {
+        label: label.into(),
+        value: value.into(),
+    }
+}
+
+pub(super) fn show(window: &AppWindow, session: &Session) {
+    let adapter = window.global::<BackOfficeAdapter>();
+    let lang = session.lang;
+    adapter.set_chinese(lang == Lang::Zh);
+    if session.screen != super::session::Screen::BackOffice {
+        return;
+    }
+    adapter.set_title(lang.pick("后台", "Back office").into());
+    let loading = || vec![figure(lang.pick("读取中…", "loading…"), String::new())];
+    let (today, tenders) = match &session.today {
+        None => (loading(), loading()),
+        Some(day) => {
+            let average = if day.sales == 0 {
+                0
+            } else {
+                day.total / day.sales as i64
+            };
+            let capture = if day.sales == 0 {
+                "—".to_string()
+            } else {
+                format!(
+                    "{} / {} ({}%)",
+                    day.member_sales,
+                    day.sales,
+                    day.member_sales * 100 / day.sales
+                )
+            };
+            let today = vec![
+                figure(lang.pick("销售笔数", "Sales"), day.sales.to_string()),
+                figure(lang.pick("销售额", "Takings"), session.money(day.total)),
+                figure(lang.pick("客单价", "Average sale"), session.money(average)),
+                figure(lang.pick("会员销售", "Member sales"), capture),
+            ];
+            let mut tenders: Vec<Figure> = day
+                .by_tender
+                .iter()
+                .map(|(kind, amount)| {
+                    let name = TenderKind::parse(kind).map_or(kind.clone(), |k| lang.tender(k));
+                    figure(name, session.money(*amount))
+                })
+                .collect();
+            if tenders.is_empty() {
+                tenders.push(figure(
+                    lang.pick("今天还没有销售", "no sales yet today"),
+                    String::new(),
+                ));
+            }
+            (today, tenders)
+        }
+    };
+    adapter.set_today(ModelRc::new(VecModel::from(today)));
+    adapter.set_tenders(ModelRc::new(VecModel::from(tenders)));
+    let sync = &session.sync;
+    let last = sync
+        .last_success_ms
+        .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
+        .map(|t| {
+            t.to_zoned(jiff::tz::TimeZone::system())
+                .strftime("%m-%d %H:%M")
+                .to_string()
+        })
+        .unwrap_or_else(|| lang.pick("从未", "never"));
+    let figures = vec![
+        figure(
+            lang.pick("总部", "HQ"),
+            if sync.registered {
+                lang.pick("已注册", "registered")
+            } else {
+                lang.pick("未注册", "not registered")
+            },
+        ),
+        figure(lang.pick("待同步", "Pending"), sync.pending.to_string()),
+        figure(lang.pick("上次成功", "Last success"), last),
+        figure(
+            lang.pick("上次错误", "Last error"),
+            sync.last_error
+                .clone()
+                .unwrap_or_else(|| lang.pick("无", "none")),
+        ),
+    ];
+    adapter.set_sync(ModelRc::new(VecModel::from(figures)));
+    let (text, error) = super::sale::message(&session.back_office_message);
+    adapter.set_message(text);
+    adapter.set_error(error);
+    adapter.set_syncing(session.syncing);
+}

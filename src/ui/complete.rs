@@ -1,0 +1,59 @@
+//! The sale-complete screen's adapter.
+
+use std::rc::Rc;
+
+use slint::ComponentHandle;
+
+use super::session::Session;
+use super::{App, AppWindow, CompleteAdapter};
+use crate::domain::TenderKind;
+
+pub(super) fn connect(app: &Rc<App>) {
+    let weak = Rc::downgrade(app);
+    app.window.global::<CompleteAdapter>().on_new_sale(move || {
+        if let Some(app) = weak.upgrade() {
+            app.update(|s| s.new_sale());
+        }
+    });
+}
+
+pub(super) fn show(window: &AppWindow, session: &Session) {
+    let adapter = window.global::<CompleteAdapter>();
+    let Some(sale) = &session.last_sale else {
+        return;
+    };
+    let lang = session.lang;
+    adapter.set_change(session.money(sale.change).into());
+    adapter.set_total(session.money(sale.total + sale.rounding).into());
+    adapter.set_sale_number(format!("#{}", sale.seq).into());
+    let tenders: Vec<String> = sale
+        .payments
+        .iter()
+        .map(|p| {
+            let kind = TenderKind::parse(&p.kind).map_or(p.kind.clone(), |k| lang.tender(k));
+            format!("{kind} {}", session.money(p.amount))
+        })
+        .collect();
+    adapter.set_tenders(tenders.join(" + ").into());
+    let (status, problem) = match &session.printer {
+        None => (
+            lang.pick("未配置小票打印机", "no receipt printer configured"),
+            false,
+        ),
+        Some(state) => match &state.last_error {
+            Some(error) => (
+                lang.pick(
+                    &format!("打印机：{error}。小票已排队，修好后自动打印"),
+                    &format!("printer: {error}. The receipt is queued and prints once it is fixed"),
+                ),
+                true,
+            ),
+            None if state.pending > 0 => {
+                (lang.pick("正在打印小票…", "printing the receipt…"), false)
+            }
+            None => (lang.pick("小票已打印", "receipt printed"), false),
+        },
+    };
+    adapter.set_receipt_status(status.into());
+    adapter.set_receipt_problem(problem);
+}

@@ -1,0 +1,58 @@
+//! The login screen's adapter.
+
+use std::rc::Rc;
+
+use slint::{ComponentHandle, ModelRc, VecModel};
+
+use super::session::Session;
+use super::{App, AppWindow, LoginAdapter, StaffTile};
+use crate::store::Role;
+
+pub(super) fn connect(app: &Rc<App>) {
+    let adapter = app.window.global::<LoginAdapter>();
+    let weak = Rc::downgrade(app);
+    adapter.on_select(move |index| {
+        if let Some(app) = weak.upgrade() {
+            app.update(|s| s.select_staff(usize::try_from(index).unwrap_or(usize::MAX)));
+        }
+    });
+    let weak = Rc::downgrade(app);
+    adapter.on_key(move |key| {
+        if let Some(app) = weak.upgrade() {
+            app.update(|s| s.login_key(&key));
+        }
+    });
+}
+
+pub(super) fn show(window: &AppWindow, session: &Session) {
+    let adapter = window.global::<LoginAdapter>();
+    let tiles: Vec<StaffTile> = session
+        .staff
+        .iter()
+        .map(|member| StaffTile {
+            name: member.name.clone().into(),
+            role: match member.role {
+                Role::Manager => session.lang.pick("店长", "Manager"),
+                Role::Cashier => session.lang.pick("收银员", "Cashier"),
+            }
+            .into(),
+        })
+        .collect();
+    let current = adapter.get_staff();
+    if current.row_count() != tiles.len()
+        || tiles
+            .iter()
+            .enumerate()
+            .any(|(i, t)| current.row_data(i).as_ref() != Some(t))
+    {
+        adapter.set_staff(ModelRc::new(VecModel::from(tiles)));
+    }
+    adapter.set_selected(session.login_selected.map_or(-1, |i| i as i32));
+    adapter.set_pin_dots("●".repeat(session.login_pin.len()).into());
+    let (message, error) = super::sale::message(&session.login_message);
+    adapter.set_message(message);
+    adapter.set_error(error);
+    adapter.set_busy(session.checking_login);
+}
+
+use slint::Model;

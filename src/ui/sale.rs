@@ -1,0 +1,180 @@
+//! The sale screen's adapter: the ticket, totals, entry, member panel and actions.
+
+use std::rc::Rc;
+
+use slint::{ComponentHandle, Model, ModelRc, SharedString, VecModel};
+
+use super::session::{Message, Session};
+use super::text::Lang;
+use super::{App, AppWindow, LineRow, QuickKey, SaleAdapter};
+use crate::domain::Discount;
+
+pub(super) fn connect(app: &Rc<App>) {
+    let adapter = app.window.global::<SaleAdapter>();
+    adapter.set_lines(ModelRc::new(VecModel::<LineRow>::default()));
+    macro_rules! on {
+        ($setter:ident, |$s:ident| $body:expr) => {{
+            let weak = Rc::downgrade(app);
+            adapter.$setter(move || {
+                if let Some(app) = weak.upgrade() {
+                    app.update(|$s| $body);
+                }
+            });
+        }};
+    }
+    on!(on_focus_entry, |s| s.focus_entry());
+    on!(on_quantity, |s| s.quantity());
+    on!(on_void_line, |s| s.void_line());
+    on!(on_discount_selected, |s| s.discount());
+    on!(on_park, |s| s.park());
+    on!(on_show_parked, |s| s.show_parked());
+    on!(on_pay, |s| s.pay());
+    on!(on_toggle_quick_keys, |s| s.toggle_quick_keys());
+    on!(on_member, |s| s.member());
+    on!(on_back_office, |s| s.open_back_office());
+    let weak = Rc::downgrade(app);
+    adapter.on_keypad(move |key| {
+        if let Some(app) = weak.upgrade() {
+            app.update(|s| s.sale_key(&key));
+        }
+    });
+    let weak = Rc::downgrade(app);
+    adapter.on_select_line(move |index| {
+        if let Some(app) = weak.upgrade() {
+            app.update(|s| s.select_line(usize::try_from(index).unwrap_or(usize::MAX)));
+        }
+    });
+    let weak = Rc::downgrade(app);
+    adapter.on_quick_key(move |index| {
+        if let Some(app) = weak.upgrade() {
+            app.update(|s| s.quick_key(usize::try_from(index).unwrap_or(usize::MAX)));
+        }
+    });
+}
+
+/// A message for a band: its text and whether it is a refusal.
+pub(super) fn message(message: &Option<Message>) -> (SharedString, bool) {
+    match message {
+        Some(m) => (m.text.clone().into(), m.error),
+        None => (SharedString::new(), false),
+    }
+}
+
+pub(super) fn name(lang: Lang, zh: &str, en: &str) -> String {
+    if lang == Lang::En && !en.is_empty() {
+        en.to_string()
+    } else {
+        zh.to_string()
+    }
+}
+
+pub(super) fn show(window: &AppWindow, session: &Session) {
+    let adapter = window.global::<SaleAdapter>();
+    let lang = session.lang;
+    let ticket = session.checkout().ticket();
+    let totals = ticket.totals();
+    let rows: Vec<LineRow> = ticket
+        .lines()
+        .iter()
+        .zip(&totals.lines)
+        .map(|(line, t)| {
+            let unit = session.money(line.unit_price);
+            let detail = if line.item.weighed {
+                format!("{} × {unit}/kg", lang.quantity(line.quantity, true))
+            } else {
+                format!("{} × {unit}", lang.quantity(line.quantity, false))
+            };
+            let discount = match (line.discount, t.discount) {
+                (_, 0) => String::new(),
+                (Some(Discount::Percent(bp)), off) => {
+                    format!("-{} ({}%)", session.money(off), percent(bp))
+                }
+                (_, off) => format!("-{}", session.money(off)),
+            };
+            LineRow {
+                name: name(lang, &line.item.name_zh, &line.item.name_en).into(),
+                detail: detail.into(),
+                discount: discount.into(),
+                total: session.money(t.total).into(),
+            }
+        })
+        .collect();
+    // Update the rows in place: a scan changes one row, so the list does not rebuild.
+    let model = adapter.get_lines();
+    if let Some(lines) = model.as_any().downcast_ref::<VecModel<LineRow>>() {
+        for (i, row) in rows.iter().enumerate() {
+            if i < lines.row_count() {
+                if lines.row_data(i).as_ref() != Some(row) {
+                    lines.set_row_data(i, row.clone());
+                }
+            } else {
+                lines.push(row.clone());
+            }
+        }
+        while lines.row_count() > rows.len() {
+            lines.remove(lines.row_count() - 1);
+        }
+    }
+    let selected = session
+        .selected
+        .and_then(|id| ticket.lines().iter().position(|l| l.id == id));
+    adapter.set_selected(selected.map_or(-1, |i| i as i32));
+    let items: i64 = ticket
+        .lines()
+        .iter()
+        .map(|l| {
+            if l.item.weighed {
+                1000
+            } else {
+                l.quantity.milli()
+            }
+        })
+        .sum::<i64>()
+        / 1000;
+    adapter.set_item_count(
+        lang.pick(&format!("{items} 件商品"), &format!("{items} items"))
+            .into(),
+    );
+    adapter.set_subtotal(session.money(totals.subtotal).into());
+    adapter.set_discount(if totals.discount == 0 {
+        SharedString::new()
+    } else {
+        format!("-{}", session.money(totals.discount)).into()
+    });
+    adapter.set_tax(session.money(totals.tax).into());
+    adapter.set_total(session.money(totals.total).into());
+    adapter.set_entry(session.entry.clone().into());
+    adapter.set_entry_focused(session.entry_focused);
+    let (text, error) = message(&session.sale_message);
+    adapter.set_message(text);
+    adapter.set_error(error);
+    adapter.set_member_title(
+        lang.pick("扫会员码 / 输入手机号", "Scan member QR / enter phone")
+            .into(),
+    );
+    adapter.set_member_detail(lang.pick("本单：匿名", "This sale: anonymous").into());
+    adapter.set_parked_count(session.parked_count as i32);
+    adapter.set_show_quick_keys(session.show_quick_keys);
+    let keys: Vec<QuickKey> = session
+        .quick_keys
+        .iter()
+        .map(|k| QuickKey {
+            name: name(lang, &k.name_zh, &k.name_en).into(),
+            price: session.money(k.price).into(),
+        })
+        .collect();
+    if adapter.get_quick_keys().row_count() != keys.len()
+        || keys
+            .iter()
+            .enumerate()
+            .any(|(i, k)| adapter.get_quick_keys().row_data(i).as_ref() != Some(k))
+    {
+        adapter.set_quick_keys(ModelRc::new(VecModel::from(keys)));
+    }
+}
+
+/// Basis points as a percentage: 1000 → "10", 1250 → "12.5".
+pub(super) fn percent(bp: u32) -> String {
+    let text = format!("{}.{:02}", bp / 100, bp % 100);
+    text.trim_end_matches('0').trim_end_matches('.').to_string()
+}

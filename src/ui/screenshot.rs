@@ -1,0 +1,199 @@
+//! `till screenshot`: every screen in a realistic state, in both languages, at the 7" till
+//! size (800×480) and 1024×768, rendered headless with Slint's software renderer to PNG.
+
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use slint::ComponentHandle;
+
+use super::session::Screen;
+use super::text::Lang;
+use super::{App, AppOptions};
+use crate::demo::{DEMO_CASHIER, DEMO_MANAGER, sample_code};
+
+/// The sizes every screen is rendered at.
+pub const SIZES: [(u32, u32); 2] = [(800, 480), (1024, 768)];
+
+/// Installs Slint's headless testing platform with the software renderer on this thread.
+/// Call once per thread, before any window exists.
+pub fn init_headless() -> Result<()> {
+    let backend = i_slint_backend_testing::TestingBackend::new(
+        i_slint_backend_testing::TestingBackendOptions {
+            mock_time: false,
+            threading: true,
+            renderer_name: Some("software".into()),
+        },
+    );
+    slint::platform::set_platform(Box::new(backend))
+        .map_err(|e| anyhow::anyhow!("cannot set up headless rendering: {e}"))
+}
+
+/// Renders every screen into `out`; returns the files written.
+pub fn render_all(out: &Path) -> Result<Vec<PathBuf>> {
+    init_headless()?;
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let mut written = Vec::new();
+    for lang in [Lang::Zh, Lang::En] {
+        let dir = tempfile::tempdir()?;
+        crate::demo::create_terminal(dir.path(), None)?;
+        let app = App::new(dir.path(), AppOptions::default())?;
+        super::select_language(lang);
+        app.update(|s| s.set_language(lang));
+        let tag = match lang {
+            Lang::Zh => "zh",
+            Lang::En => "en",
+        };
+        let mut shoot = |name: &str| -> Result<()> {
+            for (width, height) in SIZES {
+                app.set_size(width, height);
+                app.refresh();
+                let path = out.join(format!("{name}-{tag}-{width}x{height}.png"));
+                save_png(&app, &path)?;
+                written.push(path);
+            }
+            Ok(())
+        };
+        stage(&app, &mut shoot)?;
+    }
+    Ok(written)
+}
+
+/// Walks the till through a realistic shift, taking a picture at each screen.
+fn stage(app: &Rc<App>, shoot: &mut dyn FnMut(&str) -> Result<()>) -> Result<()> {
+    // Login, with the cashier chosen and two digits keyed.
+    app.update(|s| s.select_staff(0));
+    app.update(|s| s.login_key("1"));
+    app.update(|s| s.login_key("2"));
+    shoot("01-login")?;
+    app.update(|s| s.login_key("clear"));
+    for digit in DEMO_CASHIER.2.chars() {
+        app.update(|s| s.login_key(&digit.to_string()));
+    }
+    app.update(|s| s.login_key("enter"));
+    wait(app, |s| s.screen == Screen::Sale, "login")?;
+
+    // Two customers park their baskets.
+    for basket in [
+        &["可口可乐 500ml", "乐事薯片 原味 70g"][..],
+        &["农夫山泉 4L"][..],
+    ] {
+        for name in basket {
+            app.scan(&code(name)?);
+        }
+        app.update(|s| s.park());
+    }
+
+    // A dozen lines: water twice, a weighed bag of apples, a discounted line.
+    let basket = [
+        "农夫山泉 550ml",
+        "农夫山泉 550ml",
+        "可口可乐 1.25L",
+        "康师傅红烧牛肉面 桶装",
+        "乐事薯片 黄瓜味 70g",
+        "伊利纯牛奶 250ml",
+        "奥利奥夹心饼干 小包",
+        "德芙丝滑牛奶巧克力 小包",
+        "旺仔牛奶 小包",
+        "心相印抽纸 标准装",
+    ];
+    for name in basket {
+        app.scan(&code(name)?);
+    }
+    app.update(|s| s.sale_key("5"));
+    app.update(|s| s.discount());
+    app.update(|s| s.quick_key(0));
+    app.scan(&scale_label("00042", 356));
+    app.update(|s| s.scan("6920000000000"));
+    shoot("02-sale")?;
+    app.update(|s| s.toggle_quick_keys());
+    app.update(|s| s.sale_key("3"));
+    shoot("03-quick-keys")?;
+    app.update(|s| s.toggle_quick_keys());
+    app.update(|s| s.sale_key("clear"));
+
+    // A 30 % discount is over the cashier's limit: the manager is called.
+    app.update(|s| s.sale_key("3"));
+    app.update(|s| s.sale_key("0"));
+    app.update(|s| s.discount());
+    app.update(|s| s.approval_key("9"));
+    app.update(|s| s.approval_key("9"));
+    shoot("04-approval")?;
+    app.update(|s| s.cancel_approval());
+
+    // Payment half done: ￥50 on card, ￥100 cash keyed.
+    app.update(|s| s.pay());
+    app.update(|s| s.select_kind(1));
+    app.update(|s| s.payment_key("5"));
+    app.update(|s| s.payment_key("0"));
+    app.update(|s| s.payment_key("enter"));
+    app.update(|s| s.select_kind(0));
+    app.update(|s| s.payment_key("1"));
+    app.update(|s| s.payment_key("0"));
+    app.update(|s| s.payment_key("0"));
+    shoot("05-payment")?;
+    app.update(|s| s.payment_key("enter"));
+    wait(app, |s| s.screen == Screen::Complete, "commit")?;
+    shoot("06-complete")?;
+
+    app.update(|s| s.new_sale());
+    app.update(|s| s.show_parked());
+    shoot("07-parked")?;
+    app.update(|s| s.close_side_screen());
+
+    app.update(|s| s.open_back_office());
+    for digit in DEMO_MANAGER.2.chars() {
+        app.update(|s| s.approval_key(&digit.to_string()));
+    }
+    app.update(|s| s.approval_key("enter"));
+    wait(app, |s| s.today.is_some(), "back office")?;
+    shoot("08-back-office")?;
+    Ok(())
+}
+
+fn code(name: &str) -> Result<String> {
+    sample_code(name).with_context(|| format!("{name} is not in the sample catalog"))
+}
+
+/// A scale label (prefix 22: PLU and weight in grams), as the demo's scale prints them.
+pub fn scale_label(plu: &str, grams: u32) -> String {
+    let body = format!("22{plu}{grams:05}");
+    format!(
+        "{body}{}",
+        crate::domain::gtin::check_digit(body.as_bytes())
+    )
+}
+
+fn wait(
+    app: &App,
+    done: impl Fn(&super::session::Session) -> bool + 'static,
+    what: &str,
+) -> Result<()> {
+    if !app.run_until(Duration::from_secs(20), done) {
+        bail!("the {what} step did not finish");
+    }
+    Ok(())
+}
+
+/// Renders the window and writes it as a PNG.
+pub fn save_png(app: &App, path: &Path) -> Result<()> {
+    let buffer = app
+        .window
+        .window()
+        .take_snapshot()
+        .map_err(|e| anyhow::anyhow!("cannot render the window: {e}"))?;
+    let file =
+        std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    let mut encoder = png::Encoder::new(
+        std::io::BufWriter::new(file),
+        buffer.width(),
+        buffer.height(),
+    );
+    encoder.set_color(png::ColorType::Rgba);
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut writer = encoder.write_header()?;
+    writer.write_image_data(buffer.as_bytes())?;
+    writer.finish()?;
+    Ok(())
+}

@@ -1,0 +1,276 @@
+//! The cashier's language: words the Rust side puts on screen (messages, tender names), and
+//! amounts formatted for the locale. The `.slint` screens translate their own labels with
+//! `@tr`; both switch together.
+
+use crate::checkout::{Approvable, CheckoutError};
+use crate::domain::scan::{PaymentProvider, UnknownReason};
+use crate::domain::ticket::TicketError;
+use crate::domain::{Currency, Quantity, TenderKind};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lang {
+    Zh,
+    En,
+}
+
+impl Lang {
+    /// Parses a setting such as `zh_CN`, `zh` or `en`.
+    pub fn parse(text: &str) -> Option<Lang> {
+        let lower = text.trim().to_ascii_lowercase();
+        if lower.starts_with("zh") {
+            Some(Lang::Zh)
+        } else if lower.starts_with("en") {
+            Some(Lang::En)
+        } else {
+            None
+        }
+    }
+
+    /// The bundled translation's name, as `slint::select_bundled_translation` wants it.
+    pub fn translation(self) -> &'static str {
+        match self {
+            Lang::Zh => "zh_CN",
+            Lang::En => "",
+        }
+    }
+
+    pub fn pick(self, zh: &str, en: &str) -> String {
+        match self {
+            Lang::Zh => zh.to_string(),
+            Lang::En => en.to_string(),
+        }
+    }
+
+    /// An amount for the screen: `￥1,234.50`. Chinese uses the full-width yen sign.
+    pub fn money(self, minor: i64, currency: Currency) -> String {
+        let symbol = match (self, currency.code()) {
+            (Lang::En, "CNY") => "¥",
+            _ => currency.symbol(),
+        };
+        let per = currency.minor_per_major();
+        let sign = if minor < 0 { "-" } else { "" };
+        let major = (minor / per).unsigned_abs();
+        let grouped = group_thousands(major);
+        let prefix = if symbol.is_empty() {
+            format!("{} ", currency.code())
+        } else {
+            symbol.to_string()
+        };
+        if currency.exponent() == 0 {
+            format!("{sign}{prefix}{grouped}")
+        } else {
+            let fraction = (minor % per).unsigned_abs();
+            let width = usize::from(currency.exponent());
+            format!("{sign}{prefix}{grouped}.{fraction:0width$}")
+        }
+    }
+
+    /// A quantity as cashiers read it: `3`, or `0.352 kg` for weighed goods.
+    pub fn quantity(self, quantity: Quantity, weighed: bool) -> String {
+        let milli = quantity.milli();
+        if weighed {
+            format!("{}.{:03} kg", milli / 1000, milli % 1000)
+        } else if milli % 1000 == 0 {
+            (milli / 1000).to_string()
+        } else {
+            let text = format!("{}.{:03}", milli / 1000, milli % 1000);
+            text.trim_end_matches('0').to_string()
+        }
+    }
+
+    pub fn tender(self, kind: TenderKind) -> String {
+        match kind {
+            TenderKind::Cash => self.pick("现金", "Cash"),
+            TenderKind::Card => self.pick("银行卡", "Card"),
+            TenderKind::WeChatPay => self.pick("微信支付", "WeChat Pay"),
+            TenderKind::Alipay => self.pick("支付宝", "Alipay"),
+            TenderKind::UnionPay => self.pick("云闪付", "UnionPay"),
+        }
+    }
+
+    fn provider(self, provider: PaymentProvider) -> String {
+        match provider {
+            PaymentProvider::WeChatPay => self.tender(TenderKind::WeChatPay),
+            PaymentProvider::Alipay => self.tender(TenderKind::Alipay),
+            PaymentProvider::UnionPay => self.tender(TenderKind::UnionPay),
+        }
+    }
+
+    /// What the cashier is told when the engine refuses something.
+    pub fn refusal(self, error: &CheckoutError, currency: Currency) -> String {
+        match error {
+            CheckoutError::Unrecognised(reason) => match reason {
+                UnknownReason::Empty => self.pick("没有读到条码", "nothing was scanned"),
+                UnknownReason::TooLong(n) => self.pick(
+                    &format!("条码太长（{n} 个字符）"),
+                    &format!("code too long ({n} characters)"),
+                ),
+                UnknownReason::ControlCharacters => {
+                    self.pick("条码含有控制字符", "the code contains control characters")
+                }
+                UnknownReason::BadGtin { code, .. } => self.pick(
+                    &format!("{code}：校验位错误，请重扫"),
+                    &format!("{code}: bad check digit, scan again"),
+                ),
+                UnknownReason::NotRecognised(code) => self.pick(
+                    &format!("无法识别的条码 {code}"),
+                    &format!("unknown barcode {code}"),
+                ),
+            },
+            CheckoutError::UnknownProduct(code) => self.pick(
+                &format!("未知商品 {code}"),
+                &format!("unknown product {code}"),
+            ),
+            CheckoutError::NeedsWeight(name) => self.pick(
+                &format!("{name} 按重量销售：先输入重量（千克），再扫码"),
+                &format!("{name} is sold by weight: key the weight in kg, then scan"),
+            ),
+            CheckoutError::Inactive(name) => self.pick(
+                &format!("{name} 已停售"),
+                &format!("{name} is not for sale"),
+            ),
+            CheckoutError::PaymentCodeOnSaleScreen(provider) => {
+                let name = self.provider(*provider);
+                self.pick(
+                    &format!("这是{name}付款码：请先按“收款”再扫"),
+                    &format!("{name} payment code: press Pay first, then scan it"),
+                )
+            }
+            CheckoutError::UnknownTaxClass(class) => self.pick(
+                &format!("税类 {class} 未配置，请联系店长"),
+                &format!("tax class {class} is not configured; call the manager"),
+            ),
+            CheckoutError::NeedsApproval(action) => self.approval_reason(*action),
+            CheckoutError::PaymentInProgress => self.pick(
+                "已有付款，不能挂单：先删除付款",
+                "payments taken: remove them before parking",
+            ),
+            CheckoutError::TicketOpen => self.pick(
+                "请先完成或挂起当前小票",
+                "finish or park the current ticket first",
+            ),
+            CheckoutError::Ticket(error) => self.ticket_refusal(error, currency),
+            CheckoutError::Store(error) => self.pick(
+                &format!("数据库错误：{error}"),
+                &format!("database error: {error}"),
+            ),
+        }
+    }
+
+    fn ticket_refusal(self, error: &TicketError, currency: Currency) -> String {
+        match error {
+            TicketError::LineNotFound => self.pick("先选择一行", "select a line first"),
+            TicketError::QuantityOutOfRange { max } => self.pick(
+                &format!("数量须大于 0 且不超过 {}", self.quantity(*max, false)),
+                &format!(
+                    "quantity must be more than 0 and at most {}",
+                    self.quantity(*max, false)
+                ),
+            ),
+            TicketError::NegativePrice => self.pick("价格不能为负", "price cannot be negative"),
+            TicketError::PercentOutOfRange => self.pick(
+                "折扣须在 0% 到 100% 之间",
+                "a discount is between 0 % and 100 %",
+            ),
+            TicketError::NegativeDiscount => {
+                self.pick("折扣不能为负", "a discount cannot be negative")
+            }
+            TicketError::DiscountExceedsAmount => {
+                self.pick("折扣超过了金额", "the discount is more than the amount")
+            }
+            TicketError::TenderNotPositive => {
+                self.pick("金额须大于 0", "the amount must be more than 0")
+            }
+            TicketError::MissingReference(kind) => {
+                let name = self.tender(*kind);
+                self.pick(
+                    &format!("请扫描顾客的{name}付款码"),
+                    &format!("scan the customer's {name} code"),
+                )
+            }
+            TicketError::TenderExceedsDue { kind, due } => {
+                let name = self.tender(*kind);
+                let due = self.money(due.minor(), currency);
+                self.pick(
+                    &format!("{name}不能超过应付的 {due}"),
+                    &format!("{name} cannot pay more than the {due} due"),
+                )
+            }
+            TicketError::EmptyTicket => self.pick(
+                "小票是空的：先扫商品",
+                "the ticket is empty: scan an item first",
+            ),
+            TicketError::Underpaid { remaining } => {
+                let remaining = self.money(remaining.minor(), currency);
+                self.pick(
+                    &format!("还差 {remaining}"),
+                    &format!("{remaining} still due"),
+                )
+            }
+            TicketError::TenderNotFound => self.pick("没有这笔付款", "no such payment"),
+        }
+    }
+
+    pub fn approval_reason(self, action: Approvable) -> String {
+        match action {
+            Approvable::Discount { basis_points } => {
+                let percent = format!("{}.{:02}", basis_points / 100, basis_points % 100);
+                let percent = percent.trim_end_matches('0').trim_end_matches('.');
+                self.pick(
+                    &format!("{percent}% 折扣超出收银员权限，需要店长批准"),
+                    &format!("a {percent} % discount is over the cashier's limit"),
+                )
+            }
+            Approvable::PriceOverride => {
+                self.pick("改价需要店长批准", "a price change needs a manager")
+            }
+            Approvable::VoidAfterPaymentStarted => self.pick(
+                "已开始付款，删除商品需要店长批准",
+                "voiding after payment has started needs a manager",
+            ),
+        }
+    }
+}
+
+fn group_thousands(value: u64) -> String {
+    let digits = value.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts_for_each_locale() {
+        fn check(lang: Lang, minor: i64, currency: Currency, expected: &str) {
+            assert_eq!(lang.money(minor, currency), expected);
+        }
+        check(Lang::Zh, 1250, Currency::CNY, "￥12.50");
+        check(Lang::En, 1250, Currency::CNY, "¥12.50");
+        check(Lang::Zh, 10_000_000, Currency::CNY, "￥100,000.00");
+        check(Lang::Zh, -5, Currency::CNY, "-￥0.05");
+        check(Lang::Zh, 0, Currency::CNY, "￥0.00");
+        check(Lang::En, 123_456_789, Currency::USD, "$1,234,567.89");
+        check(Lang::En, 1500, Currency::JPY, "¥1,500");
+    }
+
+    #[test]
+    fn quantities() {
+        fn check(milli: i64, weighed: bool, expected: &str) {
+            let q = Quantity::from_milli(milli);
+            assert_eq!(Lang::En.quantity(q, weighed), expected);
+        }
+        check(3000, false, "3");
+        check(1500, false, "1.5");
+        check(352, true, "0.352 kg");
+        check(2000, true, "2.000 kg");
+    }
+}
