@@ -391,7 +391,7 @@ fn journal_verify_reports_tampering_and_deletion_with_the_sequence() {
 fn the_demo_runs_a_sale_that_verifies() {
     let till = Till::new();
     let out = Command::new(env!("CARGO_BIN_EXE_till"))
-        .args(["demo", "--keep"])
+        .args(["demo", "--script", "--keep"])
         .arg(till.data_dir().join("demo"))
         .output()
         .unwrap();
@@ -410,6 +410,92 @@ fn the_demo_runs_a_sale_that_verifies() {
         "{stdout}"
     );
     assert!(stdout.contains("journal ok: 1 sale(s)"), "{stdout}");
+}
+
+#[test]
+fn screenshot_renders_every_screen_in_both_languages_at_both_sizes() {
+    let till = Till::new();
+    let out = till.data_dir().join("shots");
+    let printed = till.ok(&["screenshot", "--out", out.to_str().unwrap()]);
+    assert!(printed.contains("wrote 32 screenshots"), "{printed}");
+    for screen in [
+        "01-login",
+        "02-sale",
+        "04-approval",
+        "05-payment",
+        "06-complete",
+        "08-back-office",
+    ] {
+        for lang in ["zh", "en"] {
+            for (width, height) in [(800u32, 480u32), (1024, 768)] {
+                let path = out.join(format!("{screen}-{lang}-{width}x{height}.png"));
+                let decoder =
+                    png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&path).unwrap()));
+                let reader = decoder.read_info().unwrap();
+                let info = reader.info();
+                assert_eq!(
+                    (info.width, info.height),
+                    (width, height),
+                    "{}",
+                    path.display()
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn staff_are_added_with_hashed_pins_and_bad_input_is_refused() {
+    let till = Till::new();
+    till.ok(&["init", "--store-id", "S001", "--terminal-id", "T01"]);
+    let out = till.ok(&["staff", "add", "1001", "--name", "王芳", "--pin", "4321"]);
+    assert!(out.contains("added 1001 王芳 (cashier)"), "{out}");
+    till.ok(&[
+        "staff",
+        "add",
+        "9001",
+        "--name",
+        "李店长",
+        "--pin",
+        "97531",
+        "--manager",
+    ]);
+    for (args, message) in [
+        (
+            &["staff", "add", "1002", "--name", "张三", "--pin", "12"][..],
+            "a PIN is 4 to 8 digits",
+        ),
+        (
+            &["staff", "add", "1002", "--name", "张三", "--pin", "12ab"],
+            "a PIN is 4 to 8 digits",
+        ),
+        (
+            &["staff", "add", "10 02", "--name", "张三", "--pin", "1234"],
+            "a staff ID is 1 to 16 letters or digits",
+        ),
+        (
+            &["staff", "add", "1003", "--name", " ", "--pin", "1234"],
+            "a staff member needs a name",
+        ),
+        (
+            &["staff", "add", "1001", "--name", "王芳", "--pin", "1234"],
+            "staff member 1001 already exists",
+        ),
+        (&["staff", "remove", "7777"], "no active staff member 7777"),
+    ] {
+        let out = till.fails(args);
+        assert!(out.contains(message), "{args:?}: {out}");
+    }
+    let list = till.ok(&["staff", "list"]);
+    assert_eq!(list, "1001\t王芳\tcashier\n9001\t李店长\tmanager\n");
+    // The PIN is stored only as its hash.
+    let bytes = till.file_bytes();
+    assert!(
+        bytes.windows(5).all(|w| w != b"97531"),
+        "the raw PIN is in the database"
+    );
+    till.ok(&["staff", "remove", "1001"]);
+    assert_eq!(till.ok(&["staff", "list"]), "9001\t李店长\tmanager\n");
 }
 
 /// Kills a committing child with SIGKILL at random moments, many times, then checks that every

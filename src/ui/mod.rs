@@ -33,6 +33,9 @@ pub mod text;
 pub mod wedge;
 mod worker;
 
+#[cfg(test)]
+mod tests;
+
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
@@ -68,6 +71,9 @@ impl std::fmt::Debug for App {
 thread_local! {
     /// The app on this (the UI) thread, for results arriving from workers.
     static CURRENT: RefCell<std::rc::Weak<App>> = const { RefCell::new(std::rc::Weak::new()) };
+    /// What [`App::run_until`] waits for, and which wait is current.
+    static WAITING: RefCell<Option<Box<dyn Fn() -> bool>>> = const { RefCell::new(None) };
+    static WAIT_GENERATION: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
 /// Options for [`App::new`].
@@ -238,27 +244,42 @@ impl App {
     }
 
     /// Runs the event loop until `done` holds for the controller or `timeout` passes, so that
-    /// answers from worker threads arrive. Returns whether `done` held.
+    /// answers from worker threads arrive. Returns whether `done` held. The condition is
+    /// checked from events posted by a helper thread, so this works with mock time too.
     pub fn run_until(&self, timeout: Duration, done: impl Fn(&Session) -> bool + 'static) -> bool {
         if done(&self.session.borrow()) {
             return true;
         }
-        let session = self.session.clone();
+        let generation = WAIT_GENERATION.with(|g| {
+            g.set(g.get() + 1);
+            g.get()
+        });
         let done = Rc::new(done);
-        let check = done.clone();
+        let (check, session) = (done.clone(), self.session.clone());
+        WAITING.with(|w| *w.borrow_mut() = Some(Box::new(move || check(&session.borrow()))));
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopped = stop.clone();
         let deadline = Instant::now() + timeout;
-        let timer = slint::Timer::default();
-        timer.start(
-            slint::TimerMode::Repeated,
-            Duration::from_millis(2),
-            move || {
-                if check(&session.borrow()) || Instant::now() > deadline {
-                    let _ = slint::quit_event_loop();
-                }
-            },
-        );
+        std::thread::spawn(move || {
+            while !stopped.load(std::sync::atomic::Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(2));
+                let _ = slint::invoke_from_event_loop(move || {
+                    // A check left over from an earlier wait must not end this one.
+                    if WAIT_GENERATION.with(|g| g.get()) != generation {
+                        return;
+                    }
+                    let finished = WAITING.with(|w| w.borrow().as_ref().is_none_or(|f| f()));
+                    if finished || Instant::now() > deadline {
+                        WAIT_GENERATION.with(|g| g.set(g.get() + 1));
+                        let _ = slint::quit_event_loop();
+                    }
+                });
+            }
+        });
         let _ = slint::run_event_loop();
-        drop(timer);
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        WAITING.with(|w| w.borrow_mut().take());
+        self.refresh();
         done(&self.session.borrow())
     }
 

@@ -792,6 +792,8 @@ impl Session {
                 }
             }
             Err(CheckoutError::NeedsApproval(what)) => {
+                // The keyed figure now lives in the pending action.
+                self.entry.clear();
                 self.approval = Some(Approval {
                     reason: self.lang.approval_reason(what),
                     pending: action,
@@ -1091,6 +1093,7 @@ impl Session {
     pub fn confirm_tender(&mut self, yes: bool) -> Option<Task> {
         let tender = self.confirm.take()?;
         if !yes {
+            self.pay_entry.clear();
             self.pay_message =
                 Message::error(self.t("已取消，没有收款", "cancelled: nothing tendered"));
             return None;

@@ -1,0 +1,597 @@
+//! Headless tests of the real `.slint` touchscreen: taps go to the controls a cashier would
+//! touch (found by their accessible labels), keys go through the window as a keyboard or a
+//! keyboard-wedge scanner sends them, and results are read back from the screen.
+
+use std::rc::Rc;
+use std::time::Duration;
+
+use i_slint_backend_testing::{ElementHandle, ElementRoot};
+use slint::ComponentHandle;
+use slint::platform::{Key, PointerEventButton, WindowEvent};
+
+use super::session::Screen;
+use super::text::Lang;
+use super::{App, AppOptions};
+use crate::demo::{DEMO_CASHIER, DEMO_MANAGER, sample_code};
+
+/// Slint allows one platform with an event loop per process, so every test runs its scenario
+/// on one shared UI thread, one at a time; a failure is reported by the test that sent it.
+fn on_ui_thread(scenario: fn()) {
+    use std::sync::mpsc::{Sender, channel};
+    use std::sync::{Mutex, OnceLock};
+    type Job = (fn(), Sender<Result<(), String>>);
+    static UI_THREAD: OnceLock<Mutex<Sender<Job>>> = OnceLock::new();
+    let sender = UI_THREAD.get_or_init(|| {
+        let (jobs, received) = channel::<Job>();
+        std::thread::spawn(move || {
+            i_slint_backend_testing::init_integration_test_with_mock_time();
+            for (scenario, done) in received {
+                let result = std::panic::catch_unwind(scenario).map_err(|panic| {
+                    panic
+                        .downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                        .unwrap_or_else(|| "the scenario panicked".into())
+                });
+                let _ = done.send(result);
+            }
+        });
+        Mutex::new(jobs)
+    });
+    let (done, result) = channel();
+    sender.lock().unwrap().send((scenario, done)).unwrap();
+    if let Err(message) = result.recv().unwrap() {
+        panic!("{message}");
+    }
+}
+
+struct Till {
+    dir: tempfile::TempDir,
+    app: Rc<App>,
+}
+
+/// A demo terminal with the touchscreen open at 1024×768, in English.
+fn till() -> Till {
+    let dir = tempfile::tempdir().unwrap();
+    crate::demo::create_terminal(dir.path(), None).unwrap();
+    let app = App::new(dir.path(), AppOptions::default()).unwrap();
+    super::select_language(Lang::En);
+    app.update(|s| s.set_language(Lang::En));
+    app.set_size(1024, 768);
+    app.window.show().unwrap();
+    Till { dir, app }
+}
+
+impl Till {
+    fn elements(&self, label: &str) -> Vec<ElementHandle> {
+        settle();
+        ElementHandle::find_by_accessible_label(&self.app.window, label).collect()
+    }
+
+    /// Taps the control with this label, as a finger would: at its centre.
+    fn tap(&self, label: &str) {
+        let found = self.elements(label);
+        let element = found
+            .iter()
+            .rev()
+            .find(|e| e.accessible_role() == Some(i_slint_backend_testing::AccessibleRole::Button))
+            .unwrap_or_else(|| {
+                let all: Vec<_> = ElementHandle::query_descendants(&self.app.window.root_element())
+                    .match_accessible_role(i_slint_backend_testing::AccessibleRole::Button)
+                    .find_all()
+                    .iter()
+                    .filter_map(|b| b.accessible_label())
+                    .collect();
+                panic!("no button labelled {label:?} among {all:?}")
+            });
+        element.mock_single_click(PointerEventButton::Left);
+    }
+
+    fn tap_starting(&self, prefix: &str) {
+        settle();
+        let buttons = ElementHandle::query_descendants(&self.app.window.root_element())
+            .match_accessible_role(i_slint_backend_testing::AccessibleRole::Button)
+            .find_all();
+        let button = buttons
+            .iter()
+            .find(|b| b.accessible_label().is_some_and(|l| l.starts_with(prefix)))
+            .unwrap_or_else(|| panic!("no button labelled {prefix}…"));
+        button.mock_single_click(PointerEventButton::Left);
+    }
+
+    /// Every button on screen is at least 48 px each way (9 mm) at both till sizes.
+    fn check_touch_targets(&self) {
+        for (width, height) in super::screenshot::SIZES {
+            self.app.set_size(width, height);
+            settle();
+            let buttons = ElementHandle::query_descendants(&self.app.window.root_element())
+                .match_accessible_role(i_slint_backend_testing::AccessibleRole::Button)
+                .find_all();
+            assert!(!buttons.is_empty(), "{:?}", self.screen());
+            for button in buttons {
+                let size = button.size();
+                assert!(
+                    size.width >= 48.0 && size.height >= 48.0,
+                    "{:?} on {:?} is {}x{} at {width}x{height}",
+                    button.accessible_label(),
+                    self.screen(),
+                    size.width,
+                    size.height
+                );
+            }
+        }
+        self.app.set_size(1024, 768);
+    }
+
+    /// What the screen shows for the element with this label.
+    fn shown(&self, label: &str) -> String {
+        self.elements(label)
+            .iter()
+            .filter_map(|e| e.accessible_value())
+            .map(|v| v.to_string())
+            .find(|v| !v.is_empty())
+            .unwrap_or_default()
+    }
+
+    fn message(&self) -> String {
+        self.shown("Message")
+    }
+
+    /// Keys as the window receives them; a whole string arrives as fast as a scanner types.
+    fn keys(&self, text: &str) {
+        for c in text.chars() {
+            self.key(c.to_string().into());
+        }
+    }
+
+    /// Keys at a person's pace, slower than any scanner.
+    fn type_slowly(&self, text: &str) {
+        for c in text.chars() {
+            std::thread::sleep(super::wedge::MAX_GAP * 2);
+            self.key(c.to_string().into());
+        }
+    }
+
+    fn key(&self, text: slint::SharedString) {
+        let window = self.app.window.window();
+        window.dispatch_event(WindowEvent::KeyPressed { text: text.clone() });
+        window.dispatch_event(WindowEvent::KeyReleased { text });
+    }
+
+    fn special(&self, key: Key) {
+        self.key(key.into());
+    }
+
+    fn wait(&self, what: &str, done: impl Fn(&super::session::Session) -> bool + 'static) {
+        assert!(
+            self.app.run_until(Duration::from_secs(30), done),
+            "timed out waiting for {what}"
+        );
+    }
+
+    fn screen(&self) -> Screen {
+        self.app.session.borrow().screen
+    }
+
+    fn lines(&self) -> usize {
+        self.app.session.borrow().checkout().ticket().lines().len()
+    }
+
+    fn login_as(&self, name: &str, pin: &str) {
+        self.tap(name);
+        for digit in pin.chars() {
+            self.tap(&digit.to_string());
+        }
+        self.tap("Enter");
+        self.wait("login", |s| !s.checking_login);
+    }
+
+    fn login(&self) {
+        self.login_as(DEMO_CASHIER.1, DEMO_CASHIER.2);
+        assert_eq!(self.screen(), Screen::Sale, "{}", self.message());
+    }
+
+    /// A scan arrives, after the pause any real scan comes after.
+    fn scan(&self, name: &str) {
+        std::thread::sleep(super::wedge::MAX_GAP * 2);
+        self.keys(&format!("{}\n", code(name)));
+    }
+}
+
+/// Lets Slint bring the element tree up to date (conditional elements appear on the next
+/// frame), as a frame would on a real screen.
+fn settle() {
+    i_slint_backend_testing::mock_elapsed_time(Duration::from_millis(16));
+}
+
+fn code(name: &str) -> String {
+    sample_code(name).unwrap_or_else(|| panic!("{name} is not in the sample catalog"))
+}
+
+#[test]
+fn login_with_pin_and_lockout_after_five_wrong() {
+    on_ui_thread(|| {
+        let till = till();
+        assert_eq!(till.screen(), Screen::Login);
+        till.login_as(DEMO_CASHIER.1, "0000");
+        assert_eq!(till.screen(), Screen::Login);
+        assert_eq!(till.message(), "wrong PIN: 4 tries left");
+        for _ in 0..4 {
+            till.type_slowly("1111\n");
+            till.wait("login", |s| !s.checking_login);
+        }
+        assert_eq!(till.message(), "5 wrong PINs: locked for 30 s");
+        // Locked: even the right PIN is refused until the 30 s are up.
+        till.type_slowly(&format!("{}\n", DEMO_CASHIER.2));
+        assert_eq!(till.screen(), Screen::Login);
+        assert!(
+            till.message()
+                .starts_with("too many wrong PINs: try again in"),
+            "{}",
+            till.message()
+        );
+        assert!(
+            !till.app.session.borrow().checking_login,
+            "no PIN check runs while locked"
+        );
+    });
+}
+
+#[test]
+fn right_pin_opens_the_sale_screen_for_that_cashier() {
+    on_ui_thread(|| {
+        let till = till();
+        till.login();
+        assert_eq!(till.shown("Total"), "¥0.00");
+        assert_eq!(
+            till.app.session.borrow().checkout().cashier(),
+            DEMO_CASHIER.0
+        );
+    });
+}
+
+#[test]
+fn a_scanner_burst_is_a_scan_with_or_without_a_focused_field() {
+    on_ui_thread(|| {
+        let till = till();
+        till.login();
+        // The entry field has focus: the burst still becomes a line, not text in the field.
+        assert!(till.app.session.borrow().entry_focused);
+        till.scan("农夫山泉 550ml");
+        assert_eq!(till.lines(), 1);
+        assert_eq!(till.shown("Code / qty"), "");
+        assert_eq!(till.shown("Total"), "¥2.00");
+        // Focus on the ticket (a line tapped): a scan still lands on the ticket.
+        till.app.update(|s| s.select_line(0));
+        assert!(!till.app.session.borrow().entry_focused);
+        till.scan("可口可乐 500ml");
+        assert_eq!(till.lines(), 2);
+        assert_eq!(till.shown("Total"), "¥5.50");
+        // A quantity keyed by hand before the scan stays a quantity, and the scan is not typed
+        // into it.
+        till.tap("3");
+        till.scan("可口可乐 500ml");
+        assert_eq!(till.shown("Total"), "¥16.00");
+        assert_eq!(till.shown("Code / qty"), "");
+    });
+}
+
+#[test]
+fn a_scan_reaches_the_payment_screen_with_the_amount_field_focused() {
+    on_ui_thread(|| {
+        let till = till();
+        till.login();
+        till.scan("可口可乐 1.25L");
+        till.special(Key::F12);
+        assert_eq!(till.screen(), Screen::Payment);
+        till.tap("WeChat Pay");
+        till.tap("2");
+        assert_eq!(till.shown("Amount"), "2");
+        // The customer's WeChat Pay code, scanned while "2" sits in the amount field.
+        till.keys("134567890123456789\n");
+        assert_eq!(
+            till.shown("Amount"),
+            "2",
+            "the scan did not land in the field"
+        );
+        let session = till.app.session.borrow();
+        assert_eq!(session.pay_reference, "134567890123456789");
+        drop(session);
+        till.tap("Enter");
+        let session = till.app.session.borrow();
+        let tenders = session.checkout().ticket().tenders();
+        assert_eq!(tenders.len(), 1);
+        assert_eq!(tenders[0].amount, 200);
+        assert_eq!(tenders[0].reference.as_deref(), Some("134567890123456789"));
+    });
+}
+
+#[test]
+fn change_quantity_and_void_a_line() {
+    on_ui_thread(|| {
+        let till = till();
+        till.login();
+        till.scan("农夫山泉 550ml");
+        till.scan("可口可乐 500ml");
+        // The newest line is selected; key 4 and press Qty.
+        till.tap("4");
+        till.tap("Qty");
+        assert_eq!(till.shown("Total"), "¥16.00");
+        till.tap("Void");
+        assert_eq!(till.lines(), 1);
+        assert_eq!(till.shown("Total"), "¥2.00");
+        // Letters from the keyboard never reach a keypad field.
+        till.keys("a");
+        till.special(Key::Backspace);
+        till.keys("b2x");
+        assert_eq!(till.shown("Code / qty"), "2");
+    });
+}
+
+#[test]
+fn a_big_discount_needs_a_manager_given_and_refused() {
+    on_ui_thread(|| {
+        let till = till();
+        till.login();
+        till.scan("心相印抽纸 标准装");
+        let total = till.shown("Total");
+        // 30 % is over the cashier's 10 % limit.
+        till.keys("30");
+        till.tap("Discount percent");
+        assert!(till.app.session.borrow().approval.is_some());
+        assert_eq!(
+            till.shown("Total"),
+            total,
+            "nothing changes before approval"
+        );
+        // A wrong manager PIN is refused; cancelling leaves the ticket as it was.
+        till.type_slowly("1234\n");
+        till.wait("approval check", |s| {
+            s.approval.as_ref().is_some_and(|a| !a.checking)
+        });
+        assert_eq!(
+            till.app
+                .session
+                .borrow()
+                .approval
+                .as_ref()
+                .unwrap()
+                .message
+                .as_deref(),
+            Some("wrong manager PIN")
+        );
+        till.tap("Cancel approval");
+        assert!(till.app.session.borrow().approval.is_none());
+        assert_eq!(till.shown("Total"), total);
+        assert_eq!(till.message(), "not approved: nothing changed");
+        // Again, with the manager's PIN.
+        till.keys("30");
+        till.tap("Discount percent");
+        till.type_slowly(&format!("{}\n", DEMO_MANAGER.2));
+        till.wait("approval", |s| s.approval.is_none());
+        let session = till.app.session.borrow();
+        let totals = session.checkout().ticket().totals();
+        assert_eq!(totals.discount, 597, "30 % of ￥19.90");
+        drop(session);
+        assert_eq!(till.shown("Total"), "¥13.93");
+    });
+}
+
+#[test]
+fn park_and_resume_a_ticket() {
+    on_ui_thread(|| {
+        let till = till();
+        till.login();
+        till.scan("农夫山泉 550ml");
+        till.scan("乐事薯片 原味 70g");
+        till.tap("Park");
+        assert_eq!(till.lines(), 0);
+        assert_eq!(till.message(), "ticket parked as #1");
+        till.scan("可口可乐 500ml");
+        till.tap("Parked tickets");
+        assert_eq!(till.screen(), Screen::Parked);
+        // Resuming with a ticket open is refused: finish or park it first.
+        till.tap_starting("Resume #1");
+        assert_eq!(till.message(), "finish or park the current ticket first");
+        till.tap("Back to sale");
+        till.tap("Void");
+        till.tap("Parked tickets");
+        till.tap_starting("Resume #1");
+        assert_eq!(till.screen(), Screen::Sale);
+        assert_eq!(till.lines(), 2);
+        assert_eq!(till.shown("Total"), "¥9.50");
+        assert_eq!(till.message(), "resumed ticket #1");
+    });
+}
+
+#[test]
+fn split_tender_commits_the_sale_with_change() {
+    on_ui_thread(|| {
+        let till = till();
+        till.login();
+        for name in ["农夫山泉 550ml", "可口可乐 1.25L", "康师傅红烧牛肉面 桶装"]
+        {
+            till.scan(name);
+        }
+        assert_eq!(till.shown("Total"), "¥12.50");
+        till.tap("Pay");
+        assert_eq!(till.screen(), Screen::Payment);
+        assert_eq!(till.shown("Amount due"), "¥12.50");
+        till.tap("Card");
+        till.type_slowly("5\n");
+        assert_eq!(till.shown("Remaining"), "¥7.50");
+        till.tap("Cash");
+        till.tap("¥50.00");
+        till.wait("commit", |s| s.screen == Screen::Complete);
+        assert_eq!(till.shown("Change due"), "¥42.50");
+        // The sale is in the store with the right figures.
+        let store =
+            crate::store::Store::open(&till.dir.path().join(crate::config::DATABASE_FILE)).unwrap();
+        let sale = store.sale(1).unwrap();
+        assert_eq!((sale.total, sale.change, sale.lines.len()), (1250, 4250, 3));
+        let payments: Vec<(&str, i64)> = sale
+            .payments
+            .iter()
+            .map(|p| (p.kind.as_str(), p.amount))
+            .collect();
+        assert_eq!(payments, [("card", 500), ("cash", 5000)]);
+        assert_eq!(sale.cashier, DEMO_CASHIER.0);
+        // Any scan starts the next sale.
+        till.scan("农夫山泉 550ml");
+        assert_eq!(till.screen(), Screen::Sale);
+        assert_eq!(till.shown("Total"), "¥2.00");
+    });
+}
+
+#[test]
+fn an_unknown_barcode_is_reported_and_changes_nothing() {
+    on_ui_thread(|| {
+        let till = till();
+        till.login();
+        till.scan("农夫山泉 550ml");
+        till.keys("6901234567892\n");
+        assert_eq!(till.message(), "unknown product 6901234567892");
+        till.keys("6901234567893\n");
+        assert_eq!(till.message(), "6901234567893: bad check digit, scan again");
+        assert_eq!(till.lines(), 1);
+        assert_eq!(till.shown("Total"), "¥2.00");
+    });
+}
+
+#[test]
+fn a_payment_code_on_the_sale_screen_is_refused() {
+    on_ui_thread(|| {
+        let till = till();
+        till.login();
+        till.scan("农夫山泉 550ml");
+        till.keys("284567890123456789\n");
+        assert_eq!(
+            till.message(),
+            "Alipay payment code: press Pay first, then scan it"
+        );
+        assert_eq!(till.lines(), 1);
+    });
+}
+
+#[test]
+fn pay_on_an_empty_ticket_only_hints() {
+    on_ui_thread(|| {
+        let till = till();
+        till.login();
+        till.tap("Pay");
+        assert_eq!(till.screen(), Screen::Sale);
+        assert_eq!(
+            till.message(),
+            "the ticket is empty: scan an item before Pay"
+        );
+    });
+}
+
+#[test]
+fn cash_over_100000_asks_for_confirmation() {
+    on_ui_thread(|| {
+        let till = till();
+        till.login();
+        till.scan("农夫山泉 550ml");
+        till.tap("Pay");
+        till.type_slowly("200000\n");
+        assert!(till.app.session.borrow().confirm.is_some());
+        assert!(
+            till.app
+                .session
+                .borrow()
+                .checkout()
+                .ticket()
+                .tenders()
+                .is_empty()
+        );
+        till.tap("Cancel");
+        assert!(
+            till.app
+                .session
+                .borrow()
+                .checkout()
+                .ticket()
+                .tenders()
+                .is_empty()
+        );
+        assert_eq!(till.message(), "cancelled: nothing tendered");
+        till.type_slowly("200000\n");
+        till.tap("Confirm");
+        till.wait("commit", |s| s.screen == Screen::Complete);
+        assert_eq!(till.shown("Change due"), "¥199,998.00");
+    });
+}
+
+#[test]
+fn a_scan_while_a_modal_is_open_is_refused_with_a_message() {
+    on_ui_thread(|| {
+        let till = till();
+        till.login();
+        till.scan("心相印抽纸 标准装");
+        till.keys("50");
+        till.tap("Discount percent");
+        assert!(till.app.session.borrow().approval.is_some());
+        till.scan("农夫山泉 550ml");
+        let message = till
+            .app
+            .session
+            .borrow()
+            .approval
+            .as_ref()
+            .unwrap()
+            .message
+            .clone();
+        assert_eq!(
+            message.as_deref(),
+            Some(
+                format!(
+                    "finish the manager approval first; scan {} was not used",
+                    code("农夫山泉 550ml")
+                )
+                .as_str()
+            )
+        );
+        assert_eq!(
+            till.lines(),
+            1,
+            "the scan was not applied behind the prompt"
+        );
+        till.special(Key::Escape);
+        assert!(till.app.session.borrow().approval.is_none());
+    });
+}
+
+#[test]
+fn every_control_is_a_touch_target_of_at_least_48_px_on_every_screen() {
+    on_ui_thread(|| {
+        let till = till();
+        till.check_touch_targets();
+        till.login();
+        till.scan("农夫山泉 550ml");
+        till.check_touch_targets();
+        till.tap("Show quick keys");
+        till.check_touch_targets();
+        till.tap("Show keypad");
+        till.keys("50");
+        till.tap("Discount percent");
+        till.check_touch_targets();
+        till.special(Key::Escape);
+        till.tap("Pay");
+        till.check_touch_targets();
+        till.type_slowly("100001\n");
+        assert!(till.app.session.borrow().confirm.is_some());
+        till.check_touch_targets();
+        till.tap("Confirm");
+        till.wait("commit", |s| s.screen == Screen::Complete);
+        till.check_touch_targets();
+        till.tap("New sale");
+        till.tap("Parked tickets");
+        till.check_touch_targets();
+        till.tap("Back to sale");
+        till.tap("Back office");
+        till.type_slowly(&format!("{}\n", DEMO_MANAGER.2));
+        till.wait("back office", |s| s.today.is_some());
+        till.check_touch_targets();
+    });
+}
