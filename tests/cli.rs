@@ -430,7 +430,7 @@ fn screenshot_renders_every_screen_in_both_languages_at_both_sizes() {
             for (width, height) in [(800u32, 480u32), (1024, 768)] {
                 let path = out.join(format!("{screen}-{lang}-{width}x{height}.png"));
                 let decoder =
-                    png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&path).unwrap()));
+                    png::Decoder::new(BufReader::new(std::fs::File::open(&path).unwrap()));
                 let reader = decoder.read_info().unwrap();
                 let info = reader.info();
                 assert_eq!(
