@@ -19,6 +19,9 @@ pub(super) fn connect(app: &Rc<App>) {
 
 pub(super) fn show(window: &AppWindow, session: &Session) {
     let adapter = window.global::<CompleteAdapter>();
+    if session.screen != super::session::Screen::Complete {
+        return;
+    }
     let Some(sale) = &session.last_sale else {
         return;
     };

@@ -26,6 +26,9 @@ pub(super) fn connect(app: &Rc<App>) {
 
 pub(super) fn show(window: &AppWindow, session: &Session) {
     let adapter = window.global::<LoginAdapter>();
+    if session.screen != super::session::Screen::Login {
+        return;
+    }
     let tiles: Vec<StaffTile> = session
         .staff
         .iter()

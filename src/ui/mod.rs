@@ -132,6 +132,7 @@ impl App {
         });
         CURRENT.with(|current| *current.borrow_mut() = Rc::downgrade(&app));
         select_language(lang);
+        sale::forget_shown();
         login::connect(&app);
         sale::connect(&app);
         payment::connect(&app);
@@ -140,7 +141,7 @@ impl App {
         parked::connect(&app);
         backoffice::connect(&app);
         connect_shell(&app);
-        app.refresh();
+        app.tick();
         // The clock, and the printer's state, once a second.
         let weak = Rc::downgrade(&app);
         app._timer.start(
@@ -187,6 +188,9 @@ impl App {
     }
 
     fn tick(&self) {
+        self.window
+            .global::<ShellAdapter>()
+            .set_clock(jiff::Zoned::now().strftime("%H:%M").to_string().into());
         let size = self.window.window().size();
         let compact = size.width < 1000 || size.height < 700;
         if self.window.get_compact() != compact {
@@ -387,7 +391,6 @@ fn shell_show(window: &AppWindow, session: &Session) {
             .unwrap_or_default()
             .into(),
     );
-    shell.set_clock(jiff::Zoned::now().strftime("%H:%M").to_string().into());
     let (printer, printer_problem) = match &session.printer {
         None => (String::new(), false),
         Some(state) => match &state.last_error {

@@ -68,10 +68,36 @@ pub(super) fn name(lang: Lang, zh: &str, en: &str) -> String {
     }
 }
 
+thread_local! {
+    /// The ticket (and language) the adapter last showed: most key presses change neither,
+    /// and skipping the rebuild keeps a wedge scan's fourteen keys cheap.
+    static SHOWN: std::cell::RefCell<Option<(crate::domain::Ticket, Lang, Option<crate::domain::LineId>)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// A new window shows nothing yet: forget what the last one showed.
+pub(super) fn forget_shown() {
+    SHOWN.with(|shown| shown.borrow_mut().take());
+}
+
 pub(super) fn show(window: &AppWindow, session: &Session) {
     let adapter = window.global::<SaleAdapter>();
     let lang = session.lang;
+    show_entry(&adapter, session);
     let ticket = session.checkout().ticket();
+    let unchanged = SHOWN.with(|shown| {
+        let mut shown = shown.borrow_mut();
+        let same = shown
+            .as_ref()
+            .is_some_and(|(t, l, sel)| t == ticket && *l == lang && *sel == session.selected);
+        if !same {
+            *shown = Some((ticket.clone(), lang, session.selected));
+        }
+        same
+    });
+    if unchanged {
+        return;
+    }
     let totals = ticket.totals();
     let rows: Vec<LineRow> = ticket
         .lines()
@@ -143,18 +169,11 @@ pub(super) fn show(window: &AppWindow, session: &Session) {
     });
     adapter.set_tax(session.money(totals.tax).into());
     adapter.set_total(session.money(totals.total).into());
-    adapter.set_entry(session.entry.clone().into());
-    adapter.set_entry_focused(session.entry_focused);
-    let (text, error) = message(&session.sale_message);
-    adapter.set_message(text);
-    adapter.set_error(error);
     adapter.set_member_title(
         lang.pick("扫会员码 / 输入手机号", "Scan member QR / enter phone")
             .into(),
     );
     adapter.set_member_detail(lang.pick("本单：匿名", "This sale: anonymous").into());
-    adapter.set_parked_count(session.parked_count as i32);
-    adapter.set_show_quick_keys(session.show_quick_keys);
     let keys: Vec<QuickKey> = session
         .quick_keys
         .iter()
@@ -171,6 +190,17 @@ pub(super) fn show(window: &AppWindow, session: &Session) {
     {
         adapter.set_quick_keys(ModelRc::new(VecModel::from(keys)));
     }
+}
+
+/// The parts of the sale screen that change with every key: the entry and the message.
+fn show_entry(adapter: &SaleAdapter<'_>, session: &Session) {
+    adapter.set_entry(session.entry.clone().into());
+    adapter.set_entry_focused(session.entry_focused);
+    let (text, error) = message(&session.sale_message);
+    adapter.set_message(text);
+    adapter.set_error(error);
+    adapter.set_parked_count(session.parked_count as i32);
+    adapter.set_show_quick_keys(session.show_quick_keys);
 }
 
 /// Basis points as a percentage: 1000 → "10", 1250 → "12.5".

@@ -1168,6 +1168,13 @@ impl Session {
         }
     }
 
+    /// Abandons the open ticket without selling it (the benchmark's next customer).
+    pub fn cancel_ticket(&mut self) {
+        self.checkout.clear();
+        self.selected = None;
+        self.entry.clear();
+    }
+
     pub fn new_sale(&mut self) {
         self.screen = Screen::Sale;
         self.sale_message = None;

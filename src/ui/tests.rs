@@ -595,3 +595,31 @@ fn every_control_is_a_touch_target_of_at_least_48_px_on_every_screen() {
         till.check_touch_targets();
     });
 }
+
+/// Every label the `.slint` screens translate has a Chinese translation.
+#[test]
+fn every_screen_label_has_a_chinese_translation() {
+    let ui = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("ui");
+    let po = std::fs::read_to_string(ui.join("translations/zh_CN/LC_MESSAGES/till.po")).unwrap();
+    let translated: std::collections::HashSet<&str> = po
+        .lines()
+        .filter_map(|l| l.strip_prefix("msgid \"")?.strip_suffix('"'))
+        .collect();
+    let mut missing = Vec::new();
+    for entry in std::fs::read_dir(&ui).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "slint") {
+            let source = std::fs::read_to_string(&path).unwrap();
+            for (_, rest) in source
+                .match_indices("@tr(\"")
+                .map(|(i, _)| ((), &source[i + 5..]))
+            {
+                let label = &rest[..rest.find('"').unwrap()];
+                if !translated.contains(label) {
+                    missing.push(format!("{}: {label}", path.display()));
+                }
+            }
+        }
+    }
+    assert!(missing.is_empty(), "untranslated: {missing:#?}");
+}
