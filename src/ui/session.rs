@@ -275,6 +275,13 @@ impl Session {
                 (true, None)
             }
             WedgeKey::Scan(code) => {
+                let pin_field = matches!(self.field(), Field::LoginPin | Field::ApprovalPin);
+                if pin_field && crate::staff::check_pin_shape(&code).is_ok() {
+                    // A PIN typed quickly on a keyboard, not a barcode: it is already in the
+                    // field, and Enter submits it.
+                    self.burst_snapshot = None;
+                    return (true, self.enter());
+                }
                 // The scanner's characters went to the field as they came; put it back.
                 if let Some((field, value)) = self.burst_snapshot.take() {
                     self.set_field_value(field, value);
@@ -1152,6 +1159,10 @@ impl Session {
         self.committing = false;
         match result {
             Ok(record) => {
+                // Its receipt is queued now; the printer's own report follows within a second.
+                if let Some(printer) = &mut self.printer {
+                    printer.pending += 1;
+                }
                 self.checkout.sold();
                 self.selected = None;
                 self.entry.clear();

@@ -623,3 +623,20 @@ fn every_screen_label_has_a_chinese_translation() {
     }
     assert!(missing.is_empty(), "untranslated: {missing:#?}");
 }
+
+#[test]
+fn a_pin_typed_quickly_on_a_keyboard_logs_in() {
+    on_ui_thread(|| {
+        let till = till();
+        till.tap(DEMO_MANAGER.1);
+        till.keys(&format!("{}\n", DEMO_MANAGER.2));
+        till.wait("login", |s| !s.checking_login);
+        assert_eq!(till.screen(), Screen::Sale, "{}", till.message());
+        // A barcode scanned at the login screen is not a PIN: it is refused, not tried.
+        till.tap("Back office");
+        till.tap("Log out");
+        till.keys(&format!("{}\n", code("农夫山泉 550ml")));
+        assert_eq!(till.message(), "log in before scanning");
+        assert!(!till.app.session.borrow().checking_login);
+    });
+}
