@@ -59,6 +59,35 @@ pub struct Config {
     /// The touchscreen.
     #[serde(default)]
     pub ui: UiSection,
+    /// Member capture: points, consent and the claim page.
+    #[serde(default)]
+    pub member: MemberSection,
+}
+
+/// Member capture settings.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MemberSection {
+    /// HQ's public address; anonymous receipts carry `<public_url>/c/<claim token>` as a QR code.
+    pub public_url: String,
+    /// Points per whole yuan (major unit) a member pays.
+    pub points_per_yuan: u32,
+    /// The consent text a customer accepts to enroll, and its version, recorded with them.
+    pub consent_version: String,
+    pub consent_zh: String,
+    pub consent_en: String,
+}
+
+impl Default for MemberSection {
+    fn default() -> Self {
+        MemberSection {
+            public_url: "https://hq.example.com".into(),
+            points_per_yuan: 1,
+            consent_version: "2026-11".into(),
+            consent_zh: "我同意成为会员，并同意门店按照隐私政策处理我的手机号和消费记录，用于积分和会员服务。".into(),
+            consent_en: "I agree to become a member and to the store processing my phone number and purchases under its privacy policy, for points and member services.".into(),
+        }
+    }
 }
 
 /// The touchscreen's settings.
@@ -337,6 +366,7 @@ impl Config {
             sync_window: default_sync_window(),
             scanners: Vec::new(),
             ui: UiSection::default(),
+            member: MemberSection::default(),
         }
     }
 
@@ -407,6 +437,17 @@ impl Config {
                 "ui.language {:?} is not one of zh_CN, en",
                 self.ui.language
             ));
+        }
+        if !self.member.public_url.starts_with("https://")
+            && !self.member.public_url.starts_with("http://")
+        {
+            return invalid(format!(
+                "member.public_url {:?} must start with https:// or http://",
+                self.member.public_url
+            ));
+        }
+        if self.member.consent_version.trim().is_empty() {
+            return invalid("member.consent_version cannot be empty".into());
         }
         if self.ui.quick_keys.len() > MAX_QUICK_KEYS {
             return invalid(format!(

@@ -713,6 +713,13 @@ const COUNTER: &[(&str, &str, &str, &str)] = &[
 pub const DEMO_CASHIER: (&str, &str, &str) = ("1001", "王芳", "1234");
 pub const DEMO_MANAGER: (&str, &str, &str) = ("9001", "李店长", "9999");
 
+/// The demo's members: (ID, name, tier, points, phone, card number, active).
+pub const DEMO_MEMBERS: &[(&str, &str, &str, i64, &str, Option<&str>, bool)] = &[
+    ("10086", "王小明", "金卡", 1280, "13812345678", Some("8800010086"), true),
+    ("10087", "陈静", "银卡", 320, "13987654321", None, true),
+    ("10088", "刘洋", "普通", 0, "13700001111", None, false),
+];
+
 /// The demo's quick keys: the counter goods, then four best sellers.
 pub fn demo_quick_keys() -> Vec<String> {
     let mut keys: Vec<String> = COUNTER.iter().map(|(code, ..)| code.to_string()).collect();
@@ -745,6 +752,7 @@ pub fn create_terminal(data_dir: &std::path::Path, printer: Option<String>) -> a
         language: Default::default(),
     });
     config.ui.quick_keys = demo_quick_keys();
+    config.scan.member_card_prefix = Some("88".into());
     config.validate()?;
     std::fs::create_dir_all(data_dir)?;
     let mut store = Store::create(&data_dir.join(DATABASE_FILE), "S001", "T01", Currency::CNY)?;
@@ -765,6 +773,22 @@ pub fn create_terminal(data_dir: &std::path::Path, printer: Option<String>) -> a
             role,
         };
         store.add_staff(&member, &crate::staff::hash_pin(pin)?)?;
+    }
+    // A demo-only member key (HQ issues real ones from a CSPRNG): the SHA-256 of a fresh
+    // UUIDv7, unique per demo, so `till member code` and the claim QR codes work.
+    let seed = uuid::Uuid::now_v7();
+    let digest: [u8; 32] = <sha2::Sha256 as sha2::Digest>::digest(seed.as_bytes()).into();
+    store.add_member_key(&crate::domain::member::MemberKey::from_bytes(digest))?;
+    for (id, name, tier, points, phone, card, active) in DEMO_MEMBERS {
+        store.upsert_member(&crate::store::MemberRecord {
+            member_id: id.to_string(),
+            display_name: name.to_string(),
+            tier: tier.to_string(),
+            points: *points,
+            phone: Some(crate::domain::member::Phone::parse(phone)?),
+            card_number: card.map(str::to_string),
+            active: *active,
+        })?;
     }
     Ok(())
 }

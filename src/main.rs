@@ -16,6 +16,7 @@ use till_sync::Attribution;
 
 mod bench;
 mod devices_cli;
+mod member_cli;
 mod run_cli;
 mod scanner_cli;
 mod touch_cli;
@@ -80,6 +81,9 @@ enum Command {
     /// Who may log in to the touchscreen.
     #[command(subcommand)]
     Staff(touch_cli::StaffCommand),
+    /// Member keys, member codes and members.
+    #[command(subcommand)]
+    Member(member_cli::MemberCommand),
     /// Register this terminal with HQ, using a one-time code from `till-hq terminal add`.
     Register {
         /// HQ's address, e.g. https://hq.example.com or http://127.0.0.1:8080.
@@ -272,6 +276,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Ui => touch_cli::ui(&data_dir),
         Command::Screenshot { out } => touch_cli::screenshot(&out),
         Command::Staff(cmd) => touch_cli::staff(&data_dir, cmd),
+        Command::Member(cmd) => member_cli::run(&data_dir, cmd),
         Command::Bench(cmd) => bench::run(cmd),
         Command::Devices(cmd) => devices_cli::run(&data_dir, cmd),
         Command::Register { hq, code, ca } => register(&data_dir, &hq, &code, ca.as_deref()),
@@ -694,34 +699,17 @@ fn demo(data_dir: PathBuf) -> Result<ExitCode> {
         .context("cannot start the virtual printer")?;
     let mut scanner = till_drivers::virtual_scanner::VirtualScanner::new(9600)
         .context("cannot create the virtual scanner")?;
-    init(
-        &data_dir,
-        &InitArgs {
-            store_id: "S001".into(),
-            terminal_id: "T01".into(),
-            currency: "CNY".into(),
-            tax_mode: "inclusive".into(),
-            store_name: "Till 便利店".into(),
-            store_address: "人民广场店 · 上海市黄浦区人民大道 100 号".into(),
-            tax_id: "91310101MA1FP0000X".into(),
-            printer: Some(format!("tcp:{}", printer.address)),
-            columns: 32,
-            force: true,
-        },
-    )?;
+    till::demo::create_terminal(&data_dir, Some(format!("tcp:{}", printer.address)))?;
     println!(
         "virtual printer on {}, virtual scanner at {}",
         printer.address,
         scanner.path.display()
     );
-    let (config, mut store) = open(&data_dir)?;
+    let (config, store) = open(&data_dir)?;
     let settings = CheckoutSettings::from_config(&config)?;
-    let csv = till::demo::sample_catalog_csv();
-    let rules = ImportRules::for_terminal(&settings, false, 0);
-    let report = import_csv(&mut store, csv.as_bytes(), &rules, |_| {})?;
     println!(
         "imported the sample catalog: {} products",
-        report.stats.added
+        store.product_count()?
     );
 
     let (events_tx, events) = std::sync::mpsc::channel();

@@ -14,7 +14,9 @@ use till_drivers::escpos::{PrintSettings, encode};
 use till_drivers::printer::{PrintError, Printer};
 
 use crate::config::{Config, ConfigError};
-use crate::domain::receipt::{Language, Receipt, ReceiptHeader, ReceiptLine, receipt};
+use crate::domain::receipt::{
+    Language, Receipt, ReceiptHeader, ReceiptLine, ReceiptMember, receipt,
+};
 use crate::store::{PrintJob, Store, StoreError};
 
 /// Lays the domain's receipt out as blocks for the printer.
@@ -74,6 +76,7 @@ impl ReceiptPrinter {
                 },
                 address: config.store_address.clone(),
                 tax_id: config.tax_id.clone(),
+                claim_base_url: config.member.public_url.clone(),
             },
             language: printer.language,
         }))
@@ -82,7 +85,14 @@ impl ReceiptPrinter {
     /// The ESC/POS bytes of one job.
     pub fn render(&self, store: &Store, job: &PrintJob) -> Result<Vec<u8>, PrintJobError> {
         let sale = store.sale(job.sale_seq)?;
-        let receipt = receipt(&sale, &self.header, self.language, job.copy);
+        let member = match &sale.attribution {
+            till_sync::Attribution::Member { member_id } => ReceiptMember {
+                phone_masked: store.member_phone_masked(member_id)?,
+                points: store.points_for_sale(sale.seq)?,
+            },
+            till_sync::Attribution::Anonymous { .. } => ReceiptMember::default(),
+        };
+        let receipt = receipt(&sale, &self.header, self.language, job.copy, &member);
         let encoded = encode(&document(&receipt), &self.settings)
             .map_err(|e| PrintJobError::Encode(e.to_string()))?;
         for warning in &encoded.warnings {
@@ -276,11 +286,23 @@ mod tests {
             store_name: "Till 便利店".into(),
             address: "上海市黄浦区人民大道 100 号".into(),
             tax_id: "91310000MA1FL0000X".into(),
+            claim_base_url: "https://hq.example.com".into(),
         }
     }
 
     fn check(sale: &SaleRecord, language: Language, copy: bool, columns: usize, expected: Expect) {
-        let receipt = receipt(sale, &header(), language, copy);
+        check_member(sale, &ReceiptMember::default(), language, columns, copy, expected);
+    }
+
+    fn check_member(
+        sale: &SaleRecord,
+        member: &ReceiptMember,
+        language: Language,
+        columns: usize,
+        copy: bool,
+        expected: Expect,
+    ) {
+        let receipt = receipt(sale, &header(), language, copy, member);
         let settings = PrintSettings {
             columns,
             encoding: TextEncoding::Gb18030,
@@ -415,6 +437,86 @@ mod tests {
                 "{attempts}: {delay} ms"
             );
         }
+    }
+
+    #[test]
+    fn member_receipt_shows_the_masked_phone_and_points() {
+        let mut sale = sale(groceries(), vec![("cash", 1000, None)]);
+        sale.attribution = Attribution::Member {
+            member_id: "10086".into(),
+        };
+        let member = ReceiptMember {
+            phone_masked: Some("138****5678".into()),
+            points: Some(9),
+        };
+        check_member(&sale, &member, Language::Zh, 32, false, expect![[r#"
+            [center bold 2x] Till 便利店
+            [center] 上海市黄浦区人民大道 100 号
+            [center] 税号 91310000MA1FL0000X
+            --------------------------------
+            农夫山泉 550ml
+              2 × ￥2.00              ￥4.00
+            康师傅红烧牛肉面 桶装
+              1 × ￥5.00              ￥5.00
+            --------------------------------
+            小计                      ￥9.00
+            其中税额                  ￥0.74
+            [bold 2x] 合计      ￥9.00
+            现金                     ￥10.00
+            找零                      ￥1.00
+            --------------------------------
+            会员 138****5678
+            本次积分 +9
+            [barcode code128] TR1.S001.T01.42
+            单号 42  终端 T01  收银员 1001
+            2026-11-28 16:48:15
+            [center] 谢谢惠顾，欢迎再次光临
+            [drawer pulse pin 2, 50 ms on, 500 ms off]
+
+
+
+
+            [cut]
+        "#]]);
+    }
+
+    #[test]
+    fn anonymous_receipt_carries_the_claim_qr_code() {
+        let mut sale = sale(groceries(), vec![("cash", 1000, None)]);
+        sale.attribution = Attribution::Anonymous {
+            claim_token: Some("S001-T01-42.ABCDEFGHIJKLMNOP".into()),
+        };
+        check(&sale, Language::En, false, 32, expect![[r#"
+            [center bold 2x] Till 便利店
+            [center] 上海市黄浦区人民大道 100 号
+            [center] Tax ID 91310000MA1FL0000X
+            --------------------------------
+            Nongfu Spring water 550ml
+              2 × ￥2.00              ￥4.00
+            Master Kong braised beef noodles
+            cup
+              1 × ￥5.00              ￥5.00
+            --------------------------------
+            Subtotal                  ￥9.00
+            Tax included              ￥0.74
+            [bold 2x] TOTAL     ￥9.00
+            Cash                     ￥10.00
+            Change                    ￥1.00
+            --------------------------------
+            [qr] https://hq.example.com/c/S001-T01-42.ABCDEFGHIJKLMNOP
+            [center] Scan to join and collect points
+            [barcode code128] TR1.S001.T01.42
+            Sale 42  Terminal T01  Cashier
+            1001
+            2026-11-28 16:48:15
+            [center] Thank you for shopping with us
+            [drawer pulse pin 2, 50 ms on, 500 ms off]
+
+
+
+
+            [cut]
+        "#]]);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! the terminal depends on this module; it depends on nothing of theirs.
 
 pub mod gtin;
+pub mod member;
 pub mod money;
 pub mod product;
 pub mod quantity;

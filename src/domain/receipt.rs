@@ -23,6 +23,15 @@ pub struct ReceiptHeader {
     pub store_name: String,
     pub address: String,
     pub tax_id: String,
+    /// HQ's public address, for the claim QR code of anonymous sales.
+    pub claim_base_url: String,
+}
+
+/// What a member's receipt says about them: the masked phone and the points this sale earned.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReceiptMember {
+    pub phone_masked: Option<String>,
+    pub points: Option<i64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -140,6 +149,7 @@ pub fn receipt(
     header: &ReceiptHeader,
     language: Language,
     copy: bool,
+    member: &ReceiptMember,
 ) -> Receipt {
     let labels = match language {
         Language::Zh => &ZH,
@@ -244,17 +254,28 @@ pub fn receipt(
     lines.push(ReceiptLine::Rule);
     match &sale.attribution {
         Attribution::Member { member_id } => {
-            lines.push(ReceiptLine::Text(format!("{} {member_id}", labels.member)));
+            let who = match &member.phone_masked {
+                Some(phone) => format!("{} {phone}", labels.member),
+                None => format!("{} {member_id}", labels.member),
+            };
+            lines.push(ReceiptLine::Text(who));
+            if let Some(points) = member.points {
+                let earned = match language {
+                    Language::Zh => format!("本次积分 +{points}"),
+                    Language::En => format!("Points earned +{points}"),
+                };
+                lines.push(ReceiptLine::Text(earned));
+            }
         }
         Attribution::Anonymous {
-            claim_token: Some(url),
+            claim_token: Some(token),
         } => {
             let caption = match language {
                 Language::Zh => "扫码入会，积分到账",
                 Language::En => "Scan to join and collect points",
             };
             lines.push(ReceiptLine::Qr {
-                data: url.clone(),
+                data: crate::domain::member::claim_url(&header.claim_base_url, token),
                 caption: caption.into(),
             });
         }

@@ -5,6 +5,7 @@
 
 mod catalog;
 mod journal;
+mod members;
 mod outbox;
 mod parked;
 mod print_jobs;
@@ -20,9 +21,10 @@ use crate::domain::Currency;
 
 pub use catalog::{CatalogImport, ImportStats};
 pub use journal::{JournalProblem, JournalReport};
+pub use members::{CodeUse, Member, MemberRecord};
 pub use parked::ParkedTicket;
 pub use print_jobs::PrintJob;
-pub use sales::{CommittedSale, DaySummary, SaleMeta, SaleSummary};
+pub use sales::{CommittedSale, DaySummary, SaleExtras, SaleMeta, SaleSummary};
 pub use staff::{Role, StaffMember};
 
 /// Marks a SQLite file as Till's (`PRAGMA application_id`), ASCII "TILL".
@@ -52,6 +54,10 @@ pub enum StoreError {
     StaffExists(String),
     #[error("no active staff member {0}")]
     StaffNotFound(String),
+    #[error("no member key on this till: import one with `till member key import FILE`")]
+    NoMemberKey,
+    #[error("a member with this phone number already exists")]
+    MemberExists,
     #[error("sale refused: {0}")]
     InvalidSale(String),
     #[error("stored data is damaged: {0}")]

@@ -21,6 +21,13 @@ pub struct SaleMeta {
     pub attribution: Attribution,
 }
 
+/// What a sale's commit adds besides the record itself.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SaleExtras {
+    /// Points a member's sale earned.
+    pub points: Option<i64>,
+}
+
 /// Takings over a period, as the back office shows them.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct DaySummary {
@@ -52,8 +59,21 @@ impl Store {
     /// Commits a sale in one transaction: it stamps the draft with the next sequence number, a
     /// UUIDv7 and the time, links it into the hash chain, and writes its lines, payments and
     /// outbox row. Either all of that is durable when this returns, or none of it happened.
-    pub fn commit_sale(&mut self, mut draft: SaleRecord) -> Result<CommittedSale> {
+    pub fn commit_sale(&mut self, draft: SaleRecord) -> Result<CommittedSale> {
+        self.commit_sale_with(draft, SaleExtras::default())
+    }
+
+    /// [`Self::commit_sale`], plus the points a member's sale earned, written to the ledger in
+    /// the same transaction and keyed by the sale, so nothing can count them twice. Both sign an
+    /// anonymous sale's claim token here, since it names the sequence number the commit takes.
+    pub fn commit_sale_with(
+        &mut self,
+        mut draft: SaleRecord,
+        extras: SaleExtras,
+    ) -> Result<CommittedSale> {
         let (store_id, terminal_id) = self.identity.clone();
+        // Every anonymous sale carries a signed claim token, once the till has a member key.
+        let claim_key = self.member_keys()?.into_iter().next();
         let now = jiff::Zoned::now();
         let tx = self
             .conn
@@ -66,12 +86,30 @@ impl Store {
         draft.terminal = terminal_id;
         draft.created_at_ms = now.timestamp().as_millisecond();
         draft.utc_offset_s = now.offset().seconds();
+        if let (Some(key), Attribution::Anonymous { claim_token }) =
+            (&claim_key, &mut draft.attribution)
+            && claim_token.is_none()
+        {
+            *claim_token = Some(crate::domain::member::claim_token(
+                key,
+                &draft.store,
+                &draft.terminal,
+                draft.seq,
+            ));
+        }
         draft
             .check_consistency()
             .map_err(|e| StoreError::InvalidSale(e.to_string()))?;
         let canonical = draft.canonical_bytes();
         let hash = chain_hash(&prev_hash, &canonical);
         insert_sale(&tx, &draft, &prev_hash, &hash)?;
+        if let (Some(points), Attribution::Member { member_id }) = (extras.points, &draft.attribution)
+        {
+            tx.prepare_cached(
+                "INSERT INTO points_ledger (sale_seq, member_id, points) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![draft.seq, member_id, points])?;
+        }
         tx.prepare_cached(
             "INSERT INTO journal_head (id, last_seq, last_hash) VALUES (1, ?1, ?2)
              ON CONFLICT(id) DO UPDATE SET last_seq = excluded.last_seq, last_hash = excluded.last_hash",

@@ -138,6 +138,40 @@ const MIGRATIONS: &[&str] = &[
         active   INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1))
     ) WITHOUT ROWID;
     "#,
+    // 5: members. Phones only as keyed hashes (plus the masked form screens show), member
+    // keys from HQ, the replay cache of used dynamic codes, and points earned per sale.
+    r#"
+    CREATE TABLE member_keys (
+        id          INTEGER PRIMARY KEY,
+        key_hex     TEXT NOT NULL UNIQUE CHECK (length(key_hex) = 64),
+        added_at_ms INTEGER NOT NULL
+    );
+    CREATE TABLE members (
+        member_id       TEXT PRIMARY KEY,
+        display_name    TEXT NOT NULL DEFAULT '',
+        tier            TEXT NOT NULL DEFAULT '',
+        points          INTEGER NOT NULL DEFAULT 0,
+        phone_hash      TEXT UNIQUE,
+        phone_masked    TEXT,
+        card_number     TEXT UNIQUE,
+        active          INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1)),
+        provisional     INTEGER NOT NULL DEFAULT 0 CHECK (provisional IN (0, 1)),
+        consent_version TEXT,
+        consent_at_ms   INTEGER,
+        enrolled_at_ms  INTEGER
+    ) WITHOUT ROWID;
+    CREATE TABLE used_member_codes (
+        code             TEXT PRIMARY KEY,
+        member_id        TEXT NOT NULL,
+        ticket           TEXT NOT NULL,
+        valid_until_step INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE points_ledger (
+        sale_seq  INTEGER PRIMARY KEY REFERENCES sales(seq),
+        member_id TEXT NOT NULL,
+        points    INTEGER NOT NULL CHECK (points >= 0)
+    );
+    "#,
 ];
 
 /// The schema version this build writes.

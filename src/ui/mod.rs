@@ -24,6 +24,7 @@ mod approval;
 mod backoffice;
 mod complete;
 mod login;
+mod member;
 mod parked;
 mod payment;
 mod sale;
@@ -108,7 +109,8 @@ impl App {
             format!("{} · {}", config.store_name, config.terminal_id)
         };
         let checkout = Checkout::new(store, settings, "");
-        let session = Session::new(checkout, lang, store_name, staff, quick_keys);
+        let mut session = Session::new(checkout, lang, store_name, staff, quick_keys);
+        session.member_settings = session::MemberSettings::from_config(&config.member);
 
         let printer = match (
             options.printing,
@@ -138,6 +140,7 @@ impl App {
         payment::connect(&app);
         complete::connect(&app);
         approval::connect(&app);
+        member::connect(&app);
         parked::connect(&app);
         backoffice::connect(&app);
         connect_shell(&app);
@@ -183,6 +186,7 @@ impl App {
         payment::show(window, &session);
         complete::show(window, &session);
         approval::show(window, &session);
+        member::show(window, &session);
         parked::show(window, &session);
         backoffice::show(window, &session);
     }

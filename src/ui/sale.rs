@@ -31,6 +31,7 @@ pub(super) fn connect(app: &Rc<App>) {
     on!(on_pay, |s| s.pay());
     on!(on_toggle_quick_keys, |s| s.toggle_quick_keys());
     on!(on_member, |s| s.member());
+    on!(on_detach_member, |s| s.detach_member());
     on!(on_back_office, |s| s.open_back_office());
     let weak = Rc::downgrade(app);
     adapter.on_keypad(move |key| {
@@ -194,8 +195,49 @@ pub(super) fn show(window: &AppWindow, session: &Session) {
 
 /// The parts of the sale screen that change with every key: the entry and the message.
 fn show_entry(adapter: &SaleAdapter<'_>, session: &Session) {
-    adapter.set_entry(session.entry.clone().into());
-    adapter.set_entry_focused(session.entry_focused);
+    let lang = session.lang;
+    match &session.phone_entry {
+        Some(phone) => {
+            adapter.set_entry(phone.clone().into());
+            adapter.set_entry_caption(lang.pick("手机号", "Phone").into());
+            adapter.set_entry_focused(true);
+        }
+        None => {
+            adapter.set_entry(session.entry.clone().into());
+            adapter.set_entry_caption(SharedString::new());
+            adapter.set_entry_focused(session.entry_focused);
+        }
+    }
+    match &session.member {
+        Some(member) => {
+            adapter.set_member_attached(true);
+            let title = super::session::member_title(member);
+            let title = if member.tier.is_empty() {
+                title
+            } else {
+                format!("{title} · {}", member.tier)
+            };
+            adapter.set_member_title(title.into());
+            let phone = member.phone_masked.clone().unwrap_or_default();
+            let points = session.points_this_sale();
+            adapter.set_member_detail(
+                lang.pick(
+                    &format!("{phone}  积分 {}  本单 +{points}", member.points),
+                    &format!("{phone}  {} points  this sale +{points}", member.points),
+                )
+                .trim()
+                .to_string()
+                .into(),
+            );
+        }
+        None => {
+            adapter.set_member_attached(false);
+            adapter.set_member_title(
+                lang.pick("扫会员码 / 输入手机号", "Scan member QR / enter phone").into(),
+            );
+            adapter.set_member_detail(lang.pick("本单：匿名", "This sale: anonymous").into());
+        }
+    }
     let (text, error) = message(&session.sale_message);
     adapter.set_message(text);
     adapter.set_error(error);

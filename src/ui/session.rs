@@ -18,7 +18,9 @@ use crate::domain::ticket::TicketError;
 use crate::domain::{Currency, Discount, LineId, Money, Quantity, Tender, TenderKind, classify};
 use crate::printing::PrinterState;
 use crate::staff::LoginGuard;
-use crate::store::{DaySummary, ParkedTicket, Role, StaffMember};
+use crate::domain::member::{MemberError, Phone, step_at, verify_dynamic};
+use crate::domain::scan::MemberCode;
+use crate::store::{CodeUse, DaySummary, Member, ParkedTicket, Role, SaleExtras, StaffMember};
 
 /// Cash over this needs the cashier to confirm it (a slip of the keypad, or a fake note).
 pub const LARGE_CASH: i64 = 10_000_000;
@@ -65,7 +67,7 @@ pub enum Task {
         candidates: Vec<(StaffMember, String)>,
     },
     /// Commit a paid ticket and queue its receipt.
-    Commit(Box<SaleRecord>),
+    Commit(Box<SaleRecord>, SaleExtras),
     /// Read today's takings and the sync state for the back office.
     LoadBackOffice,
     /// Sync with HQ now.
@@ -114,11 +116,61 @@ pub struct QuickItem {
     pub price: i64,
 }
 
+/// Member capture settings from `[member]` in the config.
+#[derive(Clone, Debug)]
+pub struct MemberSettings {
+    pub points_per_yuan: u32,
+    pub consent_version: String,
+    pub consent_zh: String,
+    pub consent_en: String,
+    pub public_url: String,
+}
+
+impl Default for MemberSettings {
+    fn default() -> Self {
+        let defaults = crate::config::MemberSection::default();
+        MemberSettings::from_config(&defaults)
+    }
+}
+
+impl MemberSettings {
+    pub fn from_config(section: &crate::config::MemberSection) -> MemberSettings {
+        MemberSettings {
+            points_per_yuan: section.points_per_yuan,
+            consent_version: section.consent_version.clone(),
+            consent_zh: section.consent_zh.clone(),
+            consent_en: section.consent_en.clone(),
+            public_url: section.public_url.clone(),
+        }
+    }
+}
+
+/// A question about members waiting for the cashier or the customer.
+#[derive(Clone, Debug)]
+pub enum MemberPrompt {
+    /// No member has this phone: ask the customer to accept the consent text.
+    Consent { phone: Phone },
+    /// A second, different member was scanned: keep which?
+    Replace { new: Member },
+}
+
+/// A member as the panel names them: name, or masked phone, or ID.
+pub fn member_title(member: &Member) -> String {
+    if !member.display_name.is_empty() {
+        member.display_name.clone()
+    } else if let Some(phone) = &member.phone_masked {
+        phone.clone()
+    } else {
+        member.member_id.clone()
+    }
+}
+
 /// The field a key press goes to, and its value when a scanner burst began.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Field {
     LoginPin,
     ApprovalPin,
+    Phone,
     SaleEntry,
     PaymentEntry,
     None,
@@ -165,6 +217,15 @@ pub struct Session {
     pub sync: SyncState,
     pub syncing: bool,
     pub back_office_message: Option<Message>,
+    // Members.
+    pub member: Option<Member>,
+    pub member_prompt: Option<MemberPrompt>,
+    /// The phone number being keyed, when the entry field is taking one.
+    pub phone_entry: Option<String>,
+    pub member_settings: MemberSettings,
+    /// Identifies the open ticket to the replay cache: a code may be scanned again for the
+    /// same ticket, never for another.
+    ticket_nonce: String,
     // Keyboard.
     wedge: Wedge,
     burst_snapshot: Option<(Field, String)>,
@@ -215,6 +276,11 @@ impl Session {
             sync: SyncState::default(),
             syncing: false,
             back_office_message: None,
+            member: None,
+            member_prompt: None,
+            phone_entry: None,
+            member_settings: MemberSettings::default(),
+            ticket_nonce: uuid::Uuid::now_v7().to_string(),
             wedge: Wedge::default(),
             burst_snapshot: None,
         }
@@ -301,6 +367,8 @@ impl Session {
         }
         match self.screen {
             Screen::Login => Field::LoginPin,
+            Screen::Sale if self.member_prompt.is_some() => Field::None,
+            Screen::Sale if self.phone_entry.is_some() => Field::Phone,
             Screen::Sale => Field::SaleEntry,
             Screen::Payment if self.confirm.is_none() => Field::PaymentEntry,
             _ => Field::None,
@@ -316,6 +384,7 @@ impl Session {
                 .map(|a| a.pin.clone())
                 .unwrap_or_default(),
             Field::SaleEntry => self.entry.clone(),
+            Field::Phone => self.phone_entry.clone().unwrap_or_default(),
             Field::PaymentEntry => self.pay_entry.clone(),
             Field::None => String::new(),
         }
@@ -330,6 +399,7 @@ impl Session {
                 }
             }
             Field::SaleEntry => self.entry = value,
+            Field::Phone => self.phone_entry = Some(value),
             Field::PaymentEntry => self.pay_entry = value,
             Field::None => {}
         }
@@ -340,6 +410,7 @@ impl Session {
     fn edit_field(&mut self, field: Field, key: &str) {
         let (mut value, max, decimals) = match field {
             Field::LoginPin | Field::ApprovalPin => (self.field_value(field), 8, false),
+            Field::Phone => (self.field_value(field), 15, false),
             Field::SaleEntry | Field::PaymentEntry => (self.field_value(field), 14, true),
             Field::None => return,
         };
@@ -372,7 +443,11 @@ impl Session {
     }
 
     fn escape(&mut self) -> Option<Task> {
-        if self.approval.is_some() {
+        if self.member_prompt.is_some() {
+            self.answer_member_prompt(false);
+        } else if self.phone_entry.is_some() {
+            self.phone_entry = None;
+        } else if self.approval.is_some() {
             self.cancel_approval();
         } else if self.confirm.is_some() {
             self.confirm_tender(false);
@@ -397,6 +472,7 @@ impl Session {
         }
         match self.screen {
             Screen::Login => self.login_key("enter"),
+            Screen::Sale if self.member_prompt.is_some() => None,
             Screen::Sale => self.sale_key("enter"),
             Screen::Payment => self.payment_key("enter"),
             Screen::Complete => {
@@ -475,11 +551,10 @@ impl Session {
                 self.entry.clear();
                 self.added(line);
             }
-            Ok(ScanOutcome::Member(_)) => {
-                self.sale_message = Message::info(self.t(
-                    "会员码已读取：会员功能尚未开通，本单按匿名销售",
-                    "member code read: member capture is not switched on yet, the sale stays anonymous",
-                ));
+            Ok(ScanOutcome::Member(member_code)) => {
+                if let Err(refusal) = self.attach_code(code, &member_code) {
+                    self.sale_message = Message::error(refusal);
+                }
             }
             Ok(ScanOutcome::Receipt(receipt)) => {
                 self.sale_message = Message::info(self.lang.pick(
@@ -549,11 +624,20 @@ impl Session {
                     ),
                 ));
             }
-            Scan::Member(_) => {
-                self.pay_message = Message::info(self.t(
-                    "会员码已读取：会员功能尚未开通",
-                    "member code read: member capture is not switched on yet",
-                ));
+            Scan::Member(member_code) => {
+                // The sale is not committed yet, so the member can still be attached.
+                self.pay_message = match self.attach_code(code, &member_code) {
+                    Ok(()) => self.member.as_ref().map(|m| {
+                        Message {
+                            text: self.lang.pick(
+                                &format!("已关联会员 {}", member_title(m)),
+                                &format!("member {} attached", member_title(m)),
+                            ),
+                            error: false,
+                        }
+                    }),
+                    Err(refusal) => Message::error(refusal),
+                };
             }
             Scan::Unknown(reason) => {
                 self.pay_message =
@@ -684,6 +768,17 @@ impl Session {
     // ----- sale screen ------------------------------------------------------------------
 
     pub fn sale_key(&mut self, key: &str) -> Option<Task> {
+        if self.member_prompt.is_some() {
+            return None;
+        }
+        if self.phone_entry.is_some() {
+            if key == "enter" {
+                self.lookup_phone();
+            } else {
+                self.edit_field(Field::Phone, key);
+            }
+            return None;
+        }
         if key != "enter" {
             self.edit_field(Field::SaleEntry, key);
             return None;
@@ -816,6 +911,7 @@ impl Session {
     pub fn park(&mut self) {
         match self.checkout.park() {
             Ok(id) => {
+                self.fresh_ticket();
                 self.parked_count += 1;
                 self.selected = None;
                 self.entry.clear();
@@ -868,11 +964,208 @@ impl Session {
         self.show_quick_keys = !self.show_quick_keys;
     }
 
+    /// The member panel: start keying the customer's phone number (scanning their member QR
+    /// code works at any time without this).
     pub fn member(&mut self) {
+        if self.member_prompt.is_some() {
+            return;
+        }
+        self.phone_entry = Some(String::new());
         self.sale_message = Message::info(self.t(
-            "请扫描顾客的会员码（会员功能即将开通）",
-            "scan the customer's member QR code (member capture is coming)",
+            "输入顾客手机号，按 ↵ 查找；或扫描会员码",
+            "key the customer's phone number and press ↵, or scan their member code",
         ));
+    }
+
+    fn lookup_phone(&mut self) {
+        let keyed = self.phone_entry.clone().unwrap_or_default();
+        let phone = match Phone::parse(&keyed) {
+            Ok(phone) => phone,
+            Err(_) => {
+                self.sale_message = Message::error(self.lang.pick(
+                    &format!("手机号 {keyed} 无效：应为 11 位，以 1 开头"),
+                    &format!("phone number {keyed} is not valid: 11 digits starting with 1"),
+                ));
+                return;
+            }
+        };
+        match self.checkout.store().member_by_phone(&phone) {
+            Ok(Some(member)) if !member.active => {
+                self.phone_entry = None;
+                self.sale_message = Message::error(self.deactivated(&member));
+            }
+            Ok(Some(member)) => {
+                self.phone_entry = None;
+                self.attach(member);
+            }
+            Ok(None) => {
+                self.phone_entry = None;
+                self.member_prompt = Some(MemberPrompt::Consent { phone });
+            }
+            Err(error) => {
+                self.sale_message = Message::error(self.refusal(&CheckoutError::Store(error)))
+            }
+        }
+    }
+
+    fn deactivated(&self, member: &Member) -> String {
+        self.lang.pick(
+            &format!("会员 {} 已停用，不能使用", member.member_id),
+            &format!("member {} is deactivated and cannot be used", member.member_id),
+        )
+    }
+
+    /// Verifies a scanned member code and attaches its member, or says why not.
+    fn attach_code(&mut self, raw: &str, code: &MemberCode) -> Result<(), String> {
+        let store = self.checkout.store();
+        let store_error = |e: crate::store::StoreError| self.refusal(&CheckoutError::Store(e));
+        let member = match code {
+            MemberCode::Dynamic {
+                member_id,
+                step,
+                mac,
+            } => {
+                let keys = store.member_keys().map_err(store_error)?;
+                if keys.is_empty() {
+                    return Err(self.t(
+                        "本机没有会员密钥，无法验证会员码",
+                        "no member key on this till: member codes cannot be checked",
+                    ));
+                }
+                let now_step = step_at(jiff::Timestamp::now().as_second().max(0).unsigned_abs());
+                let valid_until =
+                    verify_dynamic(&keys, member_id, *step, mac, now_step).map_err(|e| match e {
+                        MemberError::Expired => self.t(
+                            "会员码已过期：请顾客刷新会员码",
+                            "member code expired: ask for a fresh one",
+                        ),
+                        MemberError::FromTheFuture => self.t(
+                            "会员码时间超前：请检查本机时钟",
+                            "member code is from the future: check this till's clock",
+                        ),
+                        _ => self.t("会员码无效（签名错误）", "member code invalid (bad signature)"),
+                    })?;
+                let member = store
+                    .member(member_id)
+                    .map_err(store_error)?
+                    .ok_or_else(|| {
+                        self.lang.pick(
+                            &format!("未知会员 {member_id}"),
+                            &format!("unknown member {member_id}"),
+                        )
+                    })?;
+                if !member.active {
+                    return Err(self.deactivated(&member));
+                }
+                match store
+                    .use_member_code(raw, member_id, &self.ticket_nonce, valid_until, now_step)
+                    .map_err(store_error)?
+                {
+                    CodeUse::Fresh => member,
+                    CodeUse::AlreadyUsed => {
+                        return Err(self.t(
+                            "会员码已被使用：请顾客刷新会员码",
+                            "code already used: ask for a fresh one",
+                        ));
+                    }
+                }
+            }
+            MemberCode::Card(card) => {
+                let member = store
+                    .member_by_card(card)
+                    .map_err(store_error)?
+                    .ok_or_else(|| {
+                        self.lang
+                            .pick(&format!("未知会员卡 {card}"), &format!("unknown member card {card}"))
+                    })?;
+                if !member.active {
+                    return Err(self.deactivated(&member));
+                }
+                member
+            }
+        };
+        self.attach(member);
+        Ok(())
+    }
+
+    fn attach(&mut self, member: Member) {
+        match &self.member {
+            Some(current) if current.member_id != member.member_id => {
+                self.member_prompt = Some(MemberPrompt::Replace { new: member });
+            }
+            _ => {
+                self.sale_message = Message::info(self.lang.pick(
+                    &format!("已关联会员 {}", member_title(&member)),
+                    &format!("member {} attached", member_title(&member)),
+                ));
+                self.member = Some(member);
+            }
+        }
+    }
+
+    /// The customer's or cashier's answer: accept consent / keep the new member (true), or
+    /// refuse consent / keep the current member (false).
+    pub fn answer_member_prompt(&mut self, yes: bool) {
+        let Some(prompt) = self.member_prompt.take() else {
+            return;
+        };
+        match (prompt, yes) {
+            (MemberPrompt::Consent { phone }, true) => {
+                let now = jiff::Timestamp::now().as_millisecond();
+                let version = self.member_settings.consent_version.clone();
+                match self.checkout.store().enroll_member(&phone, &version, now) {
+                    Ok(member) => {
+                        self.sale_message = Message::info(self.lang.pick(
+                            &format!("新会员 {} 已入会，本单积分已计入", phone.masked()),
+                            &format!("new member {} enrolled; this sale earns points", phone.masked()),
+                        ));
+                        self.member = Some(member);
+                    }
+                    Err(error) => {
+                        self.sale_message = Message::error(self.refusal(&CheckoutError::Store(error)))
+                    }
+                }
+            }
+            (MemberPrompt::Consent { .. }, false) => {
+                self.sale_message = Message::info(self.t(
+                    "顾客未同意，本单按匿名销售（小票附领取码）",
+                    "consent refused: the sale stays anonymous (the receipt carries a claim code)",
+                ));
+            }
+            (MemberPrompt::Replace { new }, true) => {
+                self.member = None;
+                self.attach(new);
+            }
+            (MemberPrompt::Replace { .. }, false) => {
+                self.sale_message = Message::info(self.t("保留原会员", "kept the first member"));
+            }
+        }
+    }
+
+    pub fn detach_member(&mut self) {
+        if let Some(member) = self.member.take() {
+            self.sale_message = Message::info(self.lang.pick(
+                &format!("已取消关联会员 {}", member_title(&member)),
+                &format!("member {} detached", member_title(&member)),
+            ));
+        }
+    }
+
+    /// Points the open ticket would earn a member: on what they pay, after discounts.
+    pub fn points_this_sale(&self) -> i64 {
+        crate::domain::member::points_earned(
+            self.checkout.ticket().totals().total,
+            self.currency.minor_per_major(),
+            self.member_settings.points_per_yuan,
+        )
+    }
+
+    /// A new ticket starts: no member, and a fresh identity for the replay cache.
+    fn fresh_ticket(&mut self) {
+        self.member = None;
+        self.member_prompt = None;
+        self.phone_entry = None;
+        self.ticket_nonce = uuid::Uuid::now_v7().to_string();
     }
 
     pub fn open_back_office(&mut self) -> Option<Task> {
@@ -1138,13 +1431,19 @@ impl Session {
         if self.payment_state().remaining > 0 {
             return None;
         }
-        match self
-            .checkout
-            .draft(Attribution::Anonymous { claim_token: None })
-        {
+        let attribution = match &self.member {
+            Some(member) => Attribution::Member {
+                member_id: member.member_id.clone(),
+            },
+            None => Attribution::Anonymous { claim_token: None },
+        };
+        match self.checkout.draft(attribution) {
             Ok(draft) => {
                 self.committing = true;
-                Some(Task::Commit(Box::new(draft)))
+                let extras = SaleExtras {
+                    points: self.member.as_ref().map(|_| self.points_this_sale()),
+                };
+                Some(Task::Commit(Box::new(draft), extras))
             }
             Err(CheckoutError::Ticket(TicketError::Underpaid { .. })) => None,
             Err(error) => {
@@ -1164,6 +1463,7 @@ impl Session {
                     printer.pending += 1;
                 }
                 self.checkout.sold();
+                self.fresh_ticket();
                 self.selected = None;
                 self.entry.clear();
                 self.sale_message = None;
@@ -1182,6 +1482,7 @@ impl Session {
     /// Abandons the open ticket without selling it (the benchmark's next customer).
     pub fn cancel_ticket(&mut self) {
         self.checkout.clear();
+        self.fresh_ticket();
         self.selected = None;
         self.entry.clear();
     }

@@ -12,7 +12,7 @@ use super::session::{PinPurpose, SyncState, Task, check_pin};
 use super::{App, AppOptions};
 use crate::config::Config;
 use crate::printing::PrintWorker;
-use crate::store::{DaySummary, StaffMember, Store};
+use crate::store::{DaySummary, SaleExtras, StaffMember, Store};
 use crate::sync::{SyncEvent, SyncWindow};
 
 /// A worker's answer.
@@ -26,7 +26,7 @@ pub(super) enum Done {
 }
 
 enum SaleJob {
-    Commit(Box<SaleRecord>),
+    Commit(Box<SaleRecord>, SaleExtras),
     BackOffice,
 }
 
@@ -39,7 +39,7 @@ pub(super) struct Workers {
 impl std::fmt::Debug for SaleJob {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
-            SaleJob::Commit(_) => "Commit",
+            SaleJob::Commit(..) => "Commit",
             SaleJob::BackOffice => "BackOffice",
         })
     }
@@ -69,7 +69,7 @@ impl Workers {
                         Err(e) => {
                             let error = e.to_string();
                             match job {
-                                SaleJob::Commit(_) => send(Done::Committed(Err(error))),
+                                SaleJob::Commit(..) => send(Done::Committed(Err(error))),
                                 SaleJob::BackOffice => send(Done::BackOffice(
                                     DaySummary::default(),
                                     SyncState {
@@ -82,9 +82,12 @@ impl Workers {
                         }
                     };
                     match job {
-                        SaleJob::Commit(draft) => {
-                            send(Done::Committed(commit(store, *draft, printer.as_deref())))
-                        }
+                        SaleJob::Commit(draft, extras) => send(Done::Committed(commit(
+                            store,
+                            *draft,
+                            extras,
+                            printer.as_deref(),
+                        ))),
                         SaleJob::BackOffice => {
                             let today = today(store).unwrap_or_default();
                             send(Done::BackOffice(today, sync_state(store)));
@@ -132,8 +135,8 @@ impl Workers {
             } => {
                 std::thread::spawn(move || send(Done::Pin(purpose, check_pin(&pin, &candidates))));
             }
-            Task::Commit(draft) => {
-                if self.sales.send(SaleJob::Commit(draft)).is_err() {
+            Task::Commit(draft, extras) => {
+                if self.sales.send(SaleJob::Commit(draft, extras)).is_err() {
                     send(Done::Committed(Err("the sales worker stopped".into())));
                 }
             }
@@ -155,9 +158,12 @@ impl Workers {
 fn commit(
     store: &mut Store,
     draft: SaleRecord,
+    extras: SaleExtras,
     printer: Option<&PrintWorker>,
 ) -> Result<SaleRecord, String> {
-    let committed = store.commit_sale(draft).map_err(|e| e.to_string())?;
+    let committed = store
+        .commit_sale_with(draft, extras)
+        .map_err(|e| e.to_string())?;
     if let Some(printer) = printer {
         // A failure here leaves the sale committed and the receipt reprintable.
         if store.enqueue_receipt(committed.record.seq, false).is_ok() {

@@ -1,0 +1,229 @@
+//! Members on the terminal: who they are (never their phone number, only its keyed hash and
+//! masked form), the chain's member keys, the replay cache of used dynamic codes, and the
+//! points each sale earned.
+
+use rusqlite::{OptionalExtension, params};
+
+use super::{Result, Store, StoreError};
+use crate::domain::member::{MemberKey, Phone};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Member {
+    pub member_id: String,
+    pub display_name: String,
+    pub tier: String,
+    /// The balance as of the last sync; HQ keeps the authoritative one.
+    pub points: i64,
+    pub phone_masked: Option<String>,
+    pub active: bool,
+    pub provisional: bool,
+}
+
+/// A member as HQ (or an import) describes them.
+#[derive(Clone, Debug)]
+pub struct MemberRecord {
+    pub member_id: String,
+    pub display_name: String,
+    pub tier: String,
+    pub points: i64,
+    pub phone: Option<Phone>,
+    pub card_number: Option<String>,
+    pub active: bool,
+}
+
+/// What using a dynamic code for a ticket found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CodeUse {
+    /// First use, or the same ticket scanning it again.
+    Fresh,
+    /// Already used on another ticket within its window.
+    AlreadyUsed,
+}
+
+const MEMBER_COLUMNS: &str =
+    "member_id, display_name, tier, points, phone_masked, active, provisional";
+
+fn member_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Member> {
+    Ok(Member {
+        member_id: r.get(0)?,
+        display_name: r.get(1)?,
+        tier: r.get(2)?,
+        points: r.get(3)?,
+        phone_masked: r.get(4)?,
+        active: r.get(5)?,
+        provisional: r.get(6)?,
+    })
+}
+
+impl Store {
+    /// Adds a member key; the newest key is current, the one before it still verifies.
+    pub fn add_member_key(&self, key: &MemberKey) -> Result<bool> {
+        Ok(self.conn.execute(
+            "INSERT INTO member_keys (key_hex, added_at_ms) VALUES (?1, ?2)
+             ON CONFLICT (key_hex) DO NOTHING",
+            params![key.to_hex(), jiff::Timestamp::now().as_millisecond()],
+        )? == 1)
+    }
+
+    /// The current key, then the previous one.
+    pub fn member_keys(&self) -> Result<Vec<MemberKey>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT key_hex FROM member_keys ORDER BY id DESC LIMIT 2")?;
+        let keys = stmt
+            .query_map([], |r| r.get::<_, String>(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        keys.iter()
+            .map(|hex| {
+                MemberKey::parse_hex(hex)
+                    .map_err(|_| StoreError::Corrupt("a stored member key is malformed".into()))
+            })
+            .collect()
+    }
+
+    /// Adds or updates a member, as a member delta from HQ would.
+    pub fn upsert_member(&self, record: &MemberRecord) -> Result<()> {
+        let key = self.member_keys()?.into_iter().next();
+        let (hash, masked) = match (&record.phone, &key) {
+            (Some(phone), Some(key)) => (Some(phone.hash(key)), Some(phone.masked())),
+            (Some(_), None) => return Err(StoreError::NoMemberKey),
+            (None, _) => (None, None),
+        };
+        self.conn.execute(
+            "INSERT INTO members (member_id, display_name, tier, points, phone_hash, phone_masked,
+                                  card_number, active)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+             ON CONFLICT (member_id) DO UPDATE SET display_name = excluded.display_name,
+                 tier = excluded.tier, points = excluded.points,
+                 phone_hash = coalesce(excluded.phone_hash, phone_hash),
+                 phone_masked = coalesce(excluded.phone_masked, phone_masked),
+                 card_number = coalesce(excluded.card_number, card_number),
+                 active = excluded.active, provisional = 0",
+            params![
+                record.member_id,
+                record.display_name,
+                record.tier,
+                record.points,
+                hash,
+                masked,
+                record.card_number,
+                record.active
+            ],
+        )?;
+        Ok(())
+    }
+
+    pub fn member(&self, member_id: &str) -> Result<Option<Member>> {
+        Ok(self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {MEMBER_COLUMNS} FROM members WHERE member_id = ?1"
+            ))?
+            .query_row([member_id], member_row)
+            .optional()?)
+    }
+
+    pub fn member_by_card(&self, card: &str) -> Result<Option<Member>> {
+        Ok(self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {MEMBER_COLUMNS} FROM members WHERE card_number = ?1"
+            ))?
+            .query_row([card], member_row)
+            .optional()?)
+    }
+
+    /// Looks a member up by phone: the number is hashed with the current key (and the previous
+    /// one, during a rotation) and never stored or compared in the clear.
+    pub fn member_by_phone(&self, phone: &Phone) -> Result<Option<Member>> {
+        for key in self.member_keys()? {
+            let found = self
+                .conn
+                .prepare_cached(&format!(
+                    "SELECT {MEMBER_COLUMNS} FROM members WHERE phone_hash = ?1"
+                ))?
+                .query_row([phone.hash(&key)], member_row)
+                .optional()?;
+            if found.is_some() {
+                return Ok(found);
+            }
+        }
+        Ok(None)
+    }
+
+    /// Enrolls a new member at the till with recorded consent, under a provisional ID that HQ
+    /// confirms or merges (by phone hash) when it syncs. Works offline.
+    pub fn enroll_member(
+        &self,
+        phone: &Phone,
+        consent_version: &str,
+        now_ms: i64,
+    ) -> Result<Member> {
+        let key = self
+            .member_keys()?
+            .into_iter()
+            .next()
+            .ok_or(StoreError::NoMemberKey)?;
+        let (store, terminal) = self.identity();
+        let member_id = format!("P-{store}-{terminal}-{}", uuid::Uuid::now_v7().simple());
+        let inserted = self.conn.execute(
+            "INSERT INTO members (member_id, phone_hash, phone_masked, provisional,
+                                  consent_version, consent_at_ms, enrolled_at_ms)
+             VALUES (?1, ?2, ?3, 1, ?4, ?5, ?5)
+             ON CONFLICT (phone_hash) DO NOTHING",
+            params![member_id, phone.hash(&key), phone.masked(), consent_version, now_ms],
+        )?;
+        if inserted == 0 {
+            return Err(StoreError::MemberExists);
+        }
+        self.member(&member_id)?
+            .ok_or_else(|| StoreError::Corrupt("the new member vanished".into()))
+    }
+
+    /// Records that a dynamic code was used for `ticket`, refusing it if another ticket used
+    /// it within its window. Expired entries are swept as it goes.
+    pub fn use_member_code(
+        &self,
+        code: &str,
+        member_id: &str,
+        ticket: &str,
+        valid_until_step: u64,
+        now_step: u64,
+    ) -> Result<CodeUse> {
+        self.conn
+            .prepare_cached("DELETE FROM used_member_codes WHERE valid_until_step < ?1")?
+            .execute([now_step])?;
+        let used_by: Option<String> = self
+            .conn
+            .prepare_cached("SELECT ticket FROM used_member_codes WHERE code = ?1")?
+            .query_row([code], |r| r.get(0))
+            .optional()?;
+        match used_by {
+            Some(other) if other != ticket => Ok(CodeUse::AlreadyUsed),
+            Some(_) => Ok(CodeUse::Fresh),
+            None => {
+                self.conn
+                    .prepare_cached(
+                        "INSERT INTO used_member_codes (code, member_id, ticket, valid_until_step)
+                         VALUES (?1, ?2, ?3, ?4)",
+                    )?
+                    .execute(params![code, member_id, ticket, valid_until_step])?;
+                Ok(CodeUse::Fresh)
+            }
+        }
+    }
+
+    /// Points a committed sale earned, if it was a member's.
+    pub fn points_for_sale(&self, seq: u64) -> Result<Option<i64>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT points FROM points_ledger WHERE sale_seq = ?1")?
+            .query_row([seq], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// The masked phone of a member, for receipts.
+    pub fn member_phone_masked(&self, member_id: &str) -> Result<Option<String>> {
+        Ok(self.member(member_id)?.and_then(|m| m.phone_masked))
+    }
+}
