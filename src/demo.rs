@@ -713,9 +713,27 @@ const COUNTER: &[(&str, &str, &str, &str)] = &[
 pub const DEMO_CASHIER: (&str, &str, &str) = ("1001", "王芳", "1234");
 pub const DEMO_MANAGER: (&str, &str, &str) = ("9001", "李店长", "9999");
 
-/// The demo's members: (ID, name, tier, points, phone, card number, active).
-pub const DEMO_MEMBERS: &[(&str, &str, &str, i64, &str, Option<&str>, bool)] = &[
-    ("10086", "王小明", "金卡", 1280, "13812345678", Some("8800010086"), true),
+/// A demo member: (ID, name, tier, points, phone, card number, active).
+pub type DemoMember = (
+    &'static str,
+    &'static str,
+    &'static str,
+    i64,
+    &'static str,
+    Option<&'static str>,
+    bool,
+);
+
+pub const DEMO_MEMBERS: &[DemoMember] = &[
+    (
+        "10086",
+        "王小明",
+        "金卡",
+        1280,
+        "13812345678",
+        Some("8800010086"),
+        true,
+    ),
     ("10087", "陈静", "银卡", 320, "13987654321", None, true),
     ("10088", "刘洋", "普通", 0, "13700001111", None, false),
 ];

@@ -291,7 +291,14 @@ mod tests {
     }
 
     fn check(sale: &SaleRecord, language: Language, copy: bool, columns: usize, expected: Expect) {
-        check_member(sale, &ReceiptMember::default(), language, columns, copy, expected);
+        check_member(
+            sale,
+            &ReceiptMember::default(),
+            language,
+            columns,
+            copy,
+            expected,
+        );
     }
 
     fn check_member(
@@ -449,7 +456,13 @@ mod tests {
             phone_masked: Some("138****5678".into()),
             points: Some(9),
         };
-        check_member(&sale, &member, Language::Zh, 32, false, expect![[r#"
+        check_member(
+            &sale,
+            &member,
+            Language::Zh,
+            32,
+            false,
+            expect![[r#"
             [center bold 2x] Till 便利店
             [center] 上海市黄浦区人民大道 100 号
             [center] 税号 91310000MA1FL0000X
@@ -477,7 +490,8 @@ mod tests {
 
 
             [cut]
-        "#]]);
+        "#]],
+        );
     }
 
     #[test]
@@ -486,7 +500,12 @@ mod tests {
         sale.attribution = Attribution::Anonymous {
             claim_token: Some("S001-T01-42.ABCDEFGHIJKLMNOP".into()),
         };
-        check(&sale, Language::En, false, 32, expect![[r#"
+        check(
+            &sale,
+            Language::En,
+            false,
+            32,
+            expect![[r#"
             [center bold 2x] Till 便利店
             [center] 上海市黄浦区人民大道 100 号
             [center] Tax ID 91310000MA1FL0000X
@@ -516,7 +535,8 @@ mod tests {
 
 
             [cut]
-        "#]]);
+        "#]],
+        );
     }
 
     #[test]

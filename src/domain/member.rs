@@ -69,7 +69,8 @@ impl MemberKey {
 
     fn hmac(&self) -> HmacSha256 {
         // HMAC takes a key of any length; 32 bytes never fails.
-        HmacSha256::new_from_slice(&self.0).unwrap_or_else(|_| unreachable!("HMAC accepts any key length"))
+        HmacSha256::new_from_slice(&self.0)
+            .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"))
     }
 
     fn mac(&self, message: &[u8]) -> Vec<u8> {
@@ -241,7 +242,10 @@ mod tests {
         assert_eq!(code, spec_code(&hex, "10086", 59_372_011));
         let mac = code.rsplit('.').next().unwrap();
         assert_eq!(mac.len(), 16);
-        assert!(mac.bytes().all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b)));
+        assert!(
+            mac.bytes()
+                .all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b))
+        );
     }
 
     #[test]
@@ -255,10 +259,22 @@ mod tests {
         }
         check(&spec_code(&hex, "10086", now), now, Ok(now + 3));
         check(&spec_code(&hex, "10086", now - 3), now, Ok(now));
-        check(&spec_code(&hex, "10086", now - 4), now, Err(MemberError::Expired));
-        check(&spec_code(&hex, "10086", now + 1), now, Err(MemberError::FromTheFuture));
+        check(
+            &spec_code(&hex, "10086", now - 4),
+            now,
+            Err(MemberError::Expired),
+        );
+        check(
+            &spec_code(&hex, "10086", now + 1),
+            now,
+            Err(MemberError::FromTheFuture),
+        );
         let other = "f".repeat(64);
-        check(&spec_code(&other, "10086", now), now, Err(MemberError::Invalid));
+        check(
+            &spec_code(&other, "10086", now),
+            now,
+            Err(MemberError::Invalid),
+        );
         // One character of the MAC flipped.
         let good = spec_code(&hex, "10086", now);
         let flipped = format!(
@@ -279,7 +295,10 @@ mod tests {
         let code = dynamic_code(&old, "M1", 5);
         let mac = code.rsplit('.').next().unwrap();
         assert_eq!(verify_dynamic(&[new.clone(), old], "M1", 5, mac, 5), Ok(8));
-        assert_eq!(verify_dynamic(&[new], "M1", 5, mac, 5), Err(MemberError::Invalid));
+        assert_eq!(
+            verify_dynamic(&[new], "M1", 5, mac, 5),
+            Err(MemberError::Invalid)
+        );
     }
 
     #[test]
@@ -287,7 +306,11 @@ mod tests {
         assert!(MemberKey::parse_hex(&"ab".repeat(32)).is_ok());
         assert!(MemberKey::parse_hex(&"AB".repeat(32)).is_ok());
         for bad in ["", "abc", &"g".repeat(64), &"ab".repeat(33)] {
-            assert_eq!(MemberKey::parse_hex(bad), Err(MemberError::KeyShape), "{bad}");
+            assert_eq!(
+                MemberKey::parse_hex(bad),
+                Err(MemberError::KeyShape),
+                "{bad}"
+            );
         }
         assert!(!format!("{:?}", key()).contains("0123"), "keys never print");
     }
@@ -327,8 +350,14 @@ mod tests {
         let phone = Phone::parse("13812345678").unwrap();
         assert_eq!(phone.masked(), "138****5678");
         assert_eq!(phone.last4(), "5678");
-        assert_eq!(phone.hash(&key()), Phone::parse("+86 13812345678").unwrap().hash(&key()));
-        assert_ne!(phone.hash(&key()), phone.hash(&MemberKey::from_bytes([1; 32])));
+        assert_eq!(
+            phone.hash(&key()),
+            Phone::parse("+86 13812345678").unwrap().hash(&key())
+        );
+        assert_ne!(
+            phone.hash(&key()),
+            phone.hash(&MemberKey::from_bytes([1; 32]))
+        );
     }
 
     #[test]

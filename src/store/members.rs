@@ -171,7 +171,13 @@ impl Store {
                                   consent_version, consent_at_ms, enrolled_at_ms)
              VALUES (?1, ?2, ?3, 1, ?4, ?5, ?5)
              ON CONFLICT (phone_hash) DO NOTHING",
-            params![member_id, phone.hash(&key), phone.masked(), consent_version, now_ms],
+            params![
+                member_id,
+                phone.hash(&key),
+                phone.masked(),
+                consent_version,
+                now_ms
+            ],
         )?;
         if inserted == 0 {
             return Err(StoreError::MemberExists);

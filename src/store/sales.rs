@@ -103,7 +103,8 @@ impl Store {
         let canonical = draft.canonical_bytes();
         let hash = chain_hash(&prev_hash, &canonical);
         insert_sale(&tx, &draft, &prev_hash, &hash)?;
-        if let (Some(points), Attribution::Member { member_id }) = (extras.points, &draft.attribution)
+        if let (Some(points), Attribution::Member { member_id }) =
+            (extras.points, &draft.attribution)
         {
             tx.prepare_cached(
                 "INSERT INTO points_ledger (sale_seq, member_id, points) VALUES (?1, ?2, ?3)",

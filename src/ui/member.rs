@@ -44,7 +44,11 @@ pub(super) fn show(window: &AppWindow, session: &Session) {
             )
         }
         MemberPrompt::Replace { new } => {
-            let current = session.member.as_ref().map(member_title).unwrap_or_default();
+            let current = session
+                .member
+                .as_ref()
+                .map(member_title)
+                .unwrap_or_default();
             let new = member_title(new);
             (
                 lang.pick("这一单有两个会员", "Two members on one sale"),

@@ -233,7 +233,8 @@ fn show_entry(adapter: &SaleAdapter<'_>, session: &Session) {
         None => {
             adapter.set_member_attached(false);
             adapter.set_member_title(
-                lang.pick("扫会员码 / 输入手机号", "Scan member QR / enter phone").into(),
+                lang.pick("扫会员码 / 输入手机号", "Scan member QR / enter phone")
+                    .into(),
             );
             adapter.set_member_detail(lang.pick("本单：匿名", "This sale: anonymous").into());
         }

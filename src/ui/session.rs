@@ -13,13 +13,13 @@ use till_sync::{Attribution, SaleRecord};
 use super::text::Lang;
 use super::wedge::{Wedge, WedgeKey};
 use crate::checkout::{Checkout, CheckoutError, ManagerApproval, ScanOutcome};
+use crate::domain::member::{MemberError, Phone, step_at, verify_dynamic};
+use crate::domain::scan::MemberCode;
 use crate::domain::scan::{PaymentProvider, Scan};
 use crate::domain::ticket::TicketError;
 use crate::domain::{Currency, Discount, LineId, Money, Quantity, Tender, TenderKind, classify};
 use crate::printing::PrinterState;
 use crate::staff::LoginGuard;
-use crate::domain::member::{MemberError, Phone, step_at, verify_dynamic};
-use crate::domain::scan::MemberCode;
 use crate::store::{CodeUse, DaySummary, Member, ParkedTicket, Role, SaleExtras, StaffMember};
 
 /// Cash over this needs the cashier to confirm it (a slip of the keypad, or a fake note).
@@ -627,14 +627,12 @@ impl Session {
             Scan::Member(member_code) => {
                 // The sale is not committed yet, so the member can still be attached.
                 self.pay_message = match self.attach_code(code, &member_code) {
-                    Ok(()) => self.member.as_ref().map(|m| {
-                        Message {
-                            text: self.lang.pick(
-                                &format!("已关联会员 {}", member_title(m)),
-                                &format!("member {} attached", member_title(m)),
-                            ),
-                            error: false,
-                        }
+                    Ok(()) => self.member.as_ref().map(|m| Message {
+                        text: self.lang.pick(
+                            &format!("已关联会员 {}", member_title(m)),
+                            &format!("member {} attached", member_title(m)),
+                        ),
+                        error: false,
                     }),
                     Err(refusal) => Message::error(refusal),
                 };
@@ -1011,7 +1009,10 @@ impl Session {
     fn deactivated(&self, member: &Member) -> String {
         self.lang.pick(
             &format!("会员 {} 已停用，不能使用", member.member_id),
-            &format!("member {} is deactivated and cannot be used", member.member_id),
+            &format!(
+                "member {} is deactivated and cannot be used",
+                member.member_id
+            ),
         )
     }
 
@@ -1033,8 +1034,8 @@ impl Session {
                     ));
                 }
                 let now_step = step_at(jiff::Timestamp::now().as_second().max(0).unsigned_abs());
-                let valid_until =
-                    verify_dynamic(&keys, member_id, *step, mac, now_step).map_err(|e| match e {
+                let valid_until = verify_dynamic(&keys, member_id, *step, mac, now_step).map_err(
+                    |e| match e {
                         MemberError::Expired => self.t(
                             "会员码已过期：请顾客刷新会员码",
                             "member code expired: ask for a fresh one",
@@ -1043,8 +1044,12 @@ impl Session {
                             "会员码时间超前：请检查本机时钟",
                             "member code is from the future: check this till's clock",
                         ),
-                        _ => self.t("会员码无效（签名错误）", "member code invalid (bad signature)"),
-                    })?;
+                        _ => self.t(
+                            "会员码无效（签名错误）",
+                            "member code invalid (bad signature)",
+                        ),
+                    },
+                )?;
                 let member = store
                     .member(member_id)
                     .map_err(store_error)?
@@ -1075,8 +1080,10 @@ impl Session {
                     .member_by_card(card)
                     .map_err(store_error)?
                     .ok_or_else(|| {
-                        self.lang
-                            .pick(&format!("未知会员卡 {card}"), &format!("unknown member card {card}"))
+                        self.lang.pick(
+                            &format!("未知会员卡 {card}"),
+                            &format!("unknown member card {card}"),
+                        )
                     })?;
                 if !member.active {
                     return Err(self.deactivated(&member));
@@ -1117,12 +1124,16 @@ impl Session {
                     Ok(member) => {
                         self.sale_message = Message::info(self.lang.pick(
                             &format!("新会员 {} 已入会，本单积分已计入", phone.masked()),
-                            &format!("new member {} enrolled; this sale earns points", phone.masked()),
+                            &format!(
+                                "new member {} enrolled; this sale earns points",
+                                phone.masked()
+                            ),
                         ));
                         self.member = Some(member);
                     }
                     Err(error) => {
-                        self.sale_message = Message::error(self.refusal(&CheckoutError::Store(error)))
+                        self.sale_message =
+                            Message::error(self.refusal(&CheckoutError::Store(error)))
                     }
                 }
             }

@@ -640,3 +640,314 @@ fn a_pin_typed_quickly_on_a_keyboard_logs_in() {
         assert!(!till.app.session.borrow().checking_login);
     });
 }
+
+/// A dynamic member code built straight from PRODUCT.md's definition, not with the
+/// production encoder: `TM1.<id>.<step>.<base32(HMAC-SHA256(key, "TM1.<id>.<step>")[..10])>`.
+fn spec_member_code(till: &Till, member_id: &str, steps_from_now: i64) -> String {
+    use hmac::Mac;
+    let key = till
+        .app
+        .session
+        .borrow()
+        .checkout()
+        .store()
+        .member_keys()
+        .unwrap()[0]
+        .to_hex();
+    let step = (jiff::Timestamp::now().as_second() / 30 + steps_from_now) as u64;
+    let message = format!("TM1.{member_id}.{step}");
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&hex::decode(key).unwrap()).unwrap();
+    mac.update(message.as_bytes());
+    let encoded = data_encoding::BASE32.encode(&mac.finalize().into_bytes()[..10]);
+    format!("{message}.{}", encoded.trim_end_matches('='))
+}
+
+impl Till {
+    fn member_id(&self) -> Option<String> {
+        self.app
+            .session
+            .borrow()
+            .member
+            .as_ref()
+            .map(|m| m.member_id.clone())
+    }
+
+    fn scan_code(&self, code: &str) {
+        std::thread::sleep(super::wedge::MAX_GAP * 2);
+        self.keys(&format!("{code}\n"));
+    }
+
+    fn pay_exact(&self) {
+        self.tap("Pay");
+        self.tap_starting("Exact");
+        self.wait("commit", |s| s.screen == Screen::Complete);
+    }
+
+    fn store(&self) -> crate::store::Store {
+        crate::store::Store::open(&self.dir.path().join(crate::config::DATABASE_FILE)).unwrap()
+    }
+}
+
+#[test]
+fn a_member_qr_code_attaches_the_member_and_the_sale_earns_points() {
+    on_ui_thread(|| {
+        let till = till();
+        till.login();
+        till.scan("心相印抽纸 标准装");
+        till.scan_code(&spec_member_code(&till, "10086", 0));
+        assert_eq!(
+            till.member_id().as_deref(),
+            Some("10086"),
+            "{}",
+            till.message()
+        );
+        assert_eq!(till.shown("Member"), "王小明 · 金卡");
+        assert_eq!(till.message(), "member 王小明 attached");
+        till.pay_exact();
+        let store = till.store();
+        let sale = store.sale(1).unwrap();
+        assert_eq!(
+            sale.attribution,
+            till_sync::Attribution::Member {
+                member_id: "10086".into()
+            }
+        );
+        // ￥19.90 paid at 1 point per whole yuan.
+        assert_eq!(store.points_for_sale(1).unwrap(), Some(19));
+        // The next ticket starts without a member.
+        till.tap("New sale");
+        assert_eq!(till.member_id(), None);
+        assert_eq!(till.shown("Member"), "Scan member QR / enter phone");
+    });
+}
+
+#[test]
+fn member_codes_are_refused_with_the_reason() {
+    on_ui_thread(|| {
+        let till = till();
+        till.login();
+        till.scan("农夫山泉 550ml");
+        let cases = [
+            (
+                spec_member_code(&till, "10086", -4),
+                "member code expired: ask for a fresh one",
+            ),
+            (
+                spec_member_code(&till, "10086", 1),
+                "member code is from the future: check this till's clock",
+            ),
+            (spec_member_code(&till, "99999", 0), "unknown member 99999"),
+            (
+                spec_member_code(&till, "10088", 0),
+                "member 10088 is deactivated and cannot be used",
+            ),
+        ];
+        for (code, message) in cases {
+            till.scan_code(&code);
+            assert_eq!(till.message(), message, "{code}");
+            assert_eq!(till.member_id(), None);
+        }
+        // One character of the MAC changed.
+        let good = spec_member_code(&till, "10086", 0);
+        let last = good.chars().last().unwrap();
+        let flipped = format!(
+            "{}{}",
+            &good[..good.len() - 1],
+            if last == 'A' { 'B' } else { 'A' }
+        );
+        till.scan_code(&flipped);
+        assert_eq!(till.message(), "member code invalid (bad signature)");
+        assert_eq!(till.member_id(), None);
+        // Three steps back is still inside the window.
+        till.scan_code(&spec_member_code(&till, "10086", -3));
+        assert_eq!(till.member_id().as_deref(), Some("10086"));
+        assert_eq!(
+            till.lines(),
+            1,
+            "member codes never touch the ticket's lines"
+        );
+    });
+}
+
+#[test]
+fn a_used_member_code_is_refused_on_another_sale_even_after_a_restart() {
+    on_ui_thread(|| {
+        let till = till();
+        till.login();
+        let code = spec_member_code(&till, "10087", 0);
+        till.scan("农夫山泉 550ml");
+        till.scan_code(&code);
+        assert_eq!(till.member_id().as_deref(), Some("10087"));
+        // Scanning it again on the same ticket is harmless.
+        till.scan_code(&code);
+        assert_eq!(till.member_id().as_deref(), Some("10087"));
+        till.pay_exact();
+        till.tap("New sale");
+        till.scan("农夫山泉 550ml");
+        till.scan_code(&code);
+        assert_eq!(till.message(), "code already used: ask for a fresh one");
+        assert_eq!(till.member_id(), None);
+        // A restart does not reopen the window.
+        let dir = till.dir;
+        drop(till.app);
+        let app = App::new(dir.path(), AppOptions::default()).unwrap();
+        super::select_language(Lang::En);
+        app.update(|s| s.set_language(Lang::En));
+        app.set_size(1024, 768);
+        let till = Till { dir, app };
+        till.login();
+        till.scan("农夫山泉 550ml");
+        till.scan_code(&code);
+        assert_eq!(till.message(), "code already used: ask for a fresh one");
+        assert_eq!(till.member_id(), None);
+    });
+}
+
+#[test]
+fn a_member_found_by_phone_and_a_bad_phone_number() {
+    on_ui_thread(|| {
+        let till = till();
+        till.login();
+        till.scan("农夫山泉 550ml");
+        till.tap("Member");
+        assert_eq!(till.shown("Phone"), "");
+        till.type_slowly("1381234567\n");
+        assert_eq!(
+            till.message(),
+            "phone number 1381234567 is not valid: 11 digits starting with 1"
+        );
+        assert_eq!(till.member_id(), None);
+        assert!(
+            till.app.session.borrow().member_prompt.is_none(),
+            "nothing to enroll"
+        );
+        till.tap("8");
+        till.tap("Enter");
+        assert_eq!(
+            till.member_id().as_deref(),
+            Some("10086"),
+            "{}",
+            till.message()
+        );
+        assert_eq!(till.shown("Member"), "王小明 · 金卡");
+        // Detach: the sale is anonymous again.
+        till.tap("Detach member");
+        assert_eq!(till.member_id(), None);
+        assert_eq!(till.message(), "member 王小明 detached");
+    });
+}
+
+#[test]
+fn enrollment_with_consent_accepted_and_refused() {
+    on_ui_thread(|| {
+        let till = till();
+        till.login();
+        till.scan("农夫山泉 550ml");
+        // Refused: the sale stays anonymous and nobody is stored.
+        till.tap("Member");
+        till.type_slowly("13500002222\n");
+        assert!(
+            till.shown("Member question")
+                .contains("I agree to become a member")
+        );
+        till.tap("Does not agree");
+        assert_eq!(till.member_id(), None);
+        assert!(
+            till.message()
+                .starts_with("consent refused: the sale stays anonymous")
+        );
+        // Accepted: a provisional member, attached at once, works offline.
+        till.tap("Member");
+        till.type_slowly("135-0000-2222\n");
+        till.tap("Customer agrees: join");
+        let member = till.app.session.borrow().member.clone().expect("enrolled");
+        assert!(member.provisional && member.member_id.starts_with("P-S001-T01-"));
+        assert_eq!(member.phone_masked.as_deref(), Some("135****2222"));
+        till.pay_exact();
+        let store = till.store();
+        assert!(store.points_for_sale(1).unwrap().is_some());
+        drop(store);
+        // No raw phone number anywhere in the database.
+        drop(till.app);
+        let mut bytes = Vec::new();
+        for name in ["till.db", "till.db-wal"] {
+            bytes.extend(std::fs::read(till.dir.path().join(name)).unwrap_or_default());
+        }
+        for digits in ["13500002222", "500002222", "13812345678"] {
+            assert!(
+                !bytes.windows(digits.len()).any(|w| w == digits.as_bytes()),
+                "{digits} is stored in the clear"
+            );
+        }
+    });
+}
+
+#[test]
+fn two_different_member_codes_ask_which_to_keep() {
+    on_ui_thread(|| {
+        let till = till();
+        till.login();
+        till.scan("农夫山泉 550ml");
+        till.scan_code(&spec_member_code(&till, "10086", 0));
+        till.scan_code("8800010087");
+        // 8800010087 is not a card anyone holds.
+        assert_eq!(till.message(), "unknown member card 8800010087");
+        till.scan_code(&spec_member_code(&till, "10087", 0));
+        assert!(till.app.session.borrow().member_prompt.is_some());
+        till.tap("Keep 王小明");
+        assert_eq!(till.member_id().as_deref(), Some("10086"));
+        // The card of the same member needs no question.
+        till.scan_code("8800010086");
+        assert!(till.app.session.borrow().member_prompt.is_none());
+        till.scan_code(&spec_member_code(&till, "10087", -1));
+        till.tap("Use 陈静");
+        assert_eq!(till.member_id().as_deref(), Some("10087"));
+    });
+}
+
+#[test]
+fn a_member_code_on_the_payment_screen_attaches_before_the_commit() {
+    on_ui_thread(|| {
+        let till = till();
+        till.login();
+        till.scan("可口可乐 1.25L");
+        till.tap("Pay");
+        till.scan_code(&spec_member_code(&till, "10087", 0));
+        assert_eq!(till.member_id().as_deref(), Some("10087"));
+        assert_eq!(till.message(), "member 陈静 attached");
+        till.tap_starting("Exact");
+        till.wait("commit", |s| s.screen == Screen::Complete);
+        let sale = till.store().sale(1).unwrap();
+        assert_eq!(
+            sale.attribution,
+            till_sync::Attribution::Member {
+                member_id: "10087".into()
+            }
+        );
+    });
+}
+
+#[test]
+fn an_anonymous_sale_carries_a_claim_token_that_verifies() {
+    on_ui_thread(|| {
+        let till = till();
+        till.login();
+        till.scan("农夫山泉 550ml");
+        till.pay_exact();
+        let store = till.store();
+        let sale = store.sale(1).unwrap();
+        let till_sync::Attribution::Anonymous {
+            claim_token: Some(token),
+        } = &sale.attribution
+        else {
+            panic!("{:?}", sale.attribution)
+        };
+        let keys = store.member_keys().unwrap();
+        assert_eq!(
+            crate::domain::member::verify_claim(&keys, token),
+            Some(("S001".into(), "T01".into(), 1))
+        );
+        // And the journal still verifies with the token in the hashed record.
+        assert_eq!(store.verify_journal().unwrap().problem, None);
+    });
+}
