@@ -99,6 +99,18 @@ pub struct UiSection {
     /// Codes (barcodes or internal codes) of the products on the quick-key grid, for items
     /// without a barcode, in screen order. At most 12.
     pub quick_keys: Vec<String>,
+    /// The customer-facing display: `off`, `window`, or `second-monitor` (full screen on the
+    /// monitor to the right of the till's).
+    pub customer_display: CustomerDisplay,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CustomerDisplay {
+    #[default]
+    Off,
+    Window,
+    SecondMonitor,
 }
 
 impl Default for UiSection {
@@ -106,6 +118,7 @@ impl Default for UiSection {
         UiSection {
             language: "zh_CN".into(),
             quick_keys: Vec::new(),
+            customer_display: CustomerDisplay::Off,
         }
     }
 }

@@ -97,6 +97,8 @@ pub fn ui(data_dir: &Path) -> Result<ExitCode> {
         },
     )?;
     let _scanners = till::ui::attach_scanners(&config)?;
+    app.show_customer_display()?;
+    close_with_the_till(&app);
     app.window.run().context("the touchscreen stopped")?;
     Ok(ExitCode::SUCCESS)
 }
@@ -118,6 +120,7 @@ pub fn demo(data_dir: PathBuf) -> Result<ExitCode> {
     till::demo::create_terminal(&data_dir, Some(format!("tcp:{}", printer.address)))?;
     let config_path = data_dir.join(till::config::CONFIG_FILE);
     let mut config = till::config::Config::load(&config_path)?;
+    config.ui.customer_display = till::config::CustomerDisplay::Window;
     config.scanners.push(till::config::ScannerSection::new(
         "virtual",
         &scanner.path.to_string_lossy(),
@@ -140,6 +143,10 @@ pub fn demo(data_dir: PathBuf) -> Result<ExitCode> {
         scanner.path.display()
     );
     println!("  try: {}", till::demo::sample_scans().join("  "));
+    println!(
+        "  members: phone 13812345678 (王小明), or a member QR code from: till --data-dir {} member code 10086",
+        data_dir.display()
+    );
 
     let app = App::new(
         &data_dir,
@@ -149,6 +156,8 @@ pub fn demo(data_dir: PathBuf) -> Result<ExitCode> {
         },
     )?;
     let _scanners = till::ui::attach_scanners(&config)?;
+    app.show_customer_display()?;
+    close_with_the_till(&app);
     // This terminal's lines go out through the virtual scanner, as a real scanner would send them.
     let mut scanner = scanner;
     std::thread::spawn(move || {
@@ -163,4 +172,12 @@ pub fn demo(data_dir: PathBuf) -> Result<ExitCode> {
     app.window.run().context("the touchscreen stopped")?;
     drop(printer);
     Ok(ExitCode::SUCCESS)
+}
+
+/// Closing the till's window ends the program, even with the customer display still open.
+fn close_with_the_till(app: &App) {
+    app.window.window().on_close_requested(|| {
+        let _ = slint::quit_event_loop();
+        slint::CloseRequestResponse::HideWindow
+    });
 }

@@ -23,6 +23,7 @@ pub use generated::*;
 mod approval;
 mod backoffice;
 mod complete;
+pub mod customer;
 mod login;
 mod member;
 mod parked;
@@ -57,6 +58,10 @@ use worker::{Done, Workers};
 /// The running touchscreen: the window, the controller and the workers.
 pub struct App {
     pub window: AppWindow,
+    /// The customer-facing display; shown only where `[ui] customer_display` asks for it.
+    pub customer: CustomerWindow,
+    join_url: String,
+    customer_mode: crate::config::CustomerDisplay,
     pub session: Rc<RefCell<Session>>,
     workers: Workers,
     printer: Option<Arc<PrintWorker>>,
@@ -123,10 +128,19 @@ impl App {
             _ => None,
         };
         let window = AppWindow::new().context("cannot create the till's window")?;
+        let customer = CustomerWindow::new().context("cannot create the customer display")?;
+        let join_url = format!(
+            "{}/join/{}",
+            config.member.public_url.trim_end_matches('/'),
+            config.store_id
+        );
         let workers = Workers::spawn(data_dir.to_path_buf(), printer.clone(), &config, options)?;
         let timer = slint::Timer::default();
         let app = Rc::new(App {
             window,
+            customer,
+            join_url,
+            customer_mode: config.ui.customer_display,
             session: Rc::new(RefCell::new(session)),
             workers,
             printer,
@@ -187,6 +201,7 @@ impl App {
         complete::show(window, &session);
         approval::show(window, &session);
         member::show(window, &session);
+        customer::show(&self.customer, &session, &self.join_url);
         parked::show(window, &session);
         backoffice::show(window, &session);
     }
@@ -199,6 +214,11 @@ impl App {
         let compact = size.width < 1000 || size.height < 700;
         if self.window.get_compact() != compact {
             self.window.set_compact(compact);
+        }
+        let size = self.customer.window().size();
+        let compact = size.width < 1000 || size.height < 700;
+        if self.customer.get_compact() != compact {
+            self.customer.set_compact(compact);
         }
         if let Some(printer) = &self.printer {
             let state = printer.state();
@@ -241,6 +261,33 @@ impl App {
     /// Feeds a key press as the window would (used by the serial scanner path and tests).
     pub fn key(&self, text: &str) -> bool {
         self.update(|s| s.key(text, false, Instant::now())).0
+    }
+
+    /// Opens the customer display as configured: off, a window, or full screen on the monitor
+    /// to the right of the till's.
+    pub fn show_customer_display(&self) -> anyhow::Result<()> {
+        use crate::config::CustomerDisplay;
+        match self.customer_mode {
+            CustomerDisplay::Off => return Ok(()),
+            CustomerDisplay::Window => {}
+            CustomerDisplay::SecondMonitor => {
+                let till = self.window.window().size();
+                self.customer
+                    .window()
+                    .set_position(slint::PhysicalPosition::new(till.width as i32, 0));
+                self.customer.window().set_fullscreen(true);
+            }
+        }
+        self.customer.show()?;
+        Ok(())
+    }
+
+    /// Sizes the customer display (for screenshots); compact below 1000×700.
+    pub fn set_customer_size(&self, width: u32, height: u32) {
+        self.customer
+            .window()
+            .set_size(slint::PhysicalSize::new(width, height));
+        self.customer.set_compact(width < 1000 || height < 700);
     }
 
     /// Sizes the window; below 1000×700 the screens use their compact layout (a 7" till).

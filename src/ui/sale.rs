@@ -246,6 +246,22 @@ fn show_entry(adapter: &SaleAdapter<'_>, session: &Session) {
     adapter.set_show_quick_keys(session.show_quick_keys);
 }
 
+/// Items on a ticket as a customer counts them: each weighed line is one item.
+pub(super) fn item_count(ticket: &crate::domain::Ticket) -> i64 {
+    ticket
+        .lines()
+        .iter()
+        .map(|l| {
+            if l.item.weighed {
+                1000
+            } else {
+                l.quantity.milli()
+            }
+        })
+        .sum::<i64>()
+        / 1000
+}
+
 /// Basis points as a percentage: 1000 → "10", 1250 → "12.5".
 pub(super) fn percent(bp: u32) -> String {
     let text = format!("{}.{:02}", bp / 100, bp % 100);

@@ -46,11 +46,22 @@ pub fn render_all(out: &Path) -> Result<Vec<PathBuf>> {
             Lang::En => "en",
         };
         let mut shoot = |name: &str| -> Result<()> {
+            // The customer display's pictures are named for it; the rest are the till's.
+            let customer = name.contains("customer");
             for (width, height) in SIZES {
-                app.set_size(width, height);
+                if customer {
+                    app.set_customer_size(width, height);
+                } else {
+                    app.set_size(width, height);
+                }
                 app.refresh();
                 let path = out.join(format!("{name}-{tag}-{width}x{height}.png"));
-                save_png(&app, &path)?;
+                let window = if customer {
+                    app.customer.window()
+                } else {
+                    app.window.window()
+                };
+                save_png(window, &path)?;
                 written.push(path);
             }
             Ok(())
@@ -107,6 +118,7 @@ fn stage(app: &Rc<App>, shoot: &mut dyn FnMut(&str) -> Result<()>) -> Result<()>
     app.scan(&scale_label("00042", 356));
     app.update(|s| s.scan("6920000000000"));
     shoot("02-sale")?;
+    shoot("09-customer-display")?;
     app.update(|s| s.toggle_quick_keys());
     app.update(|s| s.sale_key("3"));
     shoot("03-quick-keys")?;
@@ -136,6 +148,7 @@ fn stage(app: &Rc<App>, shoot: &mut dyn FnMut(&str) -> Result<()>) -> Result<()>
     app.update(|s| s.payment_key("enter"));
     wait(app, |s| s.screen == Screen::Complete, "commit")?;
     shoot("06-complete")?;
+    shoot("10-customer-display-claim")?;
 
     app.update(|s| s.new_sale());
     app.update(|s| s.show_parked());
@@ -149,7 +162,35 @@ fn stage(app: &Rc<App>, shoot: &mut dyn FnMut(&str) -> Result<()>) -> Result<()>
     app.update(|s| s.approval_key("enter"));
     wait(app, |s| s.today.is_some(), "back office")?;
     shoot("08-back-office")?;
+
+    // A member by phone on the next sale, then a new customer asked to join.
+    app.update(|s| s.close_side_screen());
+    for name in ["现磨咖啡 拿铁", "糯米鸡"] {
+        app.update(|s| s.scan(&quick_code(name)));
+    }
+    app.update(|s| s.member());
+    for digit in "13812345678".chars() {
+        app.update(|s| s.sale_key(&digit.to_string()));
+    }
+    app.update(|s| s.sale_key("enter"));
+    shoot("11-sale-member")?;
+    shoot("12-customer-display-member")?;
+    app.update(|s| s.detach_member());
+    app.update(|s| s.member());
+    for digit in "13500002222".chars() {
+        app.update(|s| s.sale_key(&digit.to_string()));
+    }
+    app.update(|s| s.sale_key("enter"));
+    shoot("13-consent")?;
     Ok(())
+}
+
+/// The internal code of a counter item on the quick keys.
+fn quick_code(name: &str) -> String {
+    match name {
+        "现磨咖啡 拿铁" => "K02".into(),
+        _ => "K08".into(),
+    }
 }
 
 fn code(name: &str) -> Result<String> {
@@ -176,11 +217,9 @@ fn wait(
     Ok(())
 }
 
-/// Renders the window and writes it as a PNG.
-pub fn save_png(app: &App, path: &Path) -> Result<()> {
-    let buffer = app
-        .window
-        .window()
+/// Renders a window and writes it as a PNG.
+pub fn save_png(window: &slint::Window, path: &Path) -> Result<()> {
+    let buffer = window
         .take_snapshot()
         .map_err(|e| anyhow::anyhow!("cannot render the window: {e}"))?;
     let file =

@@ -951,3 +951,41 @@ fn an_anonymous_sale_carries_a_claim_token_that_verifies() {
         assert_eq!(store.verify_journal().unwrap().problem, None);
     });
 }
+
+#[test]
+fn the_customer_display_mirrors_the_ticket() {
+    on_ui_thread(|| {
+        let till = till();
+        let customer = |label: &str| {
+            settle();
+            ElementHandle::find_by_accessible_label(&till.app.customer, label)
+                .filter_map(|e| e.accessible_value())
+                .map(|v| v.to_string())
+                .find(|v| !v.is_empty())
+                .unwrap_or_default()
+        };
+        till.login();
+        till.scan("农夫山泉 550ml");
+        till.scan("可口可乐 1.25L");
+        assert_eq!(customer("Total"), till.shown("Total"));
+        assert_eq!(customer("Total"), "¥7.50");
+        // Anonymous: the join QR code.
+        assert_eq!(customer("Greeting"), "Welcome");
+        assert_eq!(customer("Join QR code"), "https://hq.example.com/join/S001");
+        // A member: a greeting instead.
+        till.scan_code(&spec_member_code(&till, "10087", 0));
+        assert_eq!(customer("Greeting"), "Hello, 陈静!");
+        till.tap("Detach member");
+        // After an anonymous sale: the QR code claims that very sale.
+        till.pay_exact();
+        let claim = customer("Join QR code");
+        let token = claim
+            .strip_prefix("https://hq.example.com/c/")
+            .expect(&claim);
+        let keys = till.store().member_keys().unwrap();
+        assert_eq!(
+            crate::domain::member::verify_claim(&keys, token),
+            Some(("S001".into(), "T01".into(), 1))
+        );
+    });
+}
