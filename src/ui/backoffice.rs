@@ -78,7 +78,7 @@ pub(super) fn show(window: &AppWindow, session: &Session) {
                 figure(lang.pick("销售笔数", "Sales"), day.sales.to_string()),
                 figure(lang.pick("销售额", "Takings"), session.money(day.total)),
                 figure(lang.pick("客单价", "Average sale"), session.money(average)),
-                figure(lang.pick("会员销售", "Member sales"), capture),
+                figure(lang.pick("会员占比", "Member capture"), capture),
             ];
             let mut tenders: Vec<Figure> = day
                 .by_tender
