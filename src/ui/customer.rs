@@ -45,7 +45,12 @@ pub(super) fn show(window: &CustomerWindow, session: &Session, join_url: &str) {
             .iter()
             .map(|l| CustomerLine {
                 name: super::sale::name(lang, &l.name_zh, &l.name_en).into(),
-                detail: String::new().into(),
+                detail: format!(
+                    "{} × {}",
+                    lang.quantity(crate::domain::Quantity::from_milli(l.qty_milli), l.weighed),
+                    session.money(l.unit_price)
+                )
+                .into(),
                 total: session.money(l.total).into(),
             })
             .collect::<Vec<_>>();
