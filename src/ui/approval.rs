@@ -9,18 +9,10 @@ use super::{App, AppWindow, ApprovalAdapter};
 
 pub(super) fn connect(app: &Rc<App>) {
     let adapter = app.window.global::<ApprovalAdapter>();
-    let weak = Rc::downgrade(app);
-    adapter.on_key(move |key| {
-        if let Some(app) = weak.upgrade() {
-            app.update(|s| s.approval_key(&key));
-        }
-    });
-    let weak = Rc::downgrade(app);
-    adapter.on_cancel(move || {
-        if let Some(app) = weak.upgrade() {
-            app.update(|s| s.cancel_approval());
-        }
-    });
+    adapter.on_key(super::on1(app, |s, key: slint::SharedString| {
+        s.approval_key(&key)
+    }));
+    adapter.on_cancel(super::on0(app, |s| s.cancel_approval()));
 }
 
 pub(super) fn show(window: &AppWindow, session: &Session) {

@@ -11,33 +11,15 @@ use crate::domain::TenderKind;
 
 pub(super) fn connect(app: &Rc<App>) {
     let adapter = app.window.global::<BackOfficeAdapter>();
-    let weak = Rc::downgrade(app);
-    adapter.on_sync_now(move || {
-        if let Some(app) = weak.upgrade() {
-            app.update(|s| s.sync_now());
-        }
-    });
-    let weak = Rc::downgrade(app);
-    adapter.on_language(move |code| {
-        if let Some(app) = weak.upgrade()
-            && let Some(lang) = Lang::parse(&code)
-        {
+    adapter.on_sync_now(super::on0(app, |s| s.sync_now()));
+    adapter.on_language(super::on1(app, |s, code: slint::SharedString| {
+        if let Some(lang) = Lang::parse(&code) {
             super::select_language(lang);
-            app.update(|s| s.set_language(lang));
+            s.set_language(lang);
         }
-    });
-    let weak = Rc::downgrade(app);
-    adapter.on_logout(move || {
-        if let Some(app) = weak.upgrade() {
-            app.update(|s| s.logout());
-        }
-    });
-    let weak = Rc::downgrade(app);
-    adapter.on_close(move || {
-        if let Some(app) = weak.upgrade() {
-            app.update(|s| s.close_side_screen());
-        }
-    });
+    }));
+    adapter.on_logout(super::on0(app, |s| s.logout()));
+    adapter.on_close(super::on0(app, |s| s.close_side_screen()));
 }
 
 fn figure(label: String, value: String) -> Figure {

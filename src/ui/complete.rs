@@ -9,12 +9,8 @@ use super::{App, AppWindow, CompleteAdapter};
 use crate::domain::TenderKind;
 
 pub(super) fn connect(app: &Rc<App>) {
-    let weak = Rc::downgrade(app);
-    app.window.global::<CompleteAdapter>().on_new_sale(move || {
-        if let Some(app) = weak.upgrade() {
-            app.update(|s| s.new_sale());
-        }
-    });
+    let adapter = app.window.global::<CompleteAdapter>();
+    adapter.on_new_sale(super::on0(app, |s| s.new_sale()));
 }
 
 pub(super) fn show(window: &AppWindow, session: &Session) {

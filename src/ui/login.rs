@@ -10,18 +10,10 @@ use crate::store::Role;
 
 pub(super) fn connect(app: &Rc<App>) {
     let adapter = app.window.global::<LoginAdapter>();
-    let weak = Rc::downgrade(app);
-    adapter.on_select(move |index| {
-        if let Some(app) = weak.upgrade() {
-            app.update(|s| s.select_staff(usize::try_from(index).unwrap_or(usize::MAX)));
-        }
-    });
-    let weak = Rc::downgrade(app);
-    adapter.on_key(move |key| {
-        if let Some(app) = weak.upgrade() {
-            app.update(|s| s.login_key(&key));
-        }
-    });
+    adapter.on_select(super::on1(app, |s, i| s.select_staff(super::row(i))));
+    adapter.on_key(super::on1(app, |s, key: slint::SharedString| {
+        s.login_key(&key)
+    }));
 }
 
 pub(super) fn show(window: &AppWindow, session: &Session) {

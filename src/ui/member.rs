@@ -8,12 +8,8 @@ use super::session::{MemberPrompt, Session, member_title};
 use super::{App, AppWindow, MemberAdapter};
 
 pub(super) fn connect(app: &Rc<App>) {
-    let weak = Rc::downgrade(app);
-    app.window.global::<MemberAdapter>().on_answer(move |yes| {
-        if let Some(app) = weak.upgrade() {
-            app.update(|s| s.answer_member_prompt(yes));
-        }
-    });
+    let adapter = app.window.global::<MemberAdapter>();
+    adapter.on_answer(super::on1(app, |s, yes| s.answer_member_prompt(yes)));
 }
 
 pub(super) fn show(window: &AppWindow, session: &Session) {

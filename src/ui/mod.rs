@@ -397,6 +397,38 @@ impl IntoTask for bool {
     }
 }
 
+/// An adapter callback without arguments that runs a controller action. It holds the app
+/// weakly: the window's callbacks must not keep the app alive.
+fn on0<R: IntoTask>(
+    app: &Rc<App>,
+    action: impl Fn(&mut Session) -> R + 'static,
+) -> impl Fn() + 'static {
+    let weak = Rc::downgrade(app);
+    move || {
+        if let Some(app) = weak.upgrade() {
+            app.update(|s| action(s));
+        }
+    }
+}
+
+/// [`on0`] for a callback with one argument.
+fn on1<A, R: IntoTask>(
+    app: &Rc<App>,
+    action: impl Fn(&mut Session, A) -> R + 'static,
+) -> impl Fn(A) + 'static {
+    let weak = Rc::downgrade(app);
+    move |arg| {
+        if let Some(app) = weak.upgrade() {
+            app.update(|s| action(s, arg));
+        }
+    }
+}
+
+/// A model row index from Slint; a negative one matches no row.
+fn row(index: i32) -> usize {
+    usize::try_from(index).unwrap_or(usize::MAX)
+}
+
 /// Switches the `.slint` labels' language along with the controller's.
 pub fn select_language(lang: Lang) {
     // Only fails for a translation that was not bundled, which build.rs guarantees.

@@ -9,18 +9,8 @@ use super::{App, AppWindow, ParkedAdapter, ParkedRow};
 
 pub(super) fn connect(app: &Rc<App>) {
     let adapter = app.window.global::<ParkedAdapter>();
-    let weak = Rc::downgrade(app);
-    adapter.on_resume(move |index| {
-        if let Some(app) = weak.upgrade() {
-            app.update(|s| s.resume(usize::try_from(index).unwrap_or(usize::MAX)));
-        }
-    });
-    let weak = Rc::downgrade(app);
-    adapter.on_close(move || {
-        if let Some(app) = weak.upgrade() {
-            app.update(|s| s.close_side_screen());
-        }
-    });
+    adapter.on_resume(super::on1(app, |s, i| s.resume(super::row(i))));
+    adapter.on_close(super::on0(app, |s| s.close_side_screen()));
 }
 
 pub(super) fn show(window: &AppWindow, session: &Session) {

@@ -9,42 +9,12 @@ use super::{App, AppWindow, PaymentAdapter, TenderRow};
 
 pub(super) fn connect(app: &Rc<App>) {
     let adapter = app.window.global::<PaymentAdapter>();
-    let weak = Rc::downgrade(app);
-    adapter.on_select_kind(move |index| {
-        if let Some(app) = weak.upgrade() {
-            app.update(|s| s.select_kind(usize::try_from(index).unwrap_or(usize::MAX)));
-        }
-    });
-    let weak = Rc::downgrade(app);
-    adapter.on_keypad(move |key| {
-        if let Some(app) = weak.upgrade() {
-            app.update(|s| s.payment_key(&key));
-        }
-    });
-    let weak = Rc::downgrade(app);
-    adapter.on_quick_cash_pressed(move |index| {
-        if let Some(app) = weak.upgrade() {
-            app.update(|s| s.quick_cash_pressed(usize::try_from(index).unwrap_or(usize::MAX)));
-        }
-    });
-    let weak = Rc::downgrade(app);
-    adapter.on_remove_tender(move |index| {
-        if let Some(app) = weak.upgrade() {
-            app.update(|s| s.remove_tender(usize::try_from(index).unwrap_or(usize::MAX)));
-        }
-    });
-    let weak = Rc::downgrade(app);
-    adapter.on_back(move || {
-        if let Some(app) = weak.upgrade() {
-            app.update(|s| s.back_to_sale());
-        }
-    });
-    let weak = Rc::downgrade(app);
-    adapter.on_confirm(move |yes| {
-        if let Some(app) = weak.upgrade() {
-            app.update(|s| s.confirm_tender(yes));
-        }
-    });
+    adapter.on_select_kind(super::on1(app, |s, i| s.select_kind(super::row(i))));
+    adapter.on_keypad(super::on1(app, |s, key: SharedString| s.payment_key(&key)));
+    adapter.on_quick_cash_pressed(super::on1(app, |s, i| s.quick_cash_pressed(super::row(i))));
+    adapter.on_remove_tender(super::on1(app, |s, i| s.remove_tender(super::row(i))));
+    adapter.on_back(super::on0(app, |s| s.back_to_sale()));
+    adapter.on_confirm(super::on1(app, |s, yes| s.confirm_tender(yes)));
 }
 
 pub(super) fn show(window: &AppWindow, session: &Session) {

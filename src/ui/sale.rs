@@ -10,47 +10,23 @@ use super::{App, AppWindow, LineRow, QuickKey, SaleAdapter};
 use crate::domain::Discount;
 
 pub(super) fn connect(app: &Rc<App>) {
+    use super::{on0, on1, row};
     let adapter = app.window.global::<SaleAdapter>();
     adapter.set_lines(ModelRc::new(VecModel::<LineRow>::default()));
-    macro_rules! on {
-        ($setter:ident, |$s:ident| $body:expr) => {{
-            let weak = Rc::downgrade(app);
-            adapter.$setter(move || {
-                if let Some(app) = weak.upgrade() {
-                    app.update(|$s| $body);
-                }
-            });
-        }};
-    }
-    on!(on_focus_entry, |s| s.focus_entry());
-    on!(on_quantity, |s| s.quantity());
-    on!(on_void_line, |s| s.void_line());
-    on!(on_discount_selected, |s| s.discount());
-    on!(on_park, |s| s.park());
-    on!(on_show_parked, |s| s.show_parked());
-    on!(on_pay, |s| s.pay());
-    on!(on_toggle_quick_keys, |s| s.toggle_quick_keys());
-    on!(on_member, |s| s.member());
-    on!(on_detach_member, |s| s.detach_member());
-    on!(on_back_office, |s| s.open_back_office());
-    let weak = Rc::downgrade(app);
-    adapter.on_keypad(move |key| {
-        if let Some(app) = weak.upgrade() {
-            app.update(|s| s.sale_key(&key));
-        }
-    });
-    let weak = Rc::downgrade(app);
-    adapter.on_select_line(move |index| {
-        if let Some(app) = weak.upgrade() {
-            app.update(|s| s.select_line(usize::try_from(index).unwrap_or(usize::MAX)));
-        }
-    });
-    let weak = Rc::downgrade(app);
-    adapter.on_quick_key(move |index| {
-        if let Some(app) = weak.upgrade() {
-            app.update(|s| s.quick_key(usize::try_from(index).unwrap_or(usize::MAX)));
-        }
-    });
+    adapter.on_focus_entry(on0(app, |s| s.focus_entry()));
+    adapter.on_quantity(on0(app, |s| s.quantity()));
+    adapter.on_void_line(on0(app, |s| s.void_line()));
+    adapter.on_discount_selected(on0(app, |s| s.discount()));
+    adapter.on_park(on0(app, |s| s.park()));
+    adapter.on_show_parked(on0(app, |s| s.show_parked()));
+    adapter.on_pay(on0(app, |s| s.pay()));
+    adapter.on_toggle_quick_keys(on0(app, |s| s.toggle_quick_keys()));
+    adapter.on_member(on0(app, |s| s.member()));
+    adapter.on_detach_member(on0(app, |s| s.detach_member()));
+    adapter.on_back_office(on0(app, |s| s.open_back_office()));
+    adapter.on_keypad(on1(app, |s, key: SharedString| s.sale_key(&key)));
+    adapter.on_select_line(on1(app, |s, i| s.select_line(row(i))));
+    adapter.on_quick_key(on1(app, |s, i| s.quick_key(row(i))));
 }
 
 /// A message for a band: its text and whether it is a refusal.
@@ -146,18 +122,7 @@ pub(super) fn show(window: &AppWindow, session: &Session) {
         .selected
         .and_then(|id| ticket.lines().iter().position(|l| l.id == id));
     adapter.set_selected(selected.map_or(-1, |i| i as i32));
-    let items: i64 = ticket
-        .lines()
-        .iter()
-        .map(|l| {
-            if l.item.weighed {
-                1000
-            } else {
-                l.quantity.milli()
-            }
-        })
-        .sum::<i64>()
-        / 1000;
+    let items = item_count(ticket);
     adapter.set_item_count(
         lang.pick(&format!("{items} 件商品"), &format!("{items} items"))
             .into(),
