@@ -410,11 +410,13 @@ impl Session {
     fn edit_field(&mut self, field: Field, key: &str) {
         let (mut value, max, decimals) = match field {
             Field::LoginPin | Field::ApprovalPin => (self.field_value(field), 8, false),
-            Field::Phone => (self.field_value(field), 15, false),
+            Field::Phone => (self.field_value(field), 20, false),
             Field::SaleEntry | Field::PaymentEntry => (self.field_value(field), 14, true),
             Field::None => return,
         };
         match key {
+            // A phone number typed on a keyboard may come as +86 138-1234-5678.
+            "+" | "-" | " " if field == Field::Phone && value.len() < max => value.push_str(key),
             "back" => {
                 value.pop();
             }
