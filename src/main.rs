@@ -641,6 +641,12 @@ fn sync(data_dir: &Path, cmd: SyncCommand) -> Result<ExitCode> {
                 report.batches,
                 report.pending
             );
+            if report.member_keys_added > 0 {
+                println!(
+                    "{} new member key(s) from HQ; the newest is current",
+                    report.member_keys_added
+                );
+            }
             for (seq, reason) in &report.rejected {
                 println!("sale #{seq} refused by HQ: {reason}");
             }

@@ -33,6 +33,8 @@ pub struct SyncReport {
     pub rejected: Vec<(u64, String)>,
     pub batches: u64,
     pub pending: u64,
+    /// Member keys from HQ this till did not have.
+    pub member_keys_added: u64,
 }
 
 /// Stores HQ's address, the CA to trust for it (if the chain runs its own) and the token
@@ -99,7 +101,8 @@ pub fn sync_now(
     attempts: u32,
 ) -> Result<SyncReport, SyncNowError> {
     let mut report = SyncReport::default();
-    let result = upload_all(store, client, batch, attempts, &mut report);
+    let result = upload_all(store, client, batch, attempts, &mut report)
+        .and_then(|()| pull_member_keys(store, client, &mut report));
     let now = jiff::Timestamp::now().as_millisecond().to_string();
     match &result {
         Ok(()) => {
@@ -111,6 +114,25 @@ pub fn sync_now(
     result?;
     report.pending = store.outbox_pending()?;
     Ok(report)
+}
+
+/// Pulls the chain's member keys and keeps any this till lacks, oldest first, so that HQ's
+/// current key is the till's current one too.
+fn pull_member_keys(
+    store: &mut Store,
+    client: &SyncClient,
+    report: &mut SyncReport,
+) -> Result<(), SyncNowError> {
+    let response = client.member_keys()?;
+    for entry in response.keys.iter().rev() {
+        let key = crate::domain::member::MemberKey::parse_hex(&entry.key).map_err(|_| {
+            SyncError::BadResponse(format!("member key {} is not 64 hex characters", entry.id))
+        })?;
+        if store.add_member_key(&key)? {
+            report.member_keys_added += 1;
+        }
+    }
+    Ok(())
 }
 
 fn upload_all(

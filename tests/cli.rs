@@ -1317,6 +1317,45 @@ mod sync {
     }
 
     #[test]
+    fn member_keys_arrive_with_sync_and_follow_a_rotation() {
+        let hq = hq();
+        let till = Till::with_catalog();
+        till.ok(&[
+            "register",
+            "--hq",
+            &format!("http://{}", hq.address),
+            "--code",
+            &hq.code,
+        ]);
+        let mut admin = hq.store();
+        let (_, first) = admin.rotate_member_key().unwrap();
+        let out = till.ok(&["sync", "now"]);
+        assert!(out.contains("1 new member key"), "{out}");
+        let fingerprint = |hex_key: &str| {
+            use sha2::Digest;
+            hex::encode(&sha2::Sha256::digest(hex::decode(hex_key).unwrap())[..4])
+        };
+        assert_eq!(
+            till.ok(&["member", "key", "show"]),
+            format!("current: {}\n", fingerprint(&first))
+        );
+        // HQ rotates; the till takes the new key and keeps the old one as previous.
+        let (_, second) = admin.rotate_member_key().unwrap();
+        till.ok(&["sync", "now"]);
+        assert_eq!(
+            till.ok(&["member", "key", "show"]),
+            format!(
+                "current: {}\nprevious: {}\n",
+                fingerprint(&second),
+                fingerprint(&first)
+            )
+        );
+        // A sync with nothing new changes nothing.
+        let out = till.ok(&["sync", "now"]);
+        assert!(!out.contains("new member key"), "{out}");
+    }
+
+    #[test]
     fn sync_needs_registration_and_refuses_a_code_for_another_terminal() {
         let hq = hq();
         let till = Till::with_catalog();

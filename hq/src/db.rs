@@ -71,6 +71,11 @@ pub trait HqStore: Send {
         sales: &[UploadedSale],
     ) -> Result<UploadResponse>;
     fn summaries(&mut self) -> Result<Vec<StoreSummary>>;
+    /// Makes a new random member key current; the one before stays valid as the previous key.
+    /// Returns its number and hex.
+    fn rotate_member_key(&mut self) -> Result<(u64, String)>;
+    /// The current member key, then the previous one.
+    fn member_keys(&mut self) -> Result<Vec<(u64, String)>>;
     fn terminals(&mut self) -> Result<Vec<TerminalStatus>>;
 }
 
@@ -109,6 +114,11 @@ CREATE TABLE IF NOT EXISTS sale_payments (
     amount  INTEGER NOT NULL,
     PRIMARY KEY (sale_id, idx)
 );
+CREATE TABLE IF NOT EXISTS member_keys (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    key_hex    TEXT NOT NULL UNIQUE,
+    created_ms INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS idempotency (
     store_id    TEXT NOT NULL,
     terminal_id TEXT NOT NULL,
@@ -143,6 +153,14 @@ impl SqliteStore {
         conn.execute_batch(SCHEMA)?;
         Ok(SqliteStore { conn })
     }
+}
+
+/// A new member key: 32 bytes from the operating system's CSPRNG (through `rand`'s
+/// ChaCha-based thread RNG, reseeded from the OS), as 64 lower-case hex characters.
+pub(crate) fn new_member_key() -> String {
+    let mut key = [0u8; 32];
+    rand::rng().fill(&mut key);
+    hex::encode(key)
 }
 
 /// A random secret of `len` characters from an unambiguous alphabet (no 0/O, 1/I).
@@ -294,6 +312,28 @@ impl HqStore for SqliteStore {
             }
         }
         Ok(out.into_values().collect())
+    }
+
+    fn rotate_member_key(&mut self) -> Result<(u64, String)> {
+        let key = new_member_key();
+        self.conn.execute(
+            "INSERT INTO member_keys (key_hex, created_ms) VALUES (?1, ?2)",
+            params![key, now_ms()],
+        )?;
+        Ok((
+            u64::try_from(self.conn.last_insert_rowid()).unwrap_or(0),
+            key,
+        ))
+    }
+
+    fn member_keys(&mut self) -> Result<Vec<(u64, String)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, key_hex FROM member_keys ORDER BY id DESC LIMIT 2")?;
+        let keys = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(keys)
     }
 
     fn terminals(&mut self) -> Result<Vec<TerminalStatus>> {

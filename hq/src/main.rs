@@ -50,6 +50,34 @@ enum Command {
     Terminals,
     /// Check a journal given as canonical sale records, one JSON object per line, in sequence.
     VerifyJournal { file: PathBuf },
+    /// The chain's member key, which terminals use to verify member codes offline.
+    #[command(subcommand)]
+    Member(MemberCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum MemberCommand {
+    #[command(subcommand)]
+    Key(KeyCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum KeyCommand {
+    /// Make a new random key current. The previous key stays valid, so codes made with it
+    /// still verify while terminals pick the new one up at their next sync.
+    Rotate,
+    /// Show the current and previous keys' fingerprints.
+    Show,
+    /// Write the current key to a file (mode 0600), for `till member key import` on a
+    /// terminal that cannot sync yet.
+    Export { file: PathBuf },
+}
+
+/// A key's public fingerprint: the first 4 bytes of its SHA-256, as terminals print it.
+fn fingerprint(key_hex: &str) -> String {
+    use sha2::Digest;
+    let bytes = hex::decode(key_hex).unwrap_or_default();
+    hex::encode(&sha2::Sha256::digest(bytes)[..4])
 }
 
 #[derive(Subcommand, Debug)]
@@ -136,6 +164,40 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             let code = open(&cli.db)?.add_terminal(&store, &terminal)?;
             println!("terminal {store}/{terminal} added; one-time registration code: {code}");
+        }
+        Command::Member(MemberCommand::Key(KeyCommand::Rotate)) => {
+            let (id, key) = open(&cli.db)?.rotate_member_key()?;
+            println!("member key {id} ({}) is now current", fingerprint(&key));
+        }
+        Command::Member(MemberCommand::Key(KeyCommand::Show)) => {
+            let keys = open(&cli.db)?.member_keys()?;
+            if keys.is_empty() {
+                println!("no member key yet; run `till-hq member key rotate`");
+            }
+            for (i, (id, key)) in keys.iter().enumerate() {
+                let role = if i == 0 { "current" } else { "previous" };
+                println!("{role}: key {id} ({})", fingerprint(key));
+            }
+        }
+        Command::Member(MemberCommand::Key(KeyCommand::Export { file })) => {
+            use std::io::Write;
+            use std::os::unix::fs::OpenOptionsExt;
+            let keys = open(&cli.db)?.member_keys()?;
+            let Some((id, key)) = keys.first() else {
+                bail!("no member key yet; run `till-hq member key rotate`");
+            };
+            let mut out = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&file)
+                .with_context(|| format!("cannot create {}", file.display()))?;
+            writeln!(out, "{key}")?;
+            println!(
+                "member key {id} ({}) written to {}",
+                fingerprint(key),
+                file.display()
+            );
         }
         Command::Sales => {
             let summaries = open(&cli.db)?.summaries()?;

@@ -8,7 +8,9 @@ use postgres::{Client, NoTls, Transaction};
 use sha2::{Digest, Sha256};
 use till_sync::api::{SaleResult, SaleStatus, UploadResponse, UploadedSale};
 
-use crate::db::{HqError, HqStore, Result, StoreSummary, TerminalStatus, chain_status, secret};
+use crate::db::{
+    HqError, HqStore, Result, StoreSummary, TerminalStatus, chain_status, new_member_key, secret,
+};
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS stores (
@@ -46,6 +48,11 @@ CREATE TABLE IF NOT EXISTS sale_payments (
     kind    TEXT NOT NULL,
     amount  BIGINT NOT NULL,
     PRIMARY KEY (sale_id, idx)
+);
+CREATE TABLE IF NOT EXISTS member_keys (
+    id         BIGSERIAL PRIMARY KEY,
+    key_hex    TEXT NOT NULL UNIQUE,
+    created_ms BIGINT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS idempotency (
     store_id    TEXT NOT NULL,
@@ -254,6 +261,33 @@ impl HqStore for PgStore {
             }
         }
         Ok(out.into_values().collect())
+    }
+
+    fn rotate_member_key(&mut self) -> Result<(u64, String)> {
+        let key = new_member_key();
+        let row = self
+            .live()?
+            .query_one(
+                "INSERT INTO member_keys (key_hex, created_ms) VALUES ($1, $2) RETURNING id",
+                &[&key, &now_ms()],
+            )
+            .map_err(db)?;
+        let id: i64 = row.get(0);
+        Ok((id.unsigned_abs(), key))
+    }
+
+    fn member_keys(&mut self) -> Result<Vec<(u64, String)>> {
+        let rows = self
+            .live()?
+            .query(
+                "SELECT id, key_hex FROM member_keys ORDER BY id DESC LIMIT 2",
+                &[],
+            )
+            .map_err(db)?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get::<_, i64>(0).unsigned_abs(), r.get(1)))
+            .collect())
     }
 
     fn terminals(&mut self) -> Result<Vec<TerminalStatus>> {

@@ -13,8 +13,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use sha2::{Digest, Sha256};
 use till_sync::api::{
-    ErrorBody, IDEMPOTENCY_KEY, REGISTER_PATH, RegisterRequest, RegisterResponse, SaleResult,
-    SaleStatus, UPLOAD_PATH, UPLOAD_VERSION, UploadRequest, UploadResponse, UploadedSale,
+    ErrorBody, IDEMPOTENCY_KEY, MEMBER_KEYS_PATH, MemberKey, MemberKeysResponse, REGISTER_PATH,
+    RegisterRequest, RegisterResponse, SaleResult, SaleStatus, UPLOAD_PATH, UPLOAD_VERSION,
+    UploadRequest, UploadResponse, UploadedSale,
 };
 use till_sync::{Attribution, SaleLine, SalePayment, SaleRecord};
 use utoipa::OpenApi;
@@ -31,9 +32,9 @@ type Db = Arc<Mutex<Box<dyn HqStore>>>;
 #[openapi(
     info(
         title = "Till HQ",
-        description = "The terminal API of Till HQ: registration and exactly-once sales upload."
+        description = "The terminal API of Till HQ: registration, exactly-once sales upload and member keys."
     ),
-    paths(register, upload),
+    paths(register, upload, member_keys),
     components(schemas(
         RegisterRequest,
         RegisterResponse,
@@ -46,6 +47,8 @@ type Db = Arc<Mutex<Box<dyn HqStore>>>;
         SaleLine,
         SalePayment,
         Attribution,
+        MemberKey,
+        MemberKeysResponse,
         ErrorBody
     )),
     modifiers(&BearerToken)
@@ -120,6 +123,7 @@ pub fn router(store: Box<dyn HqStore>) -> Router {
         )
         .route(REGISTER_PATH, post(register))
         .route(UPLOAD_PATH, post(upload))
+        .route(MEMBER_KEYS_PATH, get(member_keys))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(tower_http::decompression::RequestDecompressionLayer::new())
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
@@ -159,6 +163,44 @@ async fn register(
     }))
 }
 
+/// The chain's member keys for a registered terminal: current first, then the previous one.
+#[utoipa::path(
+    get,
+    path = "/api/v1/member-keys",
+    security(("terminal_token" = [])),
+    responses(
+        (status = 200, description = "the current key, then the previous one", body = MemberKeysResponse),
+        (status = 401, description = "no token or an unknown token", body = ErrorBody)
+    )
+)]
+async fn member_keys(
+    State(db): State<Db>,
+    headers: HeaderMap,
+) -> Result<axum::Json<MemberKeysResponse>, ApiError> {
+    let (store, terminal) = authenticated(&db, &headers).await?;
+    let keys = with_db(&db, |db| db.member_keys()).await?;
+    tracing::info!(store, terminal, keys = keys.len(), "member keys sent");
+    Ok(axum::Json(MemberKeysResponse {
+        keys: keys
+            .into_iter()
+            .map(|(id, key)| MemberKey { id, key })
+            .collect(),
+    }))
+}
+
+/// The store and terminal a request's bearer token belongs to; 401 without a valid one.
+async fn authenticated(db: &Db, headers: &HeaderMap) -> Result<(String, String), ApiError> {
+    let token = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(|| fail(StatusCode::UNAUTHORIZED, "a bearer token is required"))?
+        .to_string();
+    with_db(db, move |db| db.authenticate(&token))
+        .await?
+        .ok_or_else(|| fail(StatusCode::UNAUTHORIZED, "unknown token"))
+}
+
 /// Uploads a batch of sales, gzip-compressed. Answers per sale: accepted, duplicate or
 /// rejected. Replaying an Idempotency-Key returns the first answer.
 #[utoipa::path(
@@ -181,15 +223,7 @@ async fn upload(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let token = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or_else(|| fail(StatusCode::UNAUTHORIZED, "a bearer token is required"))?
-        .to_string();
-    let (store, terminal) = with_db(&db, move |db| db.authenticate(&token))
-        .await?
-        .ok_or_else(|| fail(StatusCode::UNAUTHORIZED, "unknown token"))?;
+    let (store, terminal) = authenticated(&db, &headers).await?;
     let key = headers
         .get(IDEMPOTENCY_KEY)
         .and_then(|v| v.to_str().ok())

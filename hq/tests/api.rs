@@ -348,6 +348,44 @@ fn a_second_sale_claiming_a_sequence_is_rejected(app: App) {
     assert_eq!(app.sales_count(), 2);
 }
 
+fn member_keys_rotate_and_reach_terminals_with_the_previous_key(app: App) {
+    let client = app.client(0);
+    assert_eq!(client.member_keys().unwrap().keys, vec![]);
+    let mut admin = app.db();
+    let (first_id, first) = admin.rotate_member_key().unwrap();
+    let (second_id, second) = admin.rotate_member_key().unwrap();
+    let (third_id, third) = admin.rotate_member_key().unwrap();
+    assert!(first_id < second_id && second_id < third_id);
+    for key in [&first, &second, &third] {
+        assert_eq!(key.len(), 64);
+        assert!(
+            key.bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        );
+    }
+    assert!(
+        first != second && second != third,
+        "every rotation makes a new key"
+    );
+    // Current first, then the previous one; the oldest is gone.
+    let keys = client.member_keys().unwrap().keys;
+    let got: Vec<(u64, &str)> = keys.iter().map(|k| (k.id, k.key.as_str())).collect();
+    assert_eq!(
+        got,
+        vec![(third_id, third.as_str()), (second_id, second.as_str())]
+    );
+    // Only a registered terminal gets them.
+    let url = format!("{}{}", app.server.url(), till_sync::api::MEMBER_KEYS_PATH);
+    let anonymous = reqwest::blocking::get(&url).unwrap();
+    assert_eq!(anonymous.status().as_u16(), 401);
+    let forged = reqwest::blocking::Client::new()
+        .get(&url)
+        .bearer_auth("not-a-token")
+        .send()
+        .unwrap();
+    assert_eq!(forged.status().as_u16(), 401);
+}
+
 /// Every test above, on each backend.
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
@@ -369,6 +407,7 @@ conformance!(
     malformed_uploads_get_a_reason_and_write_nothing,
     gaps_and_chain_breaks_are_recorded_and_the_sales_kept,
     a_second_sale_claiming_a_sequence_is_rejected,
+    member_keys_rotate_and_reach_terminals_with_the_previous_key,
 );
 
 /// `till-hq serve` as a real process on `db`, killed with SIGKILL when dropped.
@@ -615,6 +654,41 @@ fn the_admin_cli_sets_up_stores_and_terminals_and_reports_sales() {
         ok && out.contains("S001/T01: registered, 4 sales, last #4, gaps [], breaks []"),
         "{out}"
     );
+    // Member keys: rotate, show, export for a terminal that cannot sync yet.
+    let (ok, out) = hq(&[
+        "member",
+        "key",
+        "export",
+        dir.path().join("k").to_str().unwrap(),
+    ]);
+    assert!(!ok && out.contains("no member key yet"), "{out}");
+    let (ok, out) = hq(&["member", "key", "rotate"]);
+    assert!(
+        ok && out.starts_with("member key 1 (") && out.ends_with(") is now current\n"),
+        "{out}"
+    );
+    let fingerprint = out[out.find('(').unwrap() + 1..out.find(')').unwrap()].to_string();
+    hq(&["member", "key", "rotate"]);
+    let (ok, out) = hq(&["member", "key", "show"]);
+    assert!(
+        ok && out.ends_with(&format!("previous: key 1 ({fingerprint})\n")),
+        "{out}"
+    );
+    let file = dir.path().join("member.key");
+    let (ok, out) = hq(&["member", "key", "export", file.to_str().unwrap()]);
+    assert!(ok && out.starts_with("member key 2 ("), "{out}");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap().trim().len(), 64);
+    let (ok, out) = hq(&["member", "key", "export", file.to_str().unwrap()]);
+    assert!(
+        !ok && out.contains("cannot create"),
+        "an export never overwrites: {out}"
+    );
+
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_till-hq"))
         .args(["--db", "mysql://nope", "sales"])
         .output()

@@ -62,9 +62,11 @@ impl MemberKey {
         hex::encode(self.0)
     }
 
-    /// A short, public fingerprint to tell keys apart in status output.
+    /// A short, public fingerprint to tell keys apart in status output: the first 4 bytes
+    /// of the key's SHA-256, as HQ prints it too.
     pub fn fingerprint(&self) -> String {
-        hex::encode(&self.mac(b"till key fingerprint")[..4])
+        use sha2::Digest;
+        hex::encode(&Sha256::digest(self.0)[..4])
     }
 
     fn hmac(&self) -> HmacSha256 {

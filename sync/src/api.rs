@@ -14,6 +14,7 @@ use crate::sale::{SaleRecord, chain_hash};
 
 pub const REGISTER_PATH: &str = "/api/v1/register";
 pub const UPLOAD_PATH: &str = "/api/v1/sales:batch";
+pub const MEMBER_KEYS_PATH: &str = "/api/v1/member-keys";
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 /// The version every upload carries; HQ refuses others with 422.
 pub const UPLOAD_VERSION: u32 = 1;
@@ -92,6 +93,24 @@ pub struct SaleResult {
 #[serde(deny_unknown_fields)]
 pub struct UploadResponse {
     pub results: Vec<SaleResult>,
+}
+
+/// One chain member key, as 64 lower-case hex characters, with HQ's number for it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct MemberKey {
+    pub id: u64,
+    pub key: String,
+}
+
+/// The keys a terminal needs to verify member codes and hash phones offline: the current key
+/// first, then the previous one while a rotation settles.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct MemberKeysResponse {
+    pub keys: Vec<MemberKey>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,5 +1,5 @@
-//! The terminal's HTTP client for HQ: registration and batch upload, with gzip bodies,
-//! timeouts, and errors that say whether a retry can help.
+//! The terminal's HTTP client for HQ: registration, batch upload and member keys, with gzip
+//! bodies, timeouts, and errors that say whether a retry can help.
 
 use std::io::Write;
 use std::time::Duration;
@@ -8,8 +8,9 @@ use reqwest::StatusCode;
 use reqwest::blocking::{Client, Response};
 
 use crate::api::{
-    ErrorBody, IDEMPOTENCY_KEY, REGISTER_PATH, RegisterRequest, RegisterResponse, UPLOAD_PATH,
-    UPLOAD_VERSION, UploadRequest, UploadResponse, UploadedSale, idempotency_key,
+    ErrorBody, IDEMPOTENCY_KEY, MEMBER_KEYS_PATH, MemberKeysResponse, REGISTER_PATH,
+    RegisterRequest, RegisterResponse, UPLOAD_PATH, UPLOAD_VERSION, UploadRequest, UploadResponse,
+    UploadedSale, idempotency_key,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -150,6 +151,17 @@ impl SyncClient {
             .header("content-type", "application/json")
             .header("content-encoding", "gzip")
             .body(compressed)
+            .send()
+            .map_err(transport)?;
+        read(response)
+    }
+
+    /// The chain's member keys, current first.
+    pub fn member_keys(&self) -> Result<MemberKeysResponse, SyncError> {
+        let response = self
+            .http
+            .get(format!("{}{MEMBER_KEYS_PATH}", self.hq))
+            .bearer_auth(&self.token)
             .send()
             .map_err(transport)?;
         read(response)
