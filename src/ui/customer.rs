@@ -32,9 +32,44 @@ pub fn qr_image(data: &str, scale: usize) -> Option<Image> {
     Some(Image::from_rgb8(buffer))
 }
 
+thread_local! {
+    /// What the display last showed: a wedge scan's keys change none of it, so they skip it.
+    static SHOWN: std::cell::RefCell<Option<Shown>> = const { std::cell::RefCell::new(None) };
+}
+
+#[derive(PartialEq)]
+struct Shown {
+    ticket: crate::domain::Ticket,
+    member: Option<String>,
+    screen: Screen,
+    lang: super::text::Lang,
+    last_sale: Option<u64>,
+}
+
+/// A new window shows nothing yet.
+pub(super) fn forget_shown() {
+    SHOWN.with(|shown| shown.borrow_mut().take());
+}
+
 pub(super) fn show(window: &CustomerWindow, session: &Session, join_url: &str) {
     let adapter = window.global::<CustomerAdapter>();
     let lang = session.lang;
+    let now = Shown {
+        ticket: session.checkout().ticket().clone(),
+        member: session.member.as_ref().map(|m| m.member_id.clone()),
+        screen: session.screen,
+        lang,
+        last_sale: session.last_sale.as_ref().map(|s| s.seq),
+    };
+    let unchanged = SHOWN.with(|shown| {
+        let mut shown = shown.borrow_mut();
+        let same = shown.as_ref() == Some(&now);
+        *shown = Some(now);
+        same
+    });
+    if unchanged {
+        return;
+    }
     adapter.set_store_name(session.store_name.clone().into());
     let (lines, total, items) = if session.screen == Screen::Complete {
         let Some(sale) = &session.last_sale else {

@@ -149,6 +149,7 @@ impl App {
         CURRENT.with(|current| *current.borrow_mut() = Rc::downgrade(&app));
         select_language(lang);
         sale::forget_shown();
+        customer::forget_shown();
         login::connect(&app);
         sale::connect(&app);
         payment::connect(&app);
