@@ -76,6 +76,9 @@ pub trait HqStore: Send {
     fn rotate_member_key(&mut self) -> Result<(u64, String)>;
     /// The current member key, then the previous one.
     fn member_keys(&mut self) -> Result<Vec<(u64, String)>>;
+    /// A member's points ledger, one entry per sale, oldest first. Entries are keyed by sale
+    /// ID and written with the sale, so no retry or duplicate upload can count a sale twice.
+    fn points_ledger(&mut self, member_id: &str) -> Result<Vec<(String, i64)>>;
     fn terminals(&mut self) -> Result<Vec<TerminalStatus>>;
 }
 
@@ -114,6 +117,13 @@ CREATE TABLE IF NOT EXISTS sale_payments (
     amount  INTEGER NOT NULL,
     PRIMARY KEY (sale_id, idx)
 );
+CREATE TABLE IF NOT EXISTS points_ledger (
+    sale_id    TEXT PRIMARY KEY REFERENCES sales(sale_id),
+    member_id  TEXT NOT NULL,
+    points     INTEGER NOT NULL,
+    created_ms INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS points_by_member ON points_ledger(member_id);
 CREATE TABLE IF NOT EXISTS member_keys (
     id         INTEGER PRIMARY KEY AUTOINCREMENT,
     key_hex    TEXT NOT NULL UNIQUE,
@@ -326,6 +336,17 @@ impl HqStore for SqliteStore {
         ))
     }
 
+    fn points_ledger(&mut self, member_id: &str) -> Result<Vec<(String, i64)>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT l.sale_id, l.points FROM points_ledger l JOIN sales s ON s.sale_id = l.sale_id
+             WHERE l.member_id = ?1 ORDER BY s.created_at_ms, l.sale_id",
+        )?;
+        let rows = stmt
+            .query_map([member_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
     fn member_keys(&mut self) -> Result<Vec<(u64, String)>> {
         let mut stmt = self
             .conn
@@ -462,6 +483,13 @@ fn ingest_one(
     )?;
     for (i, p) in record.payments.iter().enumerate() {
         payment.execute(params![record.sale_id, i, p.kind, p.amount])?;
+    }
+    if let Some((member_id, points)) = crate::points_for(record) {
+        tx.prepare_cached(
+            "INSERT INTO points_ledger (sale_id, member_id, points, created_ms)
+             VALUES (?1, ?2, ?3, ?4) ON CONFLICT (sale_id) DO NOTHING",
+        )?
+        .execute(params![record.sale_id, member_id, points, now_ms()])?;
     }
     Ok(result(SaleStatus::Accepted, None))
 }

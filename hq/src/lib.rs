@@ -9,6 +9,21 @@ pub mod testing;
 
 use till_sync::{GENESIS_HASH, SaleRecord, chain_hash};
 
+/// Points a member earns per whole major unit (yuan) paid: HQ's ledger, not a terminal's
+/// display, is the authoritative balance.
+pub const POINTS_PER_YUAN: i64 = 1;
+
+/// The points a member's sale earns at HQ: whole major units paid (after cash rounding) times
+/// [`POINTS_PER_YUAN`]; none for an anonymous sale.
+pub fn points_for(record: &SaleRecord) -> Option<(String, i64)> {
+    let till_sync::Attribution::Member { member_id } = &record.attribution else {
+        return None;
+    };
+    let minor_per_major = if record.currency == "JPY" { 1 } else { 100 };
+    let paid = (record.total + record.rounding).max(0);
+    Some((member_id.clone(), paid / minor_per_major * POINTS_PER_YUAN))
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ChainError {
     #[error("sale {index}: not a valid sale record: {reason}")]

@@ -59,6 +59,8 @@ enum Command {
 enum MemberCommand {
     #[command(subcommand)]
     Key(KeyCommand),
+    /// A member's points: balance and the ledger, one entry per sale.
+    Points { member_id: String },
 }
 
 #[derive(Subcommand, Debug)]
@@ -198,6 +200,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 fingerprint(key),
                 file.display()
             );
+        }
+        Command::Member(MemberCommand::Points { member_id }) => {
+            let ledger = open(&cli.db)?.points_ledger(&member_id)?;
+            let balance: i64 = ledger.iter().map(|(_, p)| p).sum();
+            println!(
+                "member {member_id}: {balance} points from {} sales",
+                ledger.len()
+            );
+            for (sale_id, points) in ledger {
+                println!("  {sale_id}  +{points}");
+            }
         }
         Command::Sales => {
             let summaries = open(&cli.db)?.summaries()?;

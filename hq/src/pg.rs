@@ -49,6 +49,13 @@ CREATE TABLE IF NOT EXISTS sale_payments (
     amount  BIGINT NOT NULL,
     PRIMARY KEY (sale_id, idx)
 );
+CREATE TABLE IF NOT EXISTS points_ledger (
+    sale_id    TEXT PRIMARY KEY,
+    member_id  TEXT NOT NULL,
+    points     BIGINT NOT NULL,
+    created_ms BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS points_by_member ON points_ledger(member_id);
 CREATE TABLE IF NOT EXISTS member_keys (
     id         BIGSERIAL PRIMARY KEY,
     key_hex    TEXT NOT NULL UNIQUE,
@@ -276,6 +283,18 @@ impl HqStore for PgStore {
         Ok((id.unsigned_abs(), key))
     }
 
+    fn points_ledger(&mut self, member_id: &str) -> Result<Vec<(String, i64)>> {
+        let rows = self
+            .live()?
+            .query(
+                "SELECT l.sale_id, l.points FROM points_ledger l JOIN sales s ON s.sale_id = l.sale_id
+                 WHERE l.member_id = $1 ORDER BY s.created_at_ms, l.sale_id",
+                &[&member_id],
+            )
+            .map_err(db)?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
     fn member_keys(&mut self) -> Result<Vec<(u64, String)>> {
         let rows = self
             .live()?
@@ -396,6 +415,7 @@ fn ingest_batch(
     let received = now_ms();
     let mut rows = String::new();
     let mut payments = String::new();
+    let mut points = String::new();
     for sale in &fresh {
         let r = &sale.record;
         let member = match &r.attribution {
@@ -416,6 +436,13 @@ fn ingest_batch(
             copy_text(&sale.prev_hash),
             copy_text(&sale.hash),
         );
+        if let Some((member_id, earned)) = crate::points_for(r) {
+            points += &format!(
+                "{}\t{}\t{earned}\t{received}\n",
+                copy_text(&r.sale_id),
+                copy_text(&member_id)
+            );
+        }
         for (i, p) in r.payments.iter().enumerate() {
             payments += &format!(
                 "{}\t{i}\t{}\t{}\n",
@@ -434,6 +461,13 @@ fn ingest_batch(
         tx,
         "COPY sale_payments (sale_id, idx, kind, amount) FROM STDIN",
         payments.as_bytes(),
+    )?;
+    // Only sales new to HQ reach here, so each ledger row is written exactly once; the
+    // primary key on sale_id would refuse a second one anyway.
+    copy_in(
+        tx,
+        "COPY points_ledger (sale_id, member_id, points, created_ms) FROM STDIN",
+        points.as_bytes(),
     )?;
     Ok(results)
 }

@@ -386,6 +386,23 @@ fn member_keys_rotate_and_reach_terminals_with_the_previous_key(app: App) {
     assert_eq!(forged.status().as_u16(), 401);
 }
 
+fn points_are_earned_once_per_sale_whatever_the_retries(app: App) {
+    let client = app.client(0);
+    let sales = journal("S001", "T01", 4);
+    client.upload(&sales).unwrap();
+    // The same batch again, and a batch overlapping it: duplicates earn nothing.
+    client.upload(&sales).unwrap();
+    client.upload(&journal("S001", "T01", 6)).unwrap();
+    let ledger = app.db().points_ledger("10086").unwrap();
+    // Sales 2, 4 and 6 are the member's, ￥5.00 each: 5 points each, once.
+    let expected: Vec<(String, i64)> = [2usize, 4, 6]
+        .iter()
+        .map(|&seq| (journal("S001", "T01", 6)[seq - 1].record.sale_id.clone(), 5))
+        .collect();
+    assert_eq!(ledger, expected);
+    assert_eq!(app.db().points_ledger("nobody").unwrap(), vec![]);
+}
+
 /// Every test above, on each backend.
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
@@ -408,6 +425,7 @@ conformance!(
     gaps_and_chain_breaks_are_recorded_and_the_sales_kept,
     a_second_sale_claiming_a_sequence_is_rejected,
     member_keys_rotate_and_reach_terminals_with_the_previous_key,
+    points_are_earned_once_per_sale_whatever_the_retries,
 );
 
 /// `till-hq serve` as a real process on `db`, killed with SIGKILL when dropped.
@@ -654,6 +672,8 @@ fn the_admin_cli_sets_up_stores_and_terminals_and_reports_sales() {
         ok && out.contains("S001/T01: registered, 4 sales, last #4, gaps [], breaks []"),
         "{out}"
     );
+    let (ok, out) = hq(&["member", "points", "10086"]);
+    assert!(ok && out.starts_with("member 10086: 10 points from 2 sales\n"), "{out}");
     // Member keys: rotate, show, export for a terminal that cannot sync yet.
     let (ok, out) = hq(&[
         "member",
