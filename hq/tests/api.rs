@@ -673,7 +673,10 @@ fn the_admin_cli_sets_up_stores_and_terminals_and_reports_sales() {
         "{out}"
     );
     let (ok, out) = hq(&["member", "points", "10086"]);
-    assert!(ok && out.starts_with("member 10086: 10 points from 2 sales\n"), "{out}");
+    assert!(
+        ok && out.starts_with("member 10086: 10 points from 2 sales\n"),
+        "{out}"
+    );
     // Member keys: rotate, show, export for a terminal that cannot sync yet.
     let (ok, out) = hq(&[
         "member",

@@ -497,6 +497,20 @@ impl Session {
             ));
             return None;
         }
+        if self.committing {
+            self.pay_message = Message::error(self.lang.pick(
+                &format!("正在保存本单；扫码 {code} 未处理，请稍后再扫"),
+                &format!("the sale is being saved; scan {code} was not used, scan it again"),
+            ));
+            return None;
+        }
+        if self.member_prompt.is_some() {
+            self.sale_message = Message::error(self.lang.pick(
+                &format!("先回答会员提示；扫码 {code} 未处理"),
+                &format!("answer the member question first; scan {code} was not used"),
+            ));
+            return None;
+        }
         match self.screen {
             Screen::Login => {
                 self.login_message =

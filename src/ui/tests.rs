@@ -859,6 +859,16 @@ fn enrollment_with_consent_accepted_and_refused() {
         // Accepted: a provisional member, attached at once, works offline.
         till.tap("Member");
         till.type_slowly("135-0000-2222\n");
+        // A scan while the customer reads the consent is refused, not added behind it.
+        till.scan("可口可乐 500ml");
+        assert_eq!(
+            till.message(),
+            format!(
+                "answer the member question first; scan {} was not used",
+                code("可口可乐 500ml")
+            )
+        );
+        assert_eq!(till.lines(), 1);
         till.tap("Customer agrees: join");
         let member = till.app.session.borrow().member.clone().expect("enrolled");
         assert!(member.provisional && member.member_id.starts_with("P-S001-T01-"));
