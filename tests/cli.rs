@@ -417,7 +417,7 @@ fn screenshot_renders_every_screen_in_both_languages_at_both_sizes() {
     let till = Till::new();
     let out = till.data_dir().join("shots");
     let printed = till.ok(&["screenshot", "--out", out.to_str().unwrap()]);
-    assert!(printed.contains("wrote 32 screenshots"), "{printed}");
+    assert!(printed.contains("wrote 52 screenshots"), "{printed}");
     for screen in [
         "01-login",
         "02-sale",
@@ -425,6 +425,10 @@ fn screenshot_renders_every_screen_in_both_languages_at_both_sizes() {
         "05-payment",
         "06-complete",
         "08-back-office",
+        "09-customer-display",
+        "10-customer-display-claim",
+        "11-sale-member",
+        "13-consent",
     ] {
         for lang in ["zh", "en"] {
             for (width, height) in [(800u32, 480u32), (1024, 768)] {
