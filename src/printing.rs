@@ -446,6 +446,86 @@ mod tests {
         }
     }
 
+    /// The whole path: a committed anonymous sale and a member's sale, rendered from the store
+    /// as the print queue renders them and decoded back; the claim QR's payload verifies.
+    #[test]
+    fn printed_receipts_carry_a_verifiable_claim_code_or_the_member() {
+        use crate::domain::member::{MemberKey, Phone, verify_claim};
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::create(
+            &dir.path().join("till.db"),
+            "S001",
+            "T01",
+            crate::domain::Currency::CNY,
+        )
+        .unwrap();
+        let key = MemberKey::from_bytes([9; 32]);
+        store.add_member_key(&key).unwrap();
+        store
+            .upsert_member(&crate::store::MemberRecord {
+                member_id: "10086".into(),
+                display_name: "王小明".into(),
+                tier: String::new(),
+                points: 0,
+                phone: Some(Phone::parse("13812345678").unwrap()),
+                card_number: None,
+                active: true,
+            })
+            .unwrap();
+        store
+            .commit_sale(sale(groceries(), vec![("cash", 1000, None)]))
+            .unwrap();
+        let mut member_sale = sale(groceries(), vec![("cash", 1000, None)]);
+        member_sale.attribution = Attribution::Member {
+            member_id: "10086".into(),
+        };
+        store
+            .commit_sale_with(member_sale, crate::store::SaleExtras { points: Some(9) })
+            .unwrap();
+        let printer = ReceiptPrinter {
+            printer: Printer::new(till_drivers::printer::PrinterAddress::File(
+                dir.path().join("paper"),
+            )),
+            settings: PrintSettings {
+                columns: 32,
+                encoding: TextEncoding::Gb18030,
+            },
+            header: header(),
+            language: Language::Zh,
+        };
+        let printed = |seq: u64| {
+            let job = PrintJob {
+                id: 0,
+                sale_seq: seq,
+                copy: false,
+                attempts: 0,
+                last_error: None,
+            };
+            let bytes = printer.render(&store, &job).unwrap();
+            let mut decoder = Decoder::new();
+            let events = decoder.feed(&bytes);
+            let [Event::Receipt(receipt)] = &events[..] else {
+                panic!("{events:?}")
+            };
+            receipt.text()
+        };
+        let anonymous = printed(1);
+        let url = anonymous
+            .lines()
+            .find_map(|l| l.strip_prefix("[qr] "))
+            .expect("a claim QR code");
+        let token = url.strip_prefix("https://hq.example.com/c/").expect(url);
+        assert_eq!(
+            verify_claim(&[key], token),
+            Some(("S001".into(), "T01".into(), 1))
+        );
+        assert!(anonymous.contains("扫码入会，积分到账"));
+        let member = printed(2);
+        assert!(member.contains("会员 138****5678"), "{member}");
+        assert!(member.contains("本次积分 +9"), "{member}");
+        assert!(!member.contains("[qr]"), "{member}");
+    }
+
     #[test]
     fn member_receipt_shows_the_masked_phone_and_points() {
         let mut sale = sale(groceries(), vec![("cash", 1000, None)]);
