@@ -335,13 +335,18 @@ impl Checkout {
 
     /// Puts the ticket aside and starts an empty one.
     pub fn park(&mut self) -> Result<i64, CheckoutError> {
+        self.park_for(None)
+    }
+
+    /// [`Self::park`], keeping the ticket's member with it.
+    pub fn park_for(&mut self, member_id: Option<&str>) -> Result<i64, CheckoutError> {
         if self.ticket.is_empty() {
             return Err(TicketError::EmptyTicket.into());
         }
         if self.payment_started() {
             return Err(CheckoutError::PaymentInProgress);
         }
-        let id = self.store.park(&self.ticket, &self.cashier)?;
+        let id = self.store.park(&self.ticket, &self.cashier, member_id)?;
         self.ticket = self.new_ticket();
         Ok(id)
     }
@@ -350,12 +355,14 @@ impl Checkout {
         Ok(self.store.parked()?)
     }
 
-    pub fn resume(&mut self, id: i64) -> Result<(), CheckoutError> {
+    /// Brings a parked ticket back; returns the member it was parked with, if any.
+    pub fn resume(&mut self, id: i64) -> Result<Option<String>, CheckoutError> {
         if !self.ticket.is_empty() {
             return Err(CheckoutError::TicketOpen);
         }
-        self.ticket = self.store.unpark(id)?;
-        Ok(())
+        let (ticket, member_id) = self.store.unpark(id)?;
+        self.ticket = ticket;
+        Ok(member_id)
     }
 
     /// Cancels the open ticket without selling it.

@@ -274,7 +274,7 @@ fn command(checkout: &mut Checkout, line: &str, printer: Option<&PrintWorker>) -
         ["resume", id] => match id.parse() {
             Ok(id) => checkout
                 .resume(id)
-                .map(|()| println!("resumed {id}"))
+                .map(|_| println!("resumed {id}"))
                 .map_err(|e| e.to_string()),
             Err(_) => Err(format!("{id:?} is not a parked ticket number")),
         },

@@ -15,18 +15,21 @@ pub struct ParkedTicket {
 }
 
 impl Store {
-    pub fn park(&self, ticket: &Ticket, cashier: &str) -> Result<i64> {
+    /// Parks a ticket, with the member attached to it if any.
+    pub fn park(&self, ticket: &Ticket, cashier: &str, member_id: Option<&str>) -> Result<i64> {
         let json = serde_json::to_string(ticket)
             .map_err(|e| StoreError::Corrupt(format!("cannot encode ticket: {e}")))?;
         self.conn.execute(
-            "INSERT INTO parked_tickets (parked_at_ms, cashier, line_count, total, ticket_json)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT INTO parked_tickets (parked_at_ms, cashier, line_count, total, ticket_json,
+                                         member_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![
                 jiff::Timestamp::now().as_millisecond(),
                 cashier,
                 ticket.lines().len(),
                 ticket.totals().total,
-                json
+                json,
+                member_id
             ],
         )?;
         Ok(self.conn.last_insert_rowid())
@@ -50,20 +53,20 @@ impl Store {
 
     /// Removes a parked ticket and returns it, in one transaction, so two tills sharing a
     /// database can never both resume it.
-    pub fn unpark(&mut self, id: i64) -> Result<Ticket> {
+    pub fn unpark(&mut self, id: i64) -> Result<(Ticket, Option<String>)> {
         let tx = self.conn.transaction()?;
-        let json: Option<String> = tx
+        let row: Option<(String, Option<String>)> = tx
             .query_row(
-                "SELECT ticket_json FROM parked_tickets WHERE id = ?1",
+                "SELECT ticket_json, member_id FROM parked_tickets WHERE id = ?1",
                 [id],
-                |r| r.get(0),
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?;
-        let json = json.ok_or(StoreError::ParkedNotFound(id))?;
+        let (json, member_id) = row.ok_or(StoreError::ParkedNotFound(id))?;
         let ticket = serde_json::from_str(&json)
             .map_err(|e| StoreError::Corrupt(format!("parked ticket {id}: {e}")))?;
         tx.execute("DELETE FROM parked_tickets WHERE id = ?1", [id])?;
         tx.commit()?;
-        Ok(ticket)
+        Ok((ticket, member_id))
     }
 }

@@ -172,6 +172,10 @@ const MIGRATIONS: &[&str] = &[
         points    INTEGER NOT NULL CHECK (points >= 0)
     );
     "#,
+    // 6: a parked ticket keeps its member, so a customer who steps aside comes back as one.
+    r#"
+    ALTER TABLE parked_tickets ADD COLUMN member_id TEXT;
+    "#,
 ];
 
 /// The schema version this build writes.

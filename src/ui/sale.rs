@@ -135,11 +135,6 @@ pub(super) fn show(window: &AppWindow, session: &Session) {
     });
     adapter.set_tax(session.money(totals.tax).into());
     adapter.set_total(session.money(totals.total).into());
-    adapter.set_member_title(
-        lang.pick("扫会员码 / 输入手机号", "Scan member QR / enter phone")
-            .into(),
-    );
-    adapter.set_member_detail(lang.pick("本单：匿名", "This sale: anonymous").into());
     let keys: Vec<QuickKey> = session
         .quick_keys
         .iter()

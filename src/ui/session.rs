@@ -923,7 +923,8 @@ impl Session {
     }
 
     pub fn park(&mut self) {
-        match self.checkout.park() {
+        let member_id = self.member.as_ref().map(|m| m.member_id.clone());
+        match self.checkout.park_for(member_id.as_deref()) {
             Ok(id) => {
                 self.fresh_ticket();
                 self.parked_count += 1;
@@ -955,7 +956,7 @@ impl Session {
             return;
         };
         match self.checkout.resume(id) {
-            Ok(()) => {
+            Ok(member_id) => {
                 self.parked.remove(index);
                 self.parked_count = self.parked.len();
                 self.selected = self.checkout.ticket().lines().last().map(|l| l.id);
@@ -964,6 +965,10 @@ impl Session {
                     &format!("已取回挂单 #{id}"),
                     &format!("resumed ticket #{id}"),
                 ));
+                // The member comes back with the ticket, if still a member in good standing.
+                self.member = member_id
+                    .and_then(|m| self.checkout.store().member(&m).ok().flatten())
+                    .filter(|m| m.active);
             }
             Err(error) => self.parked_message = Message::error(self.refusal(&error)),
         }

@@ -703,6 +703,9 @@ fn a_member_qr_code_attaches_the_member_and_the_sale_earns_points() {
         );
         assert_eq!(till.shown("Member"), "王小明 · 金卡");
         assert_eq!(till.message(), "member 王小明 attached");
+        // Items scanned after the member keep the panel on the member.
+        till.scan("农夫山泉 550ml");
+        assert_eq!(till.shown("Member"), "王小明 · 金卡");
         till.pay_exact();
         let store = till.store();
         let sale = store.sale(1).unwrap();
@@ -712,8 +715,8 @@ fn a_member_qr_code_attaches_the_member_and_the_sale_earns_points() {
                 member_id: "10086".into()
             }
         );
-        // ￥19.90 paid at 1 point per whole yuan.
-        assert_eq!(store.points_for_sale(1).unwrap(), Some(19));
+        // ￥21.90 paid at 1 point per whole yuan.
+        assert_eq!(store.points_for_sale(1).unwrap(), Some(21));
         // The next ticket starts without a member.
         till.tap("New sale");
         assert_eq!(till.member_id(), None);
@@ -997,5 +1000,27 @@ fn the_customer_display_mirrors_the_ticket() {
             crate::domain::member::verify_claim(&keys, token),
             Some(("S001".into(), "T01".into(), 1))
         );
+    });
+}
+
+#[test]
+fn a_parked_ticket_comes_back_with_its_member() {
+    on_ui_thread(|| {
+        let till = till();
+        till.login();
+        till.scan("农夫山泉 550ml");
+        till.scan_code(&spec_member_code(&till, "10086", 0));
+        assert_eq!(till.member_id().as_deref(), Some("10086"));
+        till.tap("Park");
+        assert_eq!(
+            till.member_id(),
+            None,
+            "the next customer starts without a member"
+        );
+        till.tap("Parked tickets");
+        till.tap_starting("Resume #1");
+        assert_eq!(till.lines(), 1);
+        assert_eq!(till.member_id().as_deref(), Some("10086"));
+        assert_eq!(till.shown("Member"), "王小明 · 金卡");
     });
 }
