@@ -189,19 +189,12 @@ pub(super) fn show(window: &CustomerWindow, session: &Session, join_url: &str) {
     }
 }
 
-thread_local! {
-    /// What the QR image on screen encodes: re-rendering the same code on every key would
-    /// waste the UI thread's time.
-    static QR_SHOWN: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
-}
-
 fn set_qr(adapter: &CustomerAdapter<'_>, url: &str, caption: String) {
-    let stale = QR_SHOWN.with(|shown| shown.borrow().as_str() != url);
-    if stale || adapter.get_qr_payload().as_str() != url {
-        if let Some(image) = qr_image(url, 6) {
-            adapter.set_qr(image);
-        }
-        QR_SHOWN.with(|shown| *shown.borrow_mut() = url.to_string());
+    // Render a QR image only when what it encodes changes, not on every refresh.
+    if adapter.get_qr_payload().as_str() != url
+        && let Some(image) = qr_image(url, 6)
+    {
+        adapter.set_qr(image);
     }
     adapter.set_qr_payload(url.into());
     adapter.set_qr_caption(caption.into());

@@ -259,11 +259,6 @@ impl App {
         }
     }
 
-    /// Feeds a key press as the window would (used by the serial scanner path and tests).
-    pub fn key(&self, text: &str) -> bool {
-        self.update(|s| s.key(text, false, Instant::now())).0
-    }
-
     /// Opens the customer display as configured: off, a window, or full screen on the monitor
     /// to the right of the till's.
     pub fn show_customer_display(&self) -> anyhow::Result<()> {
@@ -392,12 +387,6 @@ impl IntoTask for (bool, Option<Task>) {
     }
 }
 
-impl IntoTask for bool {
-    fn task(&self) -> Option<Task> {
-        None
-    }
-}
-
 /// An adapter callback without arguments that runs a controller action. It holds the app
 /// weakly: the window's callbacks must not keep the app alive.
 fn on0<R: IntoTask>(
@@ -433,9 +422,7 @@ fn row(index: i32) -> usize {
 /// Switches the `.slint` labels' language along with the controller's.
 pub fn select_language(lang: Lang) {
     // Only fails for a translation that was not bundled, which build.rs guarantees.
-    if let Err(e) = slint::select_bundled_translation(lang.translation()) {
-        eprintln!("translation: {e}");
-    }
+    let _ = slint::select_bundled_translation(lang.translation());
 }
 
 fn connect_shell(app: &Rc<App>) {
