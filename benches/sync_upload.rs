@@ -30,7 +30,7 @@ fn main() {
         |_| {},
     )
     .unwrap();
-    let mut checkout = Checkout::new(store, settings, "bench");
+    let mut checkout = Checkout::new(store, settings.clone(), "bench");
     let basket = till::demo::sample_scans();
     let start = Instant::now();
     for i in 0..sales {
@@ -72,7 +72,7 @@ fn main() {
     let client = SyncClient::new(&server.url(), &token, Duration::from_secs(60), None).unwrap();
     let mut store = Store::open(&dir.path().join("till.db")).unwrap();
     let start = Instant::now();
-    let report = till::sync::sync_now(&mut store, &client, 500, 3).unwrap();
+    let report = till::sync::sync_now(&mut store, &client, &settings, 500, 3).unwrap();
     let took = start.elapsed();
     assert_eq!(report.accepted as usize, sales);
     println!(

@@ -1,43 +1,18 @@
-//! Catalog CSV import and export: the file format store managers and HQ exchange.
-//!
-//! Columns, by header name, in any order (the first five are required):
-//!
-//! | column | meaning |
-//! | --- | --- |
-//! | `sku` | the product's unique ID |
-//! | `barcodes` | GTINs or internal codes, separated by `\|`; may be empty |
-//! | `name_zh` | Chinese name |
-//! | `price` | in major units, e.g. `12.50`; per kg for weighed products |
-//! | `tax_class` | one of the configured tax classes |
-//! | `name_en` | English name |
-//! | `department` | free text |
-//! | `weighed` | `1`/`0`, `true`/`false`, `yes`/`no`; default no |
-//! | `active` | as above; default yes |
-//! | `plu` | 4–6 digit scale PLU, for weighed-item labels |
+//! Catalog CSV import and export: the file format store managers and HQ exchange (its columns
+//! are described in [`till_sync::catalog`]), and applying the catalog HQ publishes.
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 
-use rustc_hash::FxHashMap as HashMap;
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use crate::domain::gtin::display_code;
 use crate::domain::scan::{ProductCode, Scan, ScanConfig, classify};
 use crate::domain::{Currency, Money, Product, TaxRate};
 use crate::store::{ImportStats, Store, StoreError};
 
-pub const COLUMNS: [&str; 10] = [
-    "sku",
-    "barcodes",
-    "name_zh",
-    "name_en",
-    "price",
-    "tax_class",
-    "department",
-    "weighed",
-    "active",
-    "plu",
-];
-const REQUIRED: [&str; 5] = ["sku", "barcodes", "name_zh", "price", "tax_class"];
+pub use till_sync::catalog::COLUMNS;
+use till_sync::catalog::{CatalogRow, Columns, RowFields};
 
 /// A rejected row: its 1-based line number in the file and why.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -112,7 +87,7 @@ pub fn import_csv(
     if !reader.read_byte_record(&mut record).map_err(read_err)? {
         return Err(ImportError::Header("the file is empty".into()));
     }
-    let columns = Columns::from_header(&record)?;
+    let columns = Columns::from_header(&record).map_err(ImportError::Header)?;
     let mut import = store.begin_import()?;
     // A catalog row is rarely under 40 bytes, so this is room for every row's SKU and first
     // barcode without rehashing.
@@ -130,7 +105,10 @@ pub fn import_csv(
         if rows.is_multiple_of(8192) {
             progress(record.position().map_or(0, |p| p.byte()));
         }
-        let row = match columns.parse(&record, rules) {
+        let row = match columns
+            .row(&record)
+            .and_then(|fields| parse_row(&fields, rules))
+        {
             Ok(row) => row,
             Err(reason) => {
                 rejected.push(RowError { line, reason });
@@ -243,134 +221,52 @@ struct ParsedRow {
     barcodes: Vec<String>,
 }
 
-/// Where each known column is in this file.
-struct Columns {
-    index: [Option<usize>; COLUMNS.len()],
-    width: usize,
+/// A row's product and catalog keys, once the terminal's own rules accept it: its currency,
+/// its tax classes and its scan classifier.
+fn parse_row(fields: &RowFields<'_>, rules: &ImportRules<'_>) -> Result<ParsedRow, String> {
+    let price = Money::parse(fields.price, rules.currency).map_err(|e| format!("price: {e}"))?;
+    let barcodes = fields
+        .barcodes()
+        .map(|code| catalog_key(code, rules.scan))
+        .collect::<Result<Vec<_>, _>>()?;
+    product(
+        Product {
+            sku: fields.sku.to_string(),
+            name_zh: fields.name_zh.to_string(),
+            name_en: fields.name_en.to_string(),
+            price,
+            tax_class: fields.tax_class.to_string(),
+            department: fields.department.to_string(),
+            weighed: fields.weighed,
+            active: fields.active,
+            plu: fields.plu.map(str::to_string),
+        },
+        barcodes,
+        rules,
+    )
 }
 
-impl Columns {
-    fn from_header(header: &csv::ByteRecord) -> Result<Columns, ImportError> {
-        let mut index = [None; COLUMNS.len()];
-        for (i, raw) in header.iter().enumerate() {
-            let name = std::str::from_utf8(raw)
-                .map_err(|_| ImportError::Header(format!("column {} is not UTF-8", i + 1)))?
-                .trim()
-                .trim_start_matches('\u{feff}')
-                .to_ascii_lowercase();
-            let Some(known) = COLUMNS.iter().position(|c| *c == name) else {
-                return Err(ImportError::Header(format!(
-                    "unknown column {name:?}; the columns are {}",
-                    COLUMNS.join(", ")
-                )));
-            };
-            if index[known].replace(i).is_some() {
-                return Err(ImportError::Header(format!(
-                    "column {name:?} appears twice"
-                )));
-            }
-        }
-        let missing: Vec<&str> = REQUIRED
-            .iter()
-            .copied()
-            .filter(|c| index[column(c)].is_none())
-            .collect();
-        if !missing.is_empty() {
-            return Err(ImportError::Header(format!(
-                "missing column {}",
-                missing.join(", ")
-            )));
-        }
-        Ok(Columns {
-            index,
-            width: header.len(),
-        })
+/// The checks a product gets whether it came from a file or from HQ.
+fn product(
+    product: Product,
+    barcodes: Vec<String>,
+    rules: &ImportRules<'_>,
+) -> Result<ParsedRow, String> {
+    if product.price.is_negative() {
+        return Err(format!(
+            "negative price {}",
+            product.price.to_decimal_string()
+        ));
     }
-
-    fn parse(
-        &self,
-        record: &csv::ByteRecord,
-        rules: &ImportRules<'_>,
-    ) -> Result<ParsedRow, String> {
-        if record.len() != self.width {
-            return Err(format!(
-                "expected {} columns, found {}",
-                self.width,
-                record.len()
-            ));
-        }
-        let field = |name: &str| -> Result<&str, String> {
-            match self.index[column(name)] {
-                None => Ok(""),
-                Some(i) => std::str::from_utf8(&record[i])
-                    .map(str::trim)
-                    .map_err(|_| format!("{name} is not valid UTF-8")),
-            }
-        };
-        let sku = field("sku")?;
-        if sku.is_empty() || sku.len() > 64 || sku.chars().any(char::is_control) {
-            return Err(format!("SKU {sku:?} must be 1–64 printable characters"));
-        }
-        let (name_zh, name_en) = (field("name_zh")?, field("name_en")?);
-        if name_zh.is_empty() && name_en.is_empty() {
-            return Err("a product needs a Chinese or English name".into());
-        }
-        let price =
-            Money::parse(field("price")?, rules.currency).map_err(|e| format!("price: {e}"))?;
-        if price.is_negative() {
-            return Err(format!("negative price {}", field("price")?));
-        }
-        let tax_class = field("tax_class")?;
-        if !rules.tax_classes.contains_key(tax_class) {
-            let known: Vec<&str> = rules.tax_classes.keys().map(String::as_str).collect();
-            return Err(format!(
-                "unknown tax class {tax_class:?} (known: {})",
-                known.join(", ")
-            ));
-        }
-        let weighed = flag(field("weighed")?, false).ok_or("weighed must be yes or no")?;
-        let active = flag(field("active")?, true).ok_or("active must be yes or no")?;
-        let plu = field("plu")?;
-        let plu_ok = (4..=6).contains(&plu.len()) && plu.bytes().all(|b| b.is_ascii_digit());
-        if !plu.is_empty() && !plu_ok {
-            return Err(format!("PLU {plu:?} must be 4 to 6 digits"));
-        }
-        let mut barcodes = Vec::new();
-        for code in field("barcodes")?
-            .split('|')
-            .map(str::trim)
-            .filter(|c| !c.is_empty())
-        {
-            barcodes.push(catalog_key(code, rules.scan)?);
-        }
-        Ok(ParsedRow {
-            product: Product {
-                sku: sku.to_string(),
-                name_zh: name_zh.to_string(),
-                name_en: name_en.to_string(),
-                price,
-                tax_class: tax_class.to_string(),
-                department: field("department")?.to_string(),
-                weighed,
-                active,
-                plu: (!plu.is_empty()).then(|| plu.to_string()),
-            },
-            barcodes,
-        })
+    if !rules.tax_classes.contains_key(&product.tax_class) {
+        let known: Vec<&str> = rules.tax_classes.keys().map(String::as_str).collect();
+        return Err(format!(
+            "unknown tax class {:?} (known: {})",
+            product.tax_class,
+            known.join(", ")
+        ));
     }
-}
-
-fn column(name: &str) -> usize {
-    COLUMNS.iter().position(|c| *c == name).unwrap_or(0)
-}
-
-fn flag(value: &str, default: bool) -> Option<bool> {
-    match value.to_ascii_lowercase().as_str() {
-        "" => Some(default),
-        "1" | "true" | "yes" | "y" => Some(true),
-        "0" | "false" | "no" | "n" => Some(false),
-        _ => None,
-    }
+    Ok(ParsedRow { product, barcodes })
 }
 
 /// The catalog key of a barcode column entry. A code is accepted only if the scan classifier
@@ -392,6 +288,87 @@ fn catalog_key(code: &str, scan: &ScanConfig) -> Result<String, String> {
             other.to_string().split(':').next().unwrap_or("other code")
         )),
     }
+}
+
+/// Applies products HQ published, in one transaction: either every one is taken or, if any is
+/// refused by this terminal's rules (an unknown tax class, a code that would not scan as a
+/// product, a barcode another SKU owns), none is, and each refused row is reported by its
+/// position and SKU. Tickets already open keep the prices they were rung up at.
+pub fn apply_published(
+    store: &mut Store,
+    rows: Vec<CatalogRow>,
+    rules: &ImportRules<'_>,
+) -> Result<ImportReport, ImportError> {
+    let mut import = store.begin_import()?;
+    let mut rejected = Vec::new();
+    let mut skus = HashSet::default();
+    let mut codes = HashSet::default();
+    let count = rows.len() as u64;
+    for (index, row) in rows.into_iter().enumerate() {
+        let line = index as u64 + 1;
+        // A product withdrawn before this till ever had it needs nothing here, whatever it
+        // looks like.
+        if !row.active && !import.had_sku(&row.sku) {
+            continue;
+        }
+        let sku = row.sku.clone();
+        let parsed = row
+            .barcodes
+            .iter()
+            .map(|code| catalog_key(code, rules.scan))
+            .collect::<Result<Vec<_>, _>>()
+            .and_then(|barcodes| {
+                product(
+                    Product {
+                        sku: row.sku,
+                        name_zh: row.name_zh,
+                        name_en: row.name_en,
+                        price: Money::new(row.price, rules.currency),
+                        tax_class: row.tax_class,
+                        department: row.department,
+                        weighed: row.weighed,
+                        active: row.active,
+                        plu: row.plu,
+                    },
+                    barcodes,
+                    rules,
+                )
+            });
+        let parsed = match parsed {
+            Ok(_) if !skus.insert(sku.clone()) => Err(format!("SKU {sku} sent twice")),
+            Ok(parsed) => match parsed.barcodes.iter().find(|c| !codes.insert((*c).clone())) {
+                Some(code) => Err(format!("barcode {} sent twice", display_code(code))),
+                None => Ok(parsed),
+            },
+            Err(reason) => Err(reason),
+        };
+        let reason = match parsed {
+            Ok(parsed) => match import.conflict(&parsed.product, &parsed.barcodes)? {
+                Some(reason) => reason,
+                None => {
+                    import.write(parsed.product, parsed.barcodes)?;
+                    continue;
+                }
+            },
+            Err(reason) => reason,
+        };
+        rejected.push(RowError {
+            line,
+            reason: format!("SKU {sku}: {reason}"),
+        });
+    }
+    let committed = rejected.is_empty();
+    let stats = if committed {
+        import.commit()?
+    } else {
+        ImportStats::default()
+    };
+    Ok(ImportReport {
+        rows: count,
+        stats,
+        rejected,
+        committed,
+    })
 }
 
 /// Writes the whole catalog in the import format, so an export re-imports unchanged.

@@ -621,7 +621,7 @@ fn register(data_dir: &Path, hq: &str, code: &str, ca: Option<&Path>) -> Result<
 }
 
 fn sync(data_dir: &Path, cmd: SyncCommand) -> Result<ExitCode> {
-    let (_, mut store) = open(data_dir)?;
+    let (config, mut store) = open(data_dir)?;
     match cmd {
         SyncCommand::Now {
             batch,
@@ -631,7 +631,8 @@ fn sync(data_dir: &Path, cmd: SyncCommand) -> Result<ExitCode> {
             let client =
                 till::sync::client(data_dir, &store, std::time::Duration::from_secs(timeout))?;
             let pending = store.outbox_pending()?;
-            let report = till::sync::sync_now(&mut store, &client, batch, attempts)
+            let settings = CheckoutSettings::from_config(&config)?;
+            let report = till::sync::sync_now(&mut store, &client, &settings, batch, attempts)
                 .with_context(|| format!("syncing {pending} pending sales"))?;
             println!(
                 "synced: {} accepted, {} already at HQ, {} refused, in {} batches; {} pending",
@@ -645,6 +646,12 @@ fn sync(data_dir: &Path, cmd: SyncCommand) -> Result<ExitCode> {
                 println!(
                     "{} new member key(s) from HQ; the newest is current",
                     report.member_keys_added
+                );
+            }
+            if let Some(version) = report.catalog_version {
+                println!(
+                    "catalog version {version} from HQ: {} product(s) added or changed",
+                    report.products_changed
                 );
             }
             for (seq, reason) in &report.rejected {
@@ -668,6 +675,11 @@ fn sync(data_dir: &Path, cmd: SyncCommand) -> Result<ExitCode> {
                     t.strftime("%Y-%m-%d %H:%M:%S UTC").to_string()
                 });
             println!("last success: {last}");
+            let version = store.setting("catalog.version")?;
+            println!(
+                "catalog version from HQ: {}",
+                version.as_deref().unwrap_or("none yet")
+            );
             let error = store.setting("sync.last_error")?.filter(|e| !e.is_empty());
             println!("last error: {}", error.as_deref().unwrap_or("none"));
             for (seq, reason) in store.outbox_rejected()? {

@@ -57,7 +57,12 @@ pub fn run(data_dir: &Path, cashier: &str) -> Result<ExitCode> {
         None => None,
     };
     let window = till::sync::SyncWindow::parse(&config.sync_window).map_err(anyhow::Error::msg)?;
-    let sync = spawn_sync(data_dir.to_path_buf(), window, inputs.clone())?;
+    let sync = spawn_sync(
+        data_dir.to_path_buf(),
+        settings.clone(),
+        window,
+        inputs.clone(),
+    )?;
     println!(
         "till ready: terminal {} of store {}, cashier {cashier}",
         config.terminal_id, config.store_id
@@ -129,21 +134,31 @@ pub fn run(data_dir: &Path, cashier: &str) -> Result<ExitCode> {
 /// Reports the background sync thread's results as lines in the terminal.
 fn spawn_sync(
     data_dir: std::path::PathBuf,
+    settings: CheckoutSettings,
     window: till::sync::SyncWindow,
     report: Sender<Input>,
 ) -> Result<Sender<()>> {
     Ok(till::sync::spawn_background(
         data_dir,
+        settings,
         window,
         move |event| {
             let message = match event {
-                till::sync::SyncEvent::Synced(Ok(r)) => format!(
-                    "{} accepted, {} already at HQ, {} refused; {} pending",
-                    r.accepted,
-                    r.duplicates,
-                    r.rejected.len(),
-                    r.pending
-                ),
+                till::sync::SyncEvent::Synced(Ok(r)) => {
+                    let catalog = r.catalog_version.map_or(String::new(), |v| {
+                        format!(
+                            "; catalog version {v}, {} products changed",
+                            r.products_changed
+                        )
+                    });
+                    format!(
+                        "{} accepted, {} already at HQ, {} refused; {} pending{catalog}",
+                        r.accepted,
+                        r.duplicates,
+                        r.rejected.len(),
+                        r.pending
+                    )
+                }
                 till::sync::SyncEvent::Synced(Err(e)) => format!("failed: {e}"),
                 till::sync::SyncEvent::CheckpointFailed(e) => format!("checkpoint failed: {e}"),
             };

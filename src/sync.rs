@@ -9,6 +9,8 @@ use std::time::Duration;
 use till_sync::api::SaleStatus;
 use till_sync::client::{SyncClient, SyncError};
 
+use crate::catalog::{ImportRules, apply_published};
+use crate::checkout::CheckoutSettings;
 use crate::store::{Store, StoreError};
 
 /// The terminal's bearer token lives in this file, readable by its owner only.
@@ -24,6 +26,11 @@ pub enum SyncNowError {
     Store(#[from] StoreError),
     #[error("cannot read or write the HQ token: {0}")]
     Token(#[from] std::io::Error),
+    /// HQ's catalog has products this terminal cannot take; nothing of it was applied.
+    #[error("catalog version {version} from HQ was not applied: {reasons}")]
+    CatalogRefused { version: u64, reasons: String },
+    #[error(transparent)]
+    Catalog(#[from] crate::catalog::ImportError),
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -35,7 +42,14 @@ pub struct SyncReport {
     pub pending: u64,
     /// Member keys from HQ this till did not have.
     pub member_keys_added: u64,
+    /// The catalog version this sync brought the till to, if HQ had a newer one.
+    pub catalog_version: Option<u64>,
+    /// Products the new catalog version added or changed here.
+    pub products_changed: u64,
 }
+
+/// The setting holding the catalog version HQ last published to this till.
+const CATALOG_VERSION: &str = "catalog.version";
 
 /// Stores HQ's address, the CA to trust for it (if the chain runs its own) and the token
 /// registration gave, the token with 0600 permissions.
@@ -97,12 +111,14 @@ pub fn retry_delay(attempt: u32) -> Duration {
 pub fn sync_now(
     store: &mut Store,
     client: &SyncClient,
+    settings: &CheckoutSettings,
     batch: u32,
     attempts: u32,
 ) -> Result<SyncReport, SyncNowError> {
     let mut report = SyncReport::default();
     let result = upload_all(store, client, batch, attempts, &mut report)
-        .and_then(|()| pull_member_keys(store, client, &mut report));
+        .and_then(|()| pull_member_keys(store, client, &mut report))
+        .and_then(|()| pull_catalog(store, client, settings, &mut report));
     let now = jiff::Timestamp::now().as_millisecond().to_string();
     match &result {
         Ok(()) => {
@@ -132,6 +148,56 @@ fn pull_member_keys(
             report.member_keys_added += 1;
         }
     }
+    Ok(())
+}
+
+/// Pulls the catalog HQ published since this till's version, every page, then applies it in
+/// one transaction. Pages are fetched before anything is written, so a slow network never
+/// holds the database while sales wait to commit.
+fn pull_catalog(
+    store: &mut Store,
+    client: &SyncClient,
+    settings: &CheckoutSettings,
+    report: &mut SyncReport,
+) -> Result<(), SyncNowError> {
+    let since = store
+        .setting(CATALOG_VERSION)?
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let mut page = client.catalog(since, None, "")?;
+    let version = page.version;
+    if version <= since {
+        return Ok(());
+    }
+    let mut rows = std::mem::take(&mut page.rows);
+    while page.more {
+        let after = rows.last().map(|r| r.sku.clone()).unwrap_or_default();
+        page = client.catalog(since, Some(version), &after)?;
+        if page.rows.is_empty() {
+            break;
+        }
+        rows.append(&mut page.rows);
+    }
+    let rules = ImportRules::for_terminal(settings, false, 0);
+    let applied = apply_published(store, rows, &rules)?;
+    if !applied.committed {
+        let mut reasons: Vec<String> = applied
+            .rejected
+            .iter()
+            .take(3)
+            .map(|r| r.reason.clone())
+            .collect();
+        if applied.rejected.len() > 3 {
+            reasons.push(format!("and {} more", applied.rejected.len() - 3));
+        }
+        return Err(SyncNowError::CatalogRefused {
+            version,
+            reasons: reasons.join("; "),
+        });
+    }
+    store.set_setting(CATALOG_VERSION, &version.to_string())?;
+    report.catalog_version = Some(version);
+    report.products_changed = applied.stats.added + applied.stats.updated;
     Ok(())
 }
 
@@ -329,6 +395,7 @@ pub enum SyncEvent {
 /// the sender is dropped or `report` returns false.
 pub fn spawn_background(
     data_dir: std::path::PathBuf,
+    settings: CheckoutSettings,
     window: SyncWindow,
     report: impl Fn(SyncEvent) -> bool + Send + 'static,
 ) -> std::io::Result<std::sync::mpsc::Sender<()>> {
@@ -359,7 +426,7 @@ pub fn spawn_background(
                     continue;
                 }
                 let result = client(&data_dir, &store, Duration::from_secs(30))
-                    .and_then(|client| sync_now(&mut store, &client, 1000, 3));
+                    .and_then(|client| sync_now(&mut store, &client, &settings, 1000, 3));
                 let failed = result.is_err();
                 if !report(SyncEvent::Synced(result)) {
                     return;

@@ -1320,6 +1320,130 @@ mod sync {
         assert_eq!(hq.store().summaries().unwrap()[0].sales, 1);
     }
 
+    /// HQ publishes a catalog file through its own reader, as `till-hq catalog import` does.
+    fn publish(hq: &Hq, csv: &str) -> till_hq::catalog::Published {
+        let rows = till_hq::catalog::read_catalog(csv.as_bytes()).unwrap();
+        hq.store().publish_catalog(&rows).unwrap()
+    }
+
+    #[test]
+    fn a_published_catalog_reaches_the_till_and_new_prices_apply_to_new_tickets_only() {
+        use std::io::Write as _;
+        let hq = hq();
+        let till = Till::with_catalog();
+        till.ok(&[
+            "register",
+            "--hq",
+            &format!("http://{}", hq.address),
+            "--code",
+            &hq.code,
+        ]);
+        let out = till.ok(&["sync", "now"]);
+        assert!(
+            !out.contains("catalog version"),
+            "nothing published yet: {out}"
+        );
+        let water = sample_ean13(2);
+        let mut run = RunningTill::start(&till);
+        let mut stdin = run.child.stdin.take().unwrap();
+        run_wait(&run.lines, "till ready");
+        // A customer's water is rung up at today's price ...
+        writeln!(stdin, "{water}").unwrap();
+        run_wait(&run.lines, "total");
+        // ... while HQ raises it to 9.90 and adds a product.
+        let header = "sku,barcodes,name_zh,name_en,price,tax_class,department,weighed,active,plu\n";
+        let published = publish(
+            &hq,
+            &format!(
+                "{header}100002,{water},农夫山泉 新装,Nongfu Spring new,9.90,food,饮料,0,1,\n\
+                 900001,NEW-1,新品蛋糕,New cake,12.00,food,烘焙,0,1,\n"
+            ),
+        );
+        assert_eq!((published.version, published.added), (1, 2));
+        writeln!(stdin, "sync").unwrap();
+        run_wait(&run.lines, "catalog version 1, 2 products changed");
+        writeln!(stdin, "pay cash 20").unwrap();
+        run_wait(&run.lines, "sale #1 committed");
+        // The next customer pays the new price and can buy the new product.
+        writeln!(stdin, "{water}\nNEW-1\npay cash 50").unwrap();
+        run_wait(&run.lines, "sale #2 committed");
+        writeln!(stdin, "quit").unwrap();
+        assert!(run.child.wait().unwrap().success());
+        let store = till::store::Store::open(&till.db()).unwrap();
+        let first = store.sale(1).unwrap();
+        let second = store.sale(2).unwrap();
+        assert_ne!(
+            first.lines[0].unit_price, 990,
+            "the open ticket kept its price"
+        );
+        assert_ne!(first.lines[0].name_zh, "农夫山泉 新装");
+        let prices: Vec<(&str, i64)> = second
+            .lines
+            .iter()
+            .map(|l| (l.sku.as_str(), l.unit_price))
+            .collect();
+        assert_eq!(prices, [("100002", 990), ("900001", 1200)]);
+        assert_eq!(second.lines[0].name_zh, "农夫山泉 新装");
+        // Nothing new at HQ: the next sync pulls no catalog.
+        let out = till.ok(&["sync", "now"]);
+        assert!(!out.contains("catalog version"), "{out}");
+        assert!(
+            till.ok(&["sync", "status"])
+                .contains("catalog version from HQ: 1")
+        );
+    }
+
+    #[test]
+    fn a_catalog_the_till_cannot_take_changes_nothing_and_says_why() {
+        let hq = hq();
+        let till = Till::with_catalog();
+        till.ok(&[
+            "register",
+            "--hq",
+            &format!("http://{}", hq.address),
+            "--code",
+            &hq.code,
+        ]);
+        let water = sample_ean13(2);
+        till.ok(&["sell", &water, "--pay", "cash:10"]);
+        let header = "sku,barcodes,name_zh,price,tax_class\n";
+        publish(
+            &hq,
+            &format!("{header}100002,{water},水,9.90,food\n900002,,烟,30.00,luxury\n"),
+        );
+        let out = till.fails(&["sync", "now"]);
+        assert!(
+            out.contains("catalog version 1 from HQ was not applied: SKU 900002: unknown tax class \"luxury\""),
+            "{out}"
+        );
+        // The sale still reached HQ; the catalog is as it was.
+        assert_eq!(hq.store().summaries().unwrap()[0].sales, 1);
+        let store = till::store::Store::open(&till.db()).unwrap();
+        let key = format!("{water:0>14}");
+        assert_ne!(
+            store.product_by_code(&key).unwrap().unwrap().price.minor(),
+            990
+        );
+        assert!(
+            till.ok(&["sync", "status"])
+                .contains("catalog version from HQ: none yet")
+        );
+        assert!(till.ok(&["sync", "status"]).contains("unknown tax class"));
+        // HQ fixes the file; the next sync takes the whole new version.
+        publish(&hq, &format!("{header}100002,{water},水,9.90,food\n"));
+        let out = till.ok(&["sync", "now"]);
+        assert!(
+            out.contains("catalog version 2 from HQ: 1 product(s) added or changed"),
+            "{out}"
+        );
+        assert_eq!(
+            store.product_by_code(&key).unwrap().unwrap().price.minor(),
+            990
+        );
+        let out = till.ok(&["sell", &water, "--pay", "cash:10"]);
+        assert!(out.contains("9.90"), "{out}");
+    }
+
     #[test]
     fn member_keys_arrive_with_sync_and_follow_a_rotation() {
         let hq = hq();

@@ -9,6 +9,9 @@ use rand::Rng;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use sha2::{Digest, Sha256};
 use till_sync::api::{SaleResult, SaleStatus, UploadResponse, UploadedSale};
+use till_sync::catalog::{CatalogDelta, CatalogRow};
+
+use crate::catalog::{Published, changes};
 
 #[derive(Debug, thiserror::Error)]
 pub enum HqError {
@@ -80,6 +83,34 @@ pub trait HqStore: Send {
     /// ID and written with the sale, so no retry or duplicate upload can count a sale twice.
     fn points_ledger(&mut self, member_id: &str) -> Result<Vec<(String, i64)>>;
     fn terminals(&mut self) -> Result<Vec<TerminalStatus>>;
+    /// Publishes a whole catalog as the chain's next version: new and changed products get
+    /// that version, products left out are withdrawn. A file that changes nothing publishes
+    /// no version.
+    fn publish_catalog(&mut self, rows: &[CatalogRow]) -> Result<Published>;
+    /// Products changed after version `since`, up to version `upto` (the current one if
+    /// None), by SKU after `after`, at most `limit` of them.
+    fn catalog_delta(
+        &mut self,
+        since: u64,
+        upto: Option<u64>,
+        after: &str,
+        limit: usize,
+    ) -> Result<CatalogDelta>;
+}
+
+/// A page of a delta from the rows a query returned (one more than `limit` if more follow).
+pub(crate) fn delta_page(version: u64, rows: Vec<String>, limit: usize) -> Result<CatalogDelta> {
+    let more = rows.len() > limit;
+    let rows = rows
+        .iter()
+        .take(limit)
+        .map(|json| serde_json::from_str(json).map_err(|e| HqError::Backend(e.to_string())))
+        .collect::<Result<_>>()?;
+    Ok(CatalogDelta {
+        version,
+        rows,
+        more,
+    })
 }
 
 const SCHEMA: &str = r#"
@@ -128,6 +159,19 @@ CREATE TABLE IF NOT EXISTS member_keys (
     id         INTEGER PRIMARY KEY AUTOINCREMENT,
     key_hex    TEXT NOT NULL UNIQUE,
     created_ms INTEGER NOT NULL
+);
+-- The chain's catalog: each product's newest published row (JSON) and the version that last
+-- changed it, so a terminal at version V pulls only rows with a higher version.
+CREATE TABLE IF NOT EXISTS catalog (
+    sku     TEXT PRIMARY KEY,
+    row     TEXT NOT NULL,
+    version INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS catalog_by_version ON catalog(version, sku);
+CREATE TABLE IF NOT EXISTS catalog_versions (
+    version      INTEGER PRIMARY KEY,
+    published_ms INTEGER NOT NULL,
+    products     INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS idempotency (
     store_id    TEXT NOT NULL,
@@ -355,6 +399,68 @@ impl HqStore for SqliteStore {
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<rusqlite::Result<_>>()?;
         Ok(keys)
+    }
+
+    fn publish_catalog(&mut self, rows: &[CatalogRow]) -> Result<Published> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let current: std::collections::HashMap<String, String> = tx
+            .prepare("SELECT sku, row FROM catalog")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        let version: u64 = tx.query_row(
+            "SELECT coalesce(max(version), 0) FROM catalog_versions",
+            [],
+            |r| r.get(0),
+        )?;
+        let (changed, mut published) = changes(&current, rows);
+        published.version = version;
+        if changed.is_empty() {
+            return Ok(published);
+        }
+        published.version = version + 1;
+        {
+            let mut upsert = tx.prepare(
+                "INSERT INTO catalog (sku, row, version) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (sku) DO UPDATE SET row = excluded.row, version = excluded.version",
+            )?;
+            for (sku, json) in &changed {
+                upsert.execute(params![sku, json, published.version])?;
+            }
+        }
+        tx.execute(
+            "INSERT INTO catalog_versions (version, published_ms, products) VALUES (?1, ?2, ?3)",
+            params![published.version, now_ms(), rows.len() as u64],
+        )?;
+        tx.commit()?;
+        Ok(published)
+    }
+
+    fn catalog_delta(
+        &mut self,
+        since: u64,
+        upto: Option<u64>,
+        after: &str,
+        limit: usize,
+    ) -> Result<CatalogDelta> {
+        let upto = match upto {
+            Some(v) => v,
+            None => self.conn.query_row(
+                "SELECT coalesce(max(version), 0) FROM catalog_versions",
+                [],
+                |r| r.get(0),
+            )?,
+        };
+        let rows = self
+            .conn
+            .prepare(
+                "SELECT row FROM catalog WHERE version > ?1 AND version <= ?2 AND sku > ?3
+                 ORDER BY sku LIMIT ?4",
+            )?
+            .query_map(params![since, upto, after, limit as u64 + 1], |r| r.get(0))?
+            .collect::<rusqlite::Result<Vec<String>>>()?;
+        delta_page(upto, rows, limit)
     }
 
     fn terminals(&mut self) -> Result<Vec<TerminalStatus>> {

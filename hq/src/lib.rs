@@ -1,6 +1,7 @@
 //! Till HQ, the SCRM backend: its storage backends, its HTTP API, and its checks on what
 //! terminals upload.
 
+pub mod catalog;
 pub mod db;
 pub mod pg;
 pub mod server;

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
+use till_hq::catalog::CatalogFileError;
 use till_hq::db::{HqStore, SqliteStore};
 use till_hq::pg::PgStore;
 use till_hq::verify_chain;
@@ -53,6 +54,17 @@ enum Command {
     /// The chain's member key, which terminals use to verify member codes offline.
     #[command(subcommand)]
     Member(MemberCommand),
+    /// The catalog published to every store.
+    #[command(subcommand)]
+    Catalog(CatalogCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum CatalogCommand {
+    /// Publish a whole catalog file (the terminal's CSV format, prices in yuan) as the next
+    /// version. Terminals take the changes at their next sync; products the file leaves out
+    /// are withdrawn. One bad row publishes nothing.
+    Import { file: PathBuf },
 }
 
 #[derive(Subcommand, Debug)]
@@ -210,6 +222,42 @@ fn run(cli: Cli) -> Result<ExitCode> {
             );
             for (sale_id, points) in ledger {
                 println!("  {sale_id}  +{points}");
+            }
+        }
+        Command::Catalog(CatalogCommand::Import { file }) => {
+            let input = std::fs::File::open(&file)
+                .with_context(|| format!("cannot open {}", file.display()))?;
+            let rows = match till_hq::catalog::read_catalog(std::io::BufReader::new(input)) {
+                Ok(rows) => rows,
+                Err(CatalogFileError::Rows(bad)) => {
+                    for (line, reason) in &bad {
+                        eprintln!("line {line}: {reason}");
+                    }
+                    bail!(
+                        "{} bad rows in {}; nothing was published",
+                        bad.len(),
+                        file.display()
+                    );
+                }
+                Err(e) => {
+                    return Err(e).with_context(|| format!("cannot publish {}", file.display()));
+                }
+            };
+            let published = open(&cli.db)?.publish_catalog(&rows)?;
+            if published.added + published.changed + published.withdrawn == 0 {
+                println!(
+                    "catalog unchanged: {} products, still version {}",
+                    published.unchanged, published.version
+                );
+            } else {
+                println!(
+                    "catalog version {} published: {} added, {} changed, {} unchanged, {} withdrawn",
+                    published.version,
+                    published.added,
+                    published.changed,
+                    published.unchanged,
+                    published.withdrawn
+                );
             }
         }
         Command::Sales => {

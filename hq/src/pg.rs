@@ -8,8 +8,12 @@ use postgres::{Client, NoTls, Transaction};
 use sha2::{Digest, Sha256};
 use till_sync::api::{SaleResult, SaleStatus, UploadResponse, UploadedSale};
 
+use till_sync::catalog::{CatalogDelta, CatalogRow};
+
+use crate::catalog::{Published, changes};
 use crate::db::{
-    HqError, HqStore, Result, StoreSummary, TerminalStatus, chain_status, new_member_key, secret,
+    HqError, HqStore, Result, StoreSummary, TerminalStatus, chain_status, delta_page,
+    new_member_key, secret,
 };
 
 const SCHEMA: &str = r#"
@@ -60,6 +64,17 @@ CREATE TABLE IF NOT EXISTS member_keys (
     id         BIGSERIAL PRIMARY KEY,
     key_hex    TEXT NOT NULL UNIQUE,
     created_ms BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS catalog (
+    sku     TEXT PRIMARY KEY,
+    row     TEXT NOT NULL,
+    version BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS catalog_by_version ON catalog(version, sku);
+CREATE TABLE IF NOT EXISTS catalog_versions (
+    version      BIGINT PRIMARY KEY,
+    published_ms BIGINT NOT NULL,
+    products     BIGINT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS idempotency (
     store_id    TEXT NOT NULL,
@@ -307,6 +322,88 @@ impl HqStore for PgStore {
             .iter()
             .map(|r| (r.get::<_, i64>(0).unsigned_abs(), r.get(1)))
             .collect())
+    }
+
+    fn publish_catalog(&mut self, rows: &[CatalogRow]) -> Result<Published> {
+        let mut tx = self.live()?.transaction().map_err(db)?;
+        // One publisher at a time, wherever it runs: each version is computed from the last.
+        tx.batch_execute("LOCK TABLE catalog_versions IN EXCLUSIVE MODE")
+            .map_err(db)?;
+        let current: std::collections::HashMap<String, String> = tx
+            .query("SELECT sku, row FROM catalog", &[])
+            .map_err(db)?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        let version: i64 = tx
+            .query_one(
+                "SELECT coalesce(max(version), 0) FROM catalog_versions",
+                &[],
+            )
+            .map_err(db)?
+            .get(0);
+        let (changed, mut published) = changes(&current, rows);
+        published.version = version.unsigned_abs();
+        if changed.is_empty() {
+            return Ok(published);
+        }
+        let next = version + 1;
+        published.version = next.unsigned_abs();
+        tx.batch_execute("CREATE TEMP TABLE catalog_staging (sku TEXT, row TEXT) ON COMMIT DROP")
+            .map_err(db)?;
+        let mut data = String::new();
+        for (sku, json) in &changed {
+            data.push_str(&format!("{}\t{}\n", copy_text(sku), copy_text(json)));
+        }
+        copy_in(
+            &mut tx,
+            "COPY catalog_staging (sku, row) FROM STDIN",
+            data.as_bytes(),
+        )?;
+        tx.execute(
+            "INSERT INTO catalog (sku, row, version) SELECT sku, row, $1 FROM catalog_staging
+             ON CONFLICT (sku) DO UPDATE SET row = excluded.row, version = excluded.version",
+            &[&next],
+        )
+        .map_err(db)?;
+        tx.execute(
+            "INSERT INTO catalog_versions (version, published_ms, products) VALUES ($1, $2, $3)",
+            &[&next, &now_ms(), &(rows.len() as i64)],
+        )
+        .map_err(db)?;
+        tx.commit().map_err(db)?;
+        Ok(published)
+    }
+
+    fn catalog_delta(
+        &mut self,
+        since: u64,
+        upto: Option<u64>,
+        after: &str,
+        limit: usize,
+    ) -> Result<CatalogDelta> {
+        let client = self.live()?;
+        let upto = match upto {
+            Some(v) => v as i64,
+            None => client
+                .query_one(
+                    "SELECT coalesce(max(version), 0) FROM catalog_versions",
+                    &[],
+                )
+                .map_err(db)?
+                .get(0),
+        };
+        let rows = client
+            .query(
+                "SELECT row FROM catalog WHERE version > $1 AND version <= $2 AND sku > $3
+                 ORDER BY sku LIMIT $4",
+                &[&(since as i64), &upto, &after, &(limit as i64 + 1)],
+            )
+            .map_err(db)?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        delta_page(upto.unsigned_abs(), rows, limit)
     }
 
     fn terminals(&mut self) -> Result<Vec<TerminalStatus>> {

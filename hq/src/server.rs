@@ -7,16 +7,17 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use sha2::{Digest, Sha256};
 use till_sync::api::{
-    ErrorBody, IDEMPOTENCY_KEY, MEMBER_KEYS_PATH, MemberKey, MemberKeysResponse, REGISTER_PATH,
-    RegisterRequest, RegisterResponse, SaleResult, SaleStatus, UPLOAD_PATH, UPLOAD_VERSION,
-    UploadRequest, UploadResponse, UploadedSale,
+    CATALOG_PATH, ErrorBody, IDEMPOTENCY_KEY, MEMBER_KEYS_PATH, MemberKey, MemberKeysResponse,
+    REGISTER_PATH, RegisterRequest, RegisterResponse, SaleResult, SaleStatus, UPLOAD_PATH,
+    UPLOAD_VERSION, UploadRequest, UploadResponse, UploadedSale,
 };
+use till_sync::catalog::{CatalogDelta, CatalogRow};
 use till_sync::{Attribution, SaleLine, SalePayment, SaleRecord};
 use utoipa::OpenApi;
 
@@ -32,9 +33,9 @@ type Db = Arc<Mutex<Box<dyn HqStore>>>;
 #[openapi(
     info(
         title = "Till HQ",
-        description = "The terminal API of Till HQ: registration, exactly-once sales upload and member keys."
+        description = "The terminal API of Till HQ: registration, exactly-once sales upload, member keys and the published catalog."
     ),
-    paths(register, upload, member_keys),
+    paths(register, upload, member_keys, catalog),
     components(schemas(
         RegisterRequest,
         RegisterResponse,
@@ -49,6 +50,8 @@ type Db = Arc<Mutex<Box<dyn HqStore>>>;
         Attribution,
         MemberKey,
         MemberKeysResponse,
+        CatalogDelta,
+        CatalogRow,
         ErrorBody
     )),
     modifiers(&BearerToken)
@@ -124,8 +127,10 @@ pub fn router(store: Box<dyn HqStore>) -> Router {
         .route(REGISTER_PATH, post(register))
         .route(UPLOAD_PATH, post(upload))
         .route(MEMBER_KEYS_PATH, get(member_keys))
+        .route(CATALOG_PATH, get(catalog))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(tower_http::decompression::RequestDecompressionLayer::new())
+        .layer(tower_http::compression::CompressionLayer::new())
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(30),
@@ -186,6 +191,55 @@ async fn member_keys(
             .map(|(id, key)| MemberKey { id, key })
             .collect(),
     }))
+}
+
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+struct CatalogQuery {
+    /// The catalog version the terminal has (0 for none).
+    since: u64,
+    /// The version this pull brings the terminal to, from the first page's answer.
+    upto: Option<u64>,
+    /// The last SKU of the page before.
+    #[serde(default)]
+    after: String,
+}
+
+/// The published catalog's products changed after version `since`, a page at a time.
+#[utoipa::path(
+    get,
+    path = "/api/v1/catalog",
+    params(CatalogQuery),
+    security(("terminal_token" = [])),
+    responses(
+        (status = 200, description = "changed products, by SKU", body = CatalogDelta),
+        (status = 400, description = "no or a bad `since`", body = ErrorBody),
+        (status = 401, description = "no token or an unknown token", body = ErrorBody)
+    )
+)]
+async fn catalog(
+    State(db): State<Db>,
+    headers: HeaderMap,
+    query: Result<Query<CatalogQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<axum::Json<CatalogDelta>, ApiError> {
+    let (store, terminal) = authenticated(&db, &headers).await?;
+    let Query(query) = query.map_err(|e| fail(StatusCode::BAD_REQUEST, e.body_text()))?;
+    let delta = with_db(&db, move |db| {
+        db.catalog_delta(
+            query.since,
+            query.upto,
+            &query.after,
+            crate::catalog::DELTA_PAGE,
+        )
+    })
+    .await?;
+    tracing::info!(
+        store,
+        terminal,
+        rows = delta.rows.len(),
+        version = delta.version,
+        "catalog sent"
+    );
+    Ok(axum::Json(delta))
 }
 
 /// The store and terminal a request's bearer token belongs to; 401 without a valid one.

@@ -403,6 +403,95 @@ fn points_are_earned_once_per_sale_whatever_the_retries(app: App) {
     assert_eq!(app.db().points_ledger("nobody").unwrap(), vec![]);
 }
 
+fn catalog(csv: &str) -> Vec<till_sync::catalog::CatalogRow> {
+    let header = "sku,barcodes,name_zh,name_en,price,tax_class,department,weighed,active,plu\n";
+    till_hq::catalog::read_catalog(format!("{header}{csv}").as_bytes()).unwrap()
+}
+
+fn catalog_versions_reach_terminals_as_deltas_a_page_at_a_time(app: App) {
+    let client = app.client(0);
+    let empty = client.catalog(0, None, "").unwrap();
+    assert_eq!((empty.version, empty.rows.len(), empty.more), (0, 0, false));
+    let mut db = app.db();
+    let first = db
+        .publish_catalog(&catalog(
+            "1,6901028075831,水,Water,2.00,food,饮料,0,1,\n2,,面包,Bread,5.00,food,,0,1,\n3,,糖,,1.00,food,,0,1,\n",
+        ))
+        .unwrap();
+    assert_eq!((first.version, first.added), (1, 3));
+    let delta = client.catalog(0, None, "").unwrap();
+    assert_eq!(delta.version, 1);
+    assert_eq!(delta.rows.len(), 3);
+    assert_eq!(delta.rows[0].price, 200);
+    // Republishing the same file publishes nothing.
+    let again = db
+        .publish_catalog(&catalog(
+            "1,6901028075831,水,Water,2.00,food,饮料,0,1,\n2,,面包,Bread,5.00,food,,0,1,\n3,,糖,,1.00,food,,0,1,\n",
+        ))
+        .unwrap();
+    assert_eq!((again.version, again.unchanged), (1, 3));
+    // Version 2 changes a price, adds a product and leaves sugar out.
+    let second = db
+        .publish_catalog(&catalog(
+            "1,6901028075831,水,Water,2.50,food,饮料,0,1,\n2,,面包,Bread,5.00,food,,0,1,\n4,,盐,Salt,3.00,food,,0,1,\n",
+        ))
+        .unwrap();
+    assert_eq!(
+        (
+            second.version,
+            second.added,
+            second.changed,
+            second.unchanged,
+            second.withdrawn
+        ),
+        (2, 1, 1, 1, 1)
+    );
+    let delta = client.catalog(1, None, "").unwrap();
+    let rows: Vec<(&str, i64, bool)> = delta
+        .rows
+        .iter()
+        .map(|r| (r.sku.as_str(), r.price, r.active))
+        .collect();
+    assert_eq!(
+        rows,
+        [("1", 250, true), ("3", 100, false), ("4", 300, true)]
+    );
+    assert!(client.catalog(2, None, "").unwrap().rows.is_empty());
+    // Paging: two rows at a time, pinned to the version of the first page.
+    let page = db.catalog_delta(0, None, "", 2).unwrap();
+    assert!(page.more);
+    let skus: Vec<&str> = page.rows.iter().map(|r| r.sku.as_str()).collect();
+    assert_eq!(skus, ["1", "2"]);
+    // Version 3 lands mid-pull: it keeps only water, withdrawing bread and salt.
+    db.publish_catalog(&catalog("1,6901028075831,水,Water,2.80,food,饮料,0,1,\n"))
+        .unwrap();
+    let rest = db.catalog_delta(0, Some(page.version), "2", 2).unwrap();
+    let skus: Vec<&str> = rest.rows.iter().map(|r| r.sku.as_str()).collect();
+    assert_eq!((skus, rest.more, rest.version), (vec!["3"], false, 2));
+    // The terminal, now at version 2, gets version 3's changes next time.
+    let next = client.catalog(2, None, "").unwrap();
+    let rows: Vec<(&str, i64, bool)> = next
+        .rows
+        .iter()
+        .map(|r| (r.sku.as_str(), r.price, r.active))
+        .collect();
+    assert_eq!(next.version, 3);
+    assert_eq!(
+        rows,
+        [("1", 280, true), ("2", 500, false), ("4", 300, false)]
+    );
+    // No token, or a bad `since`: refused.
+    let url = format!("{}/api/v1/catalog?since=0", app.server.url());
+    let http = reqwest::blocking::Client::new();
+    assert_eq!(http.get(&url).send().unwrap().status().as_u16(), 401);
+    let bad = http
+        .get(format!("{}/api/v1/catalog?since=-1", app.server.url()))
+        .bearer_auth(app.token(1))
+        .send()
+        .unwrap();
+    assert_eq!(bad.status().as_u16(), 400);
+}
+
 /// Every test above, on each backend.
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
@@ -426,6 +515,7 @@ conformance!(
     a_second_sale_claiming_a_sequence_is_rejected,
     member_keys_rotate_and_reach_terminals_with_the_previous_key,
     points_are_earned_once_per_sale_whatever_the_retries,
+    catalog_versions_reach_terminals_as_deltas_a_page_at_a_time,
 );
 
 /// `till-hq serve` as a real process on `db`, killed with SIGKILL when dropped.
@@ -711,6 +801,50 @@ fn the_admin_cli_sets_up_stores_and_terminals_and_reports_sales() {
         !ok && out.contains("cannot create"),
         "an export never overwrites: {out}"
     );
+
+    // Catalog publishing: one bad row publishes nothing; a good file is the next version.
+    let header = "sku,barcodes,name_zh,name_en,price,tax_class,department,weighed,active,plu\n";
+    let file = dir.path().join("catalog.csv");
+    std::fs::write(
+        &file,
+        format!("{header}1,6901028075831,水,Water,2.00,food,,0,1,\n2,,面包,Bread,-5,food,,0,1,\n3,6901028075831,糖,,1,food,,0,1,\n"),
+    )
+    .unwrap();
+    let (ok, out) = hq(&["catalog", "import", file.to_str().unwrap()]);
+    assert!(!ok, "{out}");
+    assert!(out.contains("line 3: negative price -5"), "{out}");
+    assert!(
+        out.contains("line 4: barcode 6901028075831 already on line 2"),
+        "{out}"
+    );
+    assert!(out.contains("2 bad rows in"), "{out}");
+    assert!(
+        admin
+            .catalog_delta(0, None, "", 10)
+            .unwrap()
+            .rows
+            .is_empty()
+    );
+    std::fs::write(
+        &file,
+        format!("{header}1,6901028075831,水,Water,2.00,food,,0,1,\n"),
+    )
+    .unwrap();
+    let (ok, out) = hq(&["catalog", "import", file.to_str().unwrap()]);
+    assert_eq!(
+        (ok, out.as_str()),
+        (
+            true,
+            "catalog version 1 published: 1 added, 0 changed, 0 unchanged, 0 withdrawn\n"
+        )
+    );
+    let (ok, out) = hq(&["catalog", "import", file.to_str().unwrap()]);
+    assert_eq!(
+        (ok, out.as_str()),
+        (true, "catalog unchanged: 1 products, still version 1\n")
+    );
+    let (ok, out) = hq(&["catalog", "import", "/nonexistent.csv"]);
+    assert!(!ok && out.contains("cannot open /nonexistent.csv"), "{out}");
 
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_till-hq"))
         .args(["--db", "mysql://nope", "sales"])

@@ -233,6 +233,11 @@ impl CatalogImport<'_> {
         Ok(None)
     }
 
+    /// Whether the catalog had this SKU before the import began.
+    pub fn had_sku(&self, sku: &str) -> bool {
+        self.skus.contains_key(sku)
+    }
+
     fn current_owner(&self, code: &str) -> Result<Option<i64>> {
         let mut stmt = self
             .tx

@@ -100,6 +100,7 @@ impl Workers {
             let db = super::database(&data_dir);
             Some(crate::sync::spawn_background(
                 data_dir,
+                crate::checkout::CheckoutSettings::from_config(config)?,
                 window,
                 move |event| {
                     let state = Store::open(&db)

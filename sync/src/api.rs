@@ -5,6 +5,8 @@
 //! - `POST /api/v1/sales:batch` with [`UploadRequest`] (gzip, `Authorization: Bearer …`,
 //!   `Idempotency-Key: …`) → [`UploadResponse`], one result per sale. Replaying a key returns
 //!   the first answer; the same key with a different body is 422.
+//! - `GET /api/v1/member-keys` → [`MemberKeysResponse`].
+//! - `GET /api/v1/catalog?since=V` → [`crate::catalog::CatalogDelta`], a page at a time.
 //! - Errors are [`ErrorBody`] with a 4xx or 5xx status.
 
 use serde::{Deserialize, Serialize};
@@ -15,6 +17,8 @@ use crate::sale::{SaleRecord, chain_hash};
 pub const REGISTER_PATH: &str = "/api/v1/register";
 pub const UPLOAD_PATH: &str = "/api/v1/sales:batch";
 pub const MEMBER_KEYS_PATH: &str = "/api/v1/member-keys";
+/// `GET` with `?since=V[&upto=W][&after=SKU]` → [`crate::catalog::CatalogDelta`].
+pub const CATALOG_PATH: &str = "/api/v1/catalog";
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 /// The version every upload carries; HQ refuses others with 422.
 pub const UPLOAD_VERSION: u32 = 1;

@@ -1,4 +1,5 @@
-//! The terminal's HTTP client for HQ: registration, batch upload and member keys, with gzip
+//! The terminal's HTTP client for HQ: registration, batch upload, member keys and the catalog,
+//! with gzip
 //! bodies, timeouts, and errors that say whether a retry can help.
 
 use std::io::Write;
@@ -8,10 +9,11 @@ use reqwest::StatusCode;
 use reqwest::blocking::{Client, Response};
 
 use crate::api::{
-    ErrorBody, IDEMPOTENCY_KEY, MEMBER_KEYS_PATH, MemberKeysResponse, REGISTER_PATH,
+    CATALOG_PATH, ErrorBody, IDEMPOTENCY_KEY, MEMBER_KEYS_PATH, MemberKeysResponse, REGISTER_PATH,
     RegisterRequest, RegisterResponse, UPLOAD_PATH, UPLOAD_VERSION, UploadRequest, UploadResponse,
     UploadedSale, idempotency_key,
 };
+use crate::catalog::CatalogDelta;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SyncError {
@@ -151,6 +153,29 @@ impl SyncClient {
             .header("content-type", "application/json")
             .header("content-encoding", "gzip")
             .body(compressed)
+            .send()
+            .map_err(transport)?;
+        read(response)
+    }
+
+    /// One page of the published catalog's changes after version `since`. The first page
+    /// (no `upto`) fixes the version the pull reaches; later pages pass it back with the last
+    /// SKU seen.
+    pub fn catalog(
+        &self,
+        since: u64,
+        upto: Option<u64>,
+        after: &str,
+    ) -> Result<CatalogDelta, SyncError> {
+        let mut query = vec![("since", since.to_string()), ("after", after.to_string())];
+        if let Some(upto) = upto {
+            query.push(("upto", upto.to_string()));
+        }
+        let response = self
+            .http
+            .get(format!("{}{CATALOG_PATH}", self.hq))
+            .query(&query)
+            .bearer_auth(&self.token)
             .send()
             .map_err(transport)?;
         read(response)

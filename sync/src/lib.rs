@@ -4,6 +4,7 @@
 //! on it, so the bytes a terminal hashes into its journal are the bytes HQ checks.
 
 pub mod api;
+pub mod catalog;
 pub mod client;
 pub mod sale;
 
