@@ -176,6 +176,9 @@ struct SellArgs {
     tenders: Vec<String>,
     #[arg(long, default_value = "cli")]
     cashier: String,
+    /// The member the sale is for; without it the sale is anonymous.
+    #[arg(long)]
+    member: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -521,7 +524,22 @@ fn sell(data_dir: &Path, args: &SellArgs) -> Result<ExitCode> {
             .add_tender(tender)
             .with_context(|| format!("paying {spec}"))?;
     }
-    let committed = checkout.commit(Attribution::Anonymous { claim_token: None })?;
+    let attribution = match &args.member {
+        Some(member_id) => {
+            let member = checkout
+                .store()
+                .member(member_id)?
+                .with_context(|| format!("no member {member_id} on this till"))?;
+            if !member.active {
+                bail!("member {member_id} is no longer active");
+            }
+            Attribution::Member {
+                member_id: member.member_id,
+            }
+        }
+        None => Attribution::Anonymous { claim_token: None },
+    };
+    let committed = checkout.commit(attribution)?;
     print!("{}", render_sale(&committed.record, &config));
     // The sale is committed; only now is its receipt queued and printed.
     if let Some(printer) = till::printing::ReceiptPrinter::from_config(&config)? {
@@ -647,6 +665,15 @@ fn sync(data_dir: &Path, cmd: SyncCommand) -> Result<ExitCode> {
                     "{} new member key(s) from HQ; the newest is current",
                     report.member_keys_added
                 );
+            }
+            if report.enrollments > 0 {
+                println!(
+                    "{} member enrollment(s) filed at HQ, {} joined an existing member",
+                    report.enrollments, report.enrollments_merged
+                );
+            }
+            if report.members_changed > 0 {
+                println!("{} member(s) updated from HQ", report.members_changed);
             }
             if let Some(version) = report.catalog_version {
                 println!(

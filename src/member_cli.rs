@@ -21,6 +21,14 @@ pub enum MemberCommand {
         #[arg(long)]
         at: Option<u64>,
     },
+    /// Enroll a customer by phone, as the till's member prompt does, under a provisional ID
+    /// that HQ confirms (or merges with the member who has that phone) at the next sync.
+    Enroll {
+        phone: String,
+        /// The customer agreed to the consent text of `[member] consent_version`.
+        #[arg(long, required = true)]
+        consent_given: bool,
+    },
     /// Add or update a member (HQ's member deltas do this once sync pulls them).
     Add {
         member_id: String,
@@ -52,8 +60,27 @@ pub enum KeyCommand {
 }
 
 pub fn run(data_dir: &Path, command: MemberCommand) -> Result<ExitCode> {
-    let (_, store) = crate::open(data_dir)?;
+    let (config, store) = crate::open(data_dir)?;
     match command {
+        MemberCommand::Enroll {
+            phone,
+            consent_given,
+        } => {
+            if !consent_given {
+                bail!("a member is enrolled only with the customer's consent");
+            }
+            let phone = Phone::parse(&phone)?;
+            if let Some(member) = store.member_by_phone(&phone)? {
+                bail!("{} is already member {}", phone.masked(), member.member_id);
+            }
+            let now = jiff::Timestamp::now().as_millisecond();
+            let member = store.enroll_member(&phone, &config.member.consent_version, now)?;
+            println!(
+                "enrolled {} as {} (provisional until the next sync)",
+                phone.masked(),
+                member.member_id
+            );
+        }
         MemberCommand::Key(KeyCommand::Import { file }) => {
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("cannot read {}", file.display()))?;

@@ -42,6 +42,11 @@ pub struct SyncReport {
     pub pending: u64,
     /// Member keys from HQ this till did not have.
     pub member_keys_added: u64,
+    /// Members enrolled here that HQ filed, and how many of them joined an existing member.
+    pub enrollments: u64,
+    pub enrollments_merged: u64,
+    /// Members HQ sent that were new or changed.
+    pub members_changed: u64,
     /// The catalog version this sync brought the till to, if HQ had a newer one.
     pub catalog_version: Option<u64>,
     /// Products the new catalog version added or changed here.
@@ -116,9 +121,14 @@ pub fn sync_now(
     attempts: u32,
 ) -> Result<SyncReport, SyncNowError> {
     let mut report = SyncReport::default();
+    // Enrollments go first, so HQ knows a new member before their first sale arrives; but
+    // an enrollment HQ refuses never holds the sales back.
+    let enrolled = upload_enrollments(store, client, &mut report);
     let result = upload_all(store, client, batch, attempts, &mut report)
         .and_then(|()| pull_member_keys(store, client, &mut report))
-        .and_then(|()| pull_catalog(store, client, settings, &mut report));
+        .and_then(|()| pull_members(store, client, &mut report))
+        .and_then(|()| pull_catalog(store, client, settings, &mut report))
+        .and(enrolled);
     let now = jiff::Timestamp::now().as_millisecond().to_string();
     match &result {
         Ok(()) => {
@@ -149,6 +159,70 @@ fn pull_member_keys(
         }
     }
     Ok(())
+}
+
+/// The setting holding the member version HQ last sent this till.
+const MEMBERS_VERSION: &str = "members.version";
+
+/// Sends members enrolled here, up to HQ's limit at a time, and adopts the final IDs HQ gives.
+fn upload_enrollments(
+    store: &mut Store,
+    client: &SyncClient,
+    report: &mut SyncReport,
+) -> Result<(), SyncNowError> {
+    let pending = store.pending_enrollments()?;
+    for chunk in pending.chunks(500) {
+        let response = client.enroll(chunk)?;
+        let mut aliases = Vec::new();
+        for filed in &response.results {
+            // Only answers about enrollments sent count.
+            if chunk
+                .iter()
+                .any(|e| e.provisional_id == filed.provisional_id)
+            {
+                report.enrollments += 1;
+                report.enrollments_merged += u64::from(filed.merged);
+                aliases.push((filed.provisional_id.clone(), filed.member_id.clone()));
+            }
+        }
+        store.apply_member_changes(&aliases, &[])?;
+    }
+    Ok(())
+}
+
+/// Pulls member changes since this till's version, a page at a time, each page in one
+/// transaction together with the version it reaches.
+fn pull_members(
+    store: &mut Store,
+    client: &SyncClient,
+    report: &mut SyncReport,
+) -> Result<(), SyncNowError> {
+    let mut since: u64 = store
+        .setting(MEMBERS_VERSION)?
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    loop {
+        let delta = client.members(since)?;
+        if delta.version < since {
+            return Err(SyncError::BadResponse(format!(
+                "HQ's member version {} is behind this till's {since}",
+                delta.version
+            ))
+            .into());
+        }
+        let aliases: Vec<(String, String)> = delta
+            .aliases
+            .iter()
+            .map(|a| (a.provisional_id.clone(), a.member_id.clone()))
+            .collect();
+        store.apply_member_changes(&aliases, &delta.members)?;
+        store.set_setting(MEMBERS_VERSION, &delta.version.to_string())?;
+        report.members_changed += delta.members.len() as u64;
+        if !delta.more || delta.version == since {
+            return Ok(());
+        }
+        since = delta.version;
+    }
 }
 
 /// Pulls the catalog HQ published since this till's version, every page, then applies it in

@@ -1445,6 +1445,100 @@ mod sync {
     }
 
     #[test]
+    fn a_phone_enrolled_offline_at_two_tills_becomes_one_member_everywhere() {
+        let hq = hq();
+        let mut admin = hq.store();
+        let second_code = admin.add_terminal("S001", "T02").unwrap();
+        admin.rotate_member_key().unwrap();
+        let a = Till::with_catalog();
+        let b = Till::new();
+        b.ok(&["init", "--store-id", "S001", "--terminal-id", "T02"]);
+        let csv = b.data_dir().join("sample.csv");
+        std::fs::write(&csv, till::demo::sample_catalog_csv()).unwrap();
+        b.ok(&["catalog", "import", csv.to_str().unwrap()]);
+        let url = format!("http://{}", hq.address);
+        for (till, code) in [(&a, &hq.code), (&b, &second_code)] {
+            till.ok(&["register", "--hq", &url, "--code", code]);
+            till.ok(&["sync", "now"]);
+        }
+        // Both tills enroll the same customer before either syncs, and sell to them.
+        let enroll = |till: &Till| {
+            let out = till.ok(&["member", "enroll", "139 0000 1111", "--consent-given"]);
+            assert!(out.starts_with("enrolled 139****1111 as P-S001-"), "{out}");
+            let id = out.split(" as ").nth(1).unwrap();
+            id.split(' ').next().unwrap().to_string()
+        };
+        let (pa, pb) = (enroll(&a), enroll(&b));
+        assert!(pa.starts_with("P-S001-T01-") && pb.starts_with("P-S001-T02-"));
+        a.ok(&[
+            "sell",
+            &sample_ean13(2),
+            "--pay",
+            "cash:20",
+            "--member",
+            &pa,
+        ]);
+        b.ok(&[
+            "sell",
+            &sample_ean13(3),
+            "--pay",
+            "cash:20",
+            "--member",
+            &pb,
+        ]);
+        let out = a.ok(&["sync", "now"]);
+        assert!(
+            out.contains("1 member enrollment(s) filed at HQ, 0 joined an existing member"),
+            "{out}"
+        );
+        let out = b.ok(&["sync", "now"]);
+        assert!(
+            out.contains("1 member enrollment(s) filed at HQ, 1 joined an existing member"),
+            "{out}"
+        );
+        a.ok(&["sync", "now"]);
+        // One member at HQ, earning from both sales, and known by that ID at both tills.
+        let ledger = hq.store().points_ledger("M00000001").unwrap();
+        assert_eq!(ledger.len(), 2, "{ledger:?}");
+        let balance: i64 = ledger.iter().map(|(_, p)| p).sum();
+        let phone = till::domain::member::Phone::parse("13900001111").unwrap();
+        for till in [&a, &b] {
+            let store = till::store::Store::open(&till.db()).unwrap();
+            let member = store.member_by_phone(&phone).unwrap().unwrap();
+            assert_eq!(member.member_id, "M00000001");
+            assert!(!member.provisional);
+            assert_eq!(member.points, balance);
+            assert_eq!(member.phone_masked.as_deref(), Some("139****1111"));
+            assert!(store.pending_enrollments().unwrap().is_empty());
+        }
+        // A second enrollment of a known phone, and enrollments without consent or with a bad
+        // number, are refused and change nothing.
+        assert!(
+            a.fails(&["member", "enroll", "13900001111", "--consent-given"])
+                .contains("139****1111 is already member M00000001")
+        );
+        assert!(
+            a.fails(&["member", "enroll", "13900001111"])
+                .contains("--consent-given")
+        );
+        let out = a.fails(&["member", "enroll", "12345", "--consent-given"]);
+        assert!(out.contains("phone"), "{out}");
+        assert!(
+            a.fails(&[
+                "sell",
+                &sample_ean13(2),
+                "--pay",
+                "cash:20",
+                "--member",
+                "nobody"
+            ])
+            .contains("no member nobody on this till")
+        );
+        let out = a.ok(&["sync", "now"]);
+        assert!(!out.contains("enrollment"), "{out}");
+    }
+
+    #[test]
     fn member_keys_arrive_with_sync_and_follow_a_rotation() {
         let hq = hq();
         let till = Till::with_catalog();

@@ -8,7 +8,10 @@ use std::path::Path;
 use rand::Rng;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use sha2::{Digest, Sha256};
-use till_sync::api::{SaleResult, SaleStatus, UploadResponse, UploadedSale};
+use till_sync::api::{
+    Enrolled, Enrollment, MemberAlias, MemberDelta, MemberEntry, SaleResult, SaleStatus,
+    UploadResponse, UploadedSale,
+};
 use till_sync::catalog::{CatalogDelta, CatalogRow};
 
 use crate::catalog::{Published, changes};
@@ -83,6 +86,13 @@ pub trait HqStore: Send {
     /// ID and written with the sale, so no retry or duplicate upload can count a sale twice.
     fn points_ledger(&mut self, member_id: &str) -> Result<Vec<(String, i64)>>;
     fn terminals(&mut self) -> Result<Vec<TerminalStatus>>;
+    /// Files members enrolled at `store`'s tills, in one transaction: each provisional ID gets
+    /// a final member ID, joining the member who already has that phone hash if there is one.
+    /// Filing an enrollment again returns the first answer.
+    fn enroll(&mut self, store: &str, enrollments: &[Enrollment]) -> Result<Vec<Enrolled>>;
+    /// Members changed after version `since`, oldest change first, and the provisional IDs
+    /// mapped meanwhile; about `limit` members a page.
+    fn member_delta(&mut self, since: u64, limit: usize) -> Result<MemberDelta>;
     /// Publishes a whole catalog as the chain's next version: new and changed products get
     /// that version, products left out are withdrawn. A file that changes nothing publishes
     /// no version.
@@ -96,6 +106,51 @@ pub trait HqStore: Send {
         after: &str,
         limit: usize,
     ) -> Result<CatalogDelta>;
+}
+
+/// The member IDs of the accepted sales of a batch, whose members' points changed.
+pub(crate) fn accepted_members(sales: &[UploadedSale], results: &[SaleResult]) -> Vec<String> {
+    let mut ids: Vec<String> = sales
+        .iter()
+        .zip(results)
+        .filter(|(_, r)| r.status == SaleStatus::Accepted)
+        .filter_map(|(s, _)| match &s.record.attribution {
+            till_sync::Attribution::Member { member_id } => Some(member_id.clone()),
+            till_sync::Attribution::Anonymous { .. } => None,
+        })
+        .collect();
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
+/// A final member ID as HQ issues it: never a dot, never mistaken for a provisional one.
+pub(crate) fn member_id(n: u64) -> String {
+    format!("M{n:08}")
+}
+
+/// A page of (version, member) rows, oldest first, fetched with `limit + 1`.
+pub(crate) enum Page<T> {
+    /// Every change there is.
+    Whole(Vec<(u64, T)>),
+    /// Cut at a version boundary, so no change is split across pages; more follow.
+    Cut(Vec<(u64, T)>),
+    /// One change alone touched more than `limit` members: fetch all of that version.
+    OneVersion(u64),
+}
+
+pub(crate) fn cut_at_version<T>(mut rows: Vec<(u64, T)>, limit: usize) -> Page<T> {
+    if rows.len() <= limit {
+        return Page::Whole(rows);
+    }
+    let boundary = rows[limit].0;
+    rows.truncate(limit);
+    rows.retain(|(v, _)| *v < boundary);
+    if rows.is_empty() {
+        Page::OneVersion(boundary)
+    } else {
+        Page::Cut(rows)
+    }
 }
 
 /// A page of a delta from the rows a query returned (one more than `limit` if more follow).
@@ -173,6 +228,35 @@ CREATE TABLE IF NOT EXISTS catalog_versions (
     published_ms INTEGER NOT NULL,
     products     INTEGER NOT NULL
 );
+-- Monotonic counters: `member_version` orders member changes for terminals' deltas (its row
+-- lock also orders the transactions that take it), `member_id` numbers new members.
+CREATE TABLE IF NOT EXISTS counters (
+    name  TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
+-- Members: only a keyed hash of the phone number and its masked form, as terminals keep them.
+CREATE TABLE IF NOT EXISTS members (
+    member_id       TEXT PRIMARY KEY,
+    display_name    TEXT NOT NULL DEFAULT '',
+    tier            TEXT NOT NULL DEFAULT '',
+    phone_hash      TEXT UNIQUE,
+    phone_masked    TEXT,
+    active          INTEGER NOT NULL DEFAULT 1,
+    consent_version TEXT,
+    consent_at_ms   INTEGER,
+    enrolled_store  TEXT,
+    enrolled_at_ms  INTEGER,
+    version         INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS members_by_version ON members(version);
+CREATE TABLE IF NOT EXISTS member_aliases (
+    provisional_id TEXT PRIMARY KEY,
+    member_id      TEXT NOT NULL REFERENCES members(member_id),
+    merged         INTEGER NOT NULL,
+    version        INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS aliases_by_member ON member_aliases(member_id);
+CREATE INDEX IF NOT EXISTS aliases_by_version ON member_aliases(version);
 CREATE TABLE IF NOT EXISTS idempotency (
     store_id    TEXT NOT NULL,
     terminal_id TEXT NOT NULL,
@@ -322,6 +406,7 @@ impl HqStore for SqliteStore {
         for sale in sales {
             results.push(ingest_one(&tx, store, terminal, sale)?);
         }
+        touch_members(&tx, &accepted_members(sales, &results))?;
         let response = UploadResponse { results };
         tx.execute(
             "INSERT INTO idempotency (store_id, terminal_id, key, body_hash, response, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -383,7 +468,9 @@ impl HqStore for SqliteStore {
     fn points_ledger(&mut self, member_id: &str) -> Result<Vec<(String, i64)>> {
         let mut stmt = self.conn.prepare(
             "SELECT l.sale_id, l.points FROM points_ledger l JOIN sales s ON s.sale_id = l.sale_id
-             WHERE l.member_id = ?1 ORDER BY s.created_at_ms, l.sale_id",
+             WHERE l.member_id = ?1
+                OR l.member_id IN (SELECT provisional_id FROM member_aliases WHERE member_id = ?1)
+             ORDER BY s.created_at_ms, l.sale_id",
         )?;
         let rows = stmt
             .query_map([member_id], |r| Ok((r.get(0)?, r.get(1)?)))?
@@ -399,6 +486,144 @@ impl HqStore for SqliteStore {
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<rusqlite::Result<_>>()?;
         Ok(keys)
+    }
+
+    fn enroll(&mut self, store: &str, enrollments: &[Enrollment]) -> Result<Vec<Enrolled>> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut version = None;
+        let mut results = Vec::with_capacity(enrollments.len());
+        for e in enrollments {
+            let filed: Option<(String, bool)> = tx
+                .prepare_cached(
+                    "SELECT member_id, merged FROM member_aliases WHERE provisional_id = ?1",
+                )?
+                .query_row([&e.provisional_id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            if let Some((member_id, merged)) = filed {
+                results.push(Enrolled {
+                    provisional_id: e.provisional_id.clone(),
+                    member_id,
+                    merged,
+                });
+                continue;
+            }
+            let v = match version {
+                Some(v) => v,
+                None => *version.insert(next_counter(&tx, "member_version")?),
+            };
+            let existing: Option<String> = tx
+                .prepare_cached("SELECT member_id FROM members WHERE phone_hash = ?1")?
+                .query_row([&e.phone_hash], |r| r.get(0))
+                .optional()?;
+            let merged = existing.is_some();
+            let member_id = match existing {
+                Some(id) => id,
+                None => {
+                    let id = member_id(next_counter(&tx, "member_id")?);
+                    tx.prepare_cached(
+                        "INSERT INTO members (member_id, phone_hash, phone_masked, consent_version,
+                             consent_at_ms, enrolled_store, enrolled_at_ms, version)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    )?
+                    .execute(params![
+                        id,
+                        e.phone_hash,
+                        e.phone_masked,
+                        e.consent_version,
+                        e.consent_at_ms,
+                        store,
+                        e.enrolled_at_ms,
+                        v
+                    ])?;
+                    id
+                }
+            };
+            tx.prepare_cached(
+                "INSERT INTO member_aliases (provisional_id, member_id, merged, version)
+                 VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![e.provisional_id, member_id, merged, v])?;
+            results.push(Enrolled {
+                provisional_id: e.provisional_id.clone(),
+                member_id,
+                merged,
+            });
+        }
+        tx.commit()?;
+        Ok(results)
+    }
+
+    fn member_delta(&mut self, since: u64, limit: usize) -> Result<MemberDelta> {
+        let tx = self.conn.transaction()?;
+        let current: u64 = tx
+            .query_row(
+                "SELECT value FROM counters WHERE name = 'member_version'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?
+            .unwrap_or(0);
+        let query = |low: u64, high: u64, limit: u64| -> Result<Vec<(u64, MemberEntry)>> {
+            Ok(tx
+            .prepare_cached(
+                "SELECT version, member_id, display_name, tier, phone_hash, phone_masked, active
+                 FROM members WHERE version > ?1 AND version <= ?2 ORDER BY version, member_id
+                 LIMIT ?3",
+            )?
+            .query_map(params![low, high, limit], |r| {
+                Ok((
+                    r.get::<_, u64>(0)?,
+                    MemberEntry {
+                        member_id: r.get(1)?,
+                        display_name: r.get(2)?,
+                        tier: r.get(3)?,
+                        points: 0,
+                        phone_hash: r.get(4)?,
+                        phone_masked: r.get(5)?,
+                        active: r.get(6)?,
+                    },
+                ))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?)
+        };
+        let (rows, more, version) =
+            match cut_at_version(query(since, current, limit as u64 + 1)?, limit) {
+                Page::Whole(rows) => (rows, false, current.max(since)),
+                Page::Cut(rows) => {
+                    let last = rows.last().map_or(since, |(v, _)| *v);
+                    (rows, true, last)
+                }
+                Page::OneVersion(v) => (query(v - 1, v, u64::MAX >> 1)?, true, v),
+            };
+        let mut members = Vec::with_capacity(rows.len());
+        let mut points = tx.prepare(
+            "SELECT coalesce(sum(points), 0) FROM points_ledger WHERE member_id = ?1
+                OR member_id IN (SELECT provisional_id FROM member_aliases WHERE member_id = ?1)",
+        )?;
+        for (_, mut member) in rows {
+            member.points = points.query_row([&member.member_id], |r| r.get(0))?;
+            members.push(member);
+        }
+        let aliases = tx
+            .prepare(
+                "SELECT provisional_id, member_id FROM member_aliases
+                 WHERE version > ?1 AND version <= ?2 ORDER BY version, provisional_id",
+            )?
+            .query_map(params![since, version], |r| {
+                Ok(MemberAlias {
+                    provisional_id: r.get(0)?,
+                    member_id: r.get(1)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(MemberDelta {
+            version,
+            members,
+            aliases,
+            more,
+        })
     }
 
     fn publish_catalog(&mut self, rows: &[CatalogRow]) -> Result<Published> {
@@ -518,6 +743,41 @@ pub(crate) fn chain_status(links: &[(u64, String, String)]) -> TerminalStatus {
         status.sales += 1;
     }
     status
+}
+
+/// The next value of a counter, taken inside the caller's transaction.
+fn next_counter(tx: &Transaction<'_>, name: &str) -> Result<u64> {
+    Ok(tx
+        .prepare_cached(
+            "INSERT INTO counters (name, value) VALUES (?1, 1)
+             ON CONFLICT (name) DO UPDATE SET value = counters.value + 1 RETURNING value",
+        )?
+        .query_row([name], |r| r.get(0))?)
+}
+
+/// Gives the members of newly accepted sales (by their own or a provisional ID) a new version,
+/// so tills pull their new points balance.
+fn touch_members(tx: &Transaction<'_>, ids: &[String]) -> Result<()> {
+    let mut known = Vec::new();
+    for id in ids {
+        let found: Option<String> = tx
+            .prepare_cached(
+                "SELECT member_id FROM members WHERE member_id = ?1
+                 UNION SELECT member_id FROM member_aliases WHERE provisional_id = ?1",
+            )?
+            .query_row([id], |r| r.get(0))
+            .optional()?;
+        known.extend(found);
+    }
+    if known.is_empty() {
+        return Ok(());
+    }
+    let version = next_counter(tx, "member_version")?;
+    for id in known {
+        tx.prepare_cached("UPDATE members SET version = ?2 WHERE member_id = ?1")?
+            .execute(params![id, version])?;
+    }
+    Ok(())
 }
 
 fn ingest_one(

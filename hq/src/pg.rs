@@ -6,14 +6,17 @@ use std::collections::BTreeMap;
 
 use postgres::{Client, NoTls, Transaction};
 use sha2::{Digest, Sha256};
-use till_sync::api::{SaleResult, SaleStatus, UploadResponse, UploadedSale};
+use till_sync::api::{
+    Enrolled, Enrollment, MemberAlias, MemberDelta, MemberEntry, SaleResult, SaleStatus,
+    UploadResponse, UploadedSale,
+};
 
 use till_sync::catalog::{CatalogDelta, CatalogRow};
 
 use crate::catalog::{Published, changes};
 use crate::db::{
-    HqError, HqStore, Result, StoreSummary, TerminalStatus, chain_status, delta_page,
-    new_member_key, secret,
+    HqError, HqStore, Page, Result, StoreSummary, TerminalStatus, accepted_members, chain_status,
+    cut_at_version, delta_page, member_id, new_member_key, secret,
 };
 
 const SCHEMA: &str = r#"
@@ -76,6 +79,32 @@ CREATE TABLE IF NOT EXISTS catalog_versions (
     published_ms BIGINT NOT NULL,
     products     BIGINT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS counters (
+    name  TEXT PRIMARY KEY,
+    value BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS members (
+    member_id       TEXT PRIMARY KEY,
+    display_name    TEXT NOT NULL DEFAULT '',
+    tier            TEXT NOT NULL DEFAULT '',
+    phone_hash      TEXT UNIQUE,
+    phone_masked    TEXT,
+    active          BOOLEAN NOT NULL DEFAULT TRUE,
+    consent_version TEXT,
+    consent_at_ms   BIGINT,
+    enrolled_store  TEXT,
+    enrolled_at_ms  BIGINT,
+    version         BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS members_by_version ON members(version);
+CREATE TABLE IF NOT EXISTS member_aliases (
+    provisional_id TEXT PRIMARY KEY,
+    member_id      TEXT NOT NULL REFERENCES members(member_id),
+    merged         BOOLEAN NOT NULL,
+    version        BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS aliases_by_member ON member_aliases(member_id);
+CREATE INDEX IF NOT EXISTS aliases_by_version ON member_aliases(version);
 CREATE TABLE IF NOT EXISTS idempotency (
     store_id    TEXT NOT NULL,
     terminal_id TEXT NOT NULL,
@@ -236,6 +265,7 @@ impl HqStore for PgStore {
             return serde_json::from_str(&response).map_err(|e| HqError::Backend(e.to_string()));
         }
         let results = ingest_batch(&mut tx, store, terminal, sales)?;
+        touch_members(&mut tx, &accepted_members(sales, &results))?;
         let response = UploadResponse { results };
         let json = serde_json::to_string(&response).map_err(|e| HqError::Backend(e.to_string()))?;
         tx.execute(
@@ -303,7 +333,9 @@ impl HqStore for PgStore {
             .live()?
             .query(
                 "SELECT l.sale_id, l.points FROM points_ledger l JOIN sales s ON s.sale_id = l.sale_id
-                 WHERE l.member_id = $1 ORDER BY s.created_at_ms, l.sale_id",
+                 WHERE l.member_id = $1
+                    OR l.member_id IN (SELECT provisional_id FROM member_aliases WHERE member_id = $1)
+                 ORDER BY s.created_at_ms, l.sale_id",
                 &[&member_id],
             )
             .map_err(db)?;
@@ -322,6 +354,171 @@ impl HqStore for PgStore {
             .iter()
             .map(|r| (r.get::<_, i64>(0).unsigned_abs(), r.get(1)))
             .collect())
+    }
+
+    fn enroll(&mut self, store: &str, enrollments: &[Enrollment]) -> Result<Vec<Enrolled>> {
+        let mut tx = self.live()?.transaction().map_err(db)?;
+        // Taken first, the version counter's row lock also keeps two tills enrolling the same
+        // phone at once from both creating a member: the second waits, then finds the first.
+        let version = next_counter(&mut tx, "member_version")?;
+        let mut results = Vec::with_capacity(enrollments.len());
+        let mut changed = false;
+        for e in enrollments {
+            let filed = tx
+                .query_opt(
+                    "SELECT member_id, merged FROM member_aliases WHERE provisional_id = $1",
+                    &[&e.provisional_id],
+                )
+                .map_err(db)?;
+            if let Some(row) = filed {
+                results.push(Enrolled {
+                    provisional_id: e.provisional_id.clone(),
+                    member_id: row.get(0),
+                    merged: row.get(1),
+                });
+                continue;
+            }
+            changed = true;
+            let existing: Option<String> = tx
+                .query_opt(
+                    "SELECT member_id FROM members WHERE phone_hash = $1",
+                    &[&e.phone_hash],
+                )
+                .map_err(db)?
+                .map(|r| r.get(0));
+            let merged = existing.is_some();
+            let member_id = match existing {
+                Some(id) => id,
+                None => {
+                    let id = member_id(next_counter(&mut tx, "member_id")?.unsigned_abs());
+                    tx.execute(
+                        "INSERT INTO members (member_id, phone_hash, phone_masked, consent_version,
+                             consent_at_ms, enrolled_store, enrolled_at_ms, version)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                        &[
+                            &id,
+                            &e.phone_hash,
+                            &e.phone_masked,
+                            &e.consent_version,
+                            &e.consent_at_ms,
+                            &store,
+                            &e.enrolled_at_ms,
+                            &version,
+                        ],
+                    )
+                    .map_err(db)?;
+                    id
+                }
+            };
+            tx.execute(
+                "INSERT INTO member_aliases (provisional_id, member_id, merged, version)
+                 VALUES ($1, $2, $3, $4)",
+                &[&e.provisional_id, &member_id, &merged, &version],
+            )
+            .map_err(db)?;
+            results.push(Enrolled {
+                provisional_id: e.provisional_id.clone(),
+                member_id,
+                merged,
+            });
+        }
+        if changed {
+            tx.commit().map_err(db)?;
+        }
+        Ok(results)
+    }
+
+    fn member_delta(&mut self, since: u64, limit: usize) -> Result<MemberDelta> {
+        let mut tx = self
+            .live()?
+            .build_transaction()
+            .isolation_level(postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .map_err(db)?;
+        let current: i64 = tx
+            .query_opt(
+                "SELECT value FROM counters WHERE name = 'member_version'",
+                &[],
+            )
+            .map_err(db)?
+            .map_or(0, |r| r.get(0));
+        let since_v = since as i64;
+        let mut query = |low: i64, high: i64, limit: i64| -> Result<Vec<(u64, MemberEntry)>> {
+            Ok(tx
+                .query(
+                    "SELECT version, member_id, display_name, tier, phone_hash, phone_masked, active
+                     FROM members WHERE version > $1 AND version <= $2 ORDER BY version, member_id
+                     LIMIT $3",
+                    &[&low, &high, &limit],
+                )
+                .map_err(db)?
+                .iter()
+                .map(|r| {
+                    (
+                        r.get::<_, i64>(0).unsigned_abs(),
+                        MemberEntry {
+                            member_id: r.get(1),
+                            display_name: r.get(2),
+                            tier: r.get(3),
+                            points: 0,
+                            phone_hash: r.get(4),
+                            phone_masked: r.get(5),
+                            active: r.get(6),
+                        },
+                    )
+                })
+                .collect())
+        };
+        let (rows, more, version) =
+            match cut_at_version(query(since_v, current, limit as i64 + 1)?, limit) {
+                Page::Whole(rows) => (rows, false, current.max(since_v)),
+                Page::Cut(rows) => {
+                    let last = rows.last().map_or(since_v, |(v, _)| *v as i64);
+                    (rows, true, last)
+                }
+                Page::OneVersion(v) => {
+                    let v = v as i64;
+                    (query(v - 1, v, i64::MAX)?, true, v)
+                }
+            };
+        let mut members: Vec<MemberEntry> = rows.into_iter().map(|(_, m)| m).collect();
+        let ids: Vec<&str> = members.iter().map(|m| m.member_id.as_str()).collect();
+        let balances: std::collections::HashMap<String, i64> = tx
+            .query(
+                "SELECT coalesce(a.member_id, l.member_id) AS m, sum(l.points)::BIGINT
+                 FROM points_ledger l LEFT JOIN member_aliases a ON a.provisional_id = l.member_id
+                 WHERE l.member_id = ANY($1) OR a.member_id = ANY($1)
+                 GROUP BY m",
+                &[&ids],
+            )
+            .map_err(db)?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        for member in &mut members {
+            member.points = balances.get(&member.member_id).copied().unwrap_or(0);
+        }
+        let aliases = tx
+            .query(
+                "SELECT provisional_id, member_id FROM member_aliases
+                 WHERE version > $1 AND version <= $2 ORDER BY version, provisional_id",
+                &[&since_v, &version],
+            )
+            .map_err(db)?
+            .iter()
+            .map(|r| MemberAlias {
+                provisional_id: r.get(0),
+                member_id: r.get(1),
+            })
+            .collect();
+        tx.commit().map_err(db)?;
+        Ok(MemberDelta {
+            version: version.unsigned_abs(),
+            members,
+            aliases,
+            more,
+        })
     }
 
     fn publish_catalog(&mut self, rows: &[CatalogRow]) -> Result<Published> {
@@ -434,6 +631,47 @@ impl HqStore for PgStore {
         }
         Ok(out)
     }
+}
+
+/// The next value of a counter, taken inside the caller's transaction; its row stays locked
+/// until that commits, so versions commit in order.
+fn next_counter(tx: &mut Transaction<'_>, name: &str) -> Result<i64> {
+    Ok(tx
+        .query_one(
+            "INSERT INTO counters (name, value) VALUES ($1, 1)
+             ON CONFLICT (name) DO UPDATE SET value = counters.value + 1 RETURNING value",
+            &[&name],
+        )
+        .map_err(db)?
+        .get(0))
+}
+
+/// Gives the members of newly accepted sales (by their own or a provisional ID) a new version,
+/// so tills pull their new points balance.
+fn touch_members(tx: &mut Transaction<'_>, ids: &[String]) -> Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let known: Vec<String> = tx
+        .query(
+            "SELECT member_id FROM members WHERE member_id = ANY($1)
+             UNION SELECT member_id FROM member_aliases WHERE provisional_id = ANY($1)",
+            &[&ids],
+        )
+        .map_err(db)?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    if known.is_empty() {
+        return Ok(());
+    }
+    let version = next_counter(tx, "member_version")?;
+    tx.execute(
+        "UPDATE members SET version = $1 WHERE member_id = ANY($2)",
+        &[&version, &known],
+    )
+    .map_err(db)?;
+    Ok(())
 }
 
 /// Answers every sale of a batch with two lookups, then writes the new ones with `COPY`, which

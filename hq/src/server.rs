@@ -13,9 +13,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use sha2::{Digest, Sha256};
 use till_sync::api::{
-    CATALOG_PATH, ErrorBody, IDEMPOTENCY_KEY, MEMBER_KEYS_PATH, MemberKey, MemberKeysResponse,
-    REGISTER_PATH, RegisterRequest, RegisterResponse, SaleResult, SaleStatus, UPLOAD_PATH,
-    UPLOAD_VERSION, UploadRequest, UploadResponse, UploadedSale,
+    CATALOG_PATH, ENROLL_PATH, EnrollRequest, EnrollResponse, Enrolled, Enrollment, ErrorBody,
+    IDEMPOTENCY_KEY, MEMBER_KEYS_PATH, MEMBERS_PATH, MemberAlias, MemberDelta, MemberEntry,
+    MemberKey, MemberKeysResponse, REGISTER_PATH, RegisterRequest, RegisterResponse, SaleResult,
+    SaleStatus, UPLOAD_PATH, UPLOAD_VERSION, UploadRequest, UploadResponse, UploadedSale,
 };
 use till_sync::catalog::{CatalogDelta, CatalogRow};
 use till_sync::{Attribution, SaleLine, SalePayment, SaleRecord};
@@ -35,7 +36,7 @@ type Db = Arc<Mutex<Box<dyn HqStore>>>;
         title = "Till HQ",
         description = "The terminal API of Till HQ: registration, exactly-once sales upload, member keys and the published catalog."
     ),
-    paths(register, upload, member_keys, catalog),
+    paths(register, upload, member_keys, catalog, enroll, members),
     components(schemas(
         RegisterRequest,
         RegisterResponse,
@@ -52,6 +53,13 @@ type Db = Arc<Mutex<Box<dyn HqStore>>>;
         MemberKeysResponse,
         CatalogDelta,
         CatalogRow,
+        EnrollRequest,
+        Enrollment,
+        EnrollResponse,
+        Enrolled,
+        MemberDelta,
+        MemberEntry,
+        MemberAlias,
         ErrorBody
     )),
     modifiers(&BearerToken)
@@ -128,6 +136,8 @@ pub fn router(store: Box<dyn HqStore>) -> Router {
         .route(UPLOAD_PATH, post(upload))
         .route(MEMBER_KEYS_PATH, get(member_keys))
         .route(CATALOG_PATH, get(catalog))
+        .route(ENROLL_PATH, post(enroll))
+        .route(MEMBERS_PATH, get(members))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(tower_http::decompression::RequestDecompressionLayer::new())
         .layer(tower_http::compression::CompressionLayer::new())
@@ -192,6 +202,159 @@ async fn member_keys(
             .collect(),
     }))
 }
+
+/// Enrollments per request, at most.
+pub const MAX_ENROLLMENTS: usize = 1000;
+
+/// Why an enrollment cannot be filed, checked before anything is written.
+fn enrollment_problem(store: &str, terminal: &str, e: &Enrollment) -> Option<(StatusCode, String)> {
+    let prefix = format!("P-{store}-{terminal}-");
+    let id = &e.provisional_id;
+    if !id.starts_with(&prefix) {
+        return Some((
+            StatusCode::FORBIDDEN,
+            format!(
+                "terminal {store}/{terminal} may not enroll {id:?}: its provisional IDs start with {prefix}"
+            ),
+        ));
+    }
+    let rest = &id[prefix.len()..];
+    if rest.is_empty() || rest.len() > 40 || !rest.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Some((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("provisional ID {id:?} is malformed"),
+        ));
+    }
+    let hex = |h: &str| {
+        h.len() == 64
+            && h.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    };
+    if !hex(&e.phone_hash) {
+        return Some((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("{id}: phone_hash must be 64 lower-case hex characters"),
+        ));
+    }
+    let masked_ok = (4..=20).contains(&e.phone_masked.chars().count())
+        && e.phone_masked
+            .chars()
+            .all(|c| c.is_ascii_digit() || c == '*' || c == '+');
+    if !masked_ok {
+        return Some((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!(
+                "{id}: phone_masked {:?} is not a masked number",
+                e.phone_masked
+            ),
+        ));
+    }
+    if e.consent_version.trim().is_empty() || e.consent_version.len() > 64 {
+        return Some((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("{id}: a consent version is required"),
+        ));
+    }
+    if e.consent_at_ms <= 0 || e.enrolled_at_ms <= 0 {
+        return Some((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("{id}: consent and enrollment times are required"),
+        ));
+    }
+    None
+}
+
+/// Files members enrolled at the till under provisional IDs; answers each one's final ID.
+/// Enrollments with a phone hash HQ already knows join that member.
+#[utoipa::path(
+    post,
+    path = "/api/v1/members:enroll",
+    request_body = EnrollRequest,
+    security(("terminal_token" = [])),
+    responses(
+        (status = 200, description = "each enrollment's final member ID", body = EnrollResponse),
+        (status = 400, description = "not JSON or not an enrollment request", body = ErrorBody),
+        (status = 401, description = "no token or an unknown token", body = ErrorBody),
+        (status = 403, description = "a provisional ID of another store or terminal", body = ErrorBody),
+        (status = 422, description = "unsupported version, too many enrollments, or a malformed one", body = ErrorBody)
+    )
+)]
+async fn enroll(
+    State(db): State<Db>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<axum::Json<EnrollResponse>, ApiError> {
+    let (store, terminal) = authenticated(&db, &headers).await?;
+    let request: EnrollRequest = serde_json::from_slice(&body).map_err(|e| {
+        fail(
+            StatusCode::BAD_REQUEST,
+            format!("bad enrollment request: {e}"),
+        )
+    })?;
+    if request.v != UPLOAD_VERSION {
+        return Err(fail(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("enrollment version {} is not supported", request.v),
+        ));
+    }
+    if request.enrollments.len() > MAX_ENROLLMENTS {
+        return Err(fail(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("at most {MAX_ENROLLMENTS} enrollments per request"),
+        ));
+    }
+    if let Some((status, reason)) = request
+        .enrollments
+        .iter()
+        .find_map(|e| enrollment_problem(&store, &terminal, e))
+    {
+        return Err(fail(status, reason));
+    }
+    let count = request.enrollments.len();
+    let store_id = store.clone();
+    let results = with_db(&db, move |db| db.enroll(&store_id, &request.enrollments)).await?;
+    tracing::info!(store, terminal, enrollments = count, "enrollments filed");
+    Ok(axum::Json(EnrollResponse { results }))
+}
+
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+struct MembersQuery {
+    /// The member version the terminal has (0 for none).
+    since: u64,
+}
+
+/// Members changed after version `since`, with provisional IDs mapped meanwhile.
+#[utoipa::path(
+    get,
+    path = "/api/v1/members",
+    params(MembersQuery),
+    security(("terminal_token" = [])),
+    responses(
+        (status = 200, description = "changed members, oldest change first", body = MemberDelta),
+        (status = 400, description = "no or a bad `since`", body = ErrorBody),
+        (status = 401, description = "no token or an unknown token", body = ErrorBody)
+    )
+)]
+async fn members(
+    State(db): State<Db>,
+    headers: HeaderMap,
+    query: Result<Query<MembersQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<axum::Json<MemberDelta>, ApiError> {
+    let (store, terminal) = authenticated(&db, &headers).await?;
+    let Query(query) = query.map_err(|e| fail(StatusCode::BAD_REQUEST, e.body_text()))?;
+    let delta = with_db(&db, move |db| db.member_delta(query.since, MEMBER_PAGE)).await?;
+    tracing::info!(
+        store,
+        terminal,
+        members = delta.members.len(),
+        version = delta.version,
+        "members sent"
+    );
+    Ok(axum::Json(delta))
+}
+
+/// Members per page of a member delta.
+pub const MEMBER_PAGE: usize = 5000;
 
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
 struct CatalogQuery {

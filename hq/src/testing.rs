@@ -145,8 +145,14 @@ impl Drop for PgCluster {
     }
 }
 
-/// A terminal's journal: `n` valid, chained sales of ￥5.00 each, paid half by card.
+/// A terminal's journal: `n` valid, chained sales of ￥5.00 each, paid half by card; the
+/// even-numbered ones are member 10086's.
 pub fn journal(store: &str, terminal: &str, n: u64) -> Vec<UploadedSale> {
+    journal_of(store, terminal, n, "10086")
+}
+
+/// [`journal`], with the even-numbered sales `member`'s.
+pub fn journal_of(store: &str, terminal: &str, n: u64, member: &str) -> Vec<UploadedSale> {
     let mut prev = GENESIS_HASH;
     (1..=n)
         .map(|seq| {
@@ -155,6 +161,7 @@ pub fn journal(store: &str, terminal: &str, n: u64) -> Vec<UploadedSale> {
                 sale_id: format!(
                     "01a20404-bc68-727e-9316-{:012}",
                     seq + 1_000 * u64::from(terminal.as_bytes()[2])
+                        + 1_000_000 * u64::from(store.as_bytes()[3])
                 ),
                 store: store.into(),
                 terminal: terminal.into(),
@@ -165,7 +172,7 @@ pub fn journal(store: &str, terminal: &str, n: u64) -> Vec<UploadedSale> {
                 currency: "CNY".into(),
                 attribution: if seq % 2 == 0 {
                     Attribution::Member {
-                        member_id: "10086".into(),
+                        member_id: member.into(),
                     }
                 } else {
                     Attribution::Anonymous { claim_token: None }

@@ -5,6 +5,8 @@
 use rusqlite::{OptionalExtension, params};
 
 use super::{Result, Store, StoreError};
+use till_sync::api::{Enrollment, MemberEntry};
+
 use crate::domain::member::{MemberKey, Phone};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -226,6 +228,88 @@ impl Store {
             .prepare_cached("SELECT points FROM points_ledger WHERE sale_seq = ?1")?
             .query_row([seq], |r| r.get(0))
             .optional()?)
+    }
+
+    /// Members enrolled here that HQ has not yet given a final ID, oldest first.
+    pub fn pending_enrollments(&self) -> Result<Vec<Enrollment>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT member_id, phone_hash, phone_masked, consent_version, consent_at_ms,
+                    enrolled_at_ms
+             FROM members
+             WHERE provisional = 1 AND phone_hash IS NOT NULL AND consent_version IS NOT NULL
+             ORDER BY enrolled_at_ms, member_id",
+        )?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(Enrollment {
+                    provisional_id: r.get(0)?,
+                    phone_hash: r.get(1)?,
+                    phone_masked: r.get(2)?,
+                    consent_version: r.get(3)?,
+                    consent_at_ms: r.get(4)?,
+                    enrolled_at_ms: r.get(5)?,
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    /// Takes HQ's member changes in one transaction: provisional IDs become final ones (a
+    /// parked ticket's member too), then changed members are added or updated. Past sales keep
+    /// the ID they were journaled with; HQ maps it.
+    pub fn apply_member_changes(
+        &mut self,
+        aliases: &[(String, String)],
+        members: &[MemberEntry],
+    ) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        for (provisional, member_id) in aliases {
+            let final_exists: bool = tx
+                .prepare_cached("SELECT count(*) FROM members WHERE member_id = ?1")?
+                .query_row([member_id], |r| r.get::<_, i64>(0))?
+                > 0;
+            if final_exists {
+                tx.prepare_cached("DELETE FROM members WHERE member_id = ?1 AND provisional = 1")?
+                    .execute([provisional])?;
+            } else {
+                tx.prepare_cached(
+                    "UPDATE members SET member_id = ?2, provisional = 0 WHERE member_id = ?1",
+                )?
+                .execute([provisional, member_id])?;
+            }
+            tx.prepare_cached("UPDATE parked_tickets SET member_id = ?2 WHERE member_id = ?1")?
+                .execute([provisional, member_id])?;
+        }
+        for m in members {
+            // A phone moves to the member HQ says has it.
+            if let Some(hash) = &m.phone_hash {
+                tx.prepare_cached(
+                    "UPDATE members SET phone_hash = NULL WHERE phone_hash = ?1 AND member_id <> ?2",
+                )?
+                .execute([hash, &m.member_id])?;
+            }
+            tx.prepare_cached(
+                "INSERT INTO members (member_id, display_name, tier, points, phone_hash,
+                                      phone_masked, active, provisional)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0)
+                 ON CONFLICT (member_id) DO UPDATE SET display_name = excluded.display_name,
+                     tier = excluded.tier, points = excluded.points,
+                     phone_hash = coalesce(excluded.phone_hash, phone_hash),
+                     phone_masked = coalesce(excluded.phone_masked, phone_masked),
+                     active = excluded.active, provisional = 0",
+            )?
+            .execute(params![
+                m.member_id,
+                m.display_name,
+                m.tier,
+                m.points,
+                m.phone_hash,
+                m.phone_masked,
+                m.active
+            ])?;
+        }
+        tx.commit()?;
+        Ok(())
     }
 
     /// The masked phone of a member, for receipts.

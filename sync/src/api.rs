@@ -6,6 +6,10 @@
 //!   `Idempotency-Key: …`) → [`UploadResponse`], one result per sale. Replaying a key returns
 //!   the first answer; the same key with a different body is 422.
 //! - `GET /api/v1/member-keys` → [`MemberKeysResponse`].
+//! - `POST /api/v1/members:enroll` with [`EnrollRequest`] → [`EnrollResponse`]: members enrolled
+//!   at tills under provisional IDs get their final IDs, merged by phone hash.
+//! - `GET /api/v1/members?since=V` → [`MemberDelta`]: changed members and provisional-ID
+//!   mappings, a page at a time.
 //! - `GET /api/v1/catalog?since=V` → [`crate::catalog::CatalogDelta`], a page at a time.
 //! - Errors are [`ErrorBody`] with a 4xx or 5xx status.
 
@@ -17,6 +21,10 @@ use crate::sale::{SaleRecord, chain_hash};
 pub const REGISTER_PATH: &str = "/api/v1/register";
 pub const UPLOAD_PATH: &str = "/api/v1/sales:batch";
 pub const MEMBER_KEYS_PATH: &str = "/api/v1/member-keys";
+/// `POST` with [`EnrollRequest`] → [`EnrollResponse`].
+pub const ENROLL_PATH: &str = "/api/v1/members:enroll";
+/// `GET` with `?since=V` → [`MemberDelta`].
+pub const MEMBERS_PATH: &str = "/api/v1/members";
 /// `GET` with `?since=V[&upto=W][&after=SKU]` → [`crate::catalog::CatalogDelta`].
 pub const CATALOG_PATH: &str = "/api/v1/catalog";
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
@@ -115,6 +123,87 @@ pub struct MemberKey {
 #[serde(deny_unknown_fields)]
 pub struct MemberKeysResponse {
     pub keys: Vec<MemberKey>,
+}
+
+/// A member enrolled at a till, offline if need be: never the phone number, only its keyed hash
+/// and masked form, and the consent the customer gave.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Enrollment {
+    /// `P-<store>-<terminal>-<uuid>`, made by the till; HQ maps it to the final ID.
+    pub provisional_id: String,
+    /// HMAC-SHA256 of the E.164 number under the member key, 64 lower-case hex characters.
+    pub phone_hash: String,
+    /// The number with all but its last 4 digits masked.
+    pub phone_masked: String,
+    pub consent_version: String,
+    pub consent_at_ms: i64,
+    pub enrolled_at_ms: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct EnrollRequest {
+    pub v: u32,
+    pub enrollments: Vec<Enrollment>,
+}
+
+/// Where HQ filed one enrollment. Sending it again gives the same answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Enrolled {
+    pub provisional_id: String,
+    pub member_id: String,
+    /// The phone already belonged to a member, whom this enrollment joined.
+    pub merged: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct EnrollResponse {
+    pub results: Vec<Enrolled>,
+}
+
+/// A member as HQ knows them, for tills to find by phone or card and show at the till.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct MemberEntry {
+    pub member_id: String,
+    pub display_name: String,
+    pub tier: String,
+    /// HQ's balance: the points ledger, one entry per sale.
+    pub points: i64,
+    pub phone_hash: Option<String>,
+    pub phone_masked: Option<String>,
+    pub active: bool,
+}
+
+/// A provisional ID and the member it turned out to be.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct MemberAlias {
+    pub provisional_id: String,
+    pub member_id: String,
+}
+
+/// Members changed after version `since`, oldest change first, and the provisional IDs mapped
+/// in the same span.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct MemberDelta {
+    /// The version a till reaches by applying this page.
+    pub version: u64,
+    pub members: Vec<MemberEntry>,
+    pub aliases: Vec<MemberAlias>,
+    /// More changes follow: ask again with `since` set to `version`.
+    pub more: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -9,9 +9,10 @@ use reqwest::StatusCode;
 use reqwest::blocking::{Client, Response};
 
 use crate::api::{
-    CATALOG_PATH, ErrorBody, IDEMPOTENCY_KEY, MEMBER_KEYS_PATH, MemberKeysResponse, REGISTER_PATH,
-    RegisterRequest, RegisterResponse, UPLOAD_PATH, UPLOAD_VERSION, UploadRequest, UploadResponse,
-    UploadedSale, idempotency_key,
+    CATALOG_PATH, ENROLL_PATH, EnrollRequest, EnrollResponse, Enrollment, ErrorBody,
+    IDEMPOTENCY_KEY, MEMBER_KEYS_PATH, MEMBERS_PATH, MemberDelta, MemberKeysResponse,
+    REGISTER_PATH, RegisterRequest, RegisterResponse, UPLOAD_PATH, UPLOAD_VERSION, UploadRequest,
+    UploadResponse, UploadedSale, idempotency_key,
 };
 use crate::catalog::CatalogDelta;
 
@@ -175,6 +176,33 @@ impl SyncClient {
             .http
             .get(format!("{}{CATALOG_PATH}", self.hq))
             .query(&query)
+            .bearer_auth(&self.token)
+            .send()
+            .map_err(transport)?;
+        read(response)
+    }
+
+    /// Sends members enrolled at this till; HQ answers with each one's final ID.
+    pub fn enroll(&self, enrollments: &[Enrollment]) -> Result<EnrollResponse, SyncError> {
+        let response = self
+            .http
+            .post(format!("{}{ENROLL_PATH}", self.hq))
+            .bearer_auth(&self.token)
+            .json(&EnrollRequest {
+                v: UPLOAD_VERSION,
+                enrollments: enrollments.to_vec(),
+            })
+            .send()
+            .map_err(transport)?;
+        read(response)
+    }
+
+    /// One page of member changes after version `since`.
+    pub fn members(&self, since: u64) -> Result<MemberDelta, SyncError> {
+        let response = self
+            .http
+            .get(format!("{}{MEMBERS_PATH}", self.hq))
+            .query(&[("since", since)])
             .bearer_auth(&self.token)
             .send()
             .map_err(transport)?;
