@@ -15,6 +15,7 @@ use till_sync::api::{
 use till_sync::catalog::{CatalogDelta, CatalogRow};
 
 use crate::catalog::{Published, changes};
+use crate::claims::{Claim, ClaimOutcome};
 
 #[derive(Debug, thiserror::Error)]
 pub enum HqError {
@@ -93,6 +94,11 @@ pub trait HqStore: Send {
     /// Members changed after version `since`, oldest change first, and the provisional IDs
     /// mapped meanwhile; about `limit` members a page.
     fn member_delta(&mut self, since: u64, limit: usize) -> Result<MemberDelta>;
+    /// Records a claim in one transaction: the phone's member (created if new) gets the sale
+    /// and its points if HQ has it, or as soon as it arrives.
+    fn claim(&mut self, claim: &Claim) -> Result<ClaimOutcome>;
+    /// Whether a sale has been claimed already.
+    fn claimed(&mut self, store: &str, terminal: &str, seq: u64) -> Result<bool>;
     /// Publishes a whole catalog as the chain's next version: new and changed products get
     /// that version, products left out are withdrawn. A file that changes nothing publishes
     /// no version.
@@ -257,6 +263,16 @@ CREATE TABLE IF NOT EXISTS member_aliases (
 );
 CREATE INDEX IF NOT EXISTS aliases_by_member ON member_aliases(member_id);
 CREATE INDEX IF NOT EXISTS aliases_by_version ON member_aliases(version);
+-- Claims of anonymous sales by their receipt's QR code; sale_id is set once the sale is at HQ.
+CREATE TABLE IF NOT EXISTS claims (
+    store_id    TEXT NOT NULL,
+    terminal_id TEXT NOT NULL,
+    seq         INTEGER NOT NULL,
+    member_id   TEXT NOT NULL REFERENCES members(member_id),
+    claimed_ms  INTEGER NOT NULL,
+    sale_id     TEXT,
+    PRIMARY KEY (store_id, terminal_id, seq)
+);
 CREATE TABLE IF NOT EXISTS idempotency (
     store_id    TEXT NOT NULL,
     terminal_id TEXT NOT NULL,
@@ -406,7 +422,11 @@ impl HqStore for SqliteStore {
         for sale in sales {
             results.push(ingest_one(&tx, store, terminal, sale)?);
         }
-        touch_members(&tx, &accepted_members(sales, &results))?;
+        let mut touched = accepted_members(sales, &results);
+        touched.extend(attribute_waiting_claims(
+            &tx, store, terminal, sales, &results,
+        )?);
+        touch_members(&tx, &touched)?;
         let response = UploadResponse { results };
         tx.execute(
             "INSERT INTO idempotency (store_id, terminal_id, key, body_hash, response, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -513,33 +533,18 @@ impl HqStore for SqliteStore {
                 Some(v) => v,
                 None => *version.insert(next_counter(&tx, "member_version")?),
             };
-            let existing: Option<String> = tx
-                .prepare_cached("SELECT member_id FROM members WHERE phone_hash = ?1")?
-                .query_row([&e.phone_hash], |r| r.get(0))
-                .optional()?;
-            let merged = existing.is_some();
-            let member_id = match existing {
-                Some(id) => id,
-                None => {
-                    let id = member_id(next_counter(&tx, "member_id")?);
-                    tx.prepare_cached(
-                        "INSERT INTO members (member_id, phone_hash, phone_masked, consent_version,
-                             consent_at_ms, enrolled_store, enrolled_at_ms, version)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                    )?
-                    .execute(params![
-                        id,
-                        e.phone_hash,
-                        e.phone_masked,
-                        e.consent_version,
-                        e.consent_at_ms,
-                        store,
-                        e.enrolled_at_ms,
-                        v
-                    ])?;
-                    id
-                }
-            };
+            let (member_id, merged) = member_for_phone(
+                &tx,
+                &NewMember {
+                    phone_hash: &e.phone_hash,
+                    phone_masked: &e.phone_masked,
+                    consent_version: &e.consent_version,
+                    consent_at_ms: e.consent_at_ms,
+                    store,
+                    enrolled_at_ms: e.enrolled_at_ms,
+                },
+                v,
+            )?;
             tx.prepare_cached(
                 "INSERT INTO member_aliases (provisional_id, member_id, merged, version)
                  VALUES (?1, ?2, ?3, ?4)",
@@ -624,6 +629,79 @@ impl HqStore for SqliteStore {
             aliases,
             more,
         })
+    }
+
+    fn claim(&mut self, claim: &Claim) -> Result<ClaimOutcome> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let claimed: bool = tx.query_row(
+            "SELECT count(*) FROM claims WHERE store_id = ?1 AND terminal_id = ?2 AND seq = ?3",
+            params![claim.store, claim.terminal, claim.seq],
+            |r| r.get::<_, i64>(0),
+        )? > 0;
+        if claimed {
+            return Ok(ClaimOutcome::AlreadyClaimed);
+        }
+        let sale: Option<(String, Option<String>, String)> = tx
+            .query_row(
+                "SELECT sale_id, member_id, record FROM sales
+                 WHERE store_id = ?1 AND terminal_id = ?2 AND seq = ?3",
+                params![claim.store, claim.terminal, claim.seq],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        if matches!(sale, Some((_, Some(_), _))) {
+            return Ok(ClaimOutcome::MemberSale);
+        }
+        let version = next_counter(&tx, "member_version")?;
+        let (member_id, _) = member_for_phone(
+            &tx,
+            &NewMember {
+                phone_hash: &claim.phone_hash,
+                phone_masked: &claim.phone_masked,
+                consent_version: &claim.consent_version,
+                consent_at_ms: claim.at_ms,
+                store: &claim.store,
+                enrolled_at_ms: claim.at_ms,
+            },
+            version,
+        )?;
+        tx.execute(
+            "INSERT INTO claims (store_id, terminal_id, seq, member_id, claimed_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                claim.store,
+                claim.terminal,
+                claim.seq,
+                member_id,
+                claim.at_ms
+            ],
+        )?;
+        let outcome = match sale {
+            Some((sale_id, _, record)) => {
+                let record = till_sync::SaleRecord::from_canonical_bytes(record.as_bytes())
+                    .map_err(|e| HqError::Backend(e.to_string()))?;
+                let points = attribute(&tx, &claim.store, &claim.terminal, &record, &member_id)?;
+                debug_assert_eq!(sale_id, record.sale_id);
+                tx.execute(
+                    "UPDATE members SET version = ?2 WHERE member_id = ?1",
+                    params![member_id, version],
+                )?;
+                ClaimOutcome::Attributed { member_id, points }
+            }
+            None => ClaimOutcome::Waiting { member_id },
+        };
+        tx.commit()?;
+        Ok(outcome)
+    }
+
+    fn claimed(&mut self, store: &str, terminal: &str, seq: u64) -> Result<bool> {
+        Ok(self.conn.query_row(
+            "SELECT count(*) FROM claims WHERE store_id = ?1 AND terminal_id = ?2 AND seq = ?3",
+            params![store, terminal, seq],
+            |r| r.get::<_, i64>(0),
+        )? > 0)
     }
 
     fn publish_catalog(&mut self, rows: &[CatalogRow]) -> Result<Published> {
@@ -743,6 +821,105 @@ pub(crate) fn chain_status(links: &[(u64, String, String)]) -> TerminalStatus {
         status.sales += 1;
     }
     status
+}
+
+/// A member as an enrollment or a claim introduces them.
+pub(crate) struct NewMember<'a> {
+    pub phone_hash: &'a str,
+    pub phone_masked: &'a str,
+    pub consent_version: &'a str,
+    pub consent_at_ms: i64,
+    pub store: &'a str,
+    pub enrolled_at_ms: i64,
+}
+
+/// The member who has this phone, or a new one at `version`; true if they existed.
+fn member_for_phone(
+    tx: &Transaction<'_>,
+    new: &NewMember<'_>,
+    version: u64,
+) -> Result<(String, bool)> {
+    let existing: Option<String> = tx
+        .prepare_cached("SELECT member_id FROM members WHERE phone_hash = ?1")?
+        .query_row([new.phone_hash], |r| r.get(0))
+        .optional()?;
+    if let Some(id) = existing {
+        return Ok((id, true));
+    }
+    let id = member_id(next_counter(tx, "member_id")?);
+    tx.prepare_cached(
+        "INSERT INTO members (member_id, phone_hash, phone_masked, consent_version,
+             consent_at_ms, enrolled_store, enrolled_at_ms, version)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![
+        id,
+        new.phone_hash,
+        new.phone_masked,
+        new.consent_version,
+        new.consent_at_ms,
+        new.store,
+        new.enrolled_at_ms,
+        version
+    ])?;
+    Ok((id, false))
+}
+
+/// Makes an anonymous sale a claimant's: the claim records the sale, the sale the member, and
+/// the ledger the points, keyed by sale ID so nothing can count twice. Returns the points.
+fn attribute(
+    tx: &Transaction<'_>,
+    store: &str,
+    terminal: &str,
+    record: &till_sync::SaleRecord,
+    member_id: &str,
+) -> Result<i64> {
+    let points = crate::paid_points(record);
+    tx.prepare_cached(
+        "UPDATE claims SET sale_id = ?4 WHERE store_id = ?1 AND terminal_id = ?2 AND seq = ?3",
+    )?
+    .execute(params![store, terminal, record.seq, record.sale_id])?;
+    tx.prepare_cached("UPDATE sales SET member_id = ?2 WHERE sale_id = ?1")?
+        .execute(params![record.sale_id, member_id])?;
+    tx.prepare_cached(
+        "INSERT INTO points_ledger (sale_id, member_id, points, created_ms)
+         VALUES (?1, ?2, ?3, ?4) ON CONFLICT (sale_id) DO NOTHING",
+    )?
+    .execute(params![record.sale_id, member_id, points, now_ms()])?;
+    Ok(points)
+}
+
+/// Gives claims that were waiting for these newly accepted anonymous sales their sale.
+/// Returns the members whose points changed.
+fn attribute_waiting_claims(
+    tx: &Transaction<'_>,
+    store: &str,
+    terminal: &str,
+    sales: &[UploadedSale],
+    results: &[SaleResult],
+) -> Result<Vec<String>> {
+    let mut members = Vec::new();
+    for (sale, result) in sales.iter().zip(results) {
+        let anonymous = matches!(
+            sale.record.attribution,
+            till_sync::Attribution::Anonymous { .. }
+        );
+        if result.status != SaleStatus::Accepted || !anonymous {
+            continue;
+        }
+        let waiting: Option<String> = tx
+            .prepare_cached(
+                "SELECT member_id FROM claims
+                 WHERE store_id = ?1 AND terminal_id = ?2 AND seq = ?3 AND sale_id IS NULL",
+            )?
+            .query_row(params![store, terminal, sale.record.seq], |r| r.get(0))
+            .optional()?;
+        if let Some(member_id) = waiting {
+            attribute(tx, store, terminal, &sale.record, &member_id)?;
+            members.push(member_id);
+        }
+    }
+    Ok(members)
 }
 
 /// The next value of a counter, taken inside the caller's transaction.

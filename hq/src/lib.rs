@@ -2,6 +2,7 @@
 //! terminals upload.
 
 pub mod catalog;
+pub mod claims;
 pub mod db;
 pub mod pg;
 pub mod server;
@@ -20,9 +21,14 @@ pub fn points_for(record: &SaleRecord) -> Option<(String, i64)> {
     let till_sync::Attribution::Member { member_id } = &record.attribution else {
         return None;
     };
+    Some((member_id.clone(), paid_points(record)))
+}
+
+/// The points a sale is worth to whoever it is attributed to, at the till or by a claim.
+pub fn paid_points(record: &SaleRecord) -> i64 {
     let minor_per_major = if record.currency == "JPY" { 1 } else { 100 };
     let paid = (record.total + record.rounding).max(0);
-    Some((member_id.clone(), paid / minor_per_major * POINTS_PER_YUAN))
+    paid / minor_per_major * POINTS_PER_YUAN
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -14,9 +14,10 @@ use till_sync::api::{
 use till_sync::catalog::{CatalogDelta, CatalogRow};
 
 use crate::catalog::{Published, changes};
+use crate::claims::{Claim, ClaimOutcome};
 use crate::db::{
-    HqError, HqStore, Page, Result, StoreSummary, TerminalStatus, accepted_members, chain_status,
-    cut_at_version, delta_page, member_id, new_member_key, secret,
+    HqError, HqStore, NewMember, Page, Result, StoreSummary, TerminalStatus, accepted_members,
+    chain_status, cut_at_version, delta_page, member_id, new_member_key, secret,
 };
 
 const SCHEMA: &str = r#"
@@ -105,6 +106,15 @@ CREATE TABLE IF NOT EXISTS member_aliases (
 );
 CREATE INDEX IF NOT EXISTS aliases_by_member ON member_aliases(member_id);
 CREATE INDEX IF NOT EXISTS aliases_by_version ON member_aliases(version);
+CREATE TABLE IF NOT EXISTS claims (
+    store_id    TEXT NOT NULL,
+    terminal_id TEXT NOT NULL,
+    seq         BIGINT NOT NULL,
+    member_id   TEXT NOT NULL REFERENCES members(member_id),
+    claimed_ms  BIGINT NOT NULL,
+    sale_id     TEXT,
+    PRIMARY KEY (store_id, terminal_id, seq)
+);
 CREATE TABLE IF NOT EXISTS idempotency (
     store_id    TEXT NOT NULL,
     terminal_id TEXT NOT NULL,
@@ -265,7 +275,11 @@ impl HqStore for PgStore {
             return serde_json::from_str(&response).map_err(|e| HqError::Backend(e.to_string()));
         }
         let results = ingest_batch(&mut tx, store, terminal, sales)?;
-        touch_members(&mut tx, &accepted_members(sales, &results))?;
+        let mut touched = accepted_members(sales, &results);
+        touched.extend(attribute_waiting_claims(
+            &mut tx, store, terminal, sales, &results,
+        )?);
+        touch_members(&mut tx, &touched)?;
         let response = UploadResponse { results };
         let json = serde_json::to_string(&response).map_err(|e| HqError::Backend(e.to_string()))?;
         tx.execute(
@@ -379,37 +393,18 @@ impl HqStore for PgStore {
                 continue;
             }
             changed = true;
-            let existing: Option<String> = tx
-                .query_opt(
-                    "SELECT member_id FROM members WHERE phone_hash = $1",
-                    &[&e.phone_hash],
-                )
-                .map_err(db)?
-                .map(|r| r.get(0));
-            let merged = existing.is_some();
-            let member_id = match existing {
-                Some(id) => id,
-                None => {
-                    let id = member_id(next_counter(&mut tx, "member_id")?.unsigned_abs());
-                    tx.execute(
-                        "INSERT INTO members (member_id, phone_hash, phone_masked, consent_version,
-                             consent_at_ms, enrolled_store, enrolled_at_ms, version)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                        &[
-                            &id,
-                            &e.phone_hash,
-                            &e.phone_masked,
-                            &e.consent_version,
-                            &e.consent_at_ms,
-                            &store,
-                            &e.enrolled_at_ms,
-                            &version,
-                        ],
-                    )
-                    .map_err(db)?;
-                    id
-                }
-            };
+            let (member_id, merged) = member_for_phone(
+                &mut tx,
+                &NewMember {
+                    phone_hash: &e.phone_hash,
+                    phone_masked: &e.phone_masked,
+                    consent_version: &e.consent_version,
+                    consent_at_ms: e.consent_at_ms,
+                    store,
+                    enrolled_at_ms: e.enrolled_at_ms,
+                },
+                version,
+            )?;
             tx.execute(
                 "INSERT INTO member_aliases (provisional_id, member_id, merged, version)
                  VALUES ($1, $2, $3, $4)",
@@ -519,6 +514,92 @@ impl HqStore for PgStore {
             aliases,
             more,
         })
+    }
+
+    fn claim(&mut self, claim: &Claim) -> Result<ClaimOutcome> {
+        let mut tx = self.live()?.transaction().map_err(db)?;
+        // The terminal's row lock, which ingest takes too, orders this claim with a batch that
+        // may be bringing the sale in right now: one of them always sees the other's work.
+        tx.execute(
+            "SELECT 1 FROM terminals WHERE store_id = $1 AND terminal_id = $2 FOR UPDATE",
+            &[&claim.store, &claim.terminal],
+        )
+        .map_err(db)?;
+        let version = next_counter(&mut tx, "member_version")?;
+        let seq = claim.seq as i64;
+        let claimed = tx
+            .query_opt(
+                "SELECT 1 FROM claims WHERE store_id = $1 AND terminal_id = $2 AND seq = $3",
+                &[&claim.store, &claim.terminal, &seq],
+            )
+            .map_err(db)?
+            .is_some();
+        if claimed {
+            return Ok(ClaimOutcome::AlreadyClaimed);
+        }
+        let sale = tx
+            .query_opt(
+                "SELECT member_id, record FROM sales
+                 WHERE store_id = $1 AND terminal_id = $2 AND seq = $3",
+                &[&claim.store, &claim.terminal, &seq],
+            )
+            .map_err(db)?
+            .map(|r| (r.get::<_, Option<String>>(0), r.get::<_, String>(1)));
+        if matches!(sale, Some((Some(_), _))) {
+            return Ok(ClaimOutcome::MemberSale);
+        }
+        let (member_id, _) = member_for_phone(
+            &mut tx,
+            &NewMember {
+                phone_hash: &claim.phone_hash,
+                phone_masked: &claim.phone_masked,
+                consent_version: &claim.consent_version,
+                consent_at_ms: claim.at_ms,
+                store: &claim.store,
+                enrolled_at_ms: claim.at_ms,
+            },
+            version,
+        )?;
+        tx.execute(
+            "INSERT INTO claims (store_id, terminal_id, seq, member_id, claimed_ms)
+             VALUES ($1, $2, $3, $4, $5)",
+            &[
+                &claim.store,
+                &claim.terminal,
+                &seq,
+                &member_id,
+                &claim.at_ms,
+            ],
+        )
+        .map_err(db)?;
+        let outcome = match sale {
+            Some((_, record)) => {
+                let record = till_sync::SaleRecord::from_canonical_bytes(record.as_bytes())
+                    .map_err(|e| HqError::Backend(e.to_string()))?;
+                let points =
+                    attribute(&mut tx, &claim.store, &claim.terminal, &record, &member_id)?;
+                tx.execute(
+                    "UPDATE members SET version = $2 WHERE member_id = $1",
+                    &[&member_id, &version],
+                )
+                .map_err(db)?;
+                ClaimOutcome::Attributed { member_id, points }
+            }
+            None => ClaimOutcome::Waiting { member_id },
+        };
+        tx.commit().map_err(db)?;
+        Ok(outcome)
+    }
+
+    fn claimed(&mut self, store: &str, terminal: &str, seq: u64) -> Result<bool> {
+        Ok(self
+            .live()?
+            .query_opt(
+                "SELECT 1 FROM claims WHERE store_id = $1 AND terminal_id = $2 AND seq = $3",
+                &[&store, &terminal, &(seq as i64)],
+            )
+            .map_err(db)?
+            .is_some())
     }
 
     fn publish_catalog(&mut self, rows: &[CatalogRow]) -> Result<Published> {
@@ -644,6 +725,116 @@ fn next_counter(tx: &mut Transaction<'_>, name: &str) -> Result<i64> {
         )
         .map_err(db)?
         .get(0))
+}
+
+/// The member who has this phone, or a new one at `version`; true if they existed.
+fn member_for_phone(
+    tx: &mut Transaction<'_>,
+    new: &NewMember<'_>,
+    version: i64,
+) -> Result<(String, bool)> {
+    let existing: Option<String> = tx
+        .query_opt(
+            "SELECT member_id FROM members WHERE phone_hash = $1",
+            &[&new.phone_hash],
+        )
+        .map_err(db)?
+        .map(|r| r.get(0));
+    if let Some(id) = existing {
+        return Ok((id, true));
+    }
+    let id = member_id(next_counter(tx, "member_id")?.unsigned_abs());
+    tx.execute(
+        "INSERT INTO members (member_id, phone_hash, phone_masked, consent_version,
+             consent_at_ms, enrolled_store, enrolled_at_ms, version)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        &[
+            &id,
+            &new.phone_hash,
+            &new.phone_masked,
+            &new.consent_version,
+            &new.consent_at_ms,
+            &new.store,
+            &new.enrolled_at_ms,
+            &version,
+        ],
+    )
+    .map_err(db)?;
+    Ok((id, false))
+}
+
+/// Makes an anonymous sale a claimant's: the claim records the sale, the sale the member, and
+/// the ledger the points, keyed by sale ID so nothing can count twice. Returns the points.
+fn attribute(
+    tx: &mut Transaction<'_>,
+    store: &str,
+    terminal: &str,
+    record: &till_sync::SaleRecord,
+    member_id: &str,
+) -> Result<i64> {
+    let points = crate::paid_points(record);
+    tx.execute(
+        "UPDATE claims SET sale_id = $4 WHERE store_id = $1 AND terminal_id = $2 AND seq = $3",
+        &[&store, &terminal, &(record.seq as i64), &record.sale_id],
+    )
+    .map_err(db)?;
+    tx.execute(
+        "UPDATE sales SET member_id = $2 WHERE sale_id = $1",
+        &[&record.sale_id, &member_id],
+    )
+    .map_err(db)?;
+    tx.execute(
+        "INSERT INTO points_ledger (sale_id, member_id, points, created_ms)
+         VALUES ($1, $2, $3, $4) ON CONFLICT (sale_id) DO NOTHING",
+        &[&record.sale_id, &member_id, &points, &now_ms()],
+    )
+    .map_err(db)?;
+    Ok(points)
+}
+
+/// Gives claims that were waiting for these newly accepted anonymous sales their sale, with
+/// one lookup for the batch. Returns the members whose points changed.
+fn attribute_waiting_claims(
+    tx: &mut Transaction<'_>,
+    store: &str,
+    terminal: &str,
+    sales: &[UploadedSale],
+    results: &[SaleResult],
+) -> Result<Vec<String>> {
+    let fresh: Vec<&till_sync::SaleRecord> = sales
+        .iter()
+        .zip(results)
+        .filter(|(s, r)| {
+            r.status == SaleStatus::Accepted
+                && matches!(
+                    s.record.attribution,
+                    till_sync::Attribution::Anonymous { .. }
+                )
+        })
+        .map(|(s, _)| &s.record)
+        .collect();
+    if fresh.is_empty() {
+        return Ok(Vec::new());
+    }
+    let seqs: Vec<i64> = fresh.iter().map(|r| r.seq as i64).collect();
+    let waiting: std::collections::HashMap<i64, String> = tx
+        .query(
+            "SELECT seq, member_id FROM claims
+             WHERE store_id = $1 AND terminal_id = $2 AND seq = ANY($3) AND sale_id IS NULL",
+            &[&store, &terminal, &seqs],
+        )
+        .map_err(db)?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    let mut members = Vec::new();
+    for record in fresh {
+        if let Some(member_id) = waiting.get(&(record.seq as i64)) {
+            attribute(tx, store, terminal, record, member_id)?;
+            members.push(member_id.clone());
+        }
+    }
+    Ok(members)
 }
 
 /// Gives the members of newly accepted sales (by their own or a provisional ID) a new version,

@@ -22,6 +22,9 @@ use till_sync::catalog::{CatalogDelta, CatalogRow};
 use till_sync::{Attribution, SaleLine, SalePayment, SaleRecord};
 use utoipa::OpenApi;
 
+use till_sync::member::{self as member_code, Phone, verify_claim};
+
+use crate::claims::{self, Claim, ClaimOutcome};
 use crate::db::{HqError, HqStore};
 
 /// Uploads larger than this, after decompression, are refused with 413.
@@ -137,6 +140,7 @@ pub fn router(store: Box<dyn HqStore>) -> Router {
         .route(MEMBER_KEYS_PATH, get(member_keys))
         .route(CATALOG_PATH, get(catalog))
         .route(ENROLL_PATH, post(enroll))
+        .route("/c/{token}", get(claim_form).post(claim_submit))
         .route(MEMBERS_PATH, get(members))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(tower_http::decompression::RequestDecompressionLayer::new())
@@ -201,6 +205,107 @@ async fn member_keys(
             .map(|(id, key)| MemberKey { id, key })
             .collect(),
     }))
+}
+
+/// The sale a claim token names, if its signature verifies with one of the chain's member keys
+/// (the current one or the one before), and the keys.
+async fn claimed_sale(
+    db: &Db,
+    token: &str,
+) -> Result<Option<((String, String, u64), Vec<member_code::MemberKey>)>, ApiError> {
+    let shape = token.len() <= 100
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+    if !shape {
+        return Ok(None);
+    }
+    let keys: Vec<member_code::MemberKey> = with_db(db, |db| db.member_keys())
+        .await?
+        .iter()
+        .filter_map(|(_, hex)| member_code::MemberKey::parse_hex(hex).ok())
+        .collect();
+    Ok(verify_claim(&keys, token).map(|sale| (sale, keys)))
+}
+
+fn html(status: StatusCode, body: String) -> Response {
+    (status, axum::response::Html(body)).into_response()
+}
+
+/// The claim page a receipt's QR code opens: phone number and consent.
+async fn claim_form(
+    State(db): State<Db>,
+    axum::extract::Path(token): axum::extract::Path<String>,
+) -> Result<Response, ApiError> {
+    let Some(((store, terminal, seq), _)) = claimed_sale(&db, &token).await? else {
+        return Ok(html(StatusCode::NOT_FOUND, claims::invalid_page()));
+    };
+    if with_db(&db, move |db| db.claimed(&store, &terminal, seq)).await? {
+        return Ok(html(StatusCode::OK, claims::already_claimed_page()));
+    }
+    Ok(html(StatusCode::OK, claims::form_page(&token, None)))
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct ClaimForm {
+    #[serde(default)]
+    phone: String,
+    consent: Option<String>,
+}
+
+/// A claim: the phone's member (new if need be) gets the sale now, or when it arrives.
+async fn claim_submit(
+    State(db): State<Db>,
+    axum::extract::Path(token): axum::extract::Path<String>,
+    form: Result<axum::Form<ClaimForm>, axum::extract::rejection::FormRejection>,
+) -> Result<Response, ApiError> {
+    let Some(((store, terminal, seq), keys)) = claimed_sale(&db, &token).await? else {
+        return Ok(html(StatusCode::NOT_FOUND, claims::invalid_page()));
+    };
+    let Some(key) = keys.first() else {
+        return Ok(html(
+            StatusCode::SERVICE_UNAVAILABLE,
+            claims::unavailable_page(),
+        ));
+    };
+    let retry = |zh: &str, en: &str| {
+        html(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            claims::form_page(&token, Some((zh, en))),
+        )
+    };
+    let Ok(axum::Form(form)) = form else {
+        return Ok(retry("请填写手机号。", "Please enter your mobile number."));
+    };
+    let Ok(phone) = Phone::parse(&form.phone) else {
+        return Ok(retry(
+            "手机号应为 11 位数字，以 1 开头。",
+            "A mobile number is 11 digits starting with 1.",
+        ));
+    };
+    if form.consent.as_deref() != Some("yes") {
+        return Ok(retry(
+            "请勾选同意后再领取。",
+            "Please tick the consent box to claim.",
+        ));
+    }
+    let claim = Claim {
+        store,
+        terminal,
+        seq,
+        phone_hash: phone.hash(key),
+        phone_masked: phone.masked(),
+        consent_version: claims::CONSENT_VERSION.to_string(),
+        at_ms: jiff::Timestamp::now().as_millisecond(),
+    };
+    let masked = claim.phone_masked.clone();
+    let outcome = with_db(&db, move |db| db.claim(&claim)).await?;
+    tracing::info!(?outcome, "claim");
+    let status = match outcome {
+        ClaimOutcome::AlreadyClaimed | ClaimOutcome::MemberSale => StatusCode::CONFLICT,
+        ClaimOutcome::Attributed { .. } | ClaimOutcome::Waiting { .. } => StatusCode::OK,
+    };
+    Ok(html(status, claims::outcome_page(&outcome, &masked)))
 }
 
 /// Enrollments per request, at most.

@@ -678,6 +678,99 @@ fn bad_enrollments_are_refused_and_file_nothing(app: App) {
     );
 }
 
+fn claims_attribute_anonymous_sales_once_even_before_they_arrive(app: App) {
+    use till_sync::member::{MemberKey, Phone, claim_token};
+    let (_, key_hex) = app.db().rotate_member_key().unwrap();
+    let key = MemberKey::parse_hex(&key_hex).unwrap();
+    let client = app.client(0);
+    // Sales 1 and 3 are anonymous, 2 and 4 member 10086's; only 1 and 2 have synced.
+    client.upload(&journal("S001", "T01", 2)).unwrap();
+    let http = reqwest::blocking::Client::new();
+    let url = |seq: u64| {
+        format!(
+            "{}/c/{}",
+            app.server.url(),
+            claim_token(&key, "S001", "T01", seq)
+        )
+    };
+    let get = |url: &str| {
+        let r = http.get(url).send().unwrap();
+        (r.status().as_u16(), r.text().unwrap())
+    };
+    let post = |url: &str, form: &str| {
+        let r = http
+            .post(url)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form.to_string())
+            .send()
+            .unwrap();
+        (r.status().as_u16(), r.text().unwrap())
+    };
+    let (status, page) = get(&url(1));
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("领取本次购物积分") && page.contains(r#"type="tel""#),
+        "{page}"
+    );
+    assert!(page.contains(r#"name="viewport""#), "a page for phones");
+    // Bad input: a tampered token, a bad number, no consent. Each changes nothing.
+    let forged = url(1).replace("S001-T01-1.", "S001-T01-9.");
+    assert_eq!(get(&forged).0, 404);
+    assert!(get(&forged).1.contains("二维码无效"));
+    assert_eq!(post(&forged, "phone=13812345678&consent=yes").0, 404);
+    let (status, page) = post(&url(1), "phone=12345&consent=yes");
+    assert_eq!(status, 422);
+    assert!(
+        page.contains("11 位数字") && page.contains("领取本次购物积分"),
+        "{page}"
+    );
+    let (status, page) = post(&url(1), "phone=13812345678");
+    assert_eq!(status, 422);
+    assert!(page.contains("请勾选同意"), "{page}");
+    assert_eq!(post(&url(1), "garbage").0, 422);
+    assert!(
+        app.db().member_delta(0, 10).unwrap().members.is_empty(),
+        "nothing was recorded"
+    );
+    // A synced anonymous sale is attributed at once.
+    let (status, page) = post(&url(1), "phone=138+1234+5678&consent=yes");
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains("领取成功") && page.contains("138****5678") && page.contains("获得 5 积分"),
+        "{page}"
+    );
+    assert_eq!(app.db().points_ledger("M00000001").unwrap().len(), 1);
+    // Claiming it again, by anyone, is refused; so is claiming a member's sale.
+    assert!(get(&url(1)).1.contains("已被领取"));
+    let (status, page) = post(&url(1), "phone=13900001111&consent=yes");
+    assert_eq!(status, 409);
+    assert!(page.contains("已被领取"), "{page}");
+    let (status, page) = post(&url(2), "phone=13900001111&consent=yes");
+    assert_eq!(status, 409);
+    assert!(page.contains("无需领取"), "{page}");
+    // A claim before its sale has synced waits for it, and lands once however often the
+    // batch is retried.
+    let (status, page) = post(&url(3), "phone=13812345678&consent=yes");
+    assert_eq!(status, 200);
+    assert!(page.contains("已登记"), "{page}");
+    assert_eq!(app.db().points_ledger("M00000001").unwrap().len(), 1);
+    client.upload(&journal("S001", "T01", 4)).unwrap();
+    client.upload(&journal("S001", "T01", 4)).unwrap();
+    let ledger = app.db().points_ledger("M00000001").unwrap();
+    assert_eq!(ledger.len(), 2, "{ledger:?}");
+    // The member reaches tills by the phone's hash, with HQ's balance.
+    let delta = client.members(0).unwrap();
+    let member = delta
+        .members
+        .iter()
+        .find(|m| m.member_id == "M00000001")
+        .unwrap();
+    let phone = Phone::parse("13812345678").unwrap();
+    assert_eq!(member.phone_hash, Some(phone.hash(&key)));
+    assert_eq!(member.points, 10);
+    assert_eq!(app.sales_count(), 4);
+}
+
 /// Every test above, on each backend.
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
@@ -704,6 +797,7 @@ conformance!(
     catalog_versions_reach_terminals_as_deltas_a_page_at_a_time,
     enrollments_merge_by_phone_and_reach_every_till_with_their_final_ids,
     bad_enrollments_are_refused_and_file_nothing,
+    claims_attribute_anonymous_sales_once_even_before_they_arrive,
 );
 
 /// `till-hq serve` as a real process on `db`, killed with SIGKILL when dropped.

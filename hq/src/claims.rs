@@ -1,0 +1,129 @@
+//! Claims: a customer who bought anonymously scans the QR code on the receipt, gives a phone
+//! number and consent on HQ's page, and the sale becomes theirs, with its points. A claim made
+//! before the store has synced waits for the sale. This module holds the claim's types and the
+//! page a phone shows; `server` serves it and the stores record it.
+
+/// The consent a claim records. Terminals show their own configured text; this is HQ's.
+pub const CONSENT_VERSION: &str = "hq-claim-2026-11";
+const CONSENT_ZH: &str = "我同意成为会员，并同意商家按照隐私政策保存我的手机号（仅存储加密摘要）及本次购物记录，用于积分和会员服务。";
+const CONSENT_EN: &str = "I agree to become a member and to the store keeping my phone number (only as a keyed hash) and this purchase for points and member services, under its privacy policy.";
+
+/// A verified claim, ready to record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Claim {
+    pub store: String,
+    pub terminal: String,
+    pub seq: u64,
+    pub phone_hash: String,
+    pub phone_masked: String,
+    pub consent_version: String,
+    pub at_ms: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClaimOutcome {
+    /// The sale was at HQ and is now the member's.
+    Attributed { member_id: String, points: i64 },
+    /// The sale has not reached HQ yet; it becomes the member's when it does.
+    Waiting { member_id: String },
+    /// Someone claimed this sale already.
+    AlreadyClaimed,
+    /// The sale was a member's at the till; there is nothing to claim.
+    MemberSale,
+}
+
+fn page(body: &str) -> String {
+    format!(
+        r#"<!doctype html>
+<html lang="zh-CN">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>领取积分 · Claim your points</title>
+<style>
+body {{ font-family: system-ui, -apple-system, "PingFang SC", "Noto Sans SC", sans-serif;
+       margin: 0; padding: 24px 20px; background: #f6f7f9; color: #1d2330; font-size: 18px; }}
+main {{ max-width: 420px; margin: 0 auto; background: #fff; border-radius: 12px;
+        padding: 24px 20px; box-shadow: 0 1px 4px rgba(0,0,0,.08); }}
+h1 {{ font-size: 24px; margin: 0 0 4px; }}
+.en {{ color: #5b6475; font-size: 15px; margin: 0 0 16px; }}
+label {{ display: block; font-weight: 600; margin: 16px 0 6px; }}
+input[type=tel] {{ width: 100%; box-sizing: border-box; font-size: 22px; padding: 12px;
+                   border: 1px solid #c5cad3; border-radius: 8px; letter-spacing: 1px; }}
+.consent {{ display: flex; gap: 12px; align-items: flex-start; font-weight: 400; font-size: 15px; }}
+.consent input {{ width: 28px; height: 28px; flex: none; margin: 0; }}
+button {{ width: 100%; min-height: 52px; margin-top: 20px; font-size: 20px; border: 0;
+          border-radius: 8px; background: #d23c3c; color: #fff; }}
+.error {{ background: #fdecea; color: #a12622; padding: 10px 12px; border-radius: 8px; }}
+.ok {{ font-size: 20px; }}
+</style>
+</head>
+<body><main>
+{body}
+</main></body>
+</html>
+"#
+    )
+}
+
+/// The claim form. `token` has been verified, so it holds only letters, digits, `-` and `.`.
+pub fn form_page(token: &str, error: Option<(&str, &str)>) -> String {
+    let error = error.map_or(String::new(), |(zh, en)| {
+        format!(r#"<p class="error" role="alert">{zh}<br>{en}</p>"#)
+    });
+    page(&format!(
+        r#"<h1>领取本次购物积分</h1>
+<p class="en">Claim the points for this purchase</p>
+{error}
+<form method="post" action="/c/{token}">
+<label for="phone">手机号 · Mobile number</label>
+<input id="phone" name="phone" type="tel" inputmode="numeric" autocomplete="tel" maxlength="20" required placeholder="138 1234 5678">
+<label class="consent"><input type="checkbox" name="consent" value="yes" required>
+<span>{CONSENT_ZH}<br><span class="en">{CONSENT_EN}</span></span></label>
+<button type="submit">领取 · Claim</button>
+</form>"#
+    ))
+}
+
+/// What the customer sees after claiming.
+pub fn outcome_page(outcome: &ClaimOutcome, phone_masked: &str) -> String {
+    page(&match outcome {
+        ClaimOutcome::Attributed { points, .. } => format!(
+            r#"<h1>领取成功</h1><p class="en">Claimed</p>
+<p class="ok">本次购物已记入会员 {phone_masked}，获得 {points} 积分。</p>
+<p class="en">This purchase is now on membership {phone_masked}: {points} points.</p>"#
+        ),
+        ClaimOutcome::Waiting { .. } => format!(
+            r#"<h1>已登记</h1><p class="en">Registered</p>
+<p class="ok">门店同步后，本次购物将自动记入会员 {phone_masked}，积分随后到账。</p>
+<p class="en">This purchase will be added to membership {phone_masked} when the store syncs, with its points.</p>"#
+        ),
+        ClaimOutcome::AlreadyClaimed => already_claimed_body().to_string(),
+        ClaimOutcome::MemberSale => r#"<h1>无需领取</h1><p class="en">Nothing to claim</p>
+<p>这笔购物在收银台已记入会员账户。</p><p class="en">This purchase was already recorded for a member at the till.</p>"#
+            .to_string(),
+    })
+}
+
+fn already_claimed_body() -> &'static str {
+    r#"<h1>已被领取</h1><p class="en">Already claimed</p>
+<p>这张小票的积分已经被领取过了。</p><p class="en">The points for this receipt have already been claimed.</p>"#
+}
+
+pub fn already_claimed_page() -> String {
+    page(already_claimed_body())
+}
+
+pub fn invalid_page() -> String {
+    page(
+        r#"<h1>二维码无效</h1><p class="en">Not a valid claim code</p>
+<p>请扫描小票上的二维码，或联系门店。</p><p class="en">Scan the QR code on your receipt, or ask the store.</p>"#,
+    )
+}
+
+pub fn unavailable_page() -> String {
+    page(
+        r#"<h1>暂时无法领取</h1><p class="en">Claims are not available yet</p>
+<p>会员系统尚未开通，请稍后再试。</p><p class="en">The member programme is not set up yet; please try later.</p>"#,
+    )
+}
