@@ -1539,6 +1539,54 @@ mod sync {
     }
 
     #[test]
+    fn a_receipt_claimed_before_the_store_syncs_lands_on_the_member_when_it_does() {
+        let hq = hq();
+        hq.store().rotate_member_key().unwrap();
+        let till = Till::with_catalog();
+        till.ok(&[
+            "register",
+            "--hq",
+            &format!("http://{}", hq.address),
+            "--code",
+            &hq.code,
+        ]);
+        till.ok(&["sync", "now"]);
+        // An anonymous sale: its receipt carries a claim token signed with the chain's key.
+        till.ok(&["sell", &sample_ean13(2), "--pay", "cash:20"]);
+        let store = till::store::Store::open(&till.db()).unwrap();
+        let till_sync::Attribution::Anonymous {
+            claim_token: Some(token),
+        } = store.sale(1).unwrap().attribution
+        else {
+            panic!("an anonymous sale carries a claim token");
+        };
+        // The customer claims it on the way home, before the store has synced.
+        let page = reqwest::blocking::Client::new()
+            .post(format!("http://{}/c/{token}", hq.address))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("phone=13812345678&consent=yes")
+            .send()
+            .unwrap()
+            .text()
+            .unwrap();
+        assert!(page.contains("已登记"), "{page}");
+        assert!(hq.store().points_ledger("M00000001").unwrap().is_empty());
+        // The nightly sync brings the sale; the claim takes it, and the till learns the member.
+        till.ok(&["sync", "now"]);
+        let ledger = hq.store().points_ledger("M00000001").unwrap();
+        assert_eq!(ledger.len(), 1);
+        assert_eq!(ledger[0].0, store.sale(1).unwrap().sale_id);
+        till.ok(&["sync", "now"]);
+        let phone = till::domain::member::Phone::parse("13812345678").unwrap();
+        let member = store.member_by_phone(&phone).unwrap().unwrap();
+        assert_eq!(
+            (member.member_id.as_str(), member.points),
+            ("M00000001", ledger[0].1)
+        );
+        assert!(member.points > 0);
+    }
+
+    #[test]
     fn member_keys_arrive_with_sync_and_follow_a_rotation() {
         let hq = hq();
         let till = Till::with_catalog();
