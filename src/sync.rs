@@ -283,10 +283,11 @@ fn upload_all(
     report: &mut SyncReport,
 ) -> Result<(), SyncNowError> {
     loop {
-        let sales = store.outbox_batch(batch.max(1))?;
+        let mut sales = store.outbox_batch(batch.max(1))?;
         if sales.is_empty() {
             return Ok(());
         }
+        sales.truncate(till_sync::client::fitting_batch(&sales)?);
         let mut attempt = 0;
         let response = loop {
             match client.upload(&sales) {

@@ -28,7 +28,7 @@ use crate::claims::{self, Claim, ClaimOutcome};
 use crate::db::{HqError, HqStore};
 
 /// Uploads larger than this, after decompression, are refused with 413.
-pub const MAX_BODY: usize = 8 * 1024 * 1024;
+pub const MAX_BODY: usize = till_sync::api::MAX_BODY_BYTES;
 
 type Db = Arc<Mutex<Box<dyn HqStore>>>;
 

@@ -28,6 +28,8 @@ pub const MEMBERS_PATH: &str = "/api/v1/members";
 /// `GET` with `?since=V[&upto=W][&after=SKU]` → [`crate::catalog::CatalogDelta`].
 pub const CATALOG_PATH: &str = "/api/v1/catalog";
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
+/// HQ refuses request bodies larger than this once decompressed, with 413.
+pub const MAX_BODY_BYTES: usize = 8 << 20;
 /// The version every upload carries; HQ refuses others with 422.
 pub const UPLOAD_VERSION: u32 = 1;
 

@@ -10,9 +10,9 @@ use reqwest::blocking::{Client, Response};
 
 use crate::api::{
     CATALOG_PATH, ENROLL_PATH, EnrollRequest, EnrollResponse, Enrollment, ErrorBody,
-    IDEMPOTENCY_KEY, MEMBER_KEYS_PATH, MEMBERS_PATH, MemberDelta, MemberKeysResponse,
-    REGISTER_PATH, RegisterRequest, RegisterResponse, UPLOAD_PATH, UPLOAD_VERSION, UploadRequest,
-    UploadResponse, UploadedSale, idempotency_key,
+    IDEMPOTENCY_KEY, MAX_BODY_BYTES, MEMBER_KEYS_PATH, MEMBERS_PATH, MemberDelta,
+    MemberKeysResponse, REGISTER_PATH, RegisterRequest, RegisterResponse, UPLOAD_PATH,
+    UPLOAD_VERSION, UploadRequest, UploadResponse, UploadedSale, idempotency_key,
 };
 use crate::catalog::CatalogDelta;
 
@@ -109,6 +109,43 @@ pub fn register(
     read(response)
 }
 
+/// An upload's body is at most this large, compressed.
+pub const MAX_BATCH_BYTES: usize = 1 << 20;
+
+/// The idempotency key, gzip body and uncompressed size of an upload of `sales`.
+fn encode(sales: &[UploadedSale]) -> Result<(String, Vec<u8>, usize), SyncError> {
+    let body = serde_json::to_vec(&UploadRequest {
+        v: UPLOAD_VERSION,
+        sales: sales.to_vec(),
+    })
+    .map_err(|e| SyncError::BadResponse(e.to_string()))?;
+    let key = idempotency_key(&body);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&body)
+        .and_then(|()| gz.flush())
+        .map_err(|e| SyncError::Unreachable(e.to_string()))?;
+    let compressed = gz
+        .finish()
+        .map_err(|e| SyncError::Unreachable(e.to_string()))?;
+    Ok((key, compressed, body.len()))
+}
+
+/// How many of `sales`, from the first, make an upload within [`MAX_BATCH_BYTES`]
+/// compressed and HQ's [`MAX_BODY_BYTES`] uncompressed: all of them, or the largest halving
+/// that fits (always at least one). The answer depends only on the sales, so a retried batch is
+/// the same batch, with the same key.
+pub fn fitting_batch(sales: &[UploadedSale]) -> Result<usize, SyncError> {
+    let mut take = sales.len();
+    while take > 1 {
+        let (_, compressed, plain) = encode(&sales[..take])?;
+        if compressed.len() <= MAX_BATCH_BYTES && plain <= MAX_BODY_BYTES {
+            break;
+        }
+        take = take.div_ceil(2);
+    }
+    Ok(take)
+}
+
 #[derive(Debug, Clone)]
 pub struct SyncClient {
     http: Client,
@@ -132,20 +169,9 @@ impl SyncClient {
 
     /// Uploads one batch. The idempotency key is derived from the body, so retrying the same
     /// batch after a lost answer gets HQ's first answer back instead of a second ingest.
+    /// Pass at most [`fitting_batch`] sales.
     pub fn upload(&self, sales: &[UploadedSale]) -> Result<UploadResponse, SyncError> {
-        let body = serde_json::to_vec(&UploadRequest {
-            v: UPLOAD_VERSION,
-            sales: sales.to_vec(),
-        })
-        .map_err(|e| SyncError::BadResponse(e.to_string()))?;
-        let key = idempotency_key(&body);
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        gz.write_all(&body)
-            .and_then(|()| gz.flush())
-            .map_err(|e| SyncError::Unreachable(e.to_string()))?;
-        let compressed = gz
-            .finish()
-            .map_err(|e| SyncError::Unreachable(e.to_string()))?;
+        let (key, compressed, _) = encode(sales)?;
         let response = self
             .http
             .post(format!("{}{UPLOAD_PATH}", self.hq))
@@ -218,5 +244,59 @@ impl SyncClient {
             .send()
             .map_err(transport)?;
         read(response)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sale::{GENESIS_HASH, chain_hash, tests::sample};
+
+    /// `n` sales whose item names are random text, so they barely compress.
+    fn noisy_sales(n: usize) -> Vec<UploadedSale> {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        (0..n)
+            .map(|i| {
+                let mut record = sample();
+                record.seq = i as u64 + 1;
+                for line in &mut record.lines {
+                    line.name_en = (0..2000)
+                        .map(|_| {
+                            state ^= state << 13;
+                            state ^= state >> 7;
+                            state ^= state << 17;
+                            char::from(b'a' + (state % 26) as u8)
+                        })
+                        .collect();
+                }
+                let hash = chain_hash(&GENESIS_HASH, &record.canonical_bytes());
+                UploadedSale {
+                    record,
+                    prev_hash: hex::encode(GENESIS_HASH),
+                    hash: hex::encode(hash),
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn batches_stay_under_a_mebibyte_compressed() {
+        let sales = noisy_sales(1500);
+        let take = fitting_batch(&sales).unwrap();
+        assert!(take < sales.len(), "1,500 noisy sales are more than 1 MiB");
+        let (_, compressed, _) = encode(&sales[..take]).unwrap();
+        assert!(compressed.len() <= MAX_BATCH_BYTES, "{}", compressed.len());
+        let (_, bigger, _) = encode(&sales[..take * 2]).unwrap();
+        assert!(
+            bigger.len() > MAX_BATCH_BYTES,
+            "the cut is no smaller than it must be"
+        );
+        assert_eq!(fitting_batch(&sales[..10]).unwrap(), 10);
+        assert_eq!(fitting_batch(&sales[..1]).unwrap(), 1);
+        assert_eq!(
+            fitting_batch(&sales).unwrap(),
+            take,
+            "the same batch every time"
+        );
     }
 }
