@@ -81,13 +81,16 @@ fn main() {
         let client = SyncClient::new(&server.url(), &token, Duration::from_secs(60), None).unwrap();
         let mut store = Store::open(&till_db).unwrap();
         let start = Instant::now();
-        let report = till::sync::sync_now(&mut store, &client, &settings, 1000, 3).unwrap();
+        let report =
+            till::sync::sync_now(&mut store, &client, &settings, till::sync::DEFAULT_BATCH, 3)
+                .unwrap();
         let took = start.elapsed();
         assert_eq!(report.accepted as usize, sales);
         assert_eq!(admin.summaries().unwrap()[0].sales as usize, sales);
         println!(
-            "upload of {sales} sales ({} batches of 1,000) to HQ on {backend} over loopback: {:.2} s, {:.0} sales/s (target < 5 s)",
+            "upload of {sales} sales ({} batches of up to {}) to HQ on {backend} over loopback: {:.2} s, {:.0} sales/s (target < 5 s)",
             report.batches,
+            till::sync::DEFAULT_BATCH,
             took.as_secs_f64(),
             sales as f64 / took.as_secs_f64()
         );

@@ -198,8 +198,8 @@ enum SalesCommand {
 enum SyncCommand {
     /// Upload every pending sale now.
     Now {
-        /// Sales per batch: a day's 1,000 sales of a few lines compress to well under 1 MiB.
-        #[arg(long, default_value_t = 1000)]
+        /// Sales per batch (at most 1 MiB gzipped; a larger batch is halved until it fits).
+        #[arg(long, default_value_t = till::sync::DEFAULT_BATCH)]
         batch: u32,
         /// Tries per batch when HQ is unreachable, slow or failing.
         #[arg(long, default_value_t = 5)]

@@ -1502,10 +1502,12 @@ mod sync {
         assert_eq!(ledger.len(), 2, "{ledger:?}");
         let balance: i64 = ledger.iter().map(|(_, p)| p).sum();
         let phone = till::domain::member::Phone::parse("13900001111").unwrap();
-        for till in [&a, &b] {
+        for (till, provisional) in [(&a, &pa), (&b, &pb)] {
             let store = till::store::Store::open(&till.db()).unwrap();
             let member = store.member_by_phone(&phone).unwrap().unwrap();
             assert_eq!(member.member_id, "M00000001");
+            // A ticket or receipt still naming the provisional ID finds the member.
+            assert_eq!(store.member(provisional).unwrap(), Some(member.clone()));
             assert!(!member.provisional);
             assert_eq!(member.points, balance);
             assert_eq!(member.phone_masked.as_deref(), Some("139****1111"));

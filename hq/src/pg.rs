@@ -874,29 +874,32 @@ fn ingest_batch(
     terminal: &str,
     sales: &[UploadedSale],
 ) -> Result<Vec<SaleResult>> {
+    // One round trip answers both questions: which of these sale IDs HQ has, and which of
+    // this terminal's sequence numbers in the batch's range are taken. A batch's sequence
+    // numbers are nearly always one run, so a range scan of the unique index finds them.
     let ids: Vec<&str> = sales.iter().map(|s| s.record.sale_id.as_str()).collect();
-    let known_ids: std::collections::HashMap<String, String> = tx
+    let seqs = sales
+        .iter()
+        .filter_map(|s| i64::try_from(s.record.seq).ok());
+    let (low, high) = seqs.fold((i64::MAX, i64::MIN), |(lo, hi), s| (lo.min(s), hi.max(s)));
+    let mut known_ids = std::collections::HashMap::new();
+    let mut known_seqs = std::collections::HashMap::new();
+    for r in tx
         .query(
-            "SELECT sale_id, hash FROM sales WHERE sale_id = ANY($1)",
-            &[&ids],
+            "SELECT true, sale_id, hash, 0::BIGINT FROM sales WHERE sale_id = ANY($1)
+             UNION ALL
+             SELECT false, sale_id, '', seq FROM sales
+             WHERE store_id = $2 AND terminal_id = $3 AND seq BETWEEN $4 AND $5",
+            &[&ids, &store, &terminal, &low, &high],
         )
         .map_err(db)?
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect();
-    let seqs: Vec<i64> = sales
-        .iter()
-        .filter_map(|s| i64::try_from(s.record.seq).ok())
-        .collect();
-    let known_seqs: std::collections::HashMap<i64, String> = tx
-        .query(
-            "SELECT seq, sale_id FROM sales WHERE store_id = $1 AND terminal_id = $2 AND seq = ANY($3)",
-            &[&store, &terminal, &seqs],
-        )
-        .map_err(db)?
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect();
+    {
+        if r.get::<_, bool>(0) {
+            known_ids.insert(r.get::<_, String>(1), r.get::<_, String>(2));
+        } else {
+            known_seqs.insert(r.get::<_, i64>(3), r.get::<_, String>(1));
+        }
+    }
     let mut results = Vec::with_capacity(sales.len());
     let mut fresh: Vec<&UploadedSale> = Vec::new();
     let mut taken_ids = std::collections::HashSet::new();

@@ -115,11 +115,16 @@ impl Store {
         Ok(())
     }
 
+    /// A member by ID, or by the provisional ID they were enrolled under here.
     pub fn member(&self, member_id: &str) -> Result<Option<Member>> {
         Ok(self
             .conn
             .prepare_cached(&format!(
-                "SELECT {MEMBER_COLUMNS} FROM members WHERE member_id = ?1"
+                "SELECT {MEMBER_COLUMNS} FROM members WHERE member_id = ?1
+                 UNION ALL
+                 SELECT {MEMBER_COLUMNS} FROM members WHERE member_id =
+                     (SELECT member_id FROM member_aliases WHERE provisional_id = ?1)
+                 LIMIT 1"
             ))?
             .query_row([member_id], member_row)
             .optional()?)
@@ -279,6 +284,11 @@ impl Store {
             }
             tx.prepare_cached("UPDATE parked_tickets SET member_id = ?2 WHERE member_id = ?1")?
                 .execute([provisional, member_id])?;
+            tx.prepare_cached(
+                "INSERT INTO member_aliases (provisional_id, member_id) VALUES (?1, ?2)
+                 ON CONFLICT (provisional_id) DO UPDATE SET member_id = excluded.member_id",
+            )?
+            .execute([provisional, member_id])?;
         }
         for m in members {
             // A phone moves to the member HQ says has it.

@@ -176,6 +176,14 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE parked_tickets ADD COLUMN member_id TEXT;
     "#,
+    // 7: provisional member IDs HQ has mapped to final ones, so a ticket or receipt that still
+    // names the provisional ID finds its member.
+    r#"
+    CREATE TABLE member_aliases (
+        provisional_id TEXT PRIMARY KEY,
+        member_id      TEXT NOT NULL
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this build writes.
