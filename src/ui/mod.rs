@@ -253,6 +253,9 @@ impl App {
             Done::Synced(result, sync) => {
                 app.update(|s| s.synced(result, sync));
             }
+            Done::QuickKeys(keys) => {
+                app.update(|s| s.quick_keys = keys);
+            }
             Done::Scanner(event) => {
                 app.update(|s| s.scanner_event(event));
             }

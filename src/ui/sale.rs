@@ -61,6 +61,7 @@ pub(super) fn show(window: &AppWindow, session: &Session) {
     let adapter = window.global::<SaleAdapter>();
     let lang = session.lang;
     show_entry(&adapter, session);
+    show_quick_keys(&adapter, session);
     let ticket = session.checkout().ticket();
     let unchanged = SHOWN.with(|shown| {
         let mut shown = shown.borrow_mut();
@@ -135,6 +136,12 @@ pub(super) fn show(window: &AppWindow, session: &Session) {
     });
     adapter.set_tax(session.money(totals.tax).into());
     adapter.set_total(session.money(totals.total).into());
+}
+
+/// The quick keys' labels, which change with the language and when a sync brings a new
+/// catalog, whatever the ticket does.
+fn show_quick_keys(adapter: &SaleAdapter<'_>, session: &Session) {
+    let lang = session.lang;
     let keys: Vec<QuickKey> = session
         .quick_keys
         .iter()

@@ -1024,3 +1024,85 @@ fn a_parked_ticket_comes_back_with_its_member() {
         assert_eq!(till.shown("Member"), "王小明 · 金卡");
     });
 }
+
+#[test]
+fn a_catalog_published_at_hq_reaches_the_open_till_without_repricing_the_ticket() {
+    on_ui_thread(|| {
+        use till_hq::db::HqStore;
+        // A real HQ on 127.0.0.1, and the demo till registered with it.
+        let hq_dir = tempfile::tempdir().unwrap();
+        let mut admin = till_hq::db::SqliteStore::open(&hq_dir.path().join("hq.db")).unwrap();
+        admin.add_store("S001", "").unwrap();
+        let code = admin.add_terminal("S001", "T01").unwrap();
+        let server = till_hq::server::spawn(
+            "127.0.0.1:0",
+            Box::new(till_hq::db::SqliteStore::open(&hq_dir.path().join("hq.db")).unwrap()),
+        )
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        crate::demo::create_terminal(dir.path(), None).unwrap();
+        let registered =
+            till_sync::client::register(&server.url(), &code, Duration::from_secs(5), None)
+                .unwrap();
+        let store = crate::store::Store::open(&super::database(dir.path())).unwrap();
+        crate::sync::save_registration(dir.path(), &store, &server.url(), None, &registered.token)
+            .unwrap();
+        let app = App::new(
+            dir.path(),
+            AppOptions {
+                printing: false,
+                background_sync: true,
+            },
+        )
+        .unwrap();
+        super::select_language(Lang::En);
+        app.update(|s| s.set_language(Lang::En));
+        app.set_size(1024, 768);
+        app.window.show().unwrap();
+        let till = Till { dir, app };
+        let quick_price = || {
+            use slint::Model;
+            till.app
+                .window
+                .global::<crate::ui::SaleAdapter>()
+                .get_quick_keys()
+                .row_data(0)
+                .map(|k| k.price.to_string())
+                .unwrap_or_default()
+        };
+        till.login();
+        till.tap("Show quick keys");
+        assert_eq!(quick_price(), "¥12.00");
+        till.tap("Fresh Americano");
+        // HQ raises the Americano to 13.50 while it is on the ticket.
+        let rows = till_hq::catalog::read_catalog(
+            "sku,barcodes,name_zh,name_en,price,tax_class\n301,K01,现磨咖啡 美式,Fresh Americano,13.50,food\n"
+                .as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(admin.publish_catalog(&rows).unwrap().version, 1);
+        till.tap("Back office");
+        till.type_slowly(&format!("{}\n", DEMO_MANAGER.2));
+        till.wait("back office", |s| s.today.is_some());
+        till.tap("Sync now");
+        till.wait("the quick keys' new price", |s| {
+            s.quick_keys.first().is_some_and(|k| k.price == 1350)
+        });
+        till.special(Key::Escape);
+        assert_eq!(till.screen(), Screen::Sale);
+        assert_eq!(quick_price(), "¥13.50", "the quick key shows today's price");
+        let prices = || -> Vec<i64> {
+            let session = till.app.session.borrow();
+            session
+                .checkout()
+                .ticket()
+                .lines()
+                .iter()
+                .map(|l| l.unit_price)
+                .collect()
+        };
+        assert_eq!(prices(), [1200], "the line already rung up keeps its price");
+        till.tap("Fresh Americano");
+        assert_eq!(prices(), [1200, 1350]);
+    });
+}

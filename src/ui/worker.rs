@@ -22,6 +22,9 @@ pub(super) enum Done {
     Committed(Result<SaleRecord, String>),
     BackOffice(DaySummary, SyncState),
     Synced(Result<String, String>, SyncState),
+    /// The quick keys, re-read after a sync brought a new catalog version, so their labels
+    /// show today's names and prices.
+    QuickKeys(Vec<super::session::QuickItem>),
     Scanner(till_drivers::scanner::ScannerEvent),
 }
 
@@ -98,14 +101,21 @@ impl Workers {
         let sync = if options.background_sync {
             let window = SyncWindow::parse(&config.sync_window).map_err(anyhow::Error::msg)?;
             let db = super::database(&data_dir);
+            let settings = crate::checkout::CheckoutSettings::from_config(config)?;
+            let quick_codes = config.ui.quick_keys.clone();
             Some(crate::sync::spawn_background(
                 data_dir,
-                crate::checkout::CheckoutSettings::from_config(config)?,
+                settings.clone(),
                 window,
                 move |event| {
-                    let state = Store::open(&db)
-                        .map(|store| sync_state(&store))
-                        .unwrap_or_default();
+                    let store = Store::open(&db);
+                    let state = store.as_ref().map(sync_state).unwrap_or_default();
+                    if let (SyncEvent::Synced(Ok(report)), Ok(store)) = (&event, &store)
+                        && report.catalog_version.is_some()
+                        && let Ok(keys) = super::quick_keys(store, &settings, &quick_codes)
+                    {
+                        send(Done::QuickKeys(keys));
+                    }
                     let result = match event {
                         SyncEvent::Synced(Ok(r)) => Ok(format!(
                             "{} / {} / {} · {}",
