@@ -1,7 +1,8 @@
-//! Claims: a customer who bought anonymously scans the QR code on the receipt, gives a phone
-//! number and consent on HQ's page, and the sale becomes theirs, with its points. A claim made
-//! before the store has synced waits for the sale. This module holds the claim's types and the
-//! page a phone shows; `server` serves it and the stores record it.
+//! Claims and joining: a customer who bought anonymously scans the QR code on the receipt,
+//! gives a phone number and consent on HQ's page, and the sale becomes theirs, with its points.
+//! A claim made before the store has synced waits for the sale. The customer display's join
+//! code opens the same form without a sale. This module holds the claim's types and the pages
+//! a phone shows; `server` serves them and the stores record them.
 
 /// The consent a claim records. Terminals show their own configured text; this is HQ's.
 pub const CONSENT_VERSION: &str = "hq-claim-2026-11";
@@ -66,22 +67,58 @@ button {{ width: 100%; min-height: 52px; margin-top: 20px; font-size: 20px; bord
     )
 }
 
-/// The claim form. `token` has been verified, so it holds only letters, digits, `-` and `.`.
-pub fn form_page(token: &str, error: Option<(&str, &str)>) -> String {
+/// The form's phone and consent fields, and the error above them if any.
+fn phone_form(action: &str, button: &str, error: Option<(&str, &str)>) -> String {
     let error = error.map_or(String::new(), |(zh, en)| {
         format!(r#"<p class="error" role="alert">{zh}<br>{en}</p>"#)
     });
-    page(&format!(
-        r#"<h1>领取本次购物积分</h1>
-<p class="en">Claim the points for this purchase</p>
-{error}
-<form method="post" action="/c/{token}">
+    format!(
+        r#"{error}
+<form method="post" action="{action}">
 <label for="phone">手机号 · Mobile number</label>
 <input id="phone" name="phone" type="tel" inputmode="numeric" autocomplete="tel" maxlength="20" required placeholder="138 1234 5678">
 <label class="consent"><input type="checkbox" name="consent" value="yes" required>
 <span>{CONSENT_ZH}<br><span class="en">{CONSENT_EN}</span></span></label>
-<button type="submit">领取 · Claim</button>
+<button type="submit">{button}</button>
 </form>"#
+    )
+}
+
+/// The join form behind the customer display's QR code. `store` has been checked to be
+/// letters and digits only.
+pub fn join_page(store: &str, error: Option<(&str, &str)>) -> String {
+    page(&format!(
+        r#"<h1>加入会员</h1>
+<p class="en">Become a member</p>
+{}"#,
+        phone_form(&format!("/join/{store}"), "加入 · Join", error)
+    ))
+}
+
+/// After joining: the till finds the member by phone from its next sync on.
+pub fn joined_page(phone_masked: &str, already: bool) -> String {
+    page(&if already {
+        format!(
+            r#"<h1>您已是会员</h1><p class="en">You are already a member</p>
+<p class="ok">会员 {phone_masked}：结账时告诉收银员手机号即可累积积分。</p>
+<p class="en">Membership {phone_masked}: give your number at the till to collect points.</p>"#
+        )
+    } else {
+        format!(
+            r#"<h1>欢迎加入</h1><p class="en">Welcome</p>
+<p class="ok">会员 {phone_masked} 已开通：结账时告诉收银员手机号即可累积积分。</p>
+<p class="en">Membership {phone_masked} is open: give your number at the till to collect points.</p>"#
+        )
+    })
+}
+
+/// The claim form. `token` has been verified, so it holds only letters, digits, `-` and `.`.
+pub fn form_page(token: &str, error: Option<(&str, &str)>) -> String {
+    page(&format!(
+        r#"<h1>领取本次购物积分</h1>
+<p class="en">Claim the points for this purchase</p>
+{}"#,
+        phone_form(&format!("/c/{token}"), "领取 · Claim", error)
     ))
 }
 

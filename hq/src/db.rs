@@ -97,6 +97,9 @@ pub trait HqStore: Send {
     /// Records a claim in one transaction: the phone's member (created if new) gets the sale
     /// and its points if HQ has it, or as soon as it arrives.
     fn claim(&mut self, claim: &Claim) -> Result<ClaimOutcome>;
+    /// A customer joins on HQ's page (the customer display's join code): the phone's member,
+    /// created if new. Returns their ID and whether they were a member already.
+    fn join(&mut self, new: &NewMember<'_>) -> Result<(String, bool)>;
     /// Whether a sale has been claimed already.
     fn claimed(&mut self, store: &str, terminal: &str, seq: u64) -> Result<bool>;
     /// Publishes a whole catalog as the chain's next version: new and changed products get
@@ -696,6 +699,16 @@ impl HqStore for SqliteStore {
         Ok(outcome)
     }
 
+    fn join(&mut self, new: &NewMember<'_>) -> Result<(String, bool)> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let version = next_counter(&tx, "member_version")?;
+        let joined = member_for_phone(&tx, new, version)?;
+        tx.commit()?;
+        Ok(joined)
+    }
+
     fn claimed(&mut self, store: &str, terminal: &str, seq: u64) -> Result<bool> {
         Ok(self.conn.query_row(
             "SELECT count(*) FROM claims WHERE store_id = ?1 AND terminal_id = ?2 AND seq = ?3",
@@ -823,8 +836,9 @@ pub(crate) fn chain_status(links: &[(u64, String, String)]) -> TerminalStatus {
     status
 }
 
-/// A member as an enrollment or a claim introduces them.
-pub(crate) struct NewMember<'a> {
+/// A member as an enrollment, a claim or the join page introduces them.
+#[derive(Debug)]
+pub struct NewMember<'a> {
     pub phone_hash: &'a str,
     pub phone_masked: &'a str,
     pub consent_version: &'a str,

@@ -591,6 +591,14 @@ impl HqStore for PgStore {
         Ok(outcome)
     }
 
+    fn join(&mut self, new: &NewMember<'_>) -> Result<(String, bool)> {
+        let mut tx = self.live()?.transaction().map_err(db)?;
+        let version = next_counter(&mut tx, "member_version")?;
+        let joined = member_for_phone(&mut tx, new, version)?;
+        tx.commit().map_err(db)?;
+        Ok(joined)
+    }
+
     fn claimed(&mut self, store: &str, terminal: &str, seq: u64) -> Result<bool> {
         Ok(self
             .live()?

@@ -141,6 +141,7 @@ pub fn router(store: Box<dyn HqStore>) -> Router {
         .route(CATALOG_PATH, get(catalog))
         .route(ENROLL_PATH, post(enroll))
         .route("/c/{token}", get(claim_form).post(claim_submit))
+        .route("/join/{store}", get(join_form).post(join_submit))
         .route(MEMBERS_PATH, get(members))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(tower_http::decompression::RequestDecompressionLayer::new())
@@ -268,27 +269,10 @@ async fn claim_submit(
             claims::unavailable_page(),
         ));
     };
-    let retry = |zh: &str, en: &str| {
-        html(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            claims::form_page(&token, Some((zh, en))),
-        )
+    let phone = match phone_and_consent(form, |e| claims::form_page(&token, e)) {
+        Ok(phone) => phone,
+        Err(page) => return Ok(*page),
     };
-    let Ok(axum::Form(form)) = form else {
-        return Ok(retry("请填写手机号。", "Please enter your mobile number."));
-    };
-    let Ok(phone) = Phone::parse(&form.phone) else {
-        return Ok(retry(
-            "手机号应为 11 位数字，以 1 开头。",
-            "A mobile number is 11 digits starting with 1.",
-        ));
-    };
-    if form.consent.as_deref() != Some("yes") {
-        return Ok(retry(
-            "请勾选同意后再领取。",
-            "Please tick the consent box to claim.",
-        ));
-    }
     let claim = Claim {
         store,
         terminal,
@@ -306,6 +290,96 @@ async fn claim_submit(
         ClaimOutcome::Attributed { .. } | ClaimOutcome::Waiting { .. } => StatusCode::OK,
     };
     Ok(html(status, claims::outcome_page(&outcome, &masked)))
+}
+
+/// Reads the phone form: the number and the consent, or the page to show again and why.
+fn phone_and_consent(
+    form: Result<axum::Form<ClaimForm>, axum::extract::rejection::FormRejection>,
+    again: impl Fn(Option<(&str, &str)>) -> String,
+) -> Result<Phone, Box<Response>> {
+    let retry = |zh: &str, en: &str| {
+        Box::new(html(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            again(Some((zh, en))),
+        ))
+    };
+    let Ok(axum::Form(form)) = form else {
+        return Err(retry("请填写手机号。", "Please enter your mobile number."));
+    };
+    let Ok(phone) = Phone::parse(&form.phone) else {
+        return Err(retry(
+            "手机号应为 11 位数字，以 1 开头。",
+            "A mobile number is 11 digits starting with 1.",
+        ));
+    };
+    if form.consent.as_deref() != Some("yes") {
+        return Err(retry(
+            "请勾选同意后再提交。",
+            "Please tick the consent box first.",
+        ));
+    }
+    Ok(phone)
+}
+
+/// The current member key, which phone hashes are made with.
+async fn current_key(db: &Db) -> Result<Option<member_code::MemberKey>, ApiError> {
+    Ok(with_db(db, |db| db.member_keys())
+        .await?
+        .first()
+        .and_then(|(_, hex)| member_code::MemberKey::parse_hex(hex).ok()))
+}
+
+fn store_id_shape(store: &str) -> bool {
+    (1..=16).contains(&store.len()) && store.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+/// The join page behind the customer display's QR code.
+async fn join_form(axum::extract::Path(store): axum::extract::Path<String>) -> Response {
+    if !store_id_shape(&store) {
+        return html(StatusCode::NOT_FOUND, claims::invalid_page());
+    }
+    html(StatusCode::OK, claims::join_page(&store, None))
+}
+
+/// Joining: the phone's member, created if new, whom every till finds by phone after its
+/// next sync.
+async fn join_submit(
+    State(db): State<Db>,
+    axum::extract::Path(store): axum::extract::Path<String>,
+    form: Result<axum::Form<ClaimForm>, axum::extract::rejection::FormRejection>,
+) -> Result<Response, ApiError> {
+    if !store_id_shape(&store) {
+        return Ok(html(StatusCode::NOT_FOUND, claims::invalid_page()));
+    }
+    let Some(key) = current_key(&db).await? else {
+        return Ok(html(
+            StatusCode::SERVICE_UNAVAILABLE,
+            claims::unavailable_page(),
+        ));
+    };
+    let phone = match phone_and_consent(form, |e| claims::join_page(&store, e)) {
+        Ok(phone) => phone,
+        Err(page) => return Ok(*page),
+    };
+    let masked = phone.masked();
+    let hash = phone.hash(&key);
+    let now = jiff::Timestamp::now().as_millisecond();
+    let (member_id, already) = with_db(&db, move |db| {
+        db.join(&crate::db::NewMember {
+            phone_hash: &hash,
+            phone_masked: &masked,
+            consent_version: claims::CONSENT_VERSION,
+            consent_at_ms: now,
+            store: &store,
+            enrolled_at_ms: now,
+        })
+    })
+    .await?;
+    tracing::info!(member_id, already, "joined");
+    Ok(html(
+        StatusCode::OK,
+        claims::joined_page(&phone.masked(), already),
+    ))
 }
 
 /// Enrollments per request, at most.

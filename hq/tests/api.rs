@@ -771,6 +771,60 @@ fn claims_attribute_anonymous_sales_once_even_before_they_arrive(app: App) {
     assert_eq!(app.sales_count(), 4);
 }
 
+fn joining_on_hq_makes_a_member_every_till_finds(app: App) {
+    use till_sync::member::{MemberKey, Phone};
+    let http = reqwest::blocking::Client::new();
+    let url = format!("{}/join/S001", app.server.url());
+    let post = |url: &str, form: &str| {
+        let r = http
+            .post(url)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form.to_string())
+            .send()
+            .unwrap();
+        (r.status().as_u16(), r.text().unwrap())
+    };
+    // Without a member key phones cannot be hashed: nobody joins yet.
+    assert_eq!(post(&url, "phone=13812345678&consent=yes").0, 503);
+    let (_, key_hex) = app.db().rotate_member_key().unwrap();
+    let page = http.get(&url).send().unwrap().text().unwrap();
+    assert!(
+        page.contains("加入会员") && page.contains(r#"action="/join/S001""#),
+        "{page}"
+    );
+    let bad = http
+        .get(format!("{}/join/S-1%3Cb%3E", app.server.url()))
+        .send()
+        .unwrap();
+    assert_eq!(bad.status().as_u16(), 404);
+    let (status, page) = post(&url, "phone=1381234&consent=yes");
+    assert_eq!(status, 422);
+    assert!(
+        page.contains("11 位数字") && page.contains("加入会员"),
+        "{page}"
+    );
+    assert_eq!(post(&url, "phone=13812345678").0, 422);
+    assert!(app.db().member_delta(0, 10).unwrap().members.is_empty());
+    let (status, page) = post(&url, "phone=13812345678&consent=yes");
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("欢迎加入") && page.contains("138****5678"),
+        "{page}"
+    );
+    let (status, page) = post(&url, "phone=%2B86+138+1234+5678&consent=yes");
+    assert_eq!(status, 200);
+    assert!(page.contains("您已是会员"), "{page}");
+    let delta = app.client(0).members(0).unwrap();
+    assert_eq!(
+        delta.members.len(),
+        1,
+        "one member, however often they join"
+    );
+    let key = MemberKey::parse_hex(&key_hex).unwrap();
+    let phone = Phone::parse("13812345678").unwrap();
+    assert_eq!(delta.members[0].phone_hash, Some(phone.hash(&key)));
+}
+
 /// Every test above, on each backend.
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
@@ -798,6 +852,7 @@ conformance!(
     enrollments_merge_by_phone_and_reach_every_till_with_their_final_ids,
     bad_enrollments_are_refused_and_file_nothing,
     claims_attribute_anonymous_sales_once_even_before_they_arrive,
+    joining_on_hq_makes_a_member_every_till_finds,
 );
 
 /// `till-hq serve` as a real process on `db`, killed with SIGKILL when dropped.
