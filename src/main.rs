@@ -635,6 +635,13 @@ fn register(data_dir: &Path, hq: &str, code: &str, ca: Option<&Path>) -> Result<
         "registered terminal {}/{} with {hq}",
         registered.store, registered.terminal
     );
+    if config.member.public_url == till::config::MemberSection::default().public_url {
+        println!(
+            "note: [member] public_url is still {}: the claim QR codes on receipts and the join \
+             code on the customer display point there; set it to HQ's public address",
+            config.member.public_url
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 

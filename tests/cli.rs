@@ -1668,13 +1668,36 @@ mod sync {
         use std::os::unix::fs::PermissionsExt;
         let hq = hq();
         let till = Till::with_catalog();
-        till.ok(&[
+        let out = till.ok(&[
             "register",
             "--hq",
             &format!("http://{}", hq.address),
             "--code",
             &hq.code,
         ]);
+        // The operator hears that receipts' claim codes still point at the example address.
+        assert!(
+            out.contains("note: [member] public_url is still https://hq.example.com"),
+            "{out}"
+        );
+        let configured = Till::new();
+        configured.ok(&["init", "--store-id", "S001", "--terminal-id", "T02"]);
+        let config = configured.data_dir().join("config.toml");
+        let text = std::fs::read_to_string(&config).unwrap();
+        assert!(text.contains("public_url = \"https://hq.example.com\""));
+        std::fs::write(
+            &config,
+            text.replace("https://hq.example.com", "https://hq.chain.cn"),
+        )
+        .unwrap();
+        let out = configured.ok(&[
+            "register",
+            "--hq",
+            &format!("http://{}", hq.address),
+            "--code",
+            &hq.store().add_terminal("S001", "T02").unwrap(),
+        ]);
+        assert!(!out.contains("public_url"), "{out}");
         let mode = std::fs::metadata(till.data_dir().join("hq-token"))
             .unwrap()
             .permissions()
