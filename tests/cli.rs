@@ -1128,13 +1128,7 @@ mod sync {
         use till::checkout::{Checkout, CheckoutSettings, ScanContext};
         use till::domain::{Tender, TenderKind};
         let till = Till::with_catalog();
-        till.ok(&[
-            "register",
-            "--hq",
-            &format!("http://{}", hq.address),
-            "--code",
-            &hq.code,
-        ]);
+        register(&till, &hq);
         let config = till::config::Config::load(&till.data_dir().join("config.toml")).unwrap();
         let store = till::store::Store::open(&till.db()).unwrap();
         let mut checkout = Checkout::new(
@@ -1219,13 +1213,7 @@ mod sync {
     fn sync_rides_out_a_database_outage_at_hq() {
         let hq = hq_on(true);
         let till = Till::with_catalog();
-        till.ok(&[
-            "register",
-            "--hq",
-            &format!("http://{}", hq.address),
-            "--code",
-            &hq.code,
-        ]);
+        register(&till, &hq);
         for _ in 0..5 {
             till.ok(&["sell", &sample_ean13(2), "--pay", "cash:5"]);
         }
@@ -1301,13 +1289,7 @@ mod sync {
             &run.lines,
             "sync: failed: this terminal is not registered with HQ",
         );
-        till.ok(&[
-            "register",
-            "--hq",
-            &format!("http://{}", hq.address),
-            "--code",
-            &hq.code,
-        ]);
+        register(&till, &hq);
         writeln!(stdin, "{}\npay cash 5", sample_ean13(2)).unwrap();
         run_wait(&run.lines, "sale #1 committed");
         writeln!(stdin, "sync").unwrap();
@@ -1318,6 +1300,17 @@ mod sync {
         writeln!(stdin, "quit").unwrap();
         assert!(run.child.wait().unwrap().success());
         assert_eq!(hq.store().summaries().unwrap()[0].sales, 1);
+    }
+
+    /// Registers `till` with `hq` using HQ's first registration code; returns what it said.
+    fn register(till: &Till, hq: &Hq) -> String {
+        till.ok(&[
+            "register",
+            "--hq",
+            &format!("http://{}", hq.address),
+            "--code",
+            &hq.code,
+        ])
     }
 
     /// HQ publishes a catalog file through its own reader, as `till-hq catalog import` does.
@@ -1331,13 +1324,7 @@ mod sync {
         use std::io::Write as _;
         let hq = hq();
         let till = Till::with_catalog();
-        till.ok(&[
-            "register",
-            "--hq",
-            &format!("http://{}", hq.address),
-            "--code",
-            &hq.code,
-        ]);
+        register(&till, &hq);
         let out = till.ok(&["sync", "now"]);
         assert!(
             !out.contains("catalog version"),
@@ -1397,13 +1384,7 @@ mod sync {
     fn a_catalog_the_till_cannot_take_changes_nothing_and_says_why() {
         let hq = hq();
         let till = Till::with_catalog();
-        till.ok(&[
-            "register",
-            "--hq",
-            &format!("http://{}", hq.address),
-            "--code",
-            &hq.code,
-        ]);
+        register(&till, &hq);
         let water = sample_ean13(2);
         till.ok(&["sell", &water, "--pay", "cash:10"]);
         let header = "sku,barcodes,name_zh,price,tax_class\n";
@@ -1545,13 +1526,7 @@ mod sync {
         let hq = hq();
         hq.store().rotate_member_key().unwrap();
         let till = Till::with_catalog();
-        till.ok(&[
-            "register",
-            "--hq",
-            &format!("http://{}", hq.address),
-            "--code",
-            &hq.code,
-        ]);
+        register(&till, &hq);
         till.ok(&["sync", "now"]);
         // An anonymous sale: its receipt carries a claim token signed with the chain's key.
         till.ok(&["sell", &sample_ean13(2), "--pay", "cash:20"]);
@@ -1592,13 +1567,7 @@ mod sync {
     fn member_keys_arrive_with_sync_and_follow_a_rotation() {
         let hq = hq();
         let till = Till::with_catalog();
-        till.ok(&[
-            "register",
-            "--hq",
-            &format!("http://{}", hq.address),
-            "--code",
-            &hq.code,
-        ]);
+        register(&till, &hq);
         let mut admin = hq.store();
         let (_, first) = admin.rotate_member_key().unwrap();
         let out = till.ok(&["sync", "now"]);
@@ -1668,13 +1637,7 @@ mod sync {
         use std::os::unix::fs::PermissionsExt;
         let hq = hq();
         let till = Till::with_catalog();
-        let out = till.ok(&[
-            "register",
-            "--hq",
-            &format!("http://{}", hq.address),
-            "--code",
-            &hq.code,
-        ]);
+        let out = register(&till, &hq);
         // The operator hears that receipts' claim codes still point at the example address.
         assert!(
             out.contains("note: [member] public_url is still https://hq.example.com"),
