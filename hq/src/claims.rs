@@ -95,21 +95,15 @@ pub fn join_page(store: &str, error: Option<(&str, &str)>) -> String {
     ))
 }
 
-/// After joining: the till finds the member by phone from its next sync on.
-pub fn joined_page(phone_masked: &str, already: bool) -> String {
-    page(&if already {
-        format!(
-            r#"<h1>您已是会员</h1><p class="en">You are already a member</p>
-<p class="ok">会员 {phone_masked}：结账时告诉收银员手机号即可累积积分。</p>
-<p class="en">Membership {phone_masked}: give your number at the till to collect points.</p>"#
-        )
-    } else {
-        format!(
-            r#"<h1>欢迎加入</h1><p class="en">Welcome</p>
+/// After joining: the till finds the member by phone from its next sync on. A phone that was
+/// a member already gets the very same page, so the form cannot be used to find out whether
+/// someone's number is on file.
+pub fn joined_page(phone_masked: &str) -> String {
+    page(&format!(
+        r#"<h1>欢迎加入</h1><p class="en">Welcome</p>
 <p class="ok">会员 {phone_masked} 已开通：结账时告诉收银员手机号即可累积积分。</p>
 <p class="en">Membership {phone_masked} is open: give your number at the till to collect points.</p>"#
-        )
-    })
+    ))
 }
 
 /// The claim form. `token` has been verified, so it holds only letters, digits, `-` and `.`.

@@ -376,10 +376,7 @@ async fn join_submit(
     })
     .await?;
     tracing::info!(member_id, already, "joined");
-    Ok(html(
-        StatusCode::OK,
-        claims::joined_page(&phone.masked(), already),
-    ))
+    Ok(html(StatusCode::OK, claims::joined_page(&phone.masked())))
 }
 
 /// Enrollments per request, at most.
