@@ -297,9 +297,10 @@ pub(crate) fn open(data_dir: &Path) -> Result<(Config, Store)> {
             data_dir.display()
         );
     }
-    let config = Config::load(&config_path)?;
+    let mut config = Config::load(&config_path)?;
     let store = Store::open(&data_dir.join(DATABASE_FILE))?;
     store.check_identity(&config.store_id, &config.terminal_id)?;
+    till::sync::apply_registration(&mut config, &store)?;
     Ok((config, store))
 }
 
@@ -630,12 +631,21 @@ fn register(data_dir: &Path, hq: &str, code: &str, ca: Option<&Path>) -> Result<
             config.terminal_id
         );
     }
-    till::sync::save_registration(data_dir, &store, hq, ca.as_deref(), &registered.token)?;
+    till::sync::save_registration(
+        data_dir,
+        &store,
+        hq,
+        ca.as_deref(),
+        &registered.token,
+        registered.public_url.as_deref(),
+    )?;
     println!(
         "registered terminal {}/{} with {hq}",
         registered.store, registered.terminal
     );
-    if config.member.public_url == till::config::MemberSection::default().public_url {
+    if let Some(url) = &registered.public_url {
+        println!("claim and join QR codes point to {url}");
+    } else if config.member.public_url == till::config::MemberSection::default().public_url {
         println!(
             "note: [member] public_url is still {}: the claim QR codes on receipts and the join \
              code on the customer display point there; set it to HQ's public address",

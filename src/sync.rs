@@ -70,6 +70,7 @@ pub fn save_registration(
     hq: &str,
     ca: Option<&Path>,
     token: &str,
+    public_url: Option<&str>,
 ) -> Result<(), SyncNowError> {
     let path = data_dir.join(TOKEN_FILE);
     let mut file = std::fs::OpenOptions::new()
@@ -84,6 +85,25 @@ pub fn save_registration(
         "hq_ca",
         &ca.map(|p| p.display().to_string()).unwrap_or_default(),
     )?;
+    store.set_setting(HQ_PUBLIC_URL, public_url.unwrap_or_default())?;
+    Ok(())
+}
+
+/// The setting holding the public address HQ gave at registration.
+const HQ_PUBLIC_URL: &str = "hq_public_url";
+
+/// Applies what HQ told this till at registration to its config: HQ's public address, for
+/// claim and join QR codes, unless the config names one itself.
+pub fn apply_registration(
+    config: &mut crate::config::Config,
+    store: &Store,
+) -> Result<(), StoreError> {
+    let default = crate::config::MemberSection::default().public_url;
+    if config.member.public_url == default
+        && let Some(url) = store.setting(HQ_PUBLIC_URL)?.filter(|u| !u.is_empty())
+    {
+        config.member.public_url = url;
+    }
     Ok(())
 }
 

@@ -1564,6 +1564,32 @@ mod sync {
     }
 
     #[test]
+    fn receipts_carry_the_claim_address_hq_gave_at_registration() {
+        let hq = hq();
+        let mut admin = hq.store();
+        admin
+            .set_setting(till_hq::server::PUBLIC_URL, "https://m.chain.cn")
+            .unwrap();
+        admin.rotate_member_key().unwrap();
+        let address = free_port();
+        let till = with_printer(&address);
+        let printer = PrinterProcess::start(&address, &till.data_dir().join("paper"), false);
+        let out = register(&till, &hq);
+        assert!(
+            out.contains("claim and join QR codes point to https://m.chain.cn"),
+            "{out}"
+        );
+        assert!(!out.contains("note:"), "{out}");
+        till.ok(&["sync", "now"]);
+        till.ok(&["sell", &sample_ean13(2), "--pay", "cash:20"]);
+        let receipt = printer.receipt(1).expect("the receipt printed");
+        assert!(
+            receipt.contains("[qr] https://m.chain.cn/c/S001-T01-1."),
+            "{receipt}"
+        );
+    }
+
+    #[test]
     fn member_keys_arrive_with_sync_and_follow_a_rotation() {
         let hq = hq();
         let till = Till::with_catalog();

@@ -100,6 +100,9 @@ pub trait HqStore: Send {
     /// A customer joins on HQ's page (the customer display's join code): the phone's member,
     /// created if new. Returns their ID and whether they were a member already.
     fn join(&mut self, new: &NewMember<'_>) -> Result<(String, bool)>;
+    /// A chain-wide setting, such as `public_url`.
+    fn setting(&mut self, key: &str) -> Result<Option<String>>;
+    fn set_setting(&mut self, key: &str, value: &str) -> Result<()>;
     /// Whether a sale has been claimed already.
     fn claimed(&mut self, store: &str, terminal: &str, seq: u64) -> Result<bool>;
     /// Publishes a whole catalog as the chain's next version: new and changed products get
@@ -266,6 +269,11 @@ CREATE TABLE IF NOT EXISTS member_aliases (
 );
 CREATE INDEX IF NOT EXISTS aliases_by_member ON member_aliases(member_id);
 CREATE INDEX IF NOT EXISTS aliases_by_version ON member_aliases(version);
+-- Chain-wide settings every HQ node reads, such as the public address customers reach.
+CREATE TABLE IF NOT EXISTS settings (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
 -- Claims of anonymous sales by their receipt's QR code; sale_id is set once the sale is at HQ.
 CREATE TABLE IF NOT EXISTS claims (
     store_id    TEXT NOT NULL,
@@ -697,6 +705,24 @@ impl HqStore for SqliteStore {
         };
         tx.commit()?;
         Ok(outcome)
+    }
+
+    fn setting(&mut self, key: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .optional()?)
+    }
+
+    fn set_setting(&mut self, key: &str, value: &str) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO settings (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            params![key, value],
+        )?;
+        Ok(())
     }
 
     fn join(&mut self, new: &NewMember<'_>) -> Result<(String, bool)> {

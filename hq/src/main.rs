@@ -57,6 +57,16 @@ enum Command {
     /// The catalog published to every store.
     #[command(subcommand)]
     Catalog(CatalogCommand),
+    /// HQ's address as customers' phones reach it: terminals registering afterwards print it
+    /// in claim QR codes and show it in the customer display's join code.
+    #[command(subcommand)]
+    PublicUrl(PublicUrlCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum PublicUrlCommand {
+    Set { url: String },
+    Show,
 }
 
 #[derive(Subcommand, Debug)]
@@ -222,6 +232,22 @@ fn run(cli: Cli) -> Result<ExitCode> {
             );
             for (sale_id, points) in ledger {
                 println!("  {sale_id}  +{points}");
+            }
+        }
+        Command::PublicUrl(PublicUrlCommand::Set { url }) => {
+            let url = url.trim().trim_end_matches('/');
+            let scheme_ok = url.starts_with("https://") || url.starts_with("http://");
+            let rest = url.split_once("://").map_or("", |(_, rest)| rest);
+            if !scheme_ok || rest.is_empty() || url.chars().any(|c| c.is_whitespace() || c == '"') {
+                bail!("{url:?} is not an address like https://hq.example.com");
+            }
+            open(&cli.db)?.set_setting(till_hq::server::PUBLIC_URL, url)?;
+            println!("public address set to {url}; terminals take it when they register");
+        }
+        Command::PublicUrl(PublicUrlCommand::Show) => {
+            match open(&cli.db)?.setting(till_hq::server::PUBLIC_URL)? {
+                Some(url) => println!("{url}"),
+                None => println!("no public address set; run `till-hq public-url set URL`"),
             }
         }
         Command::Catalog(CatalogCommand::Import { file }) => {

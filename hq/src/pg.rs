@@ -106,6 +106,10 @@ CREATE TABLE IF NOT EXISTS member_aliases (
 );
 CREATE INDEX IF NOT EXISTS aliases_by_member ON member_aliases(member_id);
 CREATE INDEX IF NOT EXISTS aliases_by_version ON member_aliases(version);
+CREATE TABLE IF NOT EXISTS settings (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS claims (
     store_id    TEXT NOT NULL,
     terminal_id TEXT NOT NULL,
@@ -589,6 +593,25 @@ impl HqStore for PgStore {
         };
         tx.commit().map_err(db)?;
         Ok(outcome)
+    }
+
+    fn setting(&mut self, key: &str) -> Result<Option<String>> {
+        Ok(self
+            .live()?
+            .query_opt("SELECT value FROM settings WHERE key = $1", &[&key])
+            .map_err(db)?
+            .map(|r| r.get(0)))
+    }
+
+    fn set_setting(&mut self, key: &str, value: &str) -> Result<()> {
+        self.live()?
+            .execute(
+                "INSERT INTO settings (key, value) VALUES ($1, $2)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                &[&key, &value],
+            )
+            .map_err(db)?;
+        Ok(())
     }
 
     fn join(&mut self, new: &NewMember<'_>) -> Result<(String, bool)> {

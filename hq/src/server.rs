@@ -27,6 +27,10 @@ use till_sync::member::{self as member_code, Phone, verify_claim};
 use crate::claims::{self, Claim, ClaimOutcome};
 use crate::db::{HqError, HqStore};
 
+/// The setting holding HQ's public address (`till-hq public-url set`), which registration
+/// hands to terminals for their claim and join QR codes.
+pub const PUBLIC_URL: &str = "public_url";
+
 /// Uploads larger than this, after decompression, are refused with 413.
 pub const MAX_BODY: usize = till_sync::api::MAX_BODY_BYTES;
 
@@ -174,12 +178,17 @@ async fn register(
             format!("bad registration request: {e}"),
         )
     })?;
-    let (store, terminal, token) = with_db(&db, move |db| db.register(&request.code)).await?;
+    let (store, terminal, token, public_url) = with_db(&db, move |db| {
+        let (store, terminal, token) = db.register(&request.code)?;
+        Ok((store, terminal, token, db.setting(PUBLIC_URL)?))
+    })
+    .await?;
     tracing::info!(store, terminal, "terminal registered");
     Ok(axum::Json(RegisterResponse {
         store,
         terminal,
         token,
+        public_url,
     }))
 }
 

@@ -1184,6 +1184,32 @@ fn the_admin_cli_sets_up_stores_and_terminals_and_reports_sales() {
     let (ok, out) = hq(&["catalog", "import", "/nonexistent.csv"]);
     assert!(!ok && out.contains("cannot open /nonexistent.csv"), "{out}");
 
+    // HQ's public address, handed to terminals at registration.
+    let (ok, out) = hq(&["public-url", "show"]);
+    assert!(ok && out.contains("no public address set"), "{out}");
+    for bad in [
+        "hq.chain.cn",
+        "https://",
+        "https://hq chain.cn",
+        "ftp://hq.chain.cn",
+    ] {
+        let (ok, out) = hq(&["public-url", "set", bad]);
+        assert!(
+            !ok && out.contains("is not an address like"),
+            "{bad}: {out}"
+        );
+    }
+    assert_eq!(
+        hq(&["public-url", "show"]).1,
+        "no public address set; run `till-hq public-url set URL`\n"
+    );
+    let (ok, _) = hq(&["public-url", "set", "https://m.chain.cn/"]);
+    assert!(ok);
+    assert_eq!(
+        hq(&["public-url", "show"]),
+        (true, "https://m.chain.cn\n".into())
+    );
+
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_till-hq"))
         .args(["--db", "mysql://nope", "sales"])
         .output()

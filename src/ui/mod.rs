@@ -96,9 +96,10 @@ impl App {
     /// set up already (a real window, or the testing backend).
     pub fn new(data_dir: &Path, options: AppOptions) -> anyhow::Result<Rc<App>> {
         use anyhow::Context;
-        let config = Config::load(&data_dir.join(crate::config::CONFIG_FILE))?;
+        let mut config = Config::load(&data_dir.join(crate::config::CONFIG_FILE))?;
         let store = Store::open(&data_dir.join(DATABASE_FILE))?;
         store.check_identity(&config.store_id, &config.terminal_id)?;
+        crate::sync::apply_registration(&mut config, &store)?;
         let settings = CheckoutSettings::from_config(&config)?;
         let staff = store.staff()?;
         if staff.is_empty() {

@@ -1045,8 +1045,15 @@ fn a_catalog_published_at_hq_reaches_the_open_till_without_repricing_the_ticket(
             till_sync::client::register(&server.url(), &code, Duration::from_secs(5), None)
                 .unwrap();
         let store = crate::store::Store::open(&super::database(dir.path())).unwrap();
-        crate::sync::save_registration(dir.path(), &store, &server.url(), None, &registered.token)
-            .unwrap();
+        crate::sync::save_registration(
+            dir.path(),
+            &store,
+            &server.url(),
+            None,
+            &registered.token,
+            registered.public_url.as_deref(),
+        )
+        .unwrap();
         let app = App::new(
             dir.path(),
             AppOptions {

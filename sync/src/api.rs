@@ -47,6 +47,10 @@ pub struct RegisterResponse {
     pub store: String,
     pub terminal: String,
     pub token: String,
+    /// HQ's address as customers' phones reach it, for the claim and join QR codes, if the
+    /// chain has set one (`till-hq public-url set`).
+    #[serde(default)]
+    pub public_url: Option<String>,
 }
 
 /// One sale as uploaded: its record and its link in the terminal's hash chain.
