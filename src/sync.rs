@@ -216,8 +216,9 @@ fn upload_enrollments(
     Ok(())
 }
 
-/// Pulls member changes since this till's version, a page at a time, each page in one
-/// transaction together with the version it reaches.
+/// Pulls member changes since this till's version, a page at a time. Each page is applied in
+/// one transaction and the version saved after it, so a crash in between only repeats a page,
+/// which applies the same way twice.
 fn pull_members(
     store: &mut Store,
     client: &SyncClient,
