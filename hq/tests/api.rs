@@ -678,6 +678,23 @@ fn bad_enrollments_are_refused_and_file_nothing(app: App) {
     );
 }
 
+/// A page as a phone's browser gets it: status and HTML.
+fn page_get(url: &str) -> (u16, String) {
+    let r = reqwest::blocking::get(url).unwrap();
+    (r.status().as_u16(), r.text().unwrap())
+}
+
+/// A form as a phone's browser posts it.
+fn page_post(url: &str, form: &str) -> (u16, String) {
+    let r = reqwest::blocking::Client::new()
+        .post(url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form.to_string())
+        .send()
+        .unwrap();
+    (r.status().as_u16(), r.text().unwrap())
+}
+
 fn claims_attribute_anonymous_sales_once_even_before_they_arrive(app: App) {
     use till_sync::member::{MemberKey, Phone, claim_token};
     let (_, key_hex) = app.db().rotate_member_key().unwrap();
@@ -685,7 +702,6 @@ fn claims_attribute_anonymous_sales_once_even_before_they_arrive(app: App) {
     let client = app.client(0);
     // Sales 1 and 3 are anonymous, 2 and 4 member 10086's; only 1 and 2 have synced.
     client.upload(&journal("S001", "T01", 2)).unwrap();
-    let http = reqwest::blocking::Client::new();
     let url = |seq: u64| {
         format!(
             "{}/c/{}",
@@ -693,20 +709,7 @@ fn claims_attribute_anonymous_sales_once_even_before_they_arrive(app: App) {
             claim_token(&key, "S001", "T01", seq)
         )
     };
-    let get = |url: &str| {
-        let r = http.get(url).send().unwrap();
-        (r.status().as_u16(), r.text().unwrap())
-    };
-    let post = |url: &str, form: &str| {
-        let r = http
-            .post(url)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(form.to_string())
-            .send()
-            .unwrap();
-        (r.status().as_u16(), r.text().unwrap())
-    };
-    let (status, page) = get(&url(1));
+    let (status, page) = page_get(&url(1));
     assert_eq!(status, 200);
     assert!(
         page.contains("领取本次购物积分") && page.contains(r#"type="tel""#),
@@ -715,25 +718,25 @@ fn claims_attribute_anonymous_sales_once_even_before_they_arrive(app: App) {
     assert!(page.contains(r#"name="viewport""#), "a page for phones");
     // Bad input: a tampered token, a bad number, no consent. Each changes nothing.
     let forged = url(1).replace("S001-T01-1.", "S001-T01-9.");
-    assert_eq!(get(&forged).0, 404);
-    assert!(get(&forged).1.contains("二维码无效"));
-    assert_eq!(post(&forged, "phone=13812345678&consent=yes").0, 404);
-    let (status, page) = post(&url(1), "phone=12345&consent=yes");
+    assert_eq!(page_get(&forged).0, 404);
+    assert!(page_get(&forged).1.contains("二维码无效"));
+    assert_eq!(page_post(&forged, "phone=13812345678&consent=yes").0, 404);
+    let (status, page) = page_post(&url(1), "phone=12345&consent=yes");
     assert_eq!(status, 422);
     assert!(
         page.contains("11 位数字") && page.contains("领取本次购物积分"),
         "{page}"
     );
-    let (status, page) = post(&url(1), "phone=13812345678");
+    let (status, page) = page_post(&url(1), "phone=13812345678");
     assert_eq!(status, 422);
     assert!(page.contains("请勾选同意"), "{page}");
-    assert_eq!(post(&url(1), "garbage").0, 422);
+    assert_eq!(page_post(&url(1), "garbage").0, 422);
     assert!(
         app.db().member_delta(0, 10).unwrap().members.is_empty(),
         "nothing was recorded"
     );
     // A synced anonymous sale is attributed at once.
-    let (status, page) = post(&url(1), "phone=138+1234+5678&consent=yes");
+    let (status, page) = page_post(&url(1), "phone=138+1234+5678&consent=yes");
     assert_eq!(status, 200, "{page}");
     assert!(
         page.contains("领取成功") && page.contains("138****5678") && page.contains("获得 5 积分"),
@@ -741,16 +744,16 @@ fn claims_attribute_anonymous_sales_once_even_before_they_arrive(app: App) {
     );
     assert_eq!(app.db().points_ledger("M00000001").unwrap().len(), 1);
     // Claiming it again, by anyone, is refused; so is claiming a member's sale.
-    assert!(get(&url(1)).1.contains("已被领取"));
-    let (status, page) = post(&url(1), "phone=13900001111&consent=yes");
+    assert!(page_get(&url(1)).1.contains("已被领取"));
+    let (status, page) = page_post(&url(1), "phone=13900001111&consent=yes");
     assert_eq!(status, 409);
     assert!(page.contains("已被领取"), "{page}");
-    let (status, page) = post(&url(2), "phone=13900001111&consent=yes");
+    let (status, page) = page_post(&url(2), "phone=13900001111&consent=yes");
     assert_eq!(status, 409);
     assert!(page.contains("无需领取"), "{page}");
     // A claim before its sale has synced waits for it, and lands once however often the
     // batch is retried.
-    let (status, page) = post(&url(3), "phone=13812345678&consent=yes");
+    let (status, page) = page_post(&url(3), "phone=13812345678&consent=yes");
     assert_eq!(status, 200);
     assert!(page.contains("已登记"), "{page}");
     assert_eq!(app.db().points_ledger("M00000001").unwrap().len(), 1);
@@ -773,39 +776,27 @@ fn claims_attribute_anonymous_sales_once_even_before_they_arrive(app: App) {
 
 fn joining_on_hq_makes_a_member_every_till_finds(app: App) {
     use till_sync::member::{MemberKey, Phone};
-    let http = reqwest::blocking::Client::new();
     let url = format!("{}/join/S001", app.server.url());
-    let post = |url: &str, form: &str| {
-        let r = http
-            .post(url)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(form.to_string())
-            .send()
-            .unwrap();
-        (r.status().as_u16(), r.text().unwrap())
-    };
     // Without a member key phones cannot be hashed: nobody joins yet.
-    assert_eq!(post(&url, "phone=13812345678&consent=yes").0, 503);
+    assert_eq!(page_post(&url, "phone=13812345678&consent=yes").0, 503);
     let (_, key_hex) = app.db().rotate_member_key().unwrap();
-    let page = http.get(&url).send().unwrap().text().unwrap();
+    let (status, page) = page_get(&url);
+    assert_eq!(status, 200);
     assert!(
         page.contains("加入会员") && page.contains(r#"action="/join/S001""#),
         "{page}"
     );
-    let bad = http
-        .get(format!("{}/join/S-1%3Cb%3E", app.server.url()))
-        .send()
-        .unwrap();
-    assert_eq!(bad.status().as_u16(), 404);
-    let (status, page) = post(&url, "phone=1381234&consent=yes");
+    let bad = page_get(&format!("{}/join/S-1%3Cb%3E", app.server.url()));
+    assert_eq!(bad.0, 404);
+    let (status, page) = page_post(&url, "phone=1381234&consent=yes");
     assert_eq!(status, 422);
     assert!(
         page.contains("11 位数字") && page.contains("加入会员"),
         "{page}"
     );
-    assert_eq!(post(&url, "phone=13812345678").0, 422);
+    assert_eq!(page_post(&url, "phone=13812345678").0, 422);
     assert!(app.db().member_delta(0, 10).unwrap().members.is_empty());
-    let (status, first) = post(&url, "phone=13812345678&consent=yes");
+    let (status, first) = page_post(&url, "phone=13812345678&consent=yes");
     assert_eq!(status, 200);
     assert!(
         first.contains("欢迎加入") && first.contains("138****5678"),
@@ -813,7 +804,7 @@ fn joining_on_hq_makes_a_member_every_till_finds(app: App) {
     );
     // Joining again answers exactly as the first time: the page never tells a stranger
     // whether a number is a member's.
-    let (status, again) = post(&url, "phone=%2B86+138+1234+5678&consent=yes");
+    let (status, again) = page_post(&url, "phone=%2B86+138+1234+5678&consent=yes");
     assert_eq!((status, again), (200, first));
     let delta = app.client(0).members(0).unwrap();
     assert_eq!(

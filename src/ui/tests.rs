@@ -54,7 +54,12 @@ struct Till {
 fn till() -> Till {
     let dir = tempfile::tempdir().unwrap();
     crate::demo::create_terminal(dir.path(), None).unwrap();
-    let app = App::new(dir.path(), AppOptions::default()).unwrap();
+    open_till(dir, AppOptions::default())
+}
+
+/// The touchscreen over the terminal in `dir`, open at 1024×768, in English.
+fn open_till(dir: tempfile::TempDir, options: AppOptions) -> Till {
+    let app = App::new(dir.path(), options).unwrap();
     super::select_language(Lang::En);
     app.update(|s| s.set_language(Lang::En));
     app.set_size(1024, 768);
@@ -1054,19 +1059,13 @@ fn a_catalog_published_at_hq_reaches_the_open_till_without_repricing_the_ticket(
             registered.public_url.as_deref(),
         )
         .unwrap();
-        let app = App::new(
-            dir.path(),
+        let till = open_till(
+            dir,
             AppOptions {
                 printing: false,
                 background_sync: true,
             },
-        )
-        .unwrap();
-        super::select_language(Lang::En);
-        app.update(|s| s.set_language(Lang::En));
-        app.set_size(1024, 768);
-        app.window.show().unwrap();
-        let till = Till { dir, app };
+        );
         let quick_price = || {
             use slint::Model;
             till.app
