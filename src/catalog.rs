@@ -12,7 +12,7 @@ use crate::domain::{Currency, Money, Product, TaxRate};
 use crate::store::{ImportStats, Store, StoreError};
 
 pub use till_sync::catalog::COLUMNS;
-use till_sync::catalog::{CatalogRow, Columns, RowFields};
+use till_sync::catalog::{CatalogRow, OpenError, RowFields};
 
 /// A rejected row: its 1-based line number in the file and why.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -78,16 +78,12 @@ pub fn import_csv(
     rules: &ImportRules<'_>,
     mut progress: impl FnMut(u64),
 ) -> Result<ImportReport, ImportError> {
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(true)
-        .has_headers(false)
-        .from_reader(input);
+    let (mut reader, columns) = till_sync::catalog::open(input).map_err(|e| match e {
+        OpenError::Read(e) => ImportError::Read(e),
+        OpenError::Header(e) => ImportError::Header(e),
+    })?;
     let mut record = csv::ByteRecord::new();
     let read_err = |e: csv::Error| ImportError::Read(e.to_string());
-    if !reader.read_byte_record(&mut record).map_err(read_err)? {
-        return Err(ImportError::Header("the file is empty".into()));
-    }
-    let columns = Columns::from_header(&record).map_err(ImportError::Header)?;
     let mut import = store.begin_import()?;
     // A catalog row is rarely under 40 bytes, so this is room for every row's SKU and first
     // barcode without rehashing.

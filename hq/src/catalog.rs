@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
 
-use till_sync::catalog::{CatalogRow, Columns, parse_price};
+use till_sync::catalog::{CatalogRow, OpenError, parse_price};
 
 /// The chain's prices are in yuan with two decimals (fen).
 pub const PRICE_DECIMALS: u32 = 2;
@@ -38,16 +38,12 @@ fn code_key(code: &str) -> String {
 /// Reads a whole catalog file. One bad row refuses the file: a half-published catalog would
 /// leave stores selling a mix of old and new prices.
 pub fn read_catalog(input: impl Read) -> Result<Vec<CatalogRow>, CatalogFileError> {
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(true)
-        .has_headers(false)
-        .from_reader(input);
+    let (mut reader, columns) = till_sync::catalog::open(input).map_err(|e| match e {
+        OpenError::Read(e) => CatalogFileError::Read(e),
+        OpenError::Header(e) => CatalogFileError::Header(e),
+    })?;
     let mut record = csv::ByteRecord::new();
     let read_err = |e: csv::Error| CatalogFileError::Read(e.to_string());
-    if !reader.read_byte_record(&mut record).map_err(read_err)? {
-        return Err(CatalogFileError::Header("the file is empty".into()));
-    }
-    let columns = Columns::from_header(&record).map_err(CatalogFileError::Header)?;
     let (mut skus, mut codes, mut plus) = (HashMap::new(), HashMap::new(), HashMap::new());
     let mut rows = Vec::new();
     let mut bad = Vec::new();

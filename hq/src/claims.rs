@@ -152,9 +152,10 @@ pub fn invalid_page() -> String {
     )
 }
 
+/// Shown by the join page while the chain has no member key to hash phones with.
 pub fn unavailable_page() -> String {
     page(
-        r#"<h1>暂时无法领取</h1><p class="en">Claims are not available yet</p>
+        r#"<h1>暂时无法加入</h1><p class="en">Joining is not available yet</p>
 <p>会员系统尚未开通，请稍后再试。</p><p class="en">The member programme is not set up yet; please try later.</p>"#,
     )
 }

@@ -654,15 +654,15 @@ impl HqStore for SqliteStore {
         if claimed {
             return Ok(ClaimOutcome::AlreadyClaimed);
         }
-        let sale: Option<(String, Option<String>, String)> = tx
+        let sale: Option<(Option<String>, String)> = tx
             .query_row(
-                "SELECT sale_id, member_id, record FROM sales
+                "SELECT member_id, record FROM sales
                  WHERE store_id = ?1 AND terminal_id = ?2 AND seq = ?3",
                 params![claim.store, claim.terminal, claim.seq],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?;
-        if matches!(sale, Some((_, Some(_), _))) {
+        if matches!(sale, Some((Some(_), _))) {
             return Ok(ClaimOutcome::MemberSale);
         }
         let version = next_counter(&tx, "member_version")?;
@@ -690,11 +690,10 @@ impl HqStore for SqliteStore {
             ],
         )?;
         let outcome = match sale {
-            Some((sale_id, _, record)) => {
+            Some((_, record)) => {
                 let record = till_sync::SaleRecord::from_canonical_bytes(record.as_bytes())
                     .map_err(|e| HqError::Backend(e.to_string()))?;
                 let points = attribute(&tx, &claim.store, &claim.terminal, &record, &member_id)?;
-                debug_assert_eq!(sale_id, record.sale_id);
                 tx.execute(
                     "UPDATE members SET version = ?2 WHERE member_id = ?1",
                     params![member_id, version],

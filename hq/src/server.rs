@@ -218,11 +218,11 @@ async fn member_keys(
 }
 
 /// The sale a claim token names, if its signature verifies with one of the chain's member keys
-/// (the current one or the one before), and the keys.
+/// (the current one or the one before), and the current key, which phones are hashed with.
 async fn claimed_sale(
     db: &Db,
     token: &str,
-) -> Result<Option<((String, String, u64), Vec<member_code::MemberKey>)>, ApiError> {
+) -> Result<Option<((String, String, u64), member_code::MemberKey)>, ApiError> {
     let shape = token.len() <= 100
         && token
             .bytes()
@@ -235,7 +235,8 @@ async fn claimed_sale(
         .iter()
         .filter_map(|(_, hex)| member_code::MemberKey::parse_hex(hex).ok())
         .collect();
-    Ok(verify_claim(&keys, token).map(|sale| (sale, keys)))
+    // A token verifies only with a key, so the current key is there whenever the sale is.
+    Ok(verify_claim(&keys, token).zip(keys.into_iter().next()))
 }
 
 fn html(status: StatusCode, body: String) -> Response {
@@ -269,14 +270,8 @@ async fn claim_submit(
     axum::extract::Path(token): axum::extract::Path<String>,
     form: Result<axum::Form<ClaimForm>, axum::extract::rejection::FormRejection>,
 ) -> Result<Response, ApiError> {
-    let Some(((store, terminal, seq), keys)) = claimed_sale(&db, &token).await? else {
+    let Some(((store, terminal, seq), key)) = claimed_sale(&db, &token).await? else {
         return Ok(html(StatusCode::NOT_FOUND, claims::invalid_page()));
-    };
-    let Some(key) = keys.first() else {
-        return Ok(html(
-            StatusCode::SERVICE_UNAVAILABLE,
-            claims::unavailable_page(),
-        ));
     };
     let phone = match phone_and_consent(form, |e| claims::form_page(&token, e)) {
         Ok(phone) => phone,
@@ -286,7 +281,7 @@ async fn claim_submit(
         store,
         terminal,
         seq,
-        phone_hash: phone.hash(key),
+        phone_hash: phone.hash(&key),
         phone_masked: phone.masked(),
         consent_version: claims::CONSENT_VERSION.to_string(),
         at_ms: jiff::Timestamp::now().as_millisecond(),

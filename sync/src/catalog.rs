@@ -149,6 +149,34 @@ impl Columns {
     }
 }
 
+/// Why a catalog file could not be opened.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OpenError {
+    /// The bytes are not CSV.
+    Read(String),
+    /// The header row is missing or wrong.
+    Header(String),
+}
+
+/// Opens a catalog file: reads and checks its header row, and returns the reader positioned
+/// at the first product row, with where each column is. Rows may differ in width, so a short
+/// row is reported as that row's problem rather than ending the read.
+pub fn open<R: std::io::Read>(input: R) -> Result<(csv::Reader<R>, Columns), OpenError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .has_headers(false)
+        .from_reader(input);
+    let mut header = csv::ByteRecord::new();
+    if !reader
+        .read_byte_record(&mut header)
+        .map_err(|e| OpenError::Read(e.to_string()))?
+    {
+        return Err(OpenError::Header("the file is empty".into()));
+    }
+    let columns = Columns::from_header(&header).map_err(OpenError::Header)?;
+    Ok((reader, columns))
+}
+
 fn column(name: &str) -> usize {
     COLUMNS.iter().position(|c| *c == name).unwrap_or(0)
 }
