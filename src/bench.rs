@@ -361,7 +361,7 @@ fn ui_scan(products: usize, scans: usize, dir: &WorkDir) -> Result<ExitCode> {
     till::ui::screenshot::init_headless()?;
     let app = App::new(&dir.0, AppOptions::default())?;
     app.set_size(1024, 768);
-    app.update(|s| s.logged_in(Some(cashier.clone()), Instant::now()));
+    app.update(|s| s.logged_in(Some(cashier.clone())));
     let window = app.window.window();
     let mut serial = Vec::with_capacity(scans);
     let mut wedge = Vec::with_capacity(scans);

@@ -179,7 +179,7 @@ impl Checkout {
         quantity: Option<Quantity>,
     ) -> Result<ScanOutcome, CheckoutError> {
         let store = &self.store;
-        let is_internal = |code: &str| store.has_code(code).unwrap_or(false);
+        let is_internal = |code: &str| store.is_internal_code(code).unwrap_or(false);
         match classify(raw, &self.settings.scan, &is_internal) {
             Scan::Product(code) => self.add_product_code(&code, quantity),
             Scan::Weighed { code, label } => {
@@ -187,11 +187,18 @@ impl Checkout {
                     .store
                     .product_by_plu(&label.plu)?
                     .ok_or_else(|| CheckoutError::UnknownProduct(format!("PLU {}", label.plu)))?;
-                let (price, quantity) = match label.value {
-                    LabelValue::PriceMinor(price) => (price, Quantity::ONE),
-                    LabelValue::Weight(weight) => (product.price.minor(), weight),
+                let item = self.line_item(&product, code.display_code())?;
+                let line = match label.value {
+                    // The label's price wins; the weight is worked back from it.
+                    LabelValue::PriceMinor(price) => {
+                        self.ticket
+                            .add_labelled(item, product.price.minor(), price)?
+                    }
+                    LabelValue::Weight(weight) => {
+                        self.ticket.add(item, product.price.minor(), weight)?
+                    }
                 };
-                self.add_product(&product, code.display_code(), price, quantity)
+                Ok(ScanOutcome::Added(line))
             }
             Scan::Member(code) => Ok(ScanOutcome::Member(code)),
             Scan::Receipt(code) => Ok(ScanOutcome::Receipt(code)),
@@ -214,7 +221,7 @@ impl Checkout {
         };
         let product = self
             .store
-            .product_by_code(code.catalog_key())?
+            .product_by_internal_code(code.catalog_key())?
             .ok_or_else(|| CheckoutError::UnknownProduct(shown.clone()))?;
         if product.weighed && quantity.is_none() {
             // A weighed product needs a weight: from a scale label, or keyed by the cashier.
@@ -231,6 +238,14 @@ impl Checkout {
         unit_price: i64,
         quantity: Quantity,
     ) -> Result<ScanOutcome, CheckoutError> {
+        let item = self.line_item(product, code)?;
+        Ok(ScanOutcome::Added(
+            self.ticket.add(item, unit_price, quantity)?,
+        ))
+    }
+
+    /// What a line sells, or why this product cannot be sold.
+    fn line_item(&self, product: &Product, code: &str) -> Result<LineItem, CheckoutError> {
         if !product.active {
             return Err(CheckoutError::Inactive(product.name(true).to_string()));
         }
@@ -239,7 +254,7 @@ impl Checkout {
             .tax_classes
             .get(&product.tax_class)
             .ok_or_else(|| CheckoutError::UnknownTaxClass(product.tax_class.clone()))?;
-        let item = LineItem {
+        Ok(LineItem {
             sku: product.sku.clone(),
             code: code.to_string(),
             name_zh: product.name_zh.clone(),
@@ -247,10 +262,7 @@ impl Checkout {
             tax_class: product.tax_class.clone(),
             tax_rate,
             weighed: product.weighed,
-        };
-        Ok(ScanOutcome::Added(
-            self.ticket.add(item, unit_price, quantity)?,
-        ))
+        })
     }
 
     fn approve(
@@ -291,9 +303,12 @@ impl Checkout {
         unit_price: i64,
         approval: Option<&ManagerApproval>,
     ) -> Result<(), CheckoutError> {
-        self.ticket.line(line)?;
+        // Bad input is refused before anyone is asked to approve it.
+        let mut changed = self.ticket.clone();
+        changed.set_price(line, unit_price)?;
         self.approve(Approvable::PriceOverride, approval)?;
-        Ok(self.ticket.set_price(line, unit_price)?)
+        self.ticket = changed;
+        Ok(())
     }
 
     pub fn discount_line(
@@ -310,8 +325,13 @@ impl Checkout {
             .ok_or(TicketError::LineNotFound)?;
         let gross = self.ticket.totals().lines[index].gross;
         let basis_points = discount.basis_points_of(gross);
+        // Bad input (over 100 %, more than the line) is refused before anyone is asked to
+        // approve it.
+        let mut changed = self.ticket.clone();
+        changed.set_line_discount(line, Some(discount))?;
         self.approve(Approvable::Discount { basis_points }, approval)?;
-        Ok(self.ticket.set_line_discount(line, Some(discount))?)
+        self.ticket = changed;
+        Ok(())
     }
 
     pub fn discount_ticket(
@@ -320,8 +340,11 @@ impl Checkout {
         approval: Option<&ManagerApproval>,
     ) -> Result<(), CheckoutError> {
         let basis_points = discount.basis_points_of(self.ticket.discountable_amount());
+        let mut changed = self.ticket.clone();
+        changed.set_ticket_discount(Some(discount))?;
         self.approve(Approvable::Discount { basis_points }, approval)?;
-        Ok(self.ticket.set_ticket_discount(Some(discount))?)
+        self.ticket = changed;
+        Ok(())
     }
 
     pub fn add_tender(&mut self, tender: Tender) -> Result<(), CheckoutError> {
@@ -340,13 +363,27 @@ impl Checkout {
 
     /// [`Self::park`], keeping the ticket's member with it.
     pub fn park_for(&mut self, member_id: Option<&str>) -> Result<i64, CheckoutError> {
+        self.park_with(member_id, false, None)
+    }
+
+    /// Parks the ticket under its cashier with its member. `auto` marks a ticket the till
+    /// parked itself (at logout), to come back when its cashier logs in; `open_ticket` is the
+    /// saved copy of this ticket, removed with the parking.
+    pub fn park_with(
+        &mut self,
+        member_id: Option<&str>,
+        auto: bool,
+        open_ticket: Option<&str>,
+    ) -> Result<i64, CheckoutError> {
         if self.ticket.is_empty() {
             return Err(TicketError::EmptyTicket.into());
         }
         if self.payment_started() {
             return Err(CheckoutError::PaymentInProgress);
         }
-        let id = self.store.park(&self.ticket, &self.cashier, member_id)?;
+        let id = self
+            .store
+            .park_as(&self.ticket, &self.cashier, member_id, auto, open_ticket)?;
         self.ticket = self.new_ticket();
         Ok(id)
     }
@@ -572,6 +609,132 @@ sku,barcodes,name_zh,name_en,price,tax_class,department,weighed,active,plu
         let totals = c.ticket().totals();
         let gross: Vec<i64> = totals.lines.iter().map(|l| l.gross).collect();
         assert_eq!(gross, vec![462, 1250, 649]);
+    }
+
+    #[test]
+    fn a_price_label_records_the_weight_it_stands_for() {
+        let (_dir, mut c) = checkout();
+        // Apples at ￥12.98/kg; the scale printed ￥35.70.
+        c.scan("2100042035706", ScanContext::Sale).unwrap();
+        let line = &c.ticket().lines()[0];
+        assert_eq!(line.quantity, Quantity::grams(2750));
+        assert_eq!(line.unit_price, 1298);
+        assert_eq!(c.ticket().totals().lines[0].gross, 3570);
+        // The scale's weight is fixed: changing it is refused, the line unchanged.
+        let id = line.id;
+        assert!(matches!(
+            c.set_quantity(id, Quantity::grams(1000)),
+            Err(CheckoutError::Ticket(TicketError::LabelledLine(_)))
+        ));
+        // The label wins even when the catalog price has moved since the label was printed:
+        // ￥12.50 at ￥12.98/kg is 0.963 kg, and the line is still exactly ￥12.50.
+        c.scan("2100042012509", ScanContext::Sale).unwrap();
+        assert_eq!(c.ticket().lines()[1].quantity, Quantity::grams(963));
+        assert_eq!(c.ticket().totals().lines[1].gross, 1250);
+        c.add_tender(Tender {
+            kind: TenderKind::Cash,
+            amount: 5000,
+            reference: None,
+        })
+        .unwrap();
+        let sale = c
+            .commit(Attribution::Anonymous { claim_token: None })
+            .unwrap();
+        let line = &sale.record.lines[0];
+        assert_eq!(
+            (line.qty_milli, line.unit_price, line.gross),
+            (2750, 1298, 3570)
+        );
+        assert!(line.weighed);
+    }
+
+    #[test]
+    fn only_weighed_products_take_a_fraction() {
+        fn check(quantity: &str, code: &str, expected: Result<i64, &str>) {
+            let (_dir, mut c) = checkout();
+            let result = c.scan_with_quantity(code, ScanContext::Sale, Quantity::parse(quantity));
+            match expected {
+                Ok(milli) => {
+                    result.unwrap_or_else(|e| panic!("{quantity}*{code}: {e}"));
+                    assert_eq!(c.ticket().lines()[0].quantity.milli(), milli);
+                }
+                Err(message) => {
+                    let error = result.expect_err(code).to_string();
+                    assert!(error.contains(message), "{quantity}*{code}: {error}");
+                    assert!(
+                        c.ticket().is_empty(),
+                        "{quantity}*{code} changed the ticket"
+                    );
+                }
+            }
+        }
+        check("2", "6901028075831", Ok(2000));
+        check("0.5", "6901028075831", Err("whole quantities only"));
+        check("1.001", "6901028075831", Err("whole quantities only"));
+        check("0", "6901028075831", Err("more than 0"));
+        check("0.000", "6901028075831", Err("more than 0"));
+        check("10000", "6901028075831", Err("at most 9999"));
+        check("0.5", "6920202888883", Ok(500));
+        check("0.356", "00042", Ok(356));
+        check("0", "6920202888883", Err("more than 0"));
+        // A unit line's quantity can only be set whole too.
+        let (_dir, mut c) = checkout();
+        c.scan("6901028075831", ScanContext::Sale).unwrap();
+        let line = c.ticket().lines()[0].id;
+        assert!(
+            c.set_quantity(line, Quantity::parse("1.5").unwrap())
+                .is_err()
+        );
+        assert!(c.set_quantity(line, Quantity::from_milli(-1000)).is_err());
+        c.set_quantity(line, Quantity::units(3)).unwrap();
+        assert_eq!(c.ticket().lines()[0].quantity, Quantity::units(3));
+    }
+
+    #[test]
+    fn a_keyed_plu_finds_its_product() {
+        let (_dir, mut c) = checkout();
+        // Apples are sold by weight: the PLU alone asks for the weight.
+        assert!(matches!(
+            refused(&mut c, "00042", ScanContext::Sale),
+            CheckoutError::NeedsWeight(_)
+        ));
+        c.scan_with_quantity("00042", ScanContext::Sale, Quantity::parse("1.2"))
+            .unwrap();
+        assert_eq!(c.ticket().lines()[0].item.sku, "2042");
+        assert_eq!(c.ticket().totals().lines[0].gross, 1558);
+        // A PLU the catalog does not have is an unknown code, and changes nothing.
+        assert!(matches!(
+            refused(&mut c, "00099", ScanContext::Sale),
+            CheckoutError::Unrecognised(_)
+        ));
+    }
+
+    #[test]
+    fn bad_input_is_refused_before_a_manager_is_asked() {
+        let (_dir, mut c) = checkout();
+        c.scan("4006381333931", ScanContext::Sale).unwrap();
+        let line = c.ticket().lines()[0].id;
+        let before = c.ticket().clone();
+        for (discount, error) in [
+            (Discount::Percent(15_000), TicketError::PercentOutOfRange),
+            (Discount::Amount(-100), TicketError::NegativeDiscount),
+        ] {
+            let refused = c.discount_line(line, discount, None).unwrap_err();
+            assert!(
+                matches!(&refused, CheckoutError::Ticket(e) if *e == error),
+                "{discount:?}: {refused:?}"
+            );
+            let refused = c.discount_ticket(discount, None).unwrap_err();
+            assert!(
+                matches!(&refused, CheckoutError::Ticket(e) if *e == error),
+                "{discount:?} on the ticket: {refused:?}"
+            );
+        }
+        assert!(matches!(
+            c.override_price(line, -1, None),
+            Err(CheckoutError::Ticket(TicketError::NegativePrice))
+        ));
+        assert_eq!(c.ticket(), &before);
     }
 
     #[test]

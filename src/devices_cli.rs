@@ -11,6 +11,7 @@ use till::printing::{ReceiptPrinter, print_due};
 use till::store::Store;
 use till_drivers::document::{Align, Block, Document, Style};
 use till_drivers::escpos::encode;
+use till_drivers::printer::DrawerPulse;
 use till_drivers::virtual_printer::VirtualPrinter;
 
 #[derive(Subcommand, Debug)]
@@ -38,6 +39,8 @@ pub enum DevicesCommand {
     },
     /// Print a test page: Chinese and English text, alignment, a barcode, a QR code, a cut.
     TestPrint,
+    /// Open the cash drawer wired to the printer, without a sale (a no-sale opening).
+    OpenDrawer,
     /// Show receipts waiting to print; `--retry` tries them now.
     PrintQueue {
         #[arg(long)]
@@ -110,6 +113,19 @@ pub fn run(data_dir: &Path, cmd: DevicesCommand) -> Result<ExitCode> {
             println!("test page sent to {:?}", printer.printer.address);
             Ok(ExitCode::SUCCESS)
         }
+        DevicesCommand::OpenDrawer => {
+            let (config, _) = crate::open(data_dir)?;
+            let Some(printer) = ReceiptPrinter::from_config(&config)? else {
+                bail!("no printer configured; the cash drawer is wired to the printer");
+            };
+            match printer.printer.open_drawer()? {
+                DrawerPulse::Buffered => println!("drawer opened"),
+                DrawerPulse::RealTime => println!(
+                    "drawer opened with the real-time pulse: the printer says it cannot print"
+                ),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         DevicesCommand::PrintQueue { retry } => {
             let (config, store) = crate::open(data_dir)?;
             if retry {
@@ -137,18 +153,23 @@ pub fn run(data_dir: &Path, cmd: DevicesCommand) -> Result<ExitCode> {
 }
 
 /// Prints what is due and says what happened, the way the till's status line would.
+///
+/// It writes to standard output but never fails for it: a reader that went away (`| head`)
+/// must not turn a printed receipt into an error.
 pub fn report_printing(store: &Store, printer: &ReceiptPrinter) {
-    match print_due(store, printer) {
-        Ok(0) => {}
-        Ok(n) => println!("printed {n} receipt{}", if n == 1 { "" } else { "s" }),
+    use std::io::Write;
+    let line = match print_due(store, printer) {
+        Ok(0) => return,
+        Ok(n) => format!("printed {n} receipt{}", if n == 1 { "" } else { "s" }),
         Err(error) => {
             let pending = store.pending_print_jobs().map(|j| j.len()).unwrap_or(0);
-            println!(
+            format!(
                 "printer: {error}; {pending} receipt{} queued, retry with `till devices print-queue --retry`",
                 if pending == 1 { "" } else { "s" }
-            );
+            )
         }
-    }
+    };
+    let _ = writeln!(std::io::stdout(), "{line}");
 }
 
 /// A page that shows at a glance whether a printer is set up right.

@@ -469,7 +469,7 @@ fn classify_codes(data_dir: &Path, codes: &[String]) -> Result<ExitCode> {
         let known = |c: &str| {
             opened
                 .as_ref()
-                .is_some_and(|(_, s)| s.has_code(c).unwrap_or(false))
+                .is_some_and(|(_, s)| s.is_internal_code(c).unwrap_or(false))
         };
         let shown = if code.len() > 40 {
             format!(
@@ -540,14 +540,23 @@ fn sell(data_dir: &Path, args: &SellArgs) -> Result<ExitCode> {
         }
         None => Attribution::Anonymous { claim_token: None },
     };
+    // The printer's settings are read before the commit: once the sale is committed, this
+    // command reports success whatever else goes wrong, so that no script rings it up twice.
+    let printer = till::printing::ReceiptPrinter::from_config(&config)?;
     let committed = checkout.commit(attribution)?;
-    print!("{}", render_sale(&committed.record, &config));
-    // The sale is committed; only now is its receipt queued and printed.
-    if let Some(printer) = till::printing::ReceiptPrinter::from_config(&config)? {
-        checkout
-            .store()
-            .enqueue_receipt(committed.record.seq, false)?;
-        devices_cli::report_printing(checkout.store(), &printer);
+    let seq = committed.record.seq;
+    let after = till::printing::after_commit(checkout.store(), printer.as_ref(), &committed.record);
+    // A reader that has gone away (`| head`) gets no more lines; the sale stands.
+    let _ = write!(
+        std::io::stdout(),
+        "{}",
+        render_sale(&committed.record, &config)
+    );
+    for warning in after.warnings(seq) {
+        let _ = writeln!(std::io::stderr(), "till: warning: {warning}");
+    }
+    if let (Some(printer), Some(Ok(_))) = (&printer, &after.receipt) {
+        devices_cli::report_printing(checkout.store(), printer);
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -663,12 +672,20 @@ fn sync(data_dir: &Path, cmd: SyncCommand) -> Result<ExitCode> {
             attempts,
             timeout,
         } => {
-            let client =
-                till::sync::client(data_dir, &store, std::time::Duration::from_secs(timeout))?;
             let pending = store.outbox_pending()?;
             let settings = CheckoutSettings::from_config(&config)?;
-            let report = till::sync::sync_now(&mut store, &client, &settings, batch, attempts)
-                .with_context(|| format!("syncing {pending} pending sales"))?;
+            let timeout = std::time::Duration::from_secs(timeout);
+            let sync = |store: &mut Store, wait| {
+                till::sync::sync_till(data_dir, store, &settings, timeout, batch, attempts, wait)
+            };
+            let report = match sync(&mut store, false) {
+                Err(till::sync::SyncNowError::AlreadyRunning) => {
+                    println!("a sync is already running on this till; waiting for it to finish");
+                    sync(&mut store, true)
+                }
+                other => other,
+            }
+            .with_context(|| format!("syncing {pending} pending sales"))?;
             println!(
                 "synced: {} accepted, {} already at HQ, {} refused, in {} batches; {} pending",
                 report.accepted,
@@ -820,7 +837,11 @@ fn demo(data_dir: PathBuf) -> Result<ExitCode> {
         hex::encode(report.last_hash)
     );
     if let Some(receipt_printer) = till::printing::ReceiptPrinter::from_config(&config)? {
-        checkout.store().enqueue_receipt(sale.record.seq, false)?;
+        let after =
+            till::printing::after_commit(checkout.store(), Some(&receipt_printer), &sale.record);
+        for warning in after.warnings(sale.record.seq) {
+            println!("warning: {warning}");
+        }
         devices_cli::report_printing(checkout.store(), &receipt_printer);
     }
     let printed = receipts.join("receipt-0001.txt");

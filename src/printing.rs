@@ -11,11 +11,12 @@ use std::time::Duration;
 
 use till_drivers::document::{Align, Block, Cut, Document, Style};
 use till_drivers::escpos::{PrintSettings, encode};
-use till_drivers::printer::{PrintError, Printer};
+use till_drivers::printer::{DrawerPulse, PrintError, Printer};
+use till_sync::SaleRecord;
 
 use crate::config::{Config, ConfigError};
 use crate::domain::receipt::{
-    Language, Receipt, ReceiptHeader, ReceiptLine, ReceiptMember, receipt,
+    Language, Receipt, ReceiptHeader, ReceiptLine, ReceiptMember, opens_drawer, receipt,
 };
 use crate::store::{PrintJob, Store, StoreError};
 
@@ -46,7 +47,8 @@ pub fn document(receipt: &Receipt) -> Document {
         };
     }
     doc.cut = Cut::Full;
-    doc.open_drawer = receipt.open_drawer;
+    // The drawer has its own pulse at the commit ([`open_drawer_for`]), never the receipt's.
+    doc.open_drawer = false;
     doc
 }
 
@@ -117,8 +119,36 @@ pub enum PrintJobError {
 pub struct PrinterState {
     /// Receipts waiting to print.
     pub pending: usize,
-    /// Why the last attempt failed, e.g. "printer is out of paper"; None when it worked.
-    pub last_error: Option<String>,
+    /// Why the last attempt failed, e.g. out of paper; None when it worked.
+    pub last_error: Option<PrinterProblem>,
+}
+
+/// Why a receipt did not print, typed so that each front-end can say it in its user's
+/// language.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PrinterProblem {
+    /// The printer itself: unreachable, out of paper, cover open, …
+    Printer(PrintError),
+    /// Anything else (the receipt could not be read back or encoded), in English.
+    Other(String),
+}
+
+impl std::fmt::Display for PrinterProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PrinterProblem::Printer(error) => error.fmt(f),
+            PrinterProblem::Other(error) => f.write_str(error),
+        }
+    }
+}
+
+impl From<PrintJobError> for PrinterProblem {
+    fn from(error: PrintJobError) -> PrinterProblem {
+        match error {
+            PrintJobError::Printer(error) => PrinterProblem::Printer(error),
+            other => PrinterProblem::Other(other.to_string()),
+        }
+    }
 }
 
 /// How long to wait before the next attempt after `attempts` failures: 1 s doubling to a
@@ -130,12 +160,21 @@ pub fn backoff(attempts: u32) -> Duration {
 
 /// Prints every job that is due. Stops at the first failure, since the next job would meet
 /// the same printer. Returns how many printed.
+///
+/// A job is marked as being sent, durably, before its first byte goes out. A job that may
+/// already have printed (its bytes went out before, but marking it printed failed, or the
+/// connection broke mid-receipt) prints again only as "COPY", so no receipt ever prints
+/// twice as an original.
 pub fn print_due(store: &Store, printer: &ReceiptPrinter) -> Result<usize, PrintJobError> {
     let mut printed = 0;
-    while let Some(job) = store.next_print_job(jiff::Timestamp::now().as_millisecond())? {
-        let result = printer
-            .render(store, &job)
-            .and_then(|bytes| Ok(printer.printer.print(&bytes)?));
+    while let Some(mut job) = store.next_print_job(jiff::Timestamp::now().as_millisecond())? {
+        let was_sent = job.sent;
+        job.copy |= was_sent;
+        let bytes = printer.render(store, &job);
+        let result = bytes.and_then(|bytes| {
+            store.mark_print_sending(job.id)?;
+            Ok(printer.printer.print(&bytes)?)
+        });
         match result {
             Ok(()) => {
                 store.mark_printed(job.id)?;
@@ -144,7 +183,9 @@ pub fn print_due(store: &Store, printer: &ReceiptPrinter) -> Result<usize, Print
             Err(error) => {
                 let next = jiff::Timestamp::now().as_millisecond()
                     + i64::try_from(backoff(job.attempts).as_millis()).unwrap_or(60_000);
-                store.mark_print_failed(job.id, &error.to_string(), next)?;
+                let sent =
+                    was_sent || matches!(&error, PrintJobError::Printer(e) if e.may_have_printed());
+                store.mark_print_failed(job.id, &error.to_string(), next, sent)?;
                 return Err(error);
             }
         }
@@ -152,11 +193,68 @@ pub fn print_due(store: &Store, printer: &ReceiptPrinter) -> Result<usize, Print
     Ok(printed)
 }
 
+/// What became of a committed sale's cash drawer and receipt. Neither can undo the sale: it
+/// is durable already, and a receipt that was not queued can be reprinted.
+#[derive(Debug)]
+pub struct AfterCommit {
+    /// The drawer's pulse, for a cash sale on a till with a printer.
+    pub drawer: Option<Result<DrawerPulse, PrintError>>,
+    /// The receipt's print job, for a till with a printer.
+    pub receipt: Option<Result<i64, StoreError>>,
+}
+
+impl AfterCommit {
+    /// Warnings for whoever rang the sale up, in English (the command line's language).
+    pub fn warnings(&self, seq: u64) -> Vec<String> {
+        let mut warnings = Vec::new();
+        if let Some(Err(error)) = &self.drawer {
+            warnings.push(format!(
+                "the cash drawer did not open: {error}; open it with `till devices open-drawer`"
+            ));
+        }
+        if let Some(Err(error)) = &self.receipt {
+            warnings.push(format!(
+                "sale #{seq} is committed, but its receipt could not be queued ({error}); \
+                 print it with `till sales reprint {seq}`"
+            ));
+        }
+        warnings
+    }
+}
+
+/// What every front-end does once a sale has committed, in this order: the cash drawer
+/// opens on its own pulse for a cash sale ([`open_drawer_for`]), then the receipt is queued
+/// (the caller wakes its print worker, or prints the queue). Blocks for up to the printer's
+/// timeout: call it off the UI thread.
+pub fn after_commit(
+    store: &Store,
+    printer: Option<&ReceiptPrinter>,
+    sale: &SaleRecord,
+) -> AfterCommit {
+    AfterCommit {
+        drawer: open_drawer_for(sale, printer),
+        receipt: printer.map(|_| store.enqueue_receipt(sale.seq, false)),
+    }
+}
+
+/// Opens the cash drawer for a sale that has just committed, if it took cash
+/// ([`opens_drawer`]): on its own pulse, at once, never waiting for the receipt. Returns None
+/// when the sale opens no drawer, or the till has no printer (the drawer is wired to it).
+/// Blocks for up to the printer's timeout: call it off the UI thread.
+pub fn open_drawer_for(
+    sale: &SaleRecord,
+    printer: Option<&ReceiptPrinter>,
+) -> Option<Result<DrawerPulse, PrintError>> {
+    let printer = printer?;
+    opens_drawer(sale).then(|| printer.printer.open_drawer())
+}
+
 /// The print queue's worker thread, with its own database connection.
 #[derive(Debug)]
 pub struct PrintWorker {
     wake: Sender<()>,
     state: Arc<Mutex<PrinterState>>,
+    printer: ReceiptPrinter,
 }
 
 impl PrintWorker {
@@ -164,10 +262,20 @@ impl PrintWorker {
         let (wake, wakes) = std::sync::mpsc::channel();
         let state = Arc::new(Mutex::new(PrinterState::default()));
         let shared = state.clone();
+        let worker_printer = printer.clone();
         std::thread::Builder::new()
             .name("print-queue".into())
-            .spawn(move || run_worker(&db, &printer, &wakes, &shared))?;
-        Ok(PrintWorker { wake, state })
+            .spawn(move || run_worker(&db, &worker_printer, &wakes, &shared))?;
+        Ok(PrintWorker {
+            wake,
+            state,
+            printer,
+        })
+    }
+
+    /// The printer this worker prints on (and the cash drawer wired to it).
+    pub fn printer(&self) -> &ReceiptPrinter {
+        &self.printer
     }
 
     /// Tells the worker a job was queued.
@@ -198,7 +306,7 @@ fn run_worker(
         let pending = store.pending_print_jobs().map(|j| j.len()).unwrap_or(0);
         if let Ok(mut s) = state.lock() {
             s.pending = pending;
-            s.last_error = result.err().map(|e| e.to_string());
+            s.last_error = result.err().map(PrinterProblem::from);
         }
         let now = jiff::Timestamp::now().as_millisecond();
         let wait = match store.next_print_attempt_ms() {
@@ -426,12 +534,138 @@ mod tests {
             }
             std::thread::sleep(Duration::from_millis(10));
         }
+        // Part of the first attempt may have come out of the printer, so the whole receipt
+        // comes out again marked as a copy, never as a second original.
         let text = vp.receipt(1).unwrap();
         assert!(
             text.starts_with("[center bold 2x] Till 便利店") && text.ends_with("[cut]\n"),
             "{text}"
         );
+        assert!(text.contains("COPY"), "{text}");
         assert!(store.pending_print_jobs().unwrap().is_empty());
+    }
+
+    fn virtual_receipt_printer(address: std::net::SocketAddr) -> ReceiptPrinter {
+        use till_drivers::printer::{Printer, PrinterAddress};
+        ReceiptPrinter {
+            printer: Printer::new(PrinterAddress::Tcp(address.to_string())),
+            settings: PrintSettings {
+                columns: 32,
+                encoding: TextEncoding::Gb18030,
+            },
+            header: header(),
+            language: Language::Zh,
+        }
+    }
+
+    fn wait_for(what: &str, done: impl Fn() -> bool) {
+        for _ in 0..500 {
+            if done() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("timed out waiting for {what}");
+    }
+
+    #[test]
+    fn a_receipt_that_may_have_printed_never_prints_again_as_an_original() {
+        use till_drivers::virtual_printer::VirtualPrinter;
+        let dir = tempfile::tempdir().unwrap();
+        let vp = VirtualPrinter::spawn("127.0.0.1:0", &dir.path().join("paper")).unwrap();
+        let db = dir.path().join("till.db");
+        let mut store = Store::create(&db, "S001", "T01", crate::domain::Currency::CNY).unwrap();
+        let committed = store
+            .commit_sale(sale(groceries(), vec![("cash", 1000, None)]))
+            .unwrap();
+        let printer = virtual_receipt_printer(vp.address);
+        let after = after_commit(&store, Some(&printer), &committed.record);
+        assert_eq!(after.drawer.unwrap().unwrap(), DrawerPulse::Buffered);
+        wait_for("the drawer", || vp.state.drawer_openings() == 1);
+        // The disk fills up just as the receipt has printed: marking the job done fails.
+        let other = rusqlite::Connection::open(&db).unwrap();
+        other
+            .execute_batch(
+                "CREATE TRIGGER disk_full BEFORE UPDATE OF printed_at_ms ON print_jobs
+                 WHEN NEW.printed_at_ms IS NOT NULL
+                 BEGIN SELECT RAISE(FAIL, 'database or disk is full'); END;",
+            )
+            .unwrap();
+        let error = print_due(&store, &printer).unwrap_err();
+        assert!(error.to_string().contains("disk is full"), "{error}");
+        wait_for("the original", || vp.state.receipts_printed() == 1);
+        assert!(!vp.receipt(1).unwrap().contains("COPY"));
+        // Space is freed and the queue tries again: the job may have printed, so it prints
+        // as a copy, and the drawer stays shut.
+        other.execute_batch("DROP TRIGGER disk_full").unwrap();
+        assert_eq!(print_due(&store, &printer).unwrap(), 1);
+        wait_for("the copy", || vp.state.receipts_printed() == 2);
+        let copy = vp.receipt(2).unwrap();
+        assert!(copy.contains("重印 COPY"), "{copy}");
+        assert!(!copy.contains("drawer"), "{copy}");
+        assert_eq!(
+            vp.state.drawer_openings(),
+            1,
+            "one drawer pulse, at the commit"
+        );
+        assert!(store.pending_print_jobs().unwrap().is_empty());
+    }
+
+    #[test]
+    fn the_drawer_opens_at_the_commit_whatever_happens_to_the_receipt() {
+        use std::sync::atomic::Ordering;
+        use till_drivers::virtual_printer::VirtualPrinter;
+        let dir = tempfile::tempdir().unwrap();
+        let vp = VirtualPrinter::spawn("127.0.0.1:0", &dir.path().join("paper")).unwrap();
+        vp.state.paper_out.store(true, Ordering::SeqCst);
+        let mut store = Store::create(
+            &dir.path().join("till.db"),
+            "S001",
+            "T01",
+            crate::domain::Currency::CNY,
+        )
+        .unwrap();
+        let printer = virtual_receipt_printer(vp.address);
+        // Out of paper: the cash sale's drawer opens anyway (the real-time pulse), and the
+        // receipt waits in the queue.
+        let cash = store
+            .commit_sale(sale(groceries(), vec![("cash", 1000, None)]))
+            .unwrap();
+        let after = after_commit(&store, Some(&printer), &cash.record);
+        assert_eq!(after.drawer.unwrap().unwrap(), DrawerPulse::RealTime);
+        assert!(after.receipt.unwrap().is_ok());
+        wait_for("the drawer", || vp.state.drawer_openings() == 1);
+        assert!(matches!(
+            print_due(&store, &printer),
+            Err(PrintJobError::Printer(PrintError::PaperOut))
+        ));
+        assert_eq!(vp.state.receipts_printed(), 0);
+        // A card sale opens no drawer.
+        let card = store
+            .commit_sale(sale(groceries(), vec![("card", 900, None)]))
+            .unwrap();
+        assert!(
+            after_commit(&store, Some(&printer), &card.record)
+                .drawer
+                .is_none()
+        );
+        // Paper back: both receipts print, and the drawer does not open again.
+        vp.state.paper_out.store(false, Ordering::SeqCst);
+        store.retry_print_jobs_now().unwrap();
+        assert_eq!(print_due(&store, &printer).unwrap(), 2);
+        wait_for("the receipts", || vp.state.receipts_printed() == 2);
+        assert!(!vp.receipt(1).unwrap().contains("COPY"));
+        assert_eq!(vp.state.drawer_openings(), 1);
+        // No printer to reach: the sale stands, and the cashier is told the drawer is shut.
+        let gone = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let unreachable = virtual_receipt_printer(gone.local_addr().unwrap());
+        drop(gone);
+        let after = after_commit(&store, Some(&unreachable), &cash.record);
+        assert!(matches!(
+            after.drawer,
+            Some(Err(PrintError::Unreachable(_)))
+        ));
+        assert!(after.warnings(cash.record.seq)[0].starts_with("the cash drawer did not open"));
     }
 
     #[test]
@@ -480,7 +714,13 @@ mod tests {
             member_id: "10086".into(),
         };
         store
-            .commit_sale_with(member_sale, crate::store::SaleExtras { points: Some(9) })
+            .commit_sale_with(
+                member_sale,
+                crate::store::SaleExtras {
+                    points: Some(9),
+                    ..Default::default()
+                },
+            )
             .unwrap();
         let printer = ReceiptPrinter {
             printer: Printer::new(till_drivers::printer::PrinterAddress::File(
@@ -500,6 +740,7 @@ mod tests {
                 copy: false,
                 attempts: 0,
                 last_error: None,
+                sent: false,
             };
             let bytes = printer.render(&store, &job).unwrap();
             let mut decoder = Decoder::new();
@@ -543,34 +784,33 @@ mod tests {
             32,
             false,
             expect![[r#"
-            [center bold 2x] Till 便利店
-            [center] 上海市黄浦区人民大道 100 号
-            [center] 税号 91310000MA1FL0000X
-            --------------------------------
-            农夫山泉 550ml
-              2 × ￥2.00              ￥4.00
-            康师傅红烧牛肉面 桶装
-              1 × ￥5.00              ￥5.00
-            --------------------------------
-            小计                      ￥9.00
-            其中税额                  ￥0.74
-            [bold 2x] 合计      ￥9.00
-            现金                     ￥10.00
-            找零                      ￥1.00
-            --------------------------------
-            会员 138****5678
-            本次积分 +9
-            [barcode code128] TR1.S001.T01.42
-            单号 42  终端 T01  收银员 1001
-            2026-11-28 16:48:15
-            [center] 谢谢惠顾，欢迎再次光临
-            [drawer pulse pin 2, 50 ms on, 500 ms off]
+                [center bold 2x] Till 便利店
+                [center] 上海市黄浦区人民大道 100 号
+                [center] 税号 91310000MA1FL0000X
+                --------------------------------
+                农夫山泉 550ml
+                  2 × ￥2.00             ￥4.00
+                康师傅红烧牛肉面 桶装
+                  1 × ￥5.00             ￥5.00
+                --------------------------------
+                小计                      ￥9.00
+                其中税额                  ￥0.74
+                [bold 2x] 合计      ￥9.00
+                现金                     ￥10.00
+                找零                      ￥1.00
+                --------------------------------
+                会员 138****5678
+                本次积分 +9
+                [barcode code128] TR1.S001.T01.42
+                单号 42  终端 T01  收银员 1001
+                2026-11-28 16:48:15
+                [center] 谢谢惠顾，欢迎再次光临
 
 
 
 
-            [cut]
-        "#]],
+                [cut]
+            "#]],
         );
     }
 
@@ -586,36 +826,35 @@ mod tests {
             false,
             32,
             expect![[r#"
-            [center bold 2x] Till 便利店
-            [center] 上海市黄浦区人民大道 100 号
-            [center] Tax ID 91310000MA1FL0000X
-            --------------------------------
-            Nongfu Spring water 550ml
-              2 × ￥2.00              ￥4.00
-            Master Kong braised beef noodles
-            cup
-              1 × ￥5.00              ￥5.00
-            --------------------------------
-            Subtotal                  ￥9.00
-            Tax included              ￥0.74
-            [bold 2x] TOTAL     ￥9.00
-            Cash                     ￥10.00
-            Change                    ￥1.00
-            --------------------------------
-            [qr] https://hq.example.com/c/S001-T01-42.ABCDEFGHIJKLMNOP
-            [center] Scan to join and collect points
-            [barcode code128] TR1.S001.T01.42
-            Sale 42  Terminal T01  Cashier
-            1001
-            2026-11-28 16:48:15
-            [center] Thank you for shopping with us
-            [drawer pulse pin 2, 50 ms on, 500 ms off]
+                [center bold 2x] Till 便利店
+                [center] 上海市黄浦区人民大道 100 号
+                [center] Tax ID 91310000MA1FL0000X
+                --------------------------------
+                Nongfu Spring water 550ml
+                  2 × ￥2.00             ￥4.00
+                Master Kong braised beef noodles
+                cup
+                  1 × ￥5.00             ￥5.00
+                --------------------------------
+                Subtotal                  ￥9.00
+                Tax included              ￥0.74
+                [bold 2x] TOTAL     ￥9.00
+                Cash                     ￥10.00
+                Change                    ￥1.00
+                --------------------------------
+                [qr] https://hq.example.com/c/S001-T01-42.ABCDEFGHIJKLMNOP
+                [center] Scan to join and collect points
+                [barcode code128] TR1.S001.T01.42
+                Sale 42  Terminal T01  Cashier
+                1001
+                2026-11-28 16:48:15
+                [center] Thank you for shopping with us
 
 
 
 
-            [cut]
-        "#]],
+                [cut]
+            "#]],
         );
     }
 
@@ -627,32 +866,31 @@ mod tests {
             false,
             32,
             expect![[r#"
-            [center bold 2x] Till 便利店
-            [center] 上海市黄浦区人民大道 100 号
-            [center] 税号 91310000MA1FL0000X
-            --------------------------------
-            农夫山泉 550ml
-              2 × ￥2.00              ￥4.00
-            康师傅红烧牛肉面 桶装
-              1 × ￥5.00              ￥5.00
-            --------------------------------
-            小计                      ￥9.00
-            其中税额                  ￥0.74
-            [bold 2x] 合计      ￥9.00
-            现金                     ￥10.00
-            找零                      ￥1.00
-            --------------------------------
-            [barcode code128] TR1.S001.T01.42
-            单号 42  终端 T01  收银员 1001
-            2026-11-28 16:48:15
-            [center] 谢谢惠顾，欢迎再次光临
-            [drawer pulse pin 2, 50 ms on, 500 ms off]
+                [center bold 2x] Till 便利店
+                [center] 上海市黄浦区人民大道 100 号
+                [center] 税号 91310000MA1FL0000X
+                --------------------------------
+                农夫山泉 550ml
+                  2 × ￥2.00             ￥4.00
+                康师傅红烧牛肉面 桶装
+                  1 × ￥5.00             ￥5.00
+                --------------------------------
+                小计                      ￥9.00
+                其中税额                  ￥0.74
+                [bold 2x] 合计      ￥9.00
+                现金                     ￥10.00
+                找零                      ￥1.00
+                --------------------------------
+                [barcode code128] TR1.S001.T01.42
+                单号 42  终端 T01  收银员 1001
+                2026-11-28 16:48:15
+                [center] 谢谢惠顾，欢迎再次光临
 
 
 
 
-            [cut]
-        "#]],
+                [cut]
+            "#]],
         );
     }
 
@@ -664,32 +902,31 @@ mod tests {
             false,
             48,
             expect![[r#"
-            [center bold 2x] Till 便利店
-            [center] 上海市黄浦区人民大道 100 号
-            [center] Tax ID 91310000MA1FL0000X
-            ------------------------------------------------
-            Nongfu Spring water 550ml
-              2 × ￥2.00                              ￥4.00
-            Master Kong braised beef noodles cup
-              1 × ￥5.00                              ￥5.00
-            ------------------------------------------------
-            Subtotal                                  ￥9.00
-            Tax included                              ￥0.74
-            [bold 2x] TOTAL             ￥9.00
-            Cash                                     ￥10.00
-            Change                                    ￥1.00
-            ------------------------------------------------
-            [barcode code128] TR1.S001.T01.42
-            Sale 42  Terminal T01  Cashier 1001
-            2026-11-28 16:48:15
-            [center] Thank you for shopping with us
-            [drawer pulse pin 2, 50 ms on, 500 ms off]
+                [center bold 2x] Till 便利店
+                [center] 上海市黄浦区人民大道 100 号
+                [center] Tax ID 91310000MA1FL0000X
+                ------------------------------------------------
+                Nongfu Spring water 550ml
+                  2 × ￥2.00                             ￥4.00
+                Master Kong braised beef noodles cup
+                  1 × ￥5.00                             ￥5.00
+                ------------------------------------------------
+                Subtotal                                  ￥9.00
+                Tax included                              ￥0.74
+                [bold 2x] TOTAL             ￥9.00
+                Cash                                     ￥10.00
+                Change                                    ￥1.00
+                ------------------------------------------------
+                [barcode code128] TR1.S001.T01.42
+                Sale 42  Terminal T01  Cashier 1001
+                2026-11-28 16:48:15
+                [center] Thank you for shopping with us
 
 
 
 
-            [cut]
-        "#]],
+                [cut]
+            "#]],
         );
     }
 
@@ -705,28 +942,28 @@ mod tests {
             false,
             32,
             expect![[r#"
-            [center bold 2x] Till 便利店
-            [center] 上海市黄浦区人民大道 100 号
-            [center] 税号 91310000MA1FL0000X
-            --------------------------------
-            红富士苹果
-              0.356 kg × ￥12.98/kg   ￥4.62
-            --------------------------------
-            小计                      ￥4.62
-            其中税额                  ￥0.38
-            [bold 2x] 合计      ￥4.62
-            微信支付 …6789            ￥4.62
-            --------------------------------
-            [barcode code128] TR1.S001.T01.42
-            单号 42  终端 T01  收银员 1001
-            2026-11-28 16:48:15
-            [center] 谢谢惠顾，欢迎再次光临
+                [center bold 2x] Till 便利店
+                [center] 上海市黄浦区人民大道 100 号
+                [center] 税号 91310000MA1FL0000X
+                --------------------------------
+                红富士苹果
+                  0.356 kg × ￥12.98/kg  ￥4.62
+                --------------------------------
+                小计                      ￥4.62
+                其中税额                  ￥0.38
+                [bold 2x] 合计      ￥4.62
+                微信支付 …6789           ￥4.62
+                --------------------------------
+                [barcode code128] TR1.S001.T01.42
+                单号 42  终端 T01  收银员 1001
+                2026-11-28 16:48:15
+                [center] 谢谢惠顾，欢迎再次光临
 
 
 
 
-            [cut]
-        "#]],
+                [cut]
+            "#]],
         );
     }
 
@@ -743,34 +980,33 @@ mod tests {
             false,
             48,
             expect![[r#"
-            [center bold 2x] Till 便利店
-            [center] 上海市黄浦区人民大道 100 号
-            [center] 税号 91310000MA1FL0000X
-            ------------------------------------------------
-            农夫山泉 550ml
-              2 × ￥2.00                              ￥4.00
-            康师傅红烧牛肉面 桶装
-              1 × ￥5.00                              ￥5.00
-            ------------------------------------------------
-            小计                                      ￥9.00
-            其中税额                                  ￥0.74
-            [bold 2x] 合计              ￥9.00
-            银行卡 …4321                              ￥5.00
-            支付宝 …4321                              ￥3.00
-            现金                                      ￥5.00
-            找零                                      ￥4.00
-            ------------------------------------------------
-            [barcode code128] TR1.S001.T01.42
-            单号 42  终端 T01  收银员 1001
-            2026-11-28 16:48:15
-            [center] 谢谢惠顾，欢迎再次光临
-            [drawer pulse pin 2, 50 ms on, 500 ms off]
+                [center bold 2x] Till 便利店
+                [center] 上海市黄浦区人民大道 100 号
+                [center] 税号 91310000MA1FL0000X
+                ------------------------------------------------
+                农夫山泉 550ml
+                  2 × ￥2.00                             ￥4.00
+                康师傅红烧牛肉面 桶装
+                  1 × ￥5.00                             ￥5.00
+                ------------------------------------------------
+                小计                                      ￥9.00
+                其中税额                                  ￥0.74
+                [bold 2x] 合计              ￥9.00
+                银行卡 …4321                             ￥5.00
+                支付宝 …4321                             ￥3.00
+                现金                                      ￥5.00
+                找零                                      ￥4.00
+                ------------------------------------------------
+                [barcode code128] TR1.S001.T01.42
+                单号 42  终端 T01  收银员 1001
+                2026-11-28 16:48:15
+                [center] 谢谢惠顾，欢迎再次光临
 
 
 
 
-            [cut]
-        "#]],
+                [cut]
+            "#]],
         );
     }
 
@@ -782,32 +1018,32 @@ mod tests {
             true,
             32,
             expect![[r#"
-            [center bold 2x] Till 便利店
-            [center] 上海市黄浦区人民大道 100 号
-            [center] 税号 91310000MA1FL0000X
-            [center bold] *** 重印 COPY ***
-            --------------------------------
-            农夫山泉 550ml
-              2 × ￥2.00              ￥4.00
-            康师傅红烧牛肉面 桶装
-              1 × ￥5.00              ￥5.00
-            --------------------------------
-            小计                      ￥9.00
-            其中税额                  ￥0.74
-            [bold 2x] 合计      ￥9.00
-            现金                     ￥10.00
-            找零                      ￥1.00
-            --------------------------------
-            [barcode code128] TR1.S001.T01.42
-            单号 42  终端 T01  收银员 1001
-            2026-11-28 16:48:15
-            [center] 谢谢惠顾，欢迎再次光临
+                [center bold 2x] Till 便利店
+                [center] 上海市黄浦区人民大道 100 号
+                [center] 税号 91310000MA1FL0000X
+                [center bold] *** 重印 COPY ***
+                --------------------------------
+                农夫山泉 550ml
+                  2 × ￥2.00             ￥4.00
+                康师傅红烧牛肉面 桶装
+                  1 × ￥5.00             ￥5.00
+                --------------------------------
+                小计                      ￥9.00
+                其中税额                  ￥0.74
+                [bold 2x] 合计      ￥9.00
+                现金                     ￥10.00
+                找零                      ￥1.00
+                --------------------------------
+                [barcode code128] TR1.S001.T01.42
+                单号 42  终端 T01  收银员 1001
+                2026-11-28 16:48:15
+                [center] 谢谢惠顾，欢迎再次光临
 
 
 
 
-            [cut]
-        "#]],
+                [cut]
+            "#]],
         );
     }
 }

@@ -13,6 +13,7 @@ use till::checkout::{Checkout, CheckoutSettings, ScanContext, ScanOutcome};
 use till::config::DATABASE_FILE;
 use till::domain::{LineId, Money, Quantity, Tender, TenderKind};
 use till::printing::{PrintWorker, PrinterState, ReceiptPrinter};
+use till_drivers::printer::DrawerPulse;
 use till_drivers::scanner::{ScannerEvent, spawn};
 use till_sync::Attribution;
 
@@ -366,11 +367,21 @@ fn pay(
         money(checkout, sale.record.change)
     );
     if let Some(worker) = printer {
-        // Durable first: the receipt is queued only now that the sale is committed.
-        checkout
-            .store()
-            .enqueue_receipt(sale.record.seq, false)
-            .map_err(|e| e.to_string())?;
+        // Durable first: the drawer opens and the receipt is queued only now.
+        let after =
+            till::printing::after_commit(checkout.store(), Some(worker.printer()), &sale.record);
+        if let Some(Ok(pulse)) = &after.drawer {
+            println!(
+                "drawer opened{}",
+                match pulse {
+                    DrawerPulse::RealTime => " (real-time pulse: the printer cannot print)",
+                    DrawerPulse::Buffered => "",
+                }
+            );
+        }
+        for warning in after.warnings(sale.record.seq) {
+            println!("! {warning}");
+        }
         worker.notify();
     }
     Ok(())

@@ -2,7 +2,7 @@
 //!
 //! Hashing is deliberately slow (argon2id), so the UI runs [`verify_pin`] on a worker thread.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -50,31 +50,53 @@ pub fn verify_pin(pin: &str, hash: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// Counts wrong PINs and locks the till for [`LOCKOUT`] after [`MAX_ATTEMPTS`] in a row.
-/// Time is passed in, so the rule is testable without waiting.
-#[derive(Debug, Default)]
-pub struct LoginGuard {
-    failures: u32,
-    locked_until: Option<Instant>,
+/// The PIN prompts, each with its own count of wrong PINs: the login, and the manager's
+/// approval (which a cashier could otherwise try PINs at).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PinPrompt {
+    Login,
+    Approval,
 }
 
-impl LoginGuard {
-    /// How long the till is still locked at `now`, if it is.
-    pub fn locked_for(&self, now: Instant) -> Option<Duration> {
-        self.locked_until
-            .and_then(|until| until.checked_duration_since(now))
-            .filter(|left| !left.is_zero())
+impl PinPrompt {
+    /// The prompt's key in the store.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PinPrompt::Login => "login",
+            PinPrompt::Approval => "approval",
+        }
+    }
+}
+
+/// Counts wrong PINs at one prompt and locks it for [`LOCKOUT`] after [`MAX_ATTEMPTS`] in a
+/// row. Times are wall-clock Unix milliseconds, so the store can keep a lockout across a
+/// restart (pulling the plug does not reset it); time is passed in, so the rule is testable
+/// without waiting.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PinGuard {
+    /// Wrong PINs since the last right one or the last lockout.
+    pub failures: u32,
+    /// Locked until this Unix time in ms; 0 when never locked.
+    pub locked_until_ms: i64,
+}
+
+impl PinGuard {
+    /// How long the prompt is still locked at `now_ms`, if it is.
+    pub fn locked_for(&self, now_ms: i64) -> Option<Duration> {
+        let left = self.locked_until_ms - now_ms;
+        // A lockout ends LOCKOUT after it began: one that seems longer is a clock that was set
+        // back, and must not lock the till until the clock catches up.
+        let longest = i64::try_from(LOCKOUT.as_millis()).unwrap_or(i64::MAX);
+        (left > 0 && left <= longest)
+            .then(|| Duration::from_millis(u64::try_from(left).unwrap_or(0)))
     }
 
     /// Records a wrong PIN; returns the tries left before the lockout (0 when it has begun).
-    pub fn failed(&mut self, now: Instant) -> u32 {
-        if self.locked_until.is_some_and(|until| until <= now) {
-            self.locked_until = None;
-        }
+    pub fn failed(&mut self, now_ms: i64) -> u32 {
         self.failures += 1;
         if self.failures >= MAX_ATTEMPTS {
             self.failures = 0;
-            self.locked_until = Some(now + LOCKOUT);
+            self.locked_until_ms = now_ms + i64::try_from(LOCKOUT.as_millis()).unwrap_or(i64::MAX);
             return 0;
         }
         MAX_ATTEMPTS - self.failures
@@ -82,7 +104,7 @@ impl LoginGuard {
 
     pub fn succeeded(&mut self) {
         self.failures = 0;
-        self.locked_until = None;
+        self.locked_until_ms = 0;
     }
 }
 
@@ -123,17 +145,21 @@ mod tests {
 
     #[test]
     fn five_wrong_pins_lock_for_thirty_seconds() {
-        let start = Instant::now();
-        let mut guard = LoginGuard::default();
+        let start = 1_790_000_000_000;
+        let mut guard = PinGuard::default();
         for left in [4, 3, 2, 1] {
             assert_eq!(guard.failed(start), left);
             assert_eq!(guard.locked_for(start), None);
         }
         assert_eq!(guard.failed(start), 0);
         assert_eq!(guard.locked_for(start), Some(LOCKOUT));
-        assert!(guard.locked_for(start + Duration::from_secs(29)).is_some());
-        assert_eq!(guard.locked_for(start + LOCKOUT), None);
+        assert!(guard.locked_for(start + 29_000).is_some());
+        assert_eq!(guard.locked_for(start + 30_000), None);
+        // A clock set back a day does not lock the prompt for a day.
+        assert_eq!(guard.locked_for(start - 86_400_000), None);
         // After the lockout the count starts again.
-        assert_eq!(guard.failed(start + LOCKOUT), 4);
+        assert_eq!(guard.failed(start + 30_000), 4);
+        guard.succeeded();
+        assert_eq!(guard, PinGuard::default());
     }
 }

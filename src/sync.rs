@@ -31,6 +31,60 @@ pub enum SyncNowError {
     CatalogRefused { version: u64, reasons: String },
     #[error(transparent)]
     Catalog(#[from] crate::catalog::ImportError),
+    /// Another process or thread is syncing this till right now.
+    #[error("a sync is already running on this till")]
+    AlreadyRunning,
+}
+
+/// The file whose lock says a sync is running, in the data dir.
+pub const SYNC_LOCK_FILE: &str = "sync.lock";
+
+/// Held while a sync runs: an advisory lock on [`SYNC_LOCK_FILE`], so that only one sync of a
+/// till runs at a time, across its processes (the touchscreen's background sync, `till sync
+/// now`, `till run`). The operating system drops it if the process dies.
+#[derive(Debug)]
+pub struct SyncLock {
+    _file: std::fs::File,
+}
+
+impl SyncLock {
+    /// Takes the lock, waiting for a sync that holds it when `wait`, or else answering
+    /// [`SyncNowError::AlreadyRunning`].
+    pub fn acquire(data_dir: &Path, wait: bool) -> Result<SyncLock, SyncNowError> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(data_dir.join(SYNC_LOCK_FILE))?;
+        if wait {
+            file.lock()?;
+        } else {
+            match file.try_lock() {
+                Ok(()) => {}
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(SyncNowError::AlreadyRunning);
+                }
+                Err(std::fs::TryLockError::Error(e)) => return Err(e.into()),
+            }
+        }
+        Ok(SyncLock { _file: file })
+    }
+}
+
+/// One sync of the till in `data_dir` with its HQ, the way every front-end syncs: under the
+/// till's [`SyncLock`] (see [`SyncLock::acquire`] for `wait`), then [`sync_now`].
+pub fn sync_till(
+    data_dir: &Path,
+    store: &mut Store,
+    settings: &CheckoutSettings,
+    timeout: Duration,
+    batch: u32,
+    attempts: u32,
+    wait: bool,
+) -> Result<SyncReport, SyncNowError> {
+    let _lock = SyncLock::acquire(data_dir, wait)?;
+    let client = client(data_dir, store, timeout)?;
+    sync_now(store, &client, settings, batch, attempts)
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -527,8 +581,15 @@ pub fn spawn_background(
                 if !asked && (!due || store.outbox_pending().unwrap_or(0) == 0) {
                     continue;
                 }
-                let result = client(&data_dir, &store, Duration::from_secs(30))
-                    .and_then(|client| sync_now(&mut store, &client, &settings, DEFAULT_BATCH, 3));
+                let result = sync_till(
+                    &data_dir,
+                    &mut store,
+                    &settings,
+                    Duration::from_secs(30),
+                    DEFAULT_BATCH,
+                    3,
+                    false,
+                );
                 let failed = result.is_err();
                 if !report(SyncEvent::Synced(result)) {
                     return;

@@ -675,6 +675,21 @@ impl PrinterProcess {
     }
 }
 
+impl PrinterProcess {
+    /// The printer's drawer log once it has at least `lines` openings (or after 10 s).
+    fn drawer_log(&self, lines: usize) -> String {
+        let path = self.out.join("drawer.log");
+        for _ in 0..500 {
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            if text.lines().count() >= lines {
+                return text;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::fs::read_to_string(&path).unwrap_or_default()
+    }
+}
+
 impl Drop for PrinterProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -727,10 +742,15 @@ fn a_sale_prints_its_receipt_and_a_reprint_says_copy() {
         "{receipt}"
     );
     assert!(
-        receipt.contains("[drawer pulse pin 2"),
-        "cash opens the drawer: {receipt}"
+        !receipt.contains("[drawer pulse"),
+        "the drawer has its own pulse, not the receipt's: {receipt}"
     );
     assert!(receipt.ends_with("[cut]\n"), "{receipt}");
+    assert_eq!(
+        printer.drawer_log(1),
+        "drawer opened: pin 2, 50 ms\n",
+        "cash opens the drawer once, at the commit"
+    );
 
     assert!(
         till.ok(&["sales", "reprint", "1"])
@@ -738,10 +758,17 @@ fn a_sale_prints_its_receipt_and_a_reprint_says_copy() {
     );
     let copy = printer.receipt(2).expect("the copy printed");
     assert!(copy.contains("*** 重印 COPY ***"), "{copy}");
-    assert!(
-        !copy.contains("[drawer pulse"),
-        "a reprint never opens the drawer: {copy}"
+    assert_eq!(
+        printer.drawer_log(1).lines().count(),
+        1,
+        "a reprint never opens the drawer"
     );
+    // A manager opens the drawer without a sale.
+    assert!(
+        till.ok(&["devices", "open-drawer"])
+            .contains("drawer opened")
+    );
+    assert_eq!(printer.drawer_log(2).lines().count(), 2);
     assert!(
         till.ok(&["devices", "test-print"])
             .contains("test page sent")
@@ -802,6 +829,11 @@ fn paper_out_queues_the_receipt_until_paper_is_back() {
         !paper.join("receipt-0001.txt").exists(),
         "nothing printed without paper"
     );
+    // The cashier can still give change: the drawer opened with the real-time pulse.
+    assert_eq!(
+        empty.drawer_log(1),
+        "drawer opened: pin 2, 100 ms, real-time\n"
+    );
     drop(empty);
     let refilled = PrinterProcess::start(&address, &paper, false);
     assert!(
@@ -809,6 +841,70 @@ fn paper_out_queues_the_receipt_until_paper_is_back() {
             .contains("printed 1 receipt")
     );
     assert!(refilled.receipt(1).unwrap().contains("TR1.S001.T01.1"));
+}
+
+#[test]
+fn a_committed_sale_never_reports_failure() {
+    let address = free_port();
+    let till = with_printer(&address);
+    // The print queue's page is damaged: queueing the receipt fails after the commit.
+    let db = rusqlite::Connection::open(till.db()).unwrap();
+    db.execute_batch(
+        "CREATE TRIGGER damaged BEFORE INSERT ON print_jobs
+         BEGIN SELECT RAISE(FAIL, 'database disk image is malformed'); END;",
+    )
+    .unwrap();
+    let out = till.run(&["sell", &sample_ean13(2), "--pay", "cash:10"]);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("sale #1"), "{stdout}");
+    assert!(
+        stderr.contains("warning: sale #1 is committed, but its receipt could not be queued")
+            && stderr.contains("till sales reprint 1"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("warning: the cash drawer did not open"),
+        "no printer answers: {stderr}"
+    );
+    db.execute_batch("DROP TRIGGER damaged").unwrap();
+
+    // `till sell … | head -3`: the reader is gone before the sale is printed.
+    let mut child = till
+        .command(&["sell", &sample_ean13(3), "--pay", "cash:10"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let list = till.ok(&["sales", "list"]);
+    assert!(list.contains("#1 ") && list.contains("#2 "), "{list}");
+}
+
+#[test]
+fn only_weighed_goods_sell_by_the_fraction_on_the_command_line() {
+    let till = Till::with_catalog();
+    let noodles = sample_ean13(5);
+    for (spec, message) in [
+        (format!("0.5*{noodles}"), "whole quantities only"),
+        (format!("0*{noodles}"), "more than 0"),
+        (format!("-1*{noodles}"), "is not a quantity"),
+    ] {
+        let out = till.fails(&["sell", "--pay", "cash:10", "--", &spec]);
+        assert!(out.contains(message), "{spec}: {out}");
+    }
+    assert!(till.ok(&["sales", "list"]).contains("no sales yet"));
+    // A keyed PLU sells, and a price label carries its true weight.
+    let out = till.ok(&["sell", "0.5*00042", "2100042035706", "--pay", "cash:50"]);
+    assert!(out.contains("2.75 kg"), "{out}");
+    assert!(out.contains("35.70"), "{out}");
 }
 
 #[test]
@@ -1656,6 +1752,116 @@ mod sync {
             out.contains("registration code is unknown or already used"),
             "{out}"
         );
+    }
+
+    #[test]
+    fn two_syncs_at_once_never_fail_on_a_busy_till() {
+        let hq = hq();
+        let till = Till::with_catalog();
+        register(&till, &hq);
+        for n in 1..=30 {
+            till.ok(&["sell", &sample_ean13(n), "--pay", "cash:50"]);
+        }
+        // A sync is running (its lock is held): the next one waits for it, then syncs.
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(till.data_dir().join("sync.lock"))
+            .unwrap();
+        lock.lock().unwrap();
+        let waiting = till
+            .command(&["sync", "now"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(500));
+        drop(lock);
+        let out = waiting.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            stdout.contains("a sync is already running on this till; waiting for it to finish"),
+            "{stdout}"
+        );
+        assert!(stdout.contains("synced: 30 accepted"), "{stdout}");
+        // Two syncs started together, while sales are still being rung up: neither fails.
+        let syncs: Vec<_> = (0..2)
+            .map(|_| {
+                till.command(&["sync", "now"])
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for n in 31..=40 {
+            till.ok(&["sell", &sample_ean13(n), "--pay", "cash:50"]);
+        }
+        for sync in syncs {
+            let out = sync.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        till.ok(&["sync", "now"]);
+        assert_eq!(hq.store().summaries().unwrap()[0].sales, 40);
+    }
+
+    #[test]
+    fn a_lost_registration_answer_can_be_retried_and_a_terminal_reissued() {
+        let hq = hq();
+        let till = Till::with_catalog();
+        // HQ registers the terminal, but its answer never reaches the till.
+        let faults = Arc::new(Mutex::new(vec![Fault::DropResponse]));
+        let lossy = proxy(hq.address, faults);
+        let out = till.fails(&[
+            "register",
+            "--hq",
+            &format!("http://{lossy}"),
+            "--code",
+            &hq.code,
+        ]);
+        assert!(!till.data_dir().join("hq-token").exists(), "{out}");
+        // The same code again: registered, and the till syncs.
+        register(&till, &hq);
+        till.ok(&["sell", &sample_ean13(1), "--pay", "cash:10"]);
+        assert!(till.ok(&["sync", "now"]).contains("1 accepted"));
+        // Once the till has used its token, the code is spent.
+        let out = till.fails(&[
+            "register",
+            "--hq",
+            &format!("http://{}", hq.address),
+            "--code",
+            &hq.code,
+        ]);
+        assert!(out.contains("unknown or already used"), "{out}");
+        // The till is replaced: HQ reissues a code, which revokes the old token.
+        let code = hq.store().reissue_code("S001", "T01").unwrap();
+        till.ok(&["sell", &sample_ean13(2), "--pay", "cash:10"]);
+        let out = till.fails(&["sync", "now"]);
+        assert!(out.contains("401") || out.contains("token"), "{out}");
+        till.ok(&[
+            "register",
+            "--hq",
+            &format!("http://{}", hq.address),
+            "--code",
+            &code,
+        ]);
+        assert!(till.ok(&["sync", "now"]).contains("1 accepted"));
+        assert_eq!(hq.store().summaries().unwrap()[0].sales, 2);
+        assert!(matches!(
+            hq.store().reissue_code("S001", "T99"),
+            Err(till_hq::db::HqError::UnknownTerminal(_))
+        ));
     }
 
     #[test]

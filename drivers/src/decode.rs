@@ -14,6 +14,17 @@ pub enum Event {
     Receipt(DecodedReceipt),
     /// `DLE EOT n`: the host wants real-time status `n` (1–4) and waits for one byte.
     StatusRequest(u8),
+    /// A cash drawer pulse on its own, outside any receipt: `ESC p m t1 t2` between receipts,
+    /// or the real-time `DLE DC4 1 m t`, which a printer carries out even when it is out of
+    /// paper or its cover is open.
+    DrawerPulse {
+        /// The connector pin, 2 or 5.
+        pin: u8,
+        /// How long the pulse is on, in ms.
+        on_ms: u32,
+        /// Sent as the real-time command.
+        real_time: bool,
+    },
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -122,10 +133,21 @@ impl Decoder {
                     events.push(Event::StatusRequest(n));
                     Step::Consumed(3)
                 }
+                (Some(0x14), Some(1)) => match (arg(3), arg(4)) {
+                    (Some(m), Some(t)) => {
+                        events.push(Event::DrawerPulse {
+                            pin: (m & 1) * 3 + 2,
+                            on_ms: u32::from(t.clamp(1, 8)) * 100,
+                            real_time: true,
+                        });
+                        Step::Consumed(5)
+                    }
+                    _ => Step::NeedMore,
+                },
                 (Some(_), Some(_)) => self.unknown(at, 2),
                 _ => Step::NeedMore,
             },
-            0x1B => self.esc(at),
+            0x1B => self.esc(at, events),
             0x1D => self.gs(at),
             0x1C => match arg(1) {
                 Some(0x26) => {
@@ -151,7 +173,7 @@ impl Decoder {
         }
     }
 
-    fn esc(&mut self, at: usize) -> Step {
+    fn esc(&mut self, at: usize, events: &mut Vec<Event>) -> Step {
         let buf = &self.pending[at..];
         let Some(&command) = buf.get(1) else {
             return Step::NeedMore;
@@ -198,6 +220,15 @@ impl Decoder {
                 }
                 let (pin, on, off) = (buf[2] & 1, u32::from(buf[3]) * 2, u32::from(buf[4]) * 2);
                 self.end_line(false);
+                if self.current.lines.is_empty() {
+                    // Between receipts: the drawer opens on its own.
+                    events.push(Event::DrawerPulse {
+                        pin: pin * 3 + 2,
+                        on_ms: on,
+                        real_time: false,
+                    });
+                    return Step::Consumed(5);
+                }
                 self.current.lines.push(format!(
                     "[drawer pulse pin {}, {on} ms on, {off} ms off]",
                     pin * 3 + 2

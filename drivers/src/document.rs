@@ -1,8 +1,46 @@
 //! A printable document (text, label/amount pairs, rules, barcodes, QR codes) and its layout
-//! into a fixed number of columns, measured by display width so that CJK text, two columns a
-//! character, lines up.
+//! into a fixed number of columns, measured as the printer will print them ([`CharWidth`]), so
+//! that CJK text, two columns a character, lines up.
 
-use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+use unicode_width::UnicodeWidthChar;
+
+/// How many columns a character takes on paper. This depends on the printer's text mode, not
+/// on Unicode alone: a printer in Chinese mode prints every character that GB18030 encodes in
+/// more than one byte (`×`, `·`, `°`, `—`, `①`, Greek, Cyrillic as well as Hanzi) from its
+/// full-width Hanzi font, two columns wide, while a terminal would show `×` in one.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CharWidth {
+    /// Display width per Unicode (UAX #11): East Asian wide characters take two columns.
+    /// For screens and previews.
+    #[default]
+    Unicode,
+    /// A printer in Chinese mode (GB18030 after `FS &`): ASCII takes one column, every other
+    /// character two.
+    Gb18030,
+    /// A printer on a single-byte code page: every character takes one column (one that the
+    /// code page cannot hold prints as `?`).
+    SingleByte,
+}
+
+impl CharWidth {
+    /// Columns `ch` takes; control characters take none.
+    pub fn char(self, ch: char) -> usize {
+        if ch.is_control() {
+            return 0;
+        }
+        match self {
+            CharWidth::Unicode => ch.width().unwrap_or(0),
+            CharWidth::Gb18030 if ch.is_ascii() => 1,
+            CharWidth::Gb18030 => 2,
+            CharWidth::SingleByte => 1,
+        }
+    }
+
+    /// Columns `text` takes.
+    pub fn str(self, text: &str) -> usize {
+        text.chars().map(|ch| self.char(ch)).sum()
+    }
+}
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Align {
@@ -116,15 +154,16 @@ pub enum Line {
     Qr(String),
 }
 
-/// Lays a document out for `columns` columns (32 on 58 mm paper, 48 on 80 mm).
-pub fn layout(document: &Document, columns: usize) -> Vec<Line> {
+/// Lays a document out for `columns` columns (32 on 58 mm paper, 48 on 80 mm), each character
+/// taking the columns `widths` says the printer gives it.
+pub fn layout(document: &Document, columns: usize, widths: CharWidth) -> Vec<Line> {
     let columns = columns.max(8);
     let mut lines = Vec::new();
     for block in &document.blocks {
         match block {
             Block::Text { text, align, style } => {
                 let width = if style.large { columns / 2 } else { columns };
-                for piece in wrap(text, width) {
+                for piece in wrap(text, width, widths) {
                     lines.push(Line::Text {
                         text: piece,
                         style: *style,
@@ -134,8 +173,8 @@ pub fn layout(document: &Document, columns: usize) -> Vec<Line> {
             }
             Block::Pair { left, right, style } => {
                 let width = if style.large { columns / 2 } else { columns };
-                let right_width = right.width();
-                let mut pieces = wrap(left, width);
+                let right_width = widths.str(right);
+                let mut pieces = wrap(left, width, widths);
                 let last = pieces.pop().unwrap_or_default();
                 for piece in pieces {
                     lines.push(Line::Text {
@@ -144,10 +183,11 @@ pub fn layout(document: &Document, columns: usize) -> Vec<Line> {
                         align: Align::Left,
                     });
                 }
-                let text = if last.width() + 1 + right_width <= width {
+                let last_width = widths.str(&last);
+                let text = if last_width + 1 + right_width <= width {
                     format!(
                         "{last}{}{right}",
-                        " ".repeat(width - last.width() - right_width)
+                        " ".repeat(width - last_width - right_width)
                     )
                 } else {
                     // The value does not fit beside the label: give it its own line.
@@ -185,16 +225,17 @@ pub fn layout(document: &Document, columns: usize) -> Vec<Line> {
     lines
 }
 
-/// Splits `text` into lines of at most `width` display columns, at spaces where possible and
-/// anywhere in a run of CJK (which has no spaces), never inside a wide character.
-pub fn wrap(text: &str, width: usize) -> Vec<String> {
+/// Splits `text` into lines of at most `width` columns as `widths` measures them, at spaces
+/// where possible and anywhere in a run of CJK (which has no spaces), never inside a wide
+/// character.
+pub fn wrap(text: &str, width: usize, widths: CharWidth) -> Vec<String> {
     let width = width.max(2);
     let mut lines = Vec::new();
     for paragraph in text.split('\n') {
         let mut line = String::new();
         let mut line_width = 0;
-        for word in split_words(paragraph) {
-            let word_width = word.width();
+        for word in split_words(paragraph, widths) {
+            let word_width = widths.str(word);
             if line_width + word_width <= width {
                 line.push_str(word);
                 line_width += word_width;
@@ -207,7 +248,7 @@ pub fn wrap(text: &str, width: usize) -> Vec<String> {
             line_width = 0;
             let word = if word == " " { "" } else { word };
             for ch in word.chars() {
-                let w = ch.width().unwrap_or(0);
+                let w = widths.char(ch);
                 if line_width + w > width {
                     lines.push(std::mem::take(&mut line));
                     line_width = 0;
@@ -223,7 +264,7 @@ pub fn wrap(text: &str, width: usize) -> Vec<String> {
 
 /// Words for wrapping: runs of wide (CJK) characters, runs of other non-space characters, and
 /// single spaces. A run longer than the line is broken between characters.
-fn split_words(text: &str) -> Vec<&str> {
+fn split_words(text: &str, widths: CharWidth) -> Vec<&str> {
     #[derive(PartialEq)]
     enum Kind {
         Space,
@@ -232,7 +273,7 @@ fn split_words(text: &str) -> Vec<&str> {
     }
     let kind = |ch: char| match ch {
         ' ' => Kind::Space,
-        c if c.width().unwrap_or(0) > 1 => Kind::Wide,
+        c if widths.char(c) > 1 => Kind::Wide,
         _ => Kind::Narrow,
     };
     let mut words = Vec::new();
@@ -258,9 +299,10 @@ fn split_words(text: &str) -> Vec<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use unicode_width::UnicodeWidthStr;
 
     fn check(text: &str, width: usize, expected: &[&str]) {
-        let got = wrap(text, width);
+        let got = wrap(text, width, CharWidth::Unicode);
         assert_eq!(got, expected, "wrapping {text:?} at {width}");
         for line in &got {
             assert!(line.width() <= width, "{line:?} is wider than {width}");
@@ -297,7 +339,7 @@ mod tests {
             "￥12.50",
             Style::PLAIN,
         );
-        let lines = layout(&doc, 32);
+        let lines = layout(&doc, 32, CharWidth::Unicode);
         let texts: Vec<String> = lines
             .iter()
             .map(|l| match l {

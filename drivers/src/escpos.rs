@@ -12,13 +12,16 @@ use escpos::driver::Driver;
 use escpos::printer::Printer;
 use escpos::utils::{JustifyMode, Protocol, QRCodeCorrectionLevel, QRCodeModel, QRCodeOption};
 
-use crate::document::{Align, Cut, Document, Line, layout};
+use crate::document::{Align, CharWidth, Cut, Document, Line, layout};
 
 /// `FS &`: enter Chinese character mode, so GB18030 bytes print as Hanzi.
 pub const CHINESE_MODE: [u8; 2] = [0x1C, 0x26];
 /// `ESC p 0 25 250`: a 50 ms / 500 ms pulse on drawer pin 2. The escpos crate's own
 /// `cash_drawer()` emits a truncated command, so Till sends all five bytes itself.
 pub const DRAWER_PULSE: [u8; 5] = [0x1B, 0x70, 0x00, 0x19, 0xFA];
+/// `DLE DC4 1 0 1`: the real-time drawer pulse (pin 2, 100 ms), which Epson-compatible
+/// printers carry out at once even when out of paper, with the cover open or offline.
+pub const REAL_TIME_DRAWER_PULSE: [u8; 5] = [0x10, 0x14, 0x01, 0x00, 0x01];
 
 /// `GS V B 0`: partial cut (one point left uncut), no extra feed.
 pub const PARTIAL_CUT: [u8; 4] = [0x1D, 0x56, 0x42, 0x00];
@@ -35,6 +38,14 @@ pub enum TextEncoding {
 }
 
 impl TextEncoding {
+    /// How many columns each character takes on a printer in this mode.
+    pub fn widths(self) -> CharWidth {
+        match self {
+            TextEncoding::Gb18030 => CharWidth::Gb18030,
+            TextEncoding::CodePage { .. } => CharWidth::SingleByte,
+        }
+    }
+
     /// Western European printers: Windows-1252 is table 16 on Epson-compatible printers.
     pub const WESTERN: TextEncoding = TextEncoding::CodePage {
         encoding: encoding_rs::WINDOWS_1252,
@@ -104,7 +115,7 @@ pub fn encode(document: &Document, settings: &PrintSettings) -> Result<Encoded, 
         TextEncoding::CodePage { escpos_table, .. } => printer.custom(&[0x1B, 0x74, escpos_table]),
     }
     .map_err(escpos_err)?;
-    for line in layout(document, settings.columns) {
+    for line in layout(document, settings.columns, settings.encoding.widths()) {
         match line {
             Line::Text { text, style, align } => {
                 let text = printable(&text, encoding, &mut warnings);
@@ -235,7 +246,7 @@ mod tests {
             .into_iter()
             .filter_map(|e| match e {
                 Event::Receipt(r) => Some(r.text()),
-                Event::StatusRequest(_) => None,
+                Event::StatusRequest(_) | Event::DrawerPulse { .. } => None,
             })
             .collect();
         assert_eq!(receipts.len(), 1);
@@ -260,7 +271,7 @@ mod tests {
             --------------------------------
             康师傅红烧牛肉面 桶装 Master
             Kong braised beef noodles
-              2 × ￥5.00             ￥10.00
+              2 × ￥5.00            ￥10.00
             [bold] 合计 Total               ￥10.00
             [barcode code128] TR1.S001.T01.42
             [qr] https://hq.example.com/c/S001-T01-42.ABCDEFGHIJKLMNOP
@@ -272,6 +283,47 @@ mod tests {
             [cut]
         "#]]
         .assert_eq(&decode_one(&encoded.bytes));
+    }
+
+    /// Columns a line takes on a printer in Chinese mode, worked out from the bytes it is sent
+    /// as: a single GB18030 byte prints one column, a multi-byte character two.
+    fn printed_columns(line: &str) -> usize {
+        line.chars()
+            .map(|ch| {
+                let mut utf8 = [0u8; 4];
+                let (bytes, _, _) = encoding_rs::GB18030.encode(ch.encode_utf8(&mut utf8));
+                if bytes.len() == 1 { 1 } else { 2 }
+            })
+            .sum()
+    }
+
+    #[test]
+    fn gb18030_lines_fit_the_paper_as_printed() {
+        for columns in [32, 48] {
+            for symbol in ["×", "·", "°", "±", "—", "…", "①", "α", "Ж", "é"] {
+                let mut doc = Document::default();
+                doc.pair(format!("  2 {symbol} ￥5.00"), "￥10.00", Style::PLAIN)
+                    .pair(format!("温度 37{symbol}5 Temp"), "￥1.00", Style::PLAIN)
+                    .text(symbol.repeat(40), Align::Left, Style::PLAIN);
+                let settings = PrintSettings {
+                    columns,
+                    encoding: TextEncoding::Gb18030,
+                };
+                let text = decode_one(&encode(&doc, &settings).unwrap().bytes);
+                let lines: Vec<&str> = text.lines().filter(|l| !l.is_empty()).collect();
+                for line in &lines {
+                    assert!(
+                        printed_columns(line) <= columns,
+                        "{line:?} prints {} columns on {columns}-column paper",
+                        printed_columns(line)
+                    );
+                }
+                // The amounts stand flush with the right edge.
+                for pair in &lines[..2] {
+                    assert_eq!(printed_columns(pair), columns, "{pair:?}");
+                }
+            }
+        }
     }
 
     #[test]

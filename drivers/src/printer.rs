@@ -225,6 +225,54 @@ impl Printer {
     }
 }
 
+/// How the cash drawer was opened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DrawerPulse {
+    /// `ESC p`, with the printer ready.
+    Buffered,
+    /// The real-time `DLE DC4 1`, because the printer reported it could not print (out of
+    /// paper, cover open): the drawer opens even so.
+    RealTime,
+}
+
+impl Printer {
+    /// Opens the cash drawer wired to this printer, on its own and at once, whatever the state
+    /// of the paper: a cashier must be able to give change while a receipt waits.
+    ///
+    /// A printer that answers status gets `ESC p` when it is ready and the real-time
+    /// `DLE DC4 1` when it says it cannot print; one that cannot answer (a file, a USB
+    /// device that does not read back) gets `ESC p`. Errors: the printer cannot be reached,
+    /// or the connection failed while sending.
+    pub fn open_drawer(&self) -> Result<DrawerPulse, PrintError> {
+        let mut port = self.open()?;
+        let ready = if self.reads_back() {
+            query_status(&mut port)?.blocking_error().is_none()
+        } else {
+            true
+        };
+        let (bytes, pulse) = if ready {
+            (&crate::escpos::DRAWER_PULSE, DrawerPulse::Buffered)
+        } else {
+            (
+                &crate::escpos::REAL_TIME_DRAWER_PULSE,
+                DrawerPulse::RealTime,
+            )
+        };
+        let interrupted = |e: std::io::Error| PrintError::Interrupted(e.to_string());
+        port.write_all(bytes).map_err(interrupted)?;
+        port.flush().map_err(interrupted)?;
+        Ok(pulse)
+    }
+}
+
+impl PrintError {
+    /// Whether paper may have come out before the error: bytes had started to go to the
+    /// printer. Every other error happened before anything was sent.
+    pub fn may_have_printed(&self) -> bool {
+        matches!(self, PrintError::Interrupted(_))
+    }
+}
+
 fn query_status(port: &mut Box<dyn Port>) -> Result<PrinterStatus, PrintError> {
     let mut answers = [0u8; 4];
     for (answer, n) in answers.iter_mut().zip([1, 2, 3, 4]) {

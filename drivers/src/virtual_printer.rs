@@ -17,12 +17,19 @@ pub struct PrinterState {
     pub paper_out: AtomicBool,
     /// Receipts written so far; a receipt counts once its file is complete.
     receipts: Mutex<usize>,
+    /// Times the cash drawer was opened, each also a line of `drawer.log`.
+    drawer_openings: Mutex<usize>,
     problems: Mutex<Vec<String>>,
 }
 
 impl PrinterState {
     pub fn receipts_printed(&self) -> usize {
         self.receipts.lock().map(|n| *n).unwrap_or(0)
+    }
+
+    /// How many times the cash drawer has opened.
+    pub fn drawer_openings(&self) -> usize {
+        self.drawer_openings.lock().map(|n| *n).unwrap_or(0)
     }
 
     /// Everything the printer found wrong with what it was sent.
@@ -104,6 +111,35 @@ fn serve(mut stream: TcpStream, state: &PrinterState, out_dir: &Path) {
                     };
                     if stream.write_all(&[answer]).is_err() {
                         return;
+                    }
+                }
+                Event::DrawerPulse {
+                    pin,
+                    on_ms,
+                    real_time,
+                } => {
+                    // Out of paper, a printer still carries out real-time commands but
+                    // holds buffered ones (ESC p) with the receipt it cannot print.
+                    if state.paper_out.load(Ordering::SeqCst) && !real_time {
+                        state.report("out of paper: a drawer pulse was not carried out".into());
+                        continue;
+                    }
+                    let Ok(mut opened) = state.drawer_openings.lock() else {
+                        return;
+                    };
+                    *opened += 1;
+                    let line = format!(
+                        "drawer opened: pin {pin}, {on_ms} ms{}\n",
+                        if real_time { ", real-time" } else { "" }
+                    );
+                    let log = out_dir.join("drawer.log");
+                    if let Err(e) = std::fs::OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(&log)
+                        .and_then(|mut f| f.write_all(line.as_bytes()))
+                    {
+                        state.report(format!("cannot write {}: {e}", log.display()));
                     }
                 }
                 Event::Receipt(receipt) => {

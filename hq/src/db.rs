@@ -25,6 +25,8 @@ pub enum HqError {
     Exists(String),
     #[error("registration code is unknown or already used")]
     BadCode,
+    #[error("terminal {0} does not exist")]
+    UnknownTerminal(String),
     #[error("idempotency key was used before with a different body")]
     KeyReused,
     #[error("database error: {0}")]
@@ -65,8 +67,15 @@ pub trait HqStore: Send {
     fn add_store(&mut self, store: &str, name: &str) -> Result<()>;
     /// Adds a terminal and returns its one-time registration code.
     fn add_terminal(&mut self, store: &str, terminal: &str) -> Result<String>;
-    /// Spends a registration code; returns (store, terminal, bearer token).
+    /// Registers the terminal a code belongs to; returns (store, terminal, bearer token).
+    ///
+    /// The code stays good until the terminal first uses a token it gave: if the answer was
+    /// lost on the way, the terminal retries the same code and gets a new token (the unused
+    /// one stops working). Its first authenticated request spends the code.
     fn register(&mut self, code: &str) -> Result<(String, String, String)>;
+    /// Gives a terminal a new one-time registration code and revokes its token, for a
+    /// terminal that was replaced or lost its token. Errors: the terminal does not exist.
+    fn reissue_code(&mut self, store: &str, terminal: &str) -> Result<String>;
     fn authenticate(&mut self, token: &str) -> Result<Option<(String, String)>>;
     /// Stores a checked batch for one terminal, exactly once per sale, answering per sale.
     fn ingest(
@@ -386,20 +395,47 @@ impl HqStore for SqliteStore {
             .optional()?;
         let (store, terminal) = found.ok_or(HqError::BadCode)?;
         let token = secret(40);
+        // The code stays until the token is first used (see `authenticate`).
         tx.execute(
-            "UPDATE terminals SET code_hash = NULL, token_hash = ?3 WHERE store_id = ?1 AND terminal_id = ?2",
+            "UPDATE terminals SET token_hash = ?3 WHERE store_id = ?1 AND terminal_id = ?2",
             params![store, terminal, digest(&token)],
         )?;
         tx.commit()?;
         Ok((store, terminal, token))
     }
 
+    fn reissue_code(&mut self, store: &str, terminal: &str) -> Result<String> {
+        let code = secret(12);
+        let updated = self.conn.execute(
+            "UPDATE terminals SET code_hash = ?3, token_hash = NULL
+             WHERE store_id = ?1 AND terminal_id = ?2",
+            params![store, terminal, digest(&code)],
+        )?;
+        if updated == 0 {
+            return Err(HqError::UnknownTerminal(format!("{store}/{terminal}")));
+        }
+        Ok(code)
+    }
+
     fn authenticate(&mut self, token: &str) -> Result<Option<(String, String)>> {
-        Ok(self
+        let found: Option<(String, String, bool)> = self
             .conn
-            .prepare_cached("SELECT store_id, terminal_id FROM terminals WHERE token_hash = ?1")?
-            .query_row([digest(token)], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()?)
+            .prepare_cached(
+                "SELECT store_id, terminal_id, code_hash IS NOT NULL FROM terminals WHERE token_hash = ?1",
+            )?
+            .query_row([digest(token)], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .optional()?;
+        let Some((store, terminal, code_unspent)) = found else {
+            return Ok(None);
+        };
+        if code_unspent {
+            // The terminal has its token: its registration code is spent now.
+            self.conn.execute(
+                "UPDATE terminals SET code_hash = NULL WHERE token_hash = ?1",
+                [digest(token)],
+            )?;
+        }
+        Ok(Some((store, terminal)))
     }
 
     fn ingest(

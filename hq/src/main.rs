@@ -117,6 +117,9 @@ enum StoreCommand {
 enum TerminalCommand {
     /// Add a terminal and print its one-time registration code.
     Add { store: String, terminal: String },
+    /// Give a terminal a new one-time registration code, revoking its token: for a till that
+    /// was replaced, or never received its registration answer and then used its token.
+    Reissue { store: String, terminal: String },
 }
 
 fn main() -> ExitCode {
@@ -181,6 +184,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             open(&cli.db)?.add_store(&id, &name)?;
             println!("store {id} added");
+        }
+        Command::Terminal(TerminalCommand::Reissue { store, terminal }) => {
+            let code = open(&cli.db)?.reissue_code(&store, &terminal)?;
+            println!(
+                "terminal {store}/{terminal}: its old token no longer works; new one-time registration code: {code}"
+            );
         }
         Command::Terminal(TerminalCommand::Add { store, terminal }) => {
             if !till_sync_ids_ok(&terminal) {

@@ -226,12 +226,12 @@ impl HqStore for PgStore {
 
     fn register(&mut self, code: &str) -> Result<(String, String, String)> {
         let token = secret(40);
-        // One statement both spends the code and sets the token, so a code works once even
-        // when two registrations race.
+        // One statement sets the token; the code stays until the token is first used (see
+        // `authenticate`), so a terminal whose answer was lost can register again.
         let row = self
             .live()?
             .query_opt(
-                "UPDATE terminals SET code_hash = NULL, token_hash = $2 WHERE code_hash = $1
+                "UPDATE terminals SET token_hash = $2 WHERE code_hash = $1
                  RETURNING store_id, terminal_id",
                 &[&digest(code.trim()), &digest(&token)],
             )
@@ -240,15 +240,44 @@ impl HqStore for PgStore {
         Ok((row.get(0), row.get(1), token))
     }
 
+    fn reissue_code(&mut self, store: &str, terminal: &str) -> Result<String> {
+        let code = secret(12);
+        let updated = self
+            .live()?
+            .execute(
+                "UPDATE terminals SET code_hash = $3, token_hash = NULL
+                 WHERE store_id = $1 AND terminal_id = $2",
+                &[&store, &terminal, &digest(&code)],
+            )
+            .map_err(db)?;
+        if updated == 0 {
+            return Err(HqError::UnknownTerminal(format!("{store}/{terminal}")));
+        }
+        Ok(code)
+    }
+
     fn authenticate(&mut self, token: &str) -> Result<Option<(String, String)>> {
         let row = self
             .live()?
             .query_opt(
-                "SELECT store_id, terminal_id FROM terminals WHERE token_hash = $1",
+                "SELECT store_id, terminal_id, code_hash IS NOT NULL FROM terminals
+                 WHERE token_hash = $1",
                 &[&digest(token)],
             )
             .map_err(db)?;
-        Ok(row.map(|r| (r.get(0), r.get(1))))
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        if row.get::<_, bool>(2) {
+            // The terminal has its token: its registration code is spent now.
+            self.live()?
+                .execute(
+                    "UPDATE terminals SET code_hash = NULL WHERE token_hash = $1",
+                    &[&digest(token)],
+                )
+                .map_err(db)?;
+        }
+        Ok(Some((row.get(0), row.get(1))))
     }
 
     fn ingest(

@@ -103,7 +103,7 @@ impl From<HqError> for ApiError {
         match e {
             HqError::BadCode => fail(StatusCode::UNAUTHORIZED, e.to_string()),
             HqError::KeyReused => fail(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
-            HqError::UnknownStore(_) | HqError::Exists(_) => {
+            HqError::UnknownStore(_) | HqError::UnknownTerminal(_) | HqError::Exists(_) => {
                 fail(StatusCode::CONFLICT, e.to_string())
             }
             HqError::Database(_) | HqError::Backend(_) => {

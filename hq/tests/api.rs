@@ -177,30 +177,50 @@ fn the_same_key_with_a_different_body_is_refused(app: App) {
     assert_eq!(app.sales_count(), 1);
 }
 
-fn registration_codes_work_once(app: App) {
-    let registered = register(
-        &app.server.url(),
-        &app.codes[0],
-        Duration::from_secs(5),
-        None,
-    )
-    .unwrap();
+fn registration_codes_work_until_the_terminal_uses_its_token(app: App) {
+    let url = app.server.url();
+    let register = |code: &str| register(&url, code, Duration::from_secs(5), None);
+    let works = |token: &str| {
+        SyncClient::new(&url, token, Duration::from_secs(5), None)
+            .unwrap()
+            .member_keys()
+    };
+    let first = register(&app.codes[0]).unwrap();
     assert_eq!(
-        (registered.store.as_str(), registered.terminal.as_str()),
+        (first.store.as_str(), first.terminal.as_str()),
         ("S001", "T01")
     );
-    let again = register(
-        &app.server.url(),
-        &app.codes[0],
-        Duration::from_secs(5),
-        None,
-    )
-    .unwrap_err();
+    // The answer was lost on the way: the terminal tries the same code again, and only the
+    // token it now holds works.
+    let second = register(&app.codes[0]).unwrap();
+    assert_ne!(first.token, second.token);
+    assert!(matches!(
+        works(&first.token),
+        Err(SyncError::Unauthorized(_))
+    ));
+    works(&second.token).unwrap();
+    // Once the terminal has used its token, the code is spent.
+    let again = register(&app.codes[0]).unwrap_err();
     assert!(
         matches!(again, SyncError::Unauthorized(ref m) if m.contains("already used")),
         "{again}"
     );
-    assert!(register(&app.server.url(), "NOTACODE", Duration::from_secs(5), None).is_err());
+    works(&second.token).unwrap();
+    assert!(register("NOTACODE").is_err());
+    // A replaced till: HQ reissues a code, which revokes the old token at once.
+    let code = app.db().reissue_code("S001", "T01").unwrap();
+    assert!(matches!(
+        works(&second.token),
+        Err(SyncError::Unauthorized(_))
+    ));
+    let third = register(&code).unwrap();
+    works(&third.token).unwrap();
+    assert!(matches!(
+        app.db().reissue_code("S001", "T09"),
+        Err(till_hq::db::HqError::UnknownTerminal(_))
+    ));
+    // The other terminals were never touched.
+    works(&register(&app.codes[1]).unwrap().token).unwrap();
 }
 
 fn a_terminal_writes_only_its_own_sales(app: App) {
@@ -833,7 +853,7 @@ conformance!(
     a_batch_is_stored_once_however_often_it_arrives,
     concurrent_copies_of_a_batch_never_duplicate,
     the_same_key_with_a_different_body_is_refused,
-    registration_codes_work_once,
+    registration_codes_work_until_the_terminal_uses_its_token,
     a_terminal_writes_only_its_own_sales,
     malformed_uploads_get_a_reason_and_write_nothing,
     gaps_and_chain_breaks_are_recorded_and_the_sales_kept,
@@ -1065,6 +1085,17 @@ fn the_admin_cli_sets_up_stores_and_terminals_and_reports_sales() {
     let (ok, out) = hq(&["terminal", "add", "S001", "T01"]);
     assert!(
         ok && out.starts_with("terminal S001/T01 added; one-time registration code: "),
+        "{out}"
+    );
+    let (ok, out) = hq(&["terminal", "reissue", "S001", "T09"]);
+    assert!(
+        !ok && out.contains("terminal S001/T09 does not exist"),
+        "{out}"
+    );
+    // The code was lost before the till registered: a new one replaces it.
+    let (ok, out) = hq(&["terminal", "reissue", "S001", "T01"]);
+    assert!(
+        ok && out.contains("new one-time registration code: "),
         "{out}"
     );
     let code = out.trim().rsplit(' ').next().unwrap().to_string();

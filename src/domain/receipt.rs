@@ -70,8 +70,13 @@ pub enum ReceiptLine {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Receipt {
     pub lines: Vec<ReceiptLine>,
-    /// Open the cash drawer: the sale took cash, and this is not a reprint.
-    pub open_drawer: bool,
+}
+
+/// Whether committing `sale` opens the cash drawer: it took cash. The drawer opens at the
+/// commit, on its own pulse, never with the receipt, so a receipt that cannot print (or
+/// prints again) never keeps the drawer shut nor opens it twice.
+pub fn opens_drawer(sale: &SaleRecord) -> bool {
+    sale.payments.iter().any(|p| p.kind == "cash")
 }
 
 struct Labels {
@@ -293,11 +298,7 @@ pub fn receipt(
     )));
     lines.push(ReceiptLine::Text(local_time(sale)));
     lines.push(ReceiptLine::Centered(labels.thanks.into()));
-    let took_cash = sale.payments.iter().any(|p| p.kind == "cash");
-    Receipt {
-        lines,
-        open_drawer: took_cash && !copy,
-    }
+    Receipt { lines }
 }
 
 /// The sale's time in the terminal's own offset when it was made, `2026-11-22 16:28:15`.

@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use super::money::{Currency, Money, div_round_half_up, to_minor};
 use super::quantity::Quantity;
 use super::tax::{TaxMode, TaxRate, line_tax};
+use super::weighed::weight_for_price;
 
 /// Identifies a line for the life of a ticket, even as other lines are voided.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -80,6 +81,10 @@ pub struct TicketLine {
     pub discount: Option<Discount>,
     /// Set when the cashier changed the catalog price.
     pub price_overridden: bool,
+    /// The price printed on a price-embedded scale label, in minor units. It is the line's
+    /// gross whatever `unit_price × quantity` rounds to: the label the customer sees wins.
+    #[serde(default)]
+    pub label_price: Option<i64>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -176,6 +181,10 @@ pub enum TicketError {
     LineNotFound,
     #[error("quantity must be more than 0 and at most {max}")]
     QuantityOutOfRange { max: Quantity },
+    #[error("{0} is sold by the unit: whole quantities only")]
+    FractionalQuantity(String),
+    #[error("{0} comes from a scale label: void the line and weigh it again")]
+    LabelledLine(String),
     #[error("price cannot be negative")]
     NegativePrice,
     #[error("a percentage discount is between 0 % and 100 %")]
@@ -301,7 +310,7 @@ impl Ticket {
         unit_price: i64,
         quantity: Quantity,
     ) -> Result<LineId, TicketError> {
-        check_quantity(quantity)?;
+        check_line_quantity(&item, quantity)?;
         if unit_price < 0 {
             return Err(TicketError::NegativePrice);
         }
@@ -327,13 +336,48 @@ impl Ticket {
             quantity,
             discount: None,
             price_overridden: false,
+            label_price: None,
         });
         Ok(id)
     }
 
-    pub fn set_quantity(&mut self, id: LineId, quantity: Quantity) -> Result<(), TicketError> {
+    /// Adds a line from a price-embedded scale label: the label's price (minor units) is the
+    /// line's gross, and its weight is that price divided by the unit price, to the gram
+    /// ([`weight_for_price`]), so the receipt reads "2.750 kg × ￥12.98/kg  ￥35.70".
+    pub fn add_labelled(
+        &mut self,
+        item: LineItem,
+        unit_price: i64,
+        label_price: i64,
+    ) -> Result<LineId, TicketError> {
+        if unit_price < 0 || label_price < 0 {
+            return Err(TicketError::NegativePrice);
+        }
+        let quantity = weight_for_price(label_price, unit_price);
         check_quantity(quantity)?;
-        self.line_mut(id)?.quantity = quantity;
+        let id = LineId(self.next_line);
+        self.next_line += 1;
+        self.lines.push(TicketLine {
+            id,
+            item,
+            unit_price,
+            quantity,
+            discount: None,
+            price_overridden: false,
+            label_price: Some(label_price),
+        });
+        Ok(id)
+    }
+
+    /// Sets a line's quantity: more than zero, at most [`Quantity::MAX`], whole for goods sold
+    /// by the unit; a scale label's line keeps the label's weight.
+    pub fn set_quantity(&mut self, id: LineId, quantity: Quantity) -> Result<(), TicketError> {
+        let line = self.line_mut(id)?;
+        check_line_quantity(&line.item, quantity)?;
+        if line.label_price.is_some() && quantity != line.quantity {
+            return Err(TicketError::LabelledLine(line.item.name_zh.clone()));
+        }
+        line.quantity = quantity;
         Ok(())
     }
 
@@ -344,6 +388,8 @@ impl Ticket {
         let line = self.line_mut(id)?;
         line.unit_price = unit_price;
         line.price_overridden = true;
+        // An overridden price replaces the label's: the line is weight × the new price.
+        line.label_price = None;
         Ok(())
     }
 
@@ -521,6 +567,16 @@ impl Ticket {
     }
 }
 
+/// The one quantity rule every front-end goes through (touchscreen, `till run`, `till sell`):
+/// more than zero, at most [`Quantity::MAX`], and whole unless the goods are sold by weight.
+fn check_line_quantity(item: &LineItem, quantity: Quantity) -> Result<(), TicketError> {
+    check_quantity(quantity)?;
+    if !item.weighed && !quantity.is_whole() {
+        return Err(TicketError::FractionalQuantity(item.name_zh.clone()));
+    }
+    Ok(())
+}
+
 fn check_quantity(quantity: Quantity) -> Result<(), TicketError> {
     if quantity.milli() <= 0 || quantity > Quantity::MAX {
         return Err(TicketError::QuantityOutOfRange { max: Quantity::MAX });
@@ -538,6 +594,9 @@ fn validate_discount(discount: Discount, base: i64) -> Result<(), TicketError> {
 }
 
 fn line_gross(line: &TicketLine) -> i64 {
+    if let Some(label_price) = line.label_price {
+        return label_price;
+    }
     to_minor(div_round_half_up(
         i128::from(line.unit_price) * i128::from(line.quantity.milli()),
         1000,
@@ -780,12 +839,10 @@ mod tests {
                 let mut t = ticket(mode);
                 let mut discounts = Vec::new();
                 for (i, ((price, qty, rate), d)) in lines.into_iter().enumerate() {
-                    t.add(
-                        item(&format!("sku{i}"), rate),
-                        price,
-                        Quantity::from_milli(qty),
-                    )
-                    .unwrap();
+                    // Only goods sold by weight take a fraction.
+                    let mut item = item(&format!("sku{i}"), rate);
+                    item.weighed = qty % 1000 != 0;
+                    t.add(item, price, Quantity::from_milli(qty)).unwrap();
                     discounts.push(d);
                 }
                 (t, discounts, ticket_discount)

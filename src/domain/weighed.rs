@@ -94,6 +94,18 @@ impl WeighedLayout {
     }
 }
 
+/// The weight a price-embedded label stands for: `label_price / unit_price` kg, rounded half
+/// up to the gram, and at least one gram. Both prices are minor units (fen, fen per kg). With
+/// no unit price (a free item) the label counts as one kilogram.
+pub fn weight_for_price(label_price: i64, unit_price: i64) -> Quantity {
+    if unit_price <= 0 {
+        return Quantity::ONE;
+    }
+    let grams =
+        super::money::div_round_half_up(i128::from(label_price) * 1000, i128::from(unit_price));
+    Quantity::grams(i64::try_from(grams).unwrap_or(i64::MAX).max(1))
+}
+
 /// A decoded scale label.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WeighedLabel {
@@ -110,6 +122,23 @@ pub enum LabelValue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_label_price_stands_for_its_weight_to_the_gram() {
+        let check = |label_price: i64, unit_price: i64, grams: i64| {
+            assert_eq!(
+                weight_for_price(label_price, unit_price),
+                Quantity::grams(grams),
+                "{label_price} at {unit_price}/kg"
+            );
+        };
+        // Apples at ￥12.98/kg, label ￥35.70: 2.750 kg.
+        check(3570, 1298, 2750);
+        check(1250, 1000, 1250);
+        check(1, 999_999, 1);
+        check(100, 3, 33_333);
+        check(500, 0, 1000);
+    }
 
     #[test]
     fn decodes_price_and_weight_layouts() {

@@ -79,6 +79,22 @@ impl Store {
             .optional()?)
     }
 
+    /// Whether `code` names a product by one of its barcodes or internal codes, or by its
+    /// PLU (a cashier keys `00042` for loose apples): what the classifier's "internal code in
+    /// the catalog" means on this till.
+    pub fn is_internal_code(&self, code: &str) -> Result<bool> {
+        Ok(self.has_code(code)? || self.product_by_plu(code)?.is_some())
+    }
+
+    /// The product a keyed or scanned internal code names: by barcode or internal code first,
+    /// then by PLU. See [`Self::is_internal_code`].
+    pub fn product_by_internal_code(&self, code: &str) -> Result<Option<Product>> {
+        match self.product_by_code(code)? {
+            Some(product) => Ok(Some(product)),
+            None => self.product_by_plu(code),
+        }
+    }
+
     pub fn has_code(&self, key: &str) -> Result<bool> {
         let mut stmt = self
             .conn

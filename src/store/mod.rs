@@ -22,10 +22,15 @@ use crate::domain::Currency;
 pub use catalog::{CatalogImport, ImportStats};
 pub use journal::{JournalProblem, JournalReport};
 pub use members::{CodeUse, Member, MemberRecord};
-pub use parked::ParkedTicket;
+pub use parked::{OpenTicket, ParkedTicket};
 pub use print_jobs::PrintJob;
 pub use sales::{CommittedSale, DaySummary, SaleExtras, SaleMeta, SaleSummary};
 pub use staff::{Role, StaffMember};
+
+/// How long a command waits for another connection's write to finish before it reports the
+/// database busy. A sync's longest transaction (a 5,000-product catalog page) takes well under
+/// a second.
+pub const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Marks a SQLite file as Till's (`PRAGMA application_id`), ASCII "TILL".
 pub const APPLICATION_ID: i32 = 0x5449_4C4C;
@@ -156,7 +161,13 @@ impl Store {
         self.currency
     }
 
-    fn configure(conn: Connection) -> Result<Store> {
+    fn configure(mut conn: Connection) -> Result<Store> {
+        // Another connection (the sales worker, the print queue, a second `till sync`) may be
+        // writing: wait for it rather than fail. Every transaction takes the write lock when
+        // it begins (IMMEDIATE), because a transaction that read first and then writes cannot
+        // wait: SQLite fails it at once with "database is locked" if anyone wrote meanwhile.
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        conn.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
         conn.pragma_update(None, "journal_mode", "WAL")?;
         // FULL: a committed sale survives power loss, not just a process crash.
         conn.pragma_update(None, "synchronous", "FULL")?;
@@ -165,7 +176,6 @@ impl Store {
         // threshold and make that customer wait. The till checkpoints while it is idle
         // (`Store::checkpoint`), and SQLite checkpoints when the last connection closes.
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
         Ok(Store {
             conn,
             currency: Currency::CNY,

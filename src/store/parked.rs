@@ -14,15 +14,146 @@ pub struct ParkedTicket {
     pub total: i64,
 }
 
+/// The touchscreen's open ticket as last saved, so that a restart (or a crash, or a pulled
+/// plug) never loses it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OpenTicket {
+    /// Tells this ticket from the next: the commit that sells it removes exactly this one.
+    pub nonce: String,
+    pub cashier: String,
+    pub member_id: Option<String>,
+    pub ticket: Ticket,
+}
+
+fn encode_ticket(ticket: &Ticket) -> Result<String> {
+    serde_json::to_string(ticket)
+        .map_err(|e| StoreError::Corrupt(format!("cannot encode ticket: {e}")))
+}
+
 impl Store {
     /// Parks a ticket, with the member attached to it if any.
     pub fn park(&self, ticket: &Ticket, cashier: &str, member_id: Option<&str>) -> Result<i64> {
-        let json = serde_json::to_string(ticket)
-            .map_err(|e| StoreError::Corrupt(format!("cannot encode ticket: {e}")))?;
-        self.conn.execute(
+        self.park_as(ticket, cashier, member_id, false, None)
+    }
+
+    /// Parks a ticket; `auto` marks one the till parked itself (at logout, or left open at a
+    /// restart), which comes back by itself when its cashier logs in. `open_ticket` names the
+    /// saved open ticket this one is ([`Self::save_open_ticket`]): it is removed in the same
+    /// transaction, so a crash cannot park it twice.
+    pub fn park_as(
+        &self,
+        ticket: &Ticket,
+        cashier: &str,
+        member_id: Option<&str>,
+        auto: bool,
+        open_ticket: Option<&str>,
+    ) -> Result<i64> {
+        let json = encode_ticket(ticket)?;
+        let tx = self.conn.unchecked_transaction()?;
+        tx.execute(
             "INSERT INTO parked_tickets (parked_at_ms, cashier, line_count, total, ticket_json,
-                                         member_id)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                                         member_id, auto)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                jiff::Timestamp::now().as_millisecond(),
+                cashier,
+                ticket.lines().len(),
+                ticket.totals().total,
+                json,
+                member_id,
+                auto
+            ],
+        )?;
+        let id = tx.last_insert_rowid();
+        if let Some(nonce) = open_ticket {
+            tx.execute("DELETE FROM open_ticket WHERE nonce = ?1", [nonce])?;
+        }
+        tx.commit()?;
+        Ok(id)
+    }
+
+    /// The newest ticket the till parked by itself for `cashier`, if any.
+    pub fn auto_parked_for(&self, cashier: &str) -> Result<Option<i64>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT max(id) FROM parked_tickets WHERE cashier = ?1 AND auto = 1",
+                [cashier],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten())
+    }
+
+    /// Keeps the open ticket (or, with None, forgets it: it was sold, parked or cancelled).
+    pub fn save_open_ticket(&self, open: Option<&OpenTicket>) -> Result<()> {
+        match open {
+            None => {
+                self.conn.execute("DELETE FROM open_ticket", [])?;
+            }
+            Some(open) => {
+                self.conn.execute(
+                    "INSERT INTO open_ticket (id, nonce, cashier, member_id, ticket_json, saved_at_ms)
+                     VALUES (1, ?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (id) DO UPDATE SET nonce = ?1, cashier = ?2, member_id = ?3,
+                         ticket_json = ?4, saved_at_ms = ?5",
+                    params![
+                        open.nonce,
+                        open.cashier,
+                        open.member_id,
+                        encode_ticket(&open.ticket)?,
+                        jiff::Timestamp::now().as_millisecond()
+                    ],
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The open ticket as last saved, if any.
+    pub fn open_ticket(&self) -> Result<Option<OpenTicket>> {
+        let row: Option<(String, String, Option<String>, String)> = self
+            .conn
+            .query_row(
+                "SELECT nonce, cashier, member_id, ticket_json FROM open_ticket WHERE id = 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()?;
+        row.map(|(nonce, cashier, member_id, json)| {
+            Ok(OpenTicket {
+                nonce,
+                cashier,
+                member_id,
+                ticket: serde_json::from_str(&json)
+                    .map_err(|e| StoreError::Corrupt(format!("open ticket: {e}")))?,
+            })
+        })
+        .transpose()
+    }
+
+    /// At start-up: parks the ticket that was open when the till stopped under its cashier,
+    /// to come back when they log in. Returns its parked number, if there was one.
+    pub fn park_left_open_ticket(&mut self) -> Result<Option<i64>> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let row: Option<(String, Option<String>, String)> = tx
+            .query_row(
+                "SELECT cashier, member_id, ticket_json FROM open_ticket WHERE id = 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        let Some((cashier, member_id, json)) = row else {
+            return Ok(None);
+        };
+        let ticket: Ticket = serde_json::from_str(&json)
+            .map_err(|e| StoreError::Corrupt(format!("open ticket: {e}")))?;
+        tx.execute(
+            "INSERT INTO parked_tickets (parked_at_ms, cashier, line_count, total, ticket_json,
+                                         member_id, auto)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1)",
             params![
                 jiff::Timestamp::now().as_millisecond(),
                 cashier,
@@ -32,7 +163,10 @@ impl Store {
                 member_id
             ],
         )?;
-        Ok(self.conn.last_insert_rowid())
+        let id = tx.last_insert_rowid();
+        tx.execute("DELETE FROM open_ticket", [])?;
+        tx.commit()?;
+        Ok(Some(id))
     }
 
     pub fn parked(&self) -> Result<Vec<ParkedTicket>> {

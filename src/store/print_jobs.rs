@@ -12,9 +12,12 @@ pub struct PrintJob {
     pub copy: bool,
     pub attempts: u32,
     pub last_error: Option<String>,
+    /// Bytes of this job have gone to the printer before, so paper may have come out: it
+    /// prints again only as a copy.
+    pub sent: bool,
 }
 
-const JOB_COLUMNS: &str = "id, sale_seq, copy, attempts, last_error";
+const JOB_COLUMNS: &str = "id, sale_seq, copy, attempts, last_error, sent_at_ms IS NOT NULL";
 
 fn job_from_row(r: &Row<'_>) -> rusqlite::Result<PrintJob> {
     Ok(PrintJob {
@@ -23,6 +26,7 @@ fn job_from_row(r: &Row<'_>) -> rusqlite::Result<PrintJob> {
         copy: r.get(2)?,
         attempts: r.get(3)?,
         last_error: r.get(4)?,
+        sent: r.get(5)?,
     })
 }
 
@@ -76,10 +80,32 @@ impl Store {
         Ok(())
     }
 
-    pub fn mark_print_failed(&self, job: i64, error: &str, next_attempt_ms: i64) -> Result<()> {
+    /// Records, durably and before the first byte goes out, that job `job` is being sent:
+    /// from here on paper may come out, so it never prints again as an original. If this
+    /// write fails (a full disk), nothing is sent.
+    pub fn mark_print_sending(&self, job: i64) -> Result<()> {
         self.conn.execute(
-            "UPDATE print_jobs SET attempts = attempts + 1, last_error = ?2, next_attempt_ms = ?3 WHERE id = ?1",
-            params![job, error, next_attempt_ms],
+            "UPDATE print_jobs SET sent_at_ms = coalesce(sent_at_ms, ?2) WHERE id = ?1",
+            params![job, jiff::Timestamp::now().as_millisecond()],
+        )?;
+        Ok(())
+    }
+
+    /// Records a failed attempt and when to try again. `sent` says whether paper may have come
+    /// out by now (this attempt's bytes had started to go, or an earlier attempt's had); when
+    /// it is false the job is an original again.
+    pub fn mark_print_failed(
+        &self,
+        job: i64,
+        error: &str,
+        next_attempt_ms: i64,
+        sent: bool,
+    ) -> Result<()> {
+        self.conn.execute(
+            "UPDATE print_jobs SET attempts = attempts + 1, last_error = ?2, next_attempt_ms = ?3,
+                 sent_at_ms = CASE WHEN ?4 THEN sent_at_ms ELSE NULL END
+             WHERE id = ?1",
+            params![job, error, next_attempt_ms, sent],
         )?;
         Ok(())
     }

@@ -22,10 +22,14 @@ pub struct SaleMeta {
 }
 
 /// What a sale's commit adds besides the record itself.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SaleExtras {
     /// Points a member's sale earned.
     pub points: Option<i64>,
+    /// The touchscreen's open ticket this sale sold, whose saved copy
+    /// ([`Store::save_open_ticket`]) goes in the same transaction, so a crash can never bring
+    /// a sold ticket back.
+    pub open_ticket: Option<String>,
 }
 
 /// Takings over a period, as the back office shows them.
@@ -116,6 +120,10 @@ impl Store {
              ON CONFLICT(id) DO UPDATE SET last_seq = excluded.last_seq, last_hash = excluded.last_hash",
         )?
         .execute(params![draft.seq, hash.as_slice()])?;
+        if let Some(nonce) = &extras.open_ticket {
+            tx.prepare_cached("DELETE FROM open_ticket WHERE nonce = ?1")?
+                .execute([nonce])?;
+        }
         tx.commit()?;
         Ok(CommittedSale {
             record: draft,

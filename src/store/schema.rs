@@ -184,22 +184,44 @@ const MIGRATIONS: &[&str] = &[
         member_id      TEXT NOT NULL
     ) WITHOUT ROWID;
     "#,
+    // 8: a print job remembers that its bytes started to go out (so paper may have come out):
+    // it never prints again as an original. Wrong PINs are counted per prompt on disk, so a
+    // lockout survives a restart. The open ticket is saved as it changes, and a ticket parked
+    // at logout or restart says so, to come back when its cashier logs in.
+    r#"
+    ALTER TABLE print_jobs ADD COLUMN sent_at_ms INTEGER;
+    CREATE TABLE pin_guards (
+        prompt          TEXT PRIMARY KEY,
+        failures        INTEGER NOT NULL,
+        locked_until_ms INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE open_ticket (
+        id          INTEGER PRIMARY KEY CHECK (id = 1),
+        nonce       TEXT NOT NULL,
+        cashier     TEXT NOT NULL,
+        member_id   TEXT,
+        ticket_json TEXT NOT NULL,
+        saved_at_ms INTEGER NOT NULL
+    );
+    ALTER TABLE parked_tickets ADD COLUMN auto INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];
 
 /// The schema version this build writes.
 pub const VERSION: i32 = MIGRATIONS.len() as i32;
 
+/// Brings the schema up to [`VERSION`], one migration per transaction. The version is read
+/// inside each write transaction, so two processes opening an old database at once never
+/// apply a migration twice: the second finds it done.
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
-    let current: i32 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    for (index, sql) in MIGRATIONS
-        .iter()
-        .enumerate()
-        .skip(usize::try_from(current).unwrap_or(0))
-    {
-        let tx = conn.transaction()?;
+    loop {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let current: i32 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let Some(sql) = MIGRATIONS.get(usize::try_from(current).unwrap_or(usize::MAX)) else {
+            return Ok(());
+        };
         tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", index as i32 + 1)?;
+        tx.pragma_update(None, "user_version", current + 1)?;
         tx.commit()?;
     }
-    Ok(())
 }

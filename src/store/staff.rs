@@ -4,6 +4,7 @@
 use rusqlite::{OptionalExtension, params};
 
 use super::{Result, Store, StoreError};
+use crate::staff::{PinGuard, PinPrompt};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
@@ -85,6 +86,34 @@ impl Store {
         {
             return Err(StoreError::StaffNotFound(id.to_string()));
         }
+        Ok(())
+    }
+
+    /// The wrong-PIN count and lockout of one PIN prompt; a prompt never used has none.
+    pub fn pin_guard(&self, prompt: PinPrompt) -> Result<PinGuard> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT failures, locked_until_ms FROM pin_guards WHERE prompt = ?1",
+                [prompt.as_str()],
+                |r| {
+                    Ok(PinGuard {
+                        failures: r.get(0)?,
+                        locked_until_ms: r.get(1)?,
+                    })
+                },
+            )
+            .optional()?
+            .unwrap_or_default())
+    }
+
+    /// Keeps a prompt's wrong-PIN count and lockout, so that a restart does not clear them.
+    pub fn save_pin_guard(&self, prompt: PinPrompt, guard: &PinGuard) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO pin_guards (prompt, failures, locked_until_ms) VALUES (?1, ?2, ?3)
+             ON CONFLICT (prompt) DO UPDATE SET failures = ?2, locked_until_ms = ?3",
+            params![prompt.as_str(), guard.failures, guard.locked_until_ms],
+        )?;
         Ok(())
     }
 }

@@ -12,6 +12,7 @@ use crate::domain::TenderKind;
 pub(super) fn connect(app: &Rc<App>) {
     let adapter = app.window.global::<BackOfficeAdapter>();
     adapter.on_sync_now(super::on0(app, |s| s.sync_now()));
+    adapter.on_open_drawer(super::on0(app, |s| s.open_drawer()));
     adapter.on_language(super::on1(app, |s, code: slint::SharedString| {
         if let Some(lang) = Lang::parse(&code) {
             super::select_language(lang);

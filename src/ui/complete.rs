@@ -4,7 +4,7 @@ use std::rc::Rc;
 
 use slint::ComponentHandle;
 
-use super::session::Session;
+use super::session::{DrawerState, Session};
 use super::{App, AppWindow, CompleteAdapter};
 use crate::domain::TenderKind;
 
@@ -40,13 +40,16 @@ pub(super) fn show(window: &AppWindow, session: &Session) {
             false,
         ),
         Some(state) => match &state.last_error {
-            Some(error) => (
-                lang.pick(
-                    &format!("打印机：{error}。小票已排队，修好后自动打印"),
-                    &format!("printer: {error}. The receipt is queued and prints once it is fixed"),
-                ),
-                true,
-            ),
+            Some(error) => {
+                let error = lang.printer_problem(error);
+                (
+                    lang.pick(
+                        &format!("{error}。小票已排队，修好后自动打印"),
+                        &format!("{error}. The receipt is queued and prints once it is fixed"),
+                    ),
+                    true,
+                )
+            }
             None if state.pending > 0 => {
                 (lang.pick("正在打印小票…", "printing the receipt…"), false)
             }
@@ -55,4 +58,24 @@ pub(super) fn show(window: &AppWindow, session: &Session) {
     };
     adapter.set_receipt_status(status.into());
     adapter.set_receipt_problem(problem);
+    let (drawer, drawer_problem) = match &session.drawer {
+        None => (String::new(), false),
+        Some(DrawerState::Opening) => (lang.pick("正在打开钱箱…", "opening the drawer…"), false),
+        Some(DrawerState::Opened) => (lang.pick("钱箱已打开", "drawer opened"), false),
+        Some(DrawerState::Failed(error)) => (
+            lang.pick(
+                &format!(
+                    "钱箱未打开：{}。请店长在后台打开钱箱",
+                    lang.print_error(error)
+                ),
+                &format!(
+                    "the drawer did not open: {}. A manager can open it from the back office",
+                    lang.print_error(error)
+                ),
+            ),
+            true,
+        ),
+    };
+    adapter.set_drawer_status(drawer.into());
+    adapter.set_drawer_problem(drawer_problem);
 }

@@ -97,8 +97,12 @@ impl App {
     pub fn new(data_dir: &Path, options: AppOptions) -> anyhow::Result<Rc<App>> {
         use anyhow::Context;
         let mut config = Config::load(&data_dir.join(crate::config::CONFIG_FILE))?;
-        let store = Store::open(&data_dir.join(DATABASE_FILE))?;
+        let mut store = Store::open(&data_dir.join(DATABASE_FILE))?;
         store.check_identity(&config.store_id, &config.terminal_id)?;
+        // A ticket left open when the till stopped waits, parked, for its cashier.
+        store
+            .park_left_open_ticket()
+            .context("cannot bring back the ticket left open")?;
         crate::sync::apply_registration(&mut config, &store)?;
         let settings = CheckoutSettings::from_config(&config)?;
         let staff = store.staff()?;
@@ -184,6 +188,10 @@ impl App {
         if let Some(task) = result.task() {
             self.start(task);
         }
+        let deferred = self.session.borrow_mut().take_deferred();
+        for task in deferred {
+            self.start(task);
+        }
         self.refresh();
         result
     }
@@ -237,16 +245,18 @@ impl App {
         let Some(app) = CURRENT.with(|current| current.borrow().upgrade()) else {
             return;
         };
-        let now = Instant::now();
         match done {
             Done::Pin(session::PinPurpose::Login, who) => {
-                app.update(|s| s.logged_in(who, now));
+                app.update(|s| s.logged_in(who));
             }
             Done::Pin(session::PinPurpose::Approval, who) => {
                 app.update(|s| s.approved(who));
             }
             Done::Committed(result) => {
                 app.update(|s| s.committed(result));
+            }
+            Done::Drawer(result) => {
+                app.update(|s| s.drawer_done(result));
             }
             Done::BackOffice(today, sync) => {
                 app.update(|s| s.back_office_loaded(today, sync));
@@ -508,13 +518,13 @@ fn quick_keys(
 ) -> anyhow::Result<Vec<QuickItem>> {
     let mut items = Vec::new();
     for code in codes {
-        let is_internal = |c: &str| store.has_code(c).unwrap_or(false);
+        let is_internal = |c: &str| store.is_internal_code(c).unwrap_or(false);
         let key = match crate::domain::classify(code, &settings.scan, &is_internal) {
             Scan::Product(product) => product.catalog_key().to_string(),
             _ => anyhow::bail!("quick key {code:?} is not a product code"),
         };
         let product = store
-            .product_by_code(&key)?
+            .product_by_internal_code(&key)?
             .ok_or_else(|| anyhow::anyhow!("quick key {code:?} is not in the catalog"))?;
         items.push(QuickItem {
             code: code.clone(),

@@ -171,10 +171,17 @@ fn show_entry(adapter: &SaleAdapter<'_>, session: &Session) {
         }
         None => {
             adapter.set_entry(session.entry.clone().into());
-            adapter.set_entry_caption(SharedString::new());
+            match &session.weighing {
+                Some((_, name)) => adapter.set_entry_caption(
+                    lang.pick(&format!("{name} 重量 kg"), &format!("{name} weight, kg"))
+                        .into(),
+                ),
+                None => adapter.set_entry_caption(SharedString::new()),
+            }
             adapter.set_entry_focused(session.entry_focused);
         }
     }
+    adapter.set_phone_entry(session.phone_entry.is_some());
     match &session.member {
         Some(member) => {
             adapter.set_member_attached(true);
@@ -198,7 +205,8 @@ fn show_entry(adapter: &SaleAdapter<'_>, session: &Session) {
             );
         }
         None => {
-            adapter.set_member_attached(false);
+            // While a phone number is keyed, ✕ leaves phone entry.
+            adapter.set_member_attached(session.phone_entry.is_some());
             adapter.set_member_title(
                 lang.pick("扫会员码 / 输入手机号", "Scan member QR / enter phone")
                     .into(),

@@ -19,8 +19,10 @@ use crate::domain::scan::{PaymentProvider, Scan};
 use crate::domain::ticket::TicketError;
 use crate::domain::{Currency, Discount, LineId, Money, Quantity, Tender, TenderKind, classify};
 use crate::printing::PrinterState;
-use crate::staff::LoginGuard;
-use crate::store::{CodeUse, DaySummary, Member, ParkedTicket, Role, SaleExtras, StaffMember};
+use crate::staff::{PinGuard, PinPrompt};
+use crate::store::{
+    CodeUse, DaySummary, Member, OpenTicket, ParkedTicket, Role, SaleExtras, StaffMember,
+};
 
 /// Cash over this needs the cashier to confirm it (a slip of the keypad, or a fake note).
 pub const LARGE_CASH: i64 = 10_000_000;
@@ -72,6 +74,24 @@ pub enum Task {
     LoadBackOffice,
     /// Sync with HQ now.
     Sync,
+    /// Open the cash drawer without a sale (a manager, from the back office).
+    OpenDrawer,
+    /// Keep a PIN prompt's wrong-PIN count and lockout on disk.
+    SavePinGuard(PinPrompt, PinGuard),
+    /// Keep the open ticket on disk as it now is (None: there is none), so that a restart
+    /// never loses it.
+    SaveOpenTicket(Option<Box<OpenTicket>>),
+}
+
+/// The cash drawer, as the cashier needs to know it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DrawerState {
+    /// The pulse is on its way (the sale took cash, or a manager asked).
+    Opening,
+    Opened,
+    /// The printer it is wired to could not be reached: give change from elsewhere, or have a
+    /// manager open it from the back office.
+    Failed(till_drivers::printer::PrintError),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -189,11 +209,21 @@ pub struct Session {
     pub login_pin: String,
     pub login_message: Option<Message>,
     pub checking_login: bool,
-    guard: LoginGuard,
+    login_guard: PinGuard,
+    approval_guard: PinGuard,
+    /// Writes that follow from the last action but must not hold up the UI thread; the caller
+    /// hands them to a worker ([`Session::take_deferred`]).
+    deferred: Vec<Task>,
+    /// The open ticket as last handed out to be saved (its member and ticket as JSON), to
+    /// save it again only when it changes.
+    saved_ticket: Option<String>,
     pub cashier: Option<StaffMember>,
     // Sale.
     pub entry: String,
     pub entry_focused: bool,
+    /// A product sold by weight that was scanned or keyed without one: the code, and its name.
+    /// The entry takes its weight in kg next, and ↵ adds the line.
+    pub weighing: Option<(String, String)>,
     pub selected: Option<LineId>,
     pub sale_message: Option<Message>,
     pub show_quick_keys: bool,
@@ -209,6 +239,7 @@ pub struct Session {
     // Sale complete.
     pub last_sale: Option<SaleRecord>,
     pub printer: Option<PrinterState>,
+    pub drawer: Option<DrawerState>,
     // Overlays and side screens.
     pub approval: Option<Approval>,
     pub parked: Vec<ParkedTicket>,
@@ -241,6 +272,10 @@ impl Session {
     ) -> Session {
         let currency = checkout.settings().currency;
         let parked_count = checkout.parked().map(|p| p.len()).unwrap_or(0);
+        // A lockout survives a restart: the prompts start as they were left.
+        let store = checkout.store();
+        let login_guard = store.pin_guard(PinPrompt::Login).unwrap_or_default();
+        let approval_guard = store.pin_guard(PinPrompt::Approval).unwrap_or_default();
         Session {
             lang,
             screen: Screen::Login,
@@ -252,10 +287,14 @@ impl Session {
             login_pin: String::new(),
             login_message: None,
             checking_login: false,
-            guard: LoginGuard::default(),
+            login_guard,
+            approval_guard,
+            deferred: Vec::new(),
+            saved_ticket: None,
             cashier: None,
             entry: String::new(),
             entry_focused: true,
+            weighing: None,
             selected: None,
             sale_message: None,
             show_quick_keys: false,
@@ -269,6 +308,7 @@ impl Session {
             committing: false,
             last_sale: None,
             printer: None,
+            drawer: None,
             approval: None,
             parked: Vec::new(),
             parked_message: None,
@@ -459,6 +499,7 @@ impl Session {
                 Screen::Parked | Screen::BackOffice => self.screen = Screen::Sale,
                 Screen::Sale => {
                     self.entry.clear();
+                    self.weighing = None;
                     self.sale_message = None;
                 }
                 Screen::Login => self.login_pin.clear(),
@@ -521,7 +562,13 @@ impl Session {
                 self.new_sale();
                 self.scan_on_sale(code)
             }
-            Screen::Sale => self.scan_on_sale(code),
+            Screen::Sale => {
+                // A new scan replaces a product still waiting for its weight, and ends phone
+                // entry: the cashier has moved on (a member code attaches the member anyway).
+                self.weighing = None;
+                self.phone_entry = None;
+                self.scan_on_sale(code)
+            }
             Screen::Payment => {
                 self.scan_on_payment(code);
                 None
@@ -585,6 +632,16 @@ impl Session {
                 ));
             }
             Ok(ScanOutcome::PaymentReference(_)) => {}
+            Err(CheckoutError::NeedsWeight(name)) if quantity.is_none() => {
+                // Ask for the weight on the keypad rather than send the cashier back to scan.
+                self.sale_message = Message::info(self.lang.pick(
+                    &format!("{name} 按重量销售：输入重量（千克）后按 ↵"),
+                    &format!("{name} is sold by weight: key the weight in kg and press ↵"),
+                ));
+                self.weighing = Some((code.to_string(), name));
+                self.entry.clear();
+                self.entry_focused = true;
+            }
             Err(error) => self.sale_message = Message::error(self.refusal(&error)),
         }
         None
@@ -616,7 +673,7 @@ impl Session {
 
     fn scan_on_payment(&mut self, code: &str) {
         let store = self.checkout.store();
-        let is_internal = |c: &str| store.has_code(c).unwrap_or(false);
+        let is_internal = |c: &str| store.is_internal_code(c).unwrap_or(false);
         match classify(code, &self.checkout.settings().scan, &is_internal) {
             Scan::Payment(payment) => {
                 let kind = match payment.provider {
@@ -709,11 +766,8 @@ impl Session {
         if self.checking_login {
             return None;
         }
-        if let Some(left) = self.guard.locked_for(Instant::now()) {
-            self.login_message = Message::error(self.lang.pick(
-                &format!("PIN 错误次数过多，请 {} 秒后再试", left.as_secs() + 1),
-                &format!("too many wrong PINs: try again in {} s", left.as_secs() + 1),
-            ));
+        if let Some(left) = self.login_guard.locked_for(now_ms()) {
+            self.login_message = Message::error(self.locked_message(left));
             self.login_pin.clear();
             return None;
         }
@@ -741,38 +795,161 @@ impl Session {
     }
 
     /// The answer to a login [`Task::CheckPin`].
-    pub fn logged_in(&mut self, who: Option<StaffMember>, now: Instant) {
+    pub fn logged_in(&mut self, who: Option<StaffMember>) {
         self.checking_login = false;
         match who {
             Some(member) => {
-                self.guard.succeeded();
+                self.guard_succeeded(PinPrompt::Login);
                 self.checkout.set_cashier(&member.id);
+                let id = member.id.clone();
                 self.cashier = Some(member);
                 self.login_message = None;
                 self.screen = Screen::Sale;
                 self.entry_focused = true;
+                self.sale_message = None;
+                self.bring_back_open_ticket(&id);
             }
             None => {
-                let left = self.guard.failed(now);
-                self.login_message = Message::error(if left == 0 {
-                    self.lang.pick(
-                        &format!("PIN 错误 5 次，锁定 {} 秒", crate::staff::LOCKOUT.as_secs()),
-                        &format!(
-                            "5 wrong PINs: locked for {} s",
-                            crate::staff::LOCKOUT.as_secs()
-                        ),
-                    )
-                } else {
-                    self.lang.pick(
-                        &format!("PIN 错误，还可尝试 {left} 次"),
-                        &format!("wrong PIN: {left} tries left"),
-                    )
-                });
+                let text = self.wrong_pin(PinPrompt::Login);
+                self.login_message = Message::error(text);
             }
         }
     }
 
+    /// Counts a wrong PIN at `prompt`, keeps the count on disk, and says how many tries are
+    /// left, or that the prompt is now locked.
+    fn wrong_pin(&mut self, prompt: PinPrompt) -> String {
+        let guard = match prompt {
+            PinPrompt::Login => &mut self.login_guard,
+            PinPrompt::Approval => &mut self.approval_guard,
+        };
+        let left = guard.failed(now_ms());
+        let saved = *guard;
+        self.deferred.push(Task::SavePinGuard(prompt, saved));
+        let wrong = match prompt {
+            PinPrompt::Login => self.t("PIN 错误", "wrong PIN"),
+            PinPrompt::Approval => self.t("店长 PIN 错误", "wrong manager PIN"),
+        };
+        if left == 0 {
+            let secs = crate::staff::LOCKOUT.as_secs();
+            self.lang.pick(
+                &format!("{wrong} 5 次，锁定 {secs} 秒"),
+                &format!("5 wrong PINs: locked for {secs} s"),
+            )
+        } else {
+            self.lang.pick(
+                &format!("{wrong}，还可尝试 {left} 次"),
+                &format!("{wrong}: {left} tries left"),
+            )
+        }
+    }
+
+    fn guard_succeeded(&mut self, prompt: PinPrompt) {
+        let guard = match prompt {
+            PinPrompt::Login => &mut self.login_guard,
+            PinPrompt::Approval => &mut self.approval_guard,
+        };
+        if *guard != PinGuard::default() {
+            guard.succeeded();
+            self.deferred
+                .push(Task::SavePinGuard(prompt, PinGuard::default()));
+        }
+    }
+
+    fn locked_message(&self, left: std::time::Duration) -> String {
+        self.lang.pick(
+            &format!("PIN 错误次数过多，请 {} 秒后再试", left.as_secs() + 1),
+            &format!("too many wrong PINs: try again in {} s", left.as_secs() + 1),
+        )
+    }
+
+    /// Tasks that followed from the last action without being its answer: durable writes
+    /// for a worker thread.
+    pub fn take_deferred(&mut self) -> Vec<Task> {
+        self.note_open_ticket();
+        std::mem::take(&mut self.deferred)
+    }
+
+    /// Queues a save of the open ticket if it changed. Not while a commit is under way: the
+    /// commit removes the saved copy itself, and must not find it saved again behind it.
+    fn note_open_ticket(&mut self) {
+        if self.committing {
+            return;
+        }
+        let ticket = self.checkout.ticket();
+        let open = (self.cashier.is_some() && !ticket.is_empty()).then(|| OpenTicket {
+            nonce: self.ticket_nonce.clone(),
+            cashier: self.checkout.cashier().to_string(),
+            member_id: self.member.as_ref().map(|m| m.member_id.clone()),
+            ticket: ticket.clone(),
+        });
+        let shape = open.as_ref().map(|o| {
+            format!(
+                "{}|{:?}|{}",
+                o.nonce,
+                o.member_id,
+                serde_json::to_string(&o.ticket).unwrap_or_default()
+            )
+        });
+        if shape != self.saved_ticket {
+            self.saved_ticket = shape;
+            self.deferred.push(Task::SaveOpenTicket(open.map(Box::new)));
+        }
+    }
+
+    /// The ticket this cashier had open when they logged out, or when the till stopped,
+    /// comes back to them, with its member.
+    fn bring_back_open_ticket(&mut self, cashier: &str) {
+        if !self.checkout.ticket().is_empty() {
+            return;
+        }
+        let Ok(Some(id)) = self.checkout.store().auto_parked_for(cashier) else {
+            return;
+        };
+        if let Ok(member_id) = self.checkout.resume(id) {
+            self.fresh_ticket();
+            self.parked_count = self.parked_count.saturating_sub(1);
+            self.selected = self.checkout.ticket().lines().last().map(|l| l.id);
+            self.member = member_id
+                .and_then(|m| self.checkout.store().member(&m).ok().flatten())
+                .filter(|m| m.active);
+            self.sale_message =
+                Message::info(self.t("你未完成的小票已取回", "your open ticket is back"));
+        }
+    }
+
+    /// Logs the cashier out. Their open ticket is parked under their name, to come back when
+    /// they log in again: the next cashier starts with an empty ticket. A ticket with
+    /// payments taken cannot be parked, so it must be finished first.
     pub fn logout(&mut self) {
+        if !self.checkout.ticket().is_empty() {
+            let member_id = self.member.as_ref().map(|m| m.member_id.clone());
+            let nonce = self.ticket_nonce.clone();
+            match self
+                .checkout
+                .park_with(member_id.as_deref(), true, Some(&nonce))
+            {
+                Ok(_) => {
+                    self.fresh_ticket();
+                    self.parked_count += 1;
+                    self.selected = None;
+                }
+                Err(CheckoutError::PaymentInProgress) => {
+                    self.back_office_message = Message::error(self.t(
+                        "本单已收款：先完成或删除付款，再退出登录",
+                        "payments are taken on the open ticket: finish it or remove them before logging out",
+                    ));
+                    return;
+                }
+                Err(error) => {
+                    self.back_office_message = Message::error(self.refusal(&error));
+                    return;
+                }
+            }
+        }
+        self.entry.clear();
+        self.weighing = None;
+        self.sale_message = None;
         self.cashier = None;
         self.screen = Screen::Login;
         self.login_pin.clear();
@@ -799,6 +976,14 @@ impl Session {
         }
         if self.entry.is_empty() {
             return None;
+        }
+        if let Some((code, name)) = self.weighing.take() {
+            // The entry holds the weight of the product waiting for one.
+            let task = self.scan_on_sale(&code);
+            if matches!(&self.sale_message, Some(m) if m.error) {
+                self.weighing = Some((code, name));
+            }
+            return task;
         }
         // A code keyed by hand (a damaged barcode, a PLU).
         let code = std::mem::take(&mut self.entry);
@@ -924,7 +1109,11 @@ impl Session {
 
     pub fn park(&mut self) {
         let member_id = self.member.as_ref().map(|m| m.member_id.clone());
-        match self.checkout.park_for(member_id.as_deref()) {
+        let nonce = self.ticket_nonce.clone();
+        match self
+            .checkout
+            .park_with(member_id.as_deref(), false, Some(&nonce))
+        {
             Ok(id) => {
                 self.fresh_ticket();
                 self.parked_count += 1;
@@ -976,6 +1165,8 @@ impl Session {
 
     pub fn quick_key(&mut self, index: usize) -> Option<Task> {
         let code = self.quick_keys.get(index)?.code.clone();
+        self.phone_entry = None;
+        self.weighing = None;
         self.scan_on_sale(&code)
     }
 
@@ -1174,7 +1365,13 @@ impl Session {
         }
     }
 
+    /// The member panel's ✕: leaves phone entry if a number is being keyed, or else detaches
+    /// the member from the ticket.
     pub fn detach_member(&mut self) {
+        if self.phone_entry.take().is_some() {
+            self.sale_message = None;
+            return;
+        }
         if let Some(member) = self.member.take() {
             self.sale_message = Message::info(self.lang.pick(
                 &format!("已取消关联会员 {}", member_title(&member)),
@@ -1234,6 +1431,8 @@ impl Session {
             return None;
         }
         self.screen = Screen::Payment;
+        self.phone_entry = None;
+        self.weighing = None;
         self.pay_kind = TenderKind::Cash;
         self.pay_entry.clear();
         self.pay_reference.clear();
@@ -1254,6 +1453,14 @@ impl Session {
         if approval.checking {
             return None;
         }
+        if let Some(left) = self.approval_guard.locked_for(now_ms()) {
+            let text = self.locked_message(left);
+            let approval = self.approval.as_mut()?;
+            approval.message = Some(text);
+            approval.pin.clear();
+            return None;
+        }
+        let approval = self.approval.as_mut()?;
         if crate::staff::check_pin_shape(&approval.pin).is_err() {
             approval.message = Some(
                 self.lang
@@ -1285,9 +1492,11 @@ impl Session {
         let approval = self.approval.as_mut()?;
         approval.checking = false;
         let Some(manager) = manager else {
-            approval.message = Some(self.lang.pick("店长 PIN 错误", "wrong manager PIN"));
+            let text = self.wrong_pin(PinPrompt::Approval);
+            self.approval.as_mut()?.message = Some(text);
             return None;
         };
+        self.guard_succeeded(PinPrompt::Approval);
         let approval = self.approval.take()?;
         if approval.pending == Pending::OpenBackOffice {
             return self.enter_back_office();
@@ -1474,6 +1683,7 @@ impl Session {
                 self.committing = true;
                 let extras = SaleExtras {
                     points: self.member.as_ref().map(|_| self.points_this_sale()),
+                    open_ticket: Some(self.ticket_nonce.clone()),
                 };
                 Some(Task::Commit(Box::new(draft), extras))
             }
@@ -1499,6 +1709,10 @@ impl Session {
                 self.selected = None;
                 self.entry.clear();
                 self.sale_message = None;
+                // The drawer's own pulse follows at once, if there is a printer to send it.
+                self.drawer = (self.printer.is_some()
+                    && crate::domain::receipt::opens_drawer(&record))
+                .then_some(DrawerState::Opening);
                 self.last_sale = Some(record);
                 self.screen = Screen::Complete;
             }
@@ -1543,17 +1757,52 @@ impl Session {
     }
 
     /// The answer to [`Task::Sync`]: a summary line, or why it failed.
-    pub fn synced(&mut self, result: Result<String, String>, sync: SyncState) {
+    pub fn synced(
+        &mut self,
+        result: Result<crate::sync::SyncReport, crate::sync::SyncNowError>,
+        sync: SyncState,
+    ) {
         self.syncing = false;
+        // The counts are re-read from the store after the sync, whatever its outcome: the
+        // screen never shows a figure the store does not hold.
         self.sync = sync;
         self.back_office_message = match result {
-            Ok(summary) => Message::info(summary),
-            Err(error) => Message::error(error),
+            Ok(report) => Message::info(self.lang.sync_report(&report)),
+            Err(error) => Message::error(self.lang.sync_error(&error)),
         };
     }
 
     pub fn set_language(&mut self, lang: Lang) {
         self.lang = lang;
+    }
+
+    /// The back office's "Open drawer": a no-sale opening, for managers.
+    pub fn open_drawer(&mut self) -> Option<Task> {
+        // Only a manager reaches the back office (by login, or by a manager's PIN).
+        if self.screen != Screen::BackOffice {
+            return None;
+        }
+        self.drawer = Some(DrawerState::Opening);
+        self.back_office_message = Message::info(self.t("正在打开钱箱…", "opening the drawer…"));
+        Some(Task::OpenDrawer)
+    }
+
+    /// What became of a drawer pulse ([`Task::OpenDrawer`], or a cash sale's commit).
+    pub fn drawer_done(&mut self, result: Result<(), till_drivers::printer::PrintError>) {
+        let state = match result {
+            Ok(()) => DrawerState::Opened,
+            Err(error) => DrawerState::Failed(error),
+        };
+        if self.screen == Screen::BackOffice {
+            self.back_office_message = match &state {
+                DrawerState::Failed(error) => Message::error(self.lang.pick(
+                    &format!("钱箱未打开：{}", self.lang.print_error(error)),
+                    &format!("the drawer did not open: {}", self.lang.print_error(error)),
+                )),
+                _ => Message::info(self.t("钱箱已打开", "drawer opened")),
+            };
+        }
+        self.drawer = Some(state);
     }
 
     pub fn close_side_screen(&mut self) {
@@ -1563,6 +1812,12 @@ impl Session {
             Screen::Login
         };
     }
+}
+
+/// Now, as Unix milliseconds: PIN lockouts are kept in wall-clock time so they outlive a
+/// restart.
+fn now_ms() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
 }
 
 /// Runs a [`Task::CheckPin`]: argon2 is slow by design, so this belongs on a worker thread.

@@ -142,10 +142,25 @@ impl Till {
         self.shown("Message")
     }
 
-    /// Keys as the window receives them; a whole string arrives as fast as a scanner types.
+    /// Keys as the window receives them from an X keyboard or a USB scanner; a whole string
+    /// arrives as fast as a scanner types. A capital or a shifted symbol comes between a
+    /// Shift press and a Shift release, each its own key event, as X sends them.
     fn keys(&self, text: &str) {
+        let window = self.app.window.window();
+        let shift = slint::SharedString::from(Key::Shift);
         for c in text.chars() {
+            let shifted = c.is_ascii_uppercase() || ":_+?!@#$%^&*()<>\"{}|~".contains(c);
+            if shifted {
+                window.dispatch_event(WindowEvent::KeyPressed {
+                    text: shift.clone(),
+                });
+            }
             self.key(c.to_string().into());
+            if shifted {
+                window.dispatch_event(WindowEvent::KeyReleased {
+                    text: shift.clone(),
+                });
+            }
         }
     }
 
@@ -363,7 +378,7 @@ fn a_big_discount_needs_a_manager_given_and_refused() {
                 .unwrap()
                 .message
                 .as_deref(),
-            Some("wrong manager PIN")
+            Some("wrong manager PIN: 4 tries left")
         );
         till.tap("Cancel approval");
         assert!(till.app.session.borrow().approval.is_none());
@@ -1110,5 +1125,279 @@ fn a_catalog_published_at_hq_reaches_the_open_till_without_repricing_the_ticket(
         assert_eq!(prices(), [1200], "the line already rung up keeps its price");
         till.tap("Fresh Americano");
         assert_eq!(prices(), [1200, 1350]);
+    });
+}
+
+#[test]
+fn a_scanner_typing_capitals_with_shift_scans_whole_codes() {
+    on_ui_thread(|| {
+        let till = till();
+        till.login();
+        // The cashier has keyed a quantity; the scanner types a receipt code, each capital
+        // between a Shift press and release (`keys` sends them as X does).
+        till.tap("2");
+        std::thread::sleep(super::wedge::MAX_GAP * 2);
+        till.keys("TR1.S001.T01.1\n");
+        let message = till.message();
+        assert!(message.starts_with("receipt TR1.S001.T01.1"), "{message}");
+        assert_eq!(
+            till.shown("Code / qty"),
+            "2",
+            "the cashier's quantity is kept"
+        );
+        // A member code typed the same way attaches the member.
+        std::thread::sleep(super::wedge::MAX_GAP * 2);
+        till.keys(&format!("{}\n", spec_member_code(&till, "10086", 0)));
+        assert!(
+            till.app.session.borrow().member.is_some(),
+            "{}",
+            till.message()
+        );
+        assert_eq!(till.shown("Code / qty"), "2");
+        // The quantity still belongs to the next item: two bottles, not 2.1 or 1.100.
+        till.scan("农夫山泉 550ml");
+        assert_eq!(
+            till.app.session.borrow().checkout().ticket().lines()[0].quantity,
+            crate::domain::Quantity::units(2)
+        );
+        // Lower case, `-`, `/` and `:` arrive whole too: an unknown code is named in full.
+        std::thread::sleep(super::wedge::MAX_GAP * 2);
+        till.keys("https://Shop.Example/x-Y:1\n");
+        assert_eq!(till.message(), "unknown barcode https://Shop.Example/x-Y:1");
+        assert_eq!(till.lines(), 1);
+    });
+}
+
+#[test]
+fn a_keyed_plu_asks_for_the_weight_and_unit_goods_refuse_fractions() {
+    on_ui_thread(|| {
+        let till = till();
+        till.login();
+        till.type_slowly("00042\n");
+        assert!(
+            till.message()
+                .contains("is sold by weight: key the weight in kg and press ↵"),
+            "{}",
+            till.message()
+        );
+        assert_eq!(till.shown("Code / qty"), "");
+        till.type_slowly("1.5\n");
+        assert_eq!(till.lines(), 1, "{}", till.message());
+        assert_eq!(till.shown("Total"), "¥19.47", "1.5 kg of apples at ¥12.98");
+        // Half a cup of noodles is refused, and the ticket keeps its one line.
+        till.tap("0");
+        till.tap("Decimal point");
+        till.tap("5");
+        till.scan("康师傅红烧牛肉面 桶装");
+        assert!(
+            till.message()
+                .ends_with("is sold by the unit: whole quantities only"),
+            "{}",
+            till.message()
+        );
+        assert_eq!(till.lines(), 1);
+        // Zero is refused as well.
+        till.special(Key::Escape);
+        till.tap("0");
+        till.scan("康师傅红烧牛肉面 桶装");
+        assert!(till.message().contains("more than 0"), "{}", till.message());
+        assert_eq!(till.lines(), 1);
+    });
+}
+
+#[test]
+fn a_discount_out_of_range_is_refused_before_the_manager_is_asked() {
+    on_ui_thread(|| {
+        let till = till();
+        till.login();
+        till.scan("心相印抽纸 标准装");
+        till.keys("150");
+        till.tap("Discount percent");
+        assert!(till.app.session.borrow().approval.is_none());
+        assert_eq!(till.message(), "a discount is between 0 % and 100 %");
+        assert_eq!(till.shown("Total"), "¥19.90");
+    });
+}
+
+#[test]
+fn every_pin_prompt_locks_after_five_wrong_pins_even_across_a_restart() {
+    on_ui_thread(|| {
+        let till = till();
+        till.login();
+        till.scan("心相印抽纸 标准装");
+        for left in [4, 3, 2, 1] {
+            till.keys("30");
+            till.tap("Discount percent");
+            till.type_slowly("1111\n");
+            till.wait("approval check", |s| {
+                s.approval.as_ref().is_some_and(|a| !a.checking)
+            });
+            let message = till
+                .app
+                .session
+                .borrow()
+                .approval
+                .as_ref()
+                .unwrap()
+                .message
+                .clone();
+            assert_eq!(
+                message.as_deref(),
+                Some(format!("wrong manager PIN: {left} tries left").as_str())
+            );
+            till.tap("Cancel approval");
+        }
+        till.keys("30");
+        till.tap("Discount percent");
+        till.type_slowly("1111\n");
+        till.wait("approval check", |s| {
+            s.approval.as_ref().is_some_and(|a| !a.checking)
+        });
+        // Locked: the right PIN is refused without being checked.
+        till.type_slowly(&format!("{}\n", DEMO_MANAGER.2));
+        let session = till.app.session.borrow();
+        let approval = session.approval.as_ref().unwrap();
+        assert!(!approval.checking, "no PIN check runs while locked");
+        assert!(
+            approval
+                .message
+                .as_deref()
+                .is_some_and(|m| m.starts_with("too many wrong PINs: try again in")),
+            "{:?}",
+            approval.message
+        );
+        drop(session);
+        assert_eq!(till.shown("Total"), "¥19.90");
+        till.tap("Cancel approval");
+        // The till restarts: the lockout is still there.
+        till.wait("the lockout saved", |s| {
+            s.checkout()
+                .store()
+                .pin_guard(crate::staff::PinPrompt::Approval)
+                .is_ok_and(|g| g.locked_until_ms > 0)
+        });
+        let Till { dir, app } = till;
+        drop(app);
+        let till = open_till(dir, AppOptions::default());
+        till.login();
+        till.scan("心相印抽纸 标准装");
+        till.keys("30");
+        till.tap("Discount percent");
+        till.type_slowly(&format!("{}\n", DEMO_MANAGER.2));
+        let message = till
+            .app
+            .session
+            .borrow()
+            .approval
+            .as_ref()
+            .unwrap()
+            .message
+            .clone();
+        assert!(
+            message
+                .as_deref()
+                .is_some_and(|m| m.starts_with("too many wrong PINs")),
+            "{message:?}"
+        );
+    });
+}
+
+#[test]
+fn an_open_ticket_stays_with_its_cashier_and_survives_a_restart() {
+    on_ui_thread(|| {
+        let till = till();
+        till.login_as(DEMO_MANAGER.1, DEMO_MANAGER.2);
+        till.scan("农夫山泉 550ml");
+        till.scan("可口可乐 500ml");
+        till.tap("Back office");
+        till.wait("back office", |s| s.today.is_some());
+        till.tap("Log out");
+        assert_eq!(till.screen(), Screen::Login);
+        // The cashier logs in to an empty ticket.
+        till.login();
+        assert_eq!(
+            till.lines(),
+            0,
+            "the manager's ticket did not pass to the cashier"
+        );
+        till.scan("心相印抽纸 标准装");
+        // The till stops (a crash, a pulled plug) with the cashier's ticket open.
+        till.wait("the open ticket saved", |s| {
+            s.checkout()
+                .store()
+                .open_ticket()
+                .is_ok_and(|t| t.is_some_and(|t| t.ticket.lines().len() == 1))
+        });
+        let Till { dir, app } = till;
+        drop(app);
+        let till = open_till(dir, AppOptions::default());
+        till.login();
+        assert_eq!(till.lines(), 1, "{}", till.message());
+        assert_eq!(till.message(), "your open ticket is back");
+        assert_eq!(till.shown("Total"), "¥19.90");
+        till.tap("Back office");
+        till.type_slowly(&format!("{}\n", DEMO_MANAGER.2));
+        till.wait("approval", |s| s.approval.is_none());
+        till.tap("Log out");
+        // The manager gets their own two lines back.
+        till.login_as(DEMO_MANAGER.1, DEMO_MANAGER.2);
+        assert_eq!(till.lines(), 2);
+        assert_eq!(till.shown("Total"), "¥5.50");
+    });
+}
+
+#[test]
+fn phone_entry_has_a_way_out_and_ends_with_a_scan_or_payment() {
+    on_ui_thread(|| {
+        let till = till();
+        till.login();
+        till.tap("Member");
+        assert!(till.app.session.borrow().phone_entry.is_some());
+        // On screen, ✕ leaves phone entry.
+        till.tap("Cancel phone entry");
+        assert!(till.app.session.borrow().phone_entry.is_none());
+        till.tap("3");
+        assert_eq!(till.shown("Code / qty"), "3");
+        till.special(Key::Escape);
+        // A product scan leaves phone entry: the next digits are a quantity again.
+        till.tap("Member");
+        till.scan("农夫山泉 550ml");
+        assert!(till.app.session.borrow().phone_entry.is_none());
+        till.tap("2");
+        assert_eq!(till.shown("Code / qty"), "2");
+        till.special(Key::Escape);
+        // So does going to payment and back.
+        till.tap("Member");
+        till.tap("Pay");
+        till.special(Key::Escape);
+        assert_eq!(till.screen(), Screen::Sale);
+        assert!(till.app.session.borrow().phone_entry.is_none());
+    });
+}
+
+#[test]
+fn sync_now_tells_the_truth_in_the_cashiers_language() {
+    on_ui_thread(|| {
+        let till = till();
+        till.login_as(DEMO_MANAGER.1, DEMO_MANAGER.2);
+        till.scan("农夫山泉 550ml");
+        till.pay_exact();
+        till.tap("New sale");
+        till.tap("Back office");
+        till.wait("back office", |s| s.today.is_some());
+        till.tap("中文 (Chinese)");
+        till.tap("立即同步");
+        till.wait("sync", |s| !s.syncing);
+        let session = till.app.session.borrow();
+        let message = session.back_office_message.clone().unwrap();
+        assert!(message.error);
+        assert!(
+            message.text.starts_with("本机尚未在总部注册"),
+            "{}",
+            message.text
+        );
+        assert_eq!(session.sync.pending, 1, "the sale still waits to sync");
+        drop(session);
+        till.tap("English");
     });
 }

@@ -6,6 +6,8 @@ use crate::checkout::{Approvable, CheckoutError};
 use crate::domain::scan::{PaymentProvider, UnknownReason};
 use crate::domain::ticket::TicketError;
 use crate::domain::{Currency, Quantity, TenderKind};
+use crate::printing::PrinterProblem;
+use till_drivers::printer::PrintError;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Lang {
@@ -31,6 +33,74 @@ impl Lang {
         match self {
             Lang::Zh => "zh_CN",
             Lang::En => "",
+        }
+    }
+
+    /// A printer's trouble, as the cashier should read it.
+    pub fn print_error(self, error: &PrintError) -> String {
+        match error {
+            PrintError::Unreachable(detail) => self.pick(
+                &format!("无法连接打印机（{detail}）：检查电源和网线"),
+                &format!("cannot reach the printer ({detail}): check its power and cable"),
+            ),
+            PrintError::Timeout => self.pick("打印机没有应答", "the printer did not answer"),
+            PrintError::PaperOut => self.pick("打印机缺纸", "the printer is out of paper"),
+            PrintError::CoverOpen => self.pick("打印机盖未合上", "the printer's cover is open"),
+            PrintError::Offline => self.pick("打印机离线", "the printer is offline"),
+            PrintError::PrinterError => self.pick(
+                "打印机报错（可能卡纸或切刀故障）",
+                "the printer reports an error (paper or cutter jam?)",
+            ),
+            PrintError::Interrupted(detail) => self.pick(
+                &format!("打印中途断开（{detail}）"),
+                &format!("the printer connection broke while printing ({detail})"),
+            ),
+        }
+    }
+
+    /// What a finished sync did, for the back office.
+    pub fn sync_report(self, report: &crate::sync::SyncReport) -> String {
+        let refused = report.rejected.len();
+        self.pick(
+            &format!(
+                "同步完成：总部接收 {} 笔，已有 {} 笔，拒收 {refused} 笔；待同步 {}",
+                report.accepted, report.duplicates, report.pending
+            ),
+            &format!(
+                "synced: {} accepted, {} already at HQ, {refused} refused; {} to sync",
+                report.accepted, report.duplicates, report.pending
+            ),
+        )
+    }
+
+    /// Why a sync did not happen or did not finish.
+    pub fn sync_error(self, error: &crate::sync::SyncNowError) -> String {
+        use crate::sync::SyncNowError;
+        match error {
+            SyncNowError::NotRegistered => self.pick(
+                "本机尚未在总部注册，无法同步：请店长运行 till register",
+                "this till is not registered with HQ, so it cannot sync: a manager runs `till register`",
+            ),
+            SyncNowError::AlreadyRunning => self.pick(
+                "同步正在进行，请稍候",
+                "a sync is already running; wait for it to finish",
+            ),
+            SyncNowError::Hq(detail) => self.pick(
+                &format!("同步失败，销售已保存，稍后自动重试：{detail}"),
+                &format!("sync failed; sales are kept and retried later: {detail}"),
+            ),
+            other => self.pick(&format!("同步失败：{other}"), &format!("sync failed: {other}")),
+        }
+    }
+
+    /// Why the last receipt did not print.
+    pub fn printer_problem(self, problem: &PrinterProblem) -> String {
+        match problem {
+            PrinterProblem::Printer(error) => self.print_error(error),
+            PrinterProblem::Other(detail) => self.pick(
+                &format!("小票无法生成：{detail}"),
+                &format!("receipt error: {detail}"),
+            ),
         }
     }
 
@@ -166,6 +236,14 @@ impl Lang {
                     "quantity must be more than 0 and at most {}",
                     self.quantity(*max, false)
                 ),
+            ),
+            TicketError::FractionalQuantity(name) => self.pick(
+                &format!("{name} 按件销售：数量须为整数"),
+                &format!("{name} is sold by the unit: whole quantities only"),
+            ),
+            TicketError::LabelledLine(name) => self.pick(
+                &format!("{name} 来自电子秤标签，重量不能改：删除该行后重新称重"),
+                &format!("{name} comes from a scale label: void the line and weigh it again"),
             ),
             TicketError::NegativePrice => self.pick("价格不能为负", "price cannot be negative"),
             TicketError::PercentOutOfRange => self.pick(

@@ -34,7 +34,14 @@ pub struct Wedge {
 impl Wedge {
     /// Feeds one key press: `text` is what the key produced (`"\n"` or `"\r"` for Enter).
     /// Returns None for keys that are neither characters nor Enter.
+    ///
+    /// A modifier key (Shift, Caps Lock, AltGr, …) arrives as a press of its own, between
+    /// the characters of a burst: a USB scanner types `T` as Shift down, `t`, Shift up. It
+    /// produces no character and leaves the burst, and its timing, as they were.
     pub fn key(&mut self, text: &str, now: Instant) -> Option<WedgeKey> {
+        if is_modifier(text) {
+            return None;
+        }
         let fast = self
             .last
             .is_some_and(|last| now.saturating_duration_since(last) <= MAX_GAP);
@@ -66,6 +73,16 @@ impl Wedge {
             }
         }
     }
+}
+
+/// Whether `text` is a modifier key as Slint reports it: Shift (left and right), Control,
+/// Alt, AltGr, Caps Lock and Meta are the control characters U+0010 to U+0018.
+pub fn is_modifier(text: &str) -> bool {
+    let mut chars = text.chars();
+    matches!(
+        (chars.next(), chars.next()),
+        (Some('\u{10}'..='\u{18}'), None)
+    )
 }
 
 #[cfg(test)]
@@ -118,6 +135,59 @@ mod tests {
         );
         check("\n", fast, Some(WedgeKey::Enter));
         check("\u{f70f}", fast, None);
+    }
+
+    /// Types `code` as a USB scanner does on an X keyboard: every capital (and every shifted
+    /// symbol) between a Shift press and a Shift release, each its own key event.
+    fn scanner_keys(code: &str) -> Vec<String> {
+        const SHIFT: &str = "\u{10}";
+        let mut keys = Vec::new();
+        for c in code.chars() {
+            let shifted = c.is_ascii_uppercase() || ":_+?".contains(c);
+            if shifted {
+                keys.push(SHIFT.to_string());
+            }
+            keys.push(c.to_string());
+            if shifted {
+                keys.push(SHIFT.to_string());
+            }
+        }
+        keys.push("\n".into());
+        keys
+    }
+
+    #[test]
+    fn modifier_keys_inside_a_burst_belong_to_it() {
+        let check = |code: &str, extra: &[&str]| {
+            let mut wedge = Wedge::default();
+            let mut now = Instant::now();
+            let mut last = None;
+            let mut keys = scanner_keys(code);
+            // Caps Lock, AltGr and the right Shift may come anywhere in the burst.
+            for (i, key) in extra.iter().enumerate() {
+                keys.insert(1 + i * 2, key.to_string());
+            }
+            for key in keys {
+                last = wedge.key(&key, now);
+                now += Duration::from_millis(3);
+            }
+            assert_eq!(
+                last,
+                Some(WedgeKey::Scan(code.into())),
+                "{code:?} {extra:?}"
+            );
+        };
+        check("TM1.10086.59000000.ABCDEFGHIJKLMNOP", &[]);
+        check("TR1.S001.T01.1", &[]);
+        check("tr1.s001.t01.1", &[]);
+        check("https://hq.example.com/c/S001-T01-7.ABCD", &[]);
+        check("A-b/C:d.E", &["\u{14}", "\u{13}", "\u{15}"]);
+        for modifier in ["\u{10}", "\u{13}", "\u{14}", "\u{15}", "\u{18}"] {
+            assert!(is_modifier(modifier));
+        }
+        for key in ["a", "\n", "\u{8}", "\u{1b}", "\u{f70f}", "\u{10}x"] {
+            assert!(!is_modifier(key), "{key:?}");
+        }
     }
 
     #[test]

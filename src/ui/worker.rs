@@ -12,16 +12,21 @@ use super::session::{PinPurpose, SyncState, Task, check_pin};
 use super::{App, AppOptions};
 use crate::config::Config;
 use crate::printing::PrintWorker;
-use crate::store::{DaySummary, SaleExtras, StaffMember, Store};
-use crate::sync::{SyncEvent, SyncWindow};
+use crate::staff::{PinGuard, PinPrompt};
+use crate::store::{DaySummary, OpenTicket, SaleExtras, StaffMember, Store};
+use crate::sync::{SyncEvent, SyncNowError, SyncReport, SyncWindow};
+use till_drivers::printer::PrintError;
 
 /// A worker's answer.
 #[derive(Debug)]
 pub(super) enum Done {
     Pin(PinPurpose, Option<StaffMember>),
     Committed(Result<SaleRecord, String>),
+    /// What became of a drawer opening: at a cash sale's commit, or a manager's no-sale
+    /// opening from the back office.
+    Drawer(Result<(), PrintError>),
     BackOffice(DaySummary, SyncState),
-    Synced(Result<String, String>, SyncState),
+    Synced(Result<SyncReport, SyncNowError>, SyncState),
     /// The quick keys, re-read after a sync brought a new catalog version, so their labels
     /// show today's names and prices.
     QuickKeys(Vec<super::session::QuickItem>),
@@ -31,12 +36,23 @@ pub(super) enum Done {
 enum SaleJob {
     Commit(Box<SaleRecord>, SaleExtras),
     BackOffice,
+    OpenDrawer,
+    /// A durable write for the controller, in order with the commits.
+    Save(Save),
+}
+
+enum Save {
+    PinGuard(PinPrompt, PinGuard),
+    OpenTicket(Option<Box<OpenTicket>>),
 }
 
 #[derive(Debug)]
 pub(super) struct Workers {
     sales: Sender<SaleJob>,
     sync: Option<Sender<()>>,
+    /// For a one-off sync when the background sync is off.
+    data_dir: PathBuf,
+    settings: crate::checkout::CheckoutSettings,
 }
 
 impl std::fmt::Debug for SaleJob {
@@ -44,6 +60,8 @@ impl std::fmt::Debug for SaleJob {
         f.write_str(match self {
             SaleJob::Commit(..) => "Commit",
             SaleJob::BackOffice => "BackOffice",
+            SaleJob::OpenDrawer => "OpenDrawer",
+            SaleJob::Save(_) => "Save",
         })
     }
 }
@@ -62,6 +80,7 @@ impl Workers {
     ) -> anyhow::Result<Workers> {
         let (sales, jobs) = channel::<SaleJob>();
         let db = super::database(&data_dir);
+        let own_dir = data_dir.clone();
         std::thread::Builder::new()
             .name("sales".into())
             .spawn(move || {
@@ -80,17 +99,28 @@ impl Workers {
                                         ..SyncState::default()
                                     },
                                 )),
+                                SaleJob::OpenDrawer => {
+                                    send(Done::Drawer(open_drawer(printer.as_deref())))
+                                }
+                                SaleJob::Save(_) => {
+                                    eprintln!("till: cannot save to the database: {error}");
+                                }
                             }
                             continue;
                         }
                     };
                     match job {
-                        SaleJob::Commit(draft, extras) => send(Done::Committed(commit(
-                            store,
-                            *draft,
-                            extras,
-                            printer.as_deref(),
-                        ))),
+                        SaleJob::Commit(draft, extras) => {
+                            commit(store, *draft, extras, printer.as_deref());
+                        }
+                        SaleJob::OpenDrawer => {
+                            send(Done::Drawer(open_drawer(printer.as_deref())));
+                        }
+                        SaleJob::Save(save) => {
+                            if let Err(e) = save.write(store) {
+                                eprintln!("till: cannot save to the database: {e}");
+                            }
+                        }
                         SaleJob::BackOffice => {
                             let today = today(store).unwrap_or_default();
                             send(Done::BackOffice(today, sync_state(store)));
@@ -98,10 +128,11 @@ impl Workers {
                     }
                 }
             })?;
+        let settings = crate::checkout::CheckoutSettings::from_config(config)?;
         let sync = if options.background_sync {
             let window = SyncWindow::parse(&config.sync_window).map_err(anyhow::Error::msg)?;
             let db = super::database(&data_dir);
-            let settings = crate::checkout::CheckoutSettings::from_config(config)?;
+            let settings = settings.clone();
             let quick_codes = config.ui.quick_keys.clone();
             Some(crate::sync::spawn_background(
                 data_dir,
@@ -117,14 +148,7 @@ impl Workers {
                         send(Done::QuickKeys(keys));
                     }
                     let result = match event {
-                        SyncEvent::Synced(Ok(r)) => Ok(format!(
-                            "{} / {} / {} · {}",
-                            r.accepted,
-                            r.duplicates,
-                            r.rejected.len(),
-                            r.pending
-                        )),
-                        SyncEvent::Synced(Err(e)) => Err(e.to_string()),
+                        SyncEvent::Synced(result) => result,
                         SyncEvent::CheckpointFailed(_) => return true,
                     };
                     send(Done::Synced(result, state));
@@ -134,7 +158,12 @@ impl Workers {
         } else {
             None
         };
-        Ok(Workers { sales, sync })
+        Ok(Workers {
+            sales,
+            sync,
+            data_dir: own_dir,
+            settings,
+        })
     }
 
     pub(super) fn start(&self, task: Task) {
@@ -154,34 +183,86 @@ impl Workers {
             Task::LoadBackOffice => {
                 let _ = self.sales.send(SaleJob::BackOffice);
             }
+            Task::OpenDrawer => {
+                let _ = self.sales.send(SaleJob::OpenDrawer);
+            }
+            Task::SavePinGuard(prompt, guard) => {
+                let _ = self
+                    .sales
+                    .send(SaleJob::Save(Save::PinGuard(prompt, guard)));
+            }
+            Task::SaveOpenTicket(open) => {
+                let _ = self.sales.send(SaleJob::Save(Save::OpenTicket(open)));
+            }
             Task::Sync => match &self.sync {
                 Some(wake) if wake.send(()).is_ok() => {}
-                _ => send(Done::Synced(
-                    Err("background sync is off on this till".into()),
-                    SyncState::default(),
-                )),
+                // No background sync on this till: "Sync now" still syncs, once, on a thread
+                // of its own, under the till's sync lock like every other sync.
+                _ => {
+                    let (data_dir, settings) = (self.data_dir.clone(), self.settings.clone());
+                    std::thread::spawn(move || {
+                        let db = super::database(&data_dir);
+                        let (result, state) = match Store::open(&db) {
+                            Ok(mut store) => {
+                                let result = crate::sync::sync_till(
+                                    &data_dir,
+                                    &mut store,
+                                    &settings,
+                                    std::time::Duration::from_secs(30),
+                                    crate::sync::DEFAULT_BATCH,
+                                    3,
+                                    false,
+                                );
+                                (result, sync_state(&store))
+                            }
+                            Err(e) => (Err(e.into()), SyncState::default()),
+                        };
+                        send(Done::Synced(result, state));
+                    });
+                }
             },
         }
     }
 }
 
-/// Commits the sale, then queues its receipt: the sale is durable before anything prints.
-fn commit(
-    store: &mut Store,
-    draft: SaleRecord,
-    extras: SaleExtras,
-    printer: Option<&PrintWorker>,
-) -> Result<SaleRecord, String> {
-    let committed = store
-        .commit_sale_with(draft, extras)
-        .map_err(|e| e.to_string())?;
-    if let Some(printer) = printer {
-        // A failure here leaves the sale committed and the receipt reprintable.
-        if store.enqueue_receipt(committed.record.seq, false).is_ok() {
-            printer.notify();
+/// Commits the sale and says so at once; then opens the cash drawer for a cash sale, on its
+/// own pulse, and says whether it opened; then queues the receipt. The sale is durable before
+/// anything leaves the till, and the drawer never waits for the receipt.
+fn commit(store: &mut Store, draft: SaleRecord, extras: SaleExtras, printer: Option<&PrintWorker>) {
+    let committed = match store.commit_sale_with(draft, extras) {
+        Ok(committed) => committed,
+        Err(e) => return send(Done::Committed(Err(e.to_string()))),
+    };
+    let record = committed.record;
+    send(Done::Committed(Ok(record.clone())));
+    let Some(printer) = printer else {
+        return;
+    };
+    let after = crate::printing::after_commit(store, Some(printer.printer()), &record);
+    if let Some(opened) = after.drawer {
+        send(Done::Drawer(opened.map(|_| ())));
+    }
+    // A receipt that could not be queued leaves the sale committed and reprintable.
+    if let Some(Ok(_)) = after.receipt {
+        printer.notify();
+    }
+}
+
+impl Save {
+    fn write(self, store: &Store) -> Result<(), crate::store::StoreError> {
+        match self {
+            Save::PinGuard(prompt, guard) => store.save_pin_guard(prompt, &guard),
+            Save::OpenTicket(open) => store.save_open_ticket(open.as_deref()),
         }
     }
-    Ok(committed.record)
+}
+
+/// A no-sale opening of the cash drawer, from the back office.
+fn open_drawer(printer: Option<&PrintWorker>) -> Result<(), PrintError> {
+    match printer {
+        Some(printer) => printer.printer().printer.open_drawer().map(|_| ()),
+        None => Err(PrintError::Unreachable("no printer configured".into())),
+    }
 }
 
 fn today(store: &Store) -> Result<DaySummary, crate::store::StoreError> {
