@@ -47,6 +47,25 @@ pub enum BenchCommand {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// Start-up to a usable sale screen, and resident memory during a sale, on a generated
+    /// catalog: `till` started as a new process each run, against the same binary started
+    /// to do nothing (`till --version`) as the baseline.
+    Startup {
+        #[arg(long, default_value_t = 1_000_000)]
+        products: usize,
+        #[arg(long, default_value_t = 7)]
+        runs: usize,
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// One start-up run, in its own process (started by `till bench startup`).
+    #[command(hide = true)]
+    StartupRun {
+        #[arg(long)]
+        terminal: PathBuf,
+        #[arg(long)]
+        products: usize,
+    },
 }
 
 pub fn run(cmd: BenchCommand) -> Result<ExitCode> {
@@ -62,6 +81,12 @@ pub fn run(cmd: BenchCommand) -> Result<ExitCode> {
             scans,
             dir,
         } => ui_scan(products, scans, &work_dir(dir)?),
+        BenchCommand::Startup {
+            products,
+            runs,
+            dir,
+        } => startup(products, runs, &work_dir(dir)?),
+        BenchCommand::StartupRun { terminal, products } => startup_run(&terminal, products),
     }
 }
 
@@ -315,18 +340,16 @@ fn catalog(products: usize, scans: usize, dir: &WorkDir) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn ui_scan(products: usize, scans: usize, dir: &WorkDir) -> Result<ExitCode> {
-    use slint::ComponentHandle;
-    use slint::platform::WindowEvent;
+/// A terminal in `dir` with a generated catalog of `products` and one cashier, who is
+/// returned.
+fn generated_terminal(dir: &Path, products: usize) -> Result<(Config, till::store::StaffMember)> {
     use till::store::{Role, StaffMember};
-    use till::ui::{App, AppOptions};
-
-    let csv_path = dir.0.join("catalog.csv");
+    let csv_path = dir.join("catalog.csv");
     write_catalog(&csv_path, products, 0)?;
     let config = Config::new("S001", "T01", Currency::CNY, TaxMode::Inclusive);
-    std::fs::write(dir.0.join(till::config::CONFIG_FILE), config.to_toml())?;
+    std::fs::write(dir.join(till::config::CONFIG_FILE), config.to_toml())?;
     let settings = CheckoutSettings::from_config(&config)?;
-    let mut store = Store::create(&dir.0.join("till.db"), "S001", "T01", Currency::CNY)?;
+    let mut store = Store::create(&dir.join("till.db"), "S001", "T01", Currency::CNY)?;
     let rules = ImportRules::for_terminal(&settings, false, 0);
     let input = BufReader::with_capacity(1 << 16, std::fs::File::open(&csv_path)?);
     import_csv(&mut store, input, &rules, |_| {})?;
@@ -337,7 +360,17 @@ fn ui_scan(products: usize, scans: usize, dir: &WorkDir) -> Result<ExitCode> {
     };
     store.add_staff(&cashier, &till::staff::hash_pin("1234")?)?;
     store.checkpoint()?;
-    drop(store);
+    std::fs::remove_file(&csv_path)?;
+    Ok((config, cashier))
+}
+
+fn ui_scan(products: usize, scans: usize, dir: &WorkDir) -> Result<ExitCode> {
+    use slint::ComponentHandle;
+    use slint::platform::WindowEvent;
+    use till::ui::{App, AppOptions};
+
+    let (config, cashier) = generated_terminal(&dir.0, products)?;
+    let settings = CheckoutSettings::from_config(&config)?;
 
     // Baseline: the engine alone, on its own connection.
     let store = Store::open(&dir.0.join("till.db"))?;
@@ -410,5 +443,105 @@ fn ui_scan(products: usize, scans: usize, dir: &WorkDir) -> Result<ExitCode> {
     line("serial scan → ticket model", &serial);
     line("wedge keys + Enter → ticket model", &wedge);
     println!("  target: p99 < 2 ms on the UI thread");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn startup(products: usize, runs: usize, dir: &WorkDir) -> Result<ExitCode> {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    generated_terminal(&dir.0, products)?;
+    let exe = std::env::current_exe()?;
+    let (mut baseline, mut ready, mut rss, mut peak) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..runs {
+        // Baseline: the same binary, started to print its version and exit.
+        let start = Instant::now();
+        let status = Command::new(&exe).arg("--version").stdout(Stdio::null()).status()?;
+        anyhow::ensure!(status.success(), "till --version failed");
+        baseline.push(start.elapsed());
+        // The till: from the process starting to the sale screen drawn and taking scans.
+        let start = Instant::now();
+        let mut child = Command::new(&exe)
+            .args(["bench", "startup-run", "--products", &products.to_string(), "--terminal"])
+            .arg(&dir.0)
+            .stdout(Stdio::piped())
+            .spawn()?;
+        let mut lines = BufReader::new(child.stdout.take().context("no stdout")?).lines();
+        let first = lines.next().context("the run said nothing")??;
+        anyhow::ensure!(first == "ready", "unexpected {first:?}");
+        ready.push(start.elapsed());
+        let memory = lines.next().context("the run gave no memory figure")??;
+        let figures: Vec<u64> = memory
+            .split_whitespace()
+            .skip(1)
+            .map(|f| f.parse().unwrap_or(0))
+            .collect();
+        anyhow::ensure!(figures.len() == 2, "unexpected {memory:?}");
+        rss.push(figures[0]);
+        peak.push(figures[1]);
+        anyhow::ensure!(child.wait()?.success(), "the run failed");
+    }
+    for times in [&mut baseline, &mut ready] {
+        times.sort();
+    }
+    rss.sort_unstable();
+    peak.sort_unstable();
+    let ms = |d: Duration| format!("{:.1} ms", d.as_secs_f64() * 1000.0);
+    let mb = |kb: u64| format!("{:.1} MB", kb as f64 / 1024.0);
+    println!("start-up to a usable sale screen, catalog of {products} products, {runs} runs");
+    println!(
+        "  till --version (baseline)     median {:>9}   max {:>9}",
+        ms(percentile(&baseline, 50)),
+        ms(*baseline.last().unwrap_or(&Duration::ZERO))
+    );
+    println!(
+        "  start → sale screen drawn     median {:>9}   max {:>9}   {} × baseline   target < 250 ms",
+        ms(percentile(&ready, 50)),
+        ms(*ready.last().unwrap_or(&Duration::ZERO)),
+        ratio(percentile(&ready, 50), percentile(&baseline, 50)),
+    );
+    println!(
+        "  resident memory during a sale median {:>9}   peak {:>9}   target < 64 MB",
+        mb(rss[rss.len() / 2]),
+        mb(*peak.last().unwrap_or(&0))
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One start-up, in a fresh process: the real window (headless, software renderer, every
+/// bundled font loaded) over the terminal in `terminal`, logged in, the sale screen drawn;
+/// then a sale of 20 scans, and the resident memory (`VmRSS`, `VmHWM` in kB) after it.
+fn startup_run(terminal: &Path, products: usize) -> Result<ExitCode> {
+    use slint::ComponentHandle;
+    use till::ui::{App, AppOptions};
+    till::ui::screenshot::init_headless()?;
+    let app = App::new(terminal, AppOptions::default())?;
+    app.set_size(1024, 768);
+    app.window.show()?;
+    let cashier = app
+        .session
+        .borrow()
+        .staff
+        .first()
+        .cloned()
+        .context("no cashier")?;
+    app.update(|s| s.logged_in(Some(cashier)));
+    app.window.window().take_snapshot()?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "ready")?;
+    out.flush()?;
+    let mut rng = fastrand::Rng::with_seed(7);
+    for _ in 0..20 {
+        app.scan(&generated_ean13(rng.usize(0..products)));
+    }
+    app.window.window().take_snapshot()?;
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    writeln!(out, "memory {} {}", field("VmRSS:"), field("VmHWM:"))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -36,6 +36,9 @@ pub struct ImportReport {
     pub rows: u64,
     pub stats: ImportStats,
     pub rejected: Vec<RowError>,
+    /// Imported products whose names have characters the touchscreen's bundled font cannot
+    /// show (they would be blank on a till without a font of its own), with those characters.
+    pub unshowable: Vec<(u64, String, Vec<char>)>,
     /// False when bad rows made the import write nothing.
     pub committed: bool,
 }
@@ -94,6 +97,7 @@ pub fn import_csv(
     let mut seen_codes = FirstSeen::with_capacity(rows_hint);
     let mut seen_plus = FirstSeen::with_capacity(0);
     let mut rejected = Vec::new();
+    let mut unshowable = Vec::new();
     let mut rows = 0u64;
     while reader.read_byte_record(&mut record).map_err(read_err)? {
         rows += 1;
@@ -150,6 +154,15 @@ pub fn import_csv(
             seen_plus.insert(plu, line);
         }
         if rejected.is_empty() || rules.skip_invalid {
+            let mut missing = crate::fonts::unshowable(&row.product.name_zh);
+            for ch in crate::fonts::unshowable(&row.product.name_en) {
+                if !missing.contains(&ch) {
+                    missing.push(ch);
+                }
+            }
+            if !missing.is_empty() {
+                unshowable.push((line, row.product.sku.clone(), missing));
+            }
             import.write(row.product, row.barcodes)?;
         }
     }
@@ -164,6 +177,7 @@ pub fn import_csv(
         rows,
         stats,
         rejected,
+        unshowable,
         committed,
     })
 }
@@ -363,6 +377,7 @@ pub fn apply_published(
         rows: count,
         stats,
         rejected,
+        unshowable: Vec::new(),
         committed,
     })
 }

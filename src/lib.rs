@@ -5,6 +5,7 @@ pub mod checkout;
 pub mod config;
 pub mod demo;
 pub mod domain;
+pub mod fonts;
 pub mod printing;
 pub mod staff;
 pub mod store;

@@ -235,6 +235,15 @@ enum DebugCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Commands that draw the touchscreen need fontconfig to know a font, and this must happen
+    // before any thread starts (it sets FONTCONFIG_FILE).
+    if matches!(
+        cli.command,
+        Command::Ui | Command::Demo { .. } | Command::Screenshot { .. } | Command::Bench(_)
+    ) && let Err(error) = till::fonts::ensure_fontconfig(&till::fonts::default_cache_dir())
+    {
+        eprintln!("till: warning: cannot set up the bundled font for fontconfig: {error}");
+    }
     match run(cli) {
         Ok(code) => code,
         Err(error) => {
@@ -396,6 +405,20 @@ fn catalog(data_dir: &Path, cmd: CatalogCommand) -> Result<ExitCode> {
                     report.rows
                 );
                 return Ok(ExitCode::FAILURE);
+            }
+            const SHOWN: usize = 20;
+            for (line, sku, chars) in report.unshowable.iter().take(SHOWN) {
+                let chars: String = chars.iter().collect();
+                eprintln!(
+                    "warning: line {line} (SKU {sku}): the touchscreen's font cannot show {chars}; \
+                     they appear blank on a till without a font of its own"
+                );
+            }
+            if report.unshowable.len() > SHOWN {
+                eprintln!(
+                    "warning: and {} more products whose names the font cannot show",
+                    report.unshowable.len() - SHOWN
+                );
             }
             println!(
                 "imported {} products ({} added, {} updated, {} unchanged){}",

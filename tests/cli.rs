@@ -218,6 +218,59 @@ fn catalog_import_lists_bad_rows_and_imports_nothing_unless_told() {
 }
 
 #[test]
+fn catalog_import_warns_about_names_the_font_cannot_show() {
+    let till = Till::new();
+    till.ok(&["init", "--store-id", "S001", "--terminal-id", "T01"]);
+    let csv = till.data_dir().join("names.csv");
+    std::fs::write(
+        &csv,
+        "sku,barcodes,name_zh,name_en,price,tax_class\n\
+         1,6901028075831,喆堃燚 礼盒,Gift box,2.00,food\n\
+         2,4006381333931,𰻝𰻝面,Biangbiang noodles,3.00,food\n",
+    )
+    .unwrap();
+    let out = till.run(&["catalog", "import", csv.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(
+        stderr.lines().filter(|l| l.starts_with("warning:")).count(),
+        1,
+        "only the name outside the font: {stderr}"
+    );
+    assert!(
+        stderr.contains("warning: line 3 (SKU 2): the touchscreen's font cannot show 𰻝"),
+        "{stderr}"
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("imported 2 products"));
+}
+
+#[test]
+fn the_touchscreen_draws_on_a_machine_without_any_font() {
+    let till = Till::new();
+    // Fontconfig with no font at all, as on a bare kiosk image.
+    let empty = till.data_dir().join("empty-fonts.conf");
+    std::fs::write(
+        &empty,
+        "<?xml version=\"1.0\"?>\n<!DOCTYPE fontconfig SYSTEM \"fonts.dtd\">\n<fontconfig></fontconfig>\n",
+    )
+    .unwrap();
+    let shots = till.data_dir().join("shots");
+    let out = Command::new(env!("CARGO_BIN_EXE_till"))
+        .args(["screenshot", "--out"])
+        .arg(&shots)
+        .env("FONTCONFIG_FILE", &empty)
+        .env("XDG_CACHE_HOME", till.data_dir().join("cache"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(shots.join("02-sale-zh-1024x768.png").exists());
+}
+
+#[test]
 fn catalog_export_reimports_unchanged() {
     let till = Till::with_catalog();
     let exported = till.ok(&["catalog", "export"]);
