@@ -41,7 +41,8 @@ fn font_coverage() -> Vec<(u32, u32)> {
 }
 
 fn main() {
-    let mut out = String::from("/// Code points both bundled weights show, as sorted inclusive ranges.\n");
+    let mut out =
+        String::from("/// Code points both bundled weights show, as sorted inclusive ranges.\n");
     out.push_str("pub const BUNDLED_FONT_COVERAGE: &[(u32, u32)] = &[\n");
     for (start, end) in font_coverage() {
         let _ = writeln!(out, "    (0x{start:X}, 0x{end:X}),");

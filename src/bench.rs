@@ -451,17 +451,27 @@ fn startup(products: usize, runs: usize, dir: &WorkDir) -> Result<ExitCode> {
     use std::process::{Command, Stdio};
     generated_terminal(&dir.0, products)?;
     let exe = std::env::current_exe()?;
-    let (mut baseline, mut ready, mut rss, mut peak) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut baseline, mut ready, mut rss, mut peak) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..runs {
         // Baseline: the same binary, started to print its version and exit.
         let start = Instant::now();
-        let status = Command::new(&exe).arg("--version").stdout(Stdio::null()).status()?;
+        let status = Command::new(&exe)
+            .arg("--version")
+            .stdout(Stdio::null())
+            .status()?;
         anyhow::ensure!(status.success(), "till --version failed");
         baseline.push(start.elapsed());
         // The till: from the process starting to the sale screen drawn and taking scans.
         let start = Instant::now();
         let mut child = Command::new(&exe)
-            .args(["bench", "startup-run", "--products", &products.to_string(), "--terminal"])
+            .args([
+                "bench",
+                "startup-run",
+                "--products",
+                &products.to_string(),
+                "--terminal",
+            ])
             .arg(&dir.0)
             .stdout(Stdio::piped())
             .spawn()?;

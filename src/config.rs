@@ -102,6 +102,61 @@ pub struct UiSection {
     /// The customer-facing display: `off`, `window`, or `second-monitor` (full screen on the
     /// monitor to the right of the till's).
     pub customer_display: CustomerDisplay,
+    /// Open the till's window full screen (a kiosk); `till ui --fullscreen` does the same.
+    pub fullscreen: bool,
+    /// The till's window size, e.g. `"800x480"` for a 7" screen; `till ui --size` overrides it.
+    pub size: Option<WindowSize>,
+}
+
+/// A window size in logical pixels, written `WIDTHxHEIGHT` (`800x480`). The touchscreen needs
+/// at least 800×480; more than 7680×4320 is a typo.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct WindowSize {
+    pub width: u32,
+    pub height: u32,
+}
+
+impl std::str::FromStr for WindowSize {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<WindowSize, String> {
+        let (width, height) = text
+            .trim()
+            .split_once(['x', 'X', '×'])
+            .ok_or_else(|| format!("window size {text:?} is not WIDTHxHEIGHT, e.g. 800x480"))?;
+        let number = |part: &str| {
+            part.trim()
+                .parse::<u32>()
+                .map_err(|_| format!("window size {text:?} is not WIDTHxHEIGHT, e.g. 800x480"))
+        };
+        let size = WindowSize {
+            width: number(width)?,
+            height: number(height)?,
+        };
+        if size.width < 800 || size.height < 480 {
+            return Err(format!(
+                "window size {text:?} is smaller than the 800x480 the touchscreen needs"
+            ));
+        }
+        if size.width > 7680 || size.height > 4320 {
+            return Err(format!("window size {text:?} is larger than any screen"));
+        }
+        Ok(size)
+    }
+}
+
+impl TryFrom<String> for WindowSize {
+    type Error = String;
+    fn try_from(text: String) -> Result<WindowSize, String> {
+        text.parse()
+    }
+}
+
+impl From<WindowSize> for String {
+    fn from(size: WindowSize) -> String {
+        format!("{}x{}", size.width, size.height)
+    }
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -119,6 +174,8 @@ impl Default for UiSection {
             language: "zh_CN".into(),
             quick_keys: Vec::new(),
             customer_display: CustomerDisplay::Off,
+            fullscreen: false,
+            size: None,
         }
     }
 }
@@ -525,6 +582,36 @@ mod tests {
         let back: Config = toml::from_str(&text).unwrap();
         assert_eq!(back, config);
         back.validate().unwrap();
+    }
+
+    #[test]
+    fn window_sizes_parse_or_say_why_not() {
+        fn check(text: &str, expected: Result<(u32, u32), &str>) {
+            let got = text.parse::<WindowSize>().map(|s| (s.width, s.height));
+            match (got, expected) {
+                (Ok(size), Ok(want)) => assert_eq!(size, want, "{text}"),
+                (Err(e), Err(want)) => assert!(e.contains(want), "{text}: {e}"),
+                (got, want) => panic!("{text}: {got:?}, expected {want:?}"),
+            }
+        }
+        check("800x480", Ok((800, 480)));
+        check(" 1024X768 ", Ok((1024, 768)));
+        check("1920×1080", Ok((1920, 1080)));
+        check("640x480", Err("smaller than the 800x480"));
+        check("800x0", Err("smaller"));
+        check("800*480", Err("not WIDTHxHEIGHT"));
+        check("800x", Err("not WIDTHxHEIGHT"));
+        check("-800x480", Err("not WIDTHxHEIGHT"));
+        check("99999x480", Err("larger than any screen"));
+        // In config.toml: a bad size is refused when the config is read.
+        let mut config = Config::new("S001", "T01", Currency::CNY, TaxMode::Inclusive);
+        config.ui.size = Some("800x480".parse().unwrap());
+        config.ui.fullscreen = true;
+        let back: Config = toml::from_str(&config.to_toml()).unwrap();
+        assert_eq!(back.ui, config.ui);
+        let bad = config.to_toml().replace("\"800x480\"", "\"800x48\"");
+        let error = toml::from_str::<Config>(&bad).unwrap_err().to_string();
+        assert!(error.contains("smaller than the 800x480"), "{error}");
     }
 
     #[test]

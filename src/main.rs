@@ -70,9 +70,11 @@ enum Command {
         /// Run the scripted sale in this terminal even if a display is available.
         #[arg(long)]
         script: bool,
+        #[command(flatten)]
+        window: touch_cli::WindowArgs,
     },
     /// Start the touchscreen.
-    Ui,
+    Ui(touch_cli::WindowArgs),
     /// Render every screen, in both languages, at 800x480 and 1024x768, to PNG files.
     Screenshot {
         #[arg(long, value_name = "DIR")]
@@ -239,7 +241,7 @@ fn main() -> ExitCode {
     // before any thread starts (it sets FONTCONFIG_FILE).
     if matches!(
         cli.command,
-        Command::Ui | Command::Demo { .. } | Command::Screenshot { .. } | Command::Bench(_)
+        Command::Ui(_) | Command::Demo { .. } | Command::Screenshot { .. } | Command::Bench(_)
     ) && let Err(error) = till::fonts::ensure_fontconfig(&till::fonts::default_cache_dir())
     {
         eprintln!("till: warning: cannot set up the bundled font for fontconfig: {error}");
@@ -270,7 +272,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Sales(cmd) => sales(&data_dir, cmd),
         Command::Journal(JournalCommand::Verify) => verify(&data_dir),
         Command::Journal(JournalCommand::Export { out }) => export_journal(&data_dir, out),
-        Command::Demo { keep, script } => {
+        Command::Demo {
+            keep,
+            script,
+            window,
+        } => {
             let data_dir = keep.unwrap_or_else(|| {
                 std::env::temp_dir().join(format!("till-demo-{}", uuid::Uuid::now_v7()))
             });
@@ -282,10 +288,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 }
                 demo(data_dir)
             } else {
-                touch_cli::demo(data_dir)
+                touch_cli::demo(data_dir, &window)
             }
         }
-        Command::Ui => touch_cli::ui(&data_dir),
+        Command::Ui(window) => touch_cli::ui(&data_dir, &window),
         Command::Screenshot { out } => touch_cli::screenshot(&out),
         Command::Staff(cmd) => touch_cli::staff(&data_dir, cmd),
         Command::Member(cmd) => member_cli::run(&data_dir, cmd),

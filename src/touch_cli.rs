@@ -83,8 +83,28 @@ pub fn has_display() -> bool {
         || std::env::var_os("WAYLAND_DISPLAY").is_some_and(|d| !d.is_empty())
 }
 
+/// How `till ui` opens its window; each overrides `[ui]` in `config.toml`.
+#[derive(clap::Args, Debug, Default)]
+pub struct WindowArgs {
+    /// Full screen, for a kiosk (`[ui] fullscreen`).
+    #[arg(long)]
+    pub fullscreen: bool,
+    /// The window's size, e.g. 800x480 for a 7" screen (`[ui] size`).
+    #[arg(long, value_name = "WxH")]
+    pub size: Option<till::config::WindowSize>,
+}
+
+impl WindowArgs {
+    fn placement(&self, config: &till::config::Config) -> till::ui::kiosk::Placement {
+        till::ui::kiosk::Placement {
+            fullscreen: self.fullscreen || config.ui.fullscreen,
+            size: self.size.or(config.ui.size),
+        }
+    }
+}
+
 /// Runs the touchscreen on this terminal until its window closes.
-pub fn ui(data_dir: &Path) -> Result<ExitCode> {
+pub fn ui(data_dir: &Path, window: &WindowArgs) -> Result<ExitCode> {
     let (config, _) = crate::open(data_dir)?;
     if !has_display() {
         bail!("no display: set DISPLAY (X11) or WAYLAND_DISPLAY, or use `till run` in a terminal");
@@ -94,13 +114,23 @@ pub fn ui(data_dir: &Path) -> Result<ExitCode> {
         AppOptions {
             printing: true,
             background_sync: true,
+            sound: true,
         },
     )?;
     let _scanners = till::ui::attach_scanners(&config)?;
+    open_window(&app, window.placement(&config))?;
     app.show_customer_display()?;
     close_with_the_till(&app);
     app.window.run().context("the touchscreen stopped")?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Shows the till's window as placed, and has it take the keyboard focus.
+fn open_window(app: &std::rc::Rc<App>, placement: till::ui::kiosk::Placement) -> Result<()> {
+    till::ui::kiosk::place(app, placement);
+    app.window.show().context("cannot open the till's window")?;
+    till::ui::kiosk::claim_focus(app, placement);
+    Ok(())
 }
 
 pub fn screenshot(out: &Path) -> Result<ExitCode> {
@@ -111,7 +141,7 @@ pub fn screenshot(out: &Path) -> Result<ExitCode> {
 
 /// The touchscreen demo: a fresh terminal with the sample catalog, a virtual printer on TCP
 /// and a virtual scanner on a pseudo-terminal, which the terminal's stdin types into.
-pub fn demo(data_dir: PathBuf) -> Result<ExitCode> {
+pub fn demo(data_dir: PathBuf, window: &WindowArgs) -> Result<ExitCode> {
     let receipts = data_dir.join("receipts");
     let printer = till_drivers::virtual_printer::VirtualPrinter::spawn("127.0.0.1:0", &receipts)
         .context("cannot start the virtual printer")?;
@@ -153,9 +183,11 @@ pub fn demo(data_dir: PathBuf) -> Result<ExitCode> {
         AppOptions {
             printing: true,
             background_sync: false,
+            sound: true,
         },
     )?;
     let _scanners = till::ui::attach_scanners(&config)?;
+    open_window(&app, window.placement(&config))?;
     app.show_customer_display()?;
     close_with_the_till(&app);
     // This terminal's lines go out through the virtual scanner, as a real scanner would send them.

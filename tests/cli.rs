@@ -1953,3 +1953,131 @@ mod sync {
         assert_eq!(mode & 0o777, 0o600);
     }
 }
+
+/// The release-style touchscreen in a real X server (Xvfb) with no window manager, driven
+/// as a cashier and a USB scanner would through xdotool: X key events, Shift pressed and
+/// released around every capital.
+mod kiosk {
+    use super::*;
+
+    /// An Xvfb server of 800×480 on a free display, stopped when dropped.
+    struct Display {
+        number: u32,
+        server: std::process::Child,
+    }
+
+    impl Display {
+        fn start() -> Display {
+            for number in 90..200 {
+                if Path::new(&format!("/tmp/.X{number}-lock")).exists() {
+                    continue;
+                }
+                let mut server = Command::new("Xvfb")
+                    .arg(format!(":{number}"))
+                    .args(["-screen", "0", "800x480x24", "-nolisten", "tcp"])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .expect("Xvfb runs (Debian package xvfb; .ci/run installs it)");
+                let socket = format!("/tmp/.X11-unix/X{number}");
+                for _ in 0..100 {
+                    if Path::new(&socket).exists() {
+                        return Display { number, server };
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                let _ = server.kill();
+                let _ = server.wait();
+                panic!("Xvfb :{number} did not start");
+            }
+            panic!("no free X display number");
+        }
+
+        fn name(&self) -> String {
+            format!(":{}", self.number)
+        }
+
+        /// Runs xdotool on this display and returns what it printed.
+        fn xdotool(&self, args: &[&str]) -> String {
+            let out = Command::new("xdotool")
+                .args(args)
+                .env("DISPLAY", self.name())
+                .output()
+                .expect("xdotool runs (Debian package xdotool; .ci/run installs it)");
+            String::from_utf8_lossy(&out.stdout).trim().to_string()
+        }
+    }
+
+    impl Drop for Display {
+        fn drop(&mut self) {
+            let _ = self.server.kill();
+            let _ = self.server.wait();
+        }
+    }
+
+    fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+        for _ in 0..200 {
+            if done() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("timed out waiting for {what}");
+    }
+
+    #[test]
+    fn a_kiosk_till_takes_the_screen_and_the_keys_and_a_scanner_types_whole_codes() {
+        let display = Display::start();
+        let till = Till::new();
+        till::demo::create_terminal(till.data_dir(), None).unwrap();
+        // One cashier: the login screen needs only the PIN.
+        till.ok(&["staff", "remove", till::demo::DEMO_MANAGER.0]);
+        let mut ui = till
+            .command(&["ui", "--fullscreen"])
+            .env("DISPLAY", display.name())
+            .env("SLINT_BACKEND", "winit-software")
+            .env("XDG_CACHE_HOME", till.data_dir().join("cache"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut window = String::new();
+        wait_for("the till's window", || {
+            window = display.xdotool(&["search", "--name", "^Till$"]);
+            !window.is_empty()
+        });
+        // No window manager, and nobody calls `xdotool windowfocus`: the till takes the keys.
+        wait_for("the keyboard focus", || {
+            display.xdotool(&["getwindowfocus"]) == window
+        });
+        wait_for("the window to cover the screen", || {
+            let geometry = display.xdotool(&["getwindowgeometry", &window]);
+            geometry.contains("Position: 0,0") && geometry.contains("Geometry: 800x480")
+        });
+        // The cashier keys the PIN at a person's pace.
+        display.xdotool(&["type", "--delay", "150", till::demo::DEMO_CASHIER.2]);
+        display.xdotool(&["key", "Return"]);
+        std::thread::sleep(Duration::from_secs(3));
+        // The scanner types the member's QR code (capitals with Shift) and a bottle of water,
+        // each a burst, then Enter.
+        let code = till.ok(&["member", "code", "10086"]);
+        for scan in [
+            code.trim().lines().last().unwrap().to_string(),
+            sample_ean13(2),
+        ] {
+            display.xdotool(&["type", "--delay", "5", &scan]);
+            display.xdotool(&["key", "Return"]);
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        // F12 pays the rest in cash.
+        display.xdotool(&["key", "F12"]);
+        std::thread::sleep(Duration::from_millis(500));
+        display.xdotool(&["key", "Return"]);
+        wait_for("the sale", || till.ok(&["sales", "list"]).contains("#1 "));
+        let _ = ui.kill();
+        let _ = ui.wait();
+        let list = till.ok(&["sales", "list"]);
+        assert!(list.contains("1 lines") && list.contains("10086"), "{list}");
+        assert!(till.ok(&["sales", "show", "1"]).contains("农夫山泉"));
+    }
+}

@@ -24,6 +24,7 @@ mod approval;
 mod backoffice;
 mod complete;
 pub mod customer;
+pub mod kiosk;
 mod login;
 mod member;
 mod parked;
@@ -65,6 +66,10 @@ pub struct App {
     pub session: Rc<RefCell<Session>>,
     workers: Workers,
     printer: Option<Arc<PrintWorker>>,
+    beeper: Option<till_drivers::sound::Beeper>,
+    /// The session's alert count last shown (beeped and flashed).
+    alerts_shown: std::cell::Cell<u64>,
+    flash_off: slint::Timer,
     _timer: slint::Timer,
 }
 
@@ -82,6 +87,9 @@ thread_local! {
     static WAIT_GENERATION: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
+/// How long the screen's edge stays red after a refused scan.
+const FLASH: Duration = Duration::from_millis(400);
+
 /// Options for [`App::new`].
 #[derive(Clone, Debug, Default)]
 pub struct AppOptions {
@@ -89,6 +97,8 @@ pub struct AppOptions {
     pub printing: bool,
     /// Start the background sync thread (off in screenshots and tests).
     pub background_sync: bool,
+    /// Beep on refused scans, where the machine has audio (off in screenshots and tests).
+    pub sound: bool,
 }
 
 impl App {
@@ -139,6 +149,7 @@ impl App {
             config.member.public_url.trim_end_matches('/'),
             config.store_id
         );
+        let sound = options.sound;
         let workers = Workers::spawn(data_dir.to_path_buf(), printer.clone(), &config, options)?;
         let timer = slint::Timer::default();
         let app = Rc::new(App {
@@ -149,6 +160,13 @@ impl App {
             session: Rc::new(RefCell::new(session)),
             workers,
             printer,
+            beeper: if sound {
+                till_drivers::sound::Beeper::spawn().ok()
+            } else {
+                None
+            },
+            alerts_shown: std::cell::Cell::new(0),
+            flash_off: slint::Timer::default(),
             _timer: timer,
         });
         CURRENT.with(|current| *current.borrow_mut() = Rc::downgrade(&app));
@@ -214,6 +232,31 @@ impl App {
         customer::show(&self.customer, &session, &self.join_url);
         parked::show(window, &session);
         backoffice::show(window, &session);
+        if session.alerts != self.alerts_shown.get() {
+            self.alerts_shown.set(session.alerts);
+            self.alert();
+        }
+    }
+
+    /// A refused scan: a short beep where there is audio, and the screen's edge flashes red
+    /// for a moment.
+    fn alert(&self) {
+        if let Some(beeper) = &self.beeper {
+            beeper.error();
+        }
+        self.window.global::<ShellAdapter>().set_flash(true);
+        let window = self.window.as_weak();
+        self.flash_off
+            .start(slint::TimerMode::SingleShot, FLASH, move || {
+                if let Some(window) = window.upgrade() {
+                    window.global::<ShellAdapter>().set_flash(false);
+                }
+            });
+    }
+
+    /// Beeps asked for so far (none where sound is off).
+    pub fn beeps(&self) -> usize {
+        self.beeper.as_ref().map_or(0, |b| b.requested())
     }
 
     fn tick(&self) {

@@ -72,7 +72,7 @@ pub fn render_all(out: &Path) -> Result<Vec<PathBuf>> {
 }
 
 /// Walks the till through a realistic shift, taking a picture at each screen.
-fn stage(app: &Rc<App>, shoot: &mut dyn FnMut(&str) -> Result<()>) -> Result<()> {
+pub(super) fn stage(app: &Rc<App>, shoot: &mut dyn FnMut(&str) -> Result<()>) -> Result<()> {
     // Login, with the cashier chosen and two digits keyed.
     app.update(|s| s.select_staff(0));
     app.update(|s| s.login_key("1"));
@@ -119,11 +119,15 @@ fn stage(app: &Rc<App>, shoot: &mut dyn FnMut(&str) -> Result<()>) -> Result<()>
     app.update(|s| s.scan("6920000000000"));
     shoot("02-sale")?;
     shoot("09-customer-display")?;
+    // Loose apples keyed by PLU: the till asks for the weight.
     app.update(|s| s.toggle_quick_keys());
-    app.update(|s| s.sale_key("3"));
+    for key in ["0", "0", "0", "4", "2", "enter"] {
+        app.update(|s| s.sale_key(key));
+    }
     shoot("03-quick-keys")?;
     app.update(|s| s.toggle_quick_keys());
-    app.update(|s| s.sale_key("clear"));
+    app.update(|s| s.sale_key("1"));
+    app.update(|s| s.sale_key("enter"));
 
     // A 30 % discount is over the cashier's limit: the manager is called.
     app.update(|s| s.sale_key("3"));
@@ -161,6 +165,9 @@ fn stage(app: &Rc<App>, shoot: &mut dyn FnMut(&str) -> Result<()>) -> Result<()>
     }
     app.update(|s| s.approval_key("enter"));
     wait(app, |s| s.today.is_some(), "back office")?;
+    // Sync now, on a till not registered with HQ yet: it says so, in full.
+    app.update(|s| s.sync_now());
+    wait(app, |s| !s.syncing, "sync")?;
     shoot("08-back-office")?;
 
     // A member by phone on the next sale, then a new customer asked to join.

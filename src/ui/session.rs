@@ -257,6 +257,8 @@ pub struct Session {
     /// Identifies the open ticket to the replay cache: a code may be scanned again for the
     /// same ticket, never for another.
     ticket_nonce: String,
+    /// Scans refused so far: each one beeps and flashes the screen's edge.
+    pub alerts: u64,
     // Keyboard.
     wedge: Wedge,
     burst_snapshot: Option<(Field, String)>,
@@ -322,6 +324,7 @@ impl Session {
             member_settings: MemberSettings::default(),
             ticket_nonce: uuid::Uuid::now_v7().to_string(),
             wedge: Wedge::default(),
+            alerts: 0,
             burst_snapshot: None,
         }
     }
@@ -529,8 +532,33 @@ impl Session {
     // ----- scans ------------------------------------------------------------------------
 
     /// A code from a scanner: serial or keyboard wedge. Whatever is on screen, the scan is
-    /// used or refused with a message; it is never silently dropped.
+    /// used or refused with a message; it is never silently dropped. A refused scan also
+    /// counts an alert ([`Session::alerts`]): the till beeps and flashes, since a cashier
+    /// looks at the goods, not the screen.
     pub fn scan(&mut self, code: &str) -> Option<Task> {
+        let task = self.scan_here(code);
+        if self.scan_was_refused() {
+            self.alerts += 1;
+        }
+        task
+    }
+
+    /// Whether the scan just handled was refused: the screen it met shows an error.
+    fn scan_was_refused(&self) -> bool {
+        if self.approval.is_some() {
+            return true;
+        }
+        let message = match self.screen {
+            Screen::Login => &self.login_message,
+            Screen::Sale | Screen::Complete => &self.sale_message,
+            Screen::Payment => &self.pay_message,
+            Screen::Parked => &self.parked_message,
+            Screen::BackOffice => &self.back_office_message,
+        };
+        message.as_ref().is_some_and(|m| m.error)
+    }
+
+    fn scan_here(&mut self, code: &str) -> Option<Task> {
         if let Some(approval) = &mut self.approval {
             approval.message = Some(self.lang.pick(
                 &format!("先完成店长批准；扫码 {code} 未处理"),

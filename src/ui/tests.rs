@@ -1079,6 +1079,7 @@ fn a_catalog_published_at_hq_reaches_the_open_till_without_repricing_the_ticket(
             AppOptions {
                 printing: false,
                 background_sync: true,
+                sound: false,
             },
         );
         let quick_price = || {
@@ -1399,5 +1400,130 @@ fn sync_now_tells_the_truth_in_the_cashiers_language() {
         assert_eq!(session.sync.pending, 1, "the sale still waits to sync");
         drop(session);
         till.tap("English");
+    });
+}
+
+#[test]
+fn a_refused_scan_beeps_and_flashes_the_screen() {
+    on_ui_thread(|| {
+        let dir = tempfile::tempdir().unwrap();
+        crate::demo::create_terminal(dir.path(), None).unwrap();
+        let till = open_till(
+            dir,
+            AppOptions {
+                sound: true,
+                ..AppOptions::default()
+            },
+        );
+        till.login();
+        let flash = || till.shown("Alert") == "on";
+        till.scan("农夫山泉 550ml");
+        assert_eq!(
+            (till.app.beeps(), flash()),
+            (0, false),
+            "a good scan is quiet"
+        );
+        till.scan_code("6900000000007");
+        assert_eq!(till.message(), "unknown product 6900000000007");
+        assert_eq!(till.app.beeps(), 1);
+        assert!(flash(), "the screen's edge flashes");
+        // The flash goes by itself.
+        i_slint_backend_testing::mock_elapsed_time(Duration::from_millis(500));
+        assert!(!flash());
+        // A payment code on the sale screen, and a scan behind the manager prompt, too.
+        till.scan_code("134567890123456789");
+        till.keys("50");
+        till.tap("Discount percent");
+        till.scan("可口可乐 500ml");
+        assert_eq!(till.app.beeps(), 3);
+        assert_eq!(till.lines(), 1);
+    });
+}
+
+/// What is wrong with the layout of `window` at its size: controls or texts that reach
+/// outside it, and texts cut short inside their element.
+fn layout_faults<C: ComponentHandle + ElementRoot>(component: &C, screen: &str) -> Vec<String> {
+    use i_slint_backend_testing::AccessibleRole;
+    let window = component.window();
+    let size = window.size().to_logical(window.scale_factor());
+    let mut faults = Vec::new();
+    for element in ElementHandle::query_descendants(&component.root_element()).find_all() {
+        let Some(role) = element.accessible_role() else {
+            continue;
+        };
+        // Ticket rows scroll inside their list: below the fold is fine.
+        if role == AccessibleRole::ListItem {
+            continue;
+        }
+        let label = element
+            .accessible_label()
+            .or_else(|| element.accessible_value())
+            .unwrap_or_default();
+        let (position, extent) = (element.absolute_position(), element.size());
+        if extent.width <= 0.0 || extent.height <= 0.0 {
+            continue;
+        }
+        let inside = position.x >= -0.5
+            && position.y >= -0.5
+            && position.x + extent.width <= size.width + 0.5
+            && position.y + extent.height <= size.height + 0.5;
+        if !inside {
+            faults.push(format!(
+                "{screen} {}x{}: {role:?} {label:?} at {},{} size {}x{} reaches outside the window",
+                size.width, size.height, position.x, position.y, extent.width, extent.height
+            ));
+        }
+        if element.accessible_description().as_deref() == Some("content overflows") {
+            faults.push(format!(
+                "{screen} {}x{}: {label:?} has more to show than room for it",
+                size.width, size.height
+            ));
+        }
+        if element.accessible_description().as_deref() == Some("text overflows") {
+            faults.push(format!(
+                "{screen} {}x{}: {role:?} {label:?} ({:?}) is cut short",
+                size.width,
+                size.height,
+                element.accessible_value().unwrap_or_default()
+            ));
+        }
+    }
+    faults
+}
+
+#[test]
+fn every_screen_fits_at_800x480_and_1024x768_in_both_languages() {
+    on_ui_thread(|| {
+        let mut faults = Vec::new();
+        for lang in [Lang::Zh, Lang::En] {
+            let dir = tempfile::tempdir().unwrap();
+            crate::demo::create_terminal(dir.path(), None).unwrap();
+            let app = App::new(dir.path(), AppOptions::default()).unwrap();
+            super::select_language(lang);
+            app.update(|s| s.set_language(lang));
+            app.window.show().unwrap();
+            let check = app.clone();
+            super::screenshot::stage(&app, &mut |name| {
+                let customer = name.contains("customer");
+                for (width, height) in super::screenshot::SIZES {
+                    if customer {
+                        check.set_customer_size(width, height);
+                    } else {
+                        check.set_size(width, height);
+                    }
+                    check.refresh();
+                    settle();
+                    let screen = format!("{name} {lang:?}");
+                    faults.extend(if customer {
+                        layout_faults(&check.customer, &screen)
+                    } else {
+                        layout_faults(&check.window, &screen)
+                    });
+                }
+                Ok(())
+            })
+            .unwrap();
+        }
+        assert!(faults.is_empty(), "{}", faults.join("\n"));
     });
 }

@@ -39,9 +39,11 @@ impl Lang {
     /// A printer's trouble, as the cashier should read it.
     pub fn print_error(self, error: &PrintError) -> String {
         match error {
-            PrintError::Unreachable(detail) => self.pick(
-                &format!("无法连接打印机（{detail}）：检查电源和网线"),
-                &format!("cannot reach the printer ({detail}): check its power and cable"),
+            // The system's own words (`Connection refused (os error 111)`) are for the
+            // technician, in `till devices print-queue`, not for the cashier.
+            PrintError::Unreachable(_) => self.pick(
+                "无法连接打印机：检查电源和网线",
+                "cannot reach the printer: check its power and cable",
             ),
             PrintError::Timeout => self.pick("打印机没有应答", "the printer did not answer"),
             PrintError::PaperOut => self.pick("打印机缺纸", "the printer is out of paper"),
@@ -51,9 +53,9 @@ impl Lang {
                 "打印机报错（可能卡纸或切刀故障）",
                 "the printer reports an error (paper or cutter jam?)",
             ),
-            PrintError::Interrupted(detail) => self.pick(
-                &format!("打印中途断开（{detail}）"),
-                &format!("the printer connection broke while printing ({detail})"),
+            PrintError::Interrupted(_) => self.pick(
+                "打印中途断开，小票会重新打印",
+                "the printer connection broke while printing; the receipt prints again",
             ),
         }
     }
