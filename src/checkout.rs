@@ -190,10 +190,13 @@ impl Checkout {
                 let item = self.line_item(&product, code.display_code())?;
                 let line = match label.value {
                     // The label's price wins; the weight is worked back from it.
-                    LabelValue::PriceMinor(price) => {
+                    LabelValue::PriceMinor(price) if product.weighed => {
                         self.ticket
                             .add_labelled(item, product.price.minor(), price)?
                     }
+                    // A pre-packed item sold by the unit, priced by the label: one of it, at
+                    // the label's price.
+                    LabelValue::PriceMinor(price) => self.ticket.add(item, price, Quantity::ONE)?,
                     LabelValue::Weight(weight) => {
                         self.ticket.add(item, product.price.minor(), weight)?
                     }
@@ -394,10 +397,22 @@ impl Checkout {
 
     /// Brings a parked ticket back; returns the member it was parked with, if any.
     pub fn resume(&mut self, id: i64) -> Result<Option<String>, CheckoutError> {
+        self.resume_with(id, None)
+    }
+
+    /// [`Self::resume`]; with `open_ticket`, the resumed ticket is saved as the open ticket
+    /// under that nonce in the same transaction.
+    pub fn resume_with(
+        &mut self,
+        id: i64,
+        open_ticket: Option<&str>,
+    ) -> Result<Option<String>, CheckoutError> {
         if !self.ticket.is_empty() {
             return Err(CheckoutError::TicketOpen);
         }
-        let (ticket, member_id) = self.store.unpark(id)?;
+        let cashier = self.cashier.clone();
+        let open = open_ticket.map(|nonce| (nonce, cashier.as_str()));
+        let (ticket, member_id) = self.store.unpark(id, open)?;
         self.ticket = ticket;
         Ok(member_id)
     }
@@ -510,6 +525,7 @@ sku,barcodes,name_zh,name_en,price,tax_class,department,weighed,active,plu
 1002,4006381333931|COLA-L,可口可乐 1.25L,Coca-Cola 1.25L,5.50,standard,饮料,0,1,
 1003,73513537,旧款薯片,Old chips,7.50,standard,零食,0,0,
 2042,6920202888883,红富士苹果,Fuji apples,12.98,food,生鲜,1,1,00042
+3077,,熟食拼盘,Deli platter,25.00,food,熟食,0,1,00077
 ";
 
     fn checkout() -> (tempfile::TempDir, Checkout) {
@@ -646,6 +662,12 @@ sku,barcodes,name_zh,name_en,price,tax_class,department,weighed,active,plu
             (2750, 1298, 3570)
         );
         assert!(line.weighed);
+        // A pre-packed item sold by the unit, with a price label: one of it, at that price,
+        // never a fraction.
+        c.scan("2100077018804", ScanContext::Sale).unwrap();
+        let line = &c.ticket().lines()[0];
+        assert_eq!((line.quantity, line.unit_price), (Quantity::ONE, 1880));
+        assert_eq!(c.ticket().totals().lines[0].gross, 1880);
     }
 
     #[test]

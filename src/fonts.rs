@@ -45,18 +45,18 @@ pub fn unshowable(text: &str) -> Vec<char> {
     missing
 }
 
-/// Makes sure fontconfig knows at least the bundled font before the first window opens.
+/// Writes a fontconfig configuration that knows at least the bundled font, and returns its
+/// path, for `FONTCONFIG_FILE`.
 ///
 /// Slint's font library (fontique) asks fontconfig for its generic families when it starts,
 /// and panics when fontconfig knows no font at all: on a kiosk image without fonts, or with
 /// an empty configuration, `till ui` crashed before showing anything. So the bundled regular
-/// font is written once into `cache_dir`, and `FONTCONFIG_FILE` names a configuration there
-/// that includes the one in force (the caller's `FONTCONFIG_FILE`, or the system's
-/// `/etc/fonts/fonts.conf`, if any) and adds that font. Every system font stays available.
-///
-/// Call it at the start of `main`, before any thread exists: it sets an environment
-/// variable. Errors: the cache directory cannot be written.
-pub fn ensure_fontconfig(cache_dir: &Path) -> std::io::Result<()> {
+/// font is written once into `cache_dir`, with a configuration there that includes the one
+/// in force (the caller's `FONTCONFIG_FILE`, or the system's `/etc/fonts/fonts.conf`, if
+/// any) and adds that font. Every system font stays available. The caller points
+/// `FONTCONFIG_FILE` at it before the first window (and before any thread exists, since
+/// that sets an environment variable). Errors: the cache directory cannot be written.
+pub fn fontconfig_with_bundled_font(cache_dir: &Path) -> std::io::Result<PathBuf> {
     let dir = cache_dir.join("fonts");
     std::fs::create_dir_all(&dir)?;
     let font = dir.join("NotoSansSC-Regular-subset.otf");
@@ -83,21 +83,13 @@ pub fn ensure_fontconfig(cache_dir: &Path) -> std::io::Result<()> {
     if std::fs::read_to_string(&config_path).ok().as_deref() != Some(config.as_str()) {
         std::fs::write(&config_path, config)?;
     }
-    // SAFETY: called from `main` before any other thread is started, so nothing reads the
-    // environment concurrently.
-    #[allow(unsafe_code)]
-    unsafe {
-        std::env::set_var("FONTCONFIG_FILE", &config_path);
-    }
-    Ok(())
+    Ok(config_path)
 }
 
-/// Where [`ensure_fontconfig`] keeps its files: the user's cache directory, or the
-/// temporary directory when there is none.
-pub fn default_cache_dir() -> PathBuf {
-    directories::ProjectDirs::from("org", "till", "till")
-        .map(|dirs| dirs.cache_dir().to_path_buf())
-        .unwrap_or_else(|| std::env::temp_dir().join("till"))
+/// Where [`fontconfig_with_bundled_font`] keeps its files: the user's cache directory (never
+/// a shared one such as `/tmp`, where another user could plant a font). None without a home.
+pub fn default_cache_dir() -> Option<PathBuf> {
+    directories::ProjectDirs::from("org", "till", "till").map(|dirs| dirs.cache_dir().to_path_buf())
 }
 
 fn xml_text(text: &str) -> String {

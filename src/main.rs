@@ -237,14 +237,29 @@ enum DebugCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // Commands that draw the touchscreen need fontconfig to know a font, and this must happen
-    // before any thread starts (it sets FONTCONFIG_FILE).
+    // Commands that draw the touchscreen need fontconfig to know a font (see till::fonts).
     if matches!(
         cli.command,
         Command::Ui(_) | Command::Demo { .. } | Command::Screenshot { .. } | Command::Bench(_)
-    ) && let Err(error) = till::fonts::ensure_fontconfig(&till::fonts::default_cache_dir())
-    {
-        eprintln!("till: warning: cannot set up the bundled font for fontconfig: {error}");
+    ) {
+        match till::fonts::default_cache_dir()
+            .map(|dir| till::fonts::fontconfig_with_bundled_font(&dir))
+        {
+            Some(Ok(config)) => {
+                // SAFETY: no other thread exists yet (nothing has been started but `main`),
+                // so nothing reads the environment while it changes.
+                #[allow(unsafe_code)]
+                unsafe {
+                    std::env::set_var("FONTCONFIG_FILE", config);
+                }
+            }
+            Some(Err(error)) => {
+                eprintln!(
+                    "till: warning: cannot register the bundled font with fontconfig: {error}"
+                )
+            }
+            None => eprintln!("till: warning: no cache directory for the bundled font"),
+        }
     }
     match run(cli) {
         Ok(code) => code,
@@ -574,7 +589,10 @@ fn sell(data_dir: &Path, args: &SellArgs) -> Result<ExitCode> {
     let printer = till::printing::ReceiptPrinter::from_config(&config)?;
     let committed = checkout.commit(attribution)?;
     let seq = committed.record.seq;
-    let after = till::printing::after_commit(checkout.store(), printer.as_ref(), &committed.record);
+    let drawer = printer
+        .as_ref()
+        .map(|p| p as &dyn till::printing::CashDrawer);
+    let after = till::printing::after_commit(checkout.store(), drawer, &committed.record);
     // A reader that has gone away (`| head`) gets no more lines; the sale stands.
     let _ = write!(
         std::io::stdout(),
@@ -653,9 +671,29 @@ fn register(data_dir: &Path, hq: &str, code: &str, ca: Option<&Path>) -> Result<
         .transpose()?;
     // Stored as an absolute path, since later syncs may run from anywhere.
     let ca = ca.map(std::path::absolute).transpose()?;
-    let registered = till_sync::client::register(
+    // This till's own random value, made once and kept: with it, and only with it, the same
+    // code may be used again if HQ's answer is lost (until the till first uses its token).
+    let device = match store.setting("hq_device")? {
+        Some(device) => device,
+        None => {
+            let device = format!(
+                "{}{}",
+                uuid::Uuid::now_v7().simple(),
+                uuid::Uuid::now_v7().simple()
+            );
+            store.set_setting("hq_device", &device)?;
+            device
+        }
+    };
+    let request = till_sync::api::RegisterRequest {
+        code: code.trim().to_string(),
+        device: Some(device),
+        store: Some(config.store_id.clone()),
+        terminal: Some(config.terminal_id.clone()),
+    };
+    let registered = till_sync::client::register_as(
         hq,
-        code,
+        &request,
         std::time::Duration::from_secs(30),
         ca_pem.as_deref(),
     )

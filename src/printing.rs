@@ -158,33 +158,80 @@ pub fn backoff(attempts: u32) -> Duration {
     base + base.mul_f64(fastrand::f64() * 0.25)
 }
 
+/// How long a job another process has started sending is left to it before this one prints
+/// it again (as a copy): longer than any receipt takes to print.
+const SENDING: Duration = Duration::from_secs(60);
+
+/// What one process remembers of the print queue between passes.
+#[derive(Debug, Default)]
+pub struct PrintMemory {
+    /// Jobs that printed but could not be marked printed (a full disk): they are only marked
+    /// again, never printed again.
+    unmarked: Vec<i64>,
+    /// Jobs this process has sent bytes of.
+    sent_here: std::collections::HashSet<i64>,
+}
+
+/// Prints every job that is due, once; see [`print_due_with`].
+pub fn print_due(store: &Store, printer: &ReceiptPrinter) -> Result<usize, PrintJobError> {
+    print_due_with(store, printer, &mut PrintMemory::default())
+}
+
 /// Prints every job that is due. Stops at the first failure, since the next job would meet
 /// the same printer. Returns how many printed.
 ///
-/// A job is marked as being sent, durably, before its first byte goes out. A job that may
-/// already have printed (its bytes went out before, but marking it printed failed, or the
-/// connection broke mid-receipt) prints again only as "COPY", so no receipt ever prints
-/// twice as an original.
-pub fn print_due(store: &Store, printer: &ReceiptPrinter) -> Result<usize, PrintJobError> {
+/// A job is claimed, durably, before its first byte goes out ([`Store::mark_print_sending`]).
+/// A job that may already have printed (its bytes went out before and the connection broke
+/// mid-receipt, or another process sent it and died) prints again only as "COPY", so no
+/// receipt ever prints twice as an original. A job that printed but could not be marked so
+/// is remembered in `memory` and only marked again.
+pub fn print_due_with(
+    store: &Store,
+    printer: &ReceiptPrinter,
+    memory: &mut PrintMemory,
+) -> Result<usize, PrintJobError> {
+    while let Some(&id) = memory.unmarked.last() {
+        store.mark_printed(id)?;
+        memory.unmarked.pop();
+    }
     let mut printed = 0;
-    while let Some(mut job) = store.next_print_job(jiff::Timestamp::now().as_millisecond())? {
-        let was_sent = job.sent;
-        job.copy |= was_sent;
-        let bytes = printer.render(store, &job);
-        let result = bytes.and_then(|bytes| {
-            store.mark_print_sending(job.id)?;
-            Ok(printer.printer.print(&bytes)?)
+    let now = || jiff::Timestamp::now().as_millisecond();
+    while let Some(mut job) = store.next_print_job(now())? {
+        if let Some(sent_at) = job.sent_at_ms {
+            // Another process is sending it right now: leave it to that one.
+            let sending = now() - sent_at < i64::try_from(SENDING.as_millis()).unwrap_or(0);
+            if sending && !memory.sent_here.contains(&job.id) {
+                break;
+            }
+            job.copy = true;
+        }
+        let result = printer.render(store, &job).and_then(|bytes| {
+            if job.sent_at_ms.is_none() && !store.mark_print_sending(job.id)? {
+                // Another process claimed it between our read and our claim.
+                return Ok(false);
+            }
+            memory.sent_here.insert(job.id);
+            printer.printer.print(&bytes)?;
+            Ok(true)
         });
         match result {
-            Ok(()) => {
-                store.mark_printed(job.id)?;
+            Ok(false) => break,
+            Ok(true) => {
+                if let Err(error) = store.mark_printed(job.id) {
+                    memory.unmarked.push(job.id);
+                    return Err(error.into());
+                }
+                memory.sent_here.remove(&job.id);
                 printed += 1;
             }
             Err(error) => {
-                let next = jiff::Timestamp::now().as_millisecond()
-                    + i64::try_from(backoff(job.attempts).as_millis()).unwrap_or(60_000);
-                let sent =
-                    was_sent || matches!(&error, PrintJobError::Printer(e) if e.may_have_printed());
+                let next =
+                    now() + i64::try_from(backoff(job.attempts).as_millis()).unwrap_or(60_000);
+                let sent = job.sent_at_ms.is_some()
+                    || matches!(&error, PrintJobError::Printer(e) if e.may_have_printed());
+                if !sent {
+                    memory.sent_here.remove(&job.id);
+                }
                 store.mark_print_failed(job.id, &error.to_string(), next, sent)?;
                 return Err(error);
             }
@@ -228,7 +275,7 @@ impl AfterCommit {
 /// timeout: call it off the UI thread.
 pub fn after_commit(
     store: &Store,
-    printer: Option<&ReceiptPrinter>,
+    printer: Option<&dyn CashDrawer>,
     sale: &SaleRecord,
 ) -> AfterCommit {
     AfterCommit {
@@ -243,31 +290,64 @@ pub fn after_commit(
 /// Blocks for up to the printer's timeout: call it off the UI thread.
 pub fn open_drawer_for(
     sale: &SaleRecord,
-    printer: Option<&ReceiptPrinter>,
+    drawer: Option<&dyn CashDrawer>,
 ) -> Option<Result<DrawerPulse, PrintError>> {
-    let printer = printer?;
-    opens_drawer(sale).then(|| printer.printer.open_drawer())
+    let drawer = drawer?;
+    opens_drawer(sale).then(|| drawer.open_drawer())
 }
 
-/// The print queue's worker thread, with its own database connection.
+/// Something the cash drawer can be opened through: the printer it is wired to, directly
+/// (a command that owns the printer for its run), or the [`PrintWorker`] that owns it for
+/// the till's life (so the pulse never races a receipt for a printer that takes one
+/// connection at a time).
+pub trait CashDrawer {
+    /// Opens the drawer now; see [`Printer::open_drawer`].
+    fn open_drawer(&self) -> Result<DrawerPulse, PrintError>;
+}
+
+impl CashDrawer for ReceiptPrinter {
+    fn open_drawer(&self) -> Result<DrawerPulse, PrintError> {
+        self.printer.open_drawer()
+    }
+}
+
+/// What the print queue's thread is asked to do.
+enum Request {
+    /// A job was queued.
+    Wake,
+    /// Open the drawer, and say how it went.
+    Drawer(Sender<Result<DrawerPulse, PrintError>>),
+}
+
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Request::Wake => "Wake",
+            Request::Drawer(_) => "Drawer",
+        })
+    }
+}
+
+/// The print queue's worker thread, with its own database connection. It owns the printer:
+/// receipts and drawer pulses go out one at a time, a drawer pulse before the next receipt.
 #[derive(Debug)]
 pub struct PrintWorker {
-    wake: Sender<()>,
+    requests: Sender<Request>,
     state: Arc<Mutex<PrinterState>>,
     printer: ReceiptPrinter,
 }
 
 impl PrintWorker {
     pub fn spawn(db: PathBuf, printer: ReceiptPrinter) -> std::io::Result<PrintWorker> {
-        let (wake, wakes) = std::sync::mpsc::channel();
+        let (requests, received) = std::sync::mpsc::channel();
         let state = Arc::new(Mutex::new(PrinterState::default()));
         let shared = state.clone();
         let worker_printer = printer.clone();
         std::thread::Builder::new()
             .name("print-queue".into())
-            .spawn(move || run_worker(&db, &worker_printer, &wakes, &shared))?;
+            .spawn(move || run_worker(&db, &worker_printer, &received, &shared))?;
         Ok(PrintWorker {
-            wake,
+            requests,
             state,
             printer,
         })
@@ -280,7 +360,7 @@ impl PrintWorker {
 
     /// Tells the worker a job was queued.
     pub fn notify(&self) {
-        let _ = self.wake.send(());
+        let _ = self.requests.send(Request::Wake);
     }
 
     pub fn state(&self) -> PrinterState {
@@ -288,10 +368,23 @@ impl PrintWorker {
     }
 }
 
+impl CashDrawer for PrintWorker {
+    /// Asks the worker to open the drawer before anything else it would send, and waits for
+    /// the answer (a receipt being printed at that moment finishes first).
+    fn open_drawer(&self) -> Result<DrawerPulse, PrintError> {
+        let stopped = || PrintError::Unreachable("the print queue stopped".into());
+        let (answer, answered) = std::sync::mpsc::channel();
+        self.requests
+            .send(Request::Drawer(answer))
+            .map_err(|_| stopped())?;
+        answered.recv().map_err(|_| stopped())?
+    }
+}
+
 fn run_worker(
     db: &std::path::Path,
     printer: &ReceiptPrinter,
-    wakes: &Receiver<()>,
+    requests: &Receiver<Request>,
     state: &Mutex<PrinterState>,
 ) {
     let store = match Store::open(db) {
@@ -301,21 +394,37 @@ fn run_worker(
             return;
         }
     };
+    let mut memory = PrintMemory::default();
+    let mut failures = 0u32;
+    let mut wait = Duration::ZERO;
     loop {
-        let result = print_due(&store, printer);
+        match requests.recv_timeout(wait) {
+            Ok(Request::Drawer(answer)) => {
+                let _ = answer.send(printer.printer.open_drawer());
+                // Whatever was due is still due: go round again at once.
+                wait = Duration::ZERO;
+                continue;
+            }
+            Ok(Request::Wake) | Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => return,
+        }
+        let result = print_due_with(&store, printer, &mut memory);
         let pending = store.pending_print_jobs().map(|j| j.len()).unwrap_or(0);
+        let failed = result.is_err();
         if let Ok(mut s) = state.lock() {
             s.pending = pending;
             s.last_error = result.err().map(PrinterProblem::from);
         }
         let now = jiff::Timestamp::now().as_millisecond();
-        let wait = match store.next_print_attempt_ms() {
+        wait = match store.next_print_attempt_ms() {
             Ok(Some(due)) => Duration::from_millis(u64::try_from(due - now).unwrap_or(0).max(50)),
             _ => Duration::from_secs(3600),
         };
-        match wakes.recv_timeout(wait) {
-            Ok(()) | Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => return,
+        // An error the queue could not record (a full disk) must not make it spin: wait at
+        // least the back-off for the failures in a row.
+        failures = if failed { failures + 1 } else { 0 };
+        if failed {
+            wait = wait.max(backoff(failures - 1));
         }
     }
 }
@@ -510,7 +619,9 @@ mod tests {
             header: header(),
             language: Language::Zh,
         };
-        let error = print_due(&store, &printer).unwrap_err();
+        // The print queue's thread keeps its memory from one pass to the next.
+        let mut memory = PrintMemory::default();
+        let error = print_due_with(&store, &printer, &mut memory).unwrap_err();
         assert!(
             error
                 .to_string()
@@ -527,7 +638,7 @@ mod tests {
         );
 
         store.retry_print_jobs_now().unwrap();
-        assert_eq!(print_due(&store, &printer).unwrap(), 1);
+        assert_eq!(print_due_with(&store, &printer, &mut memory).unwrap(), 1);
         for _ in 0..1000 {
             if vp.state.receipts_printed() == 1 {
                 break;
@@ -591,22 +702,50 @@ mod tests {
                  BEGIN SELECT RAISE(FAIL, 'database or disk is full'); END;",
             )
             .unwrap();
-        let error = print_due(&store, &printer).unwrap_err();
+        let mut memory = PrintMemory::default();
+        let error = print_due_with(&store, &printer, &mut memory).unwrap_err();
         assert!(error.to_string().contains("disk is full"), "{error}");
         wait_for("the original", || vp.state.receipts_printed() == 1);
         assert!(!vp.receipt(1).unwrap().contains("COPY"));
-        // Space is freed and the queue tries again: the job may have printed, so it prints
-        // as a copy, and the drawer stays shut.
+        // The queue goes round while the disk is still full: it does not print again.
+        assert!(print_due_with(&store, &printer, &mut memory).is_err());
         other.execute_batch("DROP TRIGGER disk_full").unwrap();
+        assert_eq!(print_due_with(&store, &printer, &mut memory).unwrap(), 0);
+        assert!(store.pending_print_jobs().unwrap().is_empty());
+        std::thread::sleep(Duration::from_millis(200));
+        assert_eq!(vp.state.receipts_printed(), 1, "the job printed once");
+
+        // The same, but the till is killed before it could mark the job: after a restart the
+        // job may have printed, so once it is clearly not printing any more, it prints as a
+        // copy, and the drawer stays shut.
+        let second = store
+            .commit_sale(sale(groceries(), vec![("cash", 1000, None)]))
+            .unwrap();
+        store.enqueue_receipt(second.record.seq, false).unwrap();
+        other
+            .execute_batch(
+                "CREATE TRIGGER disk_full BEFORE UPDATE OF printed_at_ms ON print_jobs
+                 WHEN NEW.printed_at_ms IS NOT NULL
+                 BEGIN SELECT RAISE(FAIL, 'database or disk is full'); END;",
+            )
+            .unwrap();
+        assert!(print_due(&store, &printer).is_err());
+        wait_for("the second original", || vp.state.receipts_printed() == 2);
+        other.execute_batch("DROP TRIGGER disk_full").unwrap();
+        // Just after, another process leaves it alone: it may be printing it right now.
+        assert_eq!(print_due(&store, &printer).unwrap(), 0);
+        other
+            .execute("UPDATE print_jobs SET sent_at_ms = sent_at_ms - 120000", [])
+            .unwrap();
         assert_eq!(print_due(&store, &printer).unwrap(), 1);
-        wait_for("the copy", || vp.state.receipts_printed() == 2);
-        let copy = vp.receipt(2).unwrap();
+        wait_for("the copy", || vp.state.receipts_printed() == 3);
+        let copy = vp.receipt(3).unwrap();
         assert!(copy.contains("重印 COPY"), "{copy}");
         assert!(!copy.contains("drawer"), "{copy}");
         assert_eq!(
             vp.state.drawer_openings(),
             1,
-            "one drawer pulse, at the commit"
+            "one drawer pulse, at the first commit"
         );
         assert!(store.pending_print_jobs().unwrap().is_empty());
     }
@@ -740,7 +879,7 @@ mod tests {
                 copy: false,
                 attempts: 0,
                 last_error: None,
-                sent: false,
+                sent_at_ms: None,
             };
             let bytes = printer.render(&store, &job).unwrap();
             let mut decoder = Decoder::new();

@@ -368,8 +368,7 @@ fn pay(
     );
     if let Some(worker) = printer {
         // Durable first: the drawer opens and the receipt is queued only now.
-        let after =
-            till::printing::after_commit(checkout.store(), Some(worker.printer()), &sale.record);
+        let after = till::printing::after_commit(checkout.store(), Some(worker), &sale.record);
         if let Some(Ok(pulse)) = &after.drawer {
             println!(
                 "drawer opened{}",

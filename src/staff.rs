@@ -9,8 +9,11 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 
 /// Wrong PINs in a row before the till locks.
 pub const MAX_ATTEMPTS: u32 = 5;
-/// How long the till stays locked after [`MAX_ATTEMPTS`] wrong PINs.
+/// How long a PIN prompt stays locked after [`MAX_ATTEMPTS`] wrong PINs; each further
+/// lockout before a right PIN doubles it, up to [`LONGEST_LOCKOUT`].
 pub const LOCKOUT: Duration = Duration::from_secs(30);
+/// The longest lockout: 32 × 30 s = 16 min, reached at the sixth lockout in a row.
+pub const LONGEST_LOCKOUT: Duration = Duration::from_secs(30 * 32);
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum PinError {
@@ -68,25 +71,28 @@ impl PinPrompt {
     }
 }
 
-/// Counts wrong PINs at one prompt and locks it for [`LOCKOUT`] after [`MAX_ATTEMPTS`] in a
-/// row. Times are wall-clock Unix milliseconds, so the store can keep a lockout across a
-/// restart (pulling the plug does not reset it); time is passed in, so the rule is testable
-/// without waiting.
+/// Counts wrong PINs at one prompt and locks it after [`MAX_ATTEMPTS`] in a row: for
+/// [`LOCKOUT`], doubling with each lockout until a right PIN (so guessing a 4-digit manager
+/// PIN takes months, not hours). Times are wall-clock Unix milliseconds, so the store can keep
+/// a lockout across a restart (pulling the plug does not reset it); time is passed in, so the
+/// rule is testable without waiting.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PinGuard {
     /// Wrong PINs since the last right one or the last lockout.
     pub failures: u32,
     /// Locked until this Unix time in ms; 0 when never locked.
     pub locked_until_ms: i64,
+    /// Lockouts since the last right PIN.
+    pub lockouts: u32,
 }
 
 impl PinGuard {
     /// How long the prompt is still locked at `now_ms`, if it is.
     pub fn locked_for(&self, now_ms: i64) -> Option<Duration> {
         let left = self.locked_until_ms - now_ms;
-        // A lockout ends LOCKOUT after it began: one that seems longer is a clock that was set
-        // back, and must not lock the till until the clock catches up.
-        let longest = i64::try_from(LOCKOUT.as_millis()).unwrap_or(i64::MAX);
+        // No lockout is longer than LONGEST_LOCKOUT: one that seems longer is a clock that was
+        // set back, and must not lock the till until the clock catches up.
+        let longest = i64::try_from(LONGEST_LOCKOUT.as_millis()).unwrap_or(i64::MAX);
         (left > 0 && left <= longest)
             .then(|| Duration::from_millis(u64::try_from(left).unwrap_or(0)))
     }
@@ -96,15 +102,26 @@ impl PinGuard {
         self.failures += 1;
         if self.failures >= MAX_ATTEMPTS {
             self.failures = 0;
-            self.locked_until_ms = now_ms + i64::try_from(LOCKOUT.as_millis()).unwrap_or(i64::MAX);
+            let lockout = self.next_lockout();
+            self.lockouts = self.lockouts.saturating_add(1);
+            self.locked_until_ms = now_ms + i64::try_from(lockout.as_millis()).unwrap_or(i64::MAX);
             return 0;
         }
         MAX_ATTEMPTS - self.failures
     }
 
+    /// How long the next lockout lasts.
+    pub fn next_lockout(&self) -> Duration {
+        (LOCKOUT * 2u32.saturating_pow(self.lockouts.min(5))).min(LONGEST_LOCKOUT)
+    }
+
+    /// How long the lockout that has just begun lasts.
+    pub fn last_lockout(&self) -> Duration {
+        (LOCKOUT * 2u32.saturating_pow(self.lockouts.saturating_sub(1).min(5))).min(LONGEST_LOCKOUT)
+    }
+
     pub fn succeeded(&mut self) {
-        self.failures = 0;
-        self.locked_until_ms = 0;
+        *self = PinGuard::default();
     }
 }
 
@@ -157,8 +174,19 @@ mod tests {
         assert_eq!(guard.locked_for(start + 30_000), None);
         // A clock set back a day does not lock the prompt for a day.
         assert_eq!(guard.locked_for(start - 86_400_000), None);
-        // After the lockout the count starts again.
-        assert_eq!(guard.failed(start + 30_000), 4);
+        // After the lockout the count starts again, and each lockout in a row is twice as
+        // long as the last, up to 16 minutes.
+        let mut now = start + 30_000;
+        for expected in [60, 120, 240, 480, 960, 960] {
+            assert_eq!(guard.failed(now), 4);
+            for _ in 0..3 {
+                guard.failed(now);
+            }
+            assert_eq!(guard.failed(now), 0);
+            assert_eq!(guard.last_lockout(), Duration::from_secs(expected));
+            assert_eq!(guard.locked_for(now), Some(Duration::from_secs(expected)));
+            now += i64::try_from(expected).unwrap() * 1000;
+        }
         guard.succeeded();
         assert_eq!(guard, PinGuard::default());
     }

@@ -27,6 +27,8 @@ pub enum HqError {
     BadCode,
     #[error("terminal {0} does not exist")]
     UnknownTerminal(String),
+    #[error("that code is for terminal {code_for}, but this is terminal {asked_by}")]
+    OtherTerminal { code_for: String, asked_by: String },
     #[error("idempotency key was used before with a different body")]
     KeyReused,
     #[error("database error: {0}")]
@@ -36,6 +38,39 @@ pub enum HqError {
 }
 
 pub type Result<T, E = HqError> = std::result::Result<T, E>;
+
+/// Who asks to register with a code ([`HqStore::register`]): the terminal's own random device
+/// value, if it sent one, and the store and terminal it says it is.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Device<'a> {
+    pub device: Option<&'a str>,
+    pub store: Option<&'a str>,
+    pub terminal: Option<&'a str>,
+}
+
+impl Device<'_> {
+    /// The hashes a code may be stored under for this device: the fresh code, or the code
+    /// bound to this device by an earlier registration whose answer was lost.
+    pub fn code_hashes(&self, code: &str) -> (Vec<u8>, Option<Vec<u8>>) {
+        let code = code.trim();
+        (
+            digest(code),
+            self.device
+                .map(|device| digest(&format!("{code}\n{device}"))),
+        )
+    }
+
+    /// Refuses a code that belongs to another terminal than the one asking.
+    pub fn check(&self, store: &str, terminal: &str) -> Result<()> {
+        match (self.store, self.terminal) {
+            (Some(s), Some(t)) if (s, t) != (store, terminal) => Err(HqError::OtherTerminal {
+                code_for: format!("{store}/{terminal}"),
+                asked_by: format!("{s}/{t}"),
+            }),
+            _ => Ok(()),
+        }
+    }
+}
 
 /// Sales and money per store, for `till-hq sales` and reconciliation tests.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -72,7 +107,7 @@ pub trait HqStore: Send {
     /// The code stays good until the terminal first uses a token it gave: if the answer was
     /// lost on the way, the terminal retries the same code and gets a new token (the unused
     /// one stops working). Its first authenticated request spends the code.
-    fn register(&mut self, code: &str) -> Result<(String, String, String)>;
+    fn register(&mut self, code: &str, device: &Device<'_>) -> Result<(String, String, String)>;
     /// Gives a terminal a new one-time registration code and revokes its token, for a
     /// terminal that was replaced or lost its token. Errors: the terminal does not exist.
     fn reissue_code(&mut self, store: &str, terminal: &str) -> Result<String>;
@@ -382,23 +417,28 @@ impl HqStore for SqliteStore {
         Ok(code)
     }
 
-    fn register(&mut self, code: &str) -> Result<(String, String, String)> {
+    fn register(&mut self, code: &str, device: &Device<'_>) -> Result<(String, String, String)> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let (fresh, bound) = device.code_hashes(code);
         let found: Option<(String, String)> = tx
             .query_row(
-                "SELECT store_id, terminal_id FROM terminals WHERE code_hash = ?1",
-                [digest(code.trim())],
+                "SELECT store_id, terminal_id FROM terminals
+                 WHERE code_hash = ?1 OR (?2 IS NOT NULL AND code_hash = ?2)",
+                params![fresh, bound],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?;
         let (store, terminal) = found.ok_or(HqError::BadCode)?;
+        device.check(&store, &terminal)?;
         let token = secret(40);
-        // The code stays until the token is first used (see `authenticate`).
+        // The code stays, bound to this device, until the token is first used (see
+        // `authenticate`); without a device value it is spent now.
         tx.execute(
-            "UPDATE terminals SET token_hash = ?3 WHERE store_id = ?1 AND terminal_id = ?2",
-            params![store, terminal, digest(&token)],
+            "UPDATE terminals SET token_hash = ?3, code_hash = ?4
+             WHERE store_id = ?1 AND terminal_id = ?2",
+            params![store, terminal, digest(&token), bound],
         )?;
         tx.commit()?;
         Ok((store, terminal, token))
@@ -431,7 +471,7 @@ impl HqStore for SqliteStore {
         if code_unspent {
             // The terminal has its token: its registration code is spent now.
             self.conn.execute(
-                "UPDATE terminals SET code_hash = NULL WHERE token_hash = ?1",
+                "UPDATE terminals SET code_hash = NULL WHERE token_hash = ?1 AND code_hash IS NOT NULL",
                 [digest(token)],
             )?;
         }

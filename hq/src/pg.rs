@@ -16,8 +16,8 @@ use till_sync::catalog::{CatalogDelta, CatalogRow};
 use crate::catalog::{Published, changes};
 use crate::claims::{Claim, ClaimOutcome};
 use crate::db::{
-    HqError, HqStore, NewMember, Page, Result, StoreSummary, TerminalStatus, accepted_members,
-    chain_status, cut_at_version, delta_page, member_id, new_member_key, secret,
+    Device, HqError, HqStore, NewMember, Page, Result, StoreSummary, TerminalStatus,
+    accepted_members, chain_status, cut_at_version, delta_page, member_id, new_member_key, secret,
 };
 
 const SCHEMA: &str = r#"
@@ -224,20 +224,36 @@ impl HqStore for PgStore {
         Ok(code)
     }
 
-    fn register(&mut self, code: &str) -> Result<(String, String, String)> {
-        let token = secret(40);
-        // One statement sets the token; the code stays until the token is first used (see
-        // `authenticate`), so a terminal whose answer was lost can register again.
-        let row = self
+    fn register(&mut self, code: &str, device: &Device<'_>) -> Result<(String, String, String)> {
+        let (fresh, bound) = device.code_hashes(code);
+        let found = self
             .live()?
             .query_opt(
-                "UPDATE terminals SET token_hash = $2 WHERE code_hash = $1
-                 RETURNING store_id, terminal_id",
-                &[&digest(code.trim()), &digest(&token)],
+                "SELECT store_id, terminal_id, code_hash FROM terminals
+                 WHERE code_hash = $1 OR ($2::bytea IS NOT NULL AND code_hash = $2)",
+                &[&fresh, &bound],
             )
             .map_err(db)?
             .ok_or(HqError::BadCode)?;
-        Ok((row.get(0), row.get(1), token))
+        let (store, terminal, held): (String, String, Vec<u8>) =
+            (found.get(0), found.get(1), found.get(2));
+        device.check(&store, &terminal)?;
+        let token = secret(40);
+        // One statement sets the token and binds the code to this device (or spends it),
+        // and only if the code is still the one read: of two racing registrations, one wins.
+        // The code stays until the token is first used (see `authenticate`).
+        let updated = self
+            .live()?
+            .execute(
+                "UPDATE terminals SET token_hash = $3, code_hash = $4
+                 WHERE store_id = $1 AND terminal_id = $2 AND code_hash = $5",
+                &[&store, &terminal, &digest(&token), &bound, &held],
+            )
+            .map_err(db)?;
+        if updated == 0 {
+            return Err(HqError::BadCode);
+        }
+        Ok((store, terminal, token))
     }
 
     fn reissue_code(&mut self, store: &str, terminal: &str) -> Result<String> {
@@ -272,7 +288,7 @@ impl HqStore for PgStore {
             // The terminal has its token: its registration code is spent now.
             self.live()?
                 .execute(
-                    "UPDATE terminals SET code_hash = NULL WHERE token_hash = $1",
+                    "UPDATE terminals SET code_hash = NULL WHERE token_hash = $1 AND code_hash IS NOT NULL",
                     &[&digest(token)],
                 )
                 .map_err(db)?;

@@ -102,6 +102,7 @@ impl From<HqError> for ApiError {
     fn from(e: HqError) -> Self {
         match e {
             HqError::BadCode => fail(StatusCode::UNAUTHORIZED, e.to_string()),
+            HqError::OtherTerminal { .. } => fail(StatusCode::FORBIDDEN, e.to_string()),
             HqError::KeyReused => fail(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
             HqError::UnknownStore(_) | HqError::UnknownTerminal(_) | HqError::Exists(_) => {
                 fail(StatusCode::CONFLICT, e.to_string())
@@ -179,7 +180,12 @@ async fn register(
         )
     })?;
     let (store, terminal, token, public_url) = with_db(&db, move |db| {
-        let (store, terminal, token) = db.register(&request.code)?;
+        let device = crate::db::Device {
+            device: request.device.as_deref(),
+            store: request.store.as_deref(),
+            terminal: request.terminal.as_deref(),
+        };
+        let (store, terminal, token) = db.register(&request.code, &device)?;
         Ok((store, terminal, token, db.setting(PUBLIC_URL)?))
     })
     .await?;

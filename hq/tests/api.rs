@@ -179,48 +179,76 @@ fn the_same_key_with_a_different_body_is_refused(app: App) {
 
 fn registration_codes_work_until_the_terminal_uses_its_token(app: App) {
     let url = app.server.url();
-    let register = |code: &str| register(&url, code, Duration::from_secs(5), None);
+    let as_device = |code: &str, device: Option<&str>, terminal: (&str, &str)| {
+        let request = till_sync::api::RegisterRequest {
+            code: code.to_string(),
+            device: device.map(str::to_string),
+            store: Some(terminal.0.to_string()),
+            terminal: Some(terminal.1.to_string()),
+        };
+        till_sync::client::register_as(&url, &request, Duration::from_secs(5), None)
+    };
     let works = |token: &str| {
         SyncClient::new(&url, token, Duration::from_secs(5), None)
             .unwrap()
             .member_keys()
     };
-    let first = register(&app.codes[0]).unwrap();
+    let t01 = ("S001", "T01");
+    // The code of S001/T01 tried by another till first: refused, and nothing changes.
+    let wrong = as_device(&app.codes[0], Some("other-till"), ("S002", "T01")).unwrap_err();
+    assert!(
+        matches!(wrong, SyncError::Forbidden(ref m)
+            if m.contains("that code is for terminal S001/T01, but this is terminal S002/T01")),
+        "{wrong}"
+    );
+    let first = as_device(&app.codes[0], Some("till-1"), t01).unwrap();
     assert_eq!(
         (first.store.as_str(), first.terminal.as_str()),
         ("S001", "T01")
     );
-    // The answer was lost on the way: the terminal tries the same code again, and only the
+    // The answer was lost on the way: the same till tries the same code again, and only the
     // token it now holds works.
-    let second = register(&app.codes[0]).unwrap();
+    let second = as_device(&app.codes[0], Some("till-1"), t01).unwrap();
     assert_ne!(first.token, second.token);
     assert!(matches!(
         works(&first.token),
         Err(SyncError::Unauthorized(_))
     ));
+    // Someone else who saw the code cannot take the terminal over meanwhile.
+    for device in [Some("intruder"), None] {
+        let stolen = as_device(&app.codes[0], device, t01).unwrap_err();
+        assert!(
+            matches!(stolen, SyncError::Unauthorized(ref m) if m.contains("already used")),
+            "{stolen}"
+        );
+    }
     works(&second.token).unwrap();
-    // Once the terminal has used its token, the code is spent.
-    let again = register(&app.codes[0]).unwrap_err();
+    // Once the terminal has used its token, the code is spent, even for that till.
+    let again = as_device(&app.codes[0], Some("till-1"), t01).unwrap_err();
     assert!(
         matches!(again, SyncError::Unauthorized(ref m) if m.contains("already used")),
         "{again}"
     );
     works(&second.token).unwrap();
-    assert!(register("NOTACODE").is_err());
+    assert!(register(&url, "NOTACODE", Duration::from_secs(5), None).is_err());
+    // Without a device value (an older till), the code is spent at once.
+    let plain = register(&url, &app.codes[1], Duration::from_secs(5), None).unwrap();
+    assert!(register(&url, &app.codes[1], Duration::from_secs(5), None).is_err());
+    works(&plain.token).unwrap();
     // A replaced till: HQ reissues a code, which revokes the old token at once.
     let code = app.db().reissue_code("S001", "T01").unwrap();
     assert!(matches!(
         works(&second.token),
         Err(SyncError::Unauthorized(_))
     ));
-    let third = register(&code).unwrap();
+    let third = as_device(&code, Some("till-2"), t01).unwrap();
     works(&third.token).unwrap();
     assert!(matches!(
         app.db().reissue_code("S001", "T09"),
         Err(till_hq::db::HqError::UnknownTerminal(_))
     ));
     // The other terminals were never touched.
-    works(&register(&app.codes[1]).unwrap().token).unwrap();
+    works(&plain.token).unwrap();
 }
 
 fn a_terminal_writes_only_its_own_sales(app: App) {
@@ -901,7 +929,7 @@ impl Drop for HqProcess {
 fn hq_killed_mid_batch(db: &str, mut admin: Box<dyn HqStore>) {
     admin.add_store("S001", "").unwrap();
     let code = admin.add_terminal("S001", "T01").unwrap();
-    let (_, _, token) = admin.register(&code).unwrap();
+    let (_, _, token) = admin.register(&code, &Default::default()).unwrap();
     let listen = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -1102,7 +1130,7 @@ fn the_admin_cli_sets_up_stores_and_terminals_and_reports_sales() {
     assert_eq!(hq(&["sales"]), (true, "no sales yet\n".into()));
 
     let mut admin = SqliteStore::open(&dir.path().join("hq.db")).unwrap();
-    let (_, _, token) = admin.register(&code).unwrap();
+    let (_, _, token) = admin.register(&code, &Default::default()).unwrap();
     let server = spawn(
         "127.0.0.1:0",
         Box::new(SqliteStore::open(&dir.path().join("hq.db")).unwrap()),

@@ -156,6 +156,14 @@ impl Store {
         Ok(())
     }
 
+    /// How long this connection waits for another writer ([`BUSY_TIMEOUT`] unless set).
+    /// The touchscreen's own connection, on the UI thread, waits briefly and reports a busy
+    /// database instead of freezing the screen.
+    pub fn set_busy_timeout(&self, wait: std::time::Duration) -> Result<()> {
+        self.conn.busy_timeout(wait)?;
+        Ok(())
+    }
+
     /// The currency every amount in this database is in.
     pub fn currency(&self) -> Currency {
         self.currency

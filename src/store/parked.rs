@@ -52,8 +52,8 @@ impl Store {
         let tx = self.conn.unchecked_transaction()?;
         tx.execute(
             "INSERT INTO parked_tickets (parked_at_ms, cashier, line_count, total, ticket_json,
-                                         member_id, auto)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                                         member_id, auto, nonce)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![
                 jiff::Timestamp::now().as_millisecond(),
                 cashier,
@@ -61,7 +61,8 @@ impl Store {
                 ticket.totals().total,
                 json,
                 member_id,
-                auto
+                auto,
+                open_ticket
             ],
         )?;
         let id = tx.last_insert_rowid();
@@ -86,6 +87,8 @@ impl Store {
     }
 
     /// Keeps the open ticket (or, with None, forgets it: it was sold, parked or cancelled).
+    /// A save that arrives after its ticket was parked (saves run on another thread than
+    /// parking) changes nothing: a parked ticket is never open as well.
     pub fn save_open_ticket(&self, open: Option<&OpenTicket>) -> Result<()> {
         match open {
             None => {
@@ -94,7 +97,8 @@ impl Store {
             Some(open) => {
                 self.conn.execute(
                     "INSERT INTO open_ticket (id, nonce, cashier, member_id, ticket_json, saved_at_ms)
-                     VALUES (1, ?1, ?2, ?3, ?4, ?5)
+                     SELECT 1, ?1, ?2, ?3, ?4, ?5
+                     WHERE NOT EXISTS (SELECT 1 FROM parked_tickets WHERE nonce = ?1)
                      ON CONFLICT (id) DO UPDATE SET nonce = ?1, cashier = ?2, member_id = ?3,
                          ticket_json = ?4, saved_at_ms = ?5",
                     params![
@@ -186,8 +190,13 @@ impl Store {
     }
 
     /// Removes a parked ticket and returns it, in one transaction, so two tills sharing a
-    /// database can never both resume it.
-    pub fn unpark(&mut self, id: i64) -> Result<(Ticket, Option<String>)> {
+    /// database can never both resume it. With `open`, the ticket becomes the saved open
+    /// ticket (`(nonce, cashier)`) in the same transaction, so a crash cannot lose it.
+    pub fn unpark(
+        &mut self,
+        id: i64,
+        open: Option<(&str, &str)>,
+    ) -> Result<(Ticket, Option<String>)> {
         let tx = self.conn.transaction()?;
         let row: Option<(String, Option<String>)> = tx
             .query_row(
@@ -200,7 +209,90 @@ impl Store {
         let ticket = serde_json::from_str(&json)
             .map_err(|e| StoreError::Corrupt(format!("parked ticket {id}: {e}")))?;
         tx.execute("DELETE FROM parked_tickets WHERE id = ?1", [id])?;
+        if let Some((nonce, cashier)) = open {
+            tx.execute(
+                "INSERT INTO open_ticket (id, nonce, cashier, member_id, ticket_json, saved_at_ms)
+                 VALUES (1, ?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (id) DO UPDATE SET nonce = ?1, cashier = ?2, member_id = ?3,
+                     ticket_json = ?4, saved_at_ms = ?5",
+                params![
+                    nonce,
+                    cashier,
+                    member_id,
+                    json,
+                    jiff::Timestamp::now().as_millisecond()
+                ],
+            )?;
+        }
         tx.commit()?;
         Ok((ticket, member_id))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::ticket::LineItem;
+    use crate::domain::{Currency, Quantity, TaxMode, TaxRate};
+    use crate::store::SaleExtras;
+
+    fn ticket() -> Ticket {
+        let mut ticket = Ticket::new(Currency::CNY, TaxMode::Inclusive, None);
+        let item = LineItem {
+            sku: "1".into(),
+            code: "6901028075831".into(),
+            name_zh: "水".into(),
+            name_en: "water".into(),
+            tax_class: "food".into(),
+            tax_rate: TaxRate::from_basis_points(900).unwrap(),
+            weighed: false,
+        };
+        ticket.add(item, 200, Quantity::units(2)).unwrap();
+        ticket
+    }
+
+    fn open(nonce: &str) -> OpenTicket {
+        OpenTicket {
+            nonce: nonce.into(),
+            cashier: "1001".into(),
+            member_id: None,
+            ticket: ticket(),
+        }
+    }
+
+    #[test]
+    fn an_open_ticket_is_never_both_parked_and_open_nor_sold_and_open() {
+        let (_dir, mut store) = crate::store::sales::tests::store();
+        // Parked: a save of the same ticket that arrives late (it ran on the sales worker,
+        // behind a slow drawer pulse) brings nothing back.
+        store.save_open_ticket(Some(&open("a"))).unwrap();
+        store
+            .park_as(&ticket(), "1001", None, false, Some("a"))
+            .unwrap();
+        assert_eq!(store.open_ticket().unwrap(), None);
+        store.save_open_ticket(Some(&open("a"))).unwrap();
+        assert_eq!(store.open_ticket().unwrap(), None);
+        assert_eq!(store.park_left_open_ticket().unwrap(), None);
+        assert_eq!(store.parked().unwrap().len(), 1, "parked once");
+        // Resumed: it is the open ticket again at once, under the new ticket's nonce.
+        let id = store.parked().unwrap()[0].id;
+        store.unpark(id, Some(("b", "1001"))).unwrap();
+        assert_eq!(store.open_ticket().unwrap().unwrap().nonce, "b");
+        assert!(store.parked().unwrap().is_empty());
+        // Sold: the commit removes it in its own transaction.
+        let extras = SaleExtras {
+            open_ticket: Some("b".into()),
+            ..SaleExtras::default()
+        };
+        store
+            .commit_sale_with(crate::store::sales::tests::draft(), extras)
+            .unwrap();
+        assert_eq!(store.open_ticket().unwrap(), None);
+        // Left open at a restart: parked once, for its cashier.
+        store.save_open_ticket(Some(&open("c"))).unwrap();
+        let parked = store.park_left_open_ticket().unwrap().unwrap();
+        assert_eq!(store.auto_parked_for("1001").unwrap(), Some(parked));
+        assert_eq!(store.park_left_open_ticket().unwrap(), None);
+        assert_eq!(store.open_ticket().unwrap(), None);
     }
 }

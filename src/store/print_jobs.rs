@@ -12,12 +12,12 @@ pub struct PrintJob {
     pub copy: bool,
     pub attempts: u32,
     pub last_error: Option<String>,
-    /// Bytes of this job have gone to the printer before, so paper may have come out: it
-    /// prints again only as a copy.
-    pub sent: bool,
+    /// When bytes of this job first went to the printer (Unix ms), if they have: paper may have
+    /// come out, so it prints again only as a copy.
+    pub sent_at_ms: Option<i64>,
 }
 
-const JOB_COLUMNS: &str = "id, sale_seq, copy, attempts, last_error, sent_at_ms IS NOT NULL";
+const JOB_COLUMNS: &str = "id, sale_seq, copy, attempts, last_error, sent_at_ms";
 
 fn job_from_row(r: &Row<'_>) -> rusqlite::Result<PrintJob> {
     Ok(PrintJob {
@@ -26,7 +26,7 @@ fn job_from_row(r: &Row<'_>) -> rusqlite::Result<PrintJob> {
         copy: r.get(2)?,
         attempts: r.get(3)?,
         last_error: r.get(4)?,
-        sent: r.get(5)?,
+        sent_at_ms: r.get(5)?,
     })
 }
 
@@ -80,15 +80,17 @@ impl Store {
         Ok(())
     }
 
-    /// Records, durably and before the first byte goes out, that job `job` is being sent:
-    /// from here on paper may come out, so it never prints again as an original. If this
-    /// write fails (a full disk), nothing is sent.
-    pub fn mark_print_sending(&self, job: i64) -> Result<()> {
-        self.conn.execute(
-            "UPDATE print_jobs SET sent_at_ms = coalesce(sent_at_ms, ?2) WHERE id = ?1",
+    /// Claims job `job` for sending, durably and before its first byte goes out: from here on
+    /// paper may come out, so it never prints again as an original. A job never sent is
+    /// claimed by one process only: returns false when another claimed it first. If this
+    /// write fails (a full disk), nothing may be sent.
+    pub fn mark_print_sending(&self, job: i64) -> Result<bool> {
+        let claimed = self.conn.execute(
+            "UPDATE print_jobs SET sent_at_ms = ?2
+             WHERE id = ?1 AND sent_at_ms IS NULL AND printed_at_ms IS NULL",
             params![job, jiff::Timestamp::now().as_millisecond()],
         )?;
-        Ok(())
+        Ok(claimed == 1)
     }
 
     /// Records a failed attempt and when to try again. `sent` says whether paper may have come

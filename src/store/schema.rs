@@ -193,7 +193,8 @@ const MIGRATIONS: &[&str] = &[
     CREATE TABLE pin_guards (
         prompt          TEXT PRIMARY KEY,
         failures        INTEGER NOT NULL,
-        locked_until_ms INTEGER NOT NULL
+        locked_until_ms INTEGER NOT NULL,
+        lockouts        INTEGER NOT NULL DEFAULT 0
     ) WITHOUT ROWID;
     CREATE TABLE open_ticket (
         id          INTEGER PRIMARY KEY CHECK (id = 1),
@@ -204,6 +205,7 @@ const MIGRATIONS: &[&str] = &[
         saved_at_ms INTEGER NOT NULL
     );
     ALTER TABLE parked_tickets ADD COLUMN auto INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE parked_tickets ADD COLUMN nonce TEXT;
     "#,
 ];
 
@@ -214,6 +216,11 @@ pub const VERSION: i32 = MIGRATIONS.len() as i32;
 /// inside each write transaction, so two processes opening an old database at once never
 /// apply a migration twice: the second finds it done.
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    // Up to date (the usual case): no write lock, so opening never waits behind a writer.
+    let current: i32 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if usize::try_from(current).unwrap_or(usize::MAX) >= MIGRATIONS.len() {
+        return Ok(());
+    }
     loop {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let current: i32 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;

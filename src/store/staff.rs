@@ -94,12 +94,13 @@ impl Store {
         Ok(self
             .conn
             .query_row(
-                "SELECT failures, locked_until_ms FROM pin_guards WHERE prompt = ?1",
+                "SELECT failures, locked_until_ms, lockouts FROM pin_guards WHERE prompt = ?1",
                 [prompt.as_str()],
                 |r| {
                     Ok(PinGuard {
                         failures: r.get(0)?,
                         locked_until_ms: r.get(1)?,
+                        lockouts: r.get(2)?,
                     })
                 },
             )
@@ -110,9 +111,15 @@ impl Store {
     /// Keeps a prompt's wrong-PIN count and lockout, so that a restart does not clear them.
     pub fn save_pin_guard(&self, prompt: PinPrompt, guard: &PinGuard) -> Result<()> {
         self.conn.execute(
-            "INSERT INTO pin_guards (prompt, failures, locked_until_ms) VALUES (?1, ?2, ?3)
-             ON CONFLICT (prompt) DO UPDATE SET failures = ?2, locked_until_ms = ?3",
-            params![prompt.as_str(), guard.failures, guard.locked_until_ms],
+            "INSERT INTO pin_guards (prompt, failures, locked_until_ms, lockouts)
+             VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (prompt) DO UPDATE SET failures = ?2, locked_until_ms = ?3, lockouts = ?4",
+            params![
+                prompt.as_str(),
+                guard.failures,
+                guard.locked_until_ms,
+                guard.lockouts
+            ],
         )?;
         Ok(())
     }

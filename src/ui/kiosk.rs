@@ -42,40 +42,36 @@ pub fn place(app: &App, placement: Placement) {
 }
 
 /// After the window is shown: takes the keyboard focus (and, for full screen, the whole
-/// screen) as soon as the window is mapped, trying for a few seconds. Does nothing off X11.
+/// screen) as soon as the window is mapped, trying for a few seconds on a thread of its own
+/// (X round trips stay off the UI thread). Does nothing off X11.
 pub fn claim_focus(app: &Rc<App>, placement: Placement) {
     if std::env::var_os("DISPLAY").is_none_or(|d| d.is_empty()) {
         return;
     }
-    let timer = Rc::new(slint::Timer::default());
-    let weak = Rc::downgrade(app);
-    let keep = timer.clone();
-    let mut tries = 0;
-    timer.start(
-        slint::TimerMode::Repeated,
-        Duration::from_millis(100),
-        move || {
-            tries += 1;
-            let done = match claim(placement.fullscreen) {
-                Ok(Some((width, height))) => {
-                    if let Some(app) = weak.upgrade() {
+    let window = app.window.as_weak();
+    let started = std::thread::Builder::new()
+        .name("kiosk".into())
+        .spawn(move || {
+            for _ in 0..50 {
+                match claim(placement.fullscreen) {
+                    Ok(Some((width, height))) => {
                         // The window now covers the screen: lay it out for that size.
-                        app.window.set_compact(width < 1000 || height < 700);
+                        let _ = window.upgrade_in_event_loop(move |window| {
+                            window.set_compact(width < 1000 || height < 700);
+                        });
+                        return;
                     }
-                    true
+                    Ok(None) => std::thread::sleep(Duration::from_millis(100)),
+                    Err(error) => {
+                        eprintln!("till: cannot take the keyboard focus: {error}");
+                        return;
+                    }
                 }
-                Ok(None) => tries >= 50,
-                Err(error) => {
-                    eprintln!("till: cannot take the keyboard focus: {error}");
-                    true
-                }
-            };
-            if done {
-                keep.stop();
             }
-        },
-    );
-    // The timer lives on through the clone its closure holds, until it stops itself.
+        });
+    if let Err(error) = started {
+        eprintln!("till: cannot take the keyboard focus: {error}");
+    }
 }
 
 /// Finds this process's till window among the root window's children and, if it is mapped,

@@ -87,6 +87,9 @@ thread_local! {
     static WAIT_GENERATION: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
+/// How long the UI thread's database connection waits for another writer.
+const UI_BUSY_TIMEOUT: Duration = Duration::from_millis(500);
+
 /// How long the screen's edge stays red after a refused scan.
 const FLASH: Duration = Duration::from_millis(400);
 
@@ -113,6 +116,9 @@ impl App {
         store
             .park_left_open_ticket()
             .context("cannot bring back the ticket left open")?;
+        // This connection serves the UI thread: its few writes (a member code's use, parking)
+        // wait briefly for another writer, then say the database is busy.
+        store.set_busy_timeout(UI_BUSY_TIMEOUT)?;
         crate::sync::apply_registration(&mut config, &store)?;
         let settings = CheckoutSettings::from_config(&config)?;
         let staff = store.staff()?;
@@ -292,8 +298,8 @@ impl App {
             Done::Pin(session::PinPurpose::Login, who) => {
                 app.update(|s| s.logged_in(who));
             }
-            Done::Pin(session::PinPurpose::Approval, who) => {
-                app.update(|s| s.approved(who));
+            Done::Pin(session::PinPurpose::Approval(id), who) => {
+                app.update(|s| s.approved(id, who));
             }
             Done::Committed(result) => {
                 app.update(|s| s.committed(result));

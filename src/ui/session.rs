@@ -97,7 +97,9 @@ pub enum DrawerState {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PinPurpose {
     Login,
-    Approval,
+    /// The approval prompt with this number: an answer for one the cashier has cancelled
+    /// must not approve the next.
+    Approval(u64),
 }
 
 /// What the back office shows about syncing.
@@ -120,6 +122,8 @@ pub enum Pending {
 
 #[derive(Clone, Debug)]
 pub struct Approval {
+    /// Tells this prompt from the next, for the PIN check's answer.
+    pub id: u64,
     pub pending: Pending,
     pub reason: String,
     pub pin: String,
@@ -211,6 +215,8 @@ pub struct Session {
     pub checking_login: bool,
     login_guard: PinGuard,
     approval_guard: PinGuard,
+    /// Approval prompts opened so far, to number them.
+    approvals: u64,
     /// Writes that follow from the last action but must not hold up the UI thread; the caller
     /// hands them to a worker ([`Session::take_deferred`]).
     deferred: Vec<Task>,
@@ -291,6 +297,7 @@ impl Session {
             checking_login: false,
             login_guard,
             approval_guard,
+            approvals: 0,
             deferred: Vec::new(),
             saved_ticket: None,
             cashier: None,
@@ -859,7 +866,7 @@ impl Session {
             PinPrompt::Approval => self.t("店长 PIN 错误", "wrong manager PIN"),
         };
         if left == 0 {
-            let secs = crate::staff::LOCKOUT.as_secs();
+            let secs = saved.last_lockout().as_secs();
             self.lang.pick(
                 &format!("{wrong} 5 次，锁定 {secs} 秒"),
                 &format!("5 wrong PINs: locked for {secs} s"),
@@ -934,8 +941,9 @@ impl Session {
         let Ok(Some(id)) = self.checkout.store().auto_parked_for(cashier) else {
             return;
         };
-        if let Ok(member_id) = self.checkout.resume(id) {
-            self.fresh_ticket();
+        self.fresh_ticket();
+        let nonce = self.ticket_nonce.clone();
+        if let Ok(member_id) = self.checkout.resume_with(id, Some(&nonce)) {
             self.parked_count = self.parked_count.saturating_sub(1);
             self.selected = self.checkout.ticket().lines().last().map(|l| l.id);
             self.member = member_id
@@ -1123,7 +1131,9 @@ impl Session {
             Err(CheckoutError::NeedsApproval(what)) => {
                 // The keyed figure now lives in the pending action.
                 self.entry.clear();
+                self.approvals += 1;
                 self.approval = Some(Approval {
+                    id: self.approvals,
                     reason: self.lang.approval_reason(what),
                     pending: action,
                     pin: String::new(),
@@ -1172,7 +1182,8 @@ impl Session {
         let Some(id) = self.parked.get(index).map(|p| p.id) else {
             return;
         };
-        match self.checkout.resume(id) {
+        let nonce = self.ticket_nonce.clone();
+        match self.checkout.resume_with(id, Some(&nonce)) {
             Ok(member_id) => {
                 self.parked.remove(index);
                 self.parked_count = self.parked.len();
@@ -1433,7 +1444,9 @@ impl Session {
         if manager {
             self.enter_back_office()
         } else {
+            self.approvals += 1;
             self.approval = Some(Approval {
+                id: self.approvals,
                 reason: self.t("后台需要店长登录", "the back office needs a manager"),
                 pending: Pending::OpenBackOffice,
                 pin: String::new(),
@@ -1509,22 +1522,30 @@ impl Session {
         approval.checking = true;
         approval.message = None;
         Some(Task::CheckPin {
-            purpose: PinPurpose::Approval,
+            purpose: PinPurpose::Approval(approval.id),
             pin: std::mem::take(&mut approval.pin),
             candidates: managers,
         })
     }
 
-    /// The answer to an approval [`Task::CheckPin`].
-    pub fn approved(&mut self, manager: Option<StaffMember>) -> Option<Task> {
-        let approval = self.approval.as_mut()?;
-        approval.checking = false;
+    /// The answer to the [`Task::CheckPin`] of approval prompt `id`. A wrong PIN counts
+    /// towards the lockout even if the prompt was cancelled meanwhile; a right one approves
+    /// only the prompt it was keyed into.
+    pub fn approved(&mut self, id: u64, manager: Option<StaffMember>) -> Option<Task> {
+        let current = self.approval.as_ref().is_some_and(|a| a.id == id);
         let Some(manager) = manager else {
             let text = self.wrong_pin(PinPrompt::Approval);
-            self.approval.as_mut()?.message = Some(text);
+            if current {
+                let approval = self.approval.as_mut()?;
+                approval.checking = false;
+                approval.message = Some(text);
+            }
             return None;
         };
         self.guard_succeeded(PinPrompt::Approval);
+        if !current {
+            return None;
+        }
         let approval = self.approval.take()?;
         if approval.pending == Pending::OpenBackOffice {
             return self.enter_back_office();

@@ -254,6 +254,24 @@ fn login_with_pin_and_lockout_after_five_wrong() {
             !till.app.session.borrow().checking_login,
             "no PIN check runs while locked"
         );
+        // Switching the till off and on does not lift the lockout.
+        till.wait("the lockout saved", |s| {
+            s.checkout()
+                .store()
+                .pin_guard(crate::staff::PinPrompt::Login)
+                .is_ok_and(|g| g.locked_until_ms > 0)
+        });
+        let Till { dir, app } = till;
+        drop(app);
+        let till = open_till(dir, AppOptions::default());
+        till.login_as(DEMO_CASHIER.1, DEMO_CASHIER.2);
+        assert_eq!(till.screen(), Screen::Login);
+        assert!(
+            till.message()
+                .starts_with("too many wrong PINs: try again in"),
+            "{}",
+            till.message()
+        );
     });
 }
 

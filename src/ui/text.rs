@@ -87,9 +87,32 @@ impl Lang {
                 "同步正在进行，请稍候",
                 "a sync is already running; wait for it to finish",
             ),
-            SyncNowError::Hq(detail) => self.pick(
-                &format!("同步失败，销售已保存，稍后自动重试：{detail}"),
-                &format!("sync failed; sales are kept and retried later: {detail}"),
+            SyncNowError::Hq(error) => {
+                use till_sync::client::SyncError;
+                match error {
+                    SyncError::Unreachable(_) | SyncError::Timeout => self.pick(
+                        "无法连接总部：销售已保存，稍后自动重试",
+                        "cannot reach HQ: the sales are kept and sent later",
+                    ),
+                    SyncError::Unauthorized(_) => self.pick(
+                        "总部不认可本机的凭证：请店长重新注册本机（till register）",
+                        "HQ refused this till's credentials: a manager registers it again (`till register`)",
+                    ),
+                    SyncError::Server { .. } | SyncError::BadResponse(_) => self.pick(
+                        "总部出错：销售已保存，稍后自动重试",
+                        "HQ had a problem: the sales are kept and sent later",
+                    ),
+                    SyncError::Forbidden(detail) | SyncError::Refused { reason: detail, .. } => {
+                        self.pick(
+                            &format!("总部拒绝了同步，请联系总部：{detail}"),
+                            &format!("HQ refused the sync; call HQ: {detail}"),
+                        )
+                    }
+                }
+            }
+            SyncNowError::CatalogRefused { version, reasons } => self.pick(
+                &format!("总部的商品目录第 {version} 版无法用于本机，未应用：{reasons}"),
+                &format!("HQ's catalog version {version} does not fit this till and was not applied: {reasons}"),
             ),
             other => self.pick(&format!("同步失败：{other}"), &format!("sync failed: {other}")),
         }

@@ -238,7 +238,7 @@ fn commit(store: &mut Store, draft: SaleRecord, extras: SaleExtras, printer: Opt
     let Some(printer) = printer else {
         return;
     };
-    let after = crate::printing::after_commit(store, Some(printer.printer()), &record);
+    let after = crate::printing::after_commit(store, Some(printer), &record);
     if let Some(opened) = after.drawer {
         send(Done::Drawer(opened.map(|_| ())));
     }
@@ -260,7 +260,7 @@ impl Save {
 /// A no-sale opening of the cash drawer, from the back office.
 fn open_drawer(printer: Option<&PrintWorker>) -> Result<(), PrintError> {
     match printer {
-        Some(printer) => printer.printer().printer.open_drawer().map(|_| ()),
+        Some(printer) => crate::printing::CashDrawer::open_drawer(printer).map(|_| ()),
         None => Err(PrintError::Unreachable("no printer configured".into())),
     }
 }

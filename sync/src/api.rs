@@ -38,6 +38,17 @@ pub const UPLOAD_VERSION: u32 = 1;
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
     pub code: String,
+    /// A random value the terminal makes once and keeps, so that it alone may use the code
+    /// again if HQ's answer was lost (until it first uses its token). Without it, the code is
+    /// spent at once.
+    #[serde(default)]
+    pub device: Option<String>,
+    /// The store and terminal this terminal is set up as: HQ refuses a code for another one,
+    /// before it changes anything.
+    #[serde(default)]
+    pub store: Option<String>,
+    #[serde(default)]
+    pub terminal: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

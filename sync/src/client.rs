@@ -91,19 +91,35 @@ fn read<T: serde::de::DeserializeOwned>(response: Response) -> Result<T, SyncErr
     })
 }
 
-/// Exchanges a one-time registration code for the terminal's identity and token.
+/// Exchanges a one-time registration code for the terminal's identity and token, the code
+/// spent at once.
 pub fn register(
     hq: &str,
     code: &str,
     timeout: Duration,
     ca_pem: Option<&[u8]>,
 ) -> Result<RegisterResponse, SyncError> {
+    let request = RegisterRequest {
+        code: code.trim().to_string(),
+        device: None,
+        store: None,
+        terminal: None,
+    };
+    register_as(hq, &request, timeout, ca_pem)
+}
+
+/// Registers with a full [`RegisterRequest`]: the terminal's device value (so that it may
+/// retry the same code if the answer is lost) and the store and terminal it is set up as.
+pub fn register_as(
+    hq: &str,
+    request: &RegisterRequest,
+    timeout: Duration,
+    ca_pem: Option<&[u8]>,
+) -> Result<RegisterResponse, SyncError> {
     let url = format!("{}{REGISTER_PATH}", hq.trim_end_matches('/'));
     let response = http_client(timeout, ca_pem)?
         .post(url)
-        .json(&RegisterRequest {
-            code: code.trim().to_string(),
-        })
+        .json(request)
         .send()
         .map_err(transport)?;
     read(response)
