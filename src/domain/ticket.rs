@@ -327,6 +327,16 @@ impl Ticket {
                 return Ok(last.id);
             }
         }
+        Ok(self.push_line(item, unit_price, quantity, None))
+    }
+
+    fn push_line(
+        &mut self,
+        item: LineItem,
+        unit_price: i64,
+        quantity: Quantity,
+        label_price: Option<i64>,
+    ) -> LineId {
         let id = LineId(self.next_line);
         self.next_line += 1;
         self.lines.push(TicketLine {
@@ -336,9 +346,9 @@ impl Ticket {
             quantity,
             discount: None,
             price_overridden: false,
-            label_price: None,
+            label_price,
         });
-        Ok(id)
+        id
     }
 
     /// Adds a line from a price-embedded scale label: the label's price (minor units) is the
@@ -355,18 +365,7 @@ impl Ticket {
         }
         let quantity = weight_for_price(label_price, unit_price);
         check_quantity(quantity)?;
-        let id = LineId(self.next_line);
-        self.next_line += 1;
-        self.lines.push(TicketLine {
-            id,
-            item,
-            unit_price,
-            quantity,
-            discount: None,
-            price_overridden: false,
-            label_price: Some(label_price),
-        });
-        Ok(id)
+        Ok(self.push_line(item, unit_price, quantity, Some(label_price)))
     }
 
     /// Sets a line's quantity: more than zero, at most [`Quantity::MAX`], whole for goods sold

@@ -25,6 +25,34 @@ pub struct OpenTicket {
     pub ticket: Ticket,
 }
 
+/// One parked ticket's row; returns its number.
+fn insert_parked(
+    tx: &rusqlite::Transaction<'_>,
+    ticket: &Ticket,
+    json: &str,
+    cashier: &str,
+    member_id: Option<&str>,
+    auto: bool,
+    nonce: Option<&str>,
+) -> Result<i64> {
+    tx.execute(
+        "INSERT INTO parked_tickets (parked_at_ms, cashier, line_count, total, ticket_json,
+                                     member_id, auto, nonce)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            jiff::Timestamp::now().as_millisecond(),
+            cashier,
+            ticket.lines().len(),
+            ticket.totals().total,
+            json,
+            member_id,
+            auto,
+            nonce
+        ],
+    )?;
+    Ok(tx.last_insert_rowid())
+}
+
 fn encode_ticket(ticket: &Ticket) -> Result<String> {
     serde_json::to_string(ticket)
         .map_err(|e| StoreError::Corrupt(format!("cannot encode ticket: {e}")))
@@ -50,22 +78,7 @@ impl Store {
     ) -> Result<i64> {
         let json = encode_ticket(ticket)?;
         let tx = self.conn.unchecked_transaction()?;
-        tx.execute(
-            "INSERT INTO parked_tickets (parked_at_ms, cashier, line_count, total, ticket_json,
-                                         member_id, auto, nonce)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![
-                jiff::Timestamp::now().as_millisecond(),
-                cashier,
-                ticket.lines().len(),
-                ticket.totals().total,
-                json,
-                member_id,
-                auto,
-                open_ticket
-            ],
-        )?;
-        let id = tx.last_insert_rowid();
+        let id = insert_parked(&tx, ticket, &json, cashier, member_id, auto, open_ticket)?;
         if let Some(nonce) = open_ticket {
             tx.execute("DELETE FROM open_ticket WHERE nonce = ?1", [nonce])?;
         }
@@ -154,20 +167,15 @@ impl Store {
         };
         let ticket: Ticket = serde_json::from_str(&json)
             .map_err(|e| StoreError::Corrupt(format!("open ticket: {e}")))?;
-        tx.execute(
-            "INSERT INTO parked_tickets (parked_at_ms, cashier, line_count, total, ticket_json,
-                                         member_id, auto)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1)",
-            params![
-                jiff::Timestamp::now().as_millisecond(),
-                cashier,
-                ticket.lines().len(),
-                ticket.totals().total,
-                json,
-                member_id
-            ],
+        let id = insert_parked(
+            &tx,
+            &ticket,
+            &json,
+            &cashier,
+            member_id.as_deref(),
+            true,
+            None,
         )?;
-        let id = tx.last_insert_rowid();
         tx.execute("DELETE FROM open_ticket", [])?;
         tx.commit()?;
         Ok(Some(id))

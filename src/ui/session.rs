@@ -959,17 +959,8 @@ impl Session {
     /// payments taken cannot be parked, so it must be finished first.
     pub fn logout(&mut self) {
         if !self.checkout.ticket().is_empty() {
-            let member_id = self.member.as_ref().map(|m| m.member_id.clone());
-            let nonce = self.ticket_nonce.clone();
-            match self
-                .checkout
-                .park_with(member_id.as_deref(), true, Some(&nonce))
-            {
-                Ok(_) => {
-                    self.fresh_ticket();
-                    self.parked_count += 1;
-                    self.selected = None;
-                }
+            match self.park_open_ticket(true) {
+                Ok(_) => {}
                 Err(CheckoutError::PaymentInProgress) => {
                     self.back_office_message = Message::error(self.t(
                         "本单已收款：先完成或删除付款，再退出登录",
@@ -1145,17 +1136,23 @@ impl Session {
         }
     }
 
-    pub fn park(&mut self) {
+    /// Parks the open ticket with its member under its cashier (`auto`: by the till, to come
+    /// back at their next login) and starts an empty one.
+    fn park_open_ticket(&mut self, auto: bool) -> Result<i64, CheckoutError> {
         let member_id = self.member.as_ref().map(|m| m.member_id.clone());
         let nonce = self.ticket_nonce.clone();
-        match self
+        let id = self
             .checkout
-            .park_with(member_id.as_deref(), false, Some(&nonce))
-        {
+            .park_with(member_id.as_deref(), auto, Some(&nonce))?;
+        self.fresh_ticket();
+        self.parked_count += 1;
+        self.selected = None;
+        Ok(id)
+    }
+
+    pub fn park(&mut self) {
+        match self.park_open_ticket(false) {
             Ok(id) => {
-                self.fresh_ticket();
-                self.parked_count += 1;
-                self.selected = None;
                 self.entry.clear();
                 self.sale_message = Message::info(
                     self.lang

@@ -1545,3 +1545,52 @@ fn every_screen_fits_at_800x480_and_1024x768_in_both_languages() {
         assert!(faults.is_empty(), "{}", faults.join("\n"));
     });
 }
+
+#[test]
+fn the_cashier_hears_when_the_drawer_did_not_open_and_a_manager_opens_it() {
+    on_ui_thread(|| {
+        let dir = tempfile::tempdir().unwrap();
+        // The printer the drawer is wired to is switched off: nothing listens on its port.
+        let gone = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = gone.local_addr().unwrap();
+        drop(gone);
+        crate::demo::create_terminal(dir.path(), Some(format!("tcp:{address}"))).unwrap();
+        let till = open_till(
+            dir,
+            AppOptions {
+                printing: true,
+                ..AppOptions::default()
+            },
+        );
+        till.login_as(DEMO_MANAGER.1, DEMO_MANAGER.2);
+        till.scan("农夫山泉 550ml");
+        till.pay_exact();
+        till.wait("the drawer's answer", |s| {
+            matches!(s.drawer, Some(super::session::DrawerState::Failed(_)))
+        });
+        assert_eq!(
+            till.shown("Cash drawer"),
+            "the drawer did not open: cannot reach the printer: check its power and cable. \
+             A manager can open it from the back office"
+        );
+        // The sale stands, whatever the drawer and the receipt do.
+        assert_eq!(till.store().sales_count().unwrap(), 1);
+        till.tap("New sale");
+        till.tap("Back office");
+        till.wait("back office", |s| s.today.is_some());
+        till.tap("Open drawer");
+        till.wait("the drawer's answer", |s| {
+            s.back_office_message.as_ref().is_some_and(|m| m.error)
+        });
+        assert_eq!(
+            till.app
+                .session
+                .borrow()
+                .back_office_message
+                .clone()
+                .unwrap()
+                .text,
+            "the drawer did not open: cannot reach the printer: check its power and cable"
+        );
+    });
+}
