@@ -67,6 +67,13 @@ pub enum CheckoutError {
     UnknownProduct(String),
     #[error("{0} is sold by weight: key the weight, then scan")]
     NeedsWeight(String),
+    /// A scale label carries its own weight or price: a quantity keyed before it is refused
+    /// rather than ignored.
+    #[error("a scale label carries its own weight and price: scan it without a quantity")]
+    QuantityOnLabel,
+    /// A scale label that says nothing was weighed (0 g, or ￥0.00).
+    #[error("the scale label {0} is for nothing (0 g or 0.00): weigh it again")]
+    EmptyLabel(String),
     #[error("{0} is not for sale (inactive)")]
     Inactive(String),
     #[error("{0} payment code scanned: take payment on the payment screen")]
@@ -183,6 +190,14 @@ impl Checkout {
         match classify(raw, &self.settings.scan, &is_internal) {
             Scan::Product(code) => self.add_product_code(&code, quantity),
             Scan::Weighed { code, label } => {
+                if quantity.is_some() {
+                    return Err(CheckoutError::QuantityOnLabel);
+                }
+                if matches!(label.value, LabelValue::PriceMinor(p) if p <= 0)
+                    || matches!(label.value, LabelValue::Weight(w) if w.milli() <= 0)
+                {
+                    return Err(CheckoutError::EmptyLabel(code.display_code().to_string()));
+                }
                 let product = self
                     .store
                     .product_by_plu(&label.plu)?
@@ -668,6 +683,22 @@ sku,barcodes,name_zh,name_en,price,tax_class,department,weighed,active,plu
         let line = &c.ticket().lines()[0];
         assert_eq!((line.quantity, line.unit_price), (Quantity::ONE, 1880));
         assert_eq!(c.ticket().totals().lines[0].gross, 1880);
+        // A quantity keyed before a label is refused, not ignored; a label for nothing too.
+        let before = c.ticket().clone();
+        assert!(matches!(
+            c.scan_with_quantity("2100042035706", ScanContext::Sale, Quantity::parse("2")),
+            Err(CheckoutError::QuantityOnLabel)
+        ));
+        for empty in ["2100042000001", "2200042000008"] {
+            assert!(
+                matches!(
+                    c.scan(empty, ScanContext::Sale),
+                    Err(CheckoutError::EmptyLabel(_))
+                ),
+                "{empty}"
+            );
+        }
+        assert_eq!(c.ticket(), &before);
     }
 
     #[test]

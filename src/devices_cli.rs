@@ -1,6 +1,6 @@
 //! `till devices …`: serial ports, the virtual printer and scanner, test page, print queue.
 
-use std::io::BufRead;
+use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -71,31 +71,35 @@ pub fn run(data_dir: &Path, cmd: DevicesCommand) -> Result<ExitCode> {
                 .state
                 .paper_out
                 .store(paper_out, std::sync::atomic::Ordering::SeqCst);
-            println!(
+            // A printer keeps printing when whoever reads its log goes away.
+            let say = |line: String| {
+                let _ = writeln!(std::io::stdout(), "{line}");
+            };
+            say(format!(
                 "virtual printer on {}{}, writing receipts to {}",
                 printer.address,
                 if paper_out { " (out of paper)" } else { "" },
                 out.display()
-            );
-            println!(
+            ));
+            say(format!(
                 "point a till at it with: printer address \"tcp:{}\"",
                 printer.address
-            );
+            ));
             let mut seen = 0;
             let mut problems = 0;
             loop {
                 std::thread::sleep(Duration::from_millis(100));
                 let printed = printer.state.receipts_printed();
                 for n in seen + 1..=printed {
-                    println!(
+                    say(format!(
                         "printed {}",
                         out.join(format!("receipt-{n:04}.txt")).display()
-                    );
+                    ));
                 }
                 seen = printed;
                 let all = printer.state.problems();
                 for problem in &all[problems..] {
-                    println!("problem: {problem}");
+                    say(format!("problem: {problem}"));
                 }
                 problems = all.len();
             }
@@ -138,7 +142,8 @@ pub fn run(data_dir: &Path, cmd: DevicesCommand) -> Result<ExitCode> {
             if jobs.is_empty() {
                 println!("no receipts waiting to print");
             }
-            for job in jobs {
+            // After --retry, receipts still waiting mean the printer is still not printing.
+            for job in &jobs {
                 println!(
                     "receipt #{}{}: {} attempts, last error: {}",
                     job.sale_seq,
@@ -147,7 +152,11 @@ pub fn run(data_dir: &Path, cmd: DevicesCommand) -> Result<ExitCode> {
                     job.last_error.as_deref().unwrap_or("none")
                 );
             }
-            Ok(ExitCode::SUCCESS)
+            Ok(if retry && !jobs.is_empty() {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            })
         }
     }
 }

@@ -236,6 +236,12 @@ enum DebugCommand {
 }
 
 fn main() -> ExitCode {
+    // `till sales list | head -1` ends quietly, not with a panic; `till sell` already never
+    // fails once it has committed.
+    till_sync::pipe::run_quietly_on_broken_pipe(till_main)
+}
+
+fn till_main() -> ExitCode {
     let cli = Cli::parse();
     // Commands that draw the touchscreen need fontconfig to know a font (see till::fonts).
     if matches!(
@@ -263,6 +269,15 @@ fn main() -> ExitCode {
     }
     match run(cli) {
         Ok(code) => code,
+        // A command that writes its output with `?` meets a gone reader as an error.
+        Err(error)
+            if error.chain().any(|e| {
+                e.downcast_ref::<std::io::Error>()
+                    .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+            }) =>
+        {
+            ExitCode::from(till_sync::pipe::BROKEN_PIPE_STATUS)
+        }
         Err(error) => {
             eprintln!("till: {error:#}");
             ExitCode::FAILURE

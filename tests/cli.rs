@@ -705,11 +705,12 @@ impl PrinterProcess {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let mut first = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut first)
-            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let first = lines.next().unwrap().unwrap();
         assert!(first.starts_with("virtual printer on "), "{first}");
+        // Its output is read for as long as it runs: a printer whose reader went away would
+        // stop at its next line.
+        std::thread::spawn(move || lines.for_each(drop));
         PrinterProcess {
             child,
             out: out.to_path_buf(),
@@ -943,6 +944,26 @@ fn a_committed_sale_never_reports_failure() {
 }
 
 #[test]
+fn a_reader_that_goes_away_ends_a_command_quietly() {
+    let till = Till::with_catalog();
+    // More output than a pipe holds, to a reader that has already gone.
+    let codes: Vec<String> = (0..3000).map(|i| format!("69{i:011}")).collect();
+    let mut args = vec!["scan", "classify"];
+    args.extend(codes.iter().map(String::as_str));
+    let mut child = till
+        .command(&args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(141), "as a tool ended by SIGPIPE");
+}
+
+#[test]
 fn only_weighed_goods_sell_by_the_fraction_on_the_command_line() {
     let till = Till::with_catalog();
     let noodles = sample_ean13(5);
@@ -956,6 +977,11 @@ fn only_weighed_goods_sell_by_the_fraction_on_the_command_line() {
     }
     assert!(till.ok(&["sales", "list"]).contains("no sales yet"));
     // A keyed PLU sells, and a price label carries its true weight.
+    // A quantity keyed before a scale label, and a label for nothing, are refused.
+    for spec in ["2*2100042035706", "2100042000001"] {
+        let out = till.fails(&["sell", "--pay", "cash:50", "--", spec]);
+        assert!(out.contains("scale label"), "{spec}: {out}");
+    }
     let out = till.ok(&["sell", "0.5*00042", "2100042035706", "--pay", "cash:50"]);
     assert!(out.contains("2.75 kg"), "{out}");
     assert!(out.contains("35.70"), "{out}");

@@ -123,13 +123,14 @@ enum TerminalCommand {
 }
 
 fn main() -> ExitCode {
-    match run(Cli::parse()) {
+    // `till-hq terminals | head -1` ends quietly, not with a panic.
+    till_sync::pipe::run_quietly_on_broken_pipe(|| match run(Cli::parse()) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("till-hq: {e:#}");
             ExitCode::FAILURE
         }
-    }
+    })
 }
 
 fn open(db: &str) -> Result<Box<dyn HqStore>> {

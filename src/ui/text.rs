@@ -220,6 +220,14 @@ impl Lang {
                 &format!("{name} 按重量销售：先输入重量（千克），再扫码"),
                 &format!("{name} is sold by weight: key the weight in kg, then scan"),
             ),
+            CheckoutError::QuantityOnLabel => self.pick(
+                "电子秤标签自带重量和价格：不要先输入数量，直接扫码",
+                "a scale label carries its own weight and price: scan it without a quantity",
+            ),
+            CheckoutError::EmptyLabel(code) => self.pick(
+                &format!("电子秤标签 {code} 为 0：请重新称重"),
+                &format!("scale label {code} is for nothing (0 g or 0.00): weigh it again"),
+            ),
             CheckoutError::Inactive(name) => self.pick(
                 &format!("{name} 已停售"),
                 &format!("{name} is not for sale"),

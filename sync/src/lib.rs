@@ -7,6 +7,7 @@ pub mod api;
 pub mod catalog;
 pub mod client;
 pub mod member;
+pub mod pipe;
 pub mod sale;
 
 pub use sale::{
