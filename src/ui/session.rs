@@ -220,9 +220,8 @@ pub struct Session {
     /// Writes that follow from the last action but must not hold up the UI thread; the caller
     /// hands them to a worker ([`Session::take_deferred`]).
     deferred: Vec<Task>,
-    /// The open ticket as last handed out to be saved (its member and ticket as JSON), to
-    /// save it again only when it changes.
-    saved_ticket: Option<String>,
+    /// The open ticket as last handed out to be saved, to save it again only when it changes.
+    saved_ticket: Option<OpenTicket>,
     pub cashier: Option<StaffMember>,
     // Sale.
     pub entry: String,
@@ -911,25 +910,29 @@ impl Session {
         if self.committing {
             return;
         }
+        // This runs after every key: compare in place, and copy only what changed.
         let ticket = self.checkout.ticket();
-        let open = (self.cashier.is_some() && !ticket.is_empty()).then(|| OpenTicket {
+        let member_id = self.member.as_ref().map(|m| m.member_id.as_str());
+        let open = self.cashier.is_some() && !ticket.is_empty();
+        let unchanged = match &self.saved_ticket {
+            None => !open,
+            Some(saved) => {
+                open && saved.nonce == self.ticket_nonce
+                    && saved.member_id.as_deref() == member_id
+                    && saved.ticket == *ticket
+            }
+        };
+        if unchanged {
+            return;
+        }
+        let now = open.then(|| OpenTicket {
             nonce: self.ticket_nonce.clone(),
             cashier: self.checkout.cashier().to_string(),
-            member_id: self.member.as_ref().map(|m| m.member_id.clone()),
+            member_id: member_id.map(str::to_string),
             ticket: ticket.clone(),
         });
-        let shape = open.as_ref().map(|o| {
-            format!(
-                "{}|{:?}|{}",
-                o.nonce,
-                o.member_id,
-                serde_json::to_string(&o.ticket).unwrap_or_default()
-            )
-        });
-        if shape != self.saved_ticket {
-            self.saved_ticket = shape;
-            self.deferred.push(Task::SaveOpenTicket(open.map(Box::new)));
-        }
+        self.saved_ticket = now.clone();
+        self.deferred.push(Task::SaveOpenTicket(now.map(Box::new)));
     }
 
     /// The ticket this cashier had open when they logged out, or when the till stopped,
