@@ -1990,97 +1990,170 @@ mod sync {
 mod kiosk {
     use super::*;
 
-    /// An Xvfb server of 800×480 on a free display, stopped when dropped.
+    /// An Xvfb server of 800×480 on a display it picks itself (`-displayfd`, so tests and
+    /// stale lock files never race for a number), stopped with SIGTERM when dropped so that
+    /// it removes its lock file and socket.
     struct Display {
         number: u32,
-        server: std::process::Child,
+        server: std::cell::RefCell<std::process::Child>,
+        log: PathBuf,
+        /// Kept open: Xvfb may write to it again.
+        _stdout: BufReader<std::process::ChildStdout>,
     }
 
     impl Display {
-        fn start() -> Display {
-            for number in 90..200 {
-                if Path::new(&format!("/tmp/.X{number}-lock")).exists() {
-                    continue;
-                }
-                let mut server = Command::new("Xvfb")
-                    .arg(format!(":{number}"))
-                    .args(["-screen", "0", "800x480x24", "-nolisten", "tcp"])
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .spawn()
-                    .expect("Xvfb runs (Debian package xvfb; .ci/run installs it)");
-                let socket = format!("/tmp/.X11-unix/X{number}");
-                for _ in 0..100 {
-                    if Path::new(&socket).exists() {
-                        return Display { number, server };
-                    }
-                    std::thread::sleep(Duration::from_millis(50));
-                }
+        fn start(dir: &Path) -> Display {
+            let log = dir.join("xvfb.log");
+            let mut server = Command::new("Xvfb")
+                .args([
+                    "-displayfd",
+                    "1",
+                    "-screen",
+                    "0",
+                    "800x480x24",
+                    "-nolisten",
+                    "tcp",
+                ])
+                .stdout(Stdio::piped())
+                .stderr(std::fs::File::create(&log).unwrap())
+                .spawn()
+                .expect("Xvfb runs (Debian package xvfb; .ci/run installs it)");
+            // Xvfb writes the display's number once it accepts clients.
+            let mut stdout = BufReader::new(server.stdout.take().unwrap());
+            let mut line = String::new();
+            stdout.read_line(&mut line).unwrap();
+            let Ok(number) = line.trim().parse() else {
                 let _ = server.kill();
                 let _ = server.wait();
-                panic!("Xvfb :{number} did not start");
+                panic!(
+                    "Xvfb did not start:\n{}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                );
+            };
+            Display {
+                number,
+                server: server.into(),
+                log,
+                _stdout: stdout,
             }
-            panic!("no free X display number");
         }
 
         fn name(&self) -> String {
             format!(":{}", self.number)
         }
 
-        /// Runs xdotool on this display and returns what it printed.
+        /// Runs xdotool on this display and returns what it printed on stdout; what it
+        /// printed on stderr goes to the test's output.
         fn xdotool(&self, args: &[&str]) -> String {
             let out = Command::new("xdotool")
                 .args(args)
                 .env("DISPLAY", self.name())
                 .output()
                 .expect("xdotool runs (Debian package xdotool; .ci/run installs it)");
+            let errors = String::from_utf8_lossy(&out.stderr);
+            if !errors.trim().is_empty() {
+                eprintln!("xdotool {args:?}: {}", errors.trim());
+            }
             String::from_utf8_lossy(&out.stdout).trim().to_string()
         }
     }
 
     impl Drop for Display {
         fn drop(&mut self) {
-            let _ = self.server.kill();
-            let _ = self.server.wait();
+            let server = self.server.get_mut();
+            let _ = Command::new("kill")
+                .args(["-TERM", &server.id().to_string()])
+                .status();
+            for _ in 0..50 {
+                if matches!(server.try_wait(), Ok(Some(_))) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            let _ = server.kill();
+            let _ = server.wait();
         }
     }
 
-    fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-        for _ in 0..200 {
+    /// The touchscreen under test, with what it printed on stderr kept for the report.
+    struct Ui {
+        process: std::process::Child,
+        stderr: PathBuf,
+    }
+
+    impl Ui {
+        /// Why the test cannot go on: whether the till still runs, and what it and Xvfb said.
+        fn report(&mut self, display: &Display) -> String {
+            let mut state = match self.process.try_wait() {
+                Ok(Some(status)) => format!("the till exited ({status})"),
+                _ => "the till is still running".to_string(),
+            };
+            if let Ok(Some(status)) = display.server.borrow_mut().try_wait() {
+                state.push_str(&format!("; Xvfb exited ({status})"));
+            }
+            format!(
+                "{state}\ntill's stderr:\n{}\nXvfb's log:\n{}",
+                std::fs::read_to_string(&self.stderr).unwrap_or_default(),
+                std::fs::read_to_string(&display.log).unwrap_or_default()
+            )
+        }
+    }
+
+    impl Drop for Ui {
+        fn drop(&mut self) {
+            let _ = self.process.kill();
+            let _ = self.process.wait();
+        }
+    }
+
+    /// Waits up to a minute (a loaded CI machine starts a debug build slowly) for `done`,
+    /// failing with the till's and Xvfb's own words.
+    fn wait_for(what: &str, ui: &mut Ui, display: &Display, mut done: impl FnMut() -> bool) {
+        for _ in 0..600 {
             if done() {
                 return;
             }
+            if matches!(ui.process.try_wait(), Ok(Some(_))) {
+                break;
+            }
             std::thread::sleep(Duration::from_millis(100));
         }
-        panic!("timed out waiting for {what}");
+        panic!("timed out waiting for {what}: {}", ui.report(display));
     }
 
     #[test]
     fn a_kiosk_till_takes_the_screen_and_the_keys_and_a_scanner_types_whole_codes() {
-        let display = Display::start();
         let till = Till::new();
+        let display = Display::start(till.data_dir());
         till::demo::create_terminal(till.data_dir(), None).unwrap();
         // One cashier: the login screen needs only the PIN.
         till.ok(&["staff", "remove", till::demo::DEMO_MANAGER.0]);
-        let mut ui = till
-            .command(&["ui", "--fullscreen"])
-            .env("DISPLAY", display.name())
-            .env("SLINT_BACKEND", "winit-software")
-            .env("XDG_CACHE_HOME", till.data_dir().join("cache"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let stderr = till.data_dir().join("ui.stderr");
+        let mut ui = Ui {
+            process: till
+                .command(&["ui", "--fullscreen"])
+                .env("DISPLAY", display.name())
+                .env("SLINT_BACKEND", "winit-software")
+                .env("XDG_CACHE_HOME", till.data_dir().join("cache"))
+                // The test's till has no desktop session: Slint's query of the desktop's
+                // settings fails at once instead of meeting whatever bus the host runs.
+                .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus")
+                .stdout(Stdio::null())
+                .stderr(std::fs::File::create(&stderr).unwrap())
+                .spawn()
+                .unwrap(),
+            stderr,
+        };
         let mut window = String::new();
-        wait_for("the till's window", || {
+        wait_for("the till's window", &mut ui, &display, || {
             window = display.xdotool(&["search", "--name", "^Till$"]);
             !window.is_empty()
         });
         // No window manager, and nobody calls `xdotool windowfocus`: the till takes the keys.
-        wait_for("the keyboard focus", || {
+        wait_for("the keyboard focus", &mut ui, &display, || {
             display.xdotool(&["getwindowfocus"]) == window
         });
-        wait_for("the window to cover the screen", || {
+        wait_for("the window to cover the screen", &mut ui, &display, || {
             let geometry = display.xdotool(&["getwindowgeometry", &window]);
             geometry.contains("Position: 0,0") && geometry.contains("Geometry: 800x480")
         });
@@ -2103,9 +2176,10 @@ mod kiosk {
         display.xdotool(&["key", "F12"]);
         std::thread::sleep(Duration::from_millis(500));
         display.xdotool(&["key", "Return"]);
-        wait_for("the sale", || till.ok(&["sales", "list"]).contains("#1 "));
-        let _ = ui.kill();
-        let _ = ui.wait();
+        wait_for("the sale", &mut ui, &display, || {
+            till.ok(&["sales", "list"]).contains("#1 ")
+        });
+        drop(ui);
         let list = till.ok(&["sales", "list"]);
         assert!(list.contains("1 lines") && list.contains("10086"), "{list}");
         assert!(till.ok(&["sales", "show", "1"]).contains("农夫山泉"));
