@@ -9,7 +9,6 @@ use till::config::Config;
 use till::domain::{Currency, TaxMode, Tender, TenderKind};
 use till::store::Store;
 use till_hq::db::{HqStore, SqliteStore};
-use till_sync::Attribution;
 use till_sync::client::SyncClient;
 
 fn main() {
@@ -51,9 +50,7 @@ fn main() {
                 reference,
             })
             .unwrap();
-        checkout
-            .commit(Attribution::Anonymous { claim_token: None })
-            .unwrap();
+        checkout.commit().unwrap();
     }
     println!(
         "committed {sales} sales in {:.1} s",

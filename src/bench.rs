@@ -15,7 +15,6 @@ use till::config::Config;
 use till::domain::gtin::check_digit;
 use till::domain::{Currency, TaxMode, Tender, TenderKind};
 use till::store::Store;
-use till_sync::Attribution;
 
 #[derive(Subcommand, Debug)]
 pub enum BenchCommand {
@@ -166,7 +165,7 @@ fn commit(sales: usize, dir: &WorkDir) -> Result<ExitCode> {
             reference: None,
         })?;
         let start = Instant::now();
-        checkout.commit(Attribution::Anonymous { claim_token: None })?;
+        checkout.commit()?;
         till_times.push(start.elapsed());
     }
     till_times.sort();

@@ -59,7 +59,7 @@ pub struct Config {
     /// The touchscreen.
     #[serde(default)]
     pub ui: UiSection,
-    /// Member capture: points, consent and the claim page.
+    /// Member capture: consent and the claim page.
     #[serde(default)]
     pub member: MemberSection,
 }
@@ -70,8 +70,11 @@ pub struct Config {
 pub struct MemberSection {
     /// HQ's public address; anonymous receipts carry `<public_url>/c/<claim token>` as a QR code.
     pub public_url: String,
-    /// Points per whole yuan (major unit) a member pays.
-    pub points_per_yuan: u32,
+    /// No longer used: the points rule is the chain's, published by HQ (`till-hq loyalty set`)
+    /// and pulled with the catalog. Still read, so that older config files load; `till` warns
+    /// that it is ignored.
+    #[serde(skip_serializing)]
+    pub points_per_yuan: Option<u32>,
     /// The consent text a customer accepts to enroll, and its version, recorded with them.
     pub consent_version: String,
     pub consent_zh: String,
@@ -82,7 +85,7 @@ impl Default for MemberSection {
     fn default() -> Self {
         MemberSection {
             public_url: "https://hq.example.com".into(),
-            points_per_yuan: 1,
+            points_per_yuan: None,
             consent_version: "2026-11".into(),
             consent_zh: "我同意成为会员，并同意门店按照隐私政策处理我的手机号和消费记录，用于积分和会员服务。".into(),
             consent_en: "I agree to become a member and to the store processing my phone number and purchases under its privacy policy, for points and member services.".into(),

@@ -8,11 +8,11 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use till::catalog::{ImportRules, export_csv, import_csv};
-use till::checkout::{Checkout, CheckoutSettings, ScanContext};
+use till::checkout::members::now_step;
+use till::checkout::{Checkout, CheckoutSettings, PhoneLookup, ScanContext, ScanOutcome};
 use till::config::{CONFIG_FILE, Config, DATABASE_FILE};
 use till::domain::{Currency, Money, Quantity, ScanConfig, TaxMode, Tender, TenderKind, classify};
 use till::store::Store;
-use till_sync::Attribution;
 
 mod bench;
 mod devices_cli;
@@ -178,9 +178,17 @@ struct SellArgs {
     tenders: Vec<String>,
     #[arg(long, default_value = "cli")]
     cashier: String,
-    /// The member the sale is for; without it the sale is anonymous.
+    /// The member the sale is for, by member ID. A member's QR code or card among the codes
+    /// attaches them too; without any, the sale is anonymous.
     #[arg(long)]
     member: Option<String>,
+    /// The member's phone number (`13812345678`, `+86 138-1234-5678`).
+    #[arg(long)]
+    phone: Option<String>,
+    /// Enroll the customer with --phone if no member has it: they accepted the configured
+    /// consent text.
+    #[arg(long, requires = "phone")]
+    enroll: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -343,6 +351,13 @@ pub(crate) fn open(data_dir: &Path) -> Result<(Config, Store)> {
         );
     }
     let mut config = Config::load(&config_path)?;
+    if config.member.points_per_yuan.is_some() {
+        eprintln!(
+            "till: note: [member] points_per_yuan in {} is ignored: HQ publishes the points \
+             rule (`till-hq loyalty set`) and the till pulls it when it syncs",
+            config_path.display()
+        );
+    }
     let store = Store::open(&data_dir.join(DATABASE_FILE))?;
     store.check_identity(&config.store_id, &config.terminal_id)?;
     till::sync::apply_registration(&mut config, &store)?;
@@ -523,12 +538,21 @@ fn classify_codes(data_dir: &Path, codes: &[String]) -> Result<ExitCode> {
         },
         |(c, _)| c.scan_config(),
     );
+    // A member code is checked as the till would at this moment, without spending it.
+    let checkout = match opened {
+        Some((config, store)) => Some(Checkout::new(
+            store,
+            CheckoutSettings::from_config(&config)?,
+            "classify",
+        )),
+        None => None,
+    };
     let mut out = std::io::stdout().lock();
     for code in codes {
         let known = |c: &str| {
-            opened
+            checkout
                 .as_ref()
-                .is_some_and(|(_, s)| s.is_internal_code(c).unwrap_or(false))
+                .is_some_and(|c2| c2.store().is_internal_code(c).unwrap_or(false))
         };
         let shown = if code.len() > 40 {
             format!(
@@ -539,7 +563,20 @@ fn classify_codes(data_dir: &Path, codes: &[String]) -> Result<ExitCode> {
         } else {
             code.clone()
         };
-        writeln!(out, "{shown}\t{}", classify(code, &scan_config, &known))?;
+        let scan = classify(code, &scan_config, &known);
+        let verdict = match (&scan, &checkout) {
+            (till::domain::Scan::Member(member_code), Some(checkout)) => {
+                match checkout.check_member_code(code, member_code, now_step()) {
+                    Ok(member) => format!("{scan}: verifies, member {}", member.member_id),
+                    Err(refusal) => format!("{scan}: refused, {refusal}"),
+                }
+            }
+            (till::domain::Scan::Member(_), None) => {
+                format!("{scan}: not checked (no terminal set up here)")
+            }
+            _ => scan.to_string(),
+        };
+        writeln!(out, "{shown}\t{verdict}")?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -566,6 +603,8 @@ fn sell(data_dir: &Path, args: &SellArgs) -> Result<ExitCode> {
     let settings = CheckoutSettings::from_config(&config)?;
     let currency = settings.currency;
     let mut checkout = Checkout::new(store, settings, &args.cashier);
+    // Every code, member and tender is checked before anything is committed: a refusal
+    // commits nothing.
     for spec in &args.codes {
         let (quantity, code) = match spec.split_once('*') {
             Some((q, code)) => (
@@ -574,9 +613,48 @@ fn sell(data_dir: &Path, args: &SellArgs) -> Result<ExitCode> {
             ),
             None => (None, spec.as_str()),
         };
-        checkout
+        match checkout
             .scan_with_quantity(code, ScanContext::Sale, quantity)
-            .with_context(|| format!("scanning {code}"))?;
+            .with_context(|| format!("scanning {code}"))?
+        {
+            ScanOutcome::Added(_) => {}
+            ScanOutcome::Member(member_code) => {
+                checkout
+                    .attach_code(code, &member_code, now_step(), false)
+                    .with_context(|| format!("member code {code}"))?;
+            }
+            ScanOutcome::Receipt(receipt) => bail!(
+                "{code} is the receipt of sale #{}: a sale sells products",
+                receipt.seq
+            ),
+            ScanOutcome::PaymentReference(_) => {
+                unreachable!("payment codes are refused on the sale screen")
+            }
+        }
+    }
+    if let Some(member_id) = &args.member {
+        let member = checkout
+            .store()
+            .member(member_id)?
+            .with_context(|| format!("no member {member_id} on this till"))?;
+        checkout
+            .attach(member, false)
+            .with_context(|| format!("member {member_id}"))?;
+    }
+    if let Some(keyed) = &args.phone {
+        match checkout.find_by_phone(keyed).context("--phone")? {
+            PhoneLookup::Member(member) => {
+                checkout.attach(member, false).context("--phone")?;
+            }
+            PhoneLookup::NotEnrolled(phone) if args.enroll => {
+                let now = jiff::Timestamp::now().as_millisecond();
+                checkout.enroll(&phone, now, false).context("--enroll")?;
+            }
+            PhoneLookup::NotEnrolled(phone) => bail!(
+                "no member has phone {}: add --enroll if the customer consents to join",
+                phone.masked()
+            ),
+        }
     }
     for spec in &args.tenders {
         let tender = parse_tender(spec, currency)?;
@@ -584,30 +662,14 @@ fn sell(data_dir: &Path, args: &SellArgs) -> Result<ExitCode> {
             .add_tender(tender)
             .with_context(|| format!("paying {spec}"))?;
     }
-    let attribution = match &args.member {
-        Some(member_id) => {
-            let member = checkout
-                .store()
-                .member(member_id)?
-                .with_context(|| format!("no member {member_id} on this till"))?;
-            if !member.active {
-                bail!("member {member_id} is no longer active");
-            }
-            Attribution::Member {
-                member_id: member.member_id,
-            }
-        }
-        None => Attribution::Anonymous { claim_token: None },
-    };
     // The printer's settings are read before the commit: once the sale is committed, this
     // command reports success whatever else goes wrong, so that no script rings it up twice.
     let printer = till::printing::ReceiptPrinter::from_config(&config)?;
-    let committed = checkout.commit(attribution)?;
-    let seq = committed.record.seq;
     let drawer = printer
         .as_ref()
         .map(|p| p as &dyn till::printing::CashDrawer);
-    let after = till::printing::after_commit(checkout.store(), drawer, &committed.record);
+    let (committed, after) = checkout.sell(drawer)?;
+    let seq = committed.record.seq;
     // A reader that has gone away (`| head`) gets no more lines; the sale stands.
     let _ = write!(
         std::io::stdout(),
@@ -910,7 +972,11 @@ fn demo(data_dir: PathBuf) -> Result<ExitCode> {
         amount: tendered,
         reference: None,
     })?;
-    let sale = checkout.commit(Attribution::Anonymous { claim_token: None })?;
+    let receipt_printer = till::printing::ReceiptPrinter::from_config(&config)?;
+    let drawer = receipt_printer
+        .as_ref()
+        .map(|p| p as &dyn till::printing::CashDrawer);
+    let (sale, after) = checkout.sell(drawer)?;
     let report = checkout.store().verify_journal()?;
     println!(
         "committed sale #{}; journal ok: {} sale(s), chain head {}",
@@ -918,13 +984,11 @@ fn demo(data_dir: PathBuf) -> Result<ExitCode> {
         report.sales_checked,
         hex::encode(report.last_hash)
     );
-    if let Some(receipt_printer) = till::printing::ReceiptPrinter::from_config(&config)? {
-        let after =
-            till::printing::after_commit(checkout.store(), Some(&receipt_printer), &sale.record);
+    if let Some(receipt_printer) = &receipt_printer {
         for warning in after.warnings(sale.record.seq) {
             println!("warning: {warning}");
         }
-        devices_cli::report_printing(checkout.store(), &receipt_printer);
+        devices_cli::report_printing(checkout.store(), receipt_printer);
     }
     let printed = receipts.join("receipt-0001.txt");
     for _ in 0..250 {
@@ -968,7 +1032,7 @@ fn commit_loop(data_dir: &Path, max: u64) -> Result<ExitCode> {
             amount: due + 100,
             reference: None,
         })?;
-        let sale = checkout.commit(Attribution::Anonymous { claim_token: None })?;
+        let sale = checkout.commit()?;
         // Printed only after the commit returned, so every line names a durable sale.
         writeln!(
             out,

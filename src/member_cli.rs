@@ -1,5 +1,5 @@
-//! `till member`: member keys, codes for demos and tests, and adding members until HQ's member
-//! deltas arrive with sync.
+//! `till member`: member keys, codes for demos and tests, the members on this till, and adding
+//! members until HQ's member deltas arrive with sync.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use till::domain::member::{MemberKey, Phone, dynamic_code, step_at};
-use till::store::MemberRecord;
+use till::store::{EnrollmentState, MemberListing, MemberRecord};
 
 #[derive(Subcommand, Debug)]
 pub enum MemberCommand {
@@ -29,6 +29,14 @@ pub enum MemberCommand {
         #[arg(long, required = true)]
         consent_given: bool,
     },
+    /// The members on this till: masked phone, provisional or final, points on this till's
+    /// ledger, and whether their enrollment here is filed at HQ.
+    List {
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// One member, by member ID or the provisional ID they were enrolled under here.
+    Show { member_id: String },
     /// Add or update a member (HQ's member deltas do this once sync pulls them).
     Add {
         member_id: String,
@@ -79,6 +87,39 @@ pub fn run(data_dir: &Path, command: MemberCommand) -> Result<ExitCode> {
                 "enrolled {} as {} (provisional until the next sync)",
                 phone.masked(),
                 member.member_id
+            );
+        }
+        MemberCommand::List { limit } => {
+            let members = store.member_listing(limit)?;
+            if members.is_empty() {
+                println!("no members on this till");
+            }
+            for listing in &members {
+                println!("{}", listing_line(listing));
+            }
+        }
+        MemberCommand::Show { member_id } => {
+            let listing = store
+                .member_listing_of(&member_id)?
+                .with_context(|| format!("no member {member_id} on this till"))?;
+            let m = &listing.member;
+            println!("member     {}", m.member_id);
+            println!("name       {}", or_dash(&m.display_name));
+            println!("tier       {}", or_dash(&m.tier));
+            println!("phone      {}", m.phone_masked.as_deref().unwrap_or("-"));
+            println!(
+                "status     {}{}",
+                if m.provisional {
+                    "provisional"
+                } else {
+                    "final"
+                },
+                if m.active { "" } else { ", deactivated" }
+            );
+            println!("enrollment {}", enrollment_text(&listing.enrollment));
+            println!(
+                "points     {} on this till's ledger from {} sale(s); {} at HQ as of the last sync",
+                listing.ledger_points, listing.sales, m.points
             );
         }
         MemberCommand::Key(KeyCommand::Import { file }) => {
@@ -142,4 +183,35 @@ pub fn run(data_dir: &Path, command: MemberCommand) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn or_dash(text: &str) -> &str {
+    if text.is_empty() { "-" } else { text }
+}
+
+fn enrollment_text(state: &EnrollmentState) -> String {
+    match state {
+        EnrollmentState::FromHq => "from HQ".into(),
+        EnrollmentState::Pending => "enrolled here, not yet filed at HQ".into(),
+        EnrollmentState::Filed { provisional_id } => {
+            format!("enrolled here as {provisional_id}, filed at HQ")
+        }
+    }
+}
+
+/// One line of `till member list`.
+fn listing_line(listing: &MemberListing) -> String {
+    let m = &listing.member;
+    format!(
+        "{}\t{}\t{}\t{} points here\t{}",
+        m.member_id,
+        m.phone_masked.as_deref().unwrap_or("-"),
+        if m.provisional {
+            "provisional"
+        } else {
+            "final"
+        },
+        listing.ledger_points,
+        enrollment_text(&listing.enrollment)
+    )
 }

@@ -90,7 +90,8 @@ impl ReceiptPrinter {
         let member = match &sale.attribution {
             till_sync::Attribution::Member { member_id } => ReceiptMember {
                 phone_masked: store.member_phone_masked(member_id)?,
-                points: store.points_for_sale(sale.seq)?,
+                // What the record says it earned: the till's ledger and HQ credit the same.
+                points: Some(till_sync::loyalty::earned(&sale)),
             },
             till_sync::Attribution::Anonymous { .. } => ReceiptMember::default(),
         };
@@ -282,6 +283,25 @@ pub fn after_commit(
         drawer: open_drawer_for(sale, printer),
         receipt: printer.map(|_| store.enqueue_receipt(sale.seq, false)),
     }
+}
+
+/// The one way a sale is sold, for every front-end: commit it durably (one transaction), tell
+/// `committed` (the touchscreen shows the sale done at once), and only then open the drawer
+/// and queue its receipt ([`after_commit`]). A refused commit prints nothing and opens
+/// nothing. Blocks on the commit's fsync and up to the printer's timeout: call it off the UI
+/// thread.
+pub fn commit_and_queue(
+    store: &mut Store,
+    draft: SaleRecord,
+    extras: crate::store::SaleExtras,
+    printer: Option<&dyn CashDrawer>,
+    committed: impl FnOnce(&SaleRecord),
+) -> Result<(crate::store::CommittedSale, AfterCommit), StoreError> {
+    let sale = store.commit_sale_with(draft, extras)?;
+    committed(&sale.record);
+    let after = after_commit(store, printer, &sale.record);
+    let committed = sale;
+    Ok((committed, after))
 }
 
 /// Opens the cash drawer for a sale that has just committed, if it took cash
@@ -495,6 +515,7 @@ mod tests {
                 })
                 .collect(),
             change: paid - total,
+            loyalty: None,
         }
     }
 
@@ -852,15 +873,8 @@ mod tests {
         member_sale.attribution = Attribution::Member {
             member_id: "10086".into(),
         };
-        store
-            .commit_sale_with(
-                member_sale,
-                crate::store::SaleExtras {
-                    points: Some(9),
-                    ..Default::default()
-                },
-            )
-            .unwrap();
+        member_sale.loyalty = Some(till_sync::loyalty::SaleLoyalty { rule: 1, points: 9 });
+        store.commit_sale(member_sale).unwrap();
         let printer = ReceiptPrinter {
             printer: Printer::new(till_drivers::printer::PrinterAddress::File(
                 dir.path().join("paper"),

@@ -9,7 +9,8 @@ use std::sync::mpsc::{RecvTimeoutError, Sender, channel};
 use std::time::Duration;
 
 use anyhow::Result;
-use till::checkout::{Checkout, CheckoutSettings, ScanContext, ScanOutcome};
+use till::checkout::members::now_step;
+use till::checkout::{Checkout, CheckoutSettings, PhoneLookup, ScanContext, ScanOutcome};
 use till::config::DATABASE_FILE;
 use till::domain::{LineId, Money, Quantity, Tender, TenderKind};
 use till::printing::{PrintWorker, PrinterState, ReceiptPrinter};
@@ -25,8 +26,8 @@ enum Input {
     Closed,
 }
 
-const HELP: &str = "scan or type a code; commands: pay KIND AMOUNT [REF] (cash, card, wechat_pay, alipay, unionpay), \
-qty LINE QUANTITY, void LINE, total, cancel, park, parked, resume ID, reprint SALE, sync, help, quit";
+const HELP: &str = "scan or type a code (a member's QR code or card attaches them); commands: pay KIND AMOUNT [REF] (cash, card, wechat_pay, alipay, unionpay), \
+member PHONE, enroll PHONE (the customer consented), member off, qty LINE QUANTITY, void LINE, total, cancel, park, parked, resume ID, reprint SALE, sync, help, quit";
 
 pub fn run(data_dir: &Path, cashier: &str) -> Result<ExitCode> {
     let (config, store) = crate::open(data_dir)?;
@@ -202,13 +203,30 @@ fn scan(checkout: &mut Checkout, code: &str) {
                 code.code
             )
         }
-        Ok(ScanOutcome::Member(_)) => println!("member codes are not supported yet"),
+        Ok(ScanOutcome::Member(member_code)) => {
+            match checkout.attach_code(code, &member_code, now_step(), false) {
+                Ok(member) => attached(member),
+                Err(error) => println!("! {code}: {error}"),
+            }
+        }
         Ok(ScanOutcome::Receipt(code)) => println!(
             "receipt of sale #{}: see `till sales show {}`",
             code.seq, code.seq
         ),
         Err(error) => println!("! {code}: {error}"),
     }
+}
+
+fn attached(member: &till::store::Member) {
+    println!(
+        "member {}{} attached",
+        member.member_id,
+        member
+            .phone_masked
+            .as_ref()
+            .map(|p| format!(" ({p})"))
+            .unwrap_or_default()
+    );
 }
 
 fn provider_kind(code: &till::domain::scan::PaymentCode) -> &'static str {
@@ -322,6 +340,36 @@ fn command(checkout: &mut Checkout, line: &str, printer: Option<&PrintWorker>) -
             (Ok(_), None) => Err("no printer configured".into()),
             (Err(_), _) => Err(format!("{seq:?} is not a sale number")),
         },
+        ["member", "off"] => {
+            match checkout.detach_member() {
+                Some(m) => println!("member {} detached: the sale is anonymous", m.member_id),
+                None => println!("no member on this ticket"),
+            }
+            Ok(())
+        }
+        ["member", phone @ ..] if !phone.is_empty() => checkout
+            .attach_phone(&phone.concat(), false)
+            .map(attached)
+            .map_err(|e| e.to_string()),
+        ["enroll", phone @ ..] if !phone.is_empty() => {
+            let keyed = phone.concat();
+            match checkout.find_by_phone(&keyed) {
+                Ok(PhoneLookup::Member(member)) => checkout
+                    .attach(member, false)
+                    .map(attached)
+                    .map_err(|e| e.to_string()),
+                Ok(PhoneLookup::NotEnrolled(phone)) => checkout
+                    .enroll(&phone, jiff::Timestamp::now().as_millisecond(), false)
+                    .map(|m| {
+                        println!(
+                            "new member {} enrolled",
+                            m.phone_masked.as_deref().unwrap_or(&m.member_id)
+                        )
+                    })
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            }
+        }
         ["pay", kind, amount, rest @ ..] => {
             pay(checkout, kind, amount, rest.first().copied(), printer)
         }
@@ -357,18 +405,24 @@ fn pay(
         println!("{} still due", money(checkout, state.remaining));
         return Ok(());
     }
-    let sale = checkout
-        .commit(Attribution::Anonymous { claim_token: None })
-        .map_err(|e| e.to_string())?;
+    let drawer = printer.map(|p| p as &dyn till::printing::CashDrawer);
+    let (sale, after) = checkout.sell(drawer).map_err(|e| e.to_string())?;
     println!(
-        "sale #{} committed, total {}, change {}",
+        "sale #{} committed{}, total {}, change {}",
         sale.record.seq,
+        match &sale.record.attribution {
+            Attribution::Member { member_id } => format!(" for member {member_id}"),
+            Attribution::Anonymous { .. } => String::new(),
+        },
         money(checkout, sale.record.total),
         money(checkout, sale.record.change)
     );
+    if let (Attribution::Member { .. }, Some(loyalty)) =
+        (&sale.record.attribution, sale.record.loyalty)
+    {
+        println!("points earned +{}", loyalty.points);
+    }
     if let Some(worker) = printer {
-        // Durable first: the drawer opens and the receipt is queued only now.
-        let after = till::printing::after_commit(checkout.store(), Some(worker), &sale.record);
         if let Some(Ok(pulse)) = &after.drawer {
             println!(
                 "drawer opened{}",

@@ -105,6 +105,8 @@ pub struct SyncReport {
     pub catalog_version: Option<u64>,
     /// Products the new catalog version added or changed here.
     pub products_changed: u64,
+    /// The loyalty rule version this sync brought the till to, if HQ had a newer one.
+    pub loyalty_rule: Option<u32>,
 }
 
 /// Sales per upload batch. HQ's per-batch cost (a commit, a few round trips) is what
@@ -208,6 +210,7 @@ pub fn sync_now(
         .and_then(|()| pull_member_keys(store, client, &mut report))
         .and_then(|()| pull_members(store, client, &mut report))
         .and_then(|()| pull_catalog(store, client, settings, &mut report))
+        .and_then(|()| pull_loyalty(store, client, &mut report))
         .and(enrolled);
     let now = jiff::Timestamp::now().as_millisecond().to_string();
     match &result {
@@ -304,6 +307,20 @@ fn pull_members(
         }
         since = delta.version;
     }
+}
+
+/// Pulls the points rule HQ publishes with the catalog, and keeps it if it is newer: the
+/// till's next sales are stamped with it.
+fn pull_loyalty(
+    store: &mut Store,
+    client: &SyncClient,
+    report: &mut SyncReport,
+) -> Result<(), SyncNowError> {
+    let rule = client.loyalty()?;
+    if store.set_loyalty_rule(&rule)? {
+        report.loyalty_rule = Some(rule.version);
+    }
+    Ok(())
 }
 
 /// Pulls the catalog HQ published since this till's version, every page, then applies it in

@@ -83,7 +83,10 @@ pub fn render_sale(r: &SaleRecord, config: &Config) -> String {
     out += &spread("change", &money(r.change));
     out += &rule;
     match &r.attribution {
-        Attribution::Member { member_id } => out += &format!("member {member_id}\n"),
+        Attribution::Member { member_id } => {
+            out += &format!("member {member_id}\n");
+            out += &format!("points earned +{}\n", till_sync::loyalty::earned(r));
+        }
         Attribution::Anonymous { .. } => out += "anonymous sale\n",
     }
     out += &format!("sale id {}\n", r.sale_id);

@@ -304,7 +304,7 @@ fn scan_classify_prints_one_line_per_code() {
         "134567890123456789\tpayment code: WeChat Pay (18 digits)",
         "2200042003566\tweighed item: 2200042003566, PLU 00042, weight 356 g",
         "TR1.S001.T01.42\treceipt code: store S001 terminal T01 sale #42",
-        "TM1.10086.59372011.ABCDEFGHIJ234567\tmember code: dynamic QR for member 10086, time step 59372011",
+        "TM1.10086.59372011.ABCDEFGHIJ234567\tmember code: dynamic QR for member 10086, time step 59372011: refused, no member key on this till: member codes cannot be checked until it syncs",
     ];
     assert_eq!(&lines[..6], &expected);
     assert!(
@@ -1338,14 +1338,20 @@ mod sync {
                     reference,
                 })
                 .unwrap();
-            let attribution = if i % 4 == 0 {
-                till_sync::Attribution::Member {
+            if i % 4 == 0 {
+                // Members HQ knows and this till has not pulled yet.
+                let member = till::store::Member {
                     member_id: format!("M{}", i % 37),
-                }
-            } else {
-                till_sync::Attribution::Anonymous { claim_token: None }
-            };
-            checkout.commit(attribution).unwrap();
+                    display_name: String::new(),
+                    tier: String::new(),
+                    points: 0,
+                    phone_masked: None,
+                    active: true,
+                    provisional: false,
+                };
+                checkout.attach(member, false).unwrap();
+            }
+            checkout.commit().unwrap();
         }
         drop(checkout);
         let out = till.ok(&["sync", "now", "--batch", "128"]);
@@ -2183,5 +2189,166 @@ mod kiosk {
         let list = till.ok(&["sales", "list"]);
         assert!(list.contains("1 lines") && list.contains("10086"), "{list}");
         assert!(till.ok(&["sales", "show", "1"]).contains("农夫山泉"));
+    }
+}
+
+/// Member capture through `till sell` and `till scan classify`: the same table of member codes
+/// the checkout engine's own test runs, with the same outcome in each front-end.
+mod members {
+    use super::*;
+    use till::domain::member::{MemberKey, dynamic_code, step_at};
+
+    fn demo() -> Till {
+        let till = Till::new();
+        till::demo::create_terminal(till.data_dir(), None).unwrap();
+        till
+    }
+
+    fn now() -> u64 {
+        jiff::Timestamp::now().as_second().unsigned_abs()
+    }
+
+    /// The code `till member code` makes for `member` at `at` (Unix seconds).
+    fn code_at(till: &Till, member: &str, at: u64) -> String {
+        till.ok(&["member", "code", member, "--at", &at.to_string()])
+            .trim()
+            .to_string()
+    }
+
+    /// Sells a bottle of water with `codes`; Ok(stdout) or Err(stderr), and checks a refusal
+    /// committed nothing.
+    fn sell(till: &Till, codes: &[&str], extra: &[&str]) -> Result<String, String> {
+        let before = till.ok(&["sales", "list"]);
+        let water = sample_ean13(2);
+        let mut args = vec!["sell"];
+        args.extend_from_slice(codes);
+        args.extend_from_slice(&[water.as_str(), "--pay", "cash:10"]);
+        args.extend_from_slice(extra);
+        let out = till.run(&args);
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        } else {
+            assert_eq!(
+                till.ok(&["sales", "list"]),
+                before,
+                "a refusal committed a sale"
+            );
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    }
+
+    #[test]
+    fn the_member_code_table_has_the_same_outcome_in_till_sell_and_scan_classify() {
+        let till = demo();
+        let t = now();
+        // Codes a step boundary cannot turn: `t` is moved to the middle of its step.
+        let t = t - t % 30 + 15;
+        let mut flipped = code_at(&till, "10086", t);
+        let last = flipped.pop().unwrap();
+        flipped.push(if last == 'A' { 'B' } else { 'A' });
+        let other_key = dynamic_code(&MemberKey::from_bytes([7; 32]), "10086", step_at(t));
+        let cases: Vec<(&str, String, Result<&str, &str>)> = vec![
+            ("valid now", code_at(&till, "10086", t), Ok("10086")),
+            ("3 steps back", code_at(&till, "10086", t - 90), Ok("10086")),
+            (
+                "4 steps back",
+                code_at(&till, "10086", t - 120),
+                Err("expired"),
+            ),
+            (
+                "5 steps ahead",
+                code_at(&till, "10086", t + 150),
+                Err("not yet valid"),
+            ),
+            ("flipped MAC character", flipped, Err("bad signature")),
+            ("a key the till never had", other_key, Err("bad signature")),
+            (
+                "unknown member",
+                code_at(&till, "99999", t),
+                Err("unknown member 99999"),
+            ),
+            (
+                "deactivated",
+                code_at(&till, "10088", t),
+                Err("10088 is deactivated"),
+            ),
+            ("card", "8800010086".to_string(), Ok("10086")),
+            (
+                "unknown card",
+                "8800099999".to_string(),
+                Err("unknown member card"),
+            ),
+        ];
+        for (what, code, expected) in cases {
+            let classified = till.ok(&["scan", "classify", &code]);
+            let sold = sell(&till, &[&code], &[]);
+            match expected {
+                Ok(member) => {
+                    assert!(
+                        classified.contains(&format!("verifies, member {member}")),
+                        "{what}: {classified}"
+                    );
+                    let out = sold.unwrap_or_else(|e| panic!("{what}: {e}"));
+                    assert!(out.contains(&format!("member {member}")), "{what}: {out}");
+                    assert!(out.contains("points earned +2"), "{what}: {out}");
+                }
+                Err(reason) => {
+                    assert!(
+                        classified.contains("refused") && classified.contains(reason),
+                        "{what}: {classified}"
+                    );
+                    let error = sold.expect_err(what);
+                    assert!(error.contains(reason), "{what}: {error}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_used_code_is_refused_on_the_next_sale_and_two_members_are_refused() {
+        let till = demo();
+        let code = code_at(&till, "10086", now());
+        sell(&till, &[&code], &[]).unwrap();
+        let again = sell(&till, &[&code], &[]).unwrap_err();
+        assert!(again.contains("already used"), "{again}");
+        // `scan classify` says so too, without spending anything.
+        assert!(
+            till.ok(&["scan", "classify", &code])
+                .contains("already used")
+        );
+        let other = code_at(&till, "10087", now());
+        let both = sell(&till, &["8800010086", &other], &[]).unwrap_err();
+        assert!(both.contains("choose one"), "{both}");
+    }
+
+    #[test]
+    fn a_phone_finds_its_member_however_it_is_typed_and_enrolls_only_with_consent() {
+        let till = demo();
+        for keyed in [
+            "13812345678",
+            "+86 138 1234 5678",
+            "138-1234-5678",
+            "+8613812345678",
+        ] {
+            let out = sell(&till, &[], &["--phone", keyed]).unwrap();
+            assert!(out.contains("member 10086"), "{keyed}: {out}");
+        }
+        let refused = sell(&till, &[], &["--phone", "13600001234"]).unwrap_err();
+        assert!(refused.contains("--enroll"), "{refused}");
+        let bad = sell(&till, &[], &["--phone", "12345"]).unwrap_err();
+        assert!(bad.contains("not valid"), "{bad}");
+        let enrolled = sell(&till, &[], &["--phone", "13600001234", "--enroll"]).unwrap();
+        assert!(enrolled.contains("member P-S001-T01-"), "{enrolled}");
+        let list = till.ok(&["member", "list"]);
+        let line = list
+            .lines()
+            .find(|l| l.contains("136****1234"))
+            .expect(&list);
+        assert!(
+            line.contains("provisional")
+                && line.contains("2 points here")
+                && line.contains("not yet filed"),
+            "{line}"
+        );
     }
 }

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use till_sync::loyalty::LoyaltyRule;
 
 use rand::Rng;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
@@ -35,6 +36,8 @@ pub enum HqError {
     Database(#[from] rusqlite::Error),
     #[error("database error: {0}")]
     Backend(String),
+    #[error(transparent)]
+    Loyalty(#[from] till_sync::loyalty::LoyaltyError),
 }
 
 pub type Result<T, E = HqError> = std::result::Result<T, E>;
@@ -162,7 +165,43 @@ pub trait HqStore: Send {
         after: &str,
         limit: usize,
     ) -> Result<CatalogDelta>;
+
+    /// Every points rule HQ has published, oldest first (PRODUCT.md "Loyalty"). Version 0,
+    /// [`LoyaltyRule::LEGACY`], is built in and not listed.
+    fn loyalty_rules(&mut self) -> Result<Vec<LoyaltyRule>> {
+        match self.setting(LOYALTY_RULES)? {
+            None => Ok(Vec::new()),
+            Some(json) => serde_json::from_str(&json)
+                .map_err(|e| HqError::Backend(format!("the stored loyalty rules: {e}"))),
+        }
+    }
+
+    /// The rule terminals stamp new sales with: the newest published, or the legacy rule.
+    fn current_loyalty_rule(&mut self) -> Result<LoyaltyRule> {
+        Ok(self
+            .loyalty_rules()?
+            .last()
+            .copied()
+            .unwrap_or(LoyaltyRule::LEGACY))
+    }
+
+    /// Publishes `points_per_yuan` as the next rule version; terminals take it at their next
+    /// sync. Every earlier version stays, so records stamped with one keep verifying. Errors:
+    /// a rate of 0, negative or over [`till_sync::loyalty::MAX_POINTS_PER_YUAN`].
+    fn publish_loyalty(&mut self, points_per_yuan: i64) -> Result<LoyaltyRule> {
+        let mut rules = self.loyalty_rules()?;
+        let version = rules.last().map_or(1, |r| r.version + 1);
+        let rule = LoyaltyRule::new(version, points_per_yuan)?;
+        rules.push(rule);
+        let json = serde_json::to_string(&rules)
+            .map_err(|e| HqError::Backend(format!("loyalty rules: {e}")))?;
+        self.set_setting(LOYALTY_RULES, &json)?;
+        Ok(rule)
+    }
 }
+
+/// The chain-wide setting that holds the published loyalty rules, as a JSON array.
+const LOYALTY_RULES: &str = "loyalty_rules";
 
 /// The member IDs of the accepted sales of a batch, whose members' points changed.
 pub(crate) fn accepted_members(sales: &[UploadedSale], results: &[SaleResult]) -> Vec<String> {

@@ -11,12 +11,9 @@ pub mod testing;
 
 use till_sync::{GENESIS_HASH, SaleRecord, chain_hash};
 
-/// Points a member earns per whole major unit (yuan) paid: HQ's ledger, not a terminal's
-/// display, is the authoritative balance.
-pub const POINTS_PER_YUAN: i64 = 1;
-
-/// The points a member's sale earns at HQ: whole major units paid (after cash rounding) times
-/// [`POINTS_PER_YUAN`]; none for an anonymous sale.
+/// The points a member's sale earns at HQ: exactly what its record says it earned under the
+/// loyalty rule it names (checked on upload with [`till_sync::loyalty::check`]), or the legacy
+/// rule's for a version-1 record; none for an anonymous sale.
 pub fn points_for(record: &SaleRecord) -> Option<(String, i64)> {
     let till_sync::Attribution::Member { member_id } = &record.attribution else {
         return None;
@@ -24,11 +21,10 @@ pub fn points_for(record: &SaleRecord) -> Option<(String, i64)> {
     Some((member_id.clone(), paid_points(record)))
 }
 
-/// The points a sale is worth to whoever it is attributed to, at the till or by a claim.
+/// The points a sale is worth to whoever it is attributed to, at the till or by a claim: a
+/// claim earns what the sale would have.
 pub fn paid_points(record: &SaleRecord) -> i64 {
-    let minor_per_major = if record.currency == "JPY" { 1 } else { 100 };
-    let paid = (record.total + record.rounding).max(0);
-    paid / minor_per_major * POINTS_PER_YUAN
+    till_sync::loyalty::earned(record)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

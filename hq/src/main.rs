@@ -57,10 +57,26 @@ enum Command {
     /// The catalog published to every store.
     #[command(subcommand)]
     Catalog(CatalogCommand),
+    /// The chain's points rule, which terminals pull with the catalog.
+    #[command(subcommand)]
+    Loyalty(LoyaltyCommand),
     /// HQ's address as customers' phones reach it: terminals registering afterwards print it
     /// in claim QR codes and show it in the customer display's join code.
     #[command(subcommand)]
     PublicUrl(PublicUrlCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum LoyaltyCommand {
+    /// Publish a new rule version: N points for every whole yuan a customer pays (1 to 100).
+    /// Terminals stamp their sales with it from their next sync; sales stamped with an
+    /// earlier version keep the points it gave.
+    Set {
+        #[arg(long, allow_negative_numbers = true)]
+        points_per_yuan: i64,
+    },
+    /// The current rule and every published version.
+    Show,
 }
 
 #[derive(Subcommand, Debug)]
@@ -253,6 +269,24 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             open(&cli.db)?.set_setting(till_hq::server::PUBLIC_URL, url)?;
             println!("public address set to {url}; terminals take it when they register");
+        }
+        Command::Loyalty(LoyaltyCommand::Set { points_per_yuan }) => {
+            let rule = open(&cli.db)?.publish_loyalty(points_per_yuan)?;
+            println!(
+                "loyalty rule {} published: {} point(s) per yuan; terminals take it at their next sync",
+                rule.version, rule.points_per_yuan
+            );
+        }
+        Command::Loyalty(LoyaltyCommand::Show) => {
+            let mut db = open(&cli.db)?;
+            let current = db.current_loyalty_rule()?;
+            println!(
+                "current: rule {}, {} point(s) per yuan",
+                current.version, current.points_per_yuan
+            );
+            for rule in db.loyalty_rules()? {
+                println!("  rule {}: {} per yuan", rule.version, rule.points_per_yuan);
+            }
         }
         Command::PublicUrl(PublicUrlCommand::Show) => {
             match open(&cli.db)?.setting(till_hq::server::PUBLIC_URL)? {

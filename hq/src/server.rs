@@ -14,9 +14,10 @@ use axum::routing::{get, post};
 use sha2::{Digest, Sha256};
 use till_sync::api::{
     CATALOG_PATH, ENROLL_PATH, EnrollRequest, EnrollResponse, Enrolled, Enrollment, ErrorBody,
-    IDEMPOTENCY_KEY, MEMBER_KEYS_PATH, MEMBERS_PATH, MemberAlias, MemberDelta, MemberEntry,
-    MemberKey, MemberKeysResponse, REGISTER_PATH, RegisterRequest, RegisterResponse, SaleResult,
-    SaleStatus, UPLOAD_PATH, UPLOAD_VERSION, UploadRequest, UploadResponse, UploadedSale,
+    IDEMPOTENCY_KEY, LOYALTY_PATH, MEMBER_KEYS_PATH, MEMBERS_PATH, MemberAlias, MemberDelta,
+    MemberEntry, MemberKey, MemberKeysResponse, REGISTER_PATH, RegisterRequest, RegisterResponse,
+    SaleResult, SaleStatus, UPLOAD_PATH, UPLOAD_VERSION, UploadRequest, UploadResponse,
+    UploadedSale,
 };
 use till_sync::catalog::{CatalogDelta, CatalogRow};
 use till_sync::{Attribution, SaleLine, SalePayment, SaleRecord};
@@ -43,7 +44,7 @@ type Db = Arc<Mutex<Box<dyn HqStore>>>;
         title = "Till HQ",
         description = "The terminal API of Till HQ: registration, exactly-once sales upload, member keys and the published catalog."
     ),
-    paths(register, upload, member_keys, catalog, enroll, members),
+    paths(register, upload, member_keys, catalog, loyalty, enroll, members),
     components(schemas(
         RegisterRequest,
         RegisterResponse,
@@ -56,6 +57,8 @@ type Db = Arc<Mutex<Box<dyn HqStore>>>;
         SaleLine,
         SalePayment,
         Attribution,
+        till_sync::loyalty::SaleLoyalty,
+        till_sync::loyalty::LoyaltyRule,
         MemberKey,
         MemberKeysResponse,
         CatalogDelta,
@@ -103,7 +106,9 @@ impl From<HqError> for ApiError {
         match e {
             HqError::BadCode => fail(StatusCode::UNAUTHORIZED, e.to_string()),
             HqError::OtherTerminal { .. } => fail(StatusCode::FORBIDDEN, e.to_string()),
-            HqError::KeyReused => fail(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
+            HqError::KeyReused | HqError::Loyalty(_) => {
+                fail(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())
+            }
             HqError::UnknownStore(_) | HqError::UnknownTerminal(_) | HqError::Exists(_) => {
                 fail(StatusCode::CONFLICT, e.to_string())
             }
@@ -144,6 +149,7 @@ pub fn router(store: Box<dyn HqStore>) -> Router {
         .route(UPLOAD_PATH, post(upload))
         .route(MEMBER_KEYS_PATH, get(member_keys))
         .route(CATALOG_PATH, get(catalog))
+        .route(LOYALTY_PATH, get(loyalty))
         .route(ENROLL_PATH, post(enroll))
         .route("/c/{token}", get(claim_form).post(claim_submit))
         .route("/join/{store}", get(join_form).post(join_submit))
@@ -196,6 +202,26 @@ async fn register(
         token,
         public_url,
     }))
+}
+
+/// The chain's current points rule, which terminals stamp their new sales with.
+#[utoipa::path(
+    get,
+    path = "/api/v1/loyalty",
+    security(("terminal_token" = [])),
+    responses(
+        (status = 200, description = "the current rule", body = till_sync::loyalty::LoyaltyRule),
+        (status = 401, description = "no token or an unknown token", body = ErrorBody)
+    )
+)]
+async fn loyalty(
+    State(db): State<Db>,
+    headers: HeaderMap,
+) -> Result<axum::Json<till_sync::loyalty::LoyaltyRule>, ApiError> {
+    authenticated(&db, &headers).await?;
+    Ok(axum::Json(
+        with_db(&db, |db| db.current_loyalty_rule()).await?,
+    ))
 }
 
 /// The chain's member keys for a registered terminal: current first, then the previous one.
@@ -647,6 +673,7 @@ async fn upload(
         ));
     }
     // Every check happens before anything is written: a bad batch changes nothing.
+    let rules = with_db(&db, |db| db.loyalty_rules()).await?;
     for sale in &request.sales {
         let r = &sale.record;
         if r.store != store || r.terminal != terminal {
@@ -670,6 +697,13 @@ async fn upload(
                 format!("sale #{}: hash does not match the record", r.seq),
             ));
         }
+        till_sync::loyalty::check(r, |v| rules.iter().find(|rule| rule.version == v).copied())
+            .map_err(|e| {
+                fail(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    format!("sale #{}: {e}", r.seq),
+                )
+            })?;
     }
     let body_hash = hex::encode(Sha256::digest(&body));
     let count = request.sales.len();

@@ -156,8 +156,8 @@ pub fn journal_of(store: &str, terminal: &str, n: u64, member: &str) -> Vec<Uplo
     let mut prev = GENESIS_HASH;
     (1..=n)
         .map(|seq| {
-            let record = SaleRecord {
-                v: 1,
+            let mut record = SaleRecord {
+                v: till_sync::SALE_RECORD_VERSION,
                 sale_id: format!(
                     "01a20404-bc68-727e-9316-{:012}",
                     seq + 1_000 * u64::from(terminal.as_bytes()[2])
@@ -212,7 +212,9 @@ pub fn journal_of(store: &str, terminal: &str, n: u64, member: &str) -> Vec<Uplo
                     },
                 ],
                 change: 50,
+                loyalty: None,
             };
+            record.loyalty = Some(till_sync::loyalty::LoyaltyRule::LEGACY.stamp(&record));
             let hash = chain_hash(&prev, &record.canonical_bytes());
             let sale = UploadedSale {
                 record,

@@ -8,6 +8,7 @@ use super::{Result, Store, StoreError};
 use till_sync::api::{Enrollment, MemberEntry};
 
 use crate::domain::member::{MemberKey, Phone};
+use till_sync::loyalty::LoyaltyRule;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Member {
@@ -173,22 +174,27 @@ impl Store {
             .ok_or(StoreError::NoMemberKey)?;
         let (store, terminal) = self.identity();
         let member_id = format!("P-{store}-{terminal}-{}", uuid::Uuid::now_v7().simple());
-        let inserted = self.conn.execute(
+        let hash = phone.hash(&key);
+        // The member and its enrollment, which waits for HQ whatever later pulls do to the
+        // member row, are written together.
+        let tx = self.conn.unchecked_transaction()?;
+        let inserted = tx.execute(
             "INSERT INTO members (member_id, phone_hash, phone_masked, provisional,
                                   consent_version, consent_at_ms, enrolled_at_ms)
              VALUES (?1, ?2, ?3, 1, ?4, ?5, ?5)
              ON CONFLICT (phone_hash) DO NOTHING",
-            params![
-                member_id,
-                phone.hash(&key),
-                phone.masked(),
-                consent_version,
-                now_ms
-            ],
+            params![member_id, hash, phone.masked(), consent_version, now_ms],
         )?;
         if inserted == 0 {
             return Err(StoreError::MemberExists);
         }
+        tx.execute(
+            "INSERT INTO enrollments (provisional_id, phone_hash, phone_masked, consent_version,
+                                      consent_at_ms, enrolled_at_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+            params![member_id, hash, phone.masked(), consent_version, now_ms],
+        )?;
+        tx.commit()?;
         self.member(&member_id)?
             .ok_or_else(|| StoreError::Corrupt("the new member vanished".into()))
     }
@@ -235,14 +241,15 @@ impl Store {
             .optional()?)
     }
 
-    /// Members enrolled here that HQ has not yet given a final ID, oldest first.
+    /// Members enrolled here that HQ has not yet filed, oldest first, as they were enrolled:
+    /// nothing a member pull does changes them.
     pub fn pending_enrollments(&self) -> Result<Vec<Enrollment>> {
         let mut stmt = self.conn.prepare(
-            "SELECT member_id, phone_hash, phone_masked, consent_version, consent_at_ms,
+            "SELECT provisional_id, phone_hash, phone_masked, consent_version, consent_at_ms,
                     enrolled_at_ms
-             FROM members
-             WHERE provisional = 1 AND phone_hash IS NOT NULL AND consent_version IS NOT NULL
-             ORDER BY enrolled_at_ms, member_id",
+             FROM enrollments
+             WHERE filed_as IS NULL
+             ORDER BY enrolled_at_ms, provisional_id",
         )?;
         let rows = stmt
             .query_map([], |r| {
@@ -289,6 +296,16 @@ impl Store {
                  ON CONFLICT (provisional_id) DO UPDATE SET member_id = excluded.member_id",
             )?
             .execute([provisional, member_id])?;
+            // HQ has filed it: the enrollment is done.
+            tx.prepare_cached(
+                "UPDATE enrollments SET filed_as = ?2, filed_at_ms = ?3
+                 WHERE provisional_id = ?1 AND filed_as IS NULL",
+            )?
+            .execute(params![
+                provisional,
+                member_id,
+                jiff::Timestamp::now().as_millisecond()
+            ])?;
         }
         for m in members {
             // A phone moves to the member HQ says has it.
@@ -325,5 +342,183 @@ impl Store {
     /// The masked phone of a member, for receipts.
     pub fn member_phone_masked(&self, member_id: &str) -> Result<Option<String>> {
         Ok(self.member(member_id)?.and_then(|m| m.phone_masked))
+    }
+}
+
+/// A member as `till member list|show` describes them: the member, the points this till's
+/// ledger holds for them (sales made here, under their provisional ID too), and where their
+/// enrollment here stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MemberListing {
+    pub member: Member,
+    pub ledger_points: i64,
+    /// How many sales on this till are theirs.
+    pub sales: u64,
+    pub enrollment: EnrollmentState,
+}
+
+/// Where a member's enrollment at this till stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EnrollmentState {
+    /// The member came from HQ; they were not enrolled here.
+    FromHq,
+    /// Enrolled here; HQ has not filed the enrollment yet.
+    Pending,
+    /// Enrolled here under this provisional ID, and filed at HQ.
+    Filed { provisional_id: String },
+}
+
+impl Store {
+    /// Members on this till, newest enrollment first, then by ID; at most `limit`.
+    pub fn member_listing(&self, limit: u32) -> Result<Vec<MemberListing>> {
+        let ids: Vec<String> = self
+            .conn
+            .prepare(
+                "SELECT member_id FROM members
+                 ORDER BY provisional DESC, enrolled_at_ms DESC NULLS LAST, member_id LIMIT ?1",
+            )?
+            .query_map([limit], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        ids.iter()
+            .filter_map(|id| self.member_listing_of(id).transpose())
+            .collect()
+    }
+
+    /// One member as [`Self::member_listing`] describes them, found by ID or provisional ID.
+    pub fn member_listing_of(&self, member_id: &str) -> Result<Option<MemberListing>> {
+        let Some(member) = self.member(member_id)? else {
+            return Ok(None);
+        };
+        let (ledger_points, sales): (i64, u64) = self.conn.query_row(
+            "SELECT coalesce(sum(l.points), 0),
+                    (SELECT count(*) FROM sales s WHERE s.member_id = ?1
+                        OR s.member_id IN (SELECT provisional_id FROM member_aliases
+                                           WHERE member_id = ?1))
+             FROM points_ledger l
+             WHERE l.member_id = ?1
+                OR l.member_id IN (SELECT provisional_id FROM member_aliases WHERE member_id = ?1)",
+            [&member.member_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        let enrollment = if member.provisional {
+            EnrollmentState::Pending
+        } else {
+            self.conn
+                .prepare_cached(
+                    "SELECT provisional_id FROM enrollments WHERE filed_as = ?1
+                     ORDER BY enrolled_at_ms LIMIT 1",
+                )?
+                .query_row([&member.member_id], |r| r.get(0))
+                .optional()?
+                .map_or(EnrollmentState::FromHq, |provisional_id| {
+                    EnrollmentState::Filed { provisional_id }
+                })
+        };
+        Ok(Some(MemberListing {
+            member,
+            ledger_points,
+            sales,
+            enrollment,
+        }))
+    }
+}
+
+/// The setting holding the newest loyalty rule HQ published to this till, as
+/// `<version>:<points per yuan>`.
+const LOYALTY_RULE: &str = "loyalty.rule";
+
+impl Store {
+    /// The points rule this till stamps its sales with: the newest HQ published to it, or
+    /// [`LoyaltyRule::LEGACY`] before its first sync.
+    pub fn loyalty_rule(&self) -> Result<LoyaltyRule> {
+        let Some(text) = self.setting(LOYALTY_RULE)? else {
+            return Ok(LoyaltyRule::LEGACY);
+        };
+        text.split_once(':')
+            .and_then(|(v, rate)| LoyaltyRule::new(v.parse().ok()?, rate.parse().ok()?).ok())
+            .ok_or_else(|| StoreError::Corrupt(format!("the stored loyalty rule {text:?}")))
+    }
+
+    /// Keeps HQ's rule if it is newer than the till's. Returns whether it was.
+    pub fn set_loyalty_rule(&self, rule: &LoyaltyRule) -> Result<bool> {
+        if rule.version <= self.loyalty_rule()?.version {
+            return Ok(false);
+        }
+        self.set_setting(
+            LOYALTY_RULE,
+            &format!("{}:{}", rule.version, rule.points_per_yuan),
+        )?;
+        Ok(true)
+    }
+}
+
+impl Store {
+    /// Whether a dynamic code may still be used by `ticket` at `now_step`, without recording
+    /// anything: [`CodeUse::AlreadyUsed`] if another ticket used it within its window.
+    pub fn member_code_use(&self, code: &str, ticket: &str, now_step: u64) -> Result<CodeUse> {
+        let used_by: Option<String> = self
+            .conn
+            .prepare_cached(
+                "SELECT ticket FROM used_member_codes WHERE code = ?1 AND valid_until_step >= ?2",
+            )?
+            .query_row(params![code, now_step], |r| r.get(0))
+            .optional()?;
+        Ok(match used_by {
+            Some(other) if other != ticket => CodeUse::AlreadyUsed,
+            _ => CodeUse::Fresh,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use till_sync::api::MemberEntry;
+
+    /// Issue 12's orphans: a member pull that gives this phone to HQ's member before the
+    /// till's own enrollment was filed must leave that enrollment to be sent, as it was.
+    #[test]
+    fn a_member_pull_never_takes_an_unfiled_enrollment_away() {
+        let (_dir, mut store) = crate::store::sales::tests::store();
+        store
+            .add_member_key(&MemberKey::from_bytes([3; 32]))
+            .unwrap();
+        let phone = Phone::parse("13812345678").unwrap();
+        let member = store.enroll_member(&phone, "2026-11", 1_000).unwrap();
+        let pending = store.pending_enrollments().unwrap();
+        assert_eq!(pending.len(), 1);
+        // Another till enrolled the same phone, and HQ filed that one first.
+        let hq_member = MemberEntry {
+            member_id: "M00000042".into(),
+            display_name: String::new(),
+            tier: String::new(),
+            points: 0,
+            phone_hash: Some(pending[0].phone_hash.clone()),
+            phone_masked: Some(phone.masked()),
+            active: true,
+        };
+        store.apply_member_changes(&[], &[hq_member]).unwrap();
+        assert_eq!(store.pending_enrollments().unwrap(), pending);
+        // The phone now finds HQ's member; the provisional ID still names its own member.
+        assert_eq!(
+            store.member_by_phone(&phone).unwrap().unwrap().member_id,
+            "M00000042"
+        );
+        // Once HQ files it (merged into M00000042), it is done, and the ID maps.
+        store
+            .apply_member_changes(&[(member.member_id.clone(), "M00000042".into())], &[])
+            .unwrap();
+        assert!(store.pending_enrollments().unwrap().is_empty());
+        assert_eq!(
+            store.member(&member.member_id).unwrap().unwrap().member_id,
+            "M00000042"
+        );
+        let listing = store.member_listing_of("M00000042").unwrap().unwrap();
+        assert_eq!(
+            listing.enrollment,
+            EnrollmentState::Filed {
+                provisional_id: member.member_id
+            }
+        );
     }
 }

@@ -21,7 +21,7 @@ use crate::domain::Currency;
 
 pub use catalog::{CatalogImport, ImportStats};
 pub use journal::{JournalProblem, JournalReport};
-pub use members::{CodeUse, Member, MemberRecord};
+pub use members::{CodeUse, EnrollmentState, Member, MemberListing, MemberRecord};
 pub use parked::{OpenTicket, ParkedTicket};
 pub use print_jobs::PrintJob;
 pub use sales::{CommittedSale, DaySummary, SaleExtras, SaleMeta, SaleSummary};

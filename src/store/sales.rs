@@ -24,8 +24,6 @@ pub struct SaleMeta {
 /// What a sale's commit adds besides the record itself.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SaleExtras {
-    /// Points a member's sale earned.
-    pub points: Option<i64>,
     /// The touchscreen's open ticket this sale sold, whose saved copy
     /// ([`Store::save_open_ticket`]) goes in the same transaction, so a crash can never bring
     /// a sold ticket back.
@@ -67,9 +65,10 @@ impl Store {
         self.commit_sale_with(draft, SaleExtras::default())
     }
 
-    /// [`Self::commit_sale`], plus the points a member's sale earned, written to the ledger in
-    /// the same transaction and keyed by the sale, so nothing can count them twice. Both sign an
-    /// anonymous sale's claim token here, since it names the sequence number the commit takes.
+    /// [`Self::commit_sale`], removing the touchscreen's saved open ticket in the same
+    /// transaction. A member's sale writes the points its record's loyalty stamp gives to the
+    /// ledger, keyed by the sale, so nothing can count them twice. Both sign an anonymous
+    /// sale's claim token here, since it names the sequence number the commit takes.
     pub fn commit_sale_with(
         &mut self,
         mut draft: SaleRecord,
@@ -83,7 +82,11 @@ impl Store {
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let (last_seq, prev_hash) = journal_head(&tx)?;
-        draft.v = SALE_RECORD_VERSION;
+        draft.v = if draft.loyalty.is_some() {
+            SALE_RECORD_VERSION
+        } else {
+            1
+        };
         draft.seq = last_seq + 1;
         draft.sale_id = uuid::Uuid::now_v7().to_string();
         draft.store = store_id;
@@ -107,9 +110,10 @@ impl Store {
         let canonical = draft.canonical_bytes();
         let hash = chain_hash(&prev_hash, &canonical);
         insert_sale(&tx, &draft, &prev_hash, &hash)?;
-        if let (Some(points), Attribution::Member { member_id }) =
-            (extras.points, &draft.attribution)
+        if let (Some(loyalty), Attribution::Member { member_id }) =
+            (draft.loyalty, &draft.attribution)
         {
+            let points = loyalty.points;
             tx.prepare_cached(
                 "INSERT INTO points_ledger (sale_seq, member_id, points) VALUES (?1, ?2, ?3)",
             )?
@@ -240,8 +244,9 @@ fn insert_sale(
     tx.prepare_cached(
         "INSERT INTO sales (seq, sale_id, created_at_ms, utc_offset_s, cashier, currency,
             attribution, member_id, claim_token, subtotal, discount, tax, total, rounding, change,
-            prev_hash, hash)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+            prev_hash, hash, record_v, loyalty_rule, loyalty_points)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
+                 ?19, ?20)",
     )?
     .execute(params![
         r.seq,
@@ -261,6 +266,9 @@ fn insert_sale(
         r.change,
         prev_hash.as_slice(),
         hash.as_slice(),
+        r.v,
+        r.loyalty.map(|l| l.rule),
+        r.loyalty.map(|l| l.points),
     ])?;
     let mut line = tx.prepare_cached(
         "INSERT INTO sale_lines (sale_seq, line_no, sku, code, name_zh, name_en, tax_class,
@@ -308,7 +316,8 @@ pub(super) fn load_record(conn: &rusqlite::Connection, seq: u64) -> Result<Optio
                     s.attribution, s.member_id, s.claim_token, s.subtotal, s.discount, s.tax,
                     s.total, s.rounding, s.change,
                     (SELECT value FROM settings WHERE key = 'store_id'),
-                    (SELECT value FROM settings WHERE key = 'terminal_id')
+                    (SELECT value FROM settings WHERE key = 'terminal_id'),
+                    s.record_v, s.loyalty_rule, s.loyalty_points
              FROM sales s WHERE s.seq = ?1",
             [seq],
             |r| {
@@ -319,8 +328,14 @@ pub(super) fn load_record(conn: &rusqlite::Connection, seq: u64) -> Result<Optio
                         claim_token: r.get(7)?,
                     },
                 };
+                let loyalty = match (r.get::<_, Option<u32>>(17)?, r.get(18)?) {
+                    (Some(rule), Some(points)) => {
+                        Some(till_sync::loyalty::SaleLoyalty { rule, points })
+                    }
+                    _ => None,
+                };
                 Ok(SaleRecord {
-                    v: SALE_RECORD_VERSION,
+                    v: r.get(16)?,
                     sale_id: r.get(0)?,
                     store: r.get(14)?,
                     terminal: r.get(15)?,
@@ -338,6 +353,7 @@ pub(super) fn load_record(conn: &rusqlite::Connection, seq: u64) -> Result<Optio
                     rounding: r.get(12)?,
                     payments: Vec::new(),
                     change: r.get(13)?,
+                    loyalty,
                 })
             },
         )
@@ -443,6 +459,7 @@ pub(crate) mod tests {
                 reference: None,
             }],
             change: 50,
+            loyalty: None,
         }
     }
 

@@ -207,6 +207,32 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE parked_tickets ADD COLUMN auto INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE parked_tickets ADD COLUMN nonce TEXT;
     "#,
+    // 9: a sale keeps its record version and loyalty stamp (the rule used and the points), so
+    // its canonical bytes can be rebuilt. Enrollments wait in an outbox of their own until HQ
+    // files them: a member pull may move a phone hash between members, but never touches
+    // what HQ has not acknowledged. Provisional members enrolled before this migration are
+    // queued as they are.
+    r#"
+    ALTER TABLE sales ADD COLUMN record_v INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE sales ADD COLUMN loyalty_rule INTEGER;
+    ALTER TABLE sales ADD COLUMN loyalty_points INTEGER;
+    CREATE TABLE enrollments (
+        provisional_id  TEXT PRIMARY KEY,
+        phone_hash      TEXT NOT NULL,
+        phone_masked    TEXT NOT NULL,
+        consent_version TEXT NOT NULL,
+        consent_at_ms   INTEGER NOT NULL,
+        enrolled_at_ms  INTEGER NOT NULL,
+        filed_as        TEXT,
+        filed_at_ms     INTEGER
+    ) WITHOUT ROWID;
+    INSERT INTO enrollments (provisional_id, phone_hash, phone_masked, consent_version,
+                             consent_at_ms, enrolled_at_ms)
+        SELECT member_id, phone_hash, coalesce(phone_masked, ''), consent_version,
+               coalesce(consent_at_ms, 0), coalesce(enrolled_at_ms, 0)
+        FROM members
+        WHERE provisional = 1 AND phone_hash IS NOT NULL AND consent_version IS NOT NULL;
+    "#,
 ];
 
 /// The schema version this build writes.

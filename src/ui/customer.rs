@@ -56,7 +56,7 @@ pub(super) fn show(window: &CustomerWindow, session: &Session, join_url: &str) {
     let lang = session.lang;
     let now = Shown {
         ticket: session.checkout().ticket().clone(),
-        member: session.member.as_ref().map(|m| m.member_id.clone()),
+        member: session.ticket_member().map(|m| m.member_id.clone()),
         screen: session.screen,
         lang,
         last_sale: session.last_sale.as_ref().map(|s| s.seq),
@@ -143,7 +143,7 @@ pub(super) fn show(window: &CustomerWindow, session: &Session, join_url: &str) {
     let member = if session.screen == Screen::Complete {
         None
     } else {
-        session.member.as_ref()
+        session.ticket_member()
     };
     if let Some(member) = member {
         adapter.set_headline(

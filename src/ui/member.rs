@@ -39,10 +39,9 @@ pub(super) fn show(window: &AppWindow, session: &Session) {
                 lang.pick("不同意", "Does not agree"),
             )
         }
-        MemberPrompt::Replace { new } => {
+        MemberPrompt::Replace { new, .. } => {
             let current = session
-                .member
-                .as_ref()
+                .ticket_member()
                 .map(member_title)
                 .unwrap_or_default();
             let new = member_title(new);

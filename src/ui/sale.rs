@@ -182,7 +182,7 @@ fn show_entry(adapter: &SaleAdapter<'_>, session: &Session) {
         }
     }
     adapter.set_phone_entry(session.phone_entry.is_some());
-    match &session.member {
+    match session.ticket_member() {
         Some(member) => {
             adapter.set_member_attached(true);
             let title = super::session::member_title(member);

@@ -8,21 +8,22 @@
 use std::time::Instant;
 
 use slint::platform::Key;
-use till_sync::{Attribution, SaleRecord};
+use till_sync::SaleRecord;
 
 use super::text::Lang;
 use super::wedge::{Wedge, WedgeKey};
-use crate::checkout::{Checkout, CheckoutError, ManagerApproval, ScanOutcome};
-use crate::domain::member::{MemberError, Phone, step_at, verify_dynamic};
+use crate::checkout::members::now_step;
+use crate::checkout::{
+    Checkout, CheckoutError, ManagerApproval, MemberRefusal, PhoneLookup, ScanOutcome,
+};
+use crate::domain::member::Phone;
 use crate::domain::scan::MemberCode;
 use crate::domain::scan::{PaymentProvider, Scan};
 use crate::domain::ticket::TicketError;
 use crate::domain::{Currency, Discount, LineId, Money, Quantity, Tender, TenderKind, classify};
 use crate::printing::PrinterState;
 use crate::staff::{PinGuard, PinPrompt};
-use crate::store::{
-    CodeUse, DaySummary, Member, OpenTicket, ParkedTicket, Role, SaleExtras, StaffMember,
-};
+use crate::store::{DaySummary, Member, OpenTicket, ParkedTicket, Role, SaleExtras, StaffMember};
 
 /// Cash over this needs the cashier to confirm it (a slip of the keypad, or a fake note).
 pub const LARGE_CASH: i64 = 10_000_000;
@@ -143,7 +144,6 @@ pub struct QuickItem {
 /// Member capture settings from `[member]` in the config.
 #[derive(Clone, Debug)]
 pub struct MemberSettings {
-    pub points_per_yuan: u32,
     pub consent_version: String,
     pub consent_zh: String,
     pub consent_en: String,
@@ -160,7 +160,6 @@ impl Default for MemberSettings {
 impl MemberSettings {
     pub fn from_config(section: &crate::config::MemberSection) -> MemberSettings {
         MemberSettings {
-            points_per_yuan: section.points_per_yuan,
             consent_version: section.consent_version.clone(),
             consent_zh: section.consent_zh.clone(),
             consent_en: section.consent_en.clone(),
@@ -174,8 +173,12 @@ impl MemberSettings {
 pub enum MemberPrompt {
     /// No member has this phone: ask the customer to accept the consent text.
     Consent { phone: Phone },
-    /// A second, different member was scanned: keep which?
-    Replace { new: Member },
+    /// A second, different member was scanned (`code`: the dynamic code that named them,
+    /// spent only if the cashier takes them) or found by phone: keep which?
+    Replace {
+        new: Member,
+        code: Option<(String, MemberCode)>,
+    },
 }
 
 /// A member as the panel names them: name, or masked phone, or ID.
@@ -253,15 +256,11 @@ pub struct Session {
     pub sync: SyncState,
     pub syncing: bool,
     pub back_office_message: Option<Message>,
-    // Members.
-    pub member: Option<Member>,
+    // Members (the ticket's member is the checkout engine's: [`Self::ticket_member`]).
     pub member_prompt: Option<MemberPrompt>,
     /// The phone number being keyed, when the entry field is taking one.
     pub phone_entry: Option<String>,
     pub member_settings: MemberSettings,
-    /// Identifies the open ticket to the replay cache: a code may be scanned again for the
-    /// same ticket, never for another.
-    ticket_nonce: String,
     /// Scans refused so far: each one beeps and flashes the screen's edge.
     pub alerts: u64,
     // Keyboard.
@@ -324,11 +323,9 @@ impl Session {
             sync: SyncState::default(),
             syncing: false,
             back_office_message: None,
-            member: None,
             member_prompt: None,
             phone_entry: None,
             member_settings: MemberSettings::default(),
-            ticket_nonce: uuid::Uuid::now_v7().to_string(),
             wedge: Wedge::default(),
             alerts: 0,
             burst_snapshot: None,
@@ -337,6 +334,11 @@ impl Session {
 
     pub fn checkout(&self) -> &Checkout {
         &self.checkout
+    }
+
+    /// The member the open ticket is for, if any.
+    pub fn ticket_member(&self) -> Option<&Member> {
+        self.checkout.member()
     }
 
     pub fn currency(&self) -> Currency {
@@ -734,7 +736,7 @@ impl Session {
             Scan::Member(member_code) => {
                 // The sale is not committed yet, so the member can still be attached.
                 self.pay_message = match self.attach_code(code, &member_code) {
-                    Ok(()) => self.member.as_ref().map(|m| Message {
+                    Ok(()) => self.ticket_member().map(|m| Message {
                         text: self.lang.pick(
                             &format!("已关联会员 {}", member_title(m)),
                             &format!("member {} attached", member_title(m)),
@@ -912,12 +914,13 @@ impl Session {
         }
         // This runs after every key: compare in place, and copy only what changed.
         let ticket = self.checkout.ticket();
-        let member_id = self.member.as_ref().map(|m| m.member_id.as_str());
+        let member_id = self.checkout.member().map(|m| m.member_id.as_str());
+        let nonce = self.checkout.ticket_nonce();
         let open = self.cashier.is_some() && !ticket.is_empty();
         let unchanged = match &self.saved_ticket {
             None => !open,
             Some(saved) => {
-                open && saved.nonce == self.ticket_nonce
+                open && saved.nonce == nonce
                     && saved.member_id.as_deref() == member_id
                     && saved.ticket == *ticket
             }
@@ -926,7 +929,7 @@ impl Session {
             return;
         }
         let now = open.then(|| OpenTicket {
-            nonce: self.ticket_nonce.clone(),
+            nonce: nonce.to_string(),
             cashier: self.checkout.cashier().to_string(),
             member_id: member_id.map(str::to_string),
             ticket: ticket.clone(),
@@ -945,13 +948,10 @@ impl Session {
             return;
         };
         self.fresh_ticket();
-        let nonce = self.ticket_nonce.clone();
-        if let Ok(member_id) = self.checkout.resume_with(id, Some(&nonce)) {
+        let nonce = self.checkout.ticket_nonce().to_string();
+        if self.checkout.resume_with(id, Some(&nonce)).is_ok() {
             self.parked_count = self.parked_count.saturating_sub(1);
             self.selected = self.checkout.ticket().lines().last().map(|l| l.id);
-            self.member = member_id
-                .and_then(|m| self.checkout.store().member(&m).ok().flatten())
-                .filter(|m| m.active);
             self.sale_message =
                 Message::info(self.t("你未完成的小票已取回", "your open ticket is back"));
         }
@@ -1142,11 +1142,8 @@ impl Session {
     /// Parks the open ticket with its member under its cashier (`auto`: by the till, to come
     /// back at their next login) and starts an empty one.
     fn park_open_ticket(&mut self, auto: bool) -> Result<i64, CheckoutError> {
-        let member_id = self.member.as_ref().map(|m| m.member_id.clone());
-        let nonce = self.ticket_nonce.clone();
-        let id = self
-            .checkout
-            .park_with(member_id.as_deref(), auto, Some(&nonce))?;
+        let nonce = self.checkout.ticket_nonce().to_string();
+        let id = self.checkout.park_with(auto, Some(&nonce))?;
         self.fresh_ticket();
         self.parked_count += 1;
         self.selected = None;
@@ -1182,9 +1179,9 @@ impl Session {
         let Some(id) = self.parked.get(index).map(|p| p.id) else {
             return;
         };
-        let nonce = self.ticket_nonce.clone();
+        let nonce = self.checkout.ticket_nonce().to_string();
         match self.checkout.resume_with(id, Some(&nonce)) {
-            Ok(member_id) => {
+            Ok(_) => {
                 self.parked.remove(index);
                 self.parked_count = self.parked.len();
                 self.selected = self.checkout.ticket().lines().last().map(|l| l.id);
@@ -1193,10 +1190,6 @@ impl Session {
                     &format!("已取回挂单 #{id}"),
                     &format!("resumed ticket #{id}"),
                 ));
-                // The member comes back with the ticket, if still a member in good standing.
-                self.member = member_id
-                    .and_then(|m| self.checkout.store().member(&m).ok().flatten())
-                    .filter(|m| m.active);
             }
             Err(error) => self.parked_message = Message::error(self.refusal(&error)),
         }
@@ -1228,137 +1221,66 @@ impl Session {
 
     fn lookup_phone(&mut self) {
         let keyed = self.phone_entry.clone().unwrap_or_default();
-        let phone = match Phone::parse(&keyed) {
-            Ok(phone) => phone,
-            Err(_) => {
-                self.sale_message = Message::error(self.lang.pick(
-                    &format!("手机号 {keyed} 无效：应为 11 位，以 1 开头"),
-                    &format!("phone number {keyed} is not valid: 11 digits starting with 1"),
-                ));
-                return;
-            }
-        };
-        match self.checkout.store().member_by_phone(&phone) {
-            Ok(Some(member)) if !member.active => {
+        match self.checkout.find_by_phone(&keyed) {
+            Ok(PhoneLookup::Member(member)) => {
                 self.phone_entry = None;
-                self.sale_message = Message::error(self.deactivated(&member));
+                self.offer(member, None);
             }
-            Ok(Some(member)) => {
-                self.phone_entry = None;
-                self.attach(member);
-            }
-            Ok(None) => {
+            Ok(PhoneLookup::NotEnrolled(phone)) => {
                 self.phone_entry = None;
                 self.member_prompt = Some(MemberPrompt::Consent { phone });
             }
+            Err(error @ CheckoutError::Member(MemberRefusal::BadPhone(_))) => {
+                // The number stays on the keypad to be corrected.
+                self.sale_message = Message::error(self.refusal(&error));
+            }
             Err(error) => {
-                self.sale_message = Message::error(self.refusal(&CheckoutError::Store(error)))
+                self.phone_entry = None;
+                self.sale_message = Message::error(self.refusal(&error));
             }
         }
     }
 
-    fn deactivated(&self, member: &Member) -> String {
-        self.lang.pick(
-            &format!("会员 {} 已停用，不能使用", member.member_id),
-            &format!(
-                "member {} is deactivated and cannot be used",
-                member.member_id
-            ),
-        )
-    }
-
-    /// Verifies a scanned member code and attaches its member, or says why not.
+    /// Verifies a scanned member code and attaches its member (asking which member first if
+    /// another is on the ticket), or says why not. The rules are the engine's.
     fn attach_code(&mut self, raw: &str, code: &MemberCode) -> Result<(), String> {
-        let store = self.checkout.store();
-        let store_error = |e: crate::store::StoreError| self.refusal(&CheckoutError::Store(e));
-        let member = match code {
-            MemberCode::Dynamic {
-                member_id,
-                step,
-                mac,
-            } => {
-                let keys = store.member_keys().map_err(store_error)?;
-                if keys.is_empty() {
-                    return Err(self.t(
-                        "本机没有会员密钥，无法验证会员码",
-                        "no member key on this till: member codes cannot be checked",
-                    ));
-                }
-                let now_step = step_at(jiff::Timestamp::now().as_second().max(0).unsigned_abs());
-                let valid_until = verify_dynamic(&keys, member_id, *step, mac, now_step).map_err(
-                    |e| match e {
-                        MemberError::Expired => self.t(
-                            "会员码已过期：请顾客刷新会员码",
-                            "member code expired: ask for a fresh one",
-                        ),
-                        MemberError::FromTheFuture => self.t(
-                            "会员码时间超前：请检查本机时钟",
-                            "member code is from the future: check this till's clock",
-                        ),
-                        _ => self.t(
-                            "会员码无效（签名错误）",
-                            "member code invalid (bad signature)",
-                        ),
-                    },
-                )?;
-                let member = store
-                    .member(member_id)
-                    .map_err(store_error)?
-                    .ok_or_else(|| {
-                        self.lang.pick(
-                            &format!("未知会员 {member_id}"),
-                            &format!("unknown member {member_id}"),
-                        )
-                    })?;
-                if !member.active {
-                    return Err(self.deactivated(&member));
-                }
-                match store
-                    .use_member_code(raw, member_id, &self.ticket_nonce, valid_until, now_step)
-                    .map_err(store_error)?
-                {
-                    CodeUse::Fresh => member,
-                    CodeUse::AlreadyUsed => {
-                        return Err(self.t(
-                            "会员码已被使用：请顾客刷新会员码",
-                            "code already used: ask for a fresh one",
-                        ));
-                    }
-                }
-            }
-            MemberCode::Card(card) => {
-                let member = store
-                    .member_by_card(card)
-                    .map_err(store_error)?
-                    .ok_or_else(|| {
-                        self.lang.pick(
-                            &format!("未知会员卡 {card}"),
-                            &format!("unknown member card {card}"),
-                        )
-                    })?;
-                if !member.active {
-                    return Err(self.deactivated(&member));
-                }
-                member
-            }
-        };
-        self.attach(member);
+        let now = now_step();
+        let member = self
+            .checkout
+            .check_member_code(raw, code, now)
+            .map_err(|e| self.refusal(&e))?;
+        self.offer(member, Some((raw.to_string(), code.clone())));
         Ok(())
     }
 
-    fn attach(&mut self, member: Member) {
-        match &self.member {
-            Some(current) if current.member_id != member.member_id => {
-                self.member_prompt = Some(MemberPrompt::Replace { new: member });
-            }
-            _ => {
-                self.sale_message = Message::info(self.lang.pick(
-                    &format!("已关联会员 {}", member_title(&member)),
-                    &format!("member {} attached", member_title(&member)),
-                ));
-                self.member = Some(member);
-            }
+    /// Puts a member found by code or phone on the ticket, or asks which one to keep if
+    /// another is already there.
+    fn offer(&mut self, member: Member, code: Option<(String, MemberCode)>) {
+        if self
+            .ticket_member()
+            .is_some_and(|current| current.member_id != member.member_id)
+        {
+            self.member_prompt = Some(MemberPrompt::Replace { new: member, code });
+            return;
         }
+        self.take_member(member, code, false);
+    }
+
+    fn take_member(&mut self, member: Member, code: Option<(String, MemberCode)>, replace: bool) {
+        let attached = match &code {
+            Some((raw, code)) => self
+                .checkout
+                .attach_code(raw, code, now_step(), replace)
+                .cloned(),
+            None => self.checkout.attach(member, replace).cloned(),
+        };
+        self.sale_message = match attached {
+            Ok(member) => Message::info(self.lang.pick(
+                &format!("已关联会员 {}", member_title(&member)),
+                &format!("member {} attached", member_title(&member)),
+            )),
+            Err(error) => Message::error(self.refusal(&error)),
+        };
     }
 
     /// The customer's or cashier's answer: accept consent / keep the new member (true), or
@@ -1370,9 +1292,8 @@ impl Session {
         match (prompt, yes) {
             (MemberPrompt::Consent { phone }, true) => {
                 let now = jiff::Timestamp::now().as_millisecond();
-                let version = self.member_settings.consent_version.clone();
-                match self.checkout.store().enroll_member(&phone, &version, now) {
-                    Ok(member) => {
+                match self.checkout.enroll(&phone, now, true) {
+                    Ok(_) => {
                         self.sale_message = Message::info(self.lang.pick(
                             &format!("新会员 {} 已入会，本单积分已计入", phone.masked()),
                             &format!(
@@ -1380,12 +1301,8 @@ impl Session {
                                 phone.masked()
                             ),
                         ));
-                        self.member = Some(member);
                     }
-                    Err(error) => {
-                        self.sale_message =
-                            Message::error(self.refusal(&CheckoutError::Store(error)))
-                    }
+                    Err(error) => self.sale_message = Message::error(self.refusal(&error)),
                 }
             }
             (MemberPrompt::Consent { .. }, false) => {
@@ -1394,10 +1311,7 @@ impl Session {
                     "consent refused: the sale stays anonymous (the receipt carries a claim code)",
                 ));
             }
-            (MemberPrompt::Replace { new }, true) => {
-                self.member = None;
-                self.attach(new);
-            }
+            (MemberPrompt::Replace { new, code }, true) => self.take_member(new, code, true),
             (MemberPrompt::Replace { .. }, false) => {
                 self.sale_message = Message::info(self.t("保留原会员", "kept the first member"));
             }
@@ -1411,7 +1325,7 @@ impl Session {
             self.sale_message = None;
             return;
         }
-        if let Some(member) = self.member.take() {
+        if let Some(member) = self.checkout.detach_member() {
             self.sale_message = Message::info(self.lang.pick(
                 &format!("已取消关联会员 {}", member_title(&member)),
                 &format!("member {} detached", member_title(&member)),
@@ -1419,21 +1333,15 @@ impl Session {
         }
     }
 
-    /// Points the open ticket would earn a member: on what they pay, after discounts.
+    /// Points the open ticket would earn a member: the engine's rule, on what they pay.
     pub fn points_this_sale(&self) -> i64 {
-        crate::domain::member::points_earned(
-            self.checkout.ticket().totals().total,
-            self.currency.minor_per_major(),
-            self.member_settings.points_per_yuan,
-        )
+        self.checkout.points_this_sale()
     }
 
-    /// A new ticket starts: no member, and a fresh identity for the replay cache.
+    /// A new ticket starts (the engine gives it its own identity): no question pending.
     fn fresh_ticket(&mut self) {
-        self.member = None;
         self.member_prompt = None;
         self.phone_entry = None;
-        self.ticket_nonce = uuid::Uuid::now_v7().to_string();
     }
 
     pub fn open_back_office(&mut self) -> Option<Task> {
@@ -1721,18 +1629,11 @@ impl Session {
         if self.payment_state().remaining > 0 {
             return None;
         }
-        let attribution = match &self.member {
-            Some(member) => Attribution::Member {
-                member_id: member.member_id.clone(),
-            },
-            None => Attribution::Anonymous { claim_token: None },
-        };
-        match self.checkout.draft(attribution) {
+        match self.checkout.draft() {
             Ok(draft) => {
                 self.committing = true;
                 let extras = SaleExtras {
-                    points: self.member.as_ref().map(|_| self.points_this_sale()),
-                    open_ticket: Some(self.ticket_nonce.clone()),
+                    open_ticket: Some(self.checkout.ticket_nonce().to_string()),
                 };
                 Some(Task::Commit(Box::new(draft), extras))
             }

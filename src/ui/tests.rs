@@ -705,8 +705,7 @@ impl Till {
         self.app
             .session
             .borrow()
-            .member
-            .as_ref()
+            .ticket_member()
             .map(|m| m.member_id.clone())
     }
 
@@ -775,7 +774,7 @@ fn member_codes_are_refused_with_the_reason() {
             ),
             (
                 spec_member_code(&till, "10086", 1),
-                "member code is from the future: check this till's clock",
+                "member code is not yet valid: check this till's clock",
             ),
             (spec_member_code(&till, "99999", 0), "unknown member 99999"),
             (
@@ -911,7 +910,13 @@ fn enrollment_with_consent_accepted_and_refused() {
         );
         assert_eq!(till.lines(), 1);
         till.tap("Customer agrees: join");
-        let member = till.app.session.borrow().member.clone().expect("enrolled");
+        let member = till
+            .app
+            .session
+            .borrow()
+            .ticket_member()
+            .cloned()
+            .expect("enrolled");
         assert!(member.provisional && member.member_id.starts_with("P-S001-T01-"));
         assert_eq!(member.phone_masked.as_deref(), Some("135****2222"));
         till.pay_exact();
@@ -1168,7 +1173,7 @@ fn a_scanner_typing_capitals_with_shift_scans_whole_codes() {
         std::thread::sleep(super::wedge::MAX_GAP * 2);
         till.keys(&format!("{}\n", spec_member_code(&till, "10086", 0)));
         assert!(
-            till.app.session.borrow().member.is_some(),
+            till.app.session.borrow().ticket_member().is_some(),
             "{}",
             till.message()
         );

@@ -229,21 +229,19 @@ impl Workers {
 /// own pulse, and says whether it opened; then queues the receipt. The sale is durable before
 /// anything leaves the till, and the drawer never waits for the receipt.
 fn commit(store: &mut Store, draft: SaleRecord, extras: SaleExtras, printer: Option<&PrintWorker>) {
-    let committed = match store.commit_sale_with(draft, extras) {
-        Ok(committed) => committed,
+    let drawer = printer.map(|p| p as &dyn crate::printing::CashDrawer);
+    let sold = crate::printing::commit_and_queue(store, draft, extras, drawer, |record| {
+        send(Done::Committed(Ok(record.clone())))
+    });
+    let after = match sold {
+        Ok((_, after)) => after,
         Err(e) => return send(Done::Committed(Err(e.to_string()))),
     };
-    let record = committed.record;
-    send(Done::Committed(Ok(record.clone())));
-    let Some(printer) = printer else {
-        return;
-    };
-    let after = crate::printing::after_commit(store, Some(printer), &record);
     if let Some(opened) = after.drawer {
         send(Done::Drawer(opened.map(|_| ())));
     }
     // A receipt that could not be queued leaves the sale committed and reprintable.
-    if let Some(Ok(_)) = after.receipt {
+    if let (Some(printer), Some(Ok(_))) = (printer, after.receipt) {
         printer.notify();
     }
 }

@@ -11,6 +11,8 @@
 //! - `GET /api/v1/members?since=V` → [`MemberDelta`]: changed members and provisional-ID
 //!   mappings, a page at a time.
 //! - `GET /api/v1/catalog?since=V` → [`crate::catalog::CatalogDelta`], a page at a time.
+//! - `GET /api/v1/loyalty` → [`crate::loyalty::LoyaltyRule`]: the chain's current points rule,
+//!   pulled with the catalog.
 //! - Errors are [`ErrorBody`] with a 4xx or 5xx status.
 
 use serde::{Deserialize, Serialize};
@@ -27,6 +29,8 @@ pub const ENROLL_PATH: &str = "/api/v1/members:enroll";
 pub const MEMBERS_PATH: &str = "/api/v1/members";
 /// `GET` with `?since=V[&upto=W][&after=SKU]` → [`crate::catalog::CatalogDelta`].
 pub const CATALOG_PATH: &str = "/api/v1/catalog";
+/// `GET` → [`crate::loyalty::LoyaltyRule`].
+pub const LOYALTY_PATH: &str = "/api/v1/loyalty";
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 /// HQ refuses request bodies larger than this once decompressed, with 413.
 pub const MAX_BODY_BYTES: usize = 8 << 20;

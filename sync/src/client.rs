@@ -10,7 +10,7 @@ use reqwest::blocking::{Client, Response};
 
 use crate::api::{
     CATALOG_PATH, ENROLL_PATH, EnrollRequest, EnrollResponse, Enrollment, ErrorBody,
-    IDEMPOTENCY_KEY, MAX_BODY_BYTES, MEMBER_KEYS_PATH, MEMBERS_PATH, MemberDelta,
+    IDEMPOTENCY_KEY, LOYALTY_PATH, MAX_BODY_BYTES, MEMBER_KEYS_PATH, MEMBERS_PATH, MemberDelta,
     MemberKeysResponse, REGISTER_PATH, RegisterRequest, RegisterResponse, UPLOAD_PATH,
     UPLOAD_VERSION, UploadRequest, UploadResponse, UploadedSale, idempotency_key,
 };
@@ -245,6 +245,17 @@ impl SyncClient {
             .http
             .get(format!("{}{MEMBERS_PATH}", self.hq))
             .query(&[("since", since)])
+            .bearer_auth(&self.token)
+            .send()
+            .map_err(transport)?;
+        read(response)
+    }
+
+    /// The chain's current points rule.
+    pub fn loyalty(&self) -> Result<crate::loyalty::LoyaltyRule, SyncError> {
+        let response = self
+            .http
+            .get(format!("{}{LOYALTY_PATH}", self.hq))
             .bearer_auth(&self.token)
             .send()
             .map_err(transport)?;

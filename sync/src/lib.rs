@@ -6,6 +6,7 @@
 pub mod api;
 pub mod catalog;
 pub mod client;
+pub mod loyalty;
 pub mod member;
 pub mod pipe;
 pub mod sale;

@@ -19,8 +19,9 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-/// The version written in every record's `v` field.
-pub const SALE_RECORD_VERSION: u32 = 1;
+/// The version written in every new record's `v` field. Version 2 added `loyalty`; records of
+/// version 1 (without it) stay valid and keep their bytes.
+pub const SALE_RECORD_VERSION: u32 = 2;
 
 /// The `prev_hash` of a terminal's first sale.
 pub const GENESIS_HASH: [u8; 32] = [0; 32];
@@ -53,6 +54,10 @@ pub struct SaleRecord {
     pub rounding: i64,
     pub payments: Vec<SalePayment>,
     pub change: i64,
+    /// Version 2: the loyalty rule used and the points the sale earned (or, if anonymous,
+    /// would earn by a claim). Absent from version-1 records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loyalty: Option<crate::loyalty::SaleLoyalty>,
 }
 
 /// Who the sale belongs to. Every sale has a member or is explicitly anonymous.
@@ -108,6 +113,10 @@ pub enum RecordError {
     Version(u32),
     #[error("a sale has at least one line")]
     NoLines,
+    #[error("a version {0} record must carry its loyalty stamp (version 2) or none (version 1)")]
+    LoyaltyStamp(u32),
+    #[error("a sale cannot earn negative points")]
+    NegativePoints,
     #[error("line {0}: negative amount")]
     NegativeLine(u32),
     #[error("line {0}: gross - discount does not match its total")]
@@ -144,8 +153,13 @@ impl SaleRecord {
     /// Checks that every figure follows from the lines and payments, as HQ does on upload and
     /// the terminal does when it verifies its journal.
     pub fn check_consistency(&self) -> Result<(), RecordError> {
-        if self.v != SALE_RECORD_VERSION {
-            return Err(RecordError::Version(self.v));
+        match (self.v, &self.loyalty) {
+            (1, None) | (2, Some(_)) => {}
+            (1 | 2, _) => return Err(RecordError::LoyaltyStamp(self.v)),
+            (v, _) => return Err(RecordError::Version(v)),
+        }
+        if self.loyalty.is_some_and(|l| l.points < 0) {
+            return Err(RecordError::NegativePoints);
         }
         if self.lines.is_empty() {
             return Err(RecordError::NoLines);
@@ -208,7 +222,7 @@ pub(crate) mod tests {
 
     pub(crate) fn sample() -> SaleRecord {
         SaleRecord {
-            v: SALE_RECORD_VERSION,
+            v: 1,
             sale_id: "0193a1b2-c3d4-7e5f-8a6b-7c8d9e0f1a2b".into(),
             store: "S001".into(),
             terminal: "T01".into(),
@@ -265,6 +279,7 @@ pub(crate) mod tests {
                 reference: None,
             }],
             change: 990,
+            loyalty: None,
         }
     }
 
@@ -278,6 +293,34 @@ pub(crate) mod tests {
             back.canonical_bytes(),
             bytes,
             "decode then encode gives the same bytes"
+        );
+    }
+
+    #[test]
+    fn version_2_records_end_with_their_loyalty_stamp() {
+        let mut record = sample();
+        record.v = SALE_RECORD_VERSION;
+        record.loyalty = Some(crate::loyalty::SaleLoyalty {
+            rule: 3,
+            points: 20,
+        });
+        record.check_consistency().unwrap();
+        let bytes = record.canonical_bytes();
+        let text = std::str::from_utf8(&bytes).unwrap();
+        expect![[r#""change":990,"loyalty":{"rule":3,"points":20}}"#]]
+            .assert_eq(&text[text.find("\"change\"").unwrap()..]);
+        assert_eq!(SaleRecord::from_canonical_bytes(&bytes).unwrap(), record);
+        let mut unstamped = record.clone();
+        unstamped.loyalty = None;
+        assert_eq!(
+            unstamped.check_consistency(),
+            Err(RecordError::LoyaltyStamp(2))
+        );
+        let mut stamped_v1 = sample();
+        stamped_v1.loyalty = record.loyalty;
+        assert_eq!(
+            stamped_v1.check_consistency(),
+            Err(RecordError::LoyaltyStamp(1))
         );
     }
 

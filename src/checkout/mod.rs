@@ -2,7 +2,12 @@
 //! manager where the policy says so, parks and resumes, and commits through the store.
 //!
 //! It has no UI and does no I/O of its own beyond the store handle, so the UI layer and the
-//! CLI drive the same engine and tests can drive it without a window.
+//! CLI drive the same engine and tests can drive it without a window. Member capture lives
+//! in [`members`]; a sale's points come from the loyalty rule HQ published
+//! ([`till_sync::loyalty`]), stamped on the record here.
+
+pub mod members;
+pub use members::{MemberRefusal, PhoneLookup};
 
 use std::collections::BTreeMap;
 
@@ -18,7 +23,7 @@ use crate::domain::{
     Currency, Discount, LineId, Product, Quantity, Scan, ScanConfig, TaxMode, TaxRate, Tender,
     Ticket, classify,
 };
-use crate::store::{CommittedSale, ParkedTicket, Store, StoreError};
+use crate::store::{CommittedSale, Member, ParkedTicket, SaleExtras, Store, StoreError};
 
 /// Where the cashier is when a code arrives: the same code means different things on the sale
 /// screen and on the payment screen.
@@ -87,6 +92,8 @@ pub enum CheckoutError {
     #[error("finish the current ticket before resuming another")]
     TicketOpen,
     #[error(transparent)]
+    Member(#[from] MemberRefusal),
+    #[error(transparent)]
     Ticket(#[from] TicketError),
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -101,6 +108,8 @@ pub struct CheckoutSettings {
     pub cash_rounding: Option<CashRounding>,
     pub approval: ApprovalConfig,
     pub scan: ScanConfig,
+    /// The version of the consent text a customer accepts when enrolling at the till.
+    pub consent_version: String,
 }
 
 impl CheckoutSettings {
@@ -119,6 +128,7 @@ impl CheckoutSettings {
             cash_rounding: config.cash_rounding(),
             approval: config.approval,
             scan: config.scan_config(),
+            consent_version: config.member.consent_version.clone(),
         })
     }
 
@@ -132,12 +142,17 @@ impl CheckoutSettings {
     }
 }
 
+/// The open ticket and who it is for, on one terminal.
 #[derive(Debug)]
 pub struct Checkout {
     store: Store,
     settings: CheckoutSettings,
     cashier: String,
     ticket: Ticket,
+    /// The member the ticket is for; none means an anonymous sale.
+    member: Option<Member>,
+    /// The ticket's identity (a UUIDv7), new with every ticket.
+    nonce: String,
 }
 
 impl Checkout {
@@ -148,6 +163,8 @@ impl Checkout {
             settings,
             cashier: cashier.to_string(),
             ticket,
+            member: None,
+            nonce: new_nonce(),
         }
     }
 
@@ -374,14 +391,9 @@ impl Checkout {
         Ok(())
     }
 
-    /// Puts the ticket aside and starts an empty one.
+    /// Puts the ticket aside with its member and starts an empty one.
     pub fn park(&mut self) -> Result<i64, CheckoutError> {
-        self.park_for(None)
-    }
-
-    /// [`Self::park`], keeping the ticket's member with it.
-    pub fn park_for(&mut self, member_id: Option<&str>) -> Result<i64, CheckoutError> {
-        self.park_with(member_id, false, None)
+        self.park_with(false, None)
     }
 
     /// Parks the ticket under its cashier with its member. `auto` marks a ticket the till
@@ -389,7 +401,6 @@ impl Checkout {
     /// saved copy of this ticket, removed with the parking.
     pub fn park_with(
         &mut self,
-        member_id: Option<&str>,
         auto: bool,
         open_ticket: Option<&str>,
     ) -> Result<i64, CheckoutError> {
@@ -399,10 +410,15 @@ impl Checkout {
         if self.payment_started() {
             return Err(CheckoutError::PaymentInProgress);
         }
-        let id = self
-            .store
-            .park_as(&self.ticket, &self.cashier, member_id, auto, open_ticket)?;
-        self.ticket = self.new_ticket();
+        let member_id = self.member.as_ref().map(|m| m.member_id.clone());
+        let id = self.store.park_as(
+            &self.ticket,
+            &self.cashier,
+            member_id.as_deref(),
+            auto,
+            open_ticket,
+        )?;
+        self.next_ticket();
         Ok(id)
     }
 
@@ -410,7 +426,8 @@ impl Checkout {
         Ok(self.store.parked()?)
     }
 
-    /// Brings a parked ticket back; returns the member it was parked with, if any.
+    /// Brings a parked ticket back, with its member if they are still one in good standing;
+    /// returns the member ID it was parked with, if any.
     pub fn resume(&mut self, id: i64) -> Result<Option<String>, CheckoutError> {
         self.resume_with(id, None)
     }
@@ -429,32 +446,78 @@ impl Checkout {
         let open = open_ticket.map(|nonce| (nonce, cashier.as_str()));
         let (ticket, member_id) = self.store.unpark(id, open)?;
         self.ticket = ticket;
+        self.member = match &member_id {
+            Some(id) => self.store.member(id)?.filter(|m| m.active),
+            None => None,
+        };
         Ok(member_id)
     }
 
     /// Cancels the open ticket without selling it.
     pub fn clear(&mut self) {
-        self.ticket = self.new_ticket();
+        self.next_ticket();
     }
 
-    /// Commits the paid ticket as an anonymous sale (members arrive with the member layer) and
-    /// starts the next ticket. A refused commit leaves the ticket as it was.
-    pub fn commit(&mut self, attribution: Attribution) -> Result<CommittedSale, CheckoutError> {
-        let draft = sale_draft(&self.ticket, &self.cashier, attribution)?;
-        let committed = self.store.commit_sale(draft)?;
-        self.ticket = self.new_ticket();
-        Ok(committed)
+    /// Commits the paid ticket for its member (or as an anonymous sale with a claim token),
+    /// stamped with this till's loyalty rule, and starts the next ticket. A refused commit
+    /// leaves the ticket as it was. Nothing is printed: see [`Self::sell`].
+    pub fn commit(&mut self) -> Result<CommittedSale, CheckoutError> {
+        Ok(self.sell(None)?.0)
     }
 
-    /// The paid ticket as a sale record, for committing on another connection (the
-    /// touchscreen commits on a worker thread). The ticket stays open until [`Self::sold`].
-    pub fn draft(&self, attribution: Attribution) -> Result<SaleRecord, CheckoutError> {
-        Ok(sale_draft(&self.ticket, &self.cashier, attribution)?)
+    /// [`Self::commit`], then, through `printer`, the drawer opens for cash and the receipt
+    /// is queued ([`crate::printing::commit_and_queue`], the one way every front-end sells).
+    pub fn sell(
+        &mut self,
+        printer: Option<&dyn crate::printing::CashDrawer>,
+    ) -> Result<(CommittedSale, crate::printing::AfterCommit), CheckoutError> {
+        let draft = self.draft()?;
+        let sold = crate::printing::commit_and_queue(
+            &mut self.store,
+            draft,
+            SaleExtras::default(),
+            printer,
+            |_| {},
+        )?;
+        self.next_ticket();
+        Ok(sold)
+    }
+
+    /// The paid ticket as the sale record [`Self::commit`] would write, for committing on
+    /// another connection (the touchscreen commits on a worker thread). The ticket stays open
+    /// until [`Self::sold`].
+    pub fn draft(&self) -> Result<SaleRecord, CheckoutError> {
+        let attribution = match &self.member {
+            Some(member) => Attribution::Member {
+                member_id: member.member_id.clone(),
+            },
+            None => Attribution::Anonymous { claim_token: None },
+        };
+        let mut draft = sale_draft(&self.ticket, &self.cashier, attribution)?;
+        draft.loyalty = Some(self.store.loyalty_rule()?.stamp(&draft));
+        Ok(draft)
+    }
+
+    /// The points the open ticket earns its member (or would, by a claim) as it stands, by
+    /// the same rule [`Self::draft`] stamps.
+    pub fn points_this_sale(&self) -> i64 {
+        let rule = self
+            .store
+            .loyalty_rule()
+            .unwrap_or(till_sync::loyalty::LoyaltyRule::LEGACY);
+        rule.points(self.ticket.payment().payable, self.ticket.currency().code())
     }
 
     /// The drafted sale was committed: start the next ticket.
     pub fn sold(&mut self) {
+        self.next_ticket();
+    }
+
+    /// A new empty ticket, for nobody yet, with a new identity.
+    fn next_ticket(&mut self) {
         self.ticket = self.new_ticket();
+        self.member = None;
+        self.nonce = new_nonce();
     }
 
     fn new_ticket(&self) -> Ticket {
@@ -466,7 +529,12 @@ impl Checkout {
     }
 }
 
-/// The wire record of a paid ticket, before the store stamps its sequence, ID and time.
+fn new_nonce() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+/// The wire record of a paid ticket, before the store stamps its sequence, ID and time, and
+/// before [`Checkout::draft`] stamps its points.
 pub fn sale_draft(
     ticket: &Ticket,
     cashier: &str,
@@ -525,6 +593,7 @@ pub fn sale_draft(
         rounding: state.rounding,
         payments,
         change: state.change,
+        loyalty: None,
     })
 }
 
@@ -619,9 +688,7 @@ sku,barcodes,name_zh,name_en,price,tax_class,department,weighed,active,plu
             reference: Some(code.code),
         })
         .unwrap();
-        let sale = c
-            .commit(Attribution::Anonymous { claim_token: None })
-            .unwrap();
+        let sale = c.commit().unwrap();
         assert_eq!(
             sale.record.payments[0].reference.as_deref(),
             Some("286543210987654321")
@@ -668,9 +735,7 @@ sku,barcodes,name_zh,name_en,price,tax_class,department,weighed,active,plu
             reference: None,
         })
         .unwrap();
-        let sale = c
-            .commit(Attribution::Anonymous { claim_token: None })
-            .unwrap();
+        let sale = c.commit().unwrap();
         let line = &sale.record.lines[0];
         assert_eq!(
             (line.qty_milli, line.unit_price, line.gross),
@@ -880,9 +945,8 @@ sku,barcodes,name_zh,name_en,price,tax_class,department,weighed,active,plu
     #[test]
     fn commit_refuses_empty_and_underpaid_tickets() {
         let (_dir, mut c) = checkout();
-        let anon = || Attribution::Anonymous { claim_token: None };
         assert!(matches!(
-            c.commit(anon()),
+            c.commit(),
             Err(CheckoutError::Ticket(TicketError::EmptyTicket))
         ));
         c.scan("4006381333931", ScanContext::Sale).unwrap();
@@ -893,7 +957,7 @@ sku,barcodes,name_zh,name_en,price,tax_class,department,weighed,active,plu
         })
         .unwrap();
         assert!(matches!(
-            c.commit(anon()),
+            c.commit(),
             Err(CheckoutError::Ticket(TicketError::Underpaid { remaining }))
                 if remaining.minor() == 50
         ));
@@ -908,7 +972,7 @@ sku,barcodes,name_zh,name_en,price,tax_class,department,weighed,active,plu
             reference: None,
         })
         .unwrap();
-        let sale = c.commit(anon()).unwrap();
+        let sale = c.commit().unwrap();
         assert_eq!(
             (sale.record.seq, sale.record.total, sale.record.change),
             (1, 550, 950)

@@ -1,0 +1,496 @@
+//! Member capture, the reason Till exists, in one place for every front-end (touchscreen,
+//! `till run`, `till sell`, `till demo`, `till scan classify`): which member a scanned code,
+//! a card or a phone number names, whether it may be used now, enrolling a new member with
+//! consent, and which member the open ticket is for.
+//!
+//! Refusals are one typed error, [`MemberRefusal`], which each front-end words in its
+//! cashier's language; nothing is attached or changed when one is returned.
+
+use crate::domain::member::{MemberError, Phone, step_at, verify_dynamic};
+use crate::domain::scan::MemberCode;
+use crate::store::{CodeUse, Member, StoreError};
+
+use super::{Checkout, CheckoutError};
+
+/// Why a member cannot be attached to the ticket.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum MemberRefusal {
+    /// The till has no member key yet (it has never synced), so no code can be checked.
+    #[error("no member key on this till: member codes cannot be checked until it syncs")]
+    NoKey,
+    #[error("member code expired: ask for a fresh one")]
+    Expired,
+    #[error("member code is not yet valid: check this till's clock")]
+    NotYetValid,
+    /// The signature does not verify with any key this till holds: forged, altered, or made
+    /// with a key the till never had.
+    #[error("member code invalid (bad signature)")]
+    BadSignature,
+    #[error("unknown member {0}")]
+    UnknownMember(String),
+    #[error("unknown member card {0}")]
+    UnknownCard(String),
+    #[error("member {0} is deactivated and cannot be used")]
+    Deactivated(String),
+    /// The same dynamic code was used for another sale within its window.
+    #[error("member code already used: ask for a fresh one")]
+    AlreadyUsed,
+    #[error("{0} is not a member code")]
+    NotAMemberCode(String),
+    #[error("phone number {0} is not valid: 11 digits starting with 1")]
+    BadPhone(String),
+    /// A phone number no member has: enrolling needs the customer's consent.
+    #[error("no member has phone {0}: enrolling needs the customer's consent")]
+    NotEnrolled(String),
+    /// Another member is already on the ticket: the cashier must say which one it is for.
+    #[error("member {current} is already on this ticket, not {new}: choose one")]
+    AnotherMember { current: String, new: String },
+}
+
+/// What looking a phone number up found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PhoneLookup {
+    Member(Member),
+    /// No member has it: the customer may enroll, with consent.
+    NotEnrolled(Phone),
+}
+
+/// The time a member code is checked at, as a 30-second step.
+pub fn now_step() -> u64 {
+    step_at(jiff::Timestamp::now().as_second().max(0).unsigned_abs())
+}
+
+impl Checkout {
+    /// The member the open ticket is for, if any.
+    pub fn member(&self) -> Option<&Member> {
+        self.member.as_ref()
+    }
+
+    /// The open ticket's identity, which the replay cache of member codes (and the
+    /// touchscreen's saved open ticket) keys on. A new ticket gets a new one.
+    pub fn ticket_nonce(&self) -> &str {
+        &self.nonce
+    }
+
+    /// Which member a member code names, if it verifies at `now_step`, without using it: a
+    /// dynamic code's signature and window, the member's standing, and whether another sale
+    /// already used it. For `till scan classify`.
+    pub fn check_member_code(
+        &self,
+        raw: &str,
+        code: &MemberCode,
+        now_step: u64,
+    ) -> Result<Member, CheckoutError> {
+        self.verify(raw, code, now_step, false)
+    }
+
+    /// Verifies a scanned member code and attaches its member to the open ticket. A dynamic
+    /// code is remembered as used by this ticket, across restarts, so no other sale can use it
+    /// within its window. With another member already attached, it is refused with
+    /// [`MemberRefusal::AnotherMember`] unless `replace`.
+    pub fn attach_code(
+        &mut self,
+        raw: &str,
+        code: &MemberCode,
+        now_step: u64,
+        replace: bool,
+    ) -> Result<&Member, CheckoutError> {
+        let member = self.verify(raw, code, now_step, false)?;
+        self.check_replace(&member, replace)?;
+        // Only now, with nothing left to refuse, is the code spent on this ticket.
+        self.verify(raw, code, now_step, true)?;
+        Ok(self.member.insert(member))
+    }
+
+    /// Looks a keyed phone number up (`138 1234 5678`, `+86-138-1234-5678` and the like).
+    pub fn find_by_phone(&self, keyed: &str) -> Result<PhoneLookup, CheckoutError> {
+        let phone =
+            Phone::parse(keyed).map_err(|_| MemberRefusal::BadPhone(keyed.trim().to_string()))?;
+        match self.store.member_by_phone(&phone).map_err(no_key)? {
+            Some(member) if !member.active => {
+                Err(MemberRefusal::Deactivated(member.member_id).into())
+            }
+            Some(member) => Ok(PhoneLookup::Member(member)),
+            None => Ok(PhoneLookup::NotEnrolled(phone)),
+        }
+    }
+
+    /// Attaches the member with this phone number; a number no member has is refused with
+    /// [`MemberRefusal::NotEnrolled`] (see [`Self::enroll`]).
+    pub fn attach_phone(&mut self, keyed: &str, replace: bool) -> Result<&Member, CheckoutError> {
+        match self.find_by_phone(keyed)? {
+            PhoneLookup::Member(member) => self.attach(member, replace),
+            PhoneLookup::NotEnrolled(phone) => {
+                Err(MemberRefusal::NotEnrolled(phone.masked()).into())
+            }
+        }
+    }
+
+    /// Enrolls the customer with this phone, who accepted the configured consent text at
+    /// `now_ms`, under a provisional ID HQ confirms on sync, and attaches them. Works offline.
+    pub fn enroll(
+        &mut self,
+        phone: &Phone,
+        now_ms: i64,
+        replace: bool,
+    ) -> Result<&Member, CheckoutError> {
+        if let Some(current) = &self.member
+            && !replace
+        {
+            return Err(MemberRefusal::AnotherMember {
+                current: current.member_id.clone(),
+                new: phone.masked(),
+            }
+            .into());
+        }
+        let member = self
+            .store
+            .enroll_member(phone, &self.settings.consent_version, now_ms)
+            .map_err(no_key)?;
+        Ok(self.member.insert(member))
+    }
+
+    /// Attaches a member found another way (a parked ticket's, or one the cashier chose).
+    pub fn attach(&mut self, member: Member, replace: bool) -> Result<&Member, CheckoutError> {
+        if !member.active {
+            return Err(MemberRefusal::Deactivated(member.member_id).into());
+        }
+        self.check_replace(&member, replace)?;
+        Ok(self.member.insert(member))
+    }
+
+    /// Takes the member off the open ticket; the sale will be anonymous.
+    pub fn detach_member(&mut self) -> Option<Member> {
+        self.member.take()
+    }
+
+    fn check_replace(&self, member: &Member, replace: bool) -> Result<(), MemberRefusal> {
+        match &self.member {
+            Some(current) if current.member_id != member.member_id && !replace => {
+                Err(MemberRefusal::AnotherMember {
+                    current: current.member_id.clone(),
+                    new: member.member_id.clone(),
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The member a code names, if it may be used now; with `spend`, it is also recorded as
+    /// used by this ticket.
+    fn verify(
+        &self,
+        raw: &str,
+        code: &MemberCode,
+        now_step: u64,
+        spend: bool,
+    ) -> Result<Member, CheckoutError> {
+        let store = &self.store;
+        match code {
+            MemberCode::Dynamic {
+                member_id,
+                step,
+                mac,
+            } => {
+                let keys = store.member_keys()?;
+                if keys.is_empty() {
+                    return Err(MemberRefusal::NoKey.into());
+                }
+                let valid_until = verify_dynamic(&keys, member_id, *step, mac, now_step).map_err(
+                    |e| match e {
+                        MemberError::Expired => MemberRefusal::Expired,
+                        MemberError::FromTheFuture => MemberRefusal::NotYetValid,
+                        _ => MemberRefusal::BadSignature,
+                    },
+                )?;
+                let member = store
+                    .member(member_id)?
+                    .ok_or_else(|| MemberRefusal::UnknownMember(member_id.clone()))?;
+                if !member.active {
+                    return Err(MemberRefusal::Deactivated(member.member_id).into());
+                }
+                let used = if spend {
+                    store.use_member_code(raw, member_id, &self.nonce, valid_until, now_step)?
+                } else {
+                    store.member_code_use(raw, &self.nonce, now_step)?
+                };
+                match used {
+                    CodeUse::Fresh => Ok(member),
+                    CodeUse::AlreadyUsed => Err(MemberRefusal::AlreadyUsed.into()),
+                }
+            }
+            MemberCode::Card(card) => {
+                let member = store
+                    .member_by_card(card)?
+                    .ok_or_else(|| MemberRefusal::UnknownCard(card.clone()))?;
+                if !member.active {
+                    return Err(MemberRefusal::Deactivated(member.member_id).into());
+                }
+                Ok(member)
+            }
+        }
+    }
+}
+
+/// A phone lookup or enrollment before the till has a key is a member refusal, not a fault.
+fn no_key(error: StoreError) -> CheckoutError {
+    match error {
+        StoreError::NoMemberKey => MemberRefusal::NoKey.into(),
+        other => other.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checkout::{CheckoutSettings, ScanContext, ScanOutcome};
+    use crate::config::{CONFIG_FILE, Config, DATABASE_FILE};
+    use crate::domain::member::{MemberKey, dynamic_code};
+    use crate::domain::{Tender, TenderKind};
+    use crate::store::Store;
+
+    /// The demo terminal: its member key, members 10086 (card 8800010086, phone
+    /// 13812345678), 10087, and 10088 (deactivated).
+    fn till() -> (tempfile::TempDir, Checkout) {
+        let dir = tempfile::tempdir().unwrap();
+        crate::demo::create_terminal(dir.path(), None).unwrap();
+        let checkout = open(dir.path());
+        (dir, checkout)
+    }
+
+    fn open(dir: &std::path::Path) -> Checkout {
+        let config = Config::load(&dir.join(CONFIG_FILE)).unwrap();
+        let store = Store::open(&dir.join(DATABASE_FILE)).unwrap();
+        Checkout::new(
+            store,
+            CheckoutSettings::from_config(&config).unwrap(),
+            "1001",
+        )
+    }
+
+    fn key(c: &Checkout) -> MemberKey {
+        c.store().member_keys().unwrap()[0].clone()
+    }
+
+    /// Scans `raw` as the till would and attaches its member; the member ID or the refusal.
+    fn scan(c: &mut Checkout, raw: &str, now: u64) -> Result<String, MemberRefusal> {
+        let before = c.member().cloned();
+        let outcome = c
+            .scan(raw, ScanContext::Sale)
+            .map_err(|e| panic!("{raw}: {e}"));
+        let Ok(ScanOutcome::Member(code)) = outcome else {
+            panic!("{raw} is not a member code: {outcome:?}")
+        };
+        match c.attach_code(raw, &code, now, false) {
+            Ok(m) => Ok(m.member_id.clone()),
+            Err(CheckoutError::Member(refusal)) => {
+                assert_eq!(
+                    c.member().cloned(),
+                    before,
+                    "{raw}: a refusal changed the member"
+                );
+                Err(refusal)
+            }
+            Err(other) => panic!("{raw}: {other}"),
+        }
+    }
+
+    fn sell(c: &mut Checkout) -> till_sync::SaleRecord {
+        c.scan(&crate::demo::sample_ean13(2), ScanContext::Sale)
+            .unwrap();
+        let due = c.ticket().cash_due();
+        c.add_tender(Tender {
+            kind: TenderKind::Cash,
+            amount: due,
+            reference: None,
+        })
+        .unwrap();
+        c.commit().unwrap().record
+    }
+
+    fn check(
+        c: &mut Checkout,
+        what: &str,
+        raw: &str,
+        now: u64,
+        expected: Result<&str, MemberRefusal>,
+    ) {
+        c.detach_member();
+        let got = scan(c, raw, now);
+        assert_eq!(got.as_deref().map_err(Clone::clone), expected, "{what}");
+    }
+
+    #[test]
+    fn the_member_code_table() {
+        let (_dir, mut c) = till();
+        let k = key(&c);
+        let now = 59_000_000;
+        let code = |id: &str, step: u64| dynamic_code(&k, id, step);
+        let mut flipped = code("10086", now);
+        let last = flipped.pop().unwrap();
+        flipped.push(if last == 'A' { 'B' } else { 'A' });
+        let other = dynamic_code(&MemberKey::from_bytes([7; 32]), "10086", now);
+        use MemberRefusal::*;
+        check(&mut c, "valid now", &code("10086", now), now, Ok("10086"));
+        check(
+            &mut c,
+            "3 steps back",
+            &code("10086", now - 3),
+            now,
+            Ok("10086"),
+        );
+        check(
+            &mut c,
+            "4 steps back",
+            &code("10086", now - 4),
+            now,
+            Err(Expired),
+        );
+        check(
+            &mut c,
+            "5 steps ahead",
+            &code("10086", now + 5),
+            now,
+            Err(NotYetValid),
+        );
+        check(
+            &mut c,
+            "flipped MAC character",
+            &flipped,
+            now,
+            Err(BadSignature),
+        );
+        check(
+            &mut c,
+            "a key the till never had",
+            &other,
+            now,
+            Err(BadSignature),
+        );
+        check(
+            &mut c,
+            "unknown member",
+            &code("99999", now),
+            now,
+            Err(UnknownMember("99999".into())),
+        );
+        check(
+            &mut c,
+            "deactivated",
+            &code("10088", now),
+            now,
+            Err(Deactivated("10088".into())),
+        );
+        check(&mut c, "card", "8800010086", now, Ok("10086"));
+        check(
+            &mut c,
+            "unknown card",
+            "8800099999",
+            now,
+            Err(UnknownCard("8800099999".into())),
+        );
+    }
+
+    #[test]
+    fn a_code_serves_one_sale_even_after_a_restart_and_a_second_member_needs_a_choice() {
+        let (dir, mut c) = till();
+        let now = now_step();
+        let code = dynamic_code(&key(&c), "10086", now);
+        assert_eq!(scan(&mut c, &code, now), Ok("10086".into()));
+        // The same ticket may scan it again.
+        assert_eq!(scan(&mut c, &code, now), Ok("10086".into()));
+        let sale = sell(&mut c);
+        assert!(matches!(
+            sale.attribution,
+            till_sync::Attribution::Member { .. }
+        ));
+        assert_eq!(scan(&mut c, &code, now), Err(MemberRefusal::AlreadyUsed));
+        drop(c);
+        let mut c = open(dir.path());
+        assert_eq!(scan(&mut c, &code, now), Err(MemberRefusal::AlreadyUsed));
+        // A second member is refused until the cashier chooses.
+        c.attach_phone("13812345678", false).unwrap();
+        let other = dynamic_code(&key(&c), "10087", now);
+        assert_eq!(
+            scan(&mut c, &other, now),
+            Err(MemberRefusal::AnotherMember {
+                current: "10086".into(),
+                new: "10087".into()
+            })
+        );
+        // Refused, so not spent: the choice can still take it.
+        let ScanOutcome::Member(parsed) = c.scan(&other, ScanContext::Sale).unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            c.attach_code(&other, &parsed, now, true).unwrap().member_id,
+            "10087"
+        );
+    }
+
+    #[test]
+    fn phones_are_found_however_they_are_typed() {
+        let (_dir, mut c) = till();
+        for keyed in [
+            "13812345678",
+            "+86 138 1234 5678",
+            "138-1234-5678",
+            "+86-138-1234-5678",
+        ] {
+            c.detach_member();
+            assert_eq!(
+                c.attach_phone(keyed, false).unwrap().member_id,
+                "10086",
+                "{keyed}"
+            );
+        }
+        c.detach_member();
+        assert!(matches!(
+            c.attach_phone("13987654321", false),
+            Ok(m) if m.member_id == "10087"
+        ));
+        c.detach_member();
+        for (keyed, refusal) in [
+            ("12345", MemberRefusal::BadPhone("12345".into())),
+            ("13700001111", MemberRefusal::Deactivated("10088".into())),
+            (
+                "13600001234",
+                MemberRefusal::NotEnrolled("136****1234".into()),
+            ),
+        ] {
+            match c.attach_phone(keyed, false) {
+                Err(CheckoutError::Member(got)) => assert_eq!(got, refusal, "{keyed}"),
+                other => panic!("{keyed}: {other:?}"),
+            }
+            assert!(c.member().is_none());
+        }
+    }
+
+    #[test]
+    fn a_sale_carries_the_points_of_the_rule_the_till_holds_and_its_ledger_agrees() {
+        let (_dir, mut c) = till();
+        c.attach_phone("13812345678", false).unwrap();
+        let legacy = sell(&mut c);
+        assert_eq!(
+            legacy.loyalty,
+            Some(till_sync::loyalty::SaleLoyalty { rule: 0, points: 2 })
+        );
+        let rule = till_sync::loyalty::LoyaltyRule::new(1, 3).unwrap();
+        assert!(c.store().set_loyalty_rule(&rule).unwrap());
+        assert!(
+            !c.store()
+                .set_loyalty_rule(&till_sync::loyalty::LoyaltyRule::LEGACY)
+                .unwrap()
+        );
+        c.attach_phone("13812345678", false).unwrap();
+        assert_eq!(c.points_this_sale(), 0);
+        let sale = sell(&mut c);
+        assert_eq!(sale.loyalty.unwrap().points, 6);
+        assert_eq!(c.store().points_for_sale(sale.seq).unwrap(), Some(6));
+        // An anonymous sale says what a claim would earn, and puts nothing on a ledger.
+        let anonymous = sell(&mut c);
+        assert_eq!(anonymous.loyalty.unwrap().points, 6);
+        assert_eq!(c.store().points_for_sale(anonymous.seq).unwrap(), None);
+        assert_eq!(c.store().verify_journal().unwrap().problem, None);
+    }
+}
