@@ -859,6 +859,9 @@ fn sync(data_dir: &Path, cmd: SyncCommand) -> Result<ExitCode> {
                     report.products_changed
                 );
             }
+            if let Some(version) = report.loyalty_rule {
+                println!("loyalty rule {version} from HQ: new sales earn points by it");
+            }
             for (seq, reason) in &report.rejected {
                 println!("sale #{seq} refused by HQ: {reason}");
             }

@@ -1389,6 +1389,159 @@ mod sync {
         a_thousand_sales_reconcile(hq_on(true));
     }
 
+    /// A basket: (sample product, quantity) pairs, and how it is paid (0 cash, 1 card, 2
+    /// WeChat Pay, 3 part card and the rest cash).
+    type Basket = (Vec<(usize, u8)>, u8);
+
+    /// Points parity (PRODUCT.md "Loyalty"): HQ publishes a rate, the till pulls it, and for
+    /// every member sale the points on the receipt, on the till's ledger and on HQ's ledger
+    /// are the same, whatever the basket, rate, cash rounding and tenders.
+    fn points_agree_everywhere(hq: Hq, rate: i64, rounding: Option<i64>, baskets: &[Basket]) {
+        use till::checkout::{Checkout, CheckoutSettings, ScanContext};
+        use till::domain::{Tender, TenderKind};
+        let till = Till::with_catalog();
+        let config_path = till.data_dir().join("config.toml");
+        let mut config = till::config::Config::load(&config_path).unwrap();
+        config.cash_rounding = rounding.map(|increment| till::config::CashRoundingConfig {
+            increment,
+            mode: till::domain::ticket::CashRoundingMode::Down,
+        });
+        std::fs::write(&config_path, config.to_toml()).unwrap();
+        register(&till, &hq);
+        till.ok(&["member", "add", "M1"]);
+        let rule = hq.store().publish_loyalty(rate).unwrap();
+        let out = till.ok(&["sync", "now"]);
+        assert!(
+            out.contains(&format!("loyalty rule {}", rule.version)),
+            "{out}"
+        );
+        let store = till::store::Store::open(&till.db()).unwrap();
+        let mut checkout = Checkout::new(
+            store,
+            CheckoutSettings::from_config(&config).unwrap(),
+            "1001",
+        );
+        let scans = till::demo::sample_scans();
+        let mut sold = Vec::new();
+        for (lines, pay) in baskets {
+            for &(product, quantity) in lines {
+                let code = &scans[product % (scans.len() - 1)];
+                let spec = till::domain::Quantity::units(i64::from(quantity.max(1)));
+                checkout
+                    .scan_with_quantity(code, ScanContext::Sale, Some(spec))
+                    .unwrap();
+            }
+            checkout
+                .attach(
+                    till::store::Member {
+                        member_id: "M1".into(),
+                        display_name: String::new(),
+                        tier: String::new(),
+                        points: 0,
+                        phone_masked: None,
+                        active: true,
+                        provisional: false,
+                    },
+                    false,
+                )
+                .unwrap();
+            let total = checkout.ticket().totals().total;
+            let tender = |checkout: &mut Checkout, kind, amount, reference: Option<&str>| {
+                checkout
+                    .add_tender(Tender {
+                        kind,
+                        amount,
+                        reference: reference.map(str::to_string),
+                    })
+                    .unwrap()
+            };
+            match pay % 4 {
+                0 => {
+                    let due = checkout.ticket().cash_due();
+                    tender(&mut checkout, TenderKind::Cash, due + 100, None);
+                }
+                1 => tender(&mut checkout, TenderKind::Card, total, None),
+                2 => tender(
+                    &mut checkout,
+                    TenderKind::WeChatPay,
+                    total,
+                    Some("134567890123456789"),
+                ),
+                _ => {
+                    tender(&mut checkout, TenderKind::Card, total / 2, None);
+                    let due = checkout.ticket().cash_due();
+                    tender(&mut checkout, TenderKind::Cash, due, None);
+                }
+            }
+            let sale = checkout.commit().unwrap().record;
+            let receipt = till.ok(&["sales", "show", &sale.seq.to_string()]);
+            sold.push((sale, receipt));
+        }
+        till.ok(&["sync", "now"]);
+        let hq_ledger: std::collections::BTreeMap<String, i64> = hq
+            .store()
+            .points_ledger("M1")
+            .unwrap()
+            .into_iter()
+            .collect();
+        let mut till_total = 0;
+        for (sale, receipt) in &sold {
+            let stamp = sale.loyalty.expect("every new sale is stamped");
+            assert_eq!(stamp.rule, rule.version);
+            let paid_yuan = sale.payable() / 100;
+            assert_eq!(stamp.points, paid_yuan * rate, "{sale:?}");
+            assert!(
+                receipt.contains(&format!("points earned +{}", stamp.points)),
+                "{receipt}"
+            );
+            let ledger = checkout.store().points_for_sale(sale.seq).unwrap();
+            assert_eq!(ledger, Some(stamp.points));
+            assert_eq!(hq_ledger.get(&sale.sale_id), Some(&stamp.points));
+            till_total += stamp.points;
+        }
+        let shown = till.ok(&["member", "show", "M1"]);
+        assert!(
+            shown.contains(&format!("{till_total} on this till's ledger")),
+            "{shown}"
+        );
+    }
+
+    fn baskets() -> impl proptest::strategy::Strategy<Value = Vec<Basket>> {
+        proptest::collection::vec(
+            (
+                proptest::collection::vec((0usize..40, 1u8..4), 1..5),
+                0u8..4,
+            ),
+            1..12,
+        )
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 3,
+            failure_persistence: None,
+            ..Default::default()
+        })]
+
+        #[test]
+        fn points_agree_on_the_receipt_the_till_and_hq_on_sqlite(
+            rate in 1i64..=100,
+            rounding in proptest::option::of(proptest::sample::select(vec![10i64, 50, 100])),
+            baskets in baskets(),
+        ) {
+            points_agree_everywhere(hq_on(false), rate, rounding, &baskets);
+        }
+
+        #[test]
+        fn points_agree_on_the_receipt_the_till_and_hq_on_postgres(
+            rate in 1i64..=100,
+            rounding in proptest::option::of(proptest::sample::select(vec![10i64, 50, 100])),
+            baskets in baskets(),
+        ) {
+            points_agree_everywhere(hq_on(true), rate, rounding, &baskets);
+        }
+    }
+
     /// HQ's database goes down mid-sync: HQ answers 500, the terminal backs off and retries,
     /// HQ reconnects once PostgreSQL is back, and every sale lands once.
     #[test]

@@ -451,6 +451,79 @@ fn points_are_earned_once_per_sale_whatever_the_retries(app: App) {
     assert_eq!(app.db().points_ledger("nobody").unwrap(), vec![]);
 }
 
+/// `sales` with each record's loyalty stamp replaced by `stamp(record)`, chained again.
+fn restamped(
+    mut sales: Vec<UploadedSale>,
+    stamp: impl Fn(&till_sync::SaleRecord) -> Option<till_sync::loyalty::SaleLoyalty>,
+) -> Vec<UploadedSale> {
+    let mut prev = till_sync::GENESIS_HASH;
+    for sale in &mut sales {
+        sale.record.loyalty = stamp(&sale.record);
+        sale.record.v = if sale.record.loyalty.is_some() { 2 } else { 1 };
+        let hash = chain_hash(&prev, &sale.record.canonical_bytes());
+        sale.prev_hash = hex::encode(prev);
+        sale.hash = hex::encode(hash);
+        prev = hash;
+    }
+    sales
+}
+
+fn points_follow_the_published_rule_and_a_mismatch_is_refused(app: App) {
+    use till_sync::loyalty::{LoyaltyRule, SaleLoyalty};
+    let mut db = app.db();
+    for bad in [0, -1, 101] {
+        let error = db.publish_loyalty(bad).unwrap_err().to_string();
+        assert!(error.contains("1 to 100"), "{bad}: {error}");
+    }
+    assert_eq!(db.current_loyalty_rule().unwrap(), LoyaltyRule::LEGACY);
+    let two = db.publish_loyalty(2).unwrap();
+    assert_eq!(two, LoyaltyRule::new(1, 2).unwrap());
+    let token = app.token(0);
+    let client = SyncClient::new(&app.server.url(), &token, Duration::from_secs(10), None).unwrap();
+    assert_eq!(client.loyalty().unwrap(), two);
+    let post = |sales: Vec<UploadedSale>| {
+        let body = serde_json::to_vec(&UploadRequest { v: 1, sales }).unwrap();
+        app.post(Some(&token), Some(&idempotency_key(&body)), &body)
+    };
+    // Points that do not follow from the rule the record names, or a rule HQ never published:
+    // 422 with the reason, and nothing written.
+    let cases: Vec<(Option<SaleLoyalty>, &str)> = vec![
+        (
+            Some(SaleLoyalty {
+                rule: 1,
+                points: 99,
+            }),
+            "sale #1: points 99 do not match loyalty rule 1, which gives 10",
+        ),
+        (
+            Some(SaleLoyalty {
+                rule: 7,
+                points: 10,
+            }),
+            "sale #1: loyalty rule version 7 is unknown",
+        ),
+    ];
+    for (stamp, reason) in cases {
+        let (status, body) = post(restamped(journal("S001", "T01", 2), |_| stamp));
+        assert_eq!(status, 422, "{body}");
+        assert!(body.contains(reason), "{body}");
+        assert_eq!(app.sales_count(), 0);
+    }
+    // Sale 1 under the legacy rule, sale 2 (the member's) under rule 1, sale 3 journaled
+    // before rules existed: each earns what its record says.
+    let sales = restamped(journal("S001", "T01", 3), |r| match r.seq {
+        1 => Some(LoyaltyRule::LEGACY.stamp(r)),
+        2 => Some(two.stamp(r)),
+        _ => None,
+    });
+    let (status, body) = post(sales.clone());
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        app.db().points_ledger("10086").unwrap(),
+        vec![(sales[1].record.sale_id.clone(), 10)]
+    );
+}
+
 fn catalog(csv: &str) -> Vec<till_sync::catalog::CatalogRow> {
     let header = "sku,barcodes,name_zh,name_en,price,tax_class,department,weighed,active,plu\n";
     till_hq::catalog::read_catalog(format!("{header}{csv}").as_bytes()).unwrap()
@@ -888,6 +961,7 @@ conformance!(
     a_second_sale_claiming_a_sequence_is_rejected,
     member_keys_rotate_and_reach_terminals_with_the_previous_key,
     points_are_earned_once_per_sale_whatever_the_retries,
+    points_follow_the_published_rule_and_a_mismatch_is_refused,
     catalog_versions_reach_terminals_as_deltas_a_page_at_a_time,
     enrollments_merge_by_phone_and_reach_every_till_with_their_final_ids,
     bad_enrollments_are_refused_and_file_nothing,
