@@ -1169,6 +1169,199 @@ mod sync {
         address
     }
 
+    /// What [`path_proxy`] does to the first request to a path.
+    #[derive(Clone, Copy, Debug)]
+    enum PathFault {
+        /// The request never reaches HQ: the connection is cut.
+        Cut,
+        /// HQ acts and answers; the answer is dropped.
+        DropAnswer,
+    }
+
+    /// An HTTP proxy in front of HQ that carries one request per connection and, for the
+    /// first request to each queued path, cuts it before HQ sees it or drops HQ's answer
+    /// (the till sees a failure after HQ acted, the worst case for "nothing is lost").
+    fn path_proxy(hq: SocketAddr, drops: Arc<Mutex<Vec<(String, PathFault)>>>) -> SocketAddr {
+        use std::io::{Read, Write};
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let drops = drops.clone();
+                std::thread::spawn(move || {
+                    let mut client = client;
+                    let mut head = Vec::new();
+                    let mut byte = [0u8; 1];
+                    while !head.ends_with(b"\r\n\r\n") {
+                        if client.read(&mut byte).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        head.push(byte[0]);
+                    }
+                    let text = String::from_utf8_lossy(&head).into_owned();
+                    let path = text.split(' ').nth(1).unwrap_or_default().to_string();
+                    let length: usize = text
+                        .lines()
+                        .filter_map(|l| l.split_once(':'))
+                        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+                        .and_then(|(_, v)| v.trim().parse().ok())
+                        .unwrap_or(0);
+                    let mut body = vec![0u8; length];
+                    if client.read_exact(&mut body).is_err() {
+                        return;
+                    }
+                    let fault = {
+                        let mut drops = drops.lock().unwrap();
+                        drops
+                            .iter()
+                            .position(|(d, _)| path.starts_with(d.as_str()))
+                            .map(|i| drops.remove(i).1)
+                    };
+                    if let Some(PathFault::Cut) = fault {
+                        return;
+                    }
+                    // One request per connection: HQ closes after answering.
+                    let mut forwarded: String = text
+                        .lines()
+                        .filter(|l| {
+                            !l.to_ascii_lowercase().starts_with("connection:") && !l.is_empty()
+                        })
+                        .map(|l| format!("{l}\r\n"))
+                        .collect();
+                    forwarded.push_str("connection: close\r\n\r\n");
+                    let mut server = TcpStream::connect(hq).unwrap();
+                    server.write_all(forwarded.as_bytes()).unwrap();
+                    server.write_all(&body).unwrap();
+                    let mut answer = Vec::new();
+                    let _ = server.read_to_end(&mut answer);
+                    if fault.is_none() {
+                        let _ = client.write_all(&answer);
+                    }
+                });
+            }
+        });
+        address
+    }
+
+    #[test]
+    fn enrollments_reach_hq_whatever_step_of_the_first_sync_fails_on_sqlite() {
+        enrollments_reach_hq_through_failed_syncs(hq_on(false));
+    }
+
+    #[test]
+    fn enrollments_reach_hq_whatever_step_of_the_first_sync_fails_on_postgres() {
+        enrollments_reach_hq_through_failed_syncs(hq_on(true));
+    }
+
+    /// Issue 12's orphaned members: two tills enroll the same phone offline and sell to it.
+    /// One syncs; the other's first sync then fails at one step (its enrollment upload cut
+    /// before HQ sees it or answered but lost, its sales upload, its member pull), in turn,
+    /// while the member pull brings the first till's member with the same phone. Afterwards
+    /// every provisional ID maps to the one member HQ has for that phone, and every member
+    /// sale's points are on that member.
+    fn enrollments_reach_hq_through_failed_syncs(hq: Hq) {
+        use till_sync::api::{ENROLL_PATH, MEMBERS_PATH, UPLOAD_PATH};
+        let drops = Arc::new(Mutex::new(Vec::new()));
+        let via = path_proxy(hq.address, drops.clone());
+        let mut admin = hq.store();
+        admin.rotate_member_key().unwrap();
+        let codes = [hq.code.clone(), admin.add_terminal("S001", "T02").unwrap()];
+        let tills = [Till::with_catalog(), Till::new()];
+        tills[1].ok(&["init", "--store-id", "S001", "--terminal-id", "T02"]);
+        let csv = tills[1].data_dir().join("sample.csv");
+        std::fs::write(&csv, till::demo::sample_catalog_csv()).unwrap();
+        tills[1].ok(&["catalog", "import", csv.to_str().unwrap()]);
+        for (till, code) in tills.iter().zip(&codes) {
+            till.ok(&["register", "--hq", &format!("http://{via}"), "--code", code]);
+            // The member key arrives with the first sync.
+            till.ok(&["sync", "now"]);
+        }
+        let steps = [
+            (ENROLL_PATH, PathFault::Cut),
+            (ENROLL_PATH, PathFault::DropAnswer),
+            (UPLOAD_PATH, PathFault::Cut),
+            (UPLOAD_PATH, PathFault::DropAnswer),
+            (MEMBERS_PATH, PathFault::DropAnswer),
+        ];
+        let mut expected: Vec<(String, Vec<String>, i64)> = Vec::new();
+        for (round, (step, fault)) in steps.iter().enumerate() {
+            let phone = format!("1390000000{round}");
+            let mut provisional = Vec::new();
+            let mut points = 0;
+            for till in &tills {
+                let out = till.ok(&[
+                    "sell",
+                    &sample_ean13(5),
+                    "--pay",
+                    "cash:100",
+                    "--phone",
+                    &phone,
+                    "--enroll",
+                ]);
+                let id = out
+                    .lines()
+                    .find_map(|l| l.strip_prefix("member "))
+                    .expect(&out)
+                    .to_string();
+                assert!(id.starts_with("P-"), "{out}");
+                points += out
+                    .lines()
+                    .find_map(|l| l.strip_prefix("points earned +"))
+                    .and_then(|p| p.parse::<i64>().ok())
+                    .expect(&out);
+                provisional.push(id);
+            }
+            // Turn about, one till files the phone first; the other's first sync then fails.
+            let (first, second) = if round % 2 == 0 {
+                (&tills[0], &tills[1])
+            } else {
+                (&tills[1], &tills[0])
+            };
+            first.ok(&["sync", "now"]);
+            drops.lock().unwrap().push((step.to_string(), *fault));
+            let out = second.run(&["sync", "now", "--attempts", "1"]);
+            assert!(
+                !out.status.success(),
+                "round {round} ({step} {fault:?}): the fault did not bite"
+            );
+            assert!(drops.lock().unwrap().is_empty());
+            expected.push((phone, provisional, points));
+        }
+        for _ in 0..2 {
+            for till in &tills {
+                till.ok(&["sync", "now"]);
+            }
+        }
+        let delta = hq.store().member_delta(0, 10_000).unwrap();
+        let aliases: std::collections::BTreeMap<String, String> = delta
+            .aliases
+            .iter()
+            .map(|a| (a.provisional_id.clone(), a.member_id.clone()))
+            .collect();
+        for (phone, provisional, points) in expected {
+            let finals: std::collections::BTreeSet<_> = provisional
+                .iter()
+                .map(|p| {
+                    aliases
+                        .get(p)
+                        .unwrap_or_else(|| panic!("{p} never reached HQ"))
+                })
+                .collect();
+            assert_eq!(finals.len(), 1, "{phone}: {finals:?}");
+            let member = finals.into_iter().next().unwrap();
+            let entry = delta
+                .members
+                .iter()
+                .find(|m| &m.member_id == member)
+                .expect("the member is in the delta");
+            assert_eq!(entry.points, points, "{phone}: points on {member}");
+        }
+        for till in &tills {
+            let list = till.ok(&["member", "list"]);
+            assert!(!list.contains("not yet filed"), "{list}");
+        }
+    }
+
     /// A real till-hq server, on SQLite or on a throwaway PostgreSQL cluster.
     struct Hq {
         _dir: tempfile::TempDir,
