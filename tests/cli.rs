@@ -1169,80 +1169,6 @@ mod sync {
         address
     }
 
-    /// What [`path_proxy`] does to the first request to a path.
-    #[derive(Clone, Copy, Debug)]
-    enum PathFault {
-        /// The request never reaches HQ: the connection is cut.
-        Cut,
-        /// HQ acts and answers; the answer is dropped.
-        DropAnswer,
-    }
-
-    /// An HTTP proxy in front of HQ that carries one request per connection and, for the
-    /// first request to each queued path, cuts it before HQ sees it or drops HQ's answer
-    /// (the till sees a failure after HQ acted, the worst case for "nothing is lost").
-    fn path_proxy(hq: SocketAddr, drops: Arc<Mutex<Vec<(String, PathFault)>>>) -> SocketAddr {
-        use std::io::{Read, Write};
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let address = listener.local_addr().unwrap();
-        std::thread::spawn(move || {
-            for client in listener.incoming().flatten() {
-                let drops = drops.clone();
-                std::thread::spawn(move || {
-                    let mut client = client;
-                    let mut head = Vec::new();
-                    let mut byte = [0u8; 1];
-                    while !head.ends_with(b"\r\n\r\n") {
-                        if client.read(&mut byte).unwrap_or(0) == 0 {
-                            return;
-                        }
-                        head.push(byte[0]);
-                    }
-                    let text = String::from_utf8_lossy(&head).into_owned();
-                    let path = text.split(' ').nth(1).unwrap_or_default().to_string();
-                    let length: usize = text
-                        .lines()
-                        .filter_map(|l| l.split_once(':'))
-                        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
-                        .and_then(|(_, v)| v.trim().parse().ok())
-                        .unwrap_or(0);
-                    let mut body = vec![0u8; length];
-                    if client.read_exact(&mut body).is_err() {
-                        return;
-                    }
-                    let fault = {
-                        let mut drops = drops.lock().unwrap();
-                        drops
-                            .iter()
-                            .position(|(d, _)| path.starts_with(d.as_str()))
-                            .map(|i| drops.remove(i).1)
-                    };
-                    if let Some(PathFault::Cut) = fault {
-                        return;
-                    }
-                    // One request per connection: HQ closes after answering.
-                    let mut forwarded: String = text
-                        .lines()
-                        .filter(|l| {
-                            !l.to_ascii_lowercase().starts_with("connection:") && !l.is_empty()
-                        })
-                        .map(|l| format!("{l}\r\n"))
-                        .collect();
-                    forwarded.push_str("connection: close\r\n\r\n");
-                    let mut server = TcpStream::connect(hq).unwrap();
-                    server.write_all(forwarded.as_bytes()).unwrap();
-                    server.write_all(&body).unwrap();
-                    let mut answer = Vec::new();
-                    let _ = server.read_to_end(&mut answer);
-                    if fault.is_none() {
-                        let _ = client.write_all(&answer);
-                    }
-                });
-            }
-        });
-        address
-    }
-
     #[test]
     fn enrollments_reach_hq_whatever_step_of_the_first_sync_fails_on_sqlite() {
         enrollments_reach_hq_through_failed_syncs(hq_on(false));
@@ -1260,9 +1186,9 @@ mod sync {
     /// every provisional ID maps to the one member HQ has for that phone, and every member
     /// sale's points are on that member.
     fn enrollments_reach_hq_through_failed_syncs(hq: Hq) {
+        use till_hq::testing::{FaultProxy, RequestFault};
         use till_sync::api::{ENROLL_PATH, MEMBERS_PATH, UPLOAD_PATH};
-        let drops = Arc::new(Mutex::new(Vec::new()));
-        let via = path_proxy(hq.address, drops.clone());
+        let proxy = FaultProxy::spawn(hq.address);
         let mut admin = hq.store();
         admin.rotate_member_key().unwrap();
         let codes = [hq.code.clone(), admin.add_terminal("S001", "T02").unwrap()];
@@ -1272,16 +1198,16 @@ mod sync {
         std::fs::write(&csv, till::demo::sample_catalog_csv()).unwrap();
         tills[1].ok(&["catalog", "import", csv.to_str().unwrap()]);
         for (till, code) in tills.iter().zip(&codes) {
-            till.ok(&["register", "--hq", &format!("http://{via}"), "--code", code]);
+            till.ok(&["register", "--hq", &proxy.url(), "--code", code]);
             // The member key arrives with the first sync.
             till.ok(&["sync", "now"]);
         }
         let steps = [
-            (ENROLL_PATH, PathFault::Cut),
-            (ENROLL_PATH, PathFault::DropAnswer),
-            (UPLOAD_PATH, PathFault::Cut),
-            (UPLOAD_PATH, PathFault::DropAnswer),
-            (MEMBERS_PATH, PathFault::DropAnswer),
+            (ENROLL_PATH, RequestFault::Cut),
+            (ENROLL_PATH, RequestFault::DropAnswer),
+            (UPLOAD_PATH, RequestFault::Cut),
+            (UPLOAD_PATH, RequestFault::DropAnswer),
+            (MEMBERS_PATH, RequestFault::DropAnswer),
         ];
         let mut expected: Vec<(String, Vec<String>, i64)> = Vec::new();
         for (round, (step, fault)) in steps.iter().enumerate() {
@@ -1318,13 +1244,13 @@ mod sync {
                 (&tills[1], &tills[0])
             };
             first.ok(&["sync", "now"]);
-            drops.lock().unwrap().push((step.to_string(), *fault));
+            proxy.fail_next(step, *fault);
             let out = second.run(&["sync", "now", "--attempts", "1"]);
             assert!(
                 !out.status.success(),
                 "round {round} ({step} {fault:?}): the fault did not bite"
             );
-            assert!(drops.lock().unwrap().is_empty());
+            assert_eq!(proxy.pending_faults(), 0);
             expected.push((phone, provisional, points));
         }
         for _ in 0..2 {

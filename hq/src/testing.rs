@@ -256,3 +256,133 @@ pub fn private_pki(dir: &std::path::Path) -> (PathBuf, crate::server::TlsFiles) 
     };
     (ca_path, files)
 }
+
+/// What [`FaultProxy`] does to a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RequestFault {
+    /// The request never reaches HQ: the connection is cut.
+    Cut,
+    /// HQ acts on the request and answers; the answer is dropped, so the terminal sees a
+    /// failure after HQ acted (the worst case for "nothing lost, nothing doubled").
+    DropAnswer,
+}
+
+/// An HTTP/1.1 proxy in front of HQ, on loopback, that carries one request per connection
+/// (it asks HQ to close after answering) so that faults hit single requests: the next request
+/// to a queued path gets that fault ([`Self::fail_next`]), and with [`Self::random`] every
+/// request is cut or has its answer dropped with the given chances.
+#[derive(Debug, Clone)]
+pub struct FaultProxy {
+    pub address: std::net::SocketAddr,
+    queued: std::sync::Arc<std::sync::Mutex<Vec<(String, RequestFault)>>>,
+}
+
+impl FaultProxy {
+    /// A proxy that passes everything through until faults are queued.
+    pub fn spawn(hq: std::net::SocketAddr) -> FaultProxy {
+        FaultProxy::random(hq, 0.0, 0.0, 0)
+    }
+
+    /// A proxy that cuts a request with chance `cut` and drops an answer with chance `drop`
+    /// (0.0 to 1.0), from a seeded generator, besides any queued faults.
+    pub fn random(hq: std::net::SocketAddr, cut: f64, drop: f64, seed: u64) -> FaultProxy {
+        use rand::{Rng, SeedableRng};
+        use std::sync::{Arc, Mutex};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+        let address = listener.local_addr().expect("a bound address");
+        let queued: Arc<Mutex<Vec<(String, RequestFault)>>> = Arc::default();
+        let dice = Arc::new(Mutex::new(rand::rngs::StdRng::seed_from_u64(seed)));
+        let proxy = FaultProxy {
+            address,
+            queued: queued.clone(),
+        };
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let (queued, dice) = (queued.clone(), dice.clone());
+                std::thread::spawn(move || {
+                    let fault = |path: &str| {
+                        let mut queued = queued.lock().unwrap_or_else(|e| e.into_inner());
+                        if let Some(i) = queued.iter().position(|(p, _)| path.starts_with(p)) {
+                            return Some(queued.remove(i).1);
+                        }
+                        let roll: f64 = dice.lock().unwrap_or_else(|e| e.into_inner()).random();
+                        if roll < cut {
+                            Some(RequestFault::Cut)
+                        } else if roll < cut + drop {
+                            Some(RequestFault::DropAnswer)
+                        } else {
+                            None
+                        }
+                    };
+                    let _ = carry(client, hq, fault);
+                });
+            }
+        });
+        proxy
+    }
+
+    /// The next request whose path starts with `path` suffers `fault`.
+    pub fn fail_next(&self, path: &str, fault: RequestFault) {
+        self.queued
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((path.to_string(), fault));
+    }
+
+    /// Queued faults that no request has met yet.
+    pub fn pending_faults(&self) -> usize {
+        self.queued.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// The proxy's address as a terminal's HQ URL.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.address)
+    }
+}
+
+/// Carries one request from `client` to HQ and its answer back, unless `fault` (asked with the
+/// request's path) says otherwise.
+fn carry(
+    mut client: std::net::TcpStream,
+    hq: std::net::SocketAddr,
+    fault: impl FnOnce(&str) -> Option<RequestFault>,
+) -> std::io::Result<()> {
+    use std::io::{Read, Write};
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if client.read(&mut byte)? == 0 {
+            return Ok(());
+        }
+        head.push(byte[0]);
+    }
+    let text = String::from_utf8_lossy(&head).into_owned();
+    let path = text.split(' ').nth(1).unwrap_or_default().to_string();
+    let length: usize = text
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.trim().parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0u8; length];
+    client.read_exact(&mut body)?;
+    let fault = fault(&path);
+    if fault == Some(RequestFault::Cut) {
+        return Ok(());
+    }
+    let mut forwarded: String = text
+        .lines()
+        .filter(|l| !l.is_empty() && !l.to_ascii_lowercase().starts_with("connection:"))
+        .map(|l| format!("{l}\r\n"))
+        .collect();
+    forwarded.push_str("connection: close\r\n\r\n");
+    let mut server = std::net::TcpStream::connect(hq)?;
+    server.write_all(forwarded.as_bytes())?;
+    server.write_all(&body)?;
+    let mut answer = Vec::new();
+    server.read_to_end(&mut answer)?;
+    if fault.is_none() {
+        client.write_all(&answer)?;
+    }
+    Ok(())
+}
