@@ -2576,6 +2576,65 @@ mod members {
         }
     }
 
+    /// `till run`, fed by a scanner on a real pseudo-terminal: the same codes, the same
+    /// outcomes, and the sale goes to the member with its points.
+    #[test]
+    fn till_run_attaches_members_from_the_scanner_with_the_same_rules() {
+        use std::io::Write as _;
+        use till_drivers::scanner::Framing;
+        use till_drivers::virtual_scanner::VirtualScanner;
+        let till = demo();
+        let mut scanner = VirtualScanner::new(9600).unwrap();
+        let config = till.data_dir().join("config.toml");
+        let mut text = std::fs::read_to_string(&config).unwrap();
+        text += &format!(
+            "\n[[scanners]]\nname = \"handheld\"\nport = \"{}\"\n",
+            scanner.path.display()
+        );
+        std::fs::write(&config, text).unwrap();
+        let t = now();
+        let t = t - t % 30 + 15;
+        let mut run = RunningTill::start(&till);
+        let wait_for = |needle: &str| run_wait(&run.lines, needle);
+        let mut stdin = run.child.stdin.take().unwrap();
+        wait_for("scanner handheld: connected");
+        let other_key = dynamic_code(&MemberKey::from_bytes([7; 32]), "10086", step_at(t));
+        for (code, answer) in [
+            (code_at(&till, "10086", t - 120), "member code expired"),
+            (code_at(&till, "10086", t + 150), "not yet valid"),
+            (other_key, "bad signature"),
+            (code_at(&till, "99999", t), "unknown member 99999"),
+            (code_at(&till, "10088", t), "10088 is deactivated"),
+            ("8800099999".to_string(), "unknown member card"),
+        ] {
+            scanner.scan(&code, Framing::Cr).unwrap();
+            let line = wait_for(&format!("! {code}:"));
+            assert!(line.contains(answer), "{line}");
+        }
+        scanner.scan(&sample_ean13(2), Framing::Cr).unwrap();
+        wait_for("农夫山泉 550ml");
+        writeln!(stdin, "member 139 8765 4321").unwrap();
+        wait_for("member 10087 (139****4321) attached");
+        // Another member is refused until the first is taken off.
+        scanner
+            .scan(&code_at(&till, "10086", t), Framing::Cr)
+            .unwrap();
+        wait_for("member 10087 is already on this ticket, not 10086: choose one");
+        writeln!(stdin, "member off").unwrap();
+        wait_for("member 10087 detached");
+        scanner
+            .scan(&code_at(&till, "10086", t - 90), Framing::Cr)
+            .unwrap();
+        wait_for("member 10086 (138****5678) attached");
+        writeln!(stdin, "pay cash 10").unwrap();
+        let committed = wait_for("sale #1 committed");
+        assert!(committed.contains("for member 10086"), "{committed}");
+        wait_for("points earned +2");
+        writeln!(stdin, "quit").unwrap();
+        assert!(run.child.wait().unwrap().success());
+        assert!(till.ok(&["sales", "show", "1"]).contains("member 10086"));
+    }
+
     #[test]
     fn a_used_code_is_refused_on_the_next_sale_and_two_members_are_refused() {
         let till = demo();

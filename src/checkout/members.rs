@@ -482,6 +482,12 @@ mod tests {
                 .set_loyalty_rule(&till_sync::loyalty::LoyaltyRule::LEGACY)
                 .unwrap()
         );
+        // The open ticket keeps the rule it started with (what the screen promised); the
+        // next ticket takes the new one.
+        c.scan(&crate::demo::sample_ean13(2), ScanContext::Sale)
+            .unwrap();
+        assert_eq!(c.points_this_sale(), 2);
+        c.clear();
         c.attach_phone("13812345678", false).unwrap();
         assert_eq!(c.points_this_sale(), 0);
         let sale = sell(&mut c);

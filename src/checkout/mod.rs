@@ -24,6 +24,7 @@ use crate::domain::{
     Ticket, classify,
 };
 use crate::store::{CommittedSale, Member, ParkedTicket, SaleExtras, Store, StoreError};
+use till_sync::loyalty::LoyaltyRule;
 
 /// Where the cashier is when a code arrives: the same code means different things on the sale
 /// screen and on the payment screen.
@@ -153,6 +154,9 @@ pub struct Checkout {
     member: Option<Member>,
     /// The ticket's identity (a UUIDv7), new with every ticket.
     nonce: String,
+    /// The points rule this ticket earns by, read from the store when the ticket starts, so
+    /// that what the screen promises is what the record is stamped with.
+    rule: LoyaltyRule,
 }
 
 impl Checkout {
@@ -165,6 +169,22 @@ impl Checkout {
             ticket,
             member: None,
             nonce: new_nonce(),
+            rule: LoyaltyRule::LEGACY,
+        }
+        .with_current_rule()
+    }
+
+    /// Takes the newest points rule the till holds (a sync may have pulled one).
+    fn with_current_rule(mut self) -> Checkout {
+        self.refresh_rule();
+        self
+    }
+
+    fn refresh_rule(&mut self) {
+        // A stored rule that cannot be read leaves the ticket on the rule it had: HQ checks
+        // every record against the rule it names, so points are never wrong, only older.
+        if let Ok(rule) = self.store.loyalty_rule() {
+            self.rule = rule;
         }
     }
 
@@ -494,18 +514,15 @@ impl Checkout {
             None => Attribution::Anonymous { claim_token: None },
         };
         let mut draft = sale_draft(&self.ticket, &self.cashier, attribution)?;
-        draft.loyalty = Some(self.store.loyalty_rule()?.stamp(&draft));
+        draft.loyalty = Some(self.rule.stamp(&draft));
         Ok(draft)
     }
 
     /// The points the open ticket earns its member (or would, by a claim) as it stands, by
     /// the same rule [`Self::draft`] stamps.
     pub fn points_this_sale(&self) -> i64 {
-        let rule = self
-            .store
-            .loyalty_rule()
-            .unwrap_or(till_sync::loyalty::LoyaltyRule::LEGACY);
-        rule.points(self.ticket.payment().payable, self.ticket.currency().code())
+        self.rule
+            .points(self.ticket.payment().payable, self.ticket.currency().code())
     }
 
     /// The drafted sale was committed: start the next ticket.
@@ -518,6 +535,7 @@ impl Checkout {
         self.ticket = self.new_ticket();
         self.member = None;
         self.nonce = new_nonce();
+        self.refresh_rule();
     }
 
     fn new_ticket(&self) -> Ticket {

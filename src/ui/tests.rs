@@ -776,7 +776,21 @@ fn member_codes_are_refused_with_the_reason() {
                 spec_member_code(&till, "10086", 1),
                 "member code is not yet valid: check this till's clock",
             ),
+            (
+                spec_member_code(&till, "10086", 5),
+                "member code is not yet valid: check this till's clock",
+            ),
+            (
+                // Made with a key this till never had.
+                crate::domain::member::dynamic_code(
+                    &crate::domain::member::MemberKey::from_bytes([7; 32]),
+                    "10086",
+                    crate::checkout::members::now_step(),
+                ),
+                "member code invalid (bad signature)",
+            ),
             (spec_member_code(&till, "99999", 0), "unknown member 99999"),
+            ("8800099999".to_string(), "unknown member card 8800099999"),
             (
                 spec_member_code(&till, "10088", 0),
                 "member 10088 is deactivated and cannot be used",
@@ -797,6 +811,11 @@ fn member_codes_are_refused_with_the_reason() {
         );
         till.scan_code(&flipped);
         assert_eq!(till.message(), "member code invalid (bad signature)");
+        assert_eq!(till.member_id(), None);
+        // A member card attaches its member.
+        till.scan_code("8800010086");
+        assert_eq!(till.member_id().as_deref(), Some("10086"));
+        till.app.update(|s| s.detach_member());
         assert_eq!(till.member_id(), None);
         // Three steps back is still inside the window.
         till.scan_code(&spec_member_code(&till, "10086", -3));
