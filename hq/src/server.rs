@@ -529,10 +529,23 @@ async fn enroll(
     Ok(axum::Json(EnrollResponse { results }))
 }
 
+/// A version a terminal sent, which the databases hold as a signed 64-bit integer (the
+/// OpenAPI `int64` it is documented as): a larger one is a 400.
+fn version(name: &str, v: u64) -> Result<u64, ApiError> {
+    if v > i64::MAX as u64 {
+        return Err(fail(
+            StatusCode::BAD_REQUEST,
+            format!("{name} must be at most {}", i64::MAX),
+        ));
+    }
+    Ok(v)
+}
+
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct MembersQuery {
-    /// The member version the terminal has (0 for none).
-    since: u64,
+    /// The member version the terminal has (0, the default, for none).
+    since: Option<u64>,
 }
 
 /// Members changed after version `since`, with provisional IDs mapped meanwhile.
@@ -554,7 +567,8 @@ async fn members(
 ) -> Result<axum::Json<MemberDelta>, ApiError> {
     let (store, terminal) = authenticated(&db, &headers).await?;
     let Query(query) = query.map_err(|e| fail(StatusCode::BAD_REQUEST, e.body_text()))?;
-    let delta = with_db(&db, move |db| db.member_delta(query.since, MEMBER_PAGE)).await?;
+    let since = version("since", query.since.unwrap_or(0))?;
+    let delta = with_db(&db, move |db| db.member_delta(since, MEMBER_PAGE)).await?;
     tracing::info!(
         store,
         terminal,
@@ -569,9 +583,10 @@ async fn members(
 pub const MEMBER_PAGE: usize = 5000;
 
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct CatalogQuery {
-    /// The catalog version the terminal has (0 for none).
-    since: u64,
+    /// The catalog version the terminal has (0, the default, for none).
+    since: Option<u64>,
     /// The version this pull brings the terminal to, from the first page's answer.
     upto: Option<u64>,
     /// The last SKU of the page before.
@@ -598,13 +613,10 @@ async fn catalog(
 ) -> Result<axum::Json<CatalogDelta>, ApiError> {
     let (store, terminal) = authenticated(&db, &headers).await?;
     let Query(query) = query.map_err(|e| fail(StatusCode::BAD_REQUEST, e.body_text()))?;
+    let since = version("since", query.since.unwrap_or(0))?;
+    let upto = query.upto.map(|v| version("upto", v)).transpose()?;
     let delta = with_db(&db, move |db| {
-        db.catalog_delta(
-            query.since,
-            query.upto,
-            &query.after,
-            crate::catalog::DELTA_PAGE,
-        )
+        db.catalog_delta(since, upto, &query.after, crate::catalog::DELTA_PAGE)
     })
     .await?;
     tracing::info!(
@@ -636,7 +648,7 @@ async fn authenticated(db: &Db, headers: &HeaderMap) -> Result<(String, String),
     post,
     path = "/api/v1/sales:batch",
     request_body(content = UploadRequest, description = "gzip with Content-Encoding: gzip"),
-    params(("Idempotency-Key" = String, Header, description = "hex SHA-256 of the uncompressed body")),
+    params(("Idempotency-Key" = String, Header, description = "hex SHA-256 of the uncompressed body", min_length = 1, max_length = 128)),
     security(("terminal_token" = [])),
     responses(
         (status = 200, description = "one result per sale", body = UploadResponse),

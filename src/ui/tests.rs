@@ -844,7 +844,10 @@ fn a_used_member_code_is_refused_on_another_sale_even_after_a_restart() {
         till.tap("New sale");
         till.scan("农夫山泉 550ml");
         till.scan_code(&code);
-        assert_eq!(till.message(), "member code already used: ask for a fresh one");
+        assert_eq!(
+            till.message(),
+            "member code already used: ask for a fresh one"
+        );
         assert_eq!(till.member_id(), None);
         // A restart does not reopen the window.
         let dir = till.dir;
@@ -857,7 +860,10 @@ fn a_used_member_code_is_refused_on_another_sale_even_after_a_restart() {
         till.login();
         till.scan("农夫山泉 550ml");
         till.scan_code(&code);
-        assert_eq!(till.message(), "member code already used: ask for a fresh one");
+        assert_eq!(
+            till.message(),
+            "member code already used: ask for a fresh one"
+        );
         assert_eq!(till.member_id(), None);
     });
 }

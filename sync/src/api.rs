@@ -95,6 +95,8 @@ impl UploadedSale {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct UploadRequest {
+    /// [`UPLOAD_VERSION`]; HQ refuses others with 422.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1))]
     pub v: u32,
     pub sales: Vec<UploadedSale>,
 }
@@ -167,6 +169,8 @@ pub struct Enrollment {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct EnrollRequest {
+    /// [`UPLOAD_VERSION`]; HQ refuses others with 422.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1))]
     pub v: u32,
     pub enrollments: Vec<Enrollment>,
 }
