@@ -168,13 +168,13 @@ pub trait HqStore: Send {
 
     /// Every points rule HQ has published, oldest first (PRODUCT.md "Loyalty"). Version 0,
     /// [`LoyaltyRule::LEGACY`], is built in and not listed.
-    fn loyalty_rules(&mut self) -> Result<Vec<LoyaltyRule>> {
-        match self.setting(LOYALTY_RULES)? {
-            None => Ok(Vec::new()),
-            Some(json) => serde_json::from_str(&json)
-                .map_err(|e| HqError::Backend(format!("the stored loyalty rules: {e}"))),
-        }
-    }
+    fn loyalty_rules(&mut self) -> Result<Vec<LoyaltyRule>>;
+
+    /// Publishes `points_per_yuan` as the next rule version, in one transaction, so two
+    /// publishes at once get two versions; terminals take it at their next sync. Every
+    /// earlier version stays, so records stamped with one keep verifying. Errors: a rate of
+    /// 0, negative or over [`till_sync::loyalty::MAX_POINTS_PER_YUAN`].
+    fn publish_loyalty(&mut self, points_per_yuan: i64) -> Result<LoyaltyRule>;
 
     /// The rule terminals stamp new sales with: the newest published, or the legacy rule.
     fn current_loyalty_rule(&mut self) -> Result<LoyaltyRule> {
@@ -184,24 +184,7 @@ pub trait HqStore: Send {
             .copied()
             .unwrap_or(LoyaltyRule::LEGACY))
     }
-
-    /// Publishes `points_per_yuan` as the next rule version; terminals take it at their next
-    /// sync. Every earlier version stays, so records stamped with one keep verifying. Errors:
-    /// a rate of 0, negative or over [`till_sync::loyalty::MAX_POINTS_PER_YUAN`].
-    fn publish_loyalty(&mut self, points_per_yuan: i64) -> Result<LoyaltyRule> {
-        let mut rules = self.loyalty_rules()?;
-        let version = rules.last().map_or(1, |r| r.version + 1);
-        let rule = LoyaltyRule::new(version, points_per_yuan)?;
-        rules.push(rule);
-        let json = serde_json::to_string(&rules)
-            .map_err(|e| HqError::Backend(format!("loyalty rules: {e}")))?;
-        self.set_setting(LOYALTY_RULES, &json)?;
-        Ok(rule)
-    }
 }
-
-/// The chain-wide setting that holds the published loyalty rules, as a JSON array.
-const LOYALTY_RULES: &str = "loyalty_rules";
 
 /// The member IDs of the accepted sales of a batch, whose members' points changed.
 pub(crate) fn accepted_members(sales: &[UploadedSale], results: &[SaleResult]) -> Vec<String> {
@@ -352,6 +335,12 @@ CREATE TABLE IF NOT EXISTS member_aliases (
 );
 CREATE INDEX IF NOT EXISTS aliases_by_member ON member_aliases(member_id);
 CREATE INDEX IF NOT EXISTS aliases_by_version ON member_aliases(version);
+-- The chain's points rules, one row per published version (version 0 is built in).
+CREATE TABLE IF NOT EXISTS loyalty_rules (
+    version         INTEGER PRIMARY KEY CHECK (version > 0),
+    points_per_yuan INTEGER NOT NULL CHECK (points_per_yuan BETWEEN 1 AND 100),
+    published_ms    INTEGER NOT NULL
+);
 -- Chain-wide settings every HQ node reads, such as the public address customers reach.
 CREATE TABLE IF NOT EXISTS settings (
     key   TEXT PRIMARY KEY,
@@ -837,6 +826,32 @@ impl HqStore for SqliteStore {
             params![key, value],
         )?;
         Ok(())
+    }
+
+    fn loyalty_rules(&mut self) -> Result<Vec<LoyaltyRule>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT version, points_per_yuan FROM loyalty_rules ORDER BY version")?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, u32>(0)?, r.get::<_, i64>(1)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        rows.into_iter()
+            .map(|(version, rate)| Ok(LoyaltyRule::new(version, rate)?))
+            .collect()
+    }
+
+    fn publish_loyalty(&mut self, points_per_yuan: i64) -> Result<LoyaltyRule> {
+        // Checked before anything is written; the next version is taken inside the insert,
+        // under SQLite's write lock.
+        LoyaltyRule::new(1, points_per_yuan)?;
+        let version: u32 = self.conn.query_row(
+            "INSERT INTO loyalty_rules (version, points_per_yuan, published_ms)
+             SELECT coalesce(max(version), 0) + 1, ?1, ?2 FROM loyalty_rules
+             RETURNING version",
+            params![points_per_yuan, now_ms()],
+            |r| r.get(0),
+        )?;
+        Ok(LoyaltyRule::new(version, points_per_yuan)?)
     }
 
     fn join(&mut self, new: &NewMember<'_>) -> Result<(String, bool)> {

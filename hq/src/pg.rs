@@ -3,6 +3,7 @@
 //! arriving at several HQ nodes at once are taken one after the other.
 
 use std::collections::BTreeMap;
+use till_sync::loyalty::LoyaltyRule;
 
 use postgres::{Client, NoTls, Transaction};
 use sha2::{Digest, Sha256};
@@ -106,6 +107,11 @@ CREATE TABLE IF NOT EXISTS member_aliases (
 );
 CREATE INDEX IF NOT EXISTS aliases_by_member ON member_aliases(member_id);
 CREATE INDEX IF NOT EXISTS aliases_by_version ON member_aliases(version);
+CREATE TABLE IF NOT EXISTS loyalty_rules (
+    version         BIGINT PRIMARY KEY CHECK (version > 0),
+    points_per_yuan BIGINT NOT NULL CHECK (points_per_yuan BETWEEN 1 AND 100),
+    published_ms    BIGINT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS settings (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -657,6 +663,44 @@ impl HqStore for PgStore {
             )
             .map_err(db)?;
         Ok(())
+    }
+
+    fn loyalty_rules(&mut self) -> Result<Vec<LoyaltyRule>> {
+        let rows = self
+            .live()?
+            .query(
+                "SELECT version, points_per_yuan FROM loyalty_rules ORDER BY version",
+                &[],
+            )
+            .map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                let version = u32::try_from(r.get::<_, i64>(0))
+                    .map_err(|_| HqError::Backend("a loyalty rule version out of range".into()))?;
+                Ok(LoyaltyRule::new(version, r.get::<_, i64>(1))?)
+            })
+            .collect()
+    }
+
+    fn publish_loyalty(&mut self, points_per_yuan: i64) -> Result<LoyaltyRule> {
+        LoyaltyRule::new(1, points_per_yuan)?;
+        let mut tx = self.live()?.transaction().map_err(db)?;
+        // Two publishes at once take turns: each gets its own next version.
+        tx.batch_execute("LOCK TABLE loyalty_rules IN SHARE ROW EXCLUSIVE MODE")
+            .map_err(db)?;
+        let version: i64 = tx
+            .query_one(
+                "INSERT INTO loyalty_rules (version, points_per_yuan, published_ms)
+                 SELECT coalesce(max(version), 0) + 1, $1, $2 FROM loyalty_rules
+                 RETURNING version",
+                &[&points_per_yuan, &now_ms()],
+            )
+            .map_err(db)?
+            .get(0);
+        tx.commit().map_err(db)?;
+        let version = u32::try_from(version)
+            .map_err(|_| HqError::Backend("a loyalty rule version out of range".into()))?;
+        Ok(LoyaltyRule::new(version, points_per_yuan)?)
     }
 
     fn join(&mut self, new: &NewMember<'_>) -> Result<(String, bool)> {

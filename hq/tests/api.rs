@@ -522,6 +522,26 @@ fn points_follow_the_published_rule_and_a_mismatch_is_refused(app: App) {
         app.db().points_ledger("10086").unwrap(),
         vec![(sales[1].record.sale_id.clone(), 10)]
     );
+    // Two admins publishing at once get a version each: none is lost or given twice.
+    let publishers: Vec<_> = (0..2)
+        .map(|_| {
+            let mut db = app.db();
+            std::thread::spawn(move || {
+                (0..10)
+                    .map(|_| db.publish_loyalty(3).unwrap().version)
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut versions: Vec<u32> = publishers
+        .into_iter()
+        .flat_map(|p| p.join().unwrap())
+        .collect();
+    versions.sort_unstable();
+    assert_eq!(versions, (2..=21).collect::<Vec<_>>());
+    let rules = app.db().loyalty_rules().unwrap();
+    assert_eq!(rules.len(), 21);
+    assert_eq!(app.db().current_loyalty_rule().unwrap().version, 21);
 }
 
 fn catalog(csv: &str) -> Vec<till_sync::catalog::CatalogRow> {
@@ -1181,6 +1201,31 @@ fn the_admin_cli_sets_up_stores_and_terminals_and_reports_sales() {
     assert!(
         !ok && out.contains("must be 1–16 letters or digits"),
         "{out}"
+    );
+    // The points rule: bad rates are refused and publish nothing.
+    for bad in ["0", "-1", "101", "2.5", "abc"] {
+        let (ok, out) = hq(&["loyalty", "set", "--points-per-yuan", bad]);
+        assert!(!ok, "{bad}: {out}");
+        assert!(
+            out.contains("points per yuan must be 1 to 100") || out.contains("invalid value"),
+            "{bad}: {out}"
+        );
+    }
+    assert_eq!(
+        hq(&["loyalty", "show"]),
+        (true, "current: rule 0, 1 point(s) per yuan\n".into())
+    );
+    let (ok, out) = hq(&["loyalty", "set", "--points-per-yuan", "2"]);
+    assert!(
+        ok && out.starts_with("loyalty rule 1 published: 2 point(s) per yuan"),
+        "{out}"
+    );
+    assert_eq!(
+        hq(&["loyalty", "show"]),
+        (
+            true,
+            "current: rule 1, 2 point(s) per yuan\n  rule 1: 2 per yuan\n".into()
+        )
     );
     let (ok, out) = hq(&["terminal", "add", "S009", "T01"]);
     assert!(!ok && out.contains("store S009 does not exist"), "{out}");
