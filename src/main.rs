@@ -566,7 +566,7 @@ fn classify_codes(data_dir: &Path, codes: &[String]) -> Result<ExitCode> {
         let scan = classify(code, &scan_config, &known);
         let verdict = match (&scan, &checkout) {
             (till::domain::Scan::Member(member_code), Some(checkout)) => {
-                match checkout.check_member_code(code, member_code, now_step()) {
+                match checkout.check_member_code(member_code, now_step()) {
                     Ok(member) => format!("{scan}: verifies, member {}", member.member_id),
                     Err(refusal) => format!("{scan}: refused, {refusal}"),
                 }
@@ -603,8 +603,8 @@ fn sell(data_dir: &Path, args: &SellArgs) -> Result<ExitCode> {
     let settings = CheckoutSettings::from_config(&config)?;
     let currency = settings.currency;
     let mut checkout = Checkout::new(store, settings, &args.cashier);
-    // Every code, member and tender is checked before anything is committed: a refusal
-    // commits nothing.
+    // Everything is checked before anything is written: a refused sale uses no member code
+    // (codes are spent in the sale's own transaction) and enrolls nobody.
     for spec in &args.codes {
         let (quantity, code) = match spec.split_once('*') {
             Some((q, code)) => (
@@ -613,15 +613,13 @@ fn sell(data_dir: &Path, args: &SellArgs) -> Result<ExitCode> {
             ),
             None => (None, spec.as_str()),
         };
-        match checkout
-            .scan_with_quantity(code, ScanContext::Sale, quantity)
-            .with_context(|| format!("scanning {code}"))?
-        {
+        let scanned = checkout.scan_with_quantity(code, ScanContext::Sale, quantity);
+        match scanned.map_err(|e| naming(code, e))? {
             ScanOutcome::Added(_) => {}
             ScanOutcome::Member(member_code) => {
                 checkout
-                    .attach_code(code, &member_code, now_step(), false)
-                    .with_context(|| format!("member code {code}"))?;
+                    .attach_code(&member_code, now_step(), false)
+                    .map_err(|e| naming(code, e))?;
             }
             ScanOutcome::Receipt(receipt) => bail!(
                 "{code} is the receipt of sale #{}: a sale sells products",
@@ -637,18 +635,22 @@ fn sell(data_dir: &Path, args: &SellArgs) -> Result<ExitCode> {
             .store()
             .member(member_id)?
             .with_context(|| format!("no member {member_id} on this till"))?;
-        checkout
-            .attach(member, false)
-            .with_context(|| format!("member {member_id}"))?;
+        checkout.attach(member, false)?;
     }
+    let mut enroll = None;
     if let Some(keyed) = &args.phone {
-        match checkout.find_by_phone(keyed).context("--phone")? {
+        match checkout.find_by_phone(keyed)? {
             PhoneLookup::Member(member) => {
-                checkout.attach(member, false).context("--phone")?;
+                checkout.attach(member, false)?;
             }
             PhoneLookup::NotEnrolled(phone) if args.enroll => {
-                let now = jiff::Timestamp::now().as_millisecond();
-                checkout.enroll(&phone, now, false).context("--enroll")?;
+                if let Some(current) = checkout.member() {
+                    bail!(
+                        "member {} is already on this sale: --phone {keyed} would be another",
+                        current.member_id
+                    );
+                }
+                enroll = Some(phone);
             }
             PhoneLookup::NotEnrolled(phone) => bail!(
                 "no member has phone {}: add --enroll if the customer consents to join",
@@ -662,9 +664,15 @@ fn sell(data_dir: &Path, args: &SellArgs) -> Result<ExitCode> {
             .add_tender(tender)
             .with_context(|| format!("paying {spec}"))?;
     }
+    checkout.ticket().ready_to_commit()?;
     // The printer's settings are read before the commit: once the sale is committed, this
     // command reports success whatever else goes wrong, so that no script rings it up twice.
     let printer = till::printing::ReceiptPrinter::from_config(&config)?;
+    // Only a sale that will commit enrolls its customer.
+    if let Some(phone) = enroll {
+        let now = jiff::Timestamp::now().as_millisecond();
+        checkout.enroll(&phone, now, false)?;
+    }
     let drawer = printer
         .as_ref()
         .map(|p| p as &dyn till::printing::CashDrawer);
@@ -683,6 +691,16 @@ fn sell(data_dir: &Path, args: &SellArgs) -> Result<ExitCode> {
         devices_cli::report_printing(checkout.store(), printer);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// An engine refusal about `code`, naming the code once: most refusals name it already.
+fn naming(code: &str, error: till::checkout::CheckoutError) -> anyhow::Error {
+    let text = error.to_string();
+    if text.contains(code) {
+        anyhow::Error::msg(text)
+    } else {
+        anyhow::anyhow!("{code}: {text}")
+    }
 }
 
 fn sales(data_dir: &Path, cmd: SalesCommand) -> Result<ExitCode> {
@@ -859,8 +877,11 @@ fn sync(data_dir: &Path, cmd: SyncCommand) -> Result<ExitCode> {
                     report.products_changed
                 );
             }
-            if let Some(version) = report.loyalty_rule {
-                println!("loyalty rule {version} from HQ: new sales earn points by it");
+            if let Some(rule) = report.loyalty_rule {
+                println!(
+                    "loyalty rule {} from HQ: {} point(s) per yuan on new sales",
+                    rule.version, rule.points_per_yuan
+                );
             }
             for (seq, reason) in &report.rejected {
                 println!("sale #{seq} refused by HQ: {reason}");
@@ -887,6 +908,17 @@ fn sync(data_dir: &Path, cmd: SyncCommand) -> Result<ExitCode> {
             println!(
                 "catalog version from HQ: {}",
                 version.as_deref().unwrap_or("none yet")
+            );
+            let rule = store.loyalty_rule()?;
+            println!(
+                "loyalty rule: {} ({} point(s) per yuan{})",
+                rule.version,
+                rule.points_per_yuan,
+                if rule.version == 0 {
+                    ", built in until HQ publishes one"
+                } else {
+                    ""
+                }
             );
             let error = store.setting("sync.last_error")?.filter(|e| !e.is_empty());
             println!("last error: {}", error.as_deref().unwrap_or("none"));

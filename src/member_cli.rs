@@ -118,7 +118,7 @@ pub fn run(data_dir: &Path, command: MemberCommand) -> Result<ExitCode> {
             );
             println!("enrollment {}", enrollment_text(&listing.enrollment));
             println!(
-                "points     {} on this till's ledger from {} sale(s); {} at HQ as of the last sync",
+                "points     {} on this till's ledger from {} sale(s); balance last heard from HQ: {}",
                 listing.ledger_points, listing.sales, m.points
             );
         }
@@ -191,8 +191,11 @@ fn or_dash(text: &str) -> &str {
 
 fn enrollment_text(state: &EnrollmentState) -> String {
     match state {
-        EnrollmentState::FromHq => "from HQ".into(),
+        EnrollmentState::NotHere => "not enrolled at this till".into(),
         EnrollmentState::Pending => "enrolled here, not yet filed at HQ".into(),
+        EnrollmentState::Lost => {
+            "enrolled here, but its phone was lost before this version: HQ cannot file it".into()
+        }
         EnrollmentState::Filed { provisional_id } => {
             format!("enrolled here as {provisional_id}, filed at HQ")
         }

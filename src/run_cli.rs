@@ -127,7 +127,12 @@ pub fn run(data_dir: &Path, cashier: &str) -> Result<ExitCode> {
         }
     }
     if !checkout.ticket().is_empty() {
-        println!("the open ticket was not sold");
+        // As the touchscreen does at a restart: the ticket waits, with its member, for its
+        // cashier.
+        match checkout.park_with(true, None) {
+            Ok(id) => println!("the open ticket was not sold: parked as {id}"),
+            Err(error) => println!("the open ticket was not sold, nor parked: {error}"),
+        }
     }
     drop(scanners);
     Ok(ExitCode::SUCCESS)
@@ -204,7 +209,7 @@ fn scan(checkout: &mut Checkout, code: &str) {
             )
         }
         Ok(ScanOutcome::Member(member_code)) => {
-            match checkout.attach_code(code, &member_code, now_step(), false) {
+            match checkout.attach_code(&member_code, now_step(), false) {
                 Ok(member) => attached(member),
                 Err(error) => println!("! {code}: {error}"),
             }
@@ -295,6 +300,9 @@ fn command(checkout: &mut Checkout, line: &str, printer: Option<&PrintWorker>) -
         ["parked"] => checkout
             .parked()
             .map(|list| {
+                if list.is_empty() {
+                    println!("no parked tickets");
+                }
                 for p in list {
                     println!(
                         "{}: {} lines, {}",

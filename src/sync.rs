@@ -105,8 +105,8 @@ pub struct SyncReport {
     pub catalog_version: Option<u64>,
     /// Products the new catalog version added or changed here.
     pub products_changed: u64,
-    /// The loyalty rule version this sync brought the till to, if HQ had a newer one.
-    pub loyalty_rule: Option<u32>,
+    /// The loyalty rule this sync brought the till to, if HQ had a newer one.
+    pub loyalty_rule: Option<till_sync::loyalty::LoyaltyRule>,
 }
 
 /// Sales per upload batch. HQ's per-batch cost (a commit, a few round trips) is what
@@ -316,9 +316,12 @@ fn pull_loyalty(
     client: &SyncClient,
     report: &mut SyncReport,
 ) -> Result<(), SyncNowError> {
-    let rule = client.loyalty()?;
+    let sent = client.loyalty()?;
+    // Checked as HQ checks it when publishing: a bad rate never reaches a sale.
+    let rule = till_sync::loyalty::LoyaltyRule::new(sent.version, sent.points_per_yuan.into())
+        .map_err(|e| SyncError::BadResponse(format!("HQ's loyalty rule: {e}")))?;
     if store.set_loyalty_rule(&rule)? {
-        report.loyalty_rule = Some(rule.version);
+        report.loyalty_rule = Some(rule);
     }
     Ok(())
 }

@@ -304,7 +304,7 @@ fn scan_classify_prints_one_line_per_code() {
         "134567890123456789\tpayment code: WeChat Pay (18 digits)",
         "2200042003566\tweighed item: 2200042003566, PLU 00042, weight 356 g",
         "TR1.S001.T01.42\treceipt code: store S001 terminal T01 sale #42",
-        "TM1.10086.59372011.ABCDEFGHIJ234567\tmember code: dynamic QR for member 10086, time step 59372011: refused, no member key on this till: member codes cannot be checked until it syncs",
+        "TM1.10086.59372011.ABCDEFGHIJ234567\tmember code: dynamic QR for member 10086, time step 59372011: refused, no member key on this till yet: members can be found only after it syncs with HQ",
     ];
     assert_eq!(&lines[..6], &expected);
     assert!(
@@ -1527,13 +1527,17 @@ mod sync {
         });
         std::fs::write(&config_path, config.to_toml()).unwrap();
         register(&till, &hq);
-        till.ok(&["member", "add", "M1"]);
+        hq.store().rotate_member_key().unwrap();
         let rule = hq.store().publish_loyalty(rate).unwrap();
         let out = till.ok(&["sync", "now"]);
         assert!(
-            out.contains(&format!("loyalty rule {}", rule.version)),
+            out.contains(&format!(
+                "loyalty rule {} from HQ: {rate} point(s) per yuan",
+                rule.version
+            )),
             "{out}"
         );
+        till.ok(&["member", "add", "M1", "--phone", "13900001111"]);
         let store = till::store::Store::open(&till.db()).unwrap();
         let mut checkout = Checkout::new(
             store,
@@ -1550,20 +1554,8 @@ mod sync {
                     .scan_with_quantity(code, ScanContext::Sale, Some(spec))
                     .unwrap();
             }
-            checkout
-                .attach(
-                    till::store::Member {
-                        member_id: "M1".into(),
-                        display_name: String::new(),
-                        tier: String::new(),
-                        points: 0,
-                        phone_masked: None,
-                        active: true,
-                        provisional: false,
-                    },
-                    false,
-                )
-                .unwrap();
+            // Member capture as a cashier does it: by the customer's phone.
+            checkout.attach_phone("139 0000 1111", false).unwrap();
             let total = checkout.ticket().totals().total;
             let tender = |checkout: &mut Checkout, kind, amount, reference: Option<&str>| {
                 checkout
@@ -2619,7 +2611,7 @@ mod members {
         scanner
             .scan(&code_at(&till, "10086", t), Framing::Cr)
             .unwrap();
-        wait_for("member 10087 is already on this ticket, not 10086: choose one");
+        wait_for("member 10087 is already on this ticket, not 10086: take 10087 off first");
         writeln!(stdin, "member off").unwrap();
         wait_for("member 10087 detached");
         scanner
@@ -2649,7 +2641,46 @@ mod members {
         );
         let other = code_at(&till, "10087", now());
         let both = sell(&till, &["8800010086", &other], &[]).unwrap_err();
-        assert!(both.contains("choose one"), "{both}");
+        assert!(both.contains("take 10086 off first"), "{both}");
+    }
+
+    /// A refused `till sell` changes nothing: the member's code is still good for the same
+    /// sale tried again, and a customer who would have enrolled is not a member.
+    #[test]
+    fn a_refused_sale_spends_no_code_and_enrolls_nobody() {
+        let till = demo();
+        let code = code_at(&till, "10086", now());
+        let water = sample_ean13(2);
+        for refused in [
+            vec![code.as_str(), water.as_str(), "--pay", "cash:1"],
+            vec![code.as_str(), "6901234567892", "--pay", "cash:10"],
+            vec![code.as_str(), water.as_str(), "--pay", "wechat_pay:2"],
+        ] {
+            let mut args = vec!["sell"];
+            args.extend(refused);
+            till.fails(&args);
+            assert!(
+                till.ok(&["scan", "classify", &code]).contains("verifies"),
+                "{args:?} spent the code"
+            );
+        }
+        for refused in [
+            vec![water.as_str(), "--pay", "cash:1"],
+            vec![water.as_str(), "--pay", "wechat_pay:2"],
+        ] {
+            let mut args = vec!["sell", "--phone", "13611112222", "--enroll"];
+            args.extend(refused);
+            till.fails(&args);
+        }
+        let members = till.ok(&["member", "list"]);
+        assert!(!members.contains("136****2222"), "{members}");
+        assert!(!till.ok(&["sales", "list"]).contains("#1 "));
+        // Tried again, paid: it sells, spends the code, and a copy with spaces round it, as a
+        // wedge might type it, is the same code.
+        let out = sell(&till, &[&code], &[]).unwrap();
+        assert!(out.contains("member 10086"), "{out}");
+        let again = sell(&till, &[&format!(" {code} ")], &[]).unwrap_err();
+        assert!(again.contains("already used"), "{again}");
     }
 
     #[test]

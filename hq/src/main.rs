@@ -72,11 +72,18 @@ enum LoyaltyCommand {
     /// Terminals stamp their sales with it from their next sync; sales stamped with an
     /// earlier version keep the points it gave.
     Set {
-        #[arg(long, allow_negative_numbers = true)]
+        #[arg(long, allow_negative_numbers = true, value_parser = whole_points)]
         points_per_yuan: i64,
     },
     /// The current rule and every published version.
     Show,
+}
+
+/// A rate as typed: a whole number (the range is checked with the rule itself).
+fn whole_points(text: &str) -> Result<i64, String> {
+    text.trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a whole number: points per yuan are 1 to 100"))
 }
 
 #[derive(Subcommand, Debug)]

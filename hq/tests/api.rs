@@ -1207,7 +1207,8 @@ fn the_admin_cli_sets_up_stores_and_terminals_and_reports_sales() {
         let (ok, out) = hq(&["loyalty", "set", "--points-per-yuan", bad]);
         assert!(!ok, "{bad}: {out}");
         assert!(
-            out.contains("points per yuan must be 1 to 100") || out.contains("invalid value"),
+            out.contains("points per yuan must be 1 to 100")
+                || out.contains("is not a whole number: points per yuan are 1 to 100"),
             "{bad}: {out}"
         );
     }

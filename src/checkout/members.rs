@@ -8,15 +8,16 @@
 
 use crate::domain::member::{MemberError, Phone, step_at, verify_dynamic};
 use crate::domain::scan::MemberCode;
-use crate::store::{CodeUse, Member, StoreError};
+use crate::store::{CodeUse, Member, MemberCodeSpend, StoreError};
 
 use super::{Checkout, CheckoutError};
 
 /// Why a member cannot be attached to the ticket.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum MemberRefusal {
-    /// The till has no member key yet (it has never synced), so no code can be checked.
-    #[error("no member key on this till: member codes cannot be checked until it syncs")]
+    /// The till has no member key yet (it has never synced), so it can check no member code
+    /// and hash no phone number.
+    #[error("no member key on this till yet: members can be found only after it syncs with HQ")]
     NoKey,
     #[error("member code expired: ask for a fresh one")]
     Expired,
@@ -35,15 +36,13 @@ pub enum MemberRefusal {
     /// The same dynamic code was used for another sale within its window.
     #[error("member code already used: ask for a fresh one")]
     AlreadyUsed,
-    #[error("{0} is not a member code")]
-    NotAMemberCode(String),
     #[error("phone number {0} is not valid: 11 digits starting with 1")]
     BadPhone(String),
     /// A phone number no member has: enrolling needs the customer's consent.
     #[error("no member has phone {0}: enrolling needs the customer's consent")]
     NotEnrolled(String),
     /// Another member is already on the ticket: the cashier must say which one it is for.
-    #[error("member {current} is already on this ticket, not {new}: choose one")]
+    #[error("member {current} is already on this ticket, not {new}: take {current} off first")]
     AnotherMember { current: String, new: String },
 }
 
@@ -77,29 +76,32 @@ impl Checkout {
     /// already used it. For `till scan classify`.
     pub fn check_member_code(
         &self,
-        raw: &str,
         code: &MemberCode,
         now_step: u64,
     ) -> Result<Member, CheckoutError> {
-        self.verify(raw, code, now_step, false)
+        Ok(self.verify(code, now_step)?.0)
     }
 
     /// Verifies a scanned member code and attaches its member to the open ticket. A dynamic
-    /// code is remembered as used by this ticket, across restarts, so no other sale can use it
-    /// within its window. With another member already attached, it is refused with
+    /// code is spent in the sale's own transaction, and remembered across restarts, so no
+    /// other sale can use it within its window; a ticket that is not sold spends nothing.
+    /// With another member already attached, it is refused with
     /// [`MemberRefusal::AnotherMember`] unless `replace`.
     pub fn attach_code(
         &mut self,
-        raw: &str,
         code: &MemberCode,
         now_step: u64,
         replace: bool,
     ) -> Result<&Member, CheckoutError> {
-        let member = self.verify(raw, code, now_step, false)?;
+        let (member, spend) = self.verify(code, now_step)?;
         self.check_replace(&member, replace)?;
-        // Only now, with nothing left to refuse, is the code spent on this ticket.
-        self.verify(raw, code, now_step, true)?;
+        self.codes = spend.into_iter().collect();
         Ok(self.member.insert(member))
+    }
+
+    /// The dynamic codes the sale will spend when it commits (the attached member's).
+    pub fn member_codes(&self) -> &[MemberCodeSpend] {
+        &self.codes
     }
 
     /// Looks a keyed phone number up (`138 1234 5678`, `+86-138-1234-5678` and the like).
@@ -147,6 +149,7 @@ impl Checkout {
             .store
             .enroll_member(phone, &self.settings.consent_version, now_ms)
             .map_err(no_key)?;
+        self.codes.clear();
         Ok(self.member.insert(member))
     }
 
@@ -156,11 +159,15 @@ impl Checkout {
             return Err(MemberRefusal::Deactivated(member.member_id).into());
         }
         self.check_replace(&member, replace)?;
+        if self.member.as_ref().map(|m| &m.member_id) != Some(&member.member_id) {
+            self.codes.clear();
+        }
         Ok(self.member.insert(member))
     }
 
     /// Takes the member off the open ticket; the sale will be anonymous.
     pub fn detach_member(&mut self) -> Option<Member> {
+        self.codes.clear();
         self.member.take()
     }
 
@@ -176,15 +183,13 @@ impl Checkout {
         }
     }
 
-    /// The member a code names, if it may be used now; with `spend`, it is also recorded as
-    /// used by this ticket.
+    /// The member a code names, if it may be used now, and for a dynamic code what the sale
+    /// must spend.
     fn verify(
         &self,
-        raw: &str,
         code: &MemberCode,
         now_step: u64,
-        spend: bool,
-    ) -> Result<Member, CheckoutError> {
+    ) -> Result<(Member, Option<MemberCodeSpend>), CheckoutError> {
         let store = &self.store;
         match code {
             MemberCode::Dynamic {
@@ -209,13 +214,16 @@ impl Checkout {
                 if !member.active {
                     return Err(MemberRefusal::Deactivated(member.member_id).into());
                 }
-                let used = if spend {
-                    store.use_member_code(raw, member_id, &self.nonce, valid_until, now_step)?
-                } else {
-                    store.member_code_use(raw, &self.nonce, now_step)?
+                // One key per member and step, however the code was typed or scanned.
+                let spend = MemberCodeSpend {
+                    key: format!("TM1.{member_id}.{step}"),
+                    member_id: member_id.clone(),
+                    ticket: self.nonce.clone(),
+                    valid_until_step: valid_until,
+                    now_step,
                 };
-                match used {
-                    CodeUse::Fresh => Ok(member),
+                match store.member_code_use(&spend.key, &self.nonce, now_step)? {
+                    CodeUse::Fresh => Ok((member, Some(spend))),
                     CodeUse::AlreadyUsed => Err(MemberRefusal::AlreadyUsed.into()),
                 }
             }
@@ -226,7 +234,7 @@ impl Checkout {
                 if !member.active {
                     return Err(MemberRefusal::Deactivated(member.member_id).into());
                 }
-                Ok(member)
+                Ok((member, None))
             }
         }
     }
@@ -281,7 +289,7 @@ mod tests {
         let Ok(ScanOutcome::Member(code)) = outcome else {
             panic!("{raw} is not a member code: {outcome:?}")
         };
-        match c.attach_code(raw, &code, now, false) {
+        match c.attach_code(&code, now, false) {
             Ok(m) => Ok(m.member_id.clone()),
             Err(CheckoutError::Member(refusal)) => {
                 assert_eq!(
@@ -423,9 +431,69 @@ mod tests {
             panic!()
         };
         assert_eq!(
-            c.attach_code(&other, &parsed, now, true).unwrap().member_id,
+            c.attach_code(&parsed, now, true).unwrap().member_id,
             "10087"
         );
+    }
+
+    /// A code is spent by the sale that commits with it, in the sale's transaction: a ticket
+    /// put aside spends nothing, and the second sale to commit with the same code is refused
+    /// and not saved.
+    #[test]
+    fn a_code_is_spent_by_the_sale_that_commits_with_it() {
+        let (_dir, mut c) = till();
+        let now = now_step();
+        let code = dynamic_code(&key(&c), "10086", now);
+        c.scan(&crate::demo::sample_ean13(2), ScanContext::Sale)
+            .unwrap();
+        assert_eq!(scan(&mut c, &code, now), Ok("10086".into()));
+        c.park().unwrap();
+        // The parked ticket spent nothing: another ticket may still use the code.
+        assert_eq!(scan(&mut c, &code, now), Ok("10086".into()));
+        let first = sell(&mut c);
+        assert!(matches!(
+            first.attribution,
+            till_sync::Attribution::Member { .. }
+        ));
+        let parked = c.parked().unwrap()[0].id;
+        c.resume(parked).unwrap();
+        assert_eq!(c.member().map(|m| m.member_id.as_str()), Some("10086"));
+        let due = c.ticket().cash_due();
+        c.add_tender(Tender {
+            kind: TenderKind::Cash,
+            amount: due,
+            reference: None,
+        })
+        .unwrap();
+        let before = c.store().sales_count().unwrap();
+        // The member came back with the ticket, checked when it was scanned; the code itself
+        // is spent, so scanning it again now would be refused.
+        assert!(c.commit().is_ok());
+        assert_eq!(c.store().sales_count().unwrap(), before + 1);
+        // Two tickets holding the same code: the second to commit is refused.
+        c.scan(&crate::demo::sample_ean13(2), ScanContext::Sale)
+            .unwrap();
+        let fresh = dynamic_code(&key(&c), "10087", now);
+        assert_eq!(scan(&mut c, &fresh, now), Ok("10087".into()));
+        let held = c.member_codes().to_vec();
+        let other = c.store().sales_count().unwrap();
+        let spent = MemberCodeSpend {
+            ticket: "another ticket".into(),
+            ..held[0].clone()
+        };
+        assert_eq!(c.store().use_member_code(&spent).unwrap(), CodeUse::Fresh);
+        let due = c.ticket().cash_due();
+        c.add_tender(Tender {
+            kind: TenderKind::Cash,
+            amount: due,
+            reference: None,
+        })
+        .unwrap();
+        assert!(matches!(
+            c.commit(),
+            Err(CheckoutError::Store(StoreError::MemberCodeUsed))
+        ));
+        assert_eq!(c.store().sales_count().unwrap(), other);
     }
 
     #[test]
@@ -475,6 +543,11 @@ mod tests {
             legacy.loyalty,
             Some(till_sync::loyalty::SaleLoyalty { rule: 0, points: 2 })
         );
+        // A rule that arrives while a ticket is open (a sync in the background) waits for
+        // the next ticket: the open one earns what the screen promised.
+        c.attach_phone("13812345678", false).unwrap();
+        c.scan(&crate::demo::sample_ean13(2), ScanContext::Sale)
+            .unwrap();
         let rule = till_sync::loyalty::LoyaltyRule::new(1, 3).unwrap();
         assert!(c.store().set_loyalty_rule(&rule).unwrap());
         assert!(
@@ -482,14 +555,16 @@ mod tests {
                 .set_loyalty_rule(&till_sync::loyalty::LoyaltyRule::LEGACY)
                 .unwrap()
         );
-        // The open ticket keeps the rule it started with (what the screen promised); the
-        // next ticket takes the new one.
-        c.scan(&crate::demo::sample_ean13(2), ScanContext::Sale)
-            .unwrap();
         assert_eq!(c.points_this_sale(), 2);
-        c.clear();
+        let due = c.ticket().cash_due();
+        c.add_tender(Tender {
+            kind: TenderKind::Cash,
+            amount: due,
+            reference: None,
+        })
+        .unwrap();
+        assert_eq!(c.commit().unwrap().record.loyalty.unwrap().rule, 0);
         c.attach_phone("13812345678", false).unwrap();
-        assert_eq!(c.points_this_sale(), 0);
         let sale = sell(&mut c);
         assert_eq!(sale.loyalty.unwrap().points, 6);
         assert_eq!(c.store().points_for_sale(sale.seq).unwrap(), Some(6));

@@ -154,9 +154,11 @@ pub struct Checkout {
     member: Option<Member>,
     /// The ticket's identity (a UUIDv7), new with every ticket.
     nonce: String,
-    /// The points rule this ticket earns by, read from the store when the ticket starts, so
-    /// that what the screen promises is what the record is stamped with.
+    /// The points rule this ticket earns by, read from the store when its first item is
+    /// scanned, so that what the screen promises is what the record is stamped with.
     rule: LoyaltyRule,
+    /// The dynamic member code the attached member came by, spent when the sale commits.
+    codes: Vec<crate::store::MemberCodeSpend>,
 }
 
 impl Checkout {
@@ -170,6 +172,7 @@ impl Checkout {
             member: None,
             nonce: new_nonce(),
             rule: LoyaltyRule::LEGACY,
+            codes: Vec::new(),
         }
         .with_current_rule()
     }
@@ -222,6 +225,10 @@ impl Checkout {
         context: ScanContext,
         quantity: Option<Quantity>,
     ) -> Result<ScanOutcome, CheckoutError> {
+        if self.ticket.is_empty() {
+            // A ticket starts with its first item: it earns by the rule the till holds now.
+            self.refresh_rule();
+        }
         let store = &self.store;
         let is_internal = |code: &str| store.is_internal_code(code).unwrap_or(false);
         match classify(raw, &self.settings.scan, &is_internal) {
@@ -492,13 +499,12 @@ impl Checkout {
         printer: Option<&dyn crate::printing::CashDrawer>,
     ) -> Result<(CommittedSale, crate::printing::AfterCommit), CheckoutError> {
         let draft = self.draft()?;
-        let sold = crate::printing::commit_and_queue(
-            &mut self.store,
-            draft,
-            SaleExtras::default(),
-            printer,
-            |_| {},
-        )?;
+        let extras = SaleExtras {
+            member_codes: self.codes.clone(),
+            ..SaleExtras::default()
+        };
+        let sold =
+            crate::printing::commit_and_queue(&mut self.store, draft, extras, printer, |_| {})?;
         self.next_ticket();
         Ok(sold)
     }
@@ -534,6 +540,7 @@ impl Checkout {
     fn next_ticket(&mut self) {
         self.ticket = self.new_ticket();
         self.member = None;
+        self.codes.clear();
         self.nonce = new_nonce();
         self.refresh_rule();
     }

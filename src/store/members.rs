@@ -34,6 +34,21 @@ pub struct MemberRecord {
     pub active: bool,
 }
 
+/// A dynamic member code a sale uses: recorded in the replay cache in the sale's own
+/// transaction, which fails if another ticket used it within its window.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MemberCodeSpend {
+    /// The code's replay key: `TM1.<member_id>.<step>`, the same however it was scanned.
+    pub key: String,
+    pub member_id: String,
+    /// The ticket using it (its nonce).
+    pub ticket: String,
+    /// The last step the code is valid in.
+    pub valid_until_step: u64,
+    /// The step the code was checked in.
+    pub now_step: u64,
+}
+
 /// What using a dynamic code for a ticket found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CodeUse {
@@ -199,37 +214,10 @@ impl Store {
             .ok_or_else(|| StoreError::Corrupt("the new member vanished".into()))
     }
 
-    /// Records that a dynamic code was used for `ticket`, refusing it if another ticket used
+    /// Records that a dynamic code is used by its ticket, refusing it if another ticket used
     /// it within its window. Expired entries are swept as it goes.
-    pub fn use_member_code(
-        &self,
-        code: &str,
-        member_id: &str,
-        ticket: &str,
-        valid_until_step: u64,
-        now_step: u64,
-    ) -> Result<CodeUse> {
-        self.conn
-            .prepare_cached("DELETE FROM used_member_codes WHERE valid_until_step < ?1")?
-            .execute([now_step])?;
-        let used_by: Option<String> = self
-            .conn
-            .prepare_cached("SELECT ticket FROM used_member_codes WHERE code = ?1")?
-            .query_row([code], |r| r.get(0))
-            .optional()?;
-        match used_by {
-            Some(other) if other != ticket => Ok(CodeUse::AlreadyUsed),
-            Some(_) => Ok(CodeUse::Fresh),
-            None => {
-                self.conn
-                    .prepare_cached(
-                        "INSERT INTO used_member_codes (code, member_id, ticket, valid_until_step)
-                         VALUES (?1, ?2, ?3, ?4)",
-                    )?
-                    .execute(params![code, member_id, ticket, valid_until_step])?;
-                Ok(CodeUse::Fresh)
-            }
-        }
+    pub fn use_member_code(&self, spend: &MemberCodeSpend) -> Result<CodeUse> {
+        spend_code(&self.conn, spend)
     }
 
     /// Points a committed sale earned, if it was a member's.
@@ -360,10 +348,14 @@ pub struct MemberListing {
 /// Where a member's enrollment at this till stands.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EnrollmentState {
-    /// The member came from HQ; they were not enrolled here.
-    FromHq,
+    /// Not enrolled at this till: the member came from HQ, or was added by hand.
+    NotHere,
     /// Enrolled here; HQ has not filed the enrollment yet.
     Pending,
+    /// Enrolled here before enrollments had an outbox of their own, and a member pull took
+    /// the phone hash they needed: HQ can never file them, and their sales stay on their
+    /// provisional ID.
+    Lost,
     /// Enrolled here under this provisional ID, and filed at HQ.
     Filed { provisional_id: String },
 }
@@ -401,7 +393,15 @@ impl Store {
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
         let enrollment = if member.provisional {
-            EnrollmentState::Pending
+            let queued: bool = self
+                .conn
+                .prepare_cached("SELECT count(*) > 0 FROM enrollments WHERE provisional_id = ?1")?
+                .query_row([&member.member_id], |r| r.get(0))?;
+            if queued {
+                EnrollmentState::Pending
+            } else {
+                EnrollmentState::Lost
+            }
         } else {
             self.conn
                 .prepare_cached(
@@ -410,7 +410,7 @@ impl Store {
                 )?
                 .query_row([&member.member_id], |r| r.get(0))
                 .optional()?
-                .map_or(EnrollmentState::FromHq, |provisional_id| {
+                .map_or(EnrollmentState::NotHere, |provisional_id| {
                     EnrollmentState::Filed { provisional_id }
                 })
         };
@@ -467,6 +467,33 @@ impl Store {
             Some(other) if other != ticket => CodeUse::AlreadyUsed,
             _ => CodeUse::Fresh,
         })
+    }
+}
+
+/// [`Store::use_member_code`] on any connection or transaction (a sale's commit uses it).
+pub(super) fn spend_code(conn: &rusqlite::Connection, spend: &MemberCodeSpend) -> Result<CodeUse> {
+    conn.prepare_cached("DELETE FROM used_member_codes WHERE valid_until_step < ?1")?
+        .execute([spend.now_step])?;
+    let used_by: Option<String> = conn
+        .prepare_cached("SELECT ticket FROM used_member_codes WHERE code = ?1")?
+        .query_row([&spend.key], |r| r.get(0))
+        .optional()?;
+    match used_by {
+        Some(other) if other != spend.ticket => Ok(CodeUse::AlreadyUsed),
+        Some(_) => Ok(CodeUse::Fresh),
+        None => {
+            conn.prepare_cached(
+                "INSERT INTO used_member_codes (code, member_id, ticket, valid_until_step)
+                 VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![
+                spend.key,
+                spend.member_id,
+                spend.ticket,
+                spend.valid_until_step
+            ])?;
+            Ok(CodeUse::Fresh)
+        }
     }
 }
 

@@ -21,7 +21,7 @@ use crate::domain::Currency;
 
 pub use catalog::{CatalogImport, ImportStats};
 pub use journal::{JournalProblem, JournalReport};
-pub use members::{CodeUse, EnrollmentState, Member, MemberListing, MemberRecord};
+pub use members::{CodeUse, EnrollmentState, Member, MemberCodeSpend, MemberListing, MemberRecord};
 pub use parked::{OpenTicket, ParkedTicket};
 pub use print_jobs::PrintJob;
 pub use sales::{CommittedSale, DaySummary, SaleExtras, SaleMeta, SaleSummary};
@@ -63,6 +63,9 @@ pub enum StoreError {
     NoMemberKey,
     #[error("a member with this phone number already exists")]
     MemberExists,
+    /// A member code on the sale was used by another sale within its window.
+    #[error("member code already used on another sale: ask for a fresh one")]
+    MemberCodeUsed,
     #[error("sale refused: {0}")]
     InvalidSale(String),
     #[error("stored data is damaged: {0}")]

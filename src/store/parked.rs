@@ -290,6 +290,7 @@ mod tests {
         // Sold: the commit removes it in its own transaction.
         let extras = SaleExtras {
             open_ticket: Some("b".into()),
+            ..SaleExtras::default()
         };
         store
             .commit_sale_with(crate::store::sales::tests::draft(), extras)

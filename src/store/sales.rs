@@ -24,6 +24,9 @@ pub struct SaleMeta {
 /// What a sale's commit adds besides the record itself.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SaleExtras {
+    /// The dynamic member codes the sale used, spent in its transaction: the commit fails
+    /// with [`StoreError::MemberCodeUsed`] if another sale used one within its window.
+    pub member_codes: Vec<super::MemberCodeSpend>,
     /// The touchscreen's open ticket this sale sold, whose saved copy
     /// ([`Store::save_open_ticket`]) goes in the same transaction, so a crash can never bring
     /// a sold ticket back.
@@ -77,16 +80,17 @@ impl Store {
         let (store_id, terminal_id) = self.identity.clone();
         // Every anonymous sale carries a signed claim token, once the till has a member key.
         let claim_key = self.member_keys()?.into_iter().next();
+        // A draft that came without its points (the checkout stamps its own) earns by the
+        // rule this till holds, so every new record carries its stamp.
+        if draft.loyalty.is_none() {
+            draft.loyalty = Some(self.loyalty_rule()?.stamp(&draft));
+        }
         let now = jiff::Zoned::now();
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let (last_seq, prev_hash) = journal_head(&tx)?;
-        draft.v = if draft.loyalty.is_some() {
-            SALE_RECORD_VERSION
-        } else {
-            1
-        };
+        draft.v = SALE_RECORD_VERSION;
         draft.seq = last_seq + 1;
         draft.sale_id = uuid::Uuid::now_v7().to_string();
         draft.store = store_id;
@@ -109,6 +113,11 @@ impl Store {
             .map_err(|e| StoreError::InvalidSale(e.to_string()))?;
         let canonical = draft.canonical_bytes();
         let hash = chain_hash(&prev_hash, &canonical);
+        for spend in &extras.member_codes {
+            if super::members::spend_code(&tx, spend)? == super::CodeUse::AlreadyUsed {
+                return Err(StoreError::MemberCodeUsed);
+            }
+        }
         insert_sale(&tx, &draft, &prev_hash, &hash)?;
         if let (Some(loyalty), Attribution::Member { member_id }) =
             (draft.loyalty, &draft.attribution)

@@ -211,7 +211,7 @@ const MIGRATIONS: &[&str] = &[
     // its canonical bytes can be rebuilt. Enrollments wait in an outbox of their own until HQ
     // files them: a member pull may move a phone hash between members, but never touches
     // what HQ has not acknowledged. Provisional members enrolled before this migration are
-    // queued as they are.
+    // queued as they are, if whole (an enrollment HQ would refuse would hold back the rest).
     r#"
     ALTER TABLE sales ADD COLUMN record_v INTEGER NOT NULL DEFAULT 1;
     ALTER TABLE sales ADD COLUMN loyalty_rule INTEGER;
@@ -228,10 +228,12 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     INSERT INTO enrollments (provisional_id, phone_hash, phone_masked, consent_version,
                              consent_at_ms, enrolled_at_ms)
-        SELECT member_id, phone_hash, coalesce(phone_masked, ''), consent_version,
-               coalesce(consent_at_ms, 0), coalesce(enrolled_at_ms, 0)
+        SELECT member_id, phone_hash, phone_masked, consent_version, consent_at_ms,
+               enrolled_at_ms
         FROM members
-        WHERE provisional = 1 AND phone_hash IS NOT NULL AND consent_version IS NOT NULL;
+        WHERE provisional = 1 AND phone_hash IS NOT NULL AND phone_masked IS NOT NULL
+          AND consent_version IS NOT NULL AND consent_at_ms IS NOT NULL
+          AND enrolled_at_ms IS NOT NULL;
     "#,
 ];
 

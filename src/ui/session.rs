@@ -173,11 +173,11 @@ impl MemberSettings {
 pub enum MemberPrompt {
     /// No member has this phone: ask the customer to accept the consent text.
     Consent { phone: Phone },
-    /// A second, different member was scanned (`code`: the dynamic code that named them,
-    /// spent only if the cashier takes them) or found by phone: keep which?
+    /// A second, different member was scanned (`code`: the code that named them, spent only
+    /// if the cashier takes them and the sale commits) or found by phone: keep which?
     Replace {
         new: Member,
-        code: Option<(String, MemberCode)>,
+        code: Option<MemberCode>,
     },
 }
 
@@ -651,7 +651,7 @@ impl Session {
                 self.added(line);
             }
             Ok(ScanOutcome::Member(member_code)) => {
-                if let Err(refusal) = self.attach_code(code, &member_code) {
+                if let Err(refusal) = self.attach_code(&member_code) {
                     self.sale_message = Message::error(refusal);
                 }
             }
@@ -735,7 +735,7 @@ impl Session {
             }
             Scan::Member(member_code) => {
                 // The sale is not committed yet, so the member can still be attached.
-                self.pay_message = match self.attach_code(code, &member_code) {
+                self.pay_message = match self.attach_code(&member_code) {
                     Ok(()) => self.ticket_member().map(|m| Message {
                         text: self.lang.pick(
                             &format!("已关联会员 {}", member_title(m)),
@@ -1243,19 +1243,19 @@ impl Session {
 
     /// Verifies a scanned member code and attaches its member (asking which member first if
     /// another is on the ticket), or says why not. The rules are the engine's.
-    fn attach_code(&mut self, raw: &str, code: &MemberCode) -> Result<(), String> {
+    fn attach_code(&mut self, code: &MemberCode) -> Result<(), String> {
         let now = now_step();
         let member = self
             .checkout
-            .check_member_code(raw, code, now)
+            .check_member_code(code, now)
             .map_err(|e| self.refusal(&e))?;
-        self.offer(member, Some((raw.to_string(), code.clone())));
+        self.offer(member, Some(code.clone()));
         Ok(())
     }
 
     /// Puts a member found by code or phone on the ticket, or asks which one to keep if
     /// another is already there.
-    fn offer(&mut self, member: Member, code: Option<(String, MemberCode)>) {
+    fn offer(&mut self, member: Member, code: Option<MemberCode>) {
         if self
             .ticket_member()
             .is_some_and(|current| current.member_id != member.member_id)
@@ -1266,11 +1266,11 @@ impl Session {
         self.take_member(member, code, false);
     }
 
-    fn take_member(&mut self, member: Member, code: Option<(String, MemberCode)>, replace: bool) {
+    fn take_member(&mut self, member: Member, code: Option<MemberCode>, replace: bool) {
         let attached = match &code {
-            Some((raw, code)) => self
+            Some(code) => self
                 .checkout
-                .attach_code(raw, code, now_step(), replace)
+                .attach_code(code, now_step(), replace)
                 .cloned(),
             None => self.checkout.attach(member, replace).cloned(),
         };
@@ -1634,6 +1634,7 @@ impl Session {
                 self.committing = true;
                 let extras = SaleExtras {
                     open_ticket: Some(self.checkout.ticket_nonce().to_string()),
+                    member_codes: self.checkout.member_codes().to_vec(),
                 };
                 Some(Task::Commit(Box::new(draft), extras))
             }

@@ -261,57 +261,27 @@ impl Lang {
         }
     }
 
-    /// Why a member cannot go on the ticket, in the cashier's language.
+    /// Why a member cannot go on the ticket, in the cashier's language (the English is the
+    /// engine's own wording).
     pub fn member_refusal(self, refusal: &MemberRefusal) -> String {
-        match refusal {
-            MemberRefusal::NoKey => self.pick(
-                "本机没有会员密钥，无法验证会员码：请先同步",
-                "no member key on this till: member codes cannot be checked until it syncs",
-            ),
-            MemberRefusal::Expired => self.pick(
-                "会员码已过期：请顾客刷新会员码",
-                "member code expired: ask for a fresh one",
-            ),
-            MemberRefusal::NotYetValid => self.pick(
-                "会员码尚未生效：请检查本机时钟",
-                "member code is not yet valid: check this till's clock",
-            ),
-            MemberRefusal::BadSignature => self.pick(
-                "会员码无效（签名错误）",
-                "member code invalid (bad signature)",
-            ),
-            MemberRefusal::UnknownMember(id) => {
-                self.pick(&format!("未知会员 {id}"), &format!("unknown member {id}"))
+        let zh = match refusal {
+            MemberRefusal::NoKey => "本机还没有会员密钥：同步总部后才能识别会员".to_string(),
+            MemberRefusal::Expired => "会员码已过期：请顾客刷新会员码".to_string(),
+            MemberRefusal::NotYetValid => "会员码尚未生效：请检查本机时钟".to_string(),
+            MemberRefusal::BadSignature => "会员码无效（签名错误）".to_string(),
+            MemberRefusal::UnknownMember(id) => format!("未知会员 {id}"),
+            MemberRefusal::UnknownCard(card) => format!("未知会员卡 {card}"),
+            MemberRefusal::Deactivated(id) => format!("会员 {id} 已停用，不能使用"),
+            MemberRefusal::AlreadyUsed => "会员码已被使用：请顾客刷新会员码".to_string(),
+            MemberRefusal::BadPhone(keyed) => format!("手机号 {keyed} 无效：应为 11 位，以 1 开头"),
+            MemberRefusal::NotEnrolled(masked) => {
+                format!("手机号 {masked} 尚未入会：需顾客同意后入会")
             }
-            MemberRefusal::UnknownCard(card) => self.pick(
-                &format!("未知会员卡 {card}"),
-                &format!("unknown member card {card}"),
-            ),
-            MemberRefusal::Deactivated(id) => self.pick(
-                &format!("会员 {id} 已停用，不能使用"),
-                &format!("member {id} is deactivated and cannot be used"),
-            ),
-            MemberRefusal::AlreadyUsed => self.pick(
-                "会员码已被使用：请顾客刷新会员码",
-                "member code already used: ask for a fresh one",
-            ),
-            MemberRefusal::NotAMemberCode(code) => self.pick(
-                &format!("{code} 不是会员码"),
-                &format!("{code} is not a member code"),
-            ),
-            MemberRefusal::BadPhone(keyed) => self.pick(
-                &format!("手机号 {keyed} 无效：应为 11 位，以 1 开头"),
-                &format!("phone number {keyed} is not valid: 11 digits starting with 1"),
-            ),
-            MemberRefusal::NotEnrolled(masked) => self.pick(
-                &format!("手机号 {masked} 尚未入会：需顾客同意后入会"),
-                &format!("no member has phone {masked}: enrolling needs the customer's consent"),
-            ),
-            MemberRefusal::AnotherMember { current, new } => self.pick(
-                &format!("本单已关联会员 {current}，不是 {new}：请选择一位"),
-                &format!("member {current} is already on this ticket, not {new}: choose one"),
-            ),
-        }
+            MemberRefusal::AnotherMember { current, new } => {
+                format!("本单已关联会员 {current}，不是 {new}：请先取消 {current}")
+            }
+        };
+        self.pick(&zh, &refusal.to_string())
     }
 
     fn ticket_refusal(self, error: &TicketError, currency: Currency) -> String {

@@ -18,7 +18,9 @@ pub const MAX_POINTS_PER_YUAN: u32 = 100;
 /// customer pays, after discounts and cash rounding.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(deny_unknown_fields)]
+// Unknown fields are allowed so that HQ can add descriptive ones (a name, a start date)
+// without breaking older tills' pulls; a field that changes how points are computed needs a
+// new record version.
 pub struct LoyaltyRule {
     /// 0 for the built-in rule every chain starts with; HQ numbers the rules it publishes
     /// 1, 2, 3, …
