@@ -61,10 +61,11 @@ enum Command {
     /// Check the tamper-evident sales journal.
     #[command(subcommand)]
     Journal(JournalCommand),
-    /// The touchscreen demo in a temporary data dir: a 300-product sample catalog, demo staff,
+    /// The touchscreen demo in a temporary data dir: a sample catalog of over 300 products, demo staff,
     /// a virtual printer and a virtual scanner. Without a display it runs a scripted sale.
     Demo {
-        /// Keep the demo's data in this dir instead of a temporary one.
+        /// Keep the demo's data in this dir (new or empty) instead of a temporary one; a
+        /// `--data-dir` does the same.
         #[arg(long)]
         keep: Option<PathBuf>,
         /// Run the scripted sale in this terminal even if a display is available.
@@ -294,6 +295,7 @@ fn till_main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
+    let explicit_dir = cli.data_dir.clone();
     let data_dir = match cli.data_dir {
         Some(dir) => dir,
         None => directories::ProjectDirs::from("org", "till", "till")
@@ -315,9 +317,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
             script,
             window,
         } => {
-            let data_dir = keep.unwrap_or_else(|| {
+            // `--keep DIR` or `--data-dir DIR` keeps the demo there; it sets up a terminal of
+            // its own, so it never takes a dir that holds one already.
+            let data_dir = keep.or(explicit_dir).unwrap_or_else(|| {
                 std::env::temp_dir().join(format!("till-demo-{}", uuid::Uuid::now_v7()))
             });
+            if data_dir.join(CONFIG_FILE).exists() {
+                bail!(
+                    "{} already holds a terminal: the demo sets up its own, so give it a new \
+                     or empty dir",
+                    data_dir.display()
+                );
+            }
             if script || !touch_cli::has_display() {
                 if !script {
                     println!(

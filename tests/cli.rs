@@ -463,6 +463,21 @@ fn the_demo_runs_a_sale_that_verifies() {
         "{stdout}"
     );
     assert!(stdout.contains("journal ok: 1 sale(s)"), "{stdout}");
+    // `--data-dir` keeps the demo where it says, and a dir that holds a terminal is refused.
+    let dir = till.data_dir().join("given");
+    let demo = |dir: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_till"))
+            .arg("--data-dir")
+            .arg(dir)
+            .args(["demo", "--script"])
+            .output()
+            .unwrap()
+    };
+    assert!(demo(&dir).status.success());
+    assert!(dir.join("till.db").exists());
+    let again = demo(&dir);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already holds a terminal"));
 }
 
 #[test]

@@ -133,6 +133,8 @@ pub trait HqStore: Send {
     /// A member's points ledger, one entry per sale, oldest first. Entries are keyed by sale
     /// ID and written with the sale, so no retry or duplicate upload can count a sale twice.
     fn points_ledger(&mut self, member_id: &str) -> Result<Vec<(String, i64)>>;
+    /// Whether HQ knows `member_id` as a member, or as a provisional ID it mapped to one.
+    fn member_known(&mut self, member_id: &str) -> Result<bool>;
     fn terminals(&mut self) -> Result<Vec<TerminalStatus>>;
     /// Files members enrolled at `store`'s tills, in one transaction: each provisional ID gets
     /// a final member ID, joining the member who already has that phone hash if there is one.
@@ -598,6 +600,15 @@ impl HqStore for SqliteStore {
             u64::try_from(self.conn.last_insert_rowid()).unwrap_or(0),
             key,
         ))
+    }
+
+    fn member_known(&mut self, member_id: &str) -> Result<bool> {
+        Ok(self.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM members WHERE member_id = ?1)
+                 OR EXISTS (SELECT 1 FROM member_aliases WHERE provisional_id = ?1)",
+            [member_id],
+            |r| r.get(0),
+        )?)
     }
 
     fn points_ledger(&mut self, member_id: &str) -> Result<Vec<(String, i64)>> {

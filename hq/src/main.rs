@@ -257,11 +257,21 @@ fn run(cli: Cli) -> Result<ExitCode> {
             );
         }
         Command::Member(MemberCommand::Points { member_id }) => {
-            let ledger = open(&cli.db)?.points_ledger(&member_id)?;
+            let mut db = open(&cli.db)?;
+            let ledger = db.points_ledger(&member_id)?;
+            let known = db.member_known(&member_id)?;
+            if !known && ledger.is_empty() {
+                bail!("no member {member_id} at HQ, and no sale carries that ID");
+            }
             let balance: i64 = ledger.iter().map(|(_, p)| p).sum();
             println!(
-                "member {member_id}: {balance} points from {} sales",
-                ledger.len()
+                "member {member_id}: {balance} points from {} sales{}",
+                ledger.len(),
+                if known {
+                    ""
+                } else {
+                    " (sales carry this ID, but HQ has no such member: added at a till by hand?)"
+                }
             );
             for (sale_id, points) in ledger {
                 println!("  {sale_id}  +{points}");

@@ -397,6 +397,18 @@ impl HqStore for PgStore {
         Ok((id.unsigned_abs(), key))
     }
 
+    fn member_known(&mut self, member_id: &str) -> Result<bool> {
+        Ok(self
+            .live()?
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM members WHERE member_id = $1)
+                     OR EXISTS (SELECT 1 FROM member_aliases WHERE provisional_id = $1)",
+                &[&member_id],
+            )
+            .map_err(db)?
+            .get(0))
+    }
+
     fn points_ledger(&mut self, member_id: &str) -> Result<Vec<(String, i64)>> {
         let rows = self
             .live()?

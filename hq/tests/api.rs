@@ -672,6 +672,15 @@ fn enrollments_merge_by_phone_and_reach_every_till_with_their_final_ids(app: App
         t01.enroll(&[enrollment("P-S001-T01-aaa", 1)]).unwrap(),
         first
     );
+    let mut db = app.db();
+    for (id, known) in [
+        ("M00000001", true),
+        ("P-S002-T01-bbb", true),
+        ("M00000009", false),
+        ("P-S002-T01-zzz", false),
+    ] {
+        assert_eq!(db.member_known(id).unwrap(), known, "{id}");
+    }
     // Sales under either provisional ID earn the one member points, once.
     t01.upload(&till_hq::testing::journal_of(
         "S001",
@@ -1270,9 +1279,17 @@ fn the_admin_cli_sets_up_stores_and_terminals_and_reports_sales() {
         ok && out.contains("S001/T01: registered, 4 sales, last #4, gaps [], breaks []"),
         "{out}"
     );
+    // The journal's member 10086 was never enrolled at HQ: its sales still earn, and say so.
     let (ok, out) = hq(&["member", "points", "10086"]);
     assert!(
-        ok && out.starts_with("member 10086: 10 points from 2 sales\n"),
+        ok && out.starts_with(
+            "member 10086: 10 points from 2 sales (sales carry this ID, but HQ has no such member"
+        ),
+        "{out}"
+    );
+    let (ok, out) = hq(&["member", "points", "nobody"]);
+    assert!(
+        !ok && out.contains("no member nobody at HQ, and no sale carries that ID"),
         "{out}"
     );
     // Member keys: rotate, show, export for a terminal that cannot sync yet.

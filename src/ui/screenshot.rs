@@ -120,9 +120,7 @@ pub(super) fn stage(app: &Rc<App>, shoot: &mut dyn FnMut(&str) -> Result<()>) ->
     shoot("02-sale")?;
     // The refused scan's red flash lasts 400 ms of real time: a fast machine would otherwise
     // catch it on the screens that follow, which refused nothing.
-    app.window
-        .global::<super::ShellAdapter>()
-        .set_flash(false);
+    app.window.global::<super::ShellAdapter>().set_flash(false);
     shoot("09-customer-display")?;
     // Loose apples keyed by PLU: the till asks for the weight.
     app.update(|s| s.toggle_quick_keys());
