@@ -522,6 +522,26 @@ fn points_follow_the_published_rule_and_a_mismatch_is_refused(app: App) {
         app.db().points_ledger("10086").unwrap(),
         vec![(sales[1].record.sale_id.clone(), 10)]
     );
+    // A claim earns what the sale would have: anonymous sale 5, stamped with rule 1 (2 per
+    // yuan on ￥5.00), claimed on HQ's page, gives 10.
+    use till_sync::member::{MemberKey, claim_token};
+    let (_, key_hex) = app.db().rotate_member_key().unwrap();
+    let key = MemberKey::parse_hex(&key_hex).unwrap();
+    let more = restamped(journal("S001", "T01", 5), |r| match r.seq {
+        1 => Some(LoyaltyRule::LEGACY.stamp(r)),
+        3 => None,
+        _ => Some(two.stamp(r)),
+    });
+    let (status, body) = post(more);
+    assert_eq!(status, 200, "{body}");
+    let url = format!(
+        "{}/c/{}",
+        app.server.url(),
+        claim_token(&key, "S001", "T01", 5)
+    );
+    let (status, page) = page_post(&url, "phone=13812345678&consent=yes");
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("获得 10 积分"), "{page}");
     // Two admins publishing at once get a version each: none is lost or given twice.
     let publishers: Vec<_> = (0..2)
         .map(|_| {

@@ -120,6 +120,10 @@ pub enum UnknownReason {
     BadGtin { code: String, error: GtinError },
     #[error("{0}: not a barcode this till knows")]
     NotRecognised(String),
+    /// Starts like a dynamic member code but does not read as one (cut short, a character
+    /// changed in transit): the customer's code, damaged, rather than an unknown barcode.
+    #[error("{0}: a damaged member code: ask for a fresh one")]
+    DamagedMemberCode(String),
 }
 
 /// A store or terminal ID: 1–16 ASCII letters and digits, so it is safe inside receipt codes,
@@ -172,6 +176,9 @@ pub fn classify(raw: &str, config: &ScanConfig, is_internal_code: &dyn Fn(&str) 
     }
     if is_internal_code(code) {
         return Scan::Product(ProductCode::Internal(code.to_string()));
+    }
+    if code.starts_with(MEMBER_CODE_PREFIX) {
+        return Scan::Unknown(UnknownReason::DamagedMemberCode(code.to_string()));
     }
     Scan::Unknown(UnknownReason::NotRecognised(code.to_string()))
 }
@@ -313,6 +320,7 @@ mod tests {
         Gtin(&'static str),
         Internal,
         Unknown,
+        DamagedMember,
     }
 
     fn config() -> ScanConfig {
@@ -347,6 +355,7 @@ mod tests {
                 Want::Gtin(Box::leak(g.as_str().to_string().into_boxed_str()))
             }
             Scan::Product(ProductCode::Internal(_)) => Want::Internal,
+            Scan::Unknown(UnknownReason::DamagedMemberCode(_)) => Want::DamagedMember,
             Scan::Unknown(_) => Want::Unknown,
         };
         assert_eq!(got, want, "classifying {code:?}");
@@ -399,10 +408,12 @@ mod tests {
         // Member codes: dynamic QR and static cards with the configured prefix.
         check("TM1.10086.59372011.ABCDEFGHIJ234567", Member("10086"));
         check("TM1.M-2024_x.1.AAAAAAAAAAAAAAAA", Member("M-2024_x"));
-        check("TM1.10086.59372011.abcdefghij234567", Unknown);
-        check("TM1.10086.59372011.ABCDEFGHIJ23456", Unknown);
-        check("TM1.10086.5937x011.ABCDEFGHIJ234567", Unknown);
-        check("TM1.10.086.59372011.ABCDEFGHIJ234567", Unknown);
+        // Damaged member codes say so, rather than "not a barcode".
+        check("TM1.10086.59372011.abcdefghij234567", DamagedMember);
+        check("TM1.10086.59372011.ABCDEFGHIJ23456", DamagedMember);
+        check("TM1.10086.5937x011.ABCDEFGHIJ234567", DamagedMember);
+        check("TM1.10.086.59372011.ABCDEFGHIJ234567", DamagedMember);
+        check("TM1.10086.59372011", DamagedMember);
         check("8800012345", Card);
         check("88", Unknown);
         // Receipt codes.

@@ -207,6 +207,10 @@ impl Lang {
                     &format!("{code}：校验位错误，请重扫"),
                     &format!("{code}: bad check digit, scan again"),
                 ),
+                UnknownReason::DamagedMemberCode(code) => self.pick(
+                    &format!("{code}：会员码已损坏，请顾客刷新会员码"),
+                    &format!("{code}: a damaged member code: ask for a fresh one"),
+                ),
                 UnknownReason::NotRecognised(code) => self.pick(
                     &format!("无法识别的条码 {code}"),
                     &format!("unknown barcode {code}"),
