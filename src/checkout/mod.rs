@@ -542,7 +542,8 @@ impl Checkout {
         self.member = None;
         self.codes.clear();
         self.nonce = new_nonce();
-        self.refresh_rule();
+        // The rule is read again when the next ticket's first item is scanned, off the
+        // commit's path.
     }
 
     fn new_ticket(&self) -> Ticket {
