@@ -726,13 +726,16 @@ fn sales(data_dir: &Path, cmd: SalesCommand) -> Result<ExitCode> {
                 let when = jiff::Timestamp::from_millisecond(s.created_at_ms)
                     .map(|t| t.strftime("%Y-%m-%d %H:%M").to_string())
                     .unwrap_or_default();
+                // The member ID, of any length (a provisional one is long), comes last so the
+                // columns stay aligned.
                 println!(
-                    "#{:<6} {when} UTC  {:>3} lines  {:>12}  {:<10} {}",
+                    "#{:<6} {when} UTC  {:>3} line{}  {:>12}  {:<10}  {}",
                     s.seq,
                     s.line_count,
+                    if s.line_count == 1 { " " } else { "s" },
                     Money::new(s.payable, store.currency()).to_string(),
+                    if s.synced { "synced" } else { "not synced" },
                     s.member_id.as_deref().unwrap_or("anonymous"),
-                    if s.synced { "synced" } else { "not synced" }
                 );
             }
         }

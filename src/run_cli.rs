@@ -31,6 +31,18 @@ member PHONE, enroll PHONE (the customer consented), member off, qty LINE QUANTI
 
 pub fn run(data_dir: &Path, cashier: &str) -> Result<ExitCode> {
     let (config, store) = crate::open(data_dir)?;
+    // Every sale names its cashier: on a till with staff, it must be one of them.
+    let staff = store.staff()?;
+    if !staff.is_empty() && !staff.iter().any(|m| m.id == cashier) {
+        let names: Vec<String> = staff
+            .iter()
+            .map(|m| format!("{} ({})", m.id, m.name))
+            .collect();
+        anyhow::bail!(
+            "{cashier} is not on this till's staff: use --cashier with one of {}",
+            names.join(", ")
+        );
+    }
     let settings = CheckoutSettings::from_config(&config)?;
     let (inputs, events) = channel::<Input>();
 
@@ -158,8 +170,22 @@ fn spawn_sync(
                             r.products_changed
                         )
                     });
+                    let members = if r.enrollments + r.members_changed > 0 {
+                        format!(
+                            "; {} enrollment(s) filed, {} member(s) updated",
+                            r.enrollments, r.members_changed
+                        )
+                    } else {
+                        String::new()
+                    };
+                    let rule = r.loyalty_rule.map_or(String::new(), |rule| {
+                        format!(
+                            "; loyalty rule {}: {} point(s) per yuan on new tickets",
+                            rule.version, rule.points_per_yuan
+                        )
+                    });
                     format!(
-                        "{} accepted, {} already at HQ, {} refused; {} pending{catalog}",
+                        "{} accepted, {} already at HQ, {} refused; {} pending{catalog}{members}{rule}",
                         r.accepted,
                         r.duplicates,
                         r.rejected.len(),

@@ -2466,7 +2466,7 @@ mod kiosk {
         });
         drop(ui);
         let list = till.ok(&["sales", "list"]);
-        assert!(list.contains("1 lines") && list.contains("10086"), "{list}");
+        assert!(list.contains("1 line ") && list.contains("10086"), "{list}");
         assert!(till.ok(&["sales", "show", "1"]).contains("农夫山泉"));
     }
 }

@@ -260,3 +260,82 @@ pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
         tx.commit()?;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use rusqlite::params;
+    use till_sync::{GENESIS_HASH, chain_hash};
+
+    use crate::domain::member::{MemberKey, Phone};
+    use crate::store::{EnrollmentState, Store};
+
+    /// A till last opened by a build of schema 8 (sales of record version 1, provisional
+    /// members, one of them orphaned by an old member pull) opens under this build: its
+    /// journal still verifies, its whole enrollments are queued, and the orphan is named.
+    #[test]
+    fn a_schema_8_till_migrates_with_its_journal_and_enrollments() {
+        let (dir, mut store) = crate::store::sales::tests::store();
+        store
+            .add_member_key(&MemberKey::from_bytes([3; 32]))
+            .unwrap();
+        let phone = Phone::parse("13812345678").unwrap();
+        let enrolled = store.enroll_member(&phone, "2026-11", 1_000).unwrap();
+        store
+            .commit_sale(crate::store::sales::tests::draft())
+            .unwrap();
+        // Turn the database back into what schema 8 wrote.
+        let conn = &store.conn;
+        conn.execute(
+            "INSERT INTO members (member_id, phone_masked, provisional, consent_version,
+                                  consent_at_ms, enrolled_at_ms)
+             VALUES ('P-S001-T01-old', '139****0000', 1, '2026-11', 5, 5)",
+            [],
+        )
+        .unwrap();
+        conn.execute(
+            "UPDATE sales SET record_v = 1, loyalty_rule = NULL, loyalty_points = NULL",
+            [],
+        )
+        .unwrap();
+        let v1 = store.sale(1).unwrap();
+        assert_eq!((v1.v, v1.loyalty), (1, None));
+        let hash = chain_hash(&GENESIS_HASH, &v1.canonical_bytes());
+        conn.execute("UPDATE sales SET hash = ?1", params![hash.as_slice()])
+            .unwrap();
+        conn.execute(
+            "UPDATE journal_head SET last_hash = ?1",
+            params![hash.as_slice()],
+        )
+        .unwrap();
+        conn.execute_batch(
+            "ALTER TABLE sales DROP COLUMN record_v;
+             ALTER TABLE sales DROP COLUMN loyalty_rule;
+             ALTER TABLE sales DROP COLUMN loyalty_points;
+             DROP TABLE enrollments;
+             PRAGMA user_version = 8;",
+        )
+        .unwrap();
+        drop(store);
+
+        let store = Store::open(&dir.path().join("till.db")).unwrap();
+        let report = store.verify_journal().unwrap();
+        assert_eq!((report.sales_checked, report.problem), (1, None));
+        assert_eq!(store.sale(1).unwrap(), v1);
+        let pending = store.pending_enrollments().unwrap();
+        assert_eq!(
+            pending
+                .iter()
+                .map(|e| e.provisional_id.as_str())
+                .collect::<Vec<_>>(),
+            [enrolled.member_id.as_str()]
+        );
+        assert_eq!(
+            store
+                .member_listing_of("P-S001-T01-old")
+                .unwrap()
+                .unwrap()
+                .enrollment,
+            EnrollmentState::Lost
+        );
+    }
+}
