@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 use till::catalog::{ImportRules, import_csv};
 use till::checkout::{Checkout, CheckoutSettings, ScanContext};
 use till::config::Config;
-use till::domain::{Currency, TaxMode, Tender, TenderKind};
 use till::store::Store;
+use till_domain::{Currency, TaxMode, Tender, TenderKind};
 use till_hq::db::{HqStore, SqliteStore};
 use till_sync::client::SyncClient;
 

@@ -6,10 +6,10 @@ use std::io::{Read, Write};
 
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
-use crate::domain::gtin::display_code;
-use crate::domain::scan::{ProductCode, Scan, ScanConfig, classify};
-use crate::domain::{Currency, Money, Product, TaxRate};
 use crate::store::{ImportStats, Store, StoreError};
+use till_domain::gtin::display_code;
+use till_domain::scan::{ProductCode, Scan, ScanConfig, classify};
+use till_domain::{Currency, Money, Product, TaxRate};
 
 pub use till_sync::catalog::COLUMNS;
 use till_sync::catalog::{CatalogRow, OpenError, RowFields};
@@ -426,8 +426,8 @@ pub fn export_csv(store: &Store, output: impl Write) -> Result<u64, ImportError>
 mod tests {
     use super::*;
     use crate::config::Config;
-    use crate::domain::TaxMode;
-    use crate::domain::weighed::WeighedLayout;
+    use till_domain::TaxMode;
+    use till_domain::weighed::WeighedLayout;
 
     const HEADER: &str =
         "sku,barcodes,name_zh,name_en,price,tax_class,department,weighed,active,plu\n";

@@ -5,10 +5,10 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::scan::{ScanConfig, is_valid_site_id};
-use crate::domain::ticket::{CashRounding, CashRoundingMode};
-use crate::domain::weighed::WeighedLayout;
-use crate::domain::{Currency, TaxMode, TaxRate};
+use till_domain::scan::{ScanConfig, is_valid_site_id};
+use till_domain::ticket::{CashRounding, CashRoundingMode};
+use till_domain::weighed::WeighedLayout;
+use till_domain::{Currency, TaxMode, TaxRate};
 
 pub const CONFIG_FILE: &str = "config.toml";
 pub const DATABASE_FILE: &str = "till.db";
@@ -212,7 +212,7 @@ pub struct ScannerSection {
 }
 
 fn default_sync_window() -> String {
-    crate::sync::SyncWindow::DEFAULT.to_string()
+    till_domain::SyncWindow::DEFAULT.to_string()
 }
 
 fn default_data_bits() -> u8 {
@@ -323,7 +323,7 @@ pub struct PrinterConfig {
     #[serde(default = "default_encoding")]
     pub encoding: String,
     #[serde(default)]
-    pub language: crate::domain::receipt::Language,
+    pub language: crate::receipt::Language,
 }
 
 fn default_baud() -> u32 {
@@ -504,7 +504,7 @@ impl Config {
                 return invalid(format!("two weighed layouts for prefix {}", layout.prefix));
             }
         }
-        crate::sync::SyncWindow::parse(&self.sync_window).map_err(ConfigError::Invalid)?;
+        till_domain::SyncWindow::parse(&self.sync_window).map_err(ConfigError::Invalid)?;
         if !["zh_CN", "zh", "en"].contains(&self.ui.language.as_str()) {
             return invalid(format!(
                 "ui.language {:?} is not one of zh_CN, en",
@@ -549,7 +549,7 @@ impl Config {
         Ok(())
     }
 
-    pub fn currency(&self) -> Result<Currency, crate::domain::money::MoneyError> {
+    pub fn currency(&self) -> Result<Currency, till_domain::money::MoneyError> {
         self.currency.parse()
     }
 

@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use crate::domain::gtin::check_digit;
+use till_domain::gtin::check_digit;
 
 /// (Chinese name, English name, department, tax class, variants of (Chinese, English, price)).
 type Family = (
@@ -756,8 +756,8 @@ pub fn demo_quick_keys() -> Vec<String> {
 /// sample catalog, the demo staff and quick keys. `printer` is a printer address, if any.
 pub fn create_terminal(data_dir: &std::path::Path, printer: Option<String>) -> anyhow::Result<()> {
     use crate::config::{CONFIG_FILE, Config, DATABASE_FILE, PrinterConfig};
-    use crate::domain::{Currency, TaxMode};
     use crate::store::{Role, StaffMember, Store};
+    use till_domain::{Currency, TaxMode};
     let mut config = Config::new("S001", "T01", Currency::CNY, TaxMode::Inclusive);
     config.store_name = "Till 便利店".into();
     config.store_address = "人民广场店 · 上海市黄浦区人民大道 100 号".into();
@@ -796,14 +796,14 @@ pub fn create_terminal(data_dir: &std::path::Path, printer: Option<String>) -> a
     // UUIDv7, unique per demo, so `till member code` and the claim QR codes work.
     let seed = uuid::Uuid::now_v7();
     let digest: [u8; 32] = <sha2::Sha256 as sha2::Digest>::digest(seed.as_bytes()).into();
-    store.add_member_key(&crate::domain::member::MemberKey::from_bytes(digest))?;
+    store.add_member_key(&till_sync::member::MemberKey::from_bytes(digest))?;
     for (id, name, tier, points, phone, card, active) in DEMO_MEMBERS {
         store.upsert_member(&crate::store::MemberRecord {
             member_id: id.to_string(),
             display_name: name.to_string(),
             tier: tier.to_string(),
             points: *points,
-            phone: Some(crate::domain::member::Phone::parse(phone)?),
+            phone: Some(till_sync::member::Phone::parse(phone)?),
             card_number: card.map(str::to_string),
             active: *active,
         })?;
@@ -899,7 +899,7 @@ pub fn sample_scans() -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::Gtin;
+    use till_domain::Gtin;
 
     #[test]
     fn sample_catalog_has_over_300_products_with_valid_unique_codes() {

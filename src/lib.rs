@@ -1,12 +1,13 @@
-//! Till, the checkout terminal: domain model, local store, checkout engine and CLI plumbing.
+//! Till, the checkout terminal: local store, checkout engine, printing, sync process, the
+//! touchscreen and CLI plumbing. The pure domain is the `till-domain` crate.
 
 pub mod catalog;
 pub mod checkout;
 pub mod config;
 pub mod demo;
-pub mod domain;
 pub mod fonts;
 pub mod printing;
+pub mod receipt;
 pub mod staff;
 pub mod store;
 pub mod sync;

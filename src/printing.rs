@@ -15,7 +15,7 @@ use till_drivers::printer::{DrawerPulse, PrintError, Printer};
 use till_sync::SaleRecord;
 
 use crate::config::{Config, ConfigError};
-use crate::domain::receipt::{
+use crate::receipt::{
     Language, Receipt, ReceiptHeader, ReceiptLine, ReceiptMember, opens_drawer, receipt,
 };
 use crate::store::{PrintJob, Store, StoreError};
@@ -624,7 +624,7 @@ mod tests {
             &dir.path().join("till.db"),
             "S001",
             "T01",
-            crate::domain::Currency::CNY,
+            till_domain::Currency::CNY,
         )
         .unwrap();
         let committed = store
@@ -706,7 +706,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let vp = VirtualPrinter::spawn("127.0.0.1:0", &dir.path().join("paper")).unwrap();
         let db = dir.path().join("till.db");
-        let mut store = Store::create(&db, "S001", "T01", crate::domain::Currency::CNY).unwrap();
+        let mut store = Store::create(&db, "S001", "T01", till_domain::Currency::CNY).unwrap();
         let committed = store
             .commit_sale(sale(groceries(), vec![("cash", 1000, None)]))
             .unwrap();
@@ -782,7 +782,7 @@ mod tests {
             &dir.path().join("till.db"),
             "S001",
             "T01",
-            crate::domain::Currency::CNY,
+            till_domain::Currency::CNY,
         )
         .unwrap();
         let printer = virtual_receipt_printer(vp.address);
@@ -844,13 +844,13 @@ mod tests {
     /// as the print queue renders them and decoded back; the claim QR's payload verifies.
     #[test]
     fn printed_receipts_carry_a_verifiable_claim_code_or_the_member() {
-        use crate::domain::member::{MemberKey, Phone, verify_claim};
+        use till_sync::member::{MemberKey, Phone, verify_claim};
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::create(
             &dir.path().join("till.db"),
             "S001",
             "T01",
-            crate::domain::Currency::CNY,
+            till_domain::Currency::CNY,
         )
         .unwrap();
         let key = MemberKey::from_bytes([9; 32]);

@@ -6,6 +6,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::time::Duration;
 
+use till_domain::SyncWindow;
 use till_sync::api::SaleStatus;
 use till_sync::client::{SyncClient, SyncError};
 
@@ -234,7 +235,7 @@ fn pull_member_keys(
 ) -> Result<(), SyncNowError> {
     let response = client.member_keys()?;
     for entry in response.keys.iter().rev() {
-        let key = crate::domain::member::MemberKey::parse_hex(&entry.key).map_err(|_| {
+        let key = till_sync::member::MemberKey::parse_hex(&entry.key).map_err(|_| {
             SyncError::BadResponse(format!("member key {} is not 64 hex characters", entry.id))
         })?;
         if store.add_member_key(&key)? {
@@ -437,91 +438,9 @@ fn upload_all(
     }
 }
 
-/// The nightly window in which a till syncs by itself, in local time; it may cross midnight
-/// (`22:00-02:00`). Parsed from `HH:MM-HH:MM`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SyncWindow {
-    start_minute: u16,
-    end_minute: u16,
-}
-
-impl SyncWindow {
-    pub const DEFAULT: SyncWindow = SyncWindow {
-        start_minute: 2 * 60,
-        end_minute: 5 * 60,
-    };
-
-    pub fn parse(text: &str) -> Result<SyncWindow, String> {
-        let minute = |hhmm: &str| -> Option<u16> {
-            let (h, m) = hhmm.trim().split_once(':')?;
-            let (h, m): (u16, u16) = (h.parse().ok()?, m.parse().ok()?);
-            (h < 24 && m < 60 && hhmm.trim().len() == 5).then_some(h * 60 + m)
-        };
-        let bad = || format!("sync window {text:?} must look like 02:00-05:00");
-        let (start, end) = text.split_once('-').ok_or_else(bad)?;
-        let (start_minute, end_minute) =
-            (minute(start).ok_or_else(bad)?, minute(end).ok_or_else(bad)?);
-        if start_minute == end_minute {
-            return Err(format!("sync window {text:?} is empty"));
-        }
-        Ok(SyncWindow {
-            start_minute,
-            end_minute,
-        })
-    }
-
-    /// Whether `hour:minute` local time falls inside the window (start inclusive, end not).
-    pub fn contains(&self, hour: u8, minute: u8) -> bool {
-        let now = u16::from(hour) * 60 + u16::from(minute);
-        if self.start_minute < self.end_minute {
-            (self.start_minute..self.end_minute).contains(&now)
-        } else {
-            now >= self.start_minute || now < self.end_minute
-        }
-    }
-}
-
-impl std::fmt::Display for SyncWindow {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let hm = |m: u16| format!("{:02}:{:02}", m / 60, m % 60);
-        write!(f, "{}-{}", hm(self.start_minute), hm(self.end_minute))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn check(window: &str, hour: u8, minute: u8, inside: bool) {
-        let w = SyncWindow::parse(window).unwrap();
-        assert_eq!(
-            w.contains(hour, minute),
-            inside,
-            "{window} at {hour:02}:{minute:02}"
-        );
-    }
-
-    #[test]
-    fn windows_include_their_start_and_may_cross_midnight() {
-        check("02:00-05:00", 2, 0, true);
-        check("02:00-05:00", 4, 59, true);
-        check("02:00-05:00", 5, 0, false);
-        check("02:00-05:00", 1, 59, false);
-        check("22:00-02:00", 23, 30, true);
-        check("22:00-02:00", 1, 0, true);
-        check("22:00-02:00", 12, 0, false);
-        assert_eq!(SyncWindow::DEFAULT.to_string(), "02:00-05:00");
-        for bad in [
-            "2-5",
-            "02:00",
-            "25:00-05:00",
-            "02:00-02:00",
-            "02:60-03:00",
-            "a-b",
-        ] {
-            assert!(SyncWindow::parse(bad).is_err(), "{bad}");
-        }
-    }
 
     #[test]
     fn retry_delays_grow_with_jitter_and_a_ceiling() {

@@ -7,6 +7,9 @@ use std::time::Duration;
 
 use till::demo::sample_ean13;
 
+#[path = "cli/layers.rs"]
+mod layers;
+
 /// A terminal in its own temporary data dir, driven through the `till` binary.
 struct Till {
     dir: tempfile::TempDir,
@@ -1436,7 +1439,7 @@ mod sync {
     /// WeChat Pay, and syncs in batches of 128; HQ then holds exactly what the terminal holds.
     fn a_thousand_sales_reconcile(hq: Hq) {
         use till::checkout::{Checkout, CheckoutSettings, ScanContext};
-        use till::domain::{Tender, TenderKind};
+        use till_domain::{Tender, TenderKind};
         let till = Till::with_catalog();
         register(&till, &hq);
         let config = till::config::Config::load(&till.data_dir().join("config.toml")).unwrap();
@@ -1532,13 +1535,13 @@ mod sync {
     /// are the same, whatever the basket, rate, cash rounding and tenders.
     fn points_agree_everywhere(hq: Hq, rate: i64, rounding: Option<i64>, baskets: &[Basket]) {
         use till::checkout::{Checkout, CheckoutSettings, ScanContext};
-        use till::domain::{Tender, TenderKind};
+        use till_domain::{Tender, TenderKind};
         let till = Till::with_catalog();
         let config_path = till.data_dir().join("config.toml");
         let mut config = till::config::Config::load(&config_path).unwrap();
         config.cash_rounding = rounding.map(|increment| till::config::CashRoundingConfig {
             increment,
-            mode: till::domain::ticket::CashRoundingMode::Down,
+            mode: till_domain::ticket::CashRoundingMode::Down,
         });
         std::fs::write(&config_path, config.to_toml()).unwrap();
         register(&till, &hq);
@@ -1564,7 +1567,7 @@ mod sync {
         for (lines, pay) in baskets {
             for &(product, quantity) in lines {
                 let code = &scans[product % (scans.len() - 1)];
-                let spec = till::domain::Quantity::units(i64::from(quantity.max(1)));
+                let spec = till_domain::Quantity::units(i64::from(quantity.max(1)));
                 checkout
                     .scan_with_quantity(code, ScanContext::Sale, Some(spec))
                     .unwrap();
@@ -1943,7 +1946,7 @@ mod sync {
         let ledger = hq.store().points_ledger("M00000001").unwrap();
         assert_eq!(ledger.len(), 2, "{ledger:?}");
         let balance: i64 = ledger.iter().map(|(_, p)| p).sum();
-        let phone = till::domain::member::Phone::parse("13900001111").unwrap();
+        let phone = till_sync::member::Phone::parse("13900001111").unwrap();
         for (till, provisional) in [(&a, &pa), (&b, &pb)] {
             let store = till::store::Store::open(&till.db()).unwrap();
             let member = store.member_by_phone(&phone).unwrap().unwrap();
@@ -2015,7 +2018,7 @@ mod sync {
         assert_eq!(ledger.len(), 1);
         assert_eq!(ledger[0].0, store.sale(1).unwrap().sale_id);
         till.ok(&["sync", "now"]);
-        let phone = till::domain::member::Phone::parse("13812345678").unwrap();
+        let phone = till_sync::member::Phone::parse("13812345678").unwrap();
         let member = store.member_by_phone(&phone).unwrap().unwrap();
         assert_eq!(
             (member.member_id.as_str(), member.points),
@@ -2475,7 +2478,7 @@ mod kiosk {
 /// the checkout engine's own test runs, with the same outcome in each front-end.
 mod members {
     use super::*;
-    use till::domain::member::{MemberKey, dynamic_code, step_at};
+    use till_sync::member::{MemberKey, dynamic_code, step_at};
 
     fn demo() -> Till {
         let till = Till::new();

@@ -214,7 +214,10 @@ pub fn journal_of(store: &str, terminal: &str, n: u64, member: &str) -> Vec<Uplo
                 change: 50,
                 loyalty: None,
             };
-            record.loyalty = Some(till_sync::loyalty::LoyaltyRule::LEGACY.stamp(&record));
+            record.loyalty = Some(till_sync::loyalty::stamp(
+                &till_sync::loyalty::LoyaltyRule::LEGACY,
+                &record,
+            ));
             let hash = chain_hash(&prev, &record.canonical_bytes());
             let sale = UploadedSale {
                 record,

@@ -469,7 +469,7 @@ fn restamped(
 }
 
 fn points_follow_the_published_rule_and_a_mismatch_is_refused(app: App) {
-    use till_sync::loyalty::{LoyaltyRule, SaleLoyalty};
+    use till_sync::loyalty::{LoyaltyRule, SaleLoyalty, stamp};
     let mut db = app.db();
     for bad in [0, -1, 101] {
         let error = db.publish_loyalty(bad).unwrap_err().to_string();
@@ -512,8 +512,8 @@ fn points_follow_the_published_rule_and_a_mismatch_is_refused(app: App) {
     // Sale 1 under the legacy rule, sale 2 (the member's) under rule 1, sale 3 journaled
     // before rules existed: each earns what its record says.
     let sales = restamped(journal("S001", "T01", 3), |r| match r.seq {
-        1 => Some(LoyaltyRule::LEGACY.stamp(r)),
-        2 => Some(two.stamp(r)),
+        1 => Some(stamp(&LoyaltyRule::LEGACY, r)),
+        2 => Some(stamp(&two, r)),
         _ => None,
     });
     let (status, body) = post(sales.clone());
@@ -528,9 +528,9 @@ fn points_follow_the_published_rule_and_a_mismatch_is_refused(app: App) {
     let (_, key_hex) = app.db().rotate_member_key().unwrap();
     let key = MemberKey::parse_hex(&key_hex).unwrap();
     let more = restamped(journal("S001", "T01", 5), |r| match r.seq {
-        1 => Some(LoyaltyRule::LEGACY.stamp(r)),
+        1 => Some(stamp(&LoyaltyRule::LEGACY, r)),
         3 => None,
-        _ => Some(two.stamp(r)),
+        _ => Some(stamp(&two, r)),
     });
     let (status, body) = post(more);
     assert_eq!(status, 200, "{body}");

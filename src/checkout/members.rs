@@ -6,9 +6,9 @@
 //! Refusals are one typed error, [`MemberRefusal`], which each front-end words in its
 //! cashier's language; nothing is attached or changed when one is returned.
 
-use crate::domain::member::{MemberError, Phone, step_at, verify_dynamic};
-use crate::domain::scan::MemberCode;
 use crate::store::{CodeUse, Member, MemberCodeSpend, StoreError};
+use till_domain::scan::MemberCode;
+use till_sync::member::{MemberError, Phone, step_at, verify_dynamic};
 
 use super::{Checkout, CheckoutError};
 
@@ -253,9 +253,9 @@ mod tests {
     use super::*;
     use crate::checkout::{CheckoutSettings, ScanContext, ScanOutcome};
     use crate::config::{CONFIG_FILE, Config, DATABASE_FILE};
-    use crate::domain::member::{MemberKey, dynamic_code};
-    use crate::domain::{Tender, TenderKind};
     use crate::store::Store;
+    use till_domain::{Tender, TenderKind};
+    use till_sync::member::{MemberKey, dynamic_code};
 
     /// The demo terminal: its member key, members 10086 (card 8800010086, phone
     /// 13812345678), 10087, and 10088 (deactivated).

@@ -14,16 +14,16 @@ use std::collections::BTreeMap;
 use till_sync::{Attribution, SaleLine, SalePayment, SaleRecord};
 
 use crate::config::{ApprovalConfig, Config};
-use crate::domain::scan::{
+use crate::store::{CommittedSale, Member, ParkedTicket, SaleExtras, Store, StoreError};
+use till_domain::scan::{
     MemberCode, PaymentCode, PaymentProvider, ProductCode, ReceiptCode, UnknownReason,
 };
-use crate::domain::ticket::{CashRounding, LineItem, TicketError};
-use crate::domain::weighed::LabelValue;
-use crate::domain::{
+use till_domain::ticket::{CashRounding, LineItem, TicketError};
+use till_domain::weighed::LabelValue;
+use till_domain::{
     Currency, Discount, LineId, Product, Quantity, Scan, ScanConfig, TaxMode, TaxRate, Tender,
     Ticket, classify,
 };
-use crate::store::{CommittedSale, Member, ParkedTicket, SaleExtras, Store, StoreError};
 use till_sync::loyalty::LoyaltyRule;
 
 /// Where the cashier is when a code arrives: the same code means different things on the sale
@@ -520,7 +520,7 @@ impl Checkout {
             None => Attribution::Anonymous { claim_token: None },
         };
         let mut draft = sale_draft(&self.ticket, &self.cashier, attribution)?;
-        draft.loyalty = Some(self.rule.stamp(&draft));
+        draft.loyalty = Some(till_sync::loyalty::stamp(&self.rule, &draft));
         Ok(draft)
     }
 
@@ -627,7 +627,7 @@ pub fn sale_draft(
 mod tests {
     use super::*;
     use crate::catalog::{ImportRules, import_csv};
-    use crate::domain::TenderKind;
+    use till_domain::TenderKind;
 
     const CATALOG: &str = "\
 sku,barcodes,name_zh,name_en,price,tax_class,department,weighed,active,plu

@@ -5,8 +5,8 @@ use rustc_hash::FxHashMap as HashMap;
 use rusqlite::{OptionalExtension, Row, Transaction, params};
 
 use super::{Result, Store};
-use crate::domain::gtin::display_code;
-use crate::domain::{Currency, Money, Product};
+use till_domain::gtin::display_code;
+use till_domain::{Currency, Money, Product};
 
 const PRODUCT_COLUMNS: &str =
     "p.sku, p.name_zh, p.name_en, p.price, p.tax_class, p.department, p.weighed, p.active, p.plu";

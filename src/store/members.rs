@@ -7,8 +7,8 @@ use rusqlite::{OptionalExtension, params};
 use super::{Result, Store, StoreError};
 use till_sync::api::{Enrollment, MemberEntry};
 
-use crate::domain::member::{MemberKey, Phone};
 use till_sync::loyalty::LoyaltyRule;
+use till_sync::member::{MemberKey, Phone};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Member {

@@ -3,7 +3,7 @@
 use rusqlite::{OptionalExtension, params};
 
 use super::{Result, Store, StoreError};
-use crate::domain::Ticket;
+use till_domain::Ticket;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ParkedTicket {
@@ -240,9 +240,9 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::ticket::LineItem;
-    use crate::domain::{Currency, Quantity, TaxMode, TaxRate};
     use crate::store::SaleExtras;
+    use till_domain::ticket::LineItem;
+    use till_domain::{Currency, Quantity, TaxMode, TaxRate};
 
     fn ticket() -> Ticket {
         let mut ticket = Ticket::new(Currency::CNY, TaxMode::Inclusive, None);

@@ -83,7 +83,7 @@ impl Store {
         // A draft that came without its points (the checkout stamps its own) earns by the
         // rule this till holds, so every new record carries its stamp.
         if draft.loyalty.is_none() {
-            draft.loyalty = Some(self.loyalty_rule()?.stamp(&draft));
+            draft.loyalty = Some(till_sync::loyalty::stamp(&self.loyalty_rule()?, &draft));
         }
         let now = jiff::Zoned::now();
         let tx = self
@@ -101,7 +101,7 @@ impl Store {
             (&claim_key, &mut draft.attribution)
             && claim_token.is_none()
         {
-            *claim_token = Some(crate::domain::member::claim_token(
+            *claim_token = Some(till_sync::member::claim_token(
                 key,
                 &draft.store,
                 &draft.terminal,
@@ -416,7 +416,7 @@ pub(crate) mod tests {
     use till_sync::{Attribution, SaleLine, SalePayment, SaleRecord};
 
     use super::super::{JournalProblem, Store, StoreError};
-    use crate::domain::Currency;
+    use till_domain::Currency;
 
     pub(crate) fn store() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();

@@ -266,8 +266,8 @@ mod tests {
     use rusqlite::params;
     use till_sync::{GENESIS_HASH, chain_hash};
 
-    use crate::domain::member::{MemberKey, Phone};
     use crate::store::{EnrollmentState, Store};
+    use till_sync::member::{MemberKey, Phone};
 
     /// A till last opened by a build of schema 8 (sales of record version 1, provisional
     /// members, one of them orphaned by an old member pull) opens under this build: its

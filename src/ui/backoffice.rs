@@ -7,7 +7,7 @@ use slint::{ComponentHandle, ModelRc, VecModel};
 use super::session::Session;
 use super::text::Lang;
 use super::{App, AppWindow, BackOfficeAdapter, Figure};
-use crate::domain::TenderKind;
+use till_domain::TenderKind;
 
 pub(super) fn connect(app: &Rc<App>) {
     let adapter = app.window.global::<BackOfficeAdapter>();

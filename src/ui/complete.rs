@@ -6,7 +6,7 @@ use slint::ComponentHandle;
 
 use super::session::{DrawerState, Session};
 use super::{App, AppWindow, CompleteAdapter};
-use crate::domain::TenderKind;
+use till_domain::TenderKind;
 
 pub(super) fn connect(app: &Rc<App>) {
     let adapter = app.window.global::<CompleteAdapter>();

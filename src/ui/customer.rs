@@ -39,7 +39,7 @@ thread_local! {
 
 #[derive(PartialEq)]
 struct Shown {
-    ticket: crate::domain::Ticket,
+    ticket: till_domain::Ticket,
     member: Option<String>,
     screen: Screen,
     lang: super::text::Lang,
@@ -82,7 +82,7 @@ pub(super) fn show(window: &CustomerWindow, session: &Session, join_url: &str) {
                 name: super::sale::name(lang, &l.name_zh, &l.name_en).into(),
                 detail: format!(
                     "{} × {}",
-                    lang.quantity(crate::domain::Quantity::from_milli(l.qty_milli), l.weighed),
+                    lang.quantity(till_domain::Quantity::from_milli(l.qty_milli), l.weighed),
                     session.money(l.unit_price)
                 )
                 .into(),
@@ -132,7 +132,7 @@ pub(super) fn show(window: &CustomerWindow, session: &Session, join_url: &str) {
         (Screen::Complete, Some(sale)) => match &sale.attribution {
             Attribution::Anonymous {
                 claim_token: Some(token),
-            } => Some(crate::domain::member::claim_url(
+            } => Some(till_sync::member::claim_url(
                 &session.member_settings.public_url,
                 token,
             )),

@@ -49,11 +49,11 @@ use slint::ComponentHandle;
 
 use crate::checkout::{Checkout, CheckoutSettings};
 use crate::config::{Config, DATABASE_FILE};
-use crate::domain::scan::Scan;
 use crate::printing::PrintWorker;
 use crate::store::Store;
 use session::{QuickItem, Session, Task};
 use text::Lang;
+use till_domain::scan::Scan;
 use worker::{Done, Workers};
 
 /// The running touchscreen: the window, the controller and the workers.
@@ -568,7 +568,7 @@ fn quick_keys(
     let mut items = Vec::new();
     for code in codes {
         let is_internal = |c: &str| store.is_internal_code(c).unwrap_or(false);
-        let key = match crate::domain::classify(code, &settings.scan, &is_internal) {
+        let key = match till_domain::classify(code, &settings.scan, &is_internal) {
             Scan::Product(product) => product.catalog_key().to_string(),
             _ => anyhow::bail!("quick key {code:?} is not a product code"),
         };

@@ -30,12 +30,12 @@ pub(super) fn show(window: &AppWindow, session: &Session) {
     adapter.set_paid(session.money(state.paid).into());
     adapter.set_remaining(session.money(state.remaining).into());
     // The change the cashier will hand back: already owed, or what the keyed cash would give.
-    let keyed = crate::domain::Money::parse(&session.pay_entry, session.currency())
+    let keyed = till_domain::Money::parse(&session.pay_entry, session.currency())
         .map(|m| m.minor())
         .unwrap_or(0);
     let change = if state.change > 0 {
         state.change
-    } else if session.pay_kind == crate::domain::TenderKind::Cash && keyed > 0 {
+    } else if session.pay_kind == till_domain::TenderKind::Cash && keyed > 0 {
         (keyed - ticket.cash_due()).max(0)
     } else {
         0

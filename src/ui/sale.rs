@@ -7,7 +7,7 @@ use slint::{ComponentHandle, Model, ModelRc, SharedString, VecModel};
 use super::session::{Message, Session};
 use super::text::Lang;
 use super::{App, AppWindow, LineRow, QuickKey, SaleAdapter};
-use crate::domain::Discount;
+use till_domain::Discount;
 
 pub(super) fn connect(app: &Rc<App>) {
     use super::{on0, on1, row};
@@ -48,7 +48,7 @@ pub(super) fn name(lang: Lang, zh: &str, en: &str) -> String {
 thread_local! {
     /// The ticket (and language) the adapter last showed: most key presses change neither,
     /// and skipping the rebuild keeps a wedge scan's fourteen keys cheap.
-    static SHOWN: std::cell::RefCell<Option<(crate::domain::Ticket, Lang, Option<crate::domain::LineId>)>> =
+    static SHOWN: std::cell::RefCell<Option<(till_domain::Ticket, Lang, Option<till_domain::LineId>)>> =
         const { std::cell::RefCell::new(None) };
 }
 
@@ -222,7 +222,7 @@ fn show_entry(adapter: &SaleAdapter<'_>, session: &Session) {
 }
 
 /// Items on a ticket as a customer counts them: each weighed line is one item.
-pub(super) fn item_count(ticket: &crate::domain::Ticket) -> i64 {
+pub(super) fn item_count(ticket: &till_domain::Ticket) -> i64 {
     ticket
         .lines()
         .iter()

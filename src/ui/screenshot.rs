@@ -202,10 +202,7 @@ fn code(name: &str) -> Result<String> {
 /// A scale label (prefix 22: PLU and weight in grams), as the demo's scale prints them.
 pub fn scale_label(plu: &str, grams: u32) -> String {
     let body = format!("22{plu}{grams:05}");
-    format!(
-        "{body}{}",
-        crate::domain::gtin::check_digit(body.as_bytes())
-    )
+    format!("{body}{}", till_domain::gtin::check_digit(body.as_bytes()))
 }
 
 fn wait(

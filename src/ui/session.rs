@@ -16,14 +16,14 @@ use crate::checkout::members::now_step;
 use crate::checkout::{
     Checkout, CheckoutError, ManagerApproval, MemberRefusal, PhoneLookup, ScanOutcome,
 };
-use crate::domain::member::Phone;
-use crate::domain::scan::MemberCode;
-use crate::domain::scan::{PaymentProvider, Scan};
-use crate::domain::ticket::TicketError;
-use crate::domain::{Currency, Discount, LineId, Money, Quantity, Tender, TenderKind, classify};
 use crate::printing::PrinterState;
 use crate::staff::{PinGuard, PinPrompt};
 use crate::store::{DaySummary, Member, OpenTicket, ParkedTicket, Role, SaleExtras, StaffMember};
+use till_domain::scan::MemberCode;
+use till_domain::scan::{PaymentProvider, Scan};
+use till_domain::ticket::TicketError;
+use till_domain::{Currency, Discount, LineId, Money, Quantity, Tender, TenderKind, classify};
+use till_sync::member::Phone;
 
 /// Cash over this needs the cashier to confirm it (a slip of the keypad, or a fake note).
 pub const LARGE_CASH: i64 = 10_000_000;
@@ -1476,7 +1476,7 @@ impl Session {
 
     // ----- payment ----------------------------------------------------------------------
 
-    fn payment_state(&self) -> crate::domain::ticket::PaymentState {
+    fn payment_state(&self) -> till_domain::ticket::PaymentState {
         self.checkout.ticket().payment()
     }
 
@@ -1661,9 +1661,8 @@ impl Session {
                 self.entry.clear();
                 self.sale_message = None;
                 // The drawer's own pulse follows at once, if there is a printer to send it.
-                self.drawer = (self.printer.is_some()
-                    && crate::domain::receipt::opens_drawer(&record))
-                .then_some(DrawerState::Opening);
+                self.drawer = (self.printer.is_some() && crate::receipt::opens_drawer(&record))
+                    .then_some(DrawerState::Opening);
                 self.last_sale = Some(record);
                 self.screen = Screen::Complete;
             }

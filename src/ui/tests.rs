@@ -782,8 +782,8 @@ fn member_codes_are_refused_with_the_reason() {
             ),
             (
                 // Made with a key this till never had.
-                crate::domain::member::dynamic_code(
-                    &crate::domain::member::MemberKey::from_bytes([7; 32]),
+                till_sync::member::dynamic_code(
+                    &till_sync::member::MemberKey::from_bytes([7; 32]),
                     "10086",
                     crate::checkout::members::now_step(),
                 ),
@@ -1025,7 +1025,7 @@ fn an_anonymous_sale_carries_a_claim_token_that_verifies() {
         };
         let keys = store.member_keys().unwrap();
         assert_eq!(
-            crate::domain::member::verify_claim(&keys, token),
+            till_sync::member::verify_claim(&keys, token),
             Some(("S001".into(), "T01".into(), 1))
         );
         // And the journal still verifies with the token in the hashed record.
@@ -1065,7 +1065,7 @@ fn the_customer_display_mirrors_the_ticket() {
             .expect(&claim);
         let keys = till.store().member_keys().unwrap();
         assert_eq!(
-            crate::domain::member::verify_claim(&keys, token),
+            till_sync::member::verify_claim(&keys, token),
             Some(("S001".into(), "T01".into(), 1))
         );
     });
@@ -1207,7 +1207,7 @@ fn a_scanner_typing_capitals_with_shift_scans_whole_codes() {
         till.scan("农夫山泉 550ml");
         assert_eq!(
             till.app.session.borrow().checkout().ticket().lines()[0].quantity,
-            crate::domain::Quantity::units(2)
+            till_domain::Quantity::units(2)
         );
         // Lower case, `-`, `/` and `:` arrive whole too: an unknown code is named in full.
         std::thread::sleep(super::wedge::MAX_GAP * 2);

@@ -3,10 +3,10 @@
 //! `@tr`; both switch together.
 
 use crate::checkout::{Approvable, CheckoutError, MemberRefusal};
-use crate::domain::scan::{PaymentProvider, UnknownReason};
-use crate::domain::ticket::TicketError;
-use crate::domain::{Currency, Quantity, TenderKind};
 use crate::printing::PrinterProblem;
+use till_domain::scan::{PaymentProvider, UnknownReason};
+use till_domain::ticket::TicketError;
+use till_domain::{Currency, Quantity, TenderKind};
 use till_drivers::printer::PrintError;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -14,7 +14,8 @@ use crate::config::Config;
 use crate::printing::PrintWorker;
 use crate::staff::{PinGuard, PinPrompt};
 use crate::store::{DaySummary, OpenTicket, SaleExtras, StaffMember, Store};
-use crate::sync::{SyncEvent, SyncNowError, SyncReport, SyncWindow};
+use crate::sync::{SyncEvent, SyncNowError, SyncReport};
+use till_domain::SyncWindow;
 use till_drivers::printer::PrintError;
 
 /// A worker's answer.

@@ -1,98 +1,23 @@
-//! The chain's points rule (PRODUCT.md "Loyalty"), shared by terminal and HQ so that the
-//! receipt, the terminal's ledger and HQ's ledger are computed by one function.
+//! The points rule on the wire (PRODUCT.md "Loyalty"): the stamp a sale record carries, and
+//! the check HQ makes of it. The rule itself, [`LoyaltyRule`], is the domain's
+//! (`till_domain::loyalty`), so the receipt, the terminal's ledger and HQ's ledger are computed
+//! by one function.
 //!
-//! HQ publishes a [`LoyaltyRule`] with a version; terminals pull the newest with the catalog
-//! and stamp every sale record with the rule version they used and the points it gave
+//! Terminals stamp every sale record with the rule version they used and the points it gave
 //! ([`SaleLoyalty`]). HQ recomputes them with [`check`] and credits exactly that. Records of
 //! version 1, journaled before rules existed, carry no stamp and earn what HQ credited them
 //! then: [`LoyaltyRule::LEGACY`].
 
-use serde::{Deserialize, Serialize};
+pub use till_domain::loyalty::{LoyaltyError, LoyaltyRule, MAX_POINTS_PER_YUAN};
 
+pub use crate::sale::SaleLoyalty;
 use crate::sale::SaleRecord;
 
-/// The most points per yuan a rule may give: anything above is a typo, not a promotion.
-pub const MAX_POINTS_PER_YUAN: u32 = 100;
-
-/// A published points rule: `points_per_yuan` points for every whole major unit (yuan) a
-/// customer pays, after discounts and cash rounding.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-// Unknown fields are allowed so that HQ can add descriptive ones (a name, a start date)
-// without breaking older tills' pulls; a field that changes how points are computed needs a
-// new record version.
-pub struct LoyaltyRule {
-    /// 0 for the built-in rule every chain starts with; HQ numbers the rules it publishes
-    /// 1, 2, 3, …
-    pub version: u32,
-    /// 1 to [`MAX_POINTS_PER_YUAN`].
-    pub points_per_yuan: u32,
-}
-
-/// What a sale record says it earned: the rule version used and the points it gave. An
-/// anonymous sale carries them too: a claim earns what the sale would have.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(deny_unknown_fields)]
-pub struct SaleLoyalty {
-    pub rule: u32,
-    pub points: i64,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum LoyaltyError {
-    #[error("points per yuan must be 1 to {MAX_POINTS_PER_YUAN}, not {0}")]
-    Rate(i64),
-    #[error("loyalty rule version {0} is unknown")]
-    UnknownRule(u32),
-    #[error("points {stated} do not match loyalty rule {rule}, which gives {computed}")]
-    Mismatch {
-        rule: u32,
-        stated: i64,
-        computed: i64,
-    },
-}
-
-impl LoyaltyRule {
-    /// The rule before any was published: one point per yuan. Version-1 records earn by it.
-    pub const LEGACY: LoyaltyRule = LoyaltyRule {
-        version: 0,
-        points_per_yuan: 1,
-    };
-
-    /// A rule as HQ would publish it. Errors: a rate of 0, negative or over
-    /// [`MAX_POINTS_PER_YUAN`].
-    pub fn new(version: u32, points_per_yuan: i64) -> Result<LoyaltyRule, LoyaltyError> {
-        match u32::try_from(points_per_yuan) {
-            Ok(rate) if (1..=MAX_POINTS_PER_YUAN).contains(&rate) => Ok(LoyaltyRule {
-                version,
-                points_per_yuan: rate,
-            }),
-            _ => Err(LoyaltyError::Rate(points_per_yuan)),
-        }
-    }
-
-    /// Points for paying `paid_minor` (minor units, fen) in `currency` (ISO 4217): whole
-    /// major units times the rate, rounded down; nothing for nothing paid.
-    pub fn points(&self, paid_minor: i64, currency: &str) -> i64 {
-        let per_major = minor_per_major(currency);
-        paid_minor.max(0) / per_major * i64::from(self.points_per_yuan)
-    }
-
-    /// The stamp this rule gives a sale record.
-    pub fn stamp(&self, record: &SaleRecord) -> SaleLoyalty {
-        SaleLoyalty {
-            rule: self.version,
-            points: self.points(record.payable(), &record.currency),
-        }
-    }
-}
-
-/// Minor units per major unit of an ISO 4217 currency: 1 for the yen and the won, else 100.
-pub fn minor_per_major(currency: &str) -> i64 {
-    match currency {
-        "JPY" | "KRW" => 1,
-        _ => 100,
+/// The stamp `rule` gives a sale record: its version and the points for what was paid.
+pub fn stamp(rule: &LoyaltyRule, record: &SaleRecord) -> SaleLoyalty {
+    SaleLoyalty {
+        rule: rule.version,
+        points: rule.points(record.payable(), &record.currency),
     }
 }
 
@@ -104,19 +29,19 @@ pub fn check(
     record: &SaleRecord,
     rule: impl Fn(u32) -> Option<LoyaltyRule>,
 ) -> Result<i64, LoyaltyError> {
-    let Some(stamp) = record.loyalty else {
-        return Ok(LoyaltyRule::LEGACY.stamp(record).points);
+    let Some(stated) = record.loyalty else {
+        return Ok(stamp(&LoyaltyRule::LEGACY, record).points);
     };
-    let rule = if stamp.rule == 0 {
+    let rule = if stated.rule == 0 {
         LoyaltyRule::LEGACY
     } else {
-        rule(stamp.rule).ok_or(LoyaltyError::UnknownRule(stamp.rule))?
+        rule(stated.rule).ok_or(LoyaltyError::UnknownRule(stated.rule))?
     };
-    let computed = rule.stamp(record).points;
-    if computed != stamp.points {
+    let computed = stamp(&rule, record).points;
+    if computed != stated.points {
         return Err(LoyaltyError::Mismatch {
-            rule: stamp.rule,
-            stated: stamp.points,
+            rule: stated.rule,
+            stated: stated.points,
             computed,
         });
     }
@@ -128,7 +53,7 @@ pub fn check(
 pub fn earned(record: &SaleRecord) -> i64 {
     record
         .loyalty
-        .map_or_else(|| LoyaltyRule::LEGACY.stamp(record).points, |s| s.points)
+        .map_or_else(|| stamp(&LoyaltyRule::LEGACY, record).points, |s| s.points)
 }
 
 #[cfg(test)]
@@ -148,10 +73,9 @@ mod tests {
         let rule = LoyaltyRule::new(1, 2).unwrap();
         let mut record = crate::sale::tests::sample();
         // Total 10.16, rounded to 10.10 paid: 10 whole yuan at 2 per yuan.
-        assert_eq!(rule.stamp(&record).points, 20);
+        assert_eq!(stamp(&rule, &record).points, 20);
         record.currency = "JPY".into();
-        assert_eq!(rule.stamp(&record).points, 2020);
-        assert_eq!(rule.points(-5, "CNY"), 0);
+        assert_eq!(stamp(&rule, &record).points, 2020);
     }
 
     #[test]
@@ -164,7 +88,7 @@ mod tests {
             Ok(10),
             "a v1 record earns 1 per yuan"
         );
-        record.loyalty = Some(two.stamp(&record));
+        record.loyalty = Some(stamp(&two, &record));
         assert_eq!(check(&record, rules), Ok(20));
         record.loyalty = Some(SaleLoyalty {
             rule: 1,

@@ -57,7 +57,7 @@ pub struct SaleRecord {
     /// Version 2: the loyalty rule used and the points the sale earned (or, if anonymous,
     /// would earn by a claim). Absent from version-1 records.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub loyalty: Option<crate::loyalty::SaleLoyalty>,
+    pub loyalty: Option<SaleLoyalty>,
 }
 
 /// Who the sale belongs to. Every sale has a member or is explicitly anonymous.
@@ -133,6 +133,16 @@ pub enum RecordError {
     Underpaid { paid: i64, payable: i64 },
     #[error("change is {stated} but payments exceed the amount due by {computed}")]
     ChangeMismatch { stated: i64, computed: i64 },
+}
+
+/// What a sale record says it earned: the rule version used and the points it gave. An
+/// anonymous sale carries them too: a claim earns what the sale would have.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SaleLoyalty {
+    pub rule: u32,
+    pub points: i64,
 }
 
 impl SaleRecord {
@@ -300,7 +310,7 @@ pub(crate) mod tests {
     fn version_2_records_end_with_their_loyalty_stamp() {
         let mut record = sample();
         record.v = SALE_RECORD_VERSION;
-        record.loyalty = Some(crate::loyalty::SaleLoyalty {
+        record.loyalty = Some(SaleLoyalty {
             rule: 3,
             points: 20,
         });

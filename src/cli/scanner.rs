@@ -1,6 +1,6 @@
 //! `till devices virtual-scanner`: a pty that scans codes from a file or standard input.
 
-use std::io::BufReader;
+use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -8,8 +8,6 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use till_drivers::scanner::Framing;
 use till_drivers::virtual_scanner::VirtualScanner;
-
-use crate::devices_cli::read_codes;
 
 pub fn virtual_scanner(codes: Option<PathBuf>, baud: u32) -> Result<ExitCode> {
     let mut scanner = VirtualScanner::new(baud).context("cannot create a pseudo-terminal")?;
@@ -46,4 +44,16 @@ pub fn virtual_scanner(codes: Option<PathBuf>, baud: u32) -> Result<ExitCode> {
         std::thread::sleep(Duration::from_millis(300));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Reads codes, one per line, skipping blank lines.
+fn read_codes(input: impl BufRead) -> Result<Vec<String>> {
+    let mut codes = Vec::new();
+    for line in input.lines() {
+        let line = line?;
+        if !line.trim().is_empty() {
+            codes.push(line.trim().to_string());
+        }
+    }
+    Ok(codes)
 }

@@ -12,9 +12,9 @@ use rusqlite::Connection;
 use till::catalog::{ImportRules, import_csv};
 use till::checkout::{Checkout, CheckoutSettings, ScanContext};
 use till::config::Config;
-use till::domain::gtin::check_digit;
-use till::domain::{Currency, TaxMode, Tender, TenderKind};
 use till::store::Store;
+use till_domain::gtin::check_digit;
+use till_domain::{Currency, TaxMode, Tender, TenderKind};
 
 #[derive(Subcommand, Debug)]
 pub enum BenchCommand {
@@ -67,7 +67,7 @@ pub enum BenchCommand {
     },
 }
 
-pub fn run(cmd: BenchCommand) -> Result<ExitCode> {
+pub fn exec(cmd: BenchCommand) -> Result<ExitCode> {
     match cmd {
         BenchCommand::Commit { sales, dir } => commit(sales, &work_dir(dir)?),
         BenchCommand::Catalog {

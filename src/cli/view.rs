@@ -2,7 +2,7 @@
 //! display width so that Chinese names (two columns a character) line up with the amounts.
 
 use till::config::Config;
-use till::domain::{Currency, Money, Quantity};
+use till_domain::{Currency, Money, Quantity};
 use till_sync::{Attribution, SaleRecord};
 use unicode_width::UnicodeWidthStr;
 

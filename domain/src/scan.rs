@@ -9,8 +9,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::gtin::{Gtin, GtinError};
-use super::weighed::{LabelValue, WeighedLabel, WeighedLayout};
+use crate::gtin::{Gtin, GtinError};
+use crate::weighed::{LabelValue, WeighedLabel, WeighedLayout};
 
 /// Longest input the classifier looks at. Real codes are under 100 characters; anything longer
 /// is a stuck scanner or pasted junk.
@@ -305,8 +305,8 @@ impl fmt::Display for Scan {
 
 #[cfg(test)]
 mod tests {
-    use super::super::quantity::Quantity;
     use super::*;
+    use crate::quantity::Quantity;
 
     /// What a case expects, compared by kind and the one detail that matters for it.
     #[derive(Debug, PartialEq)]

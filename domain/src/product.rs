@@ -1,6 +1,6 @@
 //! A catalog product as the terminal sells it: names in two languages, price, tax class.
 
-use super::money::Money;
+use crate::money::Money;
 
 /// One sellable product. Its barcodes live beside it in the catalog, not in here, because a
 /// scan only ever needs the product the barcode led to.

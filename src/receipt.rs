@@ -4,9 +4,9 @@
 
 use till_sync::{Attribution, SaleRecord};
 
-use super::money::{Currency, Money};
-use super::quantity::Quantity;
-use super::scan::ReceiptCode;
+use till_domain::money::{Currency, Money};
+use till_domain::quantity::Quantity;
+use till_domain::scan::ReceiptCode;
 
 /// The receipt's language. Chinese receipts carry English item names too when they differ.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -280,7 +280,7 @@ pub fn receipt(
                 Language::En => "Scan to join and collect points",
             };
             lines.push(ReceiptLine::Qr {
-                data: crate::domain::member::claim_url(&header.claim_base_url, token),
+                data: till_sync::member::claim_url(&header.claim_base_url, token),
                 caption: caption.into(),
             });
         }

@@ -16,10 +16,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::money::{Currency, Money, div_round_half_up, to_minor};
-use super::quantity::Quantity;
-use super::tax::{TaxMode, TaxRate, line_tax};
-use super::weighed::weight_for_price;
+use crate::money::{Currency, Money, div_round_half_up, to_minor};
+use crate::quantity::Quantity;
+use crate::tax::{TaxMode, TaxRate, line_tax};
+use crate::weighed::weight_for_price;
 
 /// Identifies a line for the life of a ticket, even as other lines are voided.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

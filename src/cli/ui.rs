@@ -1,81 +1,14 @@
-//! `till ui`, `till screenshot`, `till staff` and the touchscreen demo: the binary's side of
-//! the Slint touchscreen.
+//! `till ui` and the touchscreen demo: the binary's side of the Slint touchscreen.
 
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use clap::Subcommand;
 use slint::ComponentHandle;
-use till::store::{Role, StaffMember};
 use till::ui::{App, AppOptions};
 
-#[derive(Subcommand, Debug)]
-pub enum StaffCommand {
-    /// Add someone who may log in. The PIN is stored only as an argon2 hash.
-    Add {
-        id: String,
-        #[arg(long)]
-        name: String,
-        /// 4 to 8 digits.
-        #[arg(long)]
-        pin: String,
-        /// Managers approve discounts and voids, and open the back office.
-        #[arg(long)]
-        manager: bool,
-    },
-    /// List who may log in.
-    List,
-    /// Stop someone logging in (their sales keep their ID).
-    Remove { id: String },
-}
-
-pub fn staff(data_dir: &Path, command: StaffCommand) -> Result<ExitCode> {
-    let (_, store) = crate::open(data_dir)?;
-    match command {
-        StaffCommand::Add {
-            id,
-            name,
-            pin,
-            manager,
-        } => {
-            if id.is_empty() || id.len() > 16 || !id.chars().all(|c| c.is_ascii_alphanumeric()) {
-                bail!("a staff ID is 1 to 16 letters or digits");
-            }
-            if name.trim().is_empty() {
-                bail!("a staff member needs a name");
-            }
-            let hash = till::staff::hash_pin(&pin)?;
-            let member = StaffMember {
-                id,
-                name: name.trim().to_string(),
-                role: if manager {
-                    Role::Manager
-                } else {
-                    Role::Cashier
-                },
-            };
-            store.add_staff(&member, &hash)?;
-            println!(
-                "added {} {} ({})",
-                member.id,
-                member.name,
-                member.role.as_str()
-            );
-        }
-        StaffCommand::List => {
-            for member in store.staff()? {
-                println!("{}\t{}\t{}", member.id, member.name, member.role.as_str());
-            }
-        }
-        StaffCommand::Remove { id } => {
-            store.deactivate_staff(&id)?;
-            println!("{id} can no longer log in");
-        }
-    }
-    Ok(ExitCode::SUCCESS)
-}
+use super::open;
 
 /// Whether a window can open here: an X11 or Wayland display is set.
 pub fn has_display() -> bool {
@@ -104,8 +37,8 @@ impl WindowArgs {
 }
 
 /// Runs the touchscreen on this terminal until its window closes.
-pub fn ui(data_dir: &Path, window: &WindowArgs) -> Result<ExitCode> {
-    let (config, _) = crate::open(data_dir)?;
+pub fn exec(data_dir: &Path, window: WindowArgs) -> Result<ExitCode> {
+    let (config, _) = open(data_dir)?;
     if !has_display() {
         bail!("no display: set DISPLAY (X11) or WAYLAND_DISPLAY, or use `till run` in a terminal");
     }
@@ -131,12 +64,6 @@ fn open_window(app: &std::rc::Rc<App>, placement: till::ui::kiosk::Placement) ->
     app.window.show().context("cannot open the till's window")?;
     till::ui::kiosk::claim_focus(app, placement);
     Ok(())
-}
-
-pub fn screenshot(out: &Path) -> Result<ExitCode> {
-    let written = till::ui::screenshot::render_all(out)?;
-    println!("wrote {} screenshots to {}", written.len(), out.display());
-    Ok(ExitCode::SUCCESS)
 }
 
 /// The touchscreen demo: a fresh terminal with the sample catalog, a virtual printer on TCP

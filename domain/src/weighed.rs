@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::quantity::Quantity;
+use crate::quantity::Quantity;
 
 /// What the value digits of a weighed-item label mean.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -102,7 +102,7 @@ pub fn weight_for_price(label_price: i64, unit_price: i64) -> Quantity {
         return Quantity::ONE;
     }
     let grams =
-        super::money::div_round_half_up(i128::from(label_price) * 1000, i128::from(unit_price));
+        crate::money::div_round_half_up(i128::from(label_price) * 1000, i128::from(unit_price));
     Quantity::grams(i64::try_from(grams).unwrap_or(i64::MAX).max(1))
 }
 

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use super::money::div_round_half_up;
+use crate::money::div_round_half_up;
 
 /// A tax rate in basis points: 1300 is 13 %.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -80,7 +80,7 @@ pub fn line_tax(net_minor: i64, rate: TaxRate, mode: TaxMode) -> i64 {
         TaxMode::Inclusive => div_round_half_up(net * bp, 10_000 + bp),
         TaxMode::Exclusive => div_round_half_up(net * bp, 10_000),
     };
-    super::money::to_minor(tax)
+    crate::money::to_minor(tax)
 }
 
 #[cfg(test)]

@@ -1,18 +1,19 @@
 //! `till devices …`: serial ports, the virtual printer and scanner, test page, print queue.
 
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
-use till::printing::{ReceiptPrinter, print_due};
-use till::store::Store;
+use till::printing::ReceiptPrinter;
 use till_drivers::document::{Align, Block, Document, Style};
 use till_drivers::escpos::encode;
 use till_drivers::printer::DrawerPulse;
 use till_drivers::virtual_printer::VirtualPrinter;
+
+use super::{open, report_printing};
 
 #[derive(Subcommand, Debug)]
 pub enum DevicesCommand {
@@ -48,7 +49,7 @@ pub enum DevicesCommand {
     },
 }
 
-pub fn run(data_dir: &Path, cmd: DevicesCommand) -> Result<ExitCode> {
+pub fn exec(data_dir: &Path, cmd: DevicesCommand) -> Result<ExitCode> {
     match cmd {
         DevicesCommand::List => {
             let ports = till_drivers::scanner::list_ports().context("cannot list serial ports")?;
@@ -105,10 +106,10 @@ pub fn run(data_dir: &Path, cmd: DevicesCommand) -> Result<ExitCode> {
             }
         }
         DevicesCommand::VirtualScanner { codes, baud } => {
-            crate::scanner_cli::virtual_scanner(codes, baud)
+            super::scanner::virtual_scanner(codes, baud)
         }
         DevicesCommand::TestPrint => {
-            let (config, _) = crate::open(data_dir)?;
+            let (config, _) = open(data_dir)?;
             let Some(printer) = ReceiptPrinter::from_config(&config)? else {
                 bail!("no printer configured; set [printer] address in config.toml");
             };
@@ -118,7 +119,7 @@ pub fn run(data_dir: &Path, cmd: DevicesCommand) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         DevicesCommand::OpenDrawer => {
-            let (config, _) = crate::open(data_dir)?;
+            let (config, _) = open(data_dir)?;
             let Some(printer) = ReceiptPrinter::from_config(&config)? else {
                 bail!("no printer configured; the cash drawer is wired to the printer");
             };
@@ -131,7 +132,7 @@ pub fn run(data_dir: &Path, cmd: DevicesCommand) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         DevicesCommand::PrintQueue { retry } => {
-            let (config, store) = crate::open(data_dir)?;
+            let (config, store) = open(data_dir)?;
             if retry {
                 store.retry_print_jobs_now()?;
                 if let Some(printer) = ReceiptPrinter::from_config(&config)? {
@@ -161,26 +162,6 @@ pub fn run(data_dir: &Path, cmd: DevicesCommand) -> Result<ExitCode> {
     }
 }
 
-/// Prints what is due and says what happened, the way the till's status line would.
-///
-/// It writes to standard output but never fails for it: a reader that went away (`| head`)
-/// must not turn a printed receipt into an error.
-pub fn report_printing(store: &Store, printer: &ReceiptPrinter) {
-    use std::io::Write;
-    let line = match print_due(store, printer) {
-        Ok(0) => return,
-        Ok(n) => format!("printed {n} receipt{}", if n == 1 { "" } else { "s" }),
-        Err(error) => {
-            let pending = store.pending_print_jobs().map(|j| j.len()).unwrap_or(0);
-            format!(
-                "printer: {error}; {pending} receipt{} queued, retry with `till devices print-queue --retry`",
-                if pending == 1 { "" } else { "s" }
-            )
-        }
-    };
-    let _ = writeln!(std::io::stdout(), "{line}");
-}
-
 /// A page that shows at a glance whether a printer is set up right.
 fn test_page(columns: usize) -> Document {
     let mut doc = Document::default();
@@ -203,16 +184,4 @@ fn test_page(columns: usize) -> Document {
             Style::PLAIN,
         );
     doc
-}
-
-/// Reads codes, one per line, skipping blank lines.
-pub fn read_codes(input: impl BufRead) -> Result<Vec<String>> {
-    let mut codes = Vec::new();
-    for line in input.lines() {
-        let line = line?;
-        if !line.trim().is_empty() {
-            codes.push(line.trim().to_string());
-        }
-    }
-    Ok(codes)
 }

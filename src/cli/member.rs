@@ -6,8 +6,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
-use till::domain::member::{MemberKey, Phone, dynamic_code, step_at};
 use till::store::{EnrollmentState, MemberListing, MemberRecord};
+use till_sync::member::{MemberKey, Phone, dynamic_code, step_at};
 
 #[derive(Subcommand, Debug)]
 pub enum MemberCommand {
@@ -67,8 +67,8 @@ pub enum KeyCommand {
     Show,
 }
 
-pub fn run(data_dir: &Path, command: MemberCommand) -> Result<ExitCode> {
-    let (config, store) = crate::open(data_dir)?;
+pub fn exec(data_dir: &Path, command: MemberCommand) -> Result<ExitCode> {
+    let (config, store) = super::open(data_dir)?;
     match command {
         MemberCommand::Enroll {
             phone,
@@ -143,7 +143,7 @@ pub fn run(data_dir: &Path, command: MemberCommand) -> Result<ExitCode> {
             }
         }
         MemberCommand::Code { member_id, at } => {
-            if !till::domain::scan::is_valid_member_id(&member_id) {
+            if !till_domain::scan::is_valid_member_id(&member_id) {
                 bail!("{member_id:?} is not a member ID (letters, digits, - and _)");
             }
             let key = store
@@ -166,7 +166,7 @@ pub fn run(data_dir: &Path, command: MemberCommand) -> Result<ExitCode> {
             card,
             inactive,
         } => {
-            if !till::domain::scan::is_valid_member_id(&member_id) {
+            if !till_domain::scan::is_valid_member_id(&member_id) {
                 bail!("{member_id:?} is not a member ID (letters, digits, - and _)");
             }
             let phone = phone.as_deref().map(Phone::parse).transpose()?;

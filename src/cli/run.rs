@@ -9,11 +9,12 @@ use std::sync::mpsc::{RecvTimeoutError, Sender, channel};
 use std::time::Duration;
 
 use anyhow::Result;
+use clap::Args;
 use till::checkout::members::now_step;
 use till::checkout::{Checkout, CheckoutSettings, PhoneLookup, ScanContext, ScanOutcome};
 use till::config::DATABASE_FILE;
-use till::domain::{LineId, Money, Quantity, Tender, TenderKind};
 use till::printing::{PrintWorker, PrinterState, ReceiptPrinter};
+use till_domain::{LineId, Money, Quantity, Tender, TenderKind};
 use till_drivers::printer::DrawerPulse;
 use till_drivers::scanner::{ScannerEvent, spawn};
 use till_sync::Attribution;
@@ -29,8 +30,15 @@ enum Input {
 const HELP: &str = "scan or type a code (a member's QR code or card attaches them); commands: pay KIND AMOUNT [REF] (cash, card, wechat_pay, alipay, unionpay), \
 member PHONE, enroll PHONE (the customer consented), member off, qty LINE QUANTITY, void LINE, total, cancel, park, parked, resume ID, reprint SALE, sync, help, quit";
 
-pub fn run(data_dir: &Path, cashier: &str) -> Result<ExitCode> {
-    let (config, store) = crate::open(data_dir)?;
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    #[arg(long, default_value = "cashier")]
+    cashier: String,
+}
+
+pub fn exec(data_dir: &Path, args: RunArgs) -> Result<ExitCode> {
+    let cashier = args.cashier.as_str();
+    let (config, store) = super::open(data_dir)?;
     // Every sale names its cashier: on a till with staff, it must be one of them.
     let staff = store.staff()?;
     if !staff.is_empty() && !staff.iter().any(|m| m.id == cashier) {
@@ -70,7 +78,7 @@ pub fn run(data_dir: &Path, cashier: &str) -> Result<ExitCode> {
         Some(printer) => Some(PrintWorker::spawn(data_dir.join(DATABASE_FILE), printer)?),
         None => None,
     };
-    let window = till::sync::SyncWindow::parse(&config.sync_window).map_err(anyhow::Error::msg)?;
+    let window = till_domain::SyncWindow::parse(&config.sync_window).map_err(anyhow::Error::msg)?;
     let sync = spawn_sync(
         data_dir.to_path_buf(),
         settings.clone(),
@@ -154,7 +162,7 @@ pub fn run(data_dir: &Path, cashier: &str) -> Result<ExitCode> {
 fn spawn_sync(
     data_dir: std::path::PathBuf,
     settings: CheckoutSettings,
-    window: till::sync::SyncWindow,
+    window: till_domain::SyncWindow,
     report: Sender<Input>,
 ) -> Result<Sender<()>> {
     Ok(till::sync::spawn_background(
@@ -260,11 +268,11 @@ fn attached(member: &till::store::Member) {
     );
 }
 
-fn provider_kind(code: &till::domain::scan::PaymentCode) -> &'static str {
+fn provider_kind(code: &till_domain::scan::PaymentCode) -> &'static str {
     match code.provider {
-        till::domain::scan::PaymentProvider::WeChatPay => "wechat_pay",
-        till::domain::scan::PaymentProvider::Alipay => "alipay",
-        till::domain::scan::PaymentProvider::UnionPay => "unionpay",
+        till_domain::scan::PaymentProvider::WeChatPay => "wechat_pay",
+        till_domain::scan::PaymentProvider::Alipay => "alipay",
+        till_domain::scan::PaymentProvider::UnionPay => "unionpay",
     }
 }
 

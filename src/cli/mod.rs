@@ -1,0 +1,82 @@
+//! The `till` commands, one file per command. Each file holds its command's arguments (the
+//! clap derive types) and an `exec` that takes them, parsed, and calls the library; `main.rs`
+//! only declares the command tree and dispatches to them. What several commands share is
+//! here: opening the terminal's config and database, and reporting on the print queue.
+
+use std::path::Path;
+
+use anyhow::{Result, bail};
+use till::config::{CONFIG_FILE, Config, DATABASE_FILE};
+use till::printing::{ReceiptPrinter, print_due};
+use till::store::Store;
+
+pub mod bench;
+pub mod catalog;
+pub mod debug;
+pub mod demo;
+pub mod devices;
+pub mod init;
+pub mod journal;
+pub mod member;
+pub mod register;
+pub mod run;
+pub mod sales;
+pub mod scan;
+pub mod screenshot;
+pub mod sell;
+pub mod staff;
+pub mod sync;
+pub mod ui;
+
+// Not commands: `till devices virtual-scanner`'s scanner, and the text view of a sale.
+mod scanner;
+mod view;
+
+/// The terminal's config and database, checked to belong together.
+pub(crate) fn open(data_dir: &Path) -> Result<(Config, Store)> {
+    let config_path = data_dir.join(CONFIG_FILE);
+    if !config_path.exists() {
+        bail!(
+            "no terminal set up in {}; run `till init` first",
+            data_dir.display()
+        );
+    }
+    let mut config = Config::load(&config_path)?;
+    if config.member.points_per_yuan.is_some() {
+        eprintln!(
+            "till: note: [member] points_per_yuan in {} is ignored: HQ publishes the points \
+             rule (`till-hq loyalty set`) and the till pulls it when it syncs",
+            config_path.display()
+        );
+    }
+    let store = Store::open(&data_dir.join(DATABASE_FILE))?;
+    store.check_identity(&config.store_id, &config.terminal_id)?;
+    till::sync::apply_registration(&mut config, &store)?;
+    Ok((config, store))
+}
+
+pub(crate) fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Prints what is due and says what happened, the way the till's status line would.
+///
+/// It writes to standard output but never fails for it: a reader that went away (`| head`)
+/// must not turn a printed receipt into an error.
+pub(crate) fn report_printing(store: &Store, printer: &ReceiptPrinter) {
+    use std::io::Write;
+    let line = match print_due(store, printer) {
+        Ok(0) => return,
+        Ok(n) => format!("printed {n} receipt{}", if n == 1 { "" } else { "s" }),
+        Err(error) => {
+            let pending = store.pending_print_jobs().map(|j| j.len()).unwrap_or(0);
+            format!(
+                "printer: {error}; {pending} receipt{} queued, retry with `till devices print-queue --retry`",
+                if pending == 1 { "" } else { "s" }
+            )
+        }
+    };
+    let _ = writeln!(std::io::stdout(), "{line}");
+}

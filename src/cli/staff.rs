@@ -1,0 +1,76 @@
+//! `till staff`: who may log in to the touchscreen.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Result, bail};
+use clap::Subcommand;
+use till::store::{Role, StaffMember};
+
+use super::open;
+
+#[derive(Subcommand, Debug)]
+pub enum StaffCommand {
+    /// Add someone who may log in. The PIN is stored only as an argon2 hash.
+    Add {
+        id: String,
+        #[arg(long)]
+        name: String,
+        /// 4 to 8 digits.
+        #[arg(long)]
+        pin: String,
+        /// Managers approve discounts and voids, and open the back office.
+        #[arg(long)]
+        manager: bool,
+    },
+    /// List who may log in.
+    List,
+    /// Stop someone logging in (their sales keep their ID).
+    Remove { id: String },
+}
+
+pub fn exec(data_dir: &Path, command: StaffCommand) -> Result<ExitCode> {
+    let (_, store) = open(data_dir)?;
+    match command {
+        StaffCommand::Add {
+            id,
+            name,
+            pin,
+            manager,
+        } => {
+            if id.is_empty() || id.len() > 16 || !id.chars().all(|c| c.is_ascii_alphanumeric()) {
+                bail!("a staff ID is 1 to 16 letters or digits");
+            }
+            if name.trim().is_empty() {
+                bail!("a staff member needs a name");
+            }
+            let hash = till::staff::hash_pin(&pin)?;
+            let member = StaffMember {
+                id,
+                name: name.trim().to_string(),
+                role: if manager {
+                    Role::Manager
+                } else {
+                    Role::Cashier
+                },
+            };
+            store.add_staff(&member, &hash)?;
+            println!(
+                "added {} {} ({})",
+                member.id,
+                member.name,
+                member.role.as_str()
+            );
+        }
+        StaffCommand::List => {
+            for member in store.staff()? {
+                println!("{}\t{}\t{}", member.id, member.name, member.role.as_str());
+            }
+        }
+        StaffCommand::Remove { id } => {
+            store.deactivate_staff(&id)?;
+            println!("{id} can no longer log in");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
