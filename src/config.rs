@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use till_domain::scan::{ScanConfig, is_valid_site_id};
 use till_domain::ticket::{CashRounding, CashRoundingMode};
 use till_domain::weighed::WeighedLayout;
-use till_domain::{Currency, TaxMode, TaxRate};
+use till_domain::{Currency, SyncWindow, TaxMode, TaxRate};
 
 pub const CONFIG_FILE: &str = "config.toml";
 pub const DATABASE_FILE: &str = "till.db";
@@ -37,7 +37,8 @@ pub struct Config {
     pub store_address: String,
     #[serde(default)]
     pub tax_id: String,
-    pub currency: String,
+    /// ISO 4217, e.g. `CNY`; parsed when the file is read.
+    pub currency: Currency,
     pub tax_mode: TaxMode,
     /// Tax class name → rate in basis points.
     pub tax_classes: BTreeMap<String, u32>,
@@ -52,7 +53,7 @@ pub struct Config {
     pub printer: Option<PrinterConfig>,
     /// When the till syncs with HQ by itself, local time, e.g. `02:00-05:00`.
     #[serde(default = "default_sync_window")]
-    pub sync_window: String,
+    pub sync_window: SyncWindow,
     /// Serial barcode scanners; keyboard-wedge scanners need no entry.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scanners: Vec<ScannerSection>,
@@ -98,7 +99,7 @@ impl Default for MemberSection {
 #[serde(deny_unknown_fields, default)]
 pub struct UiSection {
     /// `zh_CN` or `en`; the back office switches it for the session.
-    pub language: String,
+    pub language: UiLanguage,
     /// Codes (barcodes or internal codes) of the products on the quick-key grid, for items
     /// without a barcode, in screen order. At most 12.
     pub quick_keys: Vec<String>,
@@ -174,11 +175,40 @@ pub enum CustomerDisplay {
 impl Default for UiSection {
     fn default() -> Self {
         UiSection {
-            language: "zh_CN".into(),
+            language: UiLanguage::Zh,
             quick_keys: Vec::new(),
             customer_display: CustomerDisplay::Off,
             fullscreen: false,
             size: None,
+        }
+    }
+}
+
+/// The touchscreen's language, written `zh_CN` (also `zh`) or `en` in `config.toml`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum UiLanguage {
+    Zh,
+    En,
+}
+
+impl TryFrom<String> for UiLanguage {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        match text.as_str() {
+            "zh_CN" | "zh" => Ok(UiLanguage::Zh),
+            "en" => Ok(UiLanguage::En),
+            _ => Err(format!("ui.language {text:?} is not one of zh_CN, en")),
+        }
+    }
+}
+
+impl From<UiLanguage> for String {
+    fn from(language: UiLanguage) -> String {
+        match language {
+            UiLanguage::Zh => "zh_CN".into(),
+            UiLanguage::En => "en".into(),
         }
     }
 }
@@ -211,8 +241,8 @@ pub struct ScannerSection {
     pub max_len: usize,
 }
 
-fn default_sync_window() -> String {
-    till_domain::SyncWindow::DEFAULT.to_string()
+fn default_sync_window() -> SyncWindow {
+    SyncWindow::DEFAULT
 }
 
 fn default_data_bits() -> u8 {
@@ -429,7 +459,7 @@ impl Config {
             store_name: String::new(),
             store_address: String::new(),
             tax_id: String::new(),
-            currency: currency.code().to_string(),
+            currency,
             tax_mode,
             tax_classes,
             cash_rounding: None,
@@ -474,8 +504,6 @@ impl Config {
                 self.terminal_id
             ));
         }
-        self.currency()
-            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
         if self.tax_classes.is_empty() {
             return invalid("at least one tax class is needed".into());
         }
@@ -503,13 +531,6 @@ impl Config {
             if !prefixes.insert(layout.prefix) {
                 return invalid(format!("two weighed layouts for prefix {}", layout.prefix));
             }
-        }
-        till_domain::SyncWindow::parse(&self.sync_window).map_err(ConfigError::Invalid)?;
-        if !["zh_CN", "zh", "en"].contains(&self.ui.language.as_str()) {
-            return invalid(format!(
-                "ui.language {:?} is not one of zh_CN, en",
-                self.ui.language
-            ));
         }
         if !self.member.public_url.starts_with("https://")
             && !self.member.public_url.starts_with("http://")
@@ -549,10 +570,6 @@ impl Config {
         Ok(())
     }
 
-    pub fn currency(&self) -> Result<Currency, till_domain::money::MoneyError> {
-        self.currency.parse()
-    }
-
     pub fn tax_rate(&self, class: &str) -> Option<TaxRate> {
         self.tax_classes
             .get(class)
@@ -585,6 +602,51 @@ mod tests {
         let back: Config = toml::from_str(&text).unwrap();
         assert_eq!(back, config);
         back.validate().unwrap();
+        assert!(text.contains("currency = \"CNY\""), "{text}");
+        assert!(text.contains("sync_window = \"02:00-05:00\""), "{text}");
+        assert!(text.contains("language = \"zh_CN\""), "{text}");
+    }
+
+    #[test]
+    fn typed_values_are_parsed_once_when_the_file_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(CONFIG_FILE);
+        let base = Config::new("S001", "T01", Currency::CNY, TaxMode::Inclusive).to_toml();
+        let load = |from: &str, to: &str| {
+            assert!(base.contains(from), "{from}");
+            std::fs::write(&path, base.replace(from, to)).unwrap();
+            Config::load(&path)
+        };
+        let config = load(
+            "sync_window = \"02:00-05:00\"",
+            "sync_window = \"22:00-02:00\"",
+        )
+        .unwrap();
+        assert!(config.sync_window.contains(23, 0));
+        let config = load("language = \"zh_CN\"", "language = \"en\"").unwrap();
+        assert_eq!(config.ui.language, UiLanguage::En);
+        let config = load("currency = \"CNY\"", "currency = \"JPY\"").unwrap();
+        assert_eq!(config.currency, Currency::JPY);
+        for (from, to, message) in [
+            (
+                "currency = \"CNY\"",
+                "currency = \"XYZ\"",
+                "unknown currency \"XYZ\"",
+            ),
+            (
+                "sync_window = \"02:00-05:00\"",
+                "sync_window = \"2-5\"",
+                "must look like 02:00-05:00",
+            ),
+            (
+                "language = \"zh_CN\"",
+                "language = \"fr\"",
+                "ui.language \"fr\" is not one of zh_CN, en",
+            ),
+        ] {
+            let error = load(from, to).unwrap_err().to_string();
+            assert!(error.contains(message), "{to}: {error}");
+        }
     }
 
     #[test]

@@ -8,8 +8,10 @@
 use std::fmt;
 use std::str::FromStr;
 
-/// An ISO 4217 currency with the number of minor-unit digits Till needs to format it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// An ISO 4217 currency with the number of minor-unit digits Till needs to format it. In
+/// files (config, TOML) it is its code, `"CNY"`; an unknown code does not parse.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct Currency {
     code: [u8; 3],
     exponent: u8,
@@ -72,6 +74,20 @@ impl FromStr for Currency {
             .copied()
             .find(|c| c.code() == upper)
             .ok_or_else(|| MoneyError::UnknownCurrency(s.to_string()))
+    }
+}
+
+impl TryFrom<String> for Currency {
+    type Error = MoneyError;
+
+    fn try_from(code: String) -> Result<Self, Self::Error> {
+        code.parse()
+    }
+}
+
+impl From<Currency> for String {
+    fn from(currency: Currency) -> String {
+        currency.code().to_string()
     }
 }
 

@@ -1,8 +1,9 @@
 //! The nightly window in which a till syncs by itself.
 
 /// The nightly window in which a till syncs by itself, in local time; it may cross midnight
-/// (`22:00-02:00`). Parsed from `HH:MM-HH:MM`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// (`22:00-02:00`). Parsed from `HH:MM-HH:MM`, which is also how files (config) hold it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct SyncWindow {
     start_minute: u16,
     end_minute: u16,
@@ -44,6 +45,20 @@ impl SyncWindow {
         } else {
             now >= self.start_minute || now < self.end_minute
         }
+    }
+}
+
+impl TryFrom<String> for SyncWindow {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        SyncWindow::parse(&text)
+    }
+}
+
+impl From<SyncWindow> for String {
+    fn from(window: SyncWindow) -> String {
+        window.to_string()
     }
 }
 

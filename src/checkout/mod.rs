@@ -117,9 +117,7 @@ impl CheckoutSettings {
     pub fn from_config(config: &Config) -> Result<Self, crate::config::ConfigError> {
         config.validate()?;
         Ok(CheckoutSettings {
-            currency: config
-                .currency()
-                .map_err(|e| crate::config::ConfigError::Invalid(e.to_string()))?,
+            currency: config.currency,
             tax_mode: config.tax_mode,
             tax_classes: config
                 .tax_classes

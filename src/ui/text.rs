@@ -15,6 +15,15 @@ pub enum Lang {
     En,
 }
 
+impl From<crate::config::UiLanguage> for Lang {
+    fn from(language: crate::config::UiLanguage) -> Lang {
+        match language {
+            crate::config::UiLanguage::Zh => Lang::Zh,
+            crate::config::UiLanguage::En => Lang::En,
+        }
+    }
+}
+
 impl Lang {
     /// Parses a setting such as `zh_CN`, `zh` or `en`.
     pub fn parse(text: &str) -> Option<Lang> {

@@ -15,7 +15,6 @@ use crate::printing::PrintWorker;
 use crate::staff::{PinGuard, PinPrompt};
 use crate::store::{DaySummary, OpenTicket, SaleExtras, StaffMember, Store};
 use crate::sync::{SyncEvent, SyncNowError, SyncReport};
-use till_domain::SyncWindow;
 use till_drivers::printer::PrintError;
 
 /// A worker's answer.
@@ -131,7 +130,7 @@ impl Workers {
             })?;
         let settings = crate::checkout::CheckoutSettings::from_config(config)?;
         let sync = if options.background_sync {
-            let window = SyncWindow::parse(&config.sync_window).map_err(anyhow::Error::msg)?;
+            let window = config.sync_window;
             let db = super::database(&data_dir);
             let settings = settings.clone();
             let quick_codes = config.ui.quick_keys.clone();
