@@ -282,10 +282,7 @@ fn product(
 /// The catalog key of a barcode column entry. A code is accepted only if the scan classifier
 /// would route it to the catalog, so every imported code can really be scanned.
 fn catalog_key(code: &str, scan: &ScanConfig) -> Result<String, String> {
-    let internal_shape = code.len() <= 32
-        && code
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    let internal_shape = till_sync::catalog::is_product_code(code);
     match classify(code, scan, &|_| internal_shape) {
         Scan::Product(ProductCode::Gtin(g)) => Ok(g.as_str().to_string()),
         Scan::Product(ProductCode::Internal(c)) => Ok(c),

@@ -56,11 +56,7 @@ pub fn read_catalog(input: impl Read) -> Result<Vec<CatalogRow>, CatalogFileErro
             }
             let barcodes: Vec<String> = fields.barcodes().map(str::to_string).collect();
             for code in &barcodes {
-                let shape = code.len() <= 32
-                    && code
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-                if !shape {
+                if !till_sync::catalog::is_product_code(code) {
                     return Err(format!(
                         "barcode {code:?} must be up to 32 letters, digits, - or _"
                     ));

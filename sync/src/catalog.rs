@@ -149,6 +149,18 @@ impl Columns {
     }
 }
 
+/// Whether `code` has the shape every product code in a catalog must have: 1 to 32 ASCII
+/// letters, digits, `-` or `_`. This is the "internal code" rule both sides apply: HQ refuses
+/// a file with any other code, and a terminal routes a code of this shape that is not a GTIN
+/// to its catalog as an internal code.
+pub fn is_product_code(code: &str) -> bool {
+    !code.is_empty()
+        && code.len() <= 32
+        && code
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 /// Why a catalog file could not be opened.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum OpenError {
@@ -261,6 +273,16 @@ pub fn parse_price(text: &str, decimals: u32) -> Result<i64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn product_codes_are_short_letters_digits_dashes_and_underscores() {
+        for good in ["6901234567892", "A-100", "tea_01", &"9".repeat(32)] {
+            assert!(is_product_code(good), "{good}");
+        }
+        for bad in ["", "A 100", "A.100", "苹果", "TM1.10086", &"9".repeat(33)] {
+            assert!(!is_product_code(bad), "{bad}");
+        }
+    }
 
     fn check(text: &str, expected: Result<i64, &str>) {
         assert_eq!(
