@@ -1,7 +1,8 @@
 //! HQ's HTTP API (axum): registration and sales ingest, with bearer tokens, body limits,
 //! gzip request bodies and timeouts. Nodes keep no state of their own beyond the database.
+//! The customers' claim and join pages are in `server/pages.rs`, the listener (plain HTTP or
+//! TLS) in `server/serve.rs`.
 
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -23,10 +24,14 @@ use till_sync::catalog::{CatalogDelta, CatalogRow};
 use till_sync::{Attribution, SaleLine, SalePayment, SaleRecord};
 use utoipa::OpenApi;
 
-use till_sync::member::{self as member_code, Phone, verify_claim};
-
-use crate::claims::{self, Claim, ClaimOutcome};
 use crate::db::{HqError, HqStore};
+
+mod pages;
+mod serve;
+
+use pages::{claim_form, claim_submit, join_form, join_submit};
+
+pub use serve::{RunningServer, ServeError, TlsFiles, spawn, spawn_with};
 
 /// The setting holding HQ's public address (`till-hq public-url set`), which registration
 /// hands to terminals for their claim and join QR codes.
@@ -247,172 +252,6 @@ async fn member_keys(
             .map(|(id, key)| MemberKey { id, key })
             .collect(),
     }))
-}
-
-/// The sale a claim token names, if its signature verifies with one of the chain's member keys
-/// (the current one or the one before), and the current key, which phones are hashed with.
-async fn claimed_sale(
-    db: &Db,
-    token: &str,
-) -> Result<Option<((String, String, u64), member_code::MemberKey)>, ApiError> {
-    let shape = token.len() <= 100
-        && token
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
-    if !shape {
-        return Ok(None);
-    }
-    let keys: Vec<member_code::MemberKey> = with_db(db, |db| db.member_keys())
-        .await?
-        .iter()
-        .filter_map(|(_, hex)| member_code::MemberKey::parse_hex(hex).ok())
-        .collect();
-    // A token verifies only with a key, so the current key is there whenever the sale is.
-    Ok(verify_claim(&keys, token).zip(keys.into_iter().next()))
-}
-
-fn html(status: StatusCode, body: String) -> Response {
-    (status, axum::response::Html(body)).into_response()
-}
-
-/// The claim page a receipt's QR code opens: phone number and consent.
-async fn claim_form(
-    State(db): State<Db>,
-    axum::extract::Path(token): axum::extract::Path<String>,
-) -> Result<Response, ApiError> {
-    let Some(((store, terminal, seq), _)) = claimed_sale(&db, &token).await? else {
-        return Ok(html(StatusCode::NOT_FOUND, claims::invalid_page()));
-    };
-    if with_db(&db, move |db| db.claimed(&store, &terminal, seq)).await? {
-        return Ok(html(StatusCode::OK, claims::already_claimed_page()));
-    }
-    Ok(html(StatusCode::OK, claims::form_page(&token, None)))
-}
-
-#[derive(Debug, serde::Deserialize)]
-struct ClaimForm {
-    #[serde(default)]
-    phone: String,
-    consent: Option<String>,
-}
-
-/// A claim: the phone's member (new if need be) gets the sale now, or when it arrives.
-async fn claim_submit(
-    State(db): State<Db>,
-    axum::extract::Path(token): axum::extract::Path<String>,
-    form: Result<axum::Form<ClaimForm>, axum::extract::rejection::FormRejection>,
-) -> Result<Response, ApiError> {
-    let Some(((store, terminal, seq), key)) = claimed_sale(&db, &token).await? else {
-        return Ok(html(StatusCode::NOT_FOUND, claims::invalid_page()));
-    };
-    let phone = match phone_and_consent(form, |e| claims::form_page(&token, e)) {
-        Ok(phone) => phone,
-        Err(page) => return Ok(*page),
-    };
-    let claim = Claim {
-        store,
-        terminal,
-        seq,
-        phone_hash: phone.hash(&key),
-        phone_masked: phone.masked(),
-        consent_version: claims::CONSENT_VERSION.to_string(),
-        at_ms: jiff::Timestamp::now().as_millisecond(),
-    };
-    let masked = claim.phone_masked.clone();
-    let outcome = with_db(&db, move |db| db.claim(&claim)).await?;
-    tracing::info!(?outcome, "claim");
-    let status = match outcome {
-        ClaimOutcome::AlreadyClaimed | ClaimOutcome::MemberSale => StatusCode::CONFLICT,
-        ClaimOutcome::Attributed { .. } | ClaimOutcome::Waiting { .. } => StatusCode::OK,
-    };
-    Ok(html(status, claims::outcome_page(&outcome, &masked)))
-}
-
-/// Reads the phone form: the number and the consent, or the page to show again and why.
-fn phone_and_consent(
-    form: Result<axum::Form<ClaimForm>, axum::extract::rejection::FormRejection>,
-    again: impl Fn(Option<(&str, &str)>) -> String,
-) -> Result<Phone, Box<Response>> {
-    let retry = |zh: &str, en: &str| {
-        Box::new(html(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            again(Some((zh, en))),
-        ))
-    };
-    let Ok(axum::Form(form)) = form else {
-        return Err(retry("请填写手机号。", "Please enter your mobile number."));
-    };
-    let Ok(phone) = Phone::parse(&form.phone) else {
-        return Err(retry(
-            "手机号应为 11 位数字，以 1 开头。",
-            "A mobile number is 11 digits starting with 1.",
-        ));
-    };
-    if form.consent.as_deref() != Some("yes") {
-        return Err(retry(
-            "请勾选同意后再提交。",
-            "Please tick the consent box first.",
-        ));
-    }
-    Ok(phone)
-}
-
-/// The current member key, which phone hashes are made with.
-async fn current_key(db: &Db) -> Result<Option<member_code::MemberKey>, ApiError> {
-    Ok(with_db(db, |db| db.member_keys())
-        .await?
-        .first()
-        .and_then(|(_, hex)| member_code::MemberKey::parse_hex(hex).ok()))
-}
-
-fn store_id_shape(store: &str) -> bool {
-    (1..=16).contains(&store.len()) && store.bytes().all(|b| b.is_ascii_alphanumeric())
-}
-
-/// The join page behind the customer display's QR code.
-async fn join_form(axum::extract::Path(store): axum::extract::Path<String>) -> Response {
-    if !store_id_shape(&store) {
-        return html(StatusCode::NOT_FOUND, claims::invalid_page());
-    }
-    html(StatusCode::OK, claims::join_page(&store, None))
-}
-
-/// Joining: the phone's member, created if new, whom every till finds by phone after its
-/// next sync.
-async fn join_submit(
-    State(db): State<Db>,
-    axum::extract::Path(store): axum::extract::Path<String>,
-    form: Result<axum::Form<ClaimForm>, axum::extract::rejection::FormRejection>,
-) -> Result<Response, ApiError> {
-    if !store_id_shape(&store) {
-        return Ok(html(StatusCode::NOT_FOUND, claims::invalid_page()));
-    }
-    let Some(key) = current_key(&db).await? else {
-        return Ok(html(
-            StatusCode::SERVICE_UNAVAILABLE,
-            claims::unavailable_page(),
-        ));
-    };
-    let phone = match phone_and_consent(form, |e| claims::join_page(&store, e)) {
-        Ok(phone) => phone,
-        Err(page) => return Ok(*page),
-    };
-    let masked = phone.masked();
-    let hash = phone.hash(&key);
-    let now = jiff::Timestamp::now().as_millisecond();
-    let (member_id, already) = with_db(&db, move |db| {
-        db.join(&crate::db::NewMember {
-            phone_hash: &hash,
-            phone_masked: &masked,
-            consent_version: claims::CONSENT_VERSION,
-            consent_at_ms: now,
-            store: &store,
-            enrolled_at_ms: now,
-        })
-    })
-    .await?;
-    tracing::info!(member_id, already, "joined");
-    Ok(html(StatusCode::OK, claims::joined_page(&phone.masked())))
 }
 
 /// Enrollments per request, at most.
@@ -725,129 +564,4 @@ async fn upload(
     .await?;
     tracing::info!(sales = count, "batch ingested");
     Ok(axum::Json(response).into_response())
-}
-
-/// TLS from PEM files: the certificate chain and its private key.
-#[derive(Clone, Debug)]
-pub struct TlsFiles {
-    pub cert: std::path::PathBuf,
-    pub key: std::path::PathBuf,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ServeError {
-    #[error("cannot listen: {0}")]
-    Listen(#[from] std::io::Error),
-    #[error("cannot read {path}: {reason}")]
-    Pem { path: String, reason: String },
-    #[error("bad TLS certificate or key: {0}")]
-    Tls(String),
-}
-
-fn tls_acceptor(files: &TlsFiles) -> Result<tokio_rustls::TlsAcceptor, ServeError> {
-    use tokio_rustls::rustls;
-    use tokio_rustls::rustls::pki_types::pem::PemObject;
-    use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    let pem = |path: &std::path::Path, reason: String| ServeError::Pem {
-        path: path.display().to_string(),
-        reason,
-    };
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&files.cert)
-        .map_err(|e| pem(&files.cert, e.to_string()))?
-        .collect::<Result<_, _>>()
-        .map_err(|e| pem(&files.cert, e.to_string()))?;
-    let key =
-        PrivateKeyDer::from_pem_file(&files.key).map_err(|e| pem(&files.key, e.to_string()))?;
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| ServeError::Tls(e.to_string()))?
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .map_err(|e| ServeError::Tls(e.to_string()))?;
-    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
-}
-
-/// Accepts TCP connections and completes their TLS handshake, dropping (and logging) any
-/// client that fails it or takes more than ten seconds.
-struct TlsListener {
-    tcp: tokio::net::TcpListener,
-    acceptor: tokio_rustls::TlsAcceptor,
-}
-
-impl axum::serve::Listener for TlsListener {
-    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        loop {
-            let Ok((tcp, addr)) = self.tcp.accept().await else {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            };
-            match tokio::time::timeout(Duration::from_secs(10), self.acceptor.accept(tcp)).await {
-                Ok(Ok(tls)) => return (tls, addr),
-                Ok(Err(e)) => tracing::warn!(%addr, "TLS handshake failed: {e}"),
-                Err(_) => tracing::warn!(%addr, "TLS handshake timed out"),
-            }
-        }
-    }
-
-    fn local_addr(&self) -> std::io::Result<SocketAddr> {
-        self.tcp.local_addr()
-    }
-}
-
-/// A running server, for tests and embedding: it serves on its own runtime thread.
-#[derive(Debug)]
-pub struct RunningServer {
-    pub address: SocketAddr,
-}
-
-impl RunningServer {
-    /// The plain-HTTP URL; a TLS server is at the same address with `https://`.
-    pub fn url(&self) -> String {
-        format!("http://{}", self.address)
-    }
-}
-
-/// Starts HQ on `listen` (port 0 for any free port) with `store`, in the background, over
-/// plain HTTP (behind a TLS-terminating proxy) or over TLS from the given files.
-pub fn spawn_with(
-    listen: &str,
-    store: Box<dyn HqStore>,
-    tls: Option<&TlsFiles>,
-) -> Result<RunningServer, ServeError> {
-    let acceptor = tls.map(tls_acceptor).transpose()?;
-    let listener = std::net::TcpListener::bind(listen)?;
-    listener.set_nonblocking(true)?;
-    let address = listener.local_addr()?;
-    let app = router(store);
-    std::thread::Builder::new()
-        .name("till-hq".into())
-        .spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build();
-            let Ok(runtime) = runtime else { return };
-            runtime.block_on(async move {
-                let Ok(tcp) = tokio::net::TcpListener::from_std(listener) else {
-                    return;
-                };
-                let _ = match acceptor {
-                    Some(acceptor) => axum::serve(TlsListener { tcp, acceptor }, app).await,
-                    None => axum::serve(tcp, app).await,
-                };
-            });
-        })?;
-    Ok(RunningServer { address })
-}
-
-/// [`spawn_with`] over plain HTTP.
-pub fn spawn(listen: &str, store: Box<dyn HqStore>) -> std::io::Result<RunningServer> {
-    spawn_with(listen, store, None).map_err(|e| match e {
-        ServeError::Listen(e) => e,
-        other => std::io::Error::other(other.to_string()),
-    })
 }

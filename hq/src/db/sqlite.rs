@@ -1,0 +1,296 @@
+//! The embedded SQLite backend of [`HqStore`]; ingest runs in one transaction per batch, so a
+//! batch is stored whole or not at all, and sales are unique by sale ID and by (store, terminal,
+//! sequence). This file holds the connection, stores, terminals and their tokens, member keys
+//! and settings; the schema, sales, members and claims, and what HQ publishes (the catalog and
+//! the points rules) are in its submodules.
+
+use std::path::Path;
+
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use till_sync::api::{Enrolled, Enrollment, MemberDelta, UploadResponse, UploadedSale};
+use till_sync::catalog::{CatalogDelta, CatalogRow};
+use till_sync::loyalty::LoyaltyRule;
+
+use crate::catalog::Published;
+use crate::claims::{Claim, ClaimOutcome};
+
+use super::{
+    Device, HqError, HqStore, NewMember, Result, StoreSummary, TerminalStatus, chain_status,
+    digest, new_member_key, secret,
+};
+
+mod members;
+mod publish;
+mod sales;
+mod schema;
+
+use schema::SCHEMA;
+
+fn now_ms() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
+}
+
+#[derive(Debug)]
+pub struct SqliteStore {
+    conn: Connection,
+}
+
+impl SqliteStore {
+    pub fn open(path: &Path) -> Result<SqliteStore> {
+        let conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(SqliteStore { conn })
+    }
+}
+
+impl HqStore for SqliteStore {
+    fn add_store(&mut self, store: &str, name: &str) -> Result<()> {
+        match self.conn.execute(
+            "INSERT INTO stores (id, name) VALUES (?1, ?2)",
+            params![store, name],
+        ) {
+            Ok(_) => Ok(()),
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+            {
+                Err(HqError::Exists(format!("store {store}")))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn add_terminal(&mut self, store: &str, terminal: &str) -> Result<String> {
+        let exists: bool = self
+            .conn
+            .prepare("SELECT 1 FROM stores WHERE id = ?1")?
+            .exists([store])?;
+        if !exists {
+            return Err(HqError::UnknownStore(store.into()));
+        }
+        let code = secret(12);
+        let inserted = self.conn.execute(
+            "INSERT INTO terminals (store_id, terminal_id, code_hash) VALUES (?1, ?2, ?3)
+             ON CONFLICT (store_id, terminal_id) DO NOTHING",
+            params![store, terminal, digest(&code)],
+        )?;
+        if inserted == 0 {
+            return Err(HqError::Exists(format!("terminal {store}/{terminal}")));
+        }
+        Ok(code)
+    }
+
+    fn register(&mut self, code: &str, device: &Device<'_>) -> Result<(String, String, String)> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let (fresh, bound) = device.code_hashes(code);
+        let found: Option<(String, String)> = tx
+            .query_row(
+                "SELECT store_id, terminal_id FROM terminals
+                 WHERE code_hash = ?1 OR (?2 IS NOT NULL AND code_hash = ?2)",
+                params![fresh, bound],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let (store, terminal) = found.ok_or(HqError::BadCode)?;
+        device.check(&store, &terminal)?;
+        let token = secret(40);
+        // The code stays, bound to this device, until the token is first used (see
+        // `authenticate`); without a device value it is spent now.
+        tx.execute(
+            "UPDATE terminals SET token_hash = ?3, code_hash = ?4
+             WHERE store_id = ?1 AND terminal_id = ?2",
+            params![store, terminal, digest(&token), bound],
+        )?;
+        tx.commit()?;
+        Ok((store, terminal, token))
+    }
+
+    fn reissue_code(&mut self, store: &str, terminal: &str) -> Result<String> {
+        let code = secret(12);
+        let updated = self.conn.execute(
+            "UPDATE terminals SET code_hash = ?3, token_hash = NULL
+             WHERE store_id = ?1 AND terminal_id = ?2",
+            params![store, terminal, digest(&code)],
+        )?;
+        if updated == 0 {
+            return Err(HqError::UnknownTerminal(format!("{store}/{terminal}")));
+        }
+        Ok(code)
+    }
+
+    fn authenticate(&mut self, token: &str) -> Result<Option<(String, String)>> {
+        let found: Option<(String, String, bool)> = self
+            .conn
+            .prepare_cached(
+                "SELECT store_id, terminal_id, code_hash IS NOT NULL FROM terminals WHERE token_hash = ?1",
+            )?
+            .query_row([digest(token)], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .optional()?;
+        let Some((store, terminal, code_unspent)) = found else {
+            return Ok(None);
+        };
+        if code_unspent {
+            // The terminal has its token: its registration code is spent now.
+            self.conn.execute(
+                "UPDATE terminals SET code_hash = NULL WHERE token_hash = ?1 AND code_hash IS NOT NULL",
+                [digest(token)],
+            )?;
+        }
+        Ok(Some((store, terminal)))
+    }
+
+    fn ingest(
+        &mut self,
+        store: &str,
+        terminal: &str,
+        key: &str,
+        body_hash: &str,
+        sales: &[UploadedSale],
+    ) -> Result<UploadResponse> {
+        self.ingest_impl(store, terminal, key, body_hash, sales)
+    }
+
+    fn summaries(&mut self) -> Result<Vec<StoreSummary>> {
+        self.summaries_impl()
+    }
+
+    fn rotate_member_key(&mut self) -> Result<(u64, String)> {
+        let key = new_member_key();
+        self.conn.execute(
+            "INSERT INTO member_keys (key_hex, created_ms) VALUES (?1, ?2)",
+            params![key, now_ms()],
+        )?;
+        Ok((
+            u64::try_from(self.conn.last_insert_rowid()).unwrap_or(0),
+            key,
+        ))
+    }
+
+    fn member_known(&mut self, member_id: &str) -> Result<bool> {
+        self.member_known_impl(member_id)
+    }
+
+    fn points_ledger(&mut self, member_id: &str) -> Result<Vec<(String, i64)>> {
+        self.points_ledger_impl(member_id)
+    }
+
+    fn member_keys(&mut self) -> Result<Vec<(u64, String)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, key_hex FROM member_keys ORDER BY id DESC LIMIT 2")?;
+        let keys = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(keys)
+    }
+
+    fn enroll(&mut self, store: &str, enrollments: &[Enrollment]) -> Result<Vec<Enrolled>> {
+        self.enroll_impl(store, enrollments)
+    }
+
+    fn member_delta(&mut self, since: u64, limit: usize) -> Result<MemberDelta> {
+        self.member_delta_impl(since, limit)
+    }
+
+    fn claim(&mut self, claim: &Claim) -> Result<ClaimOutcome> {
+        self.claim_impl(claim)
+    }
+
+    fn setting(&mut self, key: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .optional()?)
+    }
+
+    fn set_setting(&mut self, key: &str, value: &str) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO settings (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            params![key, value],
+        )?;
+        Ok(())
+    }
+
+    fn loyalty_rules(&mut self) -> Result<Vec<LoyaltyRule>> {
+        self.loyalty_rules_impl()
+    }
+
+    fn publish_loyalty(&mut self, points_per_yuan: i64) -> Result<LoyaltyRule> {
+        self.publish_loyalty_impl(points_per_yuan)
+    }
+
+    fn join(&mut self, new: &NewMember<'_>) -> Result<(String, bool)> {
+        self.join_impl(new)
+    }
+
+    fn claimed(&mut self, store: &str, terminal: &str, seq: u64) -> Result<bool> {
+        self.claimed_impl(store, terminal, seq)
+    }
+
+    fn publish_catalog(&mut self, rows: &[CatalogRow]) -> Result<Published> {
+        self.publish_catalog_impl(rows)
+    }
+
+    fn catalog_delta(
+        &mut self,
+        since: u64,
+        upto: Option<u64>,
+        after: &str,
+        limit: usize,
+    ) -> Result<CatalogDelta> {
+        self.catalog_delta_impl(since, upto, after, limit)
+    }
+
+    fn terminals(&mut self) -> Result<Vec<TerminalStatus>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT t.store_id, t.terminal_id, t.token_hash IS NOT NULL, t.last_sync_ms,
+                    coalesce(max(s.seq), 0), count(s.seq)
+             FROM terminals t LEFT JOIN sales s ON s.store_id = t.store_id AND s.terminal_id = t.terminal_id
+             GROUP BY t.store_id, t.terminal_id ORDER BY t.store_id, t.terminal_id",
+        )?;
+        let mut terminals: Vec<TerminalStatus> = stmt
+            .query_map([], |r| {
+                Ok(TerminalStatus {
+                    store: r.get(0)?,
+                    terminal: r.get(1)?,
+                    registered: r.get(2)?,
+                    last_sync_ms: r.get(3)?,
+                    last_seq: r.get(4)?,
+                    sales: r.get(5)?,
+                    ..TerminalStatus::default()
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        for t in &mut terminals {
+            let mut stmt = self.conn.prepare(
+                "SELECT seq, prev_hash, hash FROM sales WHERE store_id = ?1 AND terminal_id = ?2 ORDER BY seq",
+            )?;
+            let links: Vec<(u64, String, String)> = stmt
+                .query_map(params![t.store, t.terminal], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            let chain = chain_status(&links);
+            (t.gaps, t.breaks) = (chain.gaps, chain.breaks);
+        }
+        Ok(terminals)
+    }
+}
+
+/// The next value of a counter, taken inside the caller's transaction.
+fn next_counter(tx: &Transaction<'_>, name: &str) -> Result<u64> {
+    Ok(tx
+        .prepare_cached(
+            "INSERT INTO counters (name, value) VALUES (?1, 1)
+             ON CONFLICT (name) DO UPDATE SET value = counters.value + 1 RETURNING value",
+        )?
+        .query_row([name], |r| r.get(0))?)
+}

@@ -1,0 +1,177 @@
+//! The customers' pages HQ serves: claiming an anonymous sale from its receipt's QR code, and
+//! joining as a member from the customer display's.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use till_sync::member::{self as member_code, Phone, verify_claim};
+
+use crate::claims::{self, Claim, ClaimOutcome};
+
+use super::{ApiError, Db, with_db};
+
+/// The sale a claim token names, if its signature verifies with one of the chain's member keys
+/// (the current one or the one before), and the current key, which phones are hashed with.
+async fn claimed_sale(
+    db: &Db,
+    token: &str,
+) -> Result<Option<((String, String, u64), member_code::MemberKey)>, ApiError> {
+    let shape = token.len() <= 100
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+    if !shape {
+        return Ok(None);
+    }
+    let keys: Vec<member_code::MemberKey> = with_db(db, |db| db.member_keys())
+        .await?
+        .iter()
+        .filter_map(|(_, hex)| member_code::MemberKey::parse_hex(hex).ok())
+        .collect();
+    // A token verifies only with a key, so the current key is there whenever the sale is.
+    Ok(verify_claim(&keys, token).zip(keys.into_iter().next()))
+}
+
+fn html(status: StatusCode, body: String) -> Response {
+    (status, axum::response::Html(body)).into_response()
+}
+
+/// The claim page a receipt's QR code opens: phone number and consent.
+pub(super) async fn claim_form(
+    State(db): State<Db>,
+    axum::extract::Path(token): axum::extract::Path<String>,
+) -> Result<Response, ApiError> {
+    let Some(((store, terminal, seq), _)) = claimed_sale(&db, &token).await? else {
+        return Ok(html(StatusCode::NOT_FOUND, claims::invalid_page()));
+    };
+    if with_db(&db, move |db| db.claimed(&store, &terminal, seq)).await? {
+        return Ok(html(StatusCode::OK, claims::already_claimed_page()));
+    }
+    Ok(html(StatusCode::OK, claims::form_page(&token, None)))
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub(super) struct ClaimForm {
+    #[serde(default)]
+    phone: String,
+    consent: Option<String>,
+}
+
+/// A claim: the phone's member (new if need be) gets the sale now, or when it arrives.
+pub(super) async fn claim_submit(
+    State(db): State<Db>,
+    axum::extract::Path(token): axum::extract::Path<String>,
+    form: Result<axum::Form<ClaimForm>, axum::extract::rejection::FormRejection>,
+) -> Result<Response, ApiError> {
+    let Some(((store, terminal, seq), key)) = claimed_sale(&db, &token).await? else {
+        return Ok(html(StatusCode::NOT_FOUND, claims::invalid_page()));
+    };
+    let phone = match phone_and_consent(form, |e| claims::form_page(&token, e)) {
+        Ok(phone) => phone,
+        Err(page) => return Ok(*page),
+    };
+    let claim = Claim {
+        store,
+        terminal,
+        seq,
+        phone_hash: phone.hash(&key),
+        phone_masked: phone.masked(),
+        consent_version: claims::CONSENT_VERSION.to_string(),
+        at_ms: jiff::Timestamp::now().as_millisecond(),
+    };
+    let masked = claim.phone_masked.clone();
+    let outcome = with_db(&db, move |db| db.claim(&claim)).await?;
+    tracing::info!(?outcome, "claim");
+    let status = match outcome {
+        ClaimOutcome::AlreadyClaimed | ClaimOutcome::MemberSale => StatusCode::CONFLICT,
+        ClaimOutcome::Attributed { .. } | ClaimOutcome::Waiting { .. } => StatusCode::OK,
+    };
+    Ok(html(status, claims::outcome_page(&outcome, &masked)))
+}
+
+/// Reads the phone form: the number and the consent, or the page to show again and why.
+fn phone_and_consent(
+    form: Result<axum::Form<ClaimForm>, axum::extract::rejection::FormRejection>,
+    again: impl Fn(Option<(&str, &str)>) -> String,
+) -> Result<Phone, Box<Response>> {
+    let retry = |zh: &str, en: &str| {
+        Box::new(html(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            again(Some((zh, en))),
+        ))
+    };
+    let Ok(axum::Form(form)) = form else {
+        return Err(retry("请填写手机号。", "Please enter your mobile number."));
+    };
+    let Ok(phone) = Phone::parse(&form.phone) else {
+        return Err(retry(
+            "手机号应为 11 位数字，以 1 开头。",
+            "A mobile number is 11 digits starting with 1.",
+        ));
+    };
+    if form.consent.as_deref() != Some("yes") {
+        return Err(retry(
+            "请勾选同意后再提交。",
+            "Please tick the consent box first.",
+        ));
+    }
+    Ok(phone)
+}
+
+/// The current member key, which phone hashes are made with.
+async fn current_key(db: &Db) -> Result<Option<member_code::MemberKey>, ApiError> {
+    Ok(with_db(db, |db| db.member_keys())
+        .await?
+        .first()
+        .and_then(|(_, hex)| member_code::MemberKey::parse_hex(hex).ok()))
+}
+
+fn store_id_shape(store: &str) -> bool {
+    (1..=16).contains(&store.len()) && store.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+/// The join page behind the customer display's QR code.
+pub(super) async fn join_form(axum::extract::Path(store): axum::extract::Path<String>) -> Response {
+    if !store_id_shape(&store) {
+        return html(StatusCode::NOT_FOUND, claims::invalid_page());
+    }
+    html(StatusCode::OK, claims::join_page(&store, None))
+}
+
+/// Joining: the phone's member, created if new, whom every till finds by phone after its
+/// next sync.
+pub(super) async fn join_submit(
+    State(db): State<Db>,
+    axum::extract::Path(store): axum::extract::Path<String>,
+    form: Result<axum::Form<ClaimForm>, axum::extract::rejection::FormRejection>,
+) -> Result<Response, ApiError> {
+    if !store_id_shape(&store) {
+        return Ok(html(StatusCode::NOT_FOUND, claims::invalid_page()));
+    }
+    let Some(key) = current_key(&db).await? else {
+        return Ok(html(
+            StatusCode::SERVICE_UNAVAILABLE,
+            claims::unavailable_page(),
+        ));
+    };
+    let phone = match phone_and_consent(form, |e| claims::join_page(&store, e)) {
+        Ok(phone) => phone,
+        Err(page) => return Ok(*page),
+    };
+    let masked = phone.masked();
+    let hash = phone.hash(&key);
+    let now = jiff::Timestamp::now().as_millisecond();
+    let (member_id, already) = with_db(&db, move |db| {
+        db.join(&crate::db::NewMember {
+            phone_hash: &hash,
+            phone_masked: &masked,
+            consent_version: claims::CONSENT_VERSION,
+            consent_at_ms: now,
+            store: &store,
+            enrolled_at_ms: now,
+        })
+    })
+    .await?;
+    tracing::info!(member_id, already, "joined");
+    Ok(html(StatusCode::OK, claims::joined_page(&phone.masked())))
+}
