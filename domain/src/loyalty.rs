@@ -7,8 +7,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::money::Currency;
-
 /// The most points per yuan a rule may give: anything above is a typo, not a promotion.
 pub const MAX_POINTS_PER_YUAN: u32 = 100;
 
@@ -61,20 +59,30 @@ impl LoyaltyRule {
         }
     }
 
-    /// Points for paying `paid_minor` (minor units, fen) in `currency` (ISO 4217 code): whole
-    /// major units times the rate, rounded down; nothing for nothing paid. A currency the
-    /// terminal does not sell in counts 100 minor units to the major one.
+    /// Points for paying `paid_minor` (minor units, fen) in `currency` (ISO 4217 code, as a
+    /// sale record carries it): whole major units times the rate, rounded down; nothing for
+    /// nothing paid.
     pub fn points(&self, paid_minor: i64, currency: &str) -> i64 {
-        let per_major = currency
-            .parse::<Currency>()
-            .map_or(100, |c| c.minor_per_major());
-        paid_minor.max(0) / per_major * i64::from(self.points_per_yuan)
+        paid_minor.max(0) / minor_per_major(currency) * i64::from(self.points_per_yuan)
+    }
+}
+
+/// Minor units per major unit of the currency code a record carries, exactly as HQ has always
+/// credited points: 1 for the yen and the won, else 100. It is matched on the code as written
+/// (not through [`crate::Currency`]'s lenient parse), so a record earns what it earned when it was
+/// first checked; for the currencies a till sells in it agrees with
+/// [`crate::Currency::minor_per_major`].
+fn minor_per_major(currency: &str) -> i64 {
+    match currency {
+        "JPY" | "KRW" => 1,
+        _ => 100,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::money::Currency;
 
     #[test]
     fn rates_outside_one_to_a_hundred_are_refused() {
@@ -92,5 +100,13 @@ mod tests {
         assert_eq!(two.points(1010, "JPY"), 2020);
         assert_eq!(two.points(99, "CNY"), 0);
         assert_eq!(two.points(-5, "CNY"), 0);
+    }
+
+    #[test]
+    fn the_minor_unit_agrees_with_every_currency_a_till_sells_in() {
+        for code in ["CNY", "USD", "EUR", "HKD", "JPY"] {
+            let currency: Currency = code.parse().unwrap();
+            assert_eq!(minor_per_major(code), currency.minor_per_major(), "{code}");
+        }
     }
 }

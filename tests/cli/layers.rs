@@ -6,7 +6,8 @@
 //! module's `crate::`, `super::` and (from the binary) `till::` paths, and lifts every
 //! reference to the two sibling modules it joins: `checkout::members → store::sales` counts
 //! as `checkout → store`. A module may use its own parent or children (that is nesting, not a
-//! cycle); any other loop fails with the modules around it.
+//! cycle); any other loop fails with the modules around it. What it cannot see: a path through
+//! a parent's `pub use` counts as a use of the parent, and macros called by bare name.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -34,9 +35,12 @@ fn without_tests(source: &str) -> String {
     let mut lines = source.lines().peekable();
     while let Some(line) = lines.next() {
         if line.trim() == "#[cfg(test)]"
-            && lines
-                .peek()
-                .is_some_and(|next| next.trim_start().starts_with("mod "))
+            && lines.peek().is_some_and(|next| {
+                let next = next.trim_start();
+                ["mod ", "pub mod ", "pub(crate) mod ", "pub(super) mod "]
+                    .iter()
+                    .any(|start| next.starts_with(start))
+            })
         {
             let indent = line.len() - line.trim_start().len();
             let header = lines.next().unwrap_or_default();
