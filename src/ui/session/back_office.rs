@@ -1,0 +1,76 @@
+//! The back office: today's figures, Sync now, the language, the cash drawer.
+
+use super::*;
+
+impl Session {
+    pub fn back_office_loaded(&mut self, today: DaySummary, sync: SyncState) {
+        self.today = Some(today);
+        self.sync = sync;
+    }
+
+    pub fn sync_now(&mut self) -> Option<Task> {
+        if self.syncing {
+            return None;
+        }
+        self.syncing = true;
+        self.back_office_message = None;
+        Some(Task::Sync)
+    }
+
+    /// The answer to [`Task::Sync`]: a summary line, or why it failed.
+    pub fn synced(
+        &mut self,
+        result: Result<crate::sync::SyncReport, crate::sync::SyncNowError>,
+        sync: SyncState,
+    ) {
+        self.syncing = false;
+        // The counts are re-read from the store after the sync, whatever its outcome: the
+        // screen never shows a figure the store does not hold.
+        self.sync = sync;
+        self.back_office_message = match result {
+            Ok(report) => Message::info(self.lang.sync_report(&report)),
+            Err(error) => Message::error(self.lang.sync_error(&error)),
+        };
+    }
+
+    pub fn set_language(&mut self, lang: Lang) {
+        self.lang = lang;
+    }
+
+    /// The back office's "Open drawer": a no-sale opening, for managers.
+    pub fn open_drawer(&mut self) -> Option<Task> {
+        // Only a manager reaches the back office (by login, or by a manager's PIN).
+        if self.screen != Screen::BackOffice {
+            return None;
+        }
+        self.drawer = Some(DrawerState::Opening);
+        self.back_office_message = Message::info(self.t("正在打开钱箱…", "opening the drawer…"));
+        Some(Task::OpenDrawer)
+    }
+
+    /// What became of a drawer pulse ([`Task::OpenDrawer`], or a cash sale's commit).
+    pub fn drawer_done(&mut self, result: Result<(), till_drivers::printer::PrintError>) {
+        let state = match result {
+            Ok(()) => DrawerState::Opened,
+            Err(error) => DrawerState::Failed(error),
+        };
+        if self.screen == Screen::BackOffice {
+            self.back_office_message = match &state {
+                DrawerState::Failed(error) => Message::error(self.lang.pick(
+                    &format!("钱箱未打开：{}", self.lang.print_error(error)),
+                    &format!("the drawer did not open: {}", self.lang.print_error(error)),
+                )),
+                _ => Message::info(self.t("钱箱已打开", "drawer opened")),
+            };
+        }
+        self.drawer = Some(state);
+    }
+
+    pub fn close_side_screen(&mut self) {
+        self.screen = if self.cashier.is_some() {
+            Screen::Sale
+        } else {
+            Screen::Login
+        };
+    }
+}

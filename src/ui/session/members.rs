@@ -1,0 +1,137 @@
+//! Member capture on the sale screen: the phone being keyed, the member code, the which-member question, detaching; the rules are the checkout engine's (`checkout::members`).
+
+use super::*;
+
+impl Session {
+    /// The member panel: start keying the customer's phone number (scanning their member QR
+    /// code works at any time without this).
+    pub fn member(&mut self) {
+        if self.member_prompt.is_some() {
+            return;
+        }
+        self.phone_entry = Some(String::new());
+        self.sale_message = Message::info(self.t(
+            "输入顾客手机号，按 ↵ 查找；或扫描会员码",
+            "key the customer's phone number and press ↵, or scan their member code",
+        ));
+    }
+
+    pub(super) fn lookup_phone(&mut self) {
+        let keyed = self.phone_entry.clone().unwrap_or_default();
+        match self.checkout.find_by_phone(&keyed) {
+            Ok(PhoneLookup::Member(member)) => {
+                self.phone_entry = None;
+                self.offer(member, None);
+            }
+            Ok(PhoneLookup::NotEnrolled(phone)) => {
+                self.phone_entry = None;
+                self.member_prompt = Some(MemberPrompt::Consent { phone });
+            }
+            Err(error @ CheckoutError::Member(MemberRefusal::BadPhone(_))) => {
+                // The number stays on the keypad to be corrected.
+                self.sale_message = Message::error(self.refusal(&error));
+            }
+            Err(error) => {
+                self.phone_entry = None;
+                self.sale_message = Message::error(self.refusal(&error));
+            }
+        }
+    }
+
+    /// Verifies a scanned member code and attaches its member (asking which member first if
+    /// another is on the ticket), or says why not. The rules are the engine's.
+    pub(super) fn attach_code(&mut self, code: &MemberCode) -> Result<(), String> {
+        let now = now_step();
+        let member = self
+            .checkout
+            .check_member_code(code, now)
+            .map_err(|e| self.refusal(&e))?;
+        self.offer(member, Some(code.clone()));
+        Ok(())
+    }
+
+    /// Puts a member found by code or phone on the ticket, or asks which one to keep if
+    /// another is already there.
+    pub(super) fn offer(&mut self, member: Member, code: Option<MemberCode>) {
+        if self
+            .ticket_member()
+            .is_some_and(|current| current.member_id != member.member_id)
+        {
+            self.member_prompt = Some(MemberPrompt::Replace { new: member, code });
+            return;
+        }
+        self.take_member(member, code, false);
+    }
+
+    pub(super) fn take_member(&mut self, member: Member, code: Option<MemberCode>, replace: bool) {
+        let attached = match &code {
+            Some(code) => self
+                .checkout
+                .attach_code(code, now_step(), replace)
+                .cloned(),
+            None => self.checkout.attach(member, replace).cloned(),
+        };
+        self.sale_message = match attached {
+            Ok(member) => Message::info(self.lang.pick(
+                &format!("已关联会员 {}", member_title(&member)),
+                &format!("member {} attached", member_title(&member)),
+            )),
+            Err(error) => Message::error(self.refusal(&error)),
+        };
+    }
+
+    /// The customer's or cashier's answer: accept consent / keep the new member (true), or
+    /// refuse consent / keep the current member (false).
+    pub fn answer_member_prompt(&mut self, yes: bool) {
+        let Some(prompt) = self.member_prompt.take() else {
+            return;
+        };
+        match (prompt, yes) {
+            (MemberPrompt::Consent { phone }, true) => {
+                let now = jiff::Timestamp::now().as_millisecond();
+                match self.checkout.enroll(&phone, now, true) {
+                    Ok(_) => {
+                        self.sale_message = Message::info(self.lang.pick(
+                            &format!("新会员 {} 已入会，本单积分已计入", phone.masked()),
+                            &format!(
+                                "new member {} enrolled; this sale earns points",
+                                phone.masked()
+                            ),
+                        ));
+                    }
+                    Err(error) => self.sale_message = Message::error(self.refusal(&error)),
+                }
+            }
+            (MemberPrompt::Consent { .. }, false) => {
+                self.sale_message = Message::info(self.t(
+                    "顾客未同意，本单按匿名销售（小票附领取码）",
+                    "consent refused: the sale stays anonymous (the receipt carries a claim code)",
+                ));
+            }
+            (MemberPrompt::Replace { new, code }, true) => self.take_member(new, code, true),
+            (MemberPrompt::Replace { .. }, false) => {
+                self.sale_message = Message::info(self.t("保留原会员", "kept the first member"));
+            }
+        }
+    }
+
+    /// The member panel's ✕: leaves phone entry if a number is being keyed, or else detaches
+    /// the member from the ticket.
+    pub fn detach_member(&mut self) {
+        if self.phone_entry.take().is_some() {
+            self.sale_message = None;
+            return;
+        }
+        if let Some(member) = self.checkout.detach_member() {
+            self.sale_message = Message::info(self.lang.pick(
+                &format!("已取消关联会员 {}", member_title(&member)),
+                &format!("member {} detached", member_title(&member)),
+            ));
+        }
+    }
+
+    /// Points the open ticket would earn a member: the engine's rule, on what they pay.
+    pub fn points_this_sale(&self) -> i64 {
+        self.checkout.points_this_sale()
+    }
+}

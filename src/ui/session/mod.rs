@@ -1,0 +1,385 @@
+//! The touchscreen's controller: what is on screen, what each touch and key does, and which
+//! slow work (PIN hashing, committing, syncing) must leave the UI thread.
+//!
+//! It knows no Slint window: the screen modules read its state into their adapters, and tests
+//! drive it directly. Slow work comes out as a [`Task`]; the caller runs it elsewhere and hands
+//! the result back (`logged_in`, `committed`, …).
+
+use std::time::Instant;
+
+use slint::platform::Key;
+use till_sync::SaleRecord;
+
+use super::text::Lang;
+use super::wedge::{Wedge, WedgeKey};
+use crate::checkout::members::now_step;
+use crate::checkout::{
+    Checkout, CheckoutError, ManagerApproval, MemberRefusal, PhoneLookup, ScanOutcome,
+};
+use crate::printing::PrinterState;
+use crate::staff::{PinGuard, PinPrompt};
+use crate::store::{DaySummary, Member, OpenTicket, ParkedTicket, Role, SaleExtras, StaffMember};
+use till_domain::scan::MemberCode;
+use till_domain::scan::{PaymentProvider, Scan};
+use till_domain::ticket::TicketError;
+use till_domain::{Currency, Discount, LineId, Money, Quantity, Tender, TenderKind, classify};
+use till_sync::member::Phone;
+
+mod approval;
+mod back_office;
+mod keyboard;
+mod login;
+mod members;
+mod payment;
+mod sale;
+mod scans;
+
+/// Cash over this needs the cashier to confirm it (a slip of the keypad, or a fake note).
+pub const LARGE_CASH: i64 = 10_000_000;
+/// The tenders on the payment screen, in button order.
+pub const PAYMENT_KINDS: [TenderKind; 4] = [
+    TenderKind::Cash,
+    TenderKind::Card,
+    TenderKind::WeChatPay,
+    TenderKind::Alipay,
+];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Screen {
+    Login,
+    Sale,
+    Payment,
+    Complete,
+    Parked,
+    BackOffice,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Message {
+    pub text: String,
+    pub error: bool,
+}
+
+impl Message {
+    fn error(text: String) -> Option<Message> {
+        Some(Message { text, error: true })
+    }
+    fn info(text: String) -> Option<Message> {
+        Some(Message { text, error: false })
+    }
+}
+
+/// Work the UI thread must not do itself.
+#[derive(Clone, Debug)]
+pub enum Task {
+    /// Check a PIN against argon2 hashes; the answer is the first staff member it matches.
+    CheckPin {
+        purpose: PinPurpose,
+        pin: String,
+        candidates: Vec<(StaffMember, String)>,
+    },
+    /// Commit a paid ticket and queue its receipt.
+    Commit(Box<SaleRecord>, SaleExtras),
+    /// Read today's takings and the sync state for the back office.
+    LoadBackOffice,
+    /// Sync with HQ now.
+    Sync,
+    /// Open the cash drawer without a sale (a manager, from the back office).
+    OpenDrawer,
+    /// Keep a PIN prompt's wrong-PIN count and lockout on disk.
+    SavePinGuard(PinPrompt, PinGuard),
+    /// Keep the open ticket on disk as it now is (None: there is none), so that a restart
+    /// never loses it.
+    SaveOpenTicket(Option<Box<OpenTicket>>),
+}
+
+/// The cash drawer, as the cashier needs to know it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DrawerState {
+    /// The pulse is on its way (the sale took cash, or a manager asked).
+    Opening,
+    Opened,
+    /// The printer it is wired to could not be reached: give change from elsewhere, or have a
+    /// manager open it from the back office.
+    Failed(till_drivers::printer::PrintError),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PinPurpose {
+    Login,
+    /// The approval prompt with this number: an answer for one the cashier has cancelled
+    /// must not approve the next.
+    Approval(u64),
+}
+
+/// What the back office shows about syncing.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SyncState {
+    pub registered: bool,
+    pub pending: u64,
+    pub last_success_ms: Option<i64>,
+    pub last_error: Option<String>,
+}
+
+/// An action waiting for a manager's PIN.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Pending {
+    Void(LineId),
+    DiscountLine(LineId, Discount),
+    DiscountTicket(Discount),
+    OpenBackOffice,
+}
+
+#[derive(Clone, Debug)]
+pub struct Approval {
+    /// Tells this prompt from the next, for the PIN check's answer.
+    pub id: u64,
+    pub pending: Pending,
+    pub reason: String,
+    pub pin: String,
+    pub message: Option<String>,
+    pub checking: bool,
+}
+
+/// A quick key: a product without a barcode, one touch away.
+#[derive(Clone, Debug)]
+pub struct QuickItem {
+    pub code: String,
+    pub name_zh: String,
+    pub name_en: String,
+    pub price: i64,
+}
+
+/// Member capture settings from `[member]` in the config.
+#[derive(Clone, Debug)]
+pub struct MemberSettings {
+    pub consent_version: String,
+    pub consent_zh: String,
+    pub consent_en: String,
+    pub public_url: String,
+}
+
+impl Default for MemberSettings {
+    fn default() -> Self {
+        let defaults = crate::config::MemberSection::default();
+        MemberSettings::from_config(&defaults)
+    }
+}
+
+impl MemberSettings {
+    pub fn from_config(section: &crate::config::MemberSection) -> MemberSettings {
+        MemberSettings {
+            consent_version: section.consent_version.clone(),
+            consent_zh: section.consent_zh.clone(),
+            consent_en: section.consent_en.clone(),
+            public_url: section.public_url.clone(),
+        }
+    }
+}
+
+/// A question about members waiting for the cashier or the customer.
+#[derive(Clone, Debug)]
+pub enum MemberPrompt {
+    /// No member has this phone: ask the customer to accept the consent text.
+    Consent { phone: Phone },
+    /// A second, different member was scanned (`code`: the code that named them, spent only
+    /// if the cashier takes them and the sale commits) or found by phone: keep which?
+    Replace {
+        new: Member,
+        code: Option<MemberCode>,
+    },
+}
+
+/// A member as the panel names them: name, or masked phone, or ID.
+pub fn member_title(member: &Member) -> String {
+    if !member.display_name.is_empty() {
+        member.display_name.clone()
+    } else if let Some(phone) = &member.phone_masked {
+        phone.clone()
+    } else {
+        member.member_id.clone()
+    }
+}
+
+/// The field a key press goes to, and its value when a scanner burst began.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Field {
+    LoginPin,
+    ApprovalPin,
+    Phone,
+    SaleEntry,
+    PaymentEntry,
+    None,
+}
+
+#[derive(Debug)]
+pub struct Session {
+    pub lang: Lang,
+    pub screen: Screen,
+    pub store_name: String,
+    checkout: Checkout,
+    currency: Currency,
+    // Login.
+    pub staff: Vec<StaffMember>,
+    pub login_selected: Option<usize>,
+    pub login_pin: String,
+    pub login_message: Option<Message>,
+    pub checking_login: bool,
+    login_guard: PinGuard,
+    approval_guard: PinGuard,
+    /// Approval prompts opened so far, to number them.
+    approvals: u64,
+    /// Writes that follow from the last action but must not hold up the UI thread; the caller
+    /// hands them to a worker ([`Session::take_deferred`]).
+    deferred: Vec<Task>,
+    /// The open ticket as last handed out to be saved, to save it again only when it changes.
+    saved_ticket: Option<OpenTicket>,
+    pub cashier: Option<StaffMember>,
+    // Sale.
+    pub entry: String,
+    pub entry_focused: bool,
+    /// A product sold by weight that was scanned or keyed without one: the code, and its name.
+    /// The entry takes its weight in kg next, and ↵ adds the line.
+    pub weighing: Option<(String, String)>,
+    pub selected: Option<LineId>,
+    pub sale_message: Option<Message>,
+    pub show_quick_keys: bool,
+    pub quick_keys: Vec<QuickItem>,
+    pub parked_count: usize,
+    // Payment.
+    pub pay_kind: TenderKind,
+    pub pay_entry: String,
+    pub pay_reference: String,
+    pub pay_message: Option<Message>,
+    pub confirm: Option<Tender>,
+    pub committing: bool,
+    // Sale complete.
+    pub last_sale: Option<SaleRecord>,
+    pub printer: Option<PrinterState>,
+    pub drawer: Option<DrawerState>,
+    // Overlays and side screens.
+    pub approval: Option<Approval>,
+    pub parked: Vec<ParkedTicket>,
+    pub parked_message: Option<Message>,
+    pub today: Option<DaySummary>,
+    pub sync: SyncState,
+    pub syncing: bool,
+    pub back_office_message: Option<Message>,
+    // Members (the ticket's member is the checkout engine's: [`Self::ticket_member`]).
+    pub member_prompt: Option<MemberPrompt>,
+    /// The phone number being keyed, when the entry field is taking one.
+    pub phone_entry: Option<String>,
+    pub member_settings: MemberSettings,
+    /// Scans refused so far: each one beeps and flashes the screen's edge.
+    pub alerts: u64,
+    // Keyboard.
+    wedge: Wedge,
+    burst_snapshot: Option<(Field, String)>,
+}
+
+impl Session {
+    pub fn new(
+        checkout: Checkout,
+        lang: Lang,
+        store_name: String,
+        staff: Vec<StaffMember>,
+        quick_keys: Vec<QuickItem>,
+    ) -> Session {
+        let currency = checkout.settings().currency;
+        let parked_count = checkout.parked().map(|p| p.len()).unwrap_or(0);
+        // A lockout survives a restart: the prompts start as they were left.
+        let store = checkout.store();
+        let login_guard = store.pin_guard(PinPrompt::Login).unwrap_or_default();
+        let approval_guard = store.pin_guard(PinPrompt::Approval).unwrap_or_default();
+        Session {
+            lang,
+            screen: Screen::Login,
+            store_name,
+            checkout,
+            currency,
+            login_selected: (staff.len() == 1).then_some(0),
+            staff,
+            login_pin: String::new(),
+            login_message: None,
+            checking_login: false,
+            login_guard,
+            approval_guard,
+            approvals: 0,
+            deferred: Vec::new(),
+            saved_ticket: None,
+            cashier: None,
+            entry: String::new(),
+            entry_focused: true,
+            weighing: None,
+            selected: None,
+            sale_message: None,
+            show_quick_keys: false,
+            quick_keys,
+            parked_count,
+            pay_kind: TenderKind::Cash,
+            pay_entry: String::new(),
+            pay_reference: String::new(),
+            pay_message: None,
+            confirm: None,
+            committing: false,
+            last_sale: None,
+            printer: None,
+            drawer: None,
+            approval: None,
+            parked: Vec::new(),
+            parked_message: None,
+            today: None,
+            sync: SyncState::default(),
+            syncing: false,
+            back_office_message: None,
+            member_prompt: None,
+            phone_entry: None,
+            member_settings: MemberSettings::default(),
+            wedge: Wedge::default(),
+            alerts: 0,
+            burst_snapshot: None,
+        }
+    }
+
+    pub fn checkout(&self) -> &Checkout {
+        &self.checkout
+    }
+
+    /// The member the open ticket is for, if any.
+    pub fn ticket_member(&self) -> Option<&Member> {
+        self.checkout.member()
+    }
+
+    pub fn currency(&self) -> Currency {
+        self.currency
+    }
+
+    pub fn money(&self, minor: i64) -> String {
+        self.lang.money(minor, self.currency)
+    }
+
+    fn t(&self, zh: &str, en: &str) -> String {
+        self.lang.pick(zh, en)
+    }
+
+    fn refusal(&self, error: &CheckoutError) -> String {
+        self.lang.refusal(error, self.currency)
+    }
+}
+
+/// Now, as Unix milliseconds: PIN lockouts are kept in wall-clock time so they outlive a
+/// restart.
+fn now_ms() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
+}
+
+/// Runs a [`Task::CheckPin`]: argon2 is slow by design, so this belongs on a worker thread.
+pub fn check_pin(pin: &str, candidates: &[(StaffMember, String)]) -> Option<StaffMember> {
+    candidates
+        .iter()
+        .find(|(_, hash)| crate::staff::verify_pin(pin, hash))
+        .map(|(member, _)| member.clone())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,250 @@
+//! Scans, from a wedge burst, a serial scanner or the keypad: what each screen does with a code.
+
+use super::*;
+
+impl Session {
+    /// A code from a scanner: serial or keyboard wedge. Whatever is on screen, the scan is
+    /// used or refused with a message; it is never silently dropped. A refused scan also
+    /// counts an alert ([`Session::alerts`]): the till beeps and flashes, since a cashier
+    /// looks at the goods, not the screen.
+    pub fn scan(&mut self, code: &str) -> Option<Task> {
+        let task = self.scan_here(code);
+        if self.scan_was_refused() {
+            self.alerts += 1;
+        }
+        task
+    }
+
+    /// Whether the scan just handled was refused: the screen it met shows an error.
+    pub(super) fn scan_was_refused(&self) -> bool {
+        if self.approval.is_some() {
+            return true;
+        }
+        let message = match self.screen {
+            Screen::Login => &self.login_message,
+            Screen::Sale | Screen::Complete => &self.sale_message,
+            Screen::Payment => &self.pay_message,
+            Screen::Parked => &self.parked_message,
+            Screen::BackOffice => &self.back_office_message,
+        };
+        message.as_ref().is_some_and(|m| m.error)
+    }
+
+    pub(super) fn scan_here(&mut self, code: &str) -> Option<Task> {
+        if let Some(approval) = &mut self.approval {
+            approval.message = Some(self.lang.pick(
+                &format!("先完成店长批准；扫码 {code} 未处理"),
+                &format!("finish the manager approval first; scan {code} was not used"),
+            ));
+            return None;
+        }
+        if self.committing {
+            self.pay_message = Message::error(self.lang.pick(
+                &format!("正在保存本单；扫码 {code} 未处理，请稍后再扫"),
+                &format!("the sale is being saved; scan {code} was not used, scan it again"),
+            ));
+            return None;
+        }
+        if self.member_prompt.is_some() {
+            self.sale_message = Message::error(self.lang.pick(
+                &format!("先回答会员提示；扫码 {code} 未处理"),
+                &format!("answer the member question first; scan {code} was not used"),
+            ));
+            return None;
+        }
+        match self.screen {
+            Screen::Login => {
+                self.login_message =
+                    Message::error(self.t("请先登录再扫码", "log in before scanning"));
+                None
+            }
+            Screen::Complete => {
+                self.new_sale();
+                self.scan_on_sale(code)
+            }
+            Screen::Sale => {
+                // A new scan replaces a product still waiting for its weight, and ends phone
+                // entry: the cashier has moved on (a member code attaches the member anyway).
+                self.weighing = None;
+                self.phone_entry = None;
+                self.scan_on_sale(code)
+            }
+            Screen::Payment => {
+                self.scan_on_payment(code);
+                None
+            }
+            Screen::Parked => {
+                self.parked_message = Message::error(self.lang.pick(
+                    &format!("先关闭挂单列表再扫码；{code} 未处理"),
+                    &format!("close the parked list to scan; {code} was not used"),
+                ));
+                None
+            }
+            Screen::BackOffice => {
+                self.back_office_message = Message::error(self.lang.pick(
+                    &format!("先返回销售再扫码；{code} 未处理"),
+                    &format!("go back to the sale to scan; {code} was not used"),
+                ));
+                None
+            }
+        }
+    }
+
+    pub(super) fn scan_on_sale(&mut self, code: &str) -> Option<Task> {
+        // A number keyed before the scan is its quantity ("3", scan) or weight in kg.
+        let quantity = if self.entry.is_empty() {
+            None
+        } else {
+            match Quantity::parse(&self.entry) {
+                Some(q) => Some(q),
+                None => {
+                    self.sale_message = Message::error(self.lang.pick(
+                        &format!("数量 {} 无效", self.entry),
+                        &format!("quantity {} is not valid", self.entry),
+                    ));
+                    return None;
+                }
+            }
+        };
+        match self
+            .checkout
+            .scan_with_quantity(code, crate::checkout::ScanContext::Sale, quantity)
+        {
+            Ok(ScanOutcome::Added(line)) => {
+                self.entry.clear();
+                self.added(line);
+            }
+            Ok(ScanOutcome::Member(member_code)) => {
+                if let Err(refusal) = self.attach_code(&member_code) {
+                    self.sale_message = Message::error(refusal);
+                }
+            }
+            Ok(ScanOutcome::Receipt(receipt)) => {
+                self.sale_message = Message::info(self.lang.pick(
+                    &format!(
+                        "小票 {}：退货和重打请在后台用 till sales reprint",
+                        receipt.encode()
+                    ),
+                    &format!(
+                        "receipt {}: reprints are in `till sales reprint`",
+                        receipt.encode()
+                    ),
+                ));
+            }
+            Ok(ScanOutcome::PaymentReference(_)) => {}
+            Err(CheckoutError::NeedsWeight(name)) if quantity.is_none() => {
+                // Ask for the weight on the keypad rather than send the cashier back to scan.
+                self.sale_message = Message::info(self.lang.pick(
+                    &format!("{name} 按重量销售：输入重量（千克）后按 ↵"),
+                    &format!("{name} is sold by weight: key the weight in kg and press ↵"),
+                ));
+                self.weighing = Some((code.to_string(), name));
+                self.entry.clear();
+                self.entry_focused = true;
+            }
+            Err(error) => self.sale_message = Message::error(self.refusal(&error)),
+        }
+        None
+    }
+
+    pub(super) fn added(&mut self, line: LineId) {
+        self.selected = Some(line);
+        self.entry_focused = true;
+        let ticket = self.checkout.ticket();
+        if let (Ok(l), Some(i)) = (
+            ticket.line(line),
+            ticket.lines().iter().position(|l| l.id == line),
+        ) {
+            let total = ticket.totals().lines[i].total;
+            let name = l.item.name_zh.clone();
+            let name = if self.lang == Lang::Zh || l.item.name_en.is_empty() {
+                name
+            } else {
+                l.item.name_en.clone()
+            };
+            self.sale_message = Message::info(format!(
+                "+ {name}  {} × {}  {}",
+                self.lang.quantity(l.quantity, l.item.weighed),
+                self.money(l.unit_price),
+                self.money(total)
+            ));
+        }
+    }
+
+    pub(super) fn scan_on_payment(&mut self, code: &str) {
+        let store = self.checkout.store();
+        let is_internal = |c: &str| store.is_internal_code(c).unwrap_or(false);
+        match classify(code, &self.checkout.settings().scan, &is_internal) {
+            Scan::Payment(payment) => {
+                let kind = match payment.provider {
+                    PaymentProvider::WeChatPay => TenderKind::WeChatPay,
+                    PaymentProvider::Alipay => TenderKind::Alipay,
+                    PaymentProvider::UnionPay => TenderKind::UnionPay,
+                };
+                self.pay_kind = kind;
+                self.pay_reference = payment.code.clone();
+                let amount = self.pay_amount().unwrap_or(0);
+                self.pay_message = Message::info(self.lang.pick(
+                    &format!(
+                        "已读取{}付款码，按“收取”收款 {}",
+                        self.lang.tender(kind),
+                        self.money(amount)
+                    ),
+                    &format!(
+                        "{} code read: press Tender to charge {}",
+                        self.lang.tender(kind),
+                        self.money(amount)
+                    ),
+                ));
+            }
+            Scan::Member(member_code) => {
+                // The sale is not committed yet, so the member can still be attached.
+                self.pay_message = match self.attach_code(&member_code) {
+                    Ok(()) => self.ticket_member().map(|m| Message {
+                        text: self.lang.pick(
+                            &format!("已关联会员 {}", member_title(m)),
+                            &format!("member {} attached", member_title(m)),
+                        ),
+                        error: false,
+                    }),
+                    Err(refusal) => Message::error(refusal),
+                };
+            }
+            Scan::Unknown(reason) => {
+                self.pay_message =
+                    Message::error(self.refusal(&CheckoutError::Unrecognised(reason)));
+            }
+            Scan::Product(_) | Scan::Weighed { .. } | Scan::Receipt(_) => {
+                self.pay_message = Message::error(self.lang.pick(
+                    &format!("正在收款：要加商品请先返回销售（{code} 未处理）"),
+                    &format!(
+                        "taking payment: go back to the sale to add items ({code} was not used)"
+                    ),
+                ));
+            }
+        }
+    }
+
+    /// News from a serial scanner: a code, or trouble worth telling the cashier about.
+    pub fn scanner_event(&mut self, event: till_drivers::scanner::ScannerEvent) -> Option<Task> {
+        use till_drivers::scanner::ScannerEvent;
+        let note = match event {
+            ScannerEvent::Scan { code, .. } => return self.scan(&code),
+            ScannerEvent::Connected { .. } => return None,
+            ScannerEvent::Discarded { scanner, reason } => self.lang.pick(
+                &format!("扫码枪 {scanner}：{reason}，请重扫"),
+                &format!("scanner {scanner}: {reason}; scan again"),
+            ),
+            ScannerEvent::Disconnected { scanner, reason } => self.lang.pick(
+                &format!("扫码枪 {scanner} 断开（{reason}），正在重连"),
+                &format!("scanner {scanner} disconnected ({reason}); reconnecting"),
+            ),
+        };
+        match self.screen {
+            Screen::Payment => self.pay_message = Message::error(note),
+            Screen::Login => self.login_message = Message::error(note),
+            _ => self.sale_message = Message::error(note),
+        }
+        None
+    }
+}
