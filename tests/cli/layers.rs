@@ -1,5 +1,5 @@
 //! The layers, checked on the source: no module imports another that imports it back, in any
-//! crate of the workspace.
+//! crate of the workspace, and no source file outside tests grows past 800 lines.
 //!
 //! Crate boundaries are enforced by cargo (a dependency cycle does not build). Inside a crate
 //! the compiler allows cycles, so this test reads every crate's non-test source, finds each
@@ -291,4 +291,25 @@ fn the_cycle_finder_sees_a_loop_through_braces_and_super() {
     write("b/inner.rs", "use super::Thing;\n");
     let edges = sibling_edges(dir.path(), &files);
     assert_eq!(find_cycle(&edges), None, "{edges:?}");
+}
+
+#[test]
+fn no_source_file_outside_tests_is_over_800_lines() {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut long = Vec::new();
+    for krate in ["src", "domain/src", "sync/src", "drivers/src", "hq/src"] {
+        let mut files = Vec::new();
+        rust_files(&workspace.join(krate), &mut files);
+        for file in files {
+            // A module's tests may be as long as they need (`tests.rs` beside the code).
+            if file.file_name().is_some_and(|n| n == "tests.rs") {
+                continue;
+            }
+            let lines = std::fs::read_to_string(&file).unwrap().lines().count();
+            if lines > 800 {
+                long.push(format!("{} ({lines} lines)", file.display()));
+            }
+        }
+    }
+    assert!(long.is_empty(), "split these: {}", long.join(", "));
 }
