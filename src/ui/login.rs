@@ -42,12 +42,12 @@ pub(super) fn show(window: &AppWindow, session: &Session) {
     {
         adapter.set_staff(ModelRc::new(VecModel::from(tiles)));
     }
-    adapter.set_selected(session.login_selected.map_or(-1, |i| i as i32));
-    adapter.set_pin_dots("●".repeat(session.login_pin.len()).into());
-    let (message, error) = super::sale::message(&session.login_message);
+    adapter.set_selected(session.login.selected.map_or(-1, |i| i as i32));
+    adapter.set_pin_dots("●".repeat(session.login.pin.len()).into());
+    let (message, error) = super::sale::message(&session.login.message);
     adapter.set_message(message);
     adapter.set_error(error);
-    adapter.set_busy(session.checking_login);
+    adapter.set_busy(session.login.checking);
 }
 
 use slint::Model;

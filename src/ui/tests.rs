@@ -203,7 +203,7 @@ impl Till {
             self.tap(&digit.to_string());
         }
         self.tap("Enter");
-        self.wait("login", |s| !s.checking_login);
+        self.wait("login", |s| !s.login.checking);
     }
 
     fn login(&self) {
@@ -238,7 +238,7 @@ fn login_with_pin_and_lockout_after_five_wrong() {
         assert_eq!(till.message(), "wrong PIN: 4 tries left");
         for _ in 0..4 {
             till.type_slowly("1111\n");
-            till.wait("login", |s| !s.checking_login);
+            till.wait("login", |s| !s.login.checking);
         }
         assert_eq!(till.message(), "5 wrong PINs: locked for 30 s");
         // Locked: even the right PIN is refused until the 30 s are up.
@@ -251,7 +251,7 @@ fn login_with_pin_and_lockout_after_five_wrong() {
             till.message()
         );
         assert!(
-            !till.app.session.borrow().checking_login,
+            !till.app.session.borrow().login.checking,
             "no PIN check runs while locked"
         );
         // Switching the till off and on does not lift the lockout.
@@ -333,7 +333,7 @@ fn a_scan_reaches_the_payment_screen_with_the_amount_field_focused() {
             "the scan did not land in the field"
         );
         let session = till.app.session.borrow();
-        assert_eq!(session.pay_reference, "134567890123456789");
+        assert_eq!(session.payment.reference, "134567890123456789");
         drop(session);
         till.tap("Enter");
         let session = till.app.session.borrow();
@@ -533,7 +533,7 @@ fn cash_over_100000_asks_for_confirmation() {
         till.scan("农夫山泉 550ml");
         till.tap("Pay");
         till.type_slowly("200000\n");
-        assert!(till.app.session.borrow().confirm.is_some());
+        assert!(till.app.session.borrow().payment.confirm.is_some());
         assert!(
             till.app
                 .session
@@ -618,7 +618,7 @@ fn every_control_is_a_touch_target_of_at_least_48_px_on_every_screen() {
         till.tap("Pay");
         till.check_touch_targets();
         till.type_slowly("100001\n");
-        assert!(till.app.session.borrow().confirm.is_some());
+        assert!(till.app.session.borrow().payment.confirm.is_some());
         till.check_touch_targets();
         till.tap("Confirm");
         till.wait("commit", |s| s.screen == Screen::Complete);
@@ -668,14 +668,14 @@ fn a_pin_typed_quickly_on_a_keyboard_logs_in() {
         let till = till();
         till.tap(DEMO_MANAGER.1);
         till.keys(&format!("{}\n", DEMO_MANAGER.2));
-        till.wait("login", |s| !s.checking_login);
+        till.wait("login", |s| !s.login.checking);
         assert_eq!(till.screen(), Screen::Sale, "{}", till.message());
         // A barcode scanned at the login screen is not a PIN: it is refused, not tried.
         till.tap("Back office");
         till.tap("Log out");
         till.keys(&format!("{}\n", code("农夫山泉 550ml")));
         assert_eq!(till.message(), "log in before scanning");
-        assert!(!till.app.session.borrow().checking_login);
+        assert!(!till.app.session.borrow().login.checking);
     });
 }
 

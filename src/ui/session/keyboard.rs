@@ -65,14 +65,14 @@ impl Session {
             Screen::Sale if self.member_prompt.is_some() => Field::None,
             Screen::Sale if self.phone_entry.is_some() => Field::Phone,
             Screen::Sale => Field::SaleEntry,
-            Screen::Payment if self.confirm.is_none() => Field::PaymentEntry,
+            Screen::Payment if self.payment.confirm.is_none() => Field::PaymentEntry,
             _ => Field::None,
         }
     }
 
     pub(super) fn field_value(&self, field: Field) -> String {
         match field {
-            Field::LoginPin => self.login_pin.clone(),
+            Field::LoginPin => self.login.pin.clone(),
             Field::ApprovalPin => self
                 .approval
                 .as_ref()
@@ -80,14 +80,14 @@ impl Session {
                 .unwrap_or_default(),
             Field::SaleEntry => self.entry.clone(),
             Field::Phone => self.phone_entry.clone().unwrap_or_default(),
-            Field::PaymentEntry => self.pay_entry.clone(),
+            Field::PaymentEntry => self.payment.entry.clone(),
             Field::None => String::new(),
         }
     }
 
     pub(super) fn set_field_value(&mut self, field: Field, value: String) {
         match field {
-            Field::LoginPin => self.login_pin = value,
+            Field::LoginPin => self.login.pin = value,
             Field::ApprovalPin => {
                 if let Some(a) = &mut self.approval {
                     a.pin = value;
@@ -95,7 +95,7 @@ impl Session {
             }
             Field::SaleEntry => self.entry = value,
             Field::Phone => self.phone_entry = Some(value),
-            Field::PaymentEntry => self.pay_entry = value,
+            Field::PaymentEntry => self.payment.entry = value,
             Field::None => {}
         }
     }
@@ -146,7 +146,7 @@ impl Session {
             self.phone_entry = None;
         } else if self.approval.is_some() {
             self.cancel_approval();
-        } else if self.confirm.is_some() {
+        } else if self.payment.confirm.is_some() {
             self.confirm_tender(false);
         } else {
             match self.screen {
@@ -157,7 +157,7 @@ impl Session {
                     self.weighing = None;
                     self.sale_message = None;
                 }
-                Screen::Login => self.login_pin.clear(),
+                Screen::Login => self.login.pin.clear(),
                 Screen::Complete => self.new_sale(),
             }
         }

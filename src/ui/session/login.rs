@@ -2,12 +2,23 @@
 
 use super::*;
 
+/// What the login screen shows: the name tapped, the PIN keyed so far, the last message, and
+/// whether a PIN is being checked (on a worker: argon2 is slow by design).
+#[derive(Clone, Debug, Default)]
+pub struct LoginScreen {
+    /// An index into [`Session::staff`].
+    pub selected: Option<usize>,
+    pub pin: String,
+    pub message: Option<Message>,
+    pub checking: bool,
+}
+
 impl Session {
     pub fn select_staff(&mut self, index: usize) {
         if index < self.staff.len() {
-            self.login_selected = Some(index);
-            self.login_pin.clear();
-            self.login_message = None;
+            self.login.selected = Some(index);
+            self.login.pin.clear();
+            self.login.message = None;
         }
     }
 
@@ -16,47 +27,47 @@ impl Session {
             self.edit_field(Field::LoginPin, key);
             return None;
         }
-        if self.checking_login {
+        if self.login.checking {
             return None;
         }
         if let Some(left) = self.login_guard.locked_for(now_ms()) {
-            self.login_message = Message::error(self.locked_message(left));
-            self.login_pin.clear();
+            self.login.message = Message::error(self.locked_message(left));
+            self.login.pin.clear();
             return None;
         }
-        let Some(member) = self.login_selected.and_then(|i| self.staff.get(i)).cloned() else {
-            self.login_message = Message::error(self.t("先选择你的名字", "choose your name first"));
+        let Some(member) = self.login.selected.and_then(|i| self.staff.get(i)).cloned() else {
+            self.login.message = Message::error(self.t("先选择你的名字", "choose your name first"));
             return None;
         };
-        if crate::staff::check_pin_shape(&self.login_pin).is_err() {
-            self.login_message =
+        if crate::staff::check_pin_shape(&self.login.pin).is_err() {
+            self.login.message =
                 Message::error(self.t("PIN 为 4 到 8 位数字", "a PIN is 4 to 8 digits"));
             return None;
         }
         let Ok(hash) = self.checkout.store().staff_pin_hash(&member.id) else {
-            self.login_message =
+            self.login.message =
                 Message::error(self.t("此员工已停用", "this staff member is not active"));
             return None;
         };
-        self.checking_login = true;
-        self.login_message = None;
+        self.login.checking = true;
+        self.login.message = None;
         Some(Task::CheckPin {
             purpose: PinPurpose::Login,
-            pin: std::mem::take(&mut self.login_pin),
+            pin: std::mem::take(&mut self.login.pin),
             candidates: vec![(member, hash)],
         })
     }
 
     /// The answer to a login [`Task::CheckPin`].
     pub fn logged_in(&mut self, who: Option<StaffMember>) {
-        self.checking_login = false;
+        self.login.checking = false;
         match who {
             Some(member) => {
                 self.guard_succeeded(PinPrompt::Login);
                 self.checkout.set_cashier(&member.id);
                 let id = member.id.clone();
                 self.cashier = Some(member);
-                self.login_message = None;
+                self.login.message = None;
                 self.screen = Screen::Sale;
                 self.entry_focused = true;
                 self.sale_message = None;
@@ -64,7 +75,7 @@ impl Session {
             }
             None => {
                 let text = self.wrong_pin(PinPrompt::Login);
-                self.login_message = Message::error(text);
+                self.login.message = Message::error(text);
             }
         }
     }
@@ -126,7 +137,7 @@ impl Session {
     /// Queues a save of the open ticket if it changed. Not while a commit is under way: the
     /// commit removes the saved copy itself, and must not find it saved again behind it.
     pub(super) fn note_open_ticket(&mut self) {
-        if self.committing {
+        if self.payment.committing {
             return;
         }
         // This runs after every key: compare in place, and copy only what changed.
@@ -199,7 +210,7 @@ impl Session {
         self.sale_message = None;
         self.cashier = None;
         self.screen = Screen::Login;
-        self.login_pin.clear();
-        self.login_message = None;
+        self.login.pin.clear();
+        self.login.message = None;
     }
 }

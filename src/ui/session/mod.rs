@@ -25,6 +25,9 @@ use till_domain::ticket::TicketError;
 use till_domain::{Currency, Discount, LineId, Money, Quantity, Tender, TenderKind, classify};
 use till_sync::member::Phone;
 
+pub use login::LoginScreen;
+pub use payment::PaymentScreen;
+
 mod approval;
 mod back_office;
 mod keyboard;
@@ -221,10 +224,7 @@ pub struct Session {
     currency: Currency,
     // Login.
     pub staff: Vec<StaffMember>,
-    pub login_selected: Option<usize>,
-    pub login_pin: String,
-    pub login_message: Option<Message>,
-    pub checking_login: bool,
+    pub login: LoginScreen,
     login_guard: PinGuard,
     approval_guard: PinGuard,
     /// Approval prompts opened so far, to number them.
@@ -247,12 +247,7 @@ pub struct Session {
     pub quick_keys: Vec<QuickItem>,
     pub parked_count: usize,
     // Payment.
-    pub pay_kind: TenderKind,
-    pub pay_entry: String,
-    pub pay_reference: String,
-    pub pay_message: Option<Message>,
-    pub confirm: Option<Tender>,
-    pub committing: bool,
+    pub payment: PaymentScreen,
     // Sale complete.
     pub last_sale: Option<SaleRecord>,
     pub printer: Option<PrinterState>,
@@ -297,11 +292,12 @@ impl Session {
             store_name,
             checkout,
             currency,
-            login_selected: (staff.len() == 1).then_some(0),
+            login: LoginScreen {
+                // One name on the till needs no tap.
+                selected: (staff.len() == 1).then_some(0),
+                ..LoginScreen::default()
+            },
             staff,
-            login_pin: String::new(),
-            login_message: None,
-            checking_login: false,
             login_guard,
             approval_guard,
             approvals: 0,
@@ -316,12 +312,7 @@ impl Session {
             show_quick_keys: false,
             quick_keys,
             parked_count,
-            pay_kind: TenderKind::Cash,
-            pay_entry: String::new(),
-            pay_reference: String::new(),
-            pay_message: None,
-            confirm: None,
-            committing: false,
+            payment: PaymentScreen::default(),
             last_sale: None,
             printer: None,
             drawer: None,

@@ -2,6 +2,32 @@
 
 use super::*;
 
+/// What the payment screen shows: the tender kind chosen, the amount and reference keyed, the
+/// last message, a large cash tender waiting to be confirmed, and whether the paid ticket is
+/// being committed (on a worker).
+#[derive(Clone, Debug)]
+pub struct PaymentScreen {
+    pub kind: TenderKind,
+    pub entry: String,
+    pub reference: String,
+    pub message: Option<Message>,
+    pub confirm: Option<Tender>,
+    pub committing: bool,
+}
+
+impl Default for PaymentScreen {
+    fn default() -> Self {
+        PaymentScreen {
+            kind: TenderKind::Cash,
+            entry: String::new(),
+            reference: String::new(),
+            message: None,
+            confirm: None,
+            committing: false,
+        }
+    }
+}
+
 impl Session {
     pub(super) fn payment_state(&self) -> till_domain::ticket::PaymentState {
         self.checkout.ticket().payment()
@@ -9,30 +35,30 @@ impl Session {
 
     /// What the keyed amount (or, with nothing keyed, the amount still due) would tender.
     pub(super) fn pay_amount(&self) -> Option<i64> {
-        if self.pay_entry.is_empty() {
-            return Some(if self.pay_kind == TenderKind::Cash {
+        if self.payment.entry.is_empty() {
+            return Some(if self.payment.kind == TenderKind::Cash {
                 self.checkout.ticket().cash_due()
             } else {
                 self.payment_state().remaining
             });
         }
-        Money::parse(&self.pay_entry, self.currency)
+        Money::parse(&self.payment.entry, self.currency)
             .ok()
             .map(|m| m.minor())
     }
 
     pub fn select_kind(&mut self, index: usize) {
         if let Some(kind) = PAYMENT_KINDS.get(index) {
-            if *kind != self.pay_kind {
-                self.pay_reference.clear();
+            if *kind != self.payment.kind {
+                self.payment.reference.clear();
             }
-            self.pay_kind = *kind;
-            self.pay_message = None;
+            self.payment.kind = *kind;
+            self.payment.message = None;
         }
     }
 
     pub fn payment_key(&mut self, key: &str) -> Option<Task> {
-        if self.committing {
+        if self.payment.committing {
             return None;
         }
         if key != "enter" {
@@ -40,19 +66,20 @@ impl Session {
             return None;
         }
         let Some(amount) = self.pay_amount() else {
-            self.pay_message = Message::error(self.lang.pick(
-                &format!("金额 {} 无效", self.pay_entry),
-                &format!("amount {} is not valid", self.pay_entry),
+            self.payment.message = Message::error(self.lang.pick(
+                &format!("金额 {} 无效", self.payment.entry),
+                &format!("amount {} is not valid", self.payment.entry),
             ));
             return None;
         };
         let reference = self
-            .pay_kind
+            .payment
+            .kind
             .needs_reference()
-            .then(|| self.pay_reference.clone())
+            .then(|| self.payment.reference.clone())
             .filter(|r| !r.is_empty());
         self.tender(Tender {
-            kind: self.pay_kind,
+            kind: self.payment.kind,
             amount,
             reference,
         })
@@ -75,11 +102,11 @@ impl Session {
     }
 
     pub fn quick_cash_pressed(&mut self, index: usize) -> Option<Task> {
-        if self.committing {
+        if self.payment.committing {
             return None;
         }
         let amount = *self.quick_cash().get(index)?;
-        self.pay_kind = TenderKind::Cash;
+        self.payment.kind = TenderKind::Cash;
         self.tender(Tender {
             kind: TenderKind::Cash,
             amount,
@@ -88,26 +115,29 @@ impl Session {
     }
 
     pub(super) fn tender(&mut self, tender: Tender) -> Option<Task> {
-        if tender.kind == TenderKind::Cash && tender.amount > LARGE_CASH && self.confirm.is_none() {
-            self.confirm = Some(tender);
+        if tender.kind == TenderKind::Cash
+            && tender.amount > LARGE_CASH
+            && self.payment.confirm.is_none()
+        {
+            self.payment.confirm = Some(tender);
             return None;
         }
         match self.checkout.add_tender(tender) {
             Ok(()) => {
-                self.pay_entry.clear();
-                self.pay_reference.clear();
-                self.pay_message = None;
+                self.payment.entry.clear();
+                self.payment.reference.clear();
+                self.payment.message = None;
                 self.commit_if_paid()
             }
             Err(error) => {
-                self.pay_message = Message::error(self.refusal(&error));
+                self.payment.message = Message::error(self.refusal(&error));
                 None
             }
         }
     }
 
     pub fn confirm_text(&self) -> Option<String> {
-        let tender = self.confirm.as_ref()?;
+        let tender = self.payment.confirm.as_ref()?;
         let amount = self.money(tender.amount);
         Some(self.lang.pick(
             &format!("确认收取现金 {amount}？金额超过 ￥100,000，请核对。"),
@@ -116,39 +146,39 @@ impl Session {
     }
 
     pub fn confirm_tender(&mut self, yes: bool) -> Option<Task> {
-        let tender = self.confirm.take()?;
+        let tender = self.payment.confirm.take()?;
         if !yes {
-            self.pay_entry.clear();
-            self.pay_message =
+            self.payment.entry.clear();
+            self.payment.message =
                 Message::error(self.t("已取消，没有收款", "cancelled: nothing tendered"));
             return None;
         }
         match self.checkout.add_tender(tender) {
             Ok(()) => {
-                self.pay_entry.clear();
+                self.payment.entry.clear();
                 self.commit_if_paid()
             }
             Err(error) => {
-                self.pay_message = Message::error(self.refusal(&error));
+                self.payment.message = Message::error(self.refusal(&error));
                 None
             }
         }
     }
 
     pub fn remove_tender(&mut self, index: usize) {
-        if self.committing {
+        if self.payment.committing {
             return;
         }
         if let Err(error) = self.checkout.remove_tender(index) {
-            self.pay_message = Message::error(self.refusal(&error));
+            self.payment.message = Message::error(self.refusal(&error));
         }
     }
 
     pub fn back_to_sale(&mut self) {
-        if self.committing {
+        if self.payment.committing {
             return;
         }
-        self.confirm = None;
+        self.payment.confirm = None;
         self.screen = Screen::Sale;
     }
 
@@ -158,7 +188,7 @@ impl Session {
         }
         match self.checkout.draft() {
             Ok(draft) => {
-                self.committing = true;
+                self.payment.committing = true;
                 let extras = SaleExtras {
                     open_ticket: Some(self.checkout.ticket_nonce().to_string()),
                     member_codes: self.checkout.member_codes().to_vec(),
@@ -167,7 +197,7 @@ impl Session {
             }
             Err(CheckoutError::Ticket(TicketError::Underpaid { .. })) => None,
             Err(error) => {
-                self.pay_message = Message::error(self.refusal(&error));
+                self.payment.message = Message::error(self.refusal(&error));
                 None
             }
         }
@@ -175,7 +205,7 @@ impl Session {
 
     /// The answer to [`Task::Commit`]: the committed record, or why it was not saved.
     pub fn committed(&mut self, result: Result<SaleRecord, String>) {
-        self.committing = false;
+        self.payment.committing = false;
         match result {
             Ok(record) => {
                 // Its receipt is queued now; the printer's own report follows within a second.
@@ -194,7 +224,7 @@ impl Session {
                 self.screen = Screen::Complete;
             }
             Err(error) => {
-                self.pay_message = Message::error(self.lang.pick(
+                self.payment.message = Message::error(self.lang.pick(
                     &format!("销售未保存：{error}；小票仍在，请重试"),
                     &format!("the sale was not saved: {error}; the ticket is kept, try again"),
                 ));

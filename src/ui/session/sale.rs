@@ -265,11 +265,11 @@ impl Session {
         self.screen = Screen::Payment;
         self.phone_entry = None;
         self.weighing = None;
-        self.pay_kind = TenderKind::Cash;
-        self.pay_entry.clear();
-        self.pay_reference.clear();
-        self.pay_message = None;
-        self.confirm = None;
+        self.payment.kind = TenderKind::Cash;
+        self.payment.entry.clear();
+        self.payment.reference.clear();
+        self.payment.message = None;
+        self.payment.confirm = None;
         // Everything may already be paid if the cashier came back from the payment screen.
         self.commit_if_paid()
     }

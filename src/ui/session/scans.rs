@@ -21,9 +21,9 @@ impl Session {
             return true;
         }
         let message = match self.screen {
-            Screen::Login => &self.login_message,
+            Screen::Login => &self.login.message,
             Screen::Sale | Screen::Complete => &self.sale_message,
-            Screen::Payment => &self.pay_message,
+            Screen::Payment => &self.payment.message,
             Screen::Parked => &self.parked_message,
             Screen::BackOffice => &self.back_office_message,
         };
@@ -38,8 +38,8 @@ impl Session {
             ));
             return None;
         }
-        if self.committing {
-            self.pay_message = Message::error(self.lang.pick(
+        if self.payment.committing {
+            self.payment.message = Message::error(self.lang.pick(
                 &format!("正在保存本单；扫码 {code} 未处理，请稍后再扫"),
                 &format!("the sale is being saved; scan {code} was not used, scan it again"),
             ));
@@ -54,7 +54,7 @@ impl Session {
         }
         match self.screen {
             Screen::Login => {
-                self.login_message =
+                self.login.message =
                     Message::error(self.t("请先登录再扫码", "log in before scanning"));
                 None
             }
@@ -181,10 +181,10 @@ impl Session {
                     PaymentProvider::Alipay => TenderKind::Alipay,
                     PaymentProvider::UnionPay => TenderKind::UnionPay,
                 };
-                self.pay_kind = kind;
-                self.pay_reference = payment.code.clone();
+                self.payment.kind = kind;
+                self.payment.reference = payment.code.clone();
                 let amount = self.pay_amount().unwrap_or(0);
-                self.pay_message = Message::info(self.lang.pick(
+                self.payment.message = Message::info(self.lang.pick(
                     &format!(
                         "已读取{}付款码，按“收取”收款 {}",
                         self.lang.tender(kind),
@@ -199,7 +199,7 @@ impl Session {
             }
             Scan::Member(member_code) => {
                 // The sale is not committed yet, so the member can still be attached.
-                self.pay_message = match self.attach_code(&member_code) {
+                self.payment.message = match self.attach_code(&member_code) {
                     Ok(()) => self.ticket_member().map(|m| Message {
                         text: self.lang.pick(
                             &format!("已关联会员 {}", member_title(m)),
@@ -211,11 +211,11 @@ impl Session {
                 };
             }
             Scan::Unknown(reason) => {
-                self.pay_message =
+                self.payment.message =
                     Message::error(self.refusal(&CheckoutError::Unrecognised(reason)));
             }
             Scan::Product(_) | Scan::Weighed { .. } | Scan::Receipt(_) => {
-                self.pay_message = Message::error(self.lang.pick(
+                self.payment.message = Message::error(self.lang.pick(
                     &format!("正在收款：要加商品请先返回销售（{code} 未处理）"),
                     &format!(
                         "taking payment: go back to the sale to add items ({code} was not used)"
@@ -241,8 +241,8 @@ impl Session {
             ),
         };
         match self.screen {
-            Screen::Payment => self.pay_message = Message::error(note),
-            Screen::Login => self.login_message = Message::error(note),
+            Screen::Payment => self.payment.message = Message::error(note),
+            Screen::Login => self.login.message = Message::error(note),
             _ => self.sale_message = Message::error(note),
         }
         None

@@ -68,7 +68,7 @@ fn login_locks_after_five_wrong_pins_and_the_right_one_then_waits() {
         log_in(&mut s, (DEMO_CASHIER.0, DEMO_CASHIER.1, "0000"));
         assert_eq!(s.screen, Screen::Login);
     }
-    let message = s.login_message.clone().unwrap().text;
+    let message = s.login.message.clone().unwrap().text;
     assert!(
         message.contains("locked") || message.contains("try again"),
         "{message}"
@@ -105,14 +105,14 @@ fn a_sale_is_scanned_paid_in_cash_and_committed_without_a_window() {
     assert_eq!(s.screen, Screen::Payment);
     // Too little cash leaves the ticket open; the rest commits it.
     let half = Money::new(due / 2, s.currency()).to_decimal_string();
-    s.pay_entry = half;
+    s.payment.entry = half;
     assert!(s.payment_key("enter").is_none());
     assert_eq!(s.screen, Screen::Payment);
     let rest = Money::new(due - due / 2, s.currency()).to_decimal_string();
-    s.pay_entry = rest;
+    s.payment.entry = rest;
     let task = s.payment_key("enter");
     assert!(matches!(task, Some(Task::Commit(..))), "{task:?}");
-    assert!(s.committing);
+    assert!(s.payment.committing);
     assert!(finish(&mut s, task).is_none());
     assert_eq!(s.screen, Screen::Complete);
     let sale = s.last_sale.clone().unwrap();
