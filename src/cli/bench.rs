@@ -419,7 +419,8 @@ fn ui_scan(products: usize, scans: usize, dir: &WorkDir) -> Result<ExitCode> {
         anyhow::ensure!(
             app.session
                 .borrow()
-                .sale_message
+                .sale
+                .message
                 .as_ref()
                 .is_none_or(|m| !m.error),
             "scan {code} was refused"

@@ -67,9 +67,9 @@ pub(super) fn show(window: &AppWindow, session: &Session) {
         let mut shown = shown.borrow_mut();
         let same = shown
             .as_ref()
-            .is_some_and(|(t, l, sel)| t == ticket && *l == lang && *sel == session.selected);
+            .is_some_and(|(t, l, sel)| t == ticket && *l == lang && *sel == session.sale.selected);
         if !same {
-            *shown = Some((ticket.clone(), lang, session.selected));
+            *shown = Some((ticket.clone(), lang, session.sale.selected));
         }
         same
     });
@@ -120,6 +120,7 @@ pub(super) fn show(window: &AppWindow, session: &Session) {
         }
     }
     let selected = session
+        .sale
         .selected
         .and_then(|id| ticket.lines().iter().position(|l| l.id == id));
     adapter.set_selected(selected.map_or(-1, |i| i as i32));
@@ -143,6 +144,7 @@ pub(super) fn show(window: &AppWindow, session: &Session) {
 fn show_quick_keys(adapter: &SaleAdapter<'_>, session: &Session) {
     let lang = session.lang;
     let keys: Vec<QuickKey> = session
+        .sale
         .quick_keys
         .iter()
         .map(|k| QuickKey {
@@ -170,15 +172,15 @@ fn show_entry(adapter: &SaleAdapter<'_>, session: &Session) {
             adapter.set_entry_focused(true);
         }
         None => {
-            adapter.set_entry(session.entry.clone().into());
-            match &session.weighing {
+            adapter.set_entry(session.sale.entry.clone().into());
+            match &session.sale.weighing {
                 Some((_, name)) => adapter.set_entry_caption(
                     lang.pick(&format!("{name} 重量 kg"), &format!("{name} weight, kg"))
                         .into(),
                 ),
                 None => adapter.set_entry_caption(SharedString::new()),
             }
-            adapter.set_entry_focused(session.entry_focused);
+            adapter.set_entry_focused(session.sale.entry_focused);
         }
     }
     adapter.set_phone_entry(session.phone_entry.is_some());
@@ -214,11 +216,11 @@ fn show_entry(adapter: &SaleAdapter<'_>, session: &Session) {
             adapter.set_member_detail(lang.pick("本单：匿名", "This sale: anonymous").into());
         }
     }
-    let (text, error) = message(&session.sale_message);
+    let (text, error) = message(&session.sale.message);
     adapter.set_message(text);
     adapter.set_error(error);
-    adapter.set_parked_count(session.parked_count as i32);
-    adapter.set_show_quick_keys(session.show_quick_keys);
+    adapter.set_parked_count(session.sale.parked_count as i32);
+    adapter.set_show_quick_keys(session.sale.show_quick_keys);
 }
 
 /// Items on a ticket as a customer counts them: each weighed line is one item.

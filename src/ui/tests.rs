@@ -294,14 +294,14 @@ fn a_scanner_burst_is_a_scan_with_or_without_a_focused_field() {
         let till = till();
         till.login();
         // The entry field has focus: the burst still becomes a line, not text in the field.
-        assert!(till.app.session.borrow().entry_focused);
+        assert!(till.app.session.borrow().sale.entry_focused);
         till.scan("农夫山泉 550ml");
         assert_eq!(till.lines(), 1);
         assert_eq!(till.shown("Code / qty"), "");
         assert_eq!(till.shown("Total"), "¥2.00");
         // Focus on the ticket (a line tapped): a scan still lands on the ticket.
         till.app.update(|s| s.select_line(0));
-        assert!(!till.app.session.borrow().entry_focused);
+        assert!(!till.app.session.borrow().sale.entry_focused);
         till.scan("可口可乐 500ml");
         assert_eq!(till.lines(), 2);
         assert_eq!(till.shown("Total"), "¥5.50");
@@ -629,7 +629,7 @@ fn every_control_is_a_touch_target_of_at_least_48_px_on_every_screen() {
         till.tap("Back to sale");
         till.tap("Back office");
         till.type_slowly(&format!("{}\n", DEMO_MANAGER.2));
-        till.wait("back office", |s| s.today.is_some());
+        till.wait("back office", |s| s.back_office.today.is_some());
         till.check_touch_targets();
     });
 }
@@ -1153,10 +1153,10 @@ fn a_catalog_published_at_hq_reaches_the_open_till_without_repricing_the_ticket(
         assert_eq!(admin.publish_catalog(&rows).unwrap().version, 1);
         till.tap("Back office");
         till.type_slowly(&format!("{}\n", DEMO_MANAGER.2));
-        till.wait("back office", |s| s.today.is_some());
+        till.wait("back office", |s| s.back_office.today.is_some());
         till.tap("Sync now");
         till.wait("the quick keys' new price", |s| {
-            s.quick_keys.first().is_some_and(|k| k.price == 1350)
+            s.sale.quick_keys.first().is_some_and(|k| k.price == 1350)
         });
         till.special(Key::Escape);
         assert_eq!(till.screen(), Screen::Sale);
@@ -1359,7 +1359,7 @@ fn an_open_ticket_stays_with_its_cashier_and_survives_a_restart() {
         till.scan("农夫山泉 550ml");
         till.scan("可口可乐 500ml");
         till.tap("Back office");
-        till.wait("back office", |s| s.today.is_some());
+        till.wait("back office", |s| s.back_office.today.is_some());
         till.tap("Log out");
         assert_eq!(till.screen(), Screen::Login);
         // The cashier logs in to an empty ticket.
@@ -1433,12 +1433,12 @@ fn sync_now_tells_the_truth_in_the_cashiers_language() {
         till.pay_exact();
         till.tap("New sale");
         till.tap("Back office");
-        till.wait("back office", |s| s.today.is_some());
+        till.wait("back office", |s| s.back_office.today.is_some());
         till.tap("中文 (Chinese)");
         till.tap("立即同步");
-        till.wait("sync", |s| !s.syncing);
+        till.wait("sync", |s| !s.back_office.syncing);
         let session = till.app.session.borrow();
-        let message = session.back_office_message.clone().unwrap();
+        let message = session.back_office.message.clone().unwrap();
         assert!(message.error);
         assert!(
             message.text.starts_with("本机尚未在总部注册"),
@@ -1607,16 +1607,17 @@ fn the_cashier_hears_when_the_drawer_did_not_open_and_a_manager_opens_it() {
         assert_eq!(till.store().sales_count().unwrap(), 1);
         till.tap("New sale");
         till.tap("Back office");
-        till.wait("back office", |s| s.today.is_some());
+        till.wait("back office", |s| s.back_office.today.is_some());
         till.tap("Open drawer");
         till.wait("the drawer's answer", |s| {
-            s.back_office_message.as_ref().is_some_and(|m| m.error)
+            s.back_office.message.as_ref().is_some_and(|m| m.error)
         });
         assert_eq!(
             till.app
                 .session
                 .borrow()
-                .back_office_message
+                .back_office
+                .message
                 .clone()
                 .unwrap()
                 .text,

@@ -79,7 +79,7 @@ impl Session {
 
     pub fn cancel_approval(&mut self) {
         if self.approval.take().is_some() {
-            self.sale_message =
+            self.sale.message =
                 Message::error(self.t("未批准，没有改动", "not approved: nothing changed"));
         }
     }

@@ -2,18 +2,27 @@
 
 use super::*;
 
+/// What the back office shows besides the sync state: today's figures once loaded, whether a
+/// sync is running, and the last message.
+#[derive(Clone, Debug, Default)]
+pub struct BackOfficeScreen {
+    pub today: Option<DaySummary>,
+    pub syncing: bool,
+    pub message: Option<Message>,
+}
+
 impl Session {
     pub fn back_office_loaded(&mut self, today: DaySummary, sync: SyncState) {
-        self.today = Some(today);
+        self.back_office.today = Some(today);
         self.sync = sync;
     }
 
     pub fn sync_now(&mut self) -> Option<Task> {
-        if self.syncing {
+        if self.back_office.syncing {
             return None;
         }
-        self.syncing = true;
-        self.back_office_message = None;
+        self.back_office.syncing = true;
+        self.back_office.message = None;
         Some(Task::Sync)
     }
 
@@ -23,11 +32,11 @@ impl Session {
         result: Result<crate::sync::SyncReport, crate::sync::SyncNowError>,
         sync: SyncState,
     ) {
-        self.syncing = false;
+        self.back_office.syncing = false;
         // The counts are re-read from the store after the sync, whatever its outcome: the
         // screen never shows a figure the store does not hold.
         self.sync = sync;
-        self.back_office_message = match result {
+        self.back_office.message = match result {
             Ok(report) => Message::info(self.lang.sync_report(&report)),
             Err(error) => Message::error(self.lang.sync_error(&error)),
         };
@@ -44,7 +53,7 @@ impl Session {
             return None;
         }
         self.drawer = Some(DrawerState::Opening);
-        self.back_office_message = Message::info(self.t("正在打开钱箱…", "opening the drawer…"));
+        self.back_office.message = Message::info(self.t("正在打开钱箱…", "opening the drawer…"));
         Some(Task::OpenDrawer)
     }
 
@@ -55,7 +64,7 @@ impl Session {
             Err(error) => DrawerState::Failed(error),
         };
         if self.screen == Screen::BackOffice {
-            self.back_office_message = match &state {
+            self.back_office.message = match &state {
                 DrawerState::Failed(error) => Message::error(self.lang.pick(
                     &format!("钱箱未打开：{}", self.lang.print_error(error)),
                     &format!("the drawer did not open: {}", self.lang.print_error(error)),

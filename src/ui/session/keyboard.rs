@@ -78,7 +78,7 @@ impl Session {
                 .as_ref()
                 .map(|a| a.pin.clone())
                 .unwrap_or_default(),
-            Field::SaleEntry => self.entry.clone(),
+            Field::SaleEntry => self.sale.entry.clone(),
             Field::Phone => self.phone_entry.clone().unwrap_or_default(),
             Field::PaymentEntry => self.payment.entry.clone(),
             Field::None => String::new(),
@@ -93,7 +93,7 @@ impl Session {
                     a.pin = value;
                 }
             }
-            Field::SaleEntry => self.entry = value,
+            Field::SaleEntry => self.sale.entry = value,
             Field::Phone => self.phone_entry = Some(value),
             Field::PaymentEntry => self.payment.entry = value,
             Field::None => {}
@@ -135,7 +135,7 @@ impl Session {
         }
         self.set_field_value(field, value);
         if field == Field::SaleEntry {
-            self.entry_focused = true;
+            self.sale.entry_focused = true;
         }
     }
 
@@ -153,9 +153,9 @@ impl Session {
                 Screen::Payment => self.back_to_sale(),
                 Screen::Parked | Screen::BackOffice => self.screen = Screen::Sale,
                 Screen::Sale => {
-                    self.entry.clear();
-                    self.weighing = None;
-                    self.sale_message = None;
+                    self.sale.entry.clear();
+                    self.sale.weighing = None;
+                    self.sale.message = None;
                 }
                 Screen::Login => self.login.pin.clear(),
                 Screen::Complete => self.new_sale(),

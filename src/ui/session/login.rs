@@ -69,8 +69,8 @@ impl Session {
                 self.cashier = Some(member);
                 self.login.message = None;
                 self.screen = Screen::Sale;
-                self.entry_focused = true;
-                self.sale_message = None;
+                self.sale.entry_focused = true;
+                self.sale.message = None;
                 self.bring_back_open_ticket(&id);
             }
             None => {
@@ -178,9 +178,9 @@ impl Session {
         self.fresh_ticket();
         let nonce = self.checkout.ticket_nonce().to_string();
         if self.checkout.resume_with(id, Some(&nonce)).is_ok() {
-            self.parked_count = self.parked_count.saturating_sub(1);
-            self.selected = self.checkout.ticket().lines().last().map(|l| l.id);
-            self.sale_message =
+            self.sale.parked_count = self.sale.parked_count.saturating_sub(1);
+            self.sale.selected = self.checkout.ticket().lines().last().map(|l| l.id);
+            self.sale.message =
                 Message::info(self.t("你未完成的小票已取回", "your open ticket is back"));
         }
     }
@@ -193,21 +193,21 @@ impl Session {
             match self.park_open_ticket(true) {
                 Ok(_) => {}
                 Err(CheckoutError::PaymentInProgress) => {
-                    self.back_office_message = Message::error(self.t(
+                    self.back_office.message = Message::error(self.t(
                         "本单已收款：先完成或删除付款，再退出登录",
                         "payments are taken on the open ticket: finish it or remove them before logging out",
                     ));
                     return;
                 }
                 Err(error) => {
-                    self.back_office_message = Message::error(self.refusal(&error));
+                    self.back_office.message = Message::error(self.refusal(&error));
                     return;
                 }
             }
         }
-        self.entry.clear();
-        self.weighing = None;
-        self.sale_message = None;
+        self.sale.entry.clear();
+        self.sale.weighing = None;
+        self.sale.message = None;
         self.cashier = None;
         self.screen = Screen::Login;
         self.login.pin.clear();

@@ -10,7 +10,7 @@ impl Session {
             return;
         }
         self.phone_entry = Some(String::new());
-        self.sale_message = Message::info(self.t(
+        self.sale.message = Message::info(self.t(
             "输入顾客手机号，按 ↵ 查找；或扫描会员码",
             "key the customer's phone number and press ↵, or scan their member code",
         ));
@@ -29,11 +29,11 @@ impl Session {
             }
             Err(error @ CheckoutError::Member(MemberRefusal::BadPhone(_))) => {
                 // The number stays on the keypad to be corrected.
-                self.sale_message = Message::error(self.refusal(&error));
+                self.sale.message = Message::error(self.refusal(&error));
             }
             Err(error) => {
                 self.phone_entry = None;
-                self.sale_message = Message::error(self.refusal(&error));
+                self.sale.message = Message::error(self.refusal(&error));
             }
         }
     }
@@ -71,7 +71,7 @@ impl Session {
                 .cloned(),
             None => self.checkout.attach(member, replace).cloned(),
         };
-        self.sale_message = match attached {
+        self.sale.message = match attached {
             Ok(member) => Message::info(self.lang.pick(
                 &format!("已关联会员 {}", member_title(&member)),
                 &format!("member {} attached", member_title(&member)),
@@ -91,7 +91,7 @@ impl Session {
                 let now = jiff::Timestamp::now().as_millisecond();
                 match self.checkout.enroll(&phone, now, true) {
                     Ok(_) => {
-                        self.sale_message = Message::info(self.lang.pick(
+                        self.sale.message = Message::info(self.lang.pick(
                             &format!("新会员 {} 已入会，本单积分已计入", phone.masked()),
                             &format!(
                                 "new member {} enrolled; this sale earns points",
@@ -99,18 +99,18 @@ impl Session {
                             ),
                         ));
                     }
-                    Err(error) => self.sale_message = Message::error(self.refusal(&error)),
+                    Err(error) => self.sale.message = Message::error(self.refusal(&error)),
                 }
             }
             (MemberPrompt::Consent { .. }, false) => {
-                self.sale_message = Message::info(self.t(
+                self.sale.message = Message::info(self.t(
                     "顾客未同意，本单按匿名销售（小票附领取码）",
                     "consent refused: the sale stays anonymous (the receipt carries a claim code)",
                 ));
             }
             (MemberPrompt::Replace { new, code }, true) => self.take_member(new, code, true),
             (MemberPrompt::Replace { .. }, false) => {
-                self.sale_message = Message::info(self.t("保留原会员", "kept the first member"));
+                self.sale.message = Message::info(self.t("保留原会员", "kept the first member"));
             }
         }
     }
@@ -119,11 +119,11 @@ impl Session {
     /// the member from the ticket.
     pub fn detach_member(&mut self) {
         if self.phone_entry.take().is_some() {
-            self.sale_message = None;
+            self.sale.message = None;
             return;
         }
         if let Some(member) = self.checkout.detach_member() {
-            self.sale_message = Message::info(self.lang.pick(
+            self.sale.message = Message::info(self.lang.pick(
                 &format!("已取消关联会员 {}", member_title(&member)),
                 &format!("member {} detached", member_title(&member)),
             ));

@@ -25,8 +25,10 @@ use till_domain::ticket::TicketError;
 use till_domain::{Currency, Discount, LineId, Money, Quantity, Tender, TenderKind, classify};
 use till_sync::member::Phone;
 
+pub use back_office::BackOfficeScreen;
 pub use login::LoginScreen;
 pub use payment::PaymentScreen;
+pub use sale::SaleScreen;
 
 mod approval;
 mod back_office;
@@ -236,16 +238,7 @@ pub struct Session {
     saved_ticket: Option<OpenTicket>,
     pub cashier: Option<StaffMember>,
     // Sale.
-    pub entry: String,
-    pub entry_focused: bool,
-    /// A product sold by weight that was scanned or keyed without one: the code, and its name.
-    /// The entry takes its weight in kg next, and ↵ adds the line.
-    pub weighing: Option<(String, String)>,
-    pub selected: Option<LineId>,
-    pub sale_message: Option<Message>,
-    pub show_quick_keys: bool,
-    pub quick_keys: Vec<QuickItem>,
-    pub parked_count: usize,
+    pub sale: SaleScreen,
     // Payment.
     pub payment: PaymentScreen,
     // Sale complete.
@@ -256,10 +249,9 @@ pub struct Session {
     pub approval: Option<Approval>,
     pub parked: Vec<ParkedTicket>,
     pub parked_message: Option<Message>,
-    pub today: Option<DaySummary>,
+    pub back_office: BackOfficeScreen,
+    /// How syncing stands, as the status bar and the back office show it.
     pub sync: SyncState,
-    pub syncing: bool,
-    pub back_office_message: Option<Message>,
     // Members (the ticket's member is the checkout engine's: [`Self::ticket_member`]).
     pub member_prompt: Option<MemberPrompt>,
     /// The phone number being keyed, when the entry field is taking one.
@@ -304,14 +296,16 @@ impl Session {
             deferred: Vec::new(),
             saved_ticket: None,
             cashier: None,
-            entry: String::new(),
-            entry_focused: true,
-            weighing: None,
-            selected: None,
-            sale_message: None,
-            show_quick_keys: false,
-            quick_keys,
-            parked_count,
+            sale: SaleScreen {
+                entry: String::new(),
+                entry_focused: true,
+                weighing: None,
+                selected: None,
+                message: None,
+                show_quick_keys: false,
+                quick_keys,
+                parked_count,
+            },
             payment: PaymentScreen::default(),
             last_sale: None,
             printer: None,
@@ -319,10 +313,8 @@ impl Session {
             approval: None,
             parked: Vec::new(),
             parked_message: None,
-            today: None,
+            back_office: BackOfficeScreen::default(),
             sync: SyncState::default(),
-            syncing: false,
-            back_office_message: None,
             member_prompt: None,
             phone_entry: None,
             member_settings: MemberSettings::default(),

@@ -214,9 +214,9 @@ impl Session {
                 }
                 self.checkout.sold();
                 self.fresh_ticket();
-                self.selected = None;
-                self.entry.clear();
-                self.sale_message = None;
+                self.sale.selected = None;
+                self.sale.entry.clear();
+                self.sale.message = None;
                 // The drawer's own pulse follows at once, if there is a printer to send it.
                 self.drawer = (self.printer.is_some() && crate::receipt::opens_drawer(&record))
                     .then_some(DrawerState::Opening);
@@ -236,14 +236,14 @@ impl Session {
     pub fn cancel_ticket(&mut self) {
         self.checkout.clear();
         self.fresh_ticket();
-        self.selected = None;
-        self.entry.clear();
+        self.sale.selected = None;
+        self.sale.entry.clear();
     }
 
     pub fn new_sale(&mut self) {
         self.screen = Screen::Sale;
-        self.sale_message = None;
-        self.entry.clear();
-        self.entry_focused = true;
+        self.sale.message = None;
+        self.sale.entry.clear();
+        self.sale.entry_focused = true;
     }
 }

@@ -2,6 +2,22 @@
 
 use super::*;
 
+/// What the sale screen shows besides the ticket (which is the checkout engine's): the entry
+/// field, the selected line, the last message, the quick keys and how many tickets are parked.
+#[derive(Clone, Debug)]
+pub struct SaleScreen {
+    pub entry: String,
+    pub entry_focused: bool,
+    /// A product sold by weight that was scanned or keyed without one: the code, and its name.
+    /// The entry takes its weight in kg next, and ↵ adds the line.
+    pub weighing: Option<(String, String)>,
+    pub selected: Option<LineId>,
+    pub message: Option<Message>,
+    pub show_quick_keys: bool,
+    pub quick_keys: Vec<QuickItem>,
+    pub parked_count: usize,
+}
+
 impl Session {
     pub fn sale_key(&mut self, key: &str) -> Option<Task> {
         if self.member_prompt.is_some() {
@@ -19,28 +35,28 @@ impl Session {
             self.edit_field(Field::SaleEntry, key);
             return None;
         }
-        if self.entry.is_empty() {
+        if self.sale.entry.is_empty() {
             return None;
         }
-        if let Some((code, name)) = self.weighing.take() {
+        if let Some((code, name)) = self.sale.weighing.take() {
             // The entry holds the weight of the product waiting for one.
             let task = self.scan_on_sale(&code);
-            if matches!(&self.sale_message, Some(m) if m.error) {
-                self.weighing = Some((code, name));
+            if matches!(&self.sale.message, Some(m) if m.error) {
+                self.sale.weighing = Some((code, name));
             }
             return task;
         }
         // A code keyed by hand (a damaged barcode, a PLU).
-        let code = std::mem::take(&mut self.entry);
+        let code = std::mem::take(&mut self.sale.entry);
         let task = self.scan_on_sale(&code);
-        if matches!(&self.sale_message, Some(m) if m.error) {
-            self.entry = code;
+        if matches!(&self.sale.message, Some(m) if m.error) {
+            self.sale.entry = code;
         }
         task
     }
 
     pub fn focus_entry(&mut self) {
-        self.entry_focused = true;
+        self.sale.entry_focused = true;
     }
 
     pub fn select_line(&mut self, index: usize) {
@@ -48,37 +64,37 @@ impl Session {
             return;
         };
         // Touching the selected line again deselects it, so a discount goes to the ticket.
-        self.selected = if self.selected == Some(line) {
+        self.sale.selected = if self.sale.selected == Some(line) {
             None
         } else {
             Some(line)
         };
-        self.entry_focused = false;
+        self.sale.entry_focused = false;
     }
 
     pub fn quantity(&mut self) {
-        let Some(line) = self.selected else {
-            self.sale_message = Message::error(self.t("先选择一行", "select a line first"));
+        let Some(line) = self.sale.selected else {
+            self.sale.message = Message::error(self.t("先选择一行", "select a line first"));
             return;
         };
-        let Some(quantity) = Quantity::parse(&self.entry) else {
-            self.sale_message = Message::error(
+        let Some(quantity) = Quantity::parse(&self.sale.entry) else {
+            self.sale.message = Message::error(
                 self.t("先输入数量，再按“数量”", "key the quantity, then press Qty"),
             );
             return;
         };
         match self.checkout.set_quantity(line, quantity) {
             Ok(()) => {
-                self.entry.clear();
-                self.sale_message = None;
+                self.sale.entry.clear();
+                self.sale.message = None;
             }
-            Err(error) => self.sale_message = Message::error(self.refusal(&error)),
+            Err(error) => self.sale.message = Message::error(self.refusal(&error)),
         }
     }
 
     pub fn void_line(&mut self) {
-        let Some(line) = self.selected else {
-            self.sale_message =
+        let Some(line) = self.sale.selected else {
+            self.sale.message =
                 Message::error(self.t("先选择要删除的行", "select the line to void"));
             return;
         };
@@ -86,22 +102,22 @@ impl Session {
     }
 
     pub fn discount(&mut self) {
-        let percent = if self.entry.is_empty() {
+        let percent = if self.sale.entry.is_empty() {
             None
         } else {
-            Money::parse(&self.entry, Currency::CNY)
+            Money::parse(&self.sale.entry, Currency::CNY)
                 .ok()
                 .map(|m| m.minor())
         };
         let Some(basis_points) = percent.and_then(|p| u32::try_from(p).ok()) else {
-            self.sale_message = Message::error(self.t(
+            self.sale.message = Message::error(self.t(
                 "先输入折扣百分比（如 10），再按“折扣%”",
                 "key the percentage (for example 10), then press Discount %",
             ));
             return;
         };
         let discount = Discount::Percent(basis_points);
-        match self.selected {
+        match self.sale.selected {
             Some(line) => self.run(Pending::DiscountLine(line, discount), None),
             None => self.run(Pending::DiscountTicket(discount), None),
         }
@@ -129,17 +145,17 @@ impl Session {
         };
         match result {
             Ok(()) => {
-                self.entry.clear();
-                self.sale_message = None;
+                self.sale.entry.clear();
+                self.sale.message = None;
                 if let Pending::Void(line) = action
-                    && self.selected == Some(line)
+                    && self.sale.selected == Some(line)
                 {
-                    self.selected = self.checkout.ticket().lines().last().map(|l| l.id);
+                    self.sale.selected = self.checkout.ticket().lines().last().map(|l| l.id);
                 }
             }
             Err(CheckoutError::NeedsApproval(what)) => {
                 // The keyed figure now lives in the pending action.
-                self.entry.clear();
+                self.sale.entry.clear();
                 self.approvals += 1;
                 self.approval = Some(Approval {
                     id: self.approvals,
@@ -150,7 +166,7 @@ impl Session {
                     checking: false,
                 });
             }
-            Err(error) => self.sale_message = Message::error(self.refusal(&error)),
+            Err(error) => self.sale.message = Message::error(self.refusal(&error)),
         }
     }
 
@@ -160,33 +176,33 @@ impl Session {
         let nonce = self.checkout.ticket_nonce().to_string();
         let id = self.checkout.park_with(auto, Some(&nonce))?;
         self.fresh_ticket();
-        self.parked_count += 1;
-        self.selected = None;
+        self.sale.parked_count += 1;
+        self.sale.selected = None;
         Ok(id)
     }
 
     pub fn park(&mut self) {
         match self.park_open_ticket(false) {
             Ok(id) => {
-                self.entry.clear();
-                self.sale_message = Message::info(
+                self.sale.entry.clear();
+                self.sale.message = Message::info(
                     self.lang
                         .pick(&format!("已挂单 #{id}"), &format!("ticket parked as #{id}")),
                 );
             }
-            Err(error) => self.sale_message = Message::error(self.refusal(&error)),
+            Err(error) => self.sale.message = Message::error(self.refusal(&error)),
         }
     }
 
     pub fn show_parked(&mut self) {
         match self.checkout.parked() {
             Ok(list) => {
-                self.parked_count = list.len();
+                self.sale.parked_count = list.len();
                 self.parked = list;
                 self.parked_message = None;
                 self.screen = Screen::Parked;
             }
-            Err(error) => self.sale_message = Message::error(self.refusal(&error)),
+            Err(error) => self.sale.message = Message::error(self.refusal(&error)),
         }
     }
 
@@ -198,10 +214,10 @@ impl Session {
         match self.checkout.resume_with(id, Some(&nonce)) {
             Ok(_) => {
                 self.parked.remove(index);
-                self.parked_count = self.parked.len();
-                self.selected = self.checkout.ticket().lines().last().map(|l| l.id);
+                self.sale.parked_count = self.parked.len();
+                self.sale.selected = self.checkout.ticket().lines().last().map(|l| l.id);
                 self.screen = Screen::Sale;
-                self.sale_message = Message::info(self.lang.pick(
+                self.sale.message = Message::info(self.lang.pick(
                     &format!("已取回挂单 #{id}"),
                     &format!("resumed ticket #{id}"),
                 ));
@@ -211,14 +227,14 @@ impl Session {
     }
 
     pub fn quick_key(&mut self, index: usize) -> Option<Task> {
-        let code = self.quick_keys.get(index)?.code.clone();
+        let code = self.sale.quick_keys.get(index)?.code.clone();
         self.phone_entry = None;
-        self.weighing = None;
+        self.sale.weighing = None;
         self.scan_on_sale(&code)
     }
 
     pub fn toggle_quick_keys(&mut self) {
-        self.show_quick_keys = !self.show_quick_keys;
+        self.sale.show_quick_keys = !self.sale.show_quick_keys;
     }
 
     /// A new ticket starts (the engine gives it its own identity): no question pending.
@@ -250,13 +266,13 @@ impl Session {
 
     pub(super) fn enter_back_office(&mut self) -> Option<Task> {
         self.screen = Screen::BackOffice;
-        self.back_office_message = None;
+        self.back_office.message = None;
         Some(Task::LoadBackOffice)
     }
 
     pub fn pay(&mut self) -> Option<Task> {
         if self.checkout.ticket().is_empty() {
-            self.sale_message = Message::error(self.t(
+            self.sale.message = Message::error(self.t(
                 "小票是空的：先扫商品再收款",
                 "the ticket is empty: scan an item before Pay",
             ));
@@ -264,7 +280,7 @@ impl Session {
         }
         self.screen = Screen::Payment;
         self.phone_entry = None;
-        self.weighing = None;
+        self.sale.weighing = None;
         self.payment.kind = TenderKind::Cash;
         self.payment.entry.clear();
         self.payment.reference.clear();

@@ -22,10 +22,10 @@ impl Session {
         }
         let message = match self.screen {
             Screen::Login => &self.login.message,
-            Screen::Sale | Screen::Complete => &self.sale_message,
+            Screen::Sale | Screen::Complete => &self.sale.message,
             Screen::Payment => &self.payment.message,
             Screen::Parked => &self.parked_message,
-            Screen::BackOffice => &self.back_office_message,
+            Screen::BackOffice => &self.back_office.message,
         };
         message.as_ref().is_some_and(|m| m.error)
     }
@@ -46,7 +46,7 @@ impl Session {
             return None;
         }
         if self.member_prompt.is_some() {
-            self.sale_message = Message::error(self.lang.pick(
+            self.sale.message = Message::error(self.lang.pick(
                 &format!("先回答会员提示；扫码 {code} 未处理"),
                 &format!("answer the member question first; scan {code} was not used"),
             ));
@@ -65,7 +65,7 @@ impl Session {
             Screen::Sale => {
                 // A new scan replaces a product still waiting for its weight, and ends phone
                 // entry: the cashier has moved on (a member code attaches the member anyway).
-                self.weighing = None;
+                self.sale.weighing = None;
                 self.phone_entry = None;
                 self.scan_on_sale(code)
             }
@@ -81,7 +81,7 @@ impl Session {
                 None
             }
             Screen::BackOffice => {
-                self.back_office_message = Message::error(self.lang.pick(
+                self.back_office.message = Message::error(self.lang.pick(
                     &format!("先返回销售再扫码；{code} 未处理"),
                     &format!("go back to the sale to scan; {code} was not used"),
                 ));
@@ -92,15 +92,15 @@ impl Session {
 
     pub(super) fn scan_on_sale(&mut self, code: &str) -> Option<Task> {
         // A number keyed before the scan is its quantity ("3", scan) or weight in kg.
-        let quantity = if self.entry.is_empty() {
+        let quantity = if self.sale.entry.is_empty() {
             None
         } else {
-            match Quantity::parse(&self.entry) {
+            match Quantity::parse(&self.sale.entry) {
                 Some(q) => Some(q),
                 None => {
-                    self.sale_message = Message::error(self.lang.pick(
-                        &format!("数量 {} 无效", self.entry),
-                        &format!("quantity {} is not valid", self.entry),
+                    self.sale.message = Message::error(self.lang.pick(
+                        &format!("数量 {} 无效", self.sale.entry),
+                        &format!("quantity {} is not valid", self.sale.entry),
                     ));
                     return None;
                 }
@@ -111,16 +111,16 @@ impl Session {
             .scan_with_quantity(code, crate::checkout::ScanContext::Sale, quantity)
         {
             Ok(ScanOutcome::Added(line)) => {
-                self.entry.clear();
+                self.sale.entry.clear();
                 self.added(line);
             }
             Ok(ScanOutcome::Member(member_code)) => {
                 if let Err(refusal) = self.attach_code(&member_code) {
-                    self.sale_message = Message::error(refusal);
+                    self.sale.message = Message::error(refusal);
                 }
             }
             Ok(ScanOutcome::Receipt(receipt)) => {
-                self.sale_message = Message::info(self.lang.pick(
+                self.sale.message = Message::info(self.lang.pick(
                     &format!(
                         "小票 {}：退货和重打请在后台用 till sales reprint",
                         receipt.encode()
@@ -134,22 +134,22 @@ impl Session {
             Ok(ScanOutcome::PaymentReference(_)) => {}
             Err(CheckoutError::NeedsWeight(name)) if quantity.is_none() => {
                 // Ask for the weight on the keypad rather than send the cashier back to scan.
-                self.sale_message = Message::info(self.lang.pick(
+                self.sale.message = Message::info(self.lang.pick(
                     &format!("{name} 按重量销售：输入重量（千克）后按 ↵"),
                     &format!("{name} is sold by weight: key the weight in kg and press ↵"),
                 ));
-                self.weighing = Some((code.to_string(), name));
-                self.entry.clear();
-                self.entry_focused = true;
+                self.sale.weighing = Some((code.to_string(), name));
+                self.sale.entry.clear();
+                self.sale.entry_focused = true;
             }
-            Err(error) => self.sale_message = Message::error(self.refusal(&error)),
+            Err(error) => self.sale.message = Message::error(self.refusal(&error)),
         }
         None
     }
 
     pub(super) fn added(&mut self, line: LineId) {
-        self.selected = Some(line);
-        self.entry_focused = true;
+        self.sale.selected = Some(line);
+        self.sale.entry_focused = true;
         let ticket = self.checkout.ticket();
         if let (Ok(l), Some(i)) = (
             ticket.line(line),
@@ -162,7 +162,7 @@ impl Session {
             } else {
                 l.item.name_en.clone()
             };
-            self.sale_message = Message::info(format!(
+            self.sale.message = Message::info(format!(
                 "+ {name}  {} × {}  {}",
                 self.lang.quantity(l.quantity, l.item.weighed),
                 self.money(l.unit_price),
@@ -243,7 +243,7 @@ impl Session {
         match self.screen {
             Screen::Payment => self.payment.message = Message::error(note),
             Screen::Login => self.login.message = Message::error(note),
-            _ => self.sale_message = Message::error(note),
+            _ => self.sale.message = Message::error(note),
         }
         None
     }

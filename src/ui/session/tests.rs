@@ -96,7 +96,7 @@ fn a_sale_is_scanned_paid_in_cash_and_committed_without_a_window() {
     // Paying an empty ticket is refused and stays on the sale screen.
     assert!(s.pay().is_none());
     assert_eq!(s.screen, Screen::Sale);
-    assert!(s.sale_message.is_some());
+    assert!(s.sale.message.is_some());
     assert!(s.scan(&sample_ean13(2)).is_none());
     assert!(s.scan(&sample_ean13(2)).is_none());
     let due = s.checkout().ticket().payment().payable;
@@ -129,7 +129,7 @@ fn a_discount_over_the_limit_waits_for_a_managers_pin() {
     log_in(&mut s, DEMO_CASHIER);
     assert!(s.scan(&sample_ean13(2)).is_none());
     let before = s.checkout().ticket().payment().payable;
-    s.entry = "50".into();
+    s.sale.entry = "50".into();
     s.discount();
     let id = s.approval.as_ref().expect("a manager is asked").id;
     assert_eq!(s.checkout().ticket().payment().payable, before);
