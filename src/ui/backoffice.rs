@@ -14,7 +14,7 @@ pub(super) fn connect(app: &Rc<App>) {
     adapter.on_sync_now(super::on0(app, |s| s.sync_now()));
     adapter.on_open_drawer(super::on0(app, |s| s.open_drawer()));
     adapter.on_language(super::on1(app, |s, code: slint::SharedString| {
-        if let Some(lang) = Lang::parse(&code) {
+        if let Ok(lang) = code.parse::<Lang>() {
             super::select_language(lang);
             s.set_language(lang);
         }

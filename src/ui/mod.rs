@@ -128,7 +128,7 @@ impl App {
             );
         }
         let quick_keys = quick_keys(&store, &settings, &config.ui.quick_keys)?;
-        let lang = Lang::from(config.ui.language);
+        let lang = config.ui.language;
         let store_name = if config.store_name.is_empty() {
             format!("{} · {}", config.store_id, config.terminal_id)
         } else {

@@ -9,34 +9,10 @@ use till_domain::ticket::TicketError;
 use till_domain::{Currency, Quantity, TenderKind};
 use till_drivers::printer::PrintError;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Lang {
-    Zh,
-    En,
-}
-
-impl From<crate::config::UiLanguage> for Lang {
-    fn from(language: crate::config::UiLanguage) -> Lang {
-        match language {
-            crate::config::UiLanguage::Zh => Lang::Zh,
-            crate::config::UiLanguage::En => Lang::En,
-        }
-    }
-}
+/// The touchscreen's language is the config's (`[ui] language`), worded here.
+pub use crate::config::Lang;
 
 impl Lang {
-    /// Parses a setting such as `zh_CN`, `zh` or `en`.
-    pub fn parse(text: &str) -> Option<Lang> {
-        let lower = text.trim().to_ascii_lowercase();
-        if lower.starts_with("zh") {
-            Some(Lang::Zh)
-        } else if lower.starts_with("en") {
-            Some(Lang::En)
-        } else {
-            None
-        }
-    }
-
     /// The bundled translation's name, as `slint::select_bundled_translation` wants it.
     pub fn translation(self) -> &'static str {
         match self {
