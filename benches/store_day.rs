@@ -18,7 +18,7 @@ use till::checkout::{Checkout, CheckoutSettings, PhoneLookup, ScanContext};
 use till::config::Config;
 use till::store::Store;
 use till_domain::{Currency, TaxMode, Tender, TenderKind};
-use till_hq::db::{HqStore, SqliteStore};
+use till_hq::db::HqStore;
 use till_hq::testing::FaultProxy;
 use till_sync::Attribution;
 use till_sync::client::SyncClient;
@@ -46,12 +46,7 @@ fn store_day(backend: &str, sales: usize) {
     let dir = tempfile::tempdir_in(std::env::current_dir().unwrap()).unwrap();
     let cluster = (backend == "PostgreSQL").then(till_hq::testing::PgCluster::start);
     let hq_db = dir.path().join("hq.db");
-    let open = || -> Box<dyn HqStore> {
-        match &cluster {
-            Some(c) => Box::new(till_hq::pg::PgStore::connect(&c.url()).unwrap()),
-            None => Box::new(SqliteStore::open(&hq_db).unwrap()),
-        }
-    };
+    let open = || till_hq::testing::open_store(cluster.as_ref(), &hq_db);
     let mut admin = open();
     admin.add_store("S001", "").unwrap();
     admin.rotate_member_key().unwrap();

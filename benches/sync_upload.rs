@@ -8,7 +8,6 @@ use till::checkout::{Checkout, CheckoutSettings, ScanContext};
 use till::config::Config;
 use till::store::Store;
 use till_domain::{Currency, TaxMode, Tender, TenderKind};
-use till_hq::db::{HqStore, SqliteStore};
 use till_sync::client::SyncClient;
 
 fn main() {
@@ -64,12 +63,7 @@ fn main() {
         std::fs::copy(dir.path().join("till.db"), &till_db).unwrap();
         let hq_db = dir.path().join(format!("hq-{backend}.db"));
         let cluster = (backend == "PostgreSQL").then(till_hq::testing::PgCluster::start);
-        let open = || -> Box<dyn HqStore> {
-            match &cluster {
-                Some(c) => Box::new(till_hq::pg::PgStore::connect(&c.url()).unwrap()),
-                None => Box::new(SqliteStore::open(&hq_db).unwrap()),
-            }
-        };
+        let open = || till_hq::testing::open_store(cluster.as_ref(), &hq_db);
         let mut admin = open();
         admin.add_store("S001", "").unwrap();
         let code = admin.add_terminal("S001", "T01").unwrap();

@@ -1139,7 +1139,6 @@ mod sync {
     use std::sync::{Arc, Mutex};
 
     use till_hq::db::{HqStore, SqliteStore};
-    use till_hq::pg::PgStore;
     use till_hq::testing::PgCluster;
 
     use super::*;
@@ -1317,10 +1316,7 @@ mod sync {
 
     impl Hq {
         fn store(&self) -> Box<dyn HqStore> {
-            match &self.pg {
-                Some(cluster) => Box::new(PgStore::connect(&cluster.url()).unwrap()),
-                None => Box::new(SqliteStore::open(&self.db).unwrap()),
-            }
+            till_hq::testing::open_store(self.pg.as_ref(), &self.db)
         }
     }
 

@@ -129,6 +129,18 @@ impl PgCluster {
     }
 }
 
+/// HQ's database for a test or benchmark: a new connection to `cluster` when there is one,
+/// else the SQLite file at `sqlite` (created if missing). Panics if it cannot be opened.
+pub fn open_store(
+    cluster: Option<&PgCluster>,
+    sqlite: &std::path::Path,
+) -> Box<dyn crate::db::HqStore> {
+    match cluster {
+        Some(cluster) => Box::new(crate::pg::PgStore::connect(&cluster.url()).unwrap()),
+        None => Box::new(crate::db::SqliteStore::open(sqlite).unwrap()),
+    }
+}
+
 impl Drop for PgCluster {
     fn drop(&mut self) {
         let mut cmd = if self.as_root {

@@ -52,10 +52,7 @@ impl App {
     }
 
     fn db(&self) -> Box<dyn HqStore> {
-        match &self.pg {
-            Some(cluster) => Box::new(PgStore::connect(&cluster.url()).unwrap()),
-            None => Box::new(SqliteStore::open(&self.dir.path().join("hq.db")).unwrap()),
-        }
+        till_hq::testing::open_store(self.pg.as_ref(), &self.dir.path().join("hq.db"))
     }
 
     /// Registers terminal `n` (0: S001/T01, 1: S001/T02, 2: S002/T01) and returns its client.
