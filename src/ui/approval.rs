@@ -20,10 +20,10 @@ pub(super) fn show(window: &AppWindow, session: &Session) {
     match &session.approval {
         Some(approval) => {
             adapter.set_visible(true);
-            adapter.set_reason(approval.reason.clone().into());
-            adapter.set_pin_dots("●".repeat(approval.pin.len()).into());
-            adapter.set_message(approval.message.clone().unwrap_or_default().into());
-            adapter.set_busy(approval.checking);
+            adapter.set_reason(approval.reason().into());
+            adapter.set_pin_dots(approval.pin_dots().into());
+            adapter.set_message(approval.message().unwrap_or_default().into());
+            adapter.set_busy(approval.checking());
         }
         None => {
             adapter.set_visible(false);

@@ -20,6 +20,7 @@ pub(super) fn show(window: &AppWindow, session: &Session) {
     }
     let rows: Vec<ParkedRow> = session
         .parked
+        .list()
         .iter()
         .map(|p| {
             let time = jiff::Timestamp::from_millisecond(p.parked_at_ms)
@@ -48,6 +49,6 @@ pub(super) fn show(window: &AppWindow, session: &Session) {
         })
         .collect();
     adapter.set_tickets(ModelRc::new(VecModel::from(rows)));
-    let (message, _) = super::sale::message(&session.parked_message);
+    let (message, _) = super::sale::message(session.parked.message());
     adapter.set_message(message);
 }

@@ -2,7 +2,70 @@
 
 use super::*;
 
+/// The manager-approval overlay's controller: the action waiting, why it needs a manager, the
+/// PIN keyed, the last message, and whether the PIN is being checked. Only this module changes
+/// it; the adapter reads it.
+#[derive(Clone, Debug)]
+pub struct Approval {
+    /// Tells this prompt from the next, for the PIN check's answer.
+    id: u64,
+    pending: Pending,
+    reason: String,
+    pin: Entry,
+    message: Option<String>,
+    checking: bool,
+}
+
+impl Approval {
+    fn new(id: u64, pending: Pending, reason: String) -> Approval {
+        Approval {
+            id,
+            pending,
+            reason,
+            pin: Entry::new(EntryKind::Pin),
+            message: None,
+            checking: false,
+        }
+    }
+
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Why a manager is needed, in the till's language.
+    pub fn reason(&self) -> &str {
+        &self.reason
+    }
+
+    /// The PIN as dots, one a digit.
+    pub fn pin_dots(&self) -> String {
+        "●".repeat(self.pin.len())
+    }
+
+    pub fn message(&self) -> Option<&str> {
+        self.message.as_deref()
+    }
+
+    pub fn checking(&self) -> bool {
+        self.checking
+    }
+
+    pub(super) fn entry_mut(&mut self) -> &mut Entry {
+        &mut self.pin
+    }
+
+    pub(super) fn say(&mut self, message: String) {
+        self.message = Some(message);
+    }
+}
+
 impl Session {
+    /// Opens the approval overlay for `pending`, numbered after the prompts before it.
+    pub(super) fn ask_manager(&mut self, pending: Pending, reason: String) {
+        self.approvals += 1;
+        self.approval = Some(Approval::new(self.approvals, pending, reason));
+    }
+
     pub fn approval_key(&mut self, key: &str) -> Option<Task> {
         if key != "enter" {
             self.edit_field(Field::ApprovalPin, key);
@@ -20,7 +83,7 @@ impl Session {
             return None;
         }
         let approval = self.approval.as_mut()?;
-        if crate::staff::check_pin_shape(&approval.pin).is_err() {
+        if crate::staff::check_pin_shape(approval.pin.as_str()).is_err() {
             approval.message = Some(
                 self.lang
                     .pick("PIN 为 4 到 8 位数字", "a PIN is 4 to 8 digits"),
@@ -41,7 +104,7 @@ impl Session {
         approval.message = None;
         Some(Task::CheckPin {
             purpose: PinPurpose::Approval(approval.id),
-            pin: std::mem::take(&mut approval.pin),
+            pin: approval.pin.take(),
             candidates: managers,
         })
     }
@@ -79,8 +142,9 @@ impl Session {
 
     pub fn cancel_approval(&mut self) {
         if self.approval.take().is_some() {
-            self.sale.message =
-                Message::error(self.t("未批准，没有改动", "not approved: nothing changed"));
+            self.sale.say(Message::error(
+                self.t("未批准，没有改动", "not approved: nothing changed"),
+            ));
         }
     }
 }

@@ -2,13 +2,43 @@
 
 use super::*;
 
-/// What the back office shows besides the sync state: today's figures once loaded, whether a
-/// sync is running, and the last message.
+/// The back office's controller, besides the sync state: today's figures once loaded,
+/// whether a sync is running, and the last message. Only this module changes it; the adapter
+/// reads it.
 #[derive(Clone, Debug, Default)]
 pub struct BackOfficeScreen {
-    pub today: Option<DaySummary>,
-    pub syncing: bool,
-    pub message: Option<Message>,
+    today: Option<DaySummary>,
+    syncing: bool,
+    message: Option<Message>,
+}
+
+impl BackOfficeScreen {
+    /// Today's takings, once the store has been read.
+    pub fn today(&self) -> Option<&DaySummary> {
+        self.today.as_ref()
+    }
+
+    pub fn syncing(&self) -> bool {
+        self.syncing
+    }
+
+    pub fn message(&self) -> Option<&Message> {
+        self.message.as_ref()
+    }
+
+    pub(super) fn say(&mut self, message: Option<Message>) {
+        self.message = message;
+    }
+
+    /// Starts a sync unless one is running; whether it started.
+    fn start_sync(&mut self) -> bool {
+        if self.syncing {
+            return false;
+        }
+        self.syncing = true;
+        self.message = None;
+        true
+    }
 }
 
 impl Session {
@@ -18,12 +48,7 @@ impl Session {
     }
 
     pub fn sync_now(&mut self) -> Option<Task> {
-        if self.back_office.syncing {
-            return None;
-        }
-        self.back_office.syncing = true;
-        self.back_office.message = None;
-        Some(Task::Sync)
+        self.back_office.start_sync().then_some(Task::Sync)
     }
 
     /// The answer to [`Task::Sync`]: a summary line, or why it failed.
@@ -81,5 +106,19 @@ impl Session {
         } else {
             Screen::Login
         };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sync_now_pressed_twice_syncs_once() {
+        let mut screen = BackOfficeScreen::default();
+        screen.say(Message::error("offline".into()));
+        assert!(screen.start_sync());
+        assert!(screen.syncing() && screen.message().is_none());
+        assert!(!screen.start_sync());
     }
 }

@@ -30,7 +30,8 @@ impl Session {
             WedgeKey::Char { c, starts_burst } => {
                 let field = self.field();
                 if starts_burst {
-                    self.burst_snapshot = Some((field, self.field_value(field)));
+                    let value = self.field_value(field);
+                    self.burst_snapshot = Some((field, value));
                 }
                 self.edit_field(field, &c.to_string());
                 (true, None)
@@ -62,102 +63,64 @@ impl Session {
         }
         match self.screen {
             Screen::Login => Field::LoginPin,
-            Screen::Sale if self.member_prompt.is_some() => Field::None,
-            Screen::Sale if self.phone_entry.is_some() => Field::Phone,
+            Screen::Sale if self.sale.member_prompt().is_some() => Field::None,
+            Screen::Sale if self.sale.phone().is_some() => Field::Phone,
             Screen::Sale => Field::SaleEntry,
-            Screen::Payment if self.payment.confirm.is_none() => Field::PaymentEntry,
+            Screen::Payment if self.payment.confirm().is_none() => Field::PaymentEntry,
             _ => Field::None,
         }
     }
 
-    pub(super) fn field_value(&self, field: Field) -> String {
+    /// The entry field `field` names, if it is open.
+    fn entry_mut(&mut self, field: Field) -> Option<&mut Entry> {
         match field {
-            Field::LoginPin => self.login.pin.clone(),
-            Field::ApprovalPin => self
-                .approval
-                .as_ref()
-                .map(|a| a.pin.clone())
-                .unwrap_or_default(),
-            Field::SaleEntry => self.sale.entry.clone(),
-            Field::Phone => self.phone_entry.clone().unwrap_or_default(),
-            Field::PaymentEntry => self.payment.entry.clone(),
-            Field::None => String::new(),
+            Field::LoginPin => Some(self.login.entry_mut()),
+            Field::ApprovalPin => self.approval.as_mut().map(Approval::entry_mut),
+            Field::SaleEntry => Some(self.sale.entry_mut()),
+            Field::Phone => self.sale.phone_mut(),
+            Field::PaymentEntry => Some(self.payment.entry_mut()),
+            Field::None => None,
         }
+    }
+
+    pub(super) fn field_value(&mut self, field: Field) -> String {
+        self.entry_mut(field)
+            .map(|e| e.as_str().to_string())
+            .unwrap_or_default()
     }
 
     pub(super) fn set_field_value(&mut self, field: Field, value: String) {
-        match field {
-            Field::LoginPin => self.login.pin = value,
-            Field::ApprovalPin => {
-                if let Some(a) = &mut self.approval {
-                    a.pin = value;
-                }
-            }
-            Field::SaleEntry => self.sale.entry = value,
-            Field::Phone => self.phone_entry = Some(value),
-            Field::PaymentEntry => self.payment.entry = value,
-            Field::None => {}
+        if let Some(entry) = self.entry_mut(field) {
+            entry.restore(value);
         }
     }
 
-    /// A keypad key (`"7"`, `"."`, `"back"`, `"clear"`) or a typed character for a field.
-    /// Letters and anything else a field cannot hold are ignored.
+    /// A keypad key (`"7"`, `"."`, `"back"`, `"clear"`) or a typed character for a field;
+    /// the field's own rules ([`Entry::key`]) say what it takes.
     pub(super) fn edit_field(&mut self, field: Field, key: &str) {
-        let (mut value, max, decimals) = match field {
-            Field::LoginPin | Field::ApprovalPin => (self.field_value(field), 8, false),
-            Field::Phone => (self.field_value(field), 20, false),
-            Field::SaleEntry | Field::PaymentEntry => (self.field_value(field), 14, true),
-            Field::None => return,
-        };
-        match key {
-            // A phone number typed on a keyboard may come as +86 138-1234-5678.
-            "+" | "-" | " " if field == Field::Phone && value.len() < max => value.push_str(key),
-            "back" => {
-                value.pop();
-            }
-            "clear" => value.clear(),
-            "." if decimals && !value.contains('.') => {
-                if value.is_empty() {
-                    value.push('0');
-                }
-                value.push('.');
-            }
-            digits if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) => {
-                // At most three decimals (weights in kg); a money field is checked later.
-                let decimals_now = value.split_once('.').map(|(_, d)| d.len()).unwrap_or(0);
-                if value.len() + digits.len() <= max
-                    && (!value.contains('.') || decimals_now + digits.len() <= 3)
-                {
-                    value.push_str(digits);
-                }
-            }
-            _ => return,
-        }
-        self.set_field_value(field, value);
         if field == Field::SaleEntry {
-            self.sale.entry_focused = true;
+            // Keying a figure puts the focus back on the entry.
+            self.sale.edit(key);
+        } else if let Some(entry) = self.entry_mut(field) {
+            entry.key(key);
         }
     }
 
     pub(super) fn escape(&mut self) -> Option<Task> {
-        if self.member_prompt.is_some() {
+        if self.sale.member_prompt().is_some() {
             self.answer_member_prompt(false);
-        } else if self.phone_entry.is_some() {
-            self.phone_entry = None;
+        } else if self.sale.phone().is_some() {
+            self.sale.leave_phone_entry();
         } else if self.approval.is_some() {
             self.cancel_approval();
-        } else if self.payment.confirm.is_some() {
+        } else if self.payment.confirm().is_some() {
             self.confirm_tender(false);
         } else {
             match self.screen {
                 Screen::Payment => self.back_to_sale(),
                 Screen::Parked | Screen::BackOffice => self.screen = Screen::Sale,
-                Screen::Sale => {
-                    self.sale.entry.clear();
-                    self.sale.weighing = None;
-                    self.sale.message = None;
-                }
-                Screen::Login => self.login.pin.clear(),
+                Screen::Sale => self.sale.reset(),
+                Screen::Login => self.login.entry_mut().clear(),
                 Screen::Complete => self.new_sale(),
             }
         }
@@ -170,7 +133,7 @@ impl Session {
         }
         match self.screen {
             Screen::Login => self.login_key("enter"),
-            Screen::Sale if self.member_prompt.is_some() => None,
+            Screen::Sale if self.sale.member_prompt().is_some() => None,
             Screen::Sale => self.sale_key("enter"),
             Screen::Payment => self.payment_key("enter"),
             Screen::Complete => {

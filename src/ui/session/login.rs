@@ -2,24 +2,74 @@
 
 use super::*;
 
-/// What the login screen shows: the name tapped, the PIN keyed so far, the last message, and
-/// whether a PIN is being checked (on a worker: argon2 is slow by design).
-#[derive(Clone, Debug, Default)]
+/// The login screen's controller: the name tapped, the PIN keyed so far, the last message,
+/// and whether a PIN is being checked (on a worker: argon2 is slow by design). Only this
+/// module changes it; the adapter reads it.
+#[derive(Clone, Debug)]
 pub struct LoginScreen {
     /// An index into [`Session::staff`].
-    pub selected: Option<usize>,
-    pub pin: String,
-    pub message: Option<Message>,
-    pub checking: bool,
+    selected: Option<usize>,
+    pin: Entry,
+    message: Option<Message>,
+    checking: bool,
+}
+
+impl LoginScreen {
+    /// The screen for a till with `staff` names: one name needs no tap.
+    pub fn new(staff: usize) -> LoginScreen {
+        LoginScreen {
+            selected: (staff == 1).then_some(0),
+            pin: Entry::new(EntryKind::Pin),
+            message: None,
+            checking: false,
+        }
+    }
+
+    /// The name tapped, as an index into the staff list.
+    pub fn selected(&self) -> Option<usize> {
+        self.selected
+    }
+
+    /// The PIN as dots, one a digit: the PIN itself is never shown.
+    pub fn pin_dots(&self) -> String {
+        "●".repeat(self.pin.len())
+    }
+
+    pub fn message(&self) -> Option<&Message> {
+        self.message.as_ref()
+    }
+
+    pub fn checking(&self) -> bool {
+        self.checking
+    }
+
+    /// Taps name `index` of `staff` names: a new PIN starts.
+    fn select(&mut self, index: usize, staff: usize) {
+        if index < staff {
+            self.selected = Some(index);
+            self.pin.clear();
+            self.message = None;
+        }
+    }
+
+    pub(super) fn entry_mut(&mut self) -> &mut Entry {
+        &mut self.pin
+    }
+
+    pub(super) fn say(&mut self, message: Option<Message>) {
+        self.message = message;
+    }
+
+    /// Back to an empty PIN and no message (logout, Esc).
+    pub(super) fn reset(&mut self) {
+        self.pin.clear();
+        self.message = None;
+    }
 }
 
 impl Session {
     pub fn select_staff(&mut self, index: usize) {
-        if index < self.staff.len() {
-            self.login.selected = Some(index);
-            self.login.pin.clear();
-            self.login.message = None;
-        }
+        self.login.select(index, self.staff.len());
     }
 
     pub fn login_key(&mut self, key: &str) -> Option<Task> {
@@ -39,7 +89,7 @@ impl Session {
             self.login.message = Message::error(self.t("先选择你的名字", "choose your name first"));
             return None;
         };
-        if crate::staff::check_pin_shape(&self.login.pin).is_err() {
+        if crate::staff::check_pin_shape(self.login.pin.as_str()).is_err() {
             self.login.message =
                 Message::error(self.t("PIN 为 4 到 8 位数字", "a PIN is 4 to 8 digits"));
             return None;
@@ -53,7 +103,7 @@ impl Session {
         self.login.message = None;
         Some(Task::CheckPin {
             purpose: PinPurpose::Login,
-            pin: std::mem::take(&mut self.login.pin),
+            pin: self.login.pin.take(),
             candidates: vec![(member, hash)],
         })
     }
@@ -69,8 +119,8 @@ impl Session {
                 self.cashier = Some(member);
                 self.login.message = None;
                 self.screen = Screen::Sale;
-                self.sale.entry_focused = true;
-                self.sale.message = None;
+                self.sale.focus();
+                self.sale.say(None);
                 self.bring_back_open_ticket(&id);
             }
             None => {
@@ -137,7 +187,7 @@ impl Session {
     /// Queues a save of the open ticket if it changed. Not while a commit is under way: the
     /// commit removes the saved copy itself, and must not find it saved again behind it.
     pub(super) fn note_open_ticket(&mut self) {
-        if self.payment.committing {
+        if self.payment.committing() {
             return;
         }
         // This runs after every key: compare in place, and copy only what changed.
@@ -178,10 +228,13 @@ impl Session {
         self.fresh_ticket();
         let nonce = self.checkout.ticket_nonce().to_string();
         if self.checkout.resume_with(id, Some(&nonce)).is_ok() {
-            self.sale.parked_count = self.sale.parked_count.saturating_sub(1);
-            self.sale.selected = self.checkout.ticket().lines().last().map(|l| l.id);
-            self.sale.message =
-                Message::info(self.t("你未完成的小票已取回", "your open ticket is back"));
+            let parked = self.sale.parked_count().saturating_sub(1);
+            self.sale.set_parked_count(parked);
+            self.sale
+                .select(self.checkout.ticket().lines().last().map(|l| l.id));
+            self.sale.say(Message::info(
+                self.t("你未完成的小票已取回", "your open ticket is back"),
+            ));
         }
     }
 
@@ -193,24 +246,50 @@ impl Session {
             match self.park_open_ticket(true) {
                 Ok(_) => {}
                 Err(CheckoutError::PaymentInProgress) => {
-                    self.back_office.message = Message::error(self.t(
+                    self.back_office.say(Message::error(self.t(
                         "本单已收款：先完成或删除付款，再退出登录",
                         "payments are taken on the open ticket: finish it or remove them before logging out",
-                    ));
+                    )));
                     return;
                 }
                 Err(error) => {
-                    self.back_office.message = Message::error(self.refusal(&error));
+                    self.back_office.say(Message::error(self.refusal(&error)));
                     return;
                 }
             }
         }
-        self.sale.entry.clear();
-        self.sale.weighing = None;
-        self.sale.message = None;
+        self.sale.reset();
         self.cashier = None;
         self.screen = Screen::Login;
-        self.login.pin.clear();
-        self.login.message = None;
+        self.login.reset();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_name_is_chosen_already_and_a_tap_starts_a_new_pin() {
+        assert_eq!(LoginScreen::new(1).selected(), Some(0));
+        let mut screen = LoginScreen::new(3);
+        assert_eq!(screen.selected(), None);
+        screen.entry_mut().key("1");
+        screen.entry_mut().key("2");
+        assert_eq!(screen.pin_dots(), "●●");
+        screen.say(Message::error("wrong PIN".into()));
+        screen.select(2, 3);
+        assert_eq!(
+            (screen.selected(), screen.pin_dots()),
+            (Some(2), String::new())
+        );
+        assert!(screen.message().is_none());
+        // A tap past the list changes nothing.
+        screen.entry_mut().key("7");
+        screen.select(3, 3);
+        assert_eq!(
+            (screen.selected(), screen.pin_dots()),
+            (Some(2), "●".to_string())
+        );
     }
 }

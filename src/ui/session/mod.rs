@@ -25,19 +25,22 @@ use till_domain::ticket::TicketError;
 use till_domain::{Currency, Discount, LineId, Money, Quantity, Tender, TenderKind, classify};
 use till_sync::member::Phone;
 
+pub use approval::Approval;
 pub use back_office::BackOfficeScreen;
+pub use entry::{Entry, EntryKind};
 pub use login::LoginScreen;
+pub use parked::ParkedScreen;
 pub use payment::PaymentScreen;
 pub use sale::SaleScreen;
 
 mod approval;
 mod back_office;
+mod entry;
 mod keyboard;
 mod login;
-mod members;
+mod parked;
 mod payment;
 mod sale;
-mod scans;
 
 /// Cash over this needs the cashier to confirm it (a slip of the keypad, or a fake note).
 pub const LARGE_CASH: i64 = 10_000_000;
@@ -133,17 +136,6 @@ pub enum Pending {
     DiscountLine(LineId, Discount),
     DiscountTicket(Discount),
     OpenBackOffice,
-}
-
-#[derive(Clone, Debug)]
-pub struct Approval {
-    /// Tells this prompt from the next, for the PIN check's answer.
-    pub id: u64,
-    pub pending: Pending,
-    pub reason: String,
-    pub pin: String,
-    pub message: Option<String>,
-    pub checking: bool,
 }
 
 /// A quick key: a product without a barcode, one touch away.
@@ -247,15 +239,12 @@ pub struct Session {
     pub drawer: Option<DrawerState>,
     // Overlays and side screens.
     pub approval: Option<Approval>,
-    pub parked: Vec<ParkedTicket>,
-    pub parked_message: Option<Message>,
+    pub parked: ParkedScreen,
     pub back_office: BackOfficeScreen,
     /// How syncing stands, as the status bar and the back office show it.
     pub sync: SyncState,
-    // Members (the ticket's member is the checkout engine's: [`Self::ticket_member`]).
-    pub member_prompt: Option<MemberPrompt>,
-    /// The phone number being keyed, when the entry field is taking one.
-    pub phone_entry: Option<String>,
+    // Members: the ticket's member is the checkout engine's ([`Self::ticket_member`]); the
+    // phone being keyed and the question asked are the sale screen's.
     pub member_settings: MemberSettings,
     /// Scans refused so far: each one beeps and flashes the screen's edge.
     pub alerts: u64,
@@ -284,11 +273,7 @@ impl Session {
             store_name,
             checkout,
             currency,
-            login: LoginScreen {
-                // One name on the till needs no tap.
-                selected: (staff.len() == 1).then_some(0),
-                ..LoginScreen::default()
-            },
+            login: LoginScreen::new(staff.len()),
             staff,
             login_guard,
             approval_guard,
@@ -296,27 +281,15 @@ impl Session {
             deferred: Vec::new(),
             saved_ticket: None,
             cashier: None,
-            sale: SaleScreen {
-                entry: String::new(),
-                entry_focused: true,
-                weighing: None,
-                selected: None,
-                message: None,
-                show_quick_keys: false,
-                quick_keys,
-                parked_count,
-            },
+            sale: SaleScreen::new(quick_keys, parked_count),
             payment: PaymentScreen::default(),
             last_sale: None,
             printer: None,
             drawer: None,
             approval: None,
-            parked: Vec::new(),
-            parked_message: None,
+            parked: ParkedScreen::default(),
             back_office: BackOfficeScreen::default(),
             sync: SyncState::default(),
-            member_prompt: None,
-            phone_entry: None,
             member_settings: MemberSettings::default(),
             wedge: Wedge::default(),
             alerts: 0,

@@ -2,29 +2,84 @@
 
 use super::*;
 
-/// What the payment screen shows: the tender kind chosen, the amount and reference keyed, the
-/// last message, a large cash tender waiting to be confirmed, and whether the paid ticket is
-/// being committed (on a worker).
+/// The payment screen's controller: the tender kind chosen, the amount and reference keyed,
+/// the last message, a large cash tender waiting to be confirmed, and whether the paid ticket
+/// is being committed (on a worker). Only this module changes it; the adapter reads it.
 #[derive(Clone, Debug)]
 pub struct PaymentScreen {
-    pub kind: TenderKind,
-    pub entry: String,
-    pub reference: String,
-    pub message: Option<Message>,
-    pub confirm: Option<Tender>,
-    pub committing: bool,
+    kind: TenderKind,
+    entry: Entry,
+    reference: String,
+    message: Option<Message>,
+    confirm: Option<Tender>,
+    committing: bool,
 }
 
 impl Default for PaymentScreen {
     fn default() -> Self {
         PaymentScreen {
             kind: TenderKind::Cash,
-            entry: String::new(),
+            entry: Entry::new(EntryKind::Figure),
             reference: String::new(),
             message: None,
             confirm: None,
             committing: false,
         }
+    }
+}
+
+impl PaymentScreen {
+    pub fn kind(&self) -> TenderKind {
+        self.kind
+    }
+
+    /// The amount keyed, in the currency's major units as typed.
+    pub fn entry(&self) -> &str {
+        self.entry.as_str()
+    }
+
+    /// The payment code scanned for a mobile tender.
+    pub fn reference(&self) -> &str {
+        &self.reference
+    }
+
+    pub fn message(&self) -> Option<&Message> {
+        self.message.as_ref()
+    }
+
+    /// A large cash tender waiting for the cashier to confirm it.
+    pub fn confirm(&self) -> Option<&Tender> {
+        self.confirm.as_ref()
+    }
+
+    /// Whether the paid ticket is being committed: the screen takes nothing meanwhile.
+    pub fn committing(&self) -> bool {
+        self.committing
+    }
+
+    pub(super) fn entry_mut(&mut self) -> &mut Entry {
+        &mut self.entry
+    }
+
+    pub(super) fn say(&mut self, message: Option<Message>) {
+        self.message = message;
+    }
+
+    /// Chooses a tender kind; a payment code read for another kind is dropped.
+    fn choose(&mut self, kind: TenderKind) {
+        if kind != self.kind {
+            self.reference.clear();
+        }
+        self.kind = kind;
+        self.message = None;
+    }
+
+    /// The screen as the cashier finds it on pressing Pay: cash, nothing keyed.
+    pub(super) fn start(&mut self) {
+        *self = PaymentScreen {
+            committing: self.committing,
+            ..PaymentScreen::default()
+        };
     }
 }
 
@@ -42,18 +97,14 @@ impl Session {
                 self.payment_state().remaining
             });
         }
-        Money::parse(&self.payment.entry, self.currency)
+        Money::parse(self.payment.entry.as_str(), self.currency)
             .ok()
             .map(|m| m.minor())
     }
 
     pub fn select_kind(&mut self, index: usize) {
         if let Some(kind) = PAYMENT_KINDS.get(index) {
-            if *kind != self.payment.kind {
-                self.payment.reference.clear();
-            }
-            self.payment.kind = *kind;
-            self.payment.message = None;
+            self.payment.choose(*kind);
         }
     }
 
@@ -67,8 +118,8 @@ impl Session {
         }
         let Some(amount) = self.pay_amount() else {
             self.payment.message = Message::error(self.lang.pick(
-                &format!("金额 {} 无效", self.payment.entry),
-                &format!("amount {} is not valid", self.payment.entry),
+                &format!("金额 {} 无效", self.payment.entry()),
+                &format!("amount {} is not valid", self.payment.entry()),
             ));
             return None;
         };
@@ -214,9 +265,9 @@ impl Session {
                 }
                 self.checkout.sold();
                 self.fresh_ticket();
-                self.sale.selected = None;
-                self.sale.entry.clear();
-                self.sale.message = None;
+                self.sale.select(None);
+                self.sale.entry_mut().clear();
+                self.sale.say(None);
                 // The drawer's own pulse follows at once, if there is a printer to send it.
                 self.drawer = (self.printer.is_some() && crate::receipt::opens_drawer(&record))
                     .then_some(DrawerState::Opening);
@@ -236,14 +287,99 @@ impl Session {
     pub fn cancel_ticket(&mut self) {
         self.checkout.clear();
         self.fresh_ticket();
-        self.sale.selected = None;
-        self.sale.entry.clear();
+        self.sale.select(None);
+        self.sale.entry_mut().clear();
     }
 
     pub fn new_sale(&mut self) {
         self.screen = Screen::Sale;
-        self.sale.message = None;
-        self.sale.entry.clear();
-        self.sale.entry_focused = true;
+        self.sale.start();
+    }
+
+    pub(in crate::ui::session) fn scan_on_payment(&mut self, code: &str) {
+        let store = self.checkout.store();
+        let is_internal = |c: &str| store.is_internal_code(c).unwrap_or(false);
+        match classify(code, &self.checkout.settings().scan, &is_internal) {
+            Scan::Payment(payment) => {
+                let kind = match payment.provider {
+                    PaymentProvider::WeChatPay => TenderKind::WeChatPay,
+                    PaymentProvider::Alipay => TenderKind::Alipay,
+                    PaymentProvider::UnionPay => TenderKind::UnionPay,
+                };
+                self.payment.kind = kind;
+                self.payment.reference = payment.code.clone();
+                let amount = self.pay_amount().unwrap_or(0);
+                self.payment.message = Message::info(self.lang.pick(
+                    &format!(
+                        "已读取{}付款码，按“收取”收款 {}",
+                        self.lang.tender(kind),
+                        self.money(amount)
+                    ),
+                    &format!(
+                        "{} code read: press Tender to charge {}",
+                        self.lang.tender(kind),
+                        self.money(amount)
+                    ),
+                ));
+            }
+            Scan::Member(member_code) => {
+                // The sale is not committed yet, so the member can still be attached.
+                self.payment.message = match self.attach_code(&member_code) {
+                    Ok(()) => self.ticket_member().map(|m| Message {
+                        text: self.lang.pick(
+                            &format!("已关联会员 {}", member_title(m)),
+                            &format!("member {} attached", member_title(m)),
+                        ),
+                        error: false,
+                    }),
+                    Err(refusal) => Message::error(refusal),
+                };
+            }
+            Scan::Unknown(reason) => {
+                self.payment.message =
+                    Message::error(self.refusal(&CheckoutError::Unrecognised(reason)));
+            }
+            Scan::Product(_) | Scan::Weighed { .. } | Scan::Receipt(_) => {
+                self.payment.message = Message::error(self.lang.pick(
+                    &format!("正在收款：要加商品请先返回销售（{code} 未处理）"),
+                    &format!(
+                        "taking payment: go back to the sale to add items ({code} was not used)"
+                    ),
+                ));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn another_tender_kind_drops_the_code_read_for_the_first() {
+        let mut screen = PaymentScreen::default();
+        screen.choose(TenderKind::WeChatPay);
+        screen.reference = "134567890123456789".into();
+        screen.choose(TenderKind::WeChatPay);
+        assert_eq!(screen.reference(), "134567890123456789");
+        screen.choose(TenderKind::Card);
+        assert_eq!((screen.kind(), screen.reference()), (TenderKind::Card, ""));
+    }
+
+    #[test]
+    fn pay_starts_on_cash_with_nothing_keyed_or_waiting() {
+        let mut screen = PaymentScreen::default();
+        screen.choose(TenderKind::Alipay);
+        screen.entry_mut().key("5");
+        screen.say(Message::error("amount 5 is not valid".into()));
+        screen.confirm = Some(Tender {
+            kind: TenderKind::Cash,
+            amount: LARGE_CASH + 1,
+            reference: None,
+        });
+        screen.start();
+        assert_eq!(screen.kind(), TenderKind::Cash);
+        assert_eq!(screen.entry(), "");
+        assert!(screen.message().is_none() && screen.confirm().is_none());
     }
 }

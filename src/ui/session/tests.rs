@@ -68,7 +68,7 @@ fn login_locks_after_five_wrong_pins_and_the_right_one_then_waits() {
         log_in(&mut s, (DEMO_CASHIER.0, DEMO_CASHIER.1, "0000"));
         assert_eq!(s.screen, Screen::Login);
     }
-    let message = s.login.message.clone().unwrap().text;
+    let message = s.login.message().cloned().unwrap().text;
     assert!(
         message.contains("locked") || message.contains("try again"),
         "{message}"
@@ -96,7 +96,7 @@ fn a_sale_is_scanned_paid_in_cash_and_committed_without_a_window() {
     // Paying an empty ticket is refused and stays on the sale screen.
     assert!(s.pay().is_none());
     assert_eq!(s.screen, Screen::Sale);
-    assert!(s.sale.message.is_some());
+    assert!(s.sale.message().is_some());
     assert!(s.scan(&sample_ean13(2)).is_none());
     assert!(s.scan(&sample_ean13(2)).is_none());
     let due = s.checkout().ticket().payment().payable;
@@ -105,14 +105,14 @@ fn a_sale_is_scanned_paid_in_cash_and_committed_without_a_window() {
     assert_eq!(s.screen, Screen::Payment);
     // Too little cash leaves the ticket open; the rest commits it.
     let half = Money::new(due / 2, s.currency()).to_decimal_string();
-    s.payment.entry = half;
+    keys(&mut s, &half, Session::payment_key);
     assert!(s.payment_key("enter").is_none());
     assert_eq!(s.screen, Screen::Payment);
     let rest = Money::new(due - due / 2, s.currency()).to_decimal_string();
-    s.payment.entry = rest;
+    keys(&mut s, &rest, Session::payment_key);
     let task = s.payment_key("enter");
     assert!(matches!(task, Some(Task::Commit(..))), "{task:?}");
-    assert!(s.payment.committing);
+    assert!(s.payment.committing());
     assert!(finish(&mut s, task).is_none());
     assert_eq!(s.screen, Screen::Complete);
     let sale = s.last_sale.clone().unwrap();
@@ -129,16 +129,16 @@ fn a_discount_over_the_limit_waits_for_a_managers_pin() {
     log_in(&mut s, DEMO_CASHIER);
     assert!(s.scan(&sample_ean13(2)).is_none());
     let before = s.checkout().ticket().payment().payable;
-    s.sale.entry = "50".into();
+    keys(&mut s, "50", Session::sale_key);
     s.discount();
-    let id = s.approval.as_ref().expect("a manager is asked").id;
+    let id = s.approval.as_ref().expect("a manager is asked").id();
     assert_eq!(s.checkout().ticket().payment().payable, before);
     // The cashier's own PIN does not approve.
     keys(&mut s, DEMO_CASHIER.2, Session::approval_key);
     let task = s.approval_key("enter");
     assert!(finish(&mut s, task).is_none());
-    assert_eq!(s.approval.as_ref().map(|a| a.id), Some(id));
-    assert!(s.approval.as_ref().unwrap().message.is_some());
+    assert_eq!(s.approval.as_ref().map(|a| a.id()), Some(id));
+    assert!(s.approval.as_ref().unwrap().message().is_some());
     assert_eq!(s.checkout().ticket().payment().payable, before);
     keys(&mut s, DEMO_MANAGER.2, Session::approval_key);
     let task = s.approval_key("enter");

@@ -6,33 +6,33 @@ impl Session {
     /// The member panel: start keying the customer's phone number (scanning their member QR
     /// code works at any time without this).
     pub fn member(&mut self) {
-        if self.member_prompt.is_some() {
+        if self.sale.member_prompt.is_some() {
             return;
         }
-        self.phone_entry = Some(String::new());
+        self.sale.phone = Some(Entry::new(EntryKind::Phone));
         self.sale.message = Message::info(self.t(
             "输入顾客手机号，按 ↵ 查找；或扫描会员码",
             "key the customer's phone number and press ↵, or scan their member code",
         ));
     }
 
-    pub(super) fn lookup_phone(&mut self) {
-        let keyed = self.phone_entry.clone().unwrap_or_default();
+    pub(in crate::ui::session) fn lookup_phone(&mut self) {
+        let keyed = self.sale.phone().unwrap_or_default().to_string();
         match self.checkout.find_by_phone(&keyed) {
             Ok(PhoneLookup::Member(member)) => {
-                self.phone_entry = None;
+                self.sale.phone = None;
                 self.offer(member, None);
             }
             Ok(PhoneLookup::NotEnrolled(phone)) => {
-                self.phone_entry = None;
-                self.member_prompt = Some(MemberPrompt::Consent { phone });
+                self.sale.phone = None;
+                self.sale.member_prompt = Some(MemberPrompt::Consent { phone });
             }
             Err(error @ CheckoutError::Member(MemberRefusal::BadPhone(_))) => {
                 // The number stays on the keypad to be corrected.
                 self.sale.message = Message::error(self.refusal(&error));
             }
             Err(error) => {
-                self.phone_entry = None;
+                self.sale.phone = None;
                 self.sale.message = Message::error(self.refusal(&error));
             }
         }
@@ -40,7 +40,7 @@ impl Session {
 
     /// Verifies a scanned member code and attaches its member (asking which member first if
     /// another is on the ticket), or says why not. The rules are the engine's.
-    pub(super) fn attach_code(&mut self, code: &MemberCode) -> Result<(), String> {
+    pub(in crate::ui::session) fn attach_code(&mut self, code: &MemberCode) -> Result<(), String> {
         let now = now_step();
         let member = self
             .checkout
@@ -52,18 +52,23 @@ impl Session {
 
     /// Puts a member found by code or phone on the ticket, or asks which one to keep if
     /// another is already there.
-    pub(super) fn offer(&mut self, member: Member, code: Option<MemberCode>) {
+    pub(in crate::ui::session) fn offer(&mut self, member: Member, code: Option<MemberCode>) {
         if self
             .ticket_member()
             .is_some_and(|current| current.member_id != member.member_id)
         {
-            self.member_prompt = Some(MemberPrompt::Replace { new: member, code });
+            self.sale.member_prompt = Some(MemberPrompt::Replace { new: member, code });
             return;
         }
         self.take_member(member, code, false);
     }
 
-    pub(super) fn take_member(&mut self, member: Member, code: Option<MemberCode>, replace: bool) {
+    pub(in crate::ui::session) fn take_member(
+        &mut self,
+        member: Member,
+        code: Option<MemberCode>,
+        replace: bool,
+    ) {
         let attached = match &code {
             Some(code) => self
                 .checkout
@@ -83,7 +88,7 @@ impl Session {
     /// The customer's or cashier's answer: accept consent / keep the new member (true), or
     /// refuse consent / keep the current member (false).
     pub fn answer_member_prompt(&mut self, yes: bool) {
-        let Some(prompt) = self.member_prompt.take() else {
+        let Some(prompt) = self.sale.member_prompt.take() else {
             return;
         };
         match (prompt, yes) {
@@ -118,7 +123,7 @@ impl Session {
     /// The member panel's ✕: leaves phone entry if a number is being keyed, or else detaches
     /// the member from the ticket.
     pub fn detach_member(&mut self) {
-        if self.phone_entry.take().is_some() {
+        if self.sale.phone.take().is_some() {
             self.sale.message = None;
             return;
         }

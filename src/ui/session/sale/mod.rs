@@ -2,28 +2,171 @@
 
 use super::*;
 
-/// What the sale screen shows besides the ticket (which is the checkout engine's): the entry
-/// field, the selected line, the last message, the quick keys and how many tickets are parked.
+mod members;
+mod scans;
+
+/// The sale screen's controller, besides the ticket (which is the checkout engine's): the
+/// entry field, the member panel's phone entry and question, the selected line, the last
+/// message, the quick keys and how many tickets are parked. Only this module and its children
+/// change it; the adapter reads it.
 #[derive(Clone, Debug)]
 pub struct SaleScreen {
-    pub entry: String,
-    pub entry_focused: bool,
+    entry: Entry,
+    entry_focused: bool,
     /// A product sold by weight that was scanned or keyed without one: the code, and its name.
     /// The entry takes its weight in kg next, and ↵ adds the line.
-    pub weighing: Option<(String, String)>,
-    pub selected: Option<LineId>,
-    pub message: Option<Message>,
-    pub show_quick_keys: bool,
-    pub quick_keys: Vec<QuickItem>,
-    pub parked_count: usize,
+    weighing: Option<(String, String)>,
+    selected: Option<LineId>,
+    message: Option<Message>,
+    show_quick_keys: bool,
+    quick_keys: Vec<QuickItem>,
+    parked_count: usize,
+    /// The phone number being keyed, when the member panel is taking one.
+    phone: Option<Entry>,
+    /// A question about members waiting for the cashier or the customer.
+    member_prompt: Option<MemberPrompt>,
+}
+
+impl SaleScreen {
+    pub fn new(quick_keys: Vec<QuickItem>, parked_count: usize) -> SaleScreen {
+        SaleScreen {
+            entry: Entry::new(EntryKind::Figure),
+            entry_focused: true,
+            weighing: None,
+            selected: None,
+            message: None,
+            show_quick_keys: false,
+            quick_keys,
+            parked_count,
+            phone: None,
+            member_prompt: None,
+        }
+    }
+
+    /// The figure keyed: a quantity, a weight in kg, a percentage or a code.
+    pub fn entry(&self) -> &str {
+        self.entry.as_str()
+    }
+
+    /// Whether typed keys go to the entry (a touched line takes the focus away).
+    pub fn entry_focused(&self) -> bool {
+        self.entry_focused
+    }
+
+    /// The name of the product waiting for its weight.
+    pub fn weighing(&self) -> Option<&str> {
+        self.weighing.as_ref().map(|(_, name)| name.as_str())
+    }
+
+    pub fn selected(&self) -> Option<LineId> {
+        self.selected
+    }
+
+    pub fn message(&self) -> Option<&Message> {
+        self.message.as_ref()
+    }
+
+    pub fn show_quick_keys(&self) -> bool {
+        self.show_quick_keys
+    }
+
+    pub fn quick_keys(&self) -> &[QuickItem] {
+        &self.quick_keys
+    }
+
+    /// The quick keys, as the catalog now has them (a sync may change their prices).
+    pub fn set_quick_keys(&mut self, keys: Vec<QuickItem>) {
+        self.quick_keys = keys;
+    }
+
+    pub fn parked_count(&self) -> usize {
+        self.parked_count
+    }
+
+    /// The phone number being keyed, if the member panel is taking one.
+    pub fn phone(&self) -> Option<&str> {
+        self.phone.as_ref().map(Entry::as_str)
+    }
+
+    pub fn member_prompt(&self) -> Option<&MemberPrompt> {
+        self.member_prompt.as_ref()
+    }
+
+    pub(in crate::ui::session) fn entry_mut(&mut self) -> &mut Entry {
+        &mut self.entry
+    }
+
+    pub(in crate::ui::session) fn phone_mut(&mut self) -> Option<&mut Entry> {
+        self.phone.as_mut()
+    }
+
+    /// A key for the entry: taking it puts the focus back on the entry.
+    pub(in crate::ui::session) fn edit(&mut self, key: &str) {
+        if self.entry.key(key) {
+            self.entry_focused = true;
+        }
+    }
+
+    pub(in crate::ui::session) fn say(&mut self, message: Option<Message>) {
+        self.message = message;
+    }
+
+    pub(in crate::ui::session) fn focus(&mut self) {
+        self.entry_focused = true;
+    }
+
+    /// Whether the last action was refused: the screen shows an error.
+    pub(in crate::ui::session) fn refused(&self) -> bool {
+        self.message.as_ref().is_some_and(|m| m.error)
+    }
+
+    pub(in crate::ui::session) fn select(&mut self, line: Option<LineId>) {
+        self.selected = line;
+    }
+
+    pub(in crate::ui::session) fn set_parked_count(&mut self, count: usize) {
+        self.parked_count = count;
+    }
+
+    /// Ends phone entry and any product waiting for its weight (the cashier moved on).
+    pub(in crate::ui::session) fn leave_entry_modes(&mut self) {
+        self.phone = None;
+        self.weighing = None;
+    }
+
+    /// Stops keying a phone number; whether one was being keyed.
+    pub(in crate::ui::session) fn leave_phone_entry(&mut self) -> bool {
+        self.phone.take().is_some()
+    }
+
+    /// The sale screen as a new sale finds it: focus on an empty entry, no message.
+    pub(in crate::ui::session) fn start(&mut self) {
+        self.entry.clear();
+        self.entry_focused = true;
+        self.message = None;
+    }
+
+    /// Clears what was keyed and said (Esc, logout), keeping the ticket and its selection.
+    pub(in crate::ui::session) fn reset(&mut self) {
+        self.entry.clear();
+        self.weighing = None;
+        self.message = None;
+    }
+
+    /// A new ticket starts (the engine gives it its own identity): no question pending, no
+    /// phone being keyed.
+    pub(in crate::ui::session) fn fresh_ticket(&mut self) {
+        self.member_prompt = None;
+        self.phone = None;
+    }
 }
 
 impl Session {
     pub fn sale_key(&mut self, key: &str) -> Option<Task> {
-        if self.member_prompt.is_some() {
+        if self.sale.member_prompt.is_some() {
             return None;
         }
-        if self.phone_entry.is_some() {
+        if self.sale.phone.is_some() {
             if key == "enter" {
                 self.lookup_phone();
             } else {
@@ -41,16 +184,16 @@ impl Session {
         if let Some((code, name)) = self.sale.weighing.take() {
             // The entry holds the weight of the product waiting for one.
             let task = self.scan_on_sale(&code);
-            if matches!(&self.sale.message, Some(m) if m.error) {
+            if self.sale.refused() {
                 self.sale.weighing = Some((code, name));
             }
             return task;
         }
         // A code keyed by hand (a damaged barcode, a PLU).
-        let code = std::mem::take(&mut self.sale.entry);
+        let code = self.sale.entry.take();
         let task = self.scan_on_sale(&code);
-        if matches!(&self.sale.message, Some(m) if m.error) {
-            self.sale.entry = code;
+        if self.sale.refused() {
+            self.sale.entry.restore(code);
         }
         task
     }
@@ -77,7 +220,7 @@ impl Session {
             self.sale.message = Message::error(self.t("先选择一行", "select a line first"));
             return;
         };
-        let Some(quantity) = Quantity::parse(&self.sale.entry) else {
+        let Some(quantity) = Quantity::parse(self.sale.entry.as_str()) else {
             self.sale.message = Message::error(
                 self.t("先输入数量，再按“数量”", "key the quantity, then press Qty"),
             );
@@ -105,7 +248,7 @@ impl Session {
         let percent = if self.sale.entry.is_empty() {
             None
         } else {
-            Money::parse(&self.sale.entry, Currency::CNY)
+            Money::parse(self.sale.entry.as_str(), Currency::CNY)
                 .ok()
                 .map(|m| m.minor())
         };
@@ -125,7 +268,11 @@ impl Session {
 
     /// Runs an action the approval policy may reserve for a manager: at once when allowed,
     /// or after a manager's PIN.
-    pub(super) fn run(&mut self, action: Pending, approval: Option<&ManagerApproval>) {
+    pub(in crate::ui::session) fn run(
+        &mut self,
+        action: Pending,
+        approval: Option<&ManagerApproval>,
+    ) {
         // A manager at the till approves their own actions.
         let own = self
             .cashier
@@ -156,15 +303,8 @@ impl Session {
             Err(CheckoutError::NeedsApproval(what)) => {
                 // The keyed figure now lives in the pending action.
                 self.sale.entry.clear();
-                self.approvals += 1;
-                self.approval = Some(Approval {
-                    id: self.approvals,
-                    reason: self.lang.approval_reason(what),
-                    pending: action,
-                    pin: String::new(),
-                    message: None,
-                    checking: false,
-                });
+                let reason = self.lang.approval_reason(what);
+                self.ask_manager(action, reason);
             }
             Err(error) => self.sale.message = Message::error(self.refusal(&error)),
         }
@@ -172,7 +312,10 @@ impl Session {
 
     /// Parks the open ticket with its member under its cashier (`auto`: by the till, to come
     /// back at their next login) and starts an empty one.
-    pub(super) fn park_open_ticket(&mut self, auto: bool) -> Result<i64, CheckoutError> {
+    pub(in crate::ui::session) fn park_open_ticket(
+        &mut self,
+        auto: bool,
+    ) -> Result<i64, CheckoutError> {
         let nonce = self.checkout.ticket_nonce().to_string();
         let id = self.checkout.park_with(auto, Some(&nonce))?;
         self.fresh_ticket();
@@ -194,42 +337,9 @@ impl Session {
         }
     }
 
-    pub fn show_parked(&mut self) {
-        match self.checkout.parked() {
-            Ok(list) => {
-                self.sale.parked_count = list.len();
-                self.parked = list;
-                self.parked_message = None;
-                self.screen = Screen::Parked;
-            }
-            Err(error) => self.sale.message = Message::error(self.refusal(&error)),
-        }
-    }
-
-    pub fn resume(&mut self, index: usize) {
-        let Some(id) = self.parked.get(index).map(|p| p.id) else {
-            return;
-        };
-        let nonce = self.checkout.ticket_nonce().to_string();
-        match self.checkout.resume_with(id, Some(&nonce)) {
-            Ok(_) => {
-                self.parked.remove(index);
-                self.sale.parked_count = self.parked.len();
-                self.sale.selected = self.checkout.ticket().lines().last().map(|l| l.id);
-                self.screen = Screen::Sale;
-                self.sale.message = Message::info(self.lang.pick(
-                    &format!("已取回挂单 #{id}"),
-                    &format!("resumed ticket #{id}"),
-                ));
-            }
-            Err(error) => self.parked_message = Message::error(self.refusal(&error)),
-        }
-    }
-
     pub fn quick_key(&mut self, index: usize) -> Option<Task> {
         let code = self.sale.quick_keys.get(index)?.code.clone();
-        self.phone_entry = None;
-        self.sale.weighing = None;
+        self.sale.leave_entry_modes();
         self.scan_on_sale(&code)
     }
 
@@ -238,9 +348,8 @@ impl Session {
     }
 
     /// A new ticket starts (the engine gives it its own identity): no question pending.
-    pub(super) fn fresh_ticket(&mut self) {
-        self.member_prompt = None;
-        self.phone_entry = None;
+    pub(in crate::ui::session) fn fresh_ticket(&mut self) {
+        self.sale.fresh_ticket();
     }
 
     pub fn open_back_office(&mut self) -> Option<Task> {
@@ -251,22 +360,15 @@ impl Session {
         if manager {
             self.enter_back_office()
         } else {
-            self.approvals += 1;
-            self.approval = Some(Approval {
-                id: self.approvals,
-                reason: self.t("后台需要店长登录", "the back office needs a manager"),
-                pending: Pending::OpenBackOffice,
-                pin: String::new(),
-                message: None,
-                checking: false,
-            });
+            let reason = self.t("后台需要店长登录", "the back office needs a manager");
+            self.ask_manager(Pending::OpenBackOffice, reason);
             None
         }
     }
 
-    pub(super) fn enter_back_office(&mut self) -> Option<Task> {
+    pub(in crate::ui::session) fn enter_back_office(&mut self) -> Option<Task> {
         self.screen = Screen::BackOffice;
-        self.back_office.message = None;
+        self.back_office.say(None);
         Some(Task::LoadBackOffice)
     }
 
@@ -279,13 +381,8 @@ impl Session {
             return None;
         }
         self.screen = Screen::Payment;
-        self.phone_entry = None;
-        self.sale.weighing = None;
-        self.payment.kind = TenderKind::Cash;
-        self.payment.entry.clear();
-        self.payment.reference.clear();
-        self.payment.message = None;
-        self.payment.confirm = None;
+        self.sale.leave_entry_modes();
+        self.payment.start();
         // Everything may already be paid if the cashier came back from the payment screen.
         self.commit_if_paid()
     }

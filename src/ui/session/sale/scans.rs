@@ -16,36 +16,36 @@ impl Session {
     }
 
     /// Whether the scan just handled was refused: the screen it met shows an error.
-    pub(super) fn scan_was_refused(&self) -> bool {
+    pub(in crate::ui::session) fn scan_was_refused(&self) -> bool {
         if self.approval.is_some() {
             return true;
         }
         let message = match self.screen {
-            Screen::Login => &self.login.message,
-            Screen::Sale | Screen::Complete => &self.sale.message,
-            Screen::Payment => &self.payment.message,
-            Screen::Parked => &self.parked_message,
-            Screen::BackOffice => &self.back_office.message,
+            Screen::Login => self.login.message(),
+            Screen::Sale | Screen::Complete => self.sale.message(),
+            Screen::Payment => self.payment.message(),
+            Screen::Parked => self.parked.message(),
+            Screen::BackOffice => self.back_office.message(),
         };
-        message.as_ref().is_some_and(|m| m.error)
+        message.is_some_and(|m| m.error)
     }
 
-    pub(super) fn scan_here(&mut self, code: &str) -> Option<Task> {
+    pub(in crate::ui::session) fn scan_here(&mut self, code: &str) -> Option<Task> {
         if let Some(approval) = &mut self.approval {
-            approval.message = Some(self.lang.pick(
+            approval.say(self.lang.pick(
                 &format!("先完成店长批准；扫码 {code} 未处理"),
                 &format!("finish the manager approval first; scan {code} was not used"),
             ));
             return None;
         }
-        if self.payment.committing {
-            self.payment.message = Message::error(self.lang.pick(
+        if self.payment.committing() {
+            self.payment.say(Message::error(self.lang.pick(
                 &format!("正在保存本单；扫码 {code} 未处理，请稍后再扫"),
                 &format!("the sale is being saved; scan {code} was not used, scan it again"),
-            ));
+            )));
             return None;
         }
-        if self.member_prompt.is_some() {
+        if self.sale.member_prompt.is_some() {
             self.sale.message = Message::error(self.lang.pick(
                 &format!("先回答会员提示；扫码 {code} 未处理"),
                 &format!("answer the member question first; scan {code} was not used"),
@@ -54,8 +54,9 @@ impl Session {
         }
         match self.screen {
             Screen::Login => {
-                self.login.message =
-                    Message::error(self.t("请先登录再扫码", "log in before scanning"));
+                self.login.say(Message::error(
+                    self.t("请先登录再扫码", "log in before scanning"),
+                ));
                 None
             }
             Screen::Complete => {
@@ -65,8 +66,7 @@ impl Session {
             Screen::Sale => {
                 // A new scan replaces a product still waiting for its weight, and ends phone
                 // entry: the cashier has moved on (a member code attaches the member anyway).
-                self.sale.weighing = None;
-                self.phone_entry = None;
+                self.sale.leave_entry_modes();
                 self.scan_on_sale(code)
             }
             Screen::Payment => {
@@ -74,33 +74,33 @@ impl Session {
                 None
             }
             Screen::Parked => {
-                self.parked_message = Message::error(self.lang.pick(
+                self.parked.say(Message::error(self.lang.pick(
                     &format!("先关闭挂单列表再扫码；{code} 未处理"),
                     &format!("close the parked list to scan; {code} was not used"),
-                ));
+                )));
                 None
             }
             Screen::BackOffice => {
-                self.back_office.message = Message::error(self.lang.pick(
+                self.back_office.say(Message::error(self.lang.pick(
                     &format!("先返回销售再扫码；{code} 未处理"),
                     &format!("go back to the sale to scan; {code} was not used"),
-                ));
+                )));
                 None
             }
         }
     }
 
-    pub(super) fn scan_on_sale(&mut self, code: &str) -> Option<Task> {
+    pub(in crate::ui::session) fn scan_on_sale(&mut self, code: &str) -> Option<Task> {
         // A number keyed before the scan is its quantity ("3", scan) or weight in kg.
         let quantity = if self.sale.entry.is_empty() {
             None
         } else {
-            match Quantity::parse(&self.sale.entry) {
+            match Quantity::parse(self.sale.entry.as_str()) {
                 Some(q) => Some(q),
                 None => {
                     self.sale.message = Message::error(self.lang.pick(
-                        &format!("数量 {} 无效", self.sale.entry),
-                        &format!("quantity {} is not valid", self.sale.entry),
+                        &format!("数量 {} 无效", self.sale.entry()),
+                        &format!("quantity {} is not valid", self.sale.entry()),
                     ));
                     return None;
                 }
@@ -147,7 +147,7 @@ impl Session {
         None
     }
 
-    pub(super) fn added(&mut self, line: LineId) {
+    pub(in crate::ui::session) fn added(&mut self, line: LineId) {
         self.sale.selected = Some(line);
         self.sale.entry_focused = true;
         let ticket = self.checkout.ticket();
@@ -171,60 +171,6 @@ impl Session {
         }
     }
 
-    pub(super) fn scan_on_payment(&mut self, code: &str) {
-        let store = self.checkout.store();
-        let is_internal = |c: &str| store.is_internal_code(c).unwrap_or(false);
-        match classify(code, &self.checkout.settings().scan, &is_internal) {
-            Scan::Payment(payment) => {
-                let kind = match payment.provider {
-                    PaymentProvider::WeChatPay => TenderKind::WeChatPay,
-                    PaymentProvider::Alipay => TenderKind::Alipay,
-                    PaymentProvider::UnionPay => TenderKind::UnionPay,
-                };
-                self.payment.kind = kind;
-                self.payment.reference = payment.code.clone();
-                let amount = self.pay_amount().unwrap_or(0);
-                self.payment.message = Message::info(self.lang.pick(
-                    &format!(
-                        "已读取{}付款码，按“收取”收款 {}",
-                        self.lang.tender(kind),
-                        self.money(amount)
-                    ),
-                    &format!(
-                        "{} code read: press Tender to charge {}",
-                        self.lang.tender(kind),
-                        self.money(amount)
-                    ),
-                ));
-            }
-            Scan::Member(member_code) => {
-                // The sale is not committed yet, so the member can still be attached.
-                self.payment.message = match self.attach_code(&member_code) {
-                    Ok(()) => self.ticket_member().map(|m| Message {
-                        text: self.lang.pick(
-                            &format!("已关联会员 {}", member_title(m)),
-                            &format!("member {} attached", member_title(m)),
-                        ),
-                        error: false,
-                    }),
-                    Err(refusal) => Message::error(refusal),
-                };
-            }
-            Scan::Unknown(reason) => {
-                self.payment.message =
-                    Message::error(self.refusal(&CheckoutError::Unrecognised(reason)));
-            }
-            Scan::Product(_) | Scan::Weighed { .. } | Scan::Receipt(_) => {
-                self.payment.message = Message::error(self.lang.pick(
-                    &format!("正在收款：要加商品请先返回销售（{code} 未处理）"),
-                    &format!(
-                        "taking payment: go back to the sale to add items ({code} was not used)"
-                    ),
-                ));
-            }
-        }
-    }
-
     /// News from a serial scanner: a code, or trouble worth telling the cashier about.
     pub fn scanner_event(&mut self, event: till_drivers::scanner::ScannerEvent) -> Option<Task> {
         use till_drivers::scanner::ScannerEvent;
@@ -241,8 +187,8 @@ impl Session {
             ),
         };
         match self.screen {
-            Screen::Payment => self.payment.message = Message::error(note),
-            Screen::Login => self.login.message = Message::error(note),
+            Screen::Payment => self.payment.say(Message::error(note)),
+            Screen::Login => self.login.say(Message::error(note)),
             _ => self.sale.message = Message::error(note),
         }
         None

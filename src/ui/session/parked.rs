@@ -1,0 +1,64 @@
+//! The parked-tickets screen: the list of tickets parked at this till, and resuming one.
+
+use super::*;
+
+/// The parked-tickets screen's controller: the list as last read from the store, and the
+/// last message. Only this module changes it; the adapter reads it.
+#[derive(Clone, Debug, Default)]
+pub struct ParkedScreen {
+    list: Vec<ParkedTicket>,
+    message: Option<Message>,
+}
+
+impl ParkedScreen {
+    pub fn list(&self) -> &[ParkedTicket] {
+        &self.list
+    }
+
+    pub fn message(&self) -> Option<&Message> {
+        self.message.as_ref()
+    }
+
+    pub(super) fn say(&mut self, message: Option<Message>) {
+        self.message = message;
+    }
+
+    fn show(&mut self, list: Vec<ParkedTicket>) {
+        self.list = list;
+        self.message = None;
+    }
+}
+
+impl Session {
+    pub fn show_parked(&mut self) {
+        match self.checkout.parked() {
+            Ok(list) => {
+                self.sale.set_parked_count(list.len());
+                self.parked.show(list);
+                self.screen = Screen::Parked;
+            }
+            Err(error) => self.sale.say(Message::error(self.refusal(&error))),
+        }
+    }
+
+    pub fn resume(&mut self, index: usize) {
+        let Some(id) = self.parked.list.get(index).map(|p| p.id) else {
+            return;
+        };
+        let nonce = self.checkout.ticket_nonce().to_string();
+        match self.checkout.resume_with(id, Some(&nonce)) {
+            Ok(_) => {
+                self.parked.list.remove(index);
+                self.sale.set_parked_count(self.parked.list.len());
+                self.sale
+                    .select(self.checkout.ticket().lines().last().map(|l| l.id));
+                self.screen = Screen::Sale;
+                self.sale.say(Message::info(self.lang.pick(
+                    &format!("已取回挂单 #{id}"),
+                    &format!("resumed ticket #{id}"),
+                )));
+            }
+            Err(error) => self.parked.say(Message::error(self.refusal(&error))),
+        }
+    }
+}
