@@ -146,3 +146,191 @@ fn a_discount_over_the_limit_waits_for_a_managers_pin() {
     assert!(s.approval.is_none());
     assert_eq!(s.checkout().ticket().payment().payable, before / 2);
 }
+
+/// Keys `typed` into the sale screen's entry (or the phone being keyed) and presses ↵.
+fn enter_on_sale(session: &mut Session, typed: &str) -> Option<Task> {
+    keys(session, typed, Session::sale_key);
+    session.sale_key("enter")
+}
+
+fn sale_message(session: &Session) -> String {
+    session
+        .sale
+        .message()
+        .map(|m| m.text.clone())
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_new_phone_asks_for_consent_and_enrolls_and_a_second_member_asks_which_to_keep() {
+    let (_dir, mut s) = session();
+    log_in(&mut s, DEMO_CASHIER);
+    assert!(s.scan(&sample_ean13(2)).is_none());
+    s.member();
+    assert_eq!(s.sale.phone(), Some(""));
+    // A number that cannot be a mobile stays on the keypad to be corrected.
+    assert!(enter_on_sale(&mut s, "1381234567").is_none());
+    assert_eq!(s.sale.phone(), Some("1381234567"));
+    assert!(s.sale.message().is_some_and(|m| m.error));
+    assert!(s.ticket_member().is_none());
+    // A number no member has asks the customer to consent; refusing leaves the sale anonymous.
+    assert!(s.sale_key("clear").is_none());
+    assert!(enter_on_sale(&mut s, "13600002222").is_none());
+    assert!(matches!(
+        s.sale.member_prompt(),
+        Some(MemberPrompt::Consent { .. })
+    ));
+    // While the question is open, keys and scans wait for the answer.
+    assert!(s.sale_key("5").is_none());
+    assert_eq!(s.sale.entry(), "");
+    let alerts = s.alerts;
+    assert!(s.scan(&sample_ean13(3)).is_none());
+    assert_eq!(
+        (s.alerts, s.checkout().ticket().lines().len()),
+        (alerts + 1, 1)
+    );
+    s.answer_member_prompt(true);
+    let enrolled = s
+        .ticket_member()
+        .cloned()
+        .expect("the new member is on the ticket");
+    assert!(
+        sale_message(&s).contains("enrolled"),
+        "{}",
+        sale_message(&s)
+    );
+    assert!(s.points_this_sale() > 0);
+    // A known member's phone on a ticket that has one asks which to keep; "no" keeps the first.
+    s.member();
+    assert!(enter_on_sale(&mut s, "13812345678").is_none());
+    assert!(matches!(
+        s.sale.member_prompt(),
+        Some(MemberPrompt::Replace { .. })
+    ));
+    s.answer_member_prompt(false);
+    assert_eq!(
+        s.ticket_member().map(|m| &m.member_id),
+        Some(&enrolled.member_id)
+    );
+    // ✕ detaches: the sale is anonymous again.
+    s.detach_member();
+    assert!(s.ticket_member().is_none());
+}
+
+#[test]
+fn a_weighed_plu_waits_for_its_weight_and_a_selected_line_takes_a_quantity_or_a_void() {
+    let (_dir, mut s) = session();
+    log_in(&mut s, DEMO_CASHIER);
+    assert!(enter_on_sale(&mut s, "00042").is_none());
+    assert!(s.sale.weighing().is_some(), "{}", sale_message(&s));
+    assert!(s.checkout().ticket().is_empty());
+    assert!(enter_on_sale(&mut s, "1.5").is_none());
+    assert_eq!(
+        s.checkout().ticket().lines().len(),
+        1,
+        "{}",
+        sale_message(&s)
+    );
+    assert!(s.sale.weighing().is_none());
+    assert_eq!(s.checkout().ticket().payment().payable, 1947);
+    // A unit product, then 3 of it.
+    assert!(s.scan(&sample_ean13(2)).is_none());
+    let line = s.sale.selected().expect("the scanned line is selected");
+    keys(&mut s, "3", Session::sale_key);
+    s.quantity();
+    let ticket = s.checkout().ticket();
+    assert_eq!(ticket.line(line).unwrap().quantity, Quantity::units(3));
+    // A fraction of a unit product is refused and changes nothing.
+    keys(&mut s, "0.5", Session::sale_key);
+    s.quantity();
+    assert!(s.sale.message().is_some_and(|m| m.error));
+    assert_eq!(
+        s.checkout().ticket().line(line).unwrap().quantity,
+        Quantity::units(3)
+    );
+    // Touching the selected line again deselects it; a void then has nothing to void.
+    s.escape();
+    s.select_line(1);
+    assert_eq!(s.sale.selected(), None);
+    assert!(!s.sale.entry_focused());
+    s.void_line();
+    assert_eq!(s.checkout().ticket().lines().len(), 2);
+    assert!(s.sale.message().is_some_and(|m| m.error));
+    // Before any payment a void needs no manager; the selection moves to the last line.
+    s.select_line(1);
+    s.void_line();
+    assert!(s.approval.is_none());
+    let lines = s.checkout().ticket().lines();
+    assert_eq!(lines.len(), 1);
+    assert_eq!(s.sale.selected(), Some(lines[0].id));
+}
+
+#[test]
+fn a_parked_ticket_is_listed_and_resumed_and_the_list_refuses_scans() {
+    let (_dir, mut s) = session();
+    log_in(&mut s, DEMO_CASHIER);
+    assert!(s.scan(&sample_ean13(2)).is_none());
+    assert!(s.scan(&sample_ean13(3)).is_none());
+    let payable = s.checkout().ticket().payment().payable;
+    s.park();
+    assert!(s.checkout().ticket().is_empty());
+    assert_eq!(s.sale.parked_count(), 1);
+    assert!(sale_message(&s).starts_with("ticket parked as #"));
+    // An empty ticket is not parked.
+    s.park();
+    assert_eq!(s.sale.parked_count(), 1);
+    assert!(s.sale.message().is_some_and(|m| m.error));
+    s.show_parked();
+    assert_eq!(s.screen, Screen::Parked);
+    assert_eq!(s.parked.list().len(), 1);
+    let alerts = s.alerts;
+    assert!(s.scan(&sample_ean13(4)).is_none());
+    assert_eq!(s.alerts, alerts + 1);
+    assert!(s.parked.message().is_some_and(|m| m.error));
+    s.resume(5);
+    assert_eq!(s.screen, Screen::Parked, "a row past the list does nothing");
+    s.resume(0);
+    assert_eq!(s.screen, Screen::Sale);
+    assert_eq!(s.checkout().ticket().payment().payable, payable);
+    assert_eq!((s.sale.parked_count(), s.parked.list().len()), (0, 0));
+}
+
+#[test]
+fn the_back_office_needs_a_manager_syncs_once_at_a_time_and_logout_keeps_the_ticket() {
+    let (_dir, mut s) = session();
+    log_in(&mut s, DEMO_CASHIER);
+    assert!(s.scan(&sample_ean13(2)).is_none());
+    // A cashier's way in asks for a manager's PIN.
+    assert!(s.open_back_office().is_none());
+    assert_eq!(s.screen, Screen::Sale);
+    keys(&mut s, DEMO_MANAGER.2, Session::approval_key);
+    let task = s.approval_key("enter");
+    let task = finish(&mut s, task);
+    assert!(matches!(task, Some(Task::LoadBackOffice)), "{task:?}");
+    assert_eq!(s.screen, Screen::BackOffice);
+    // Sync now, pressed twice, syncs once; its failure is said in the cashier's words.
+    assert!(matches!(s.sync_now(), Some(Task::Sync)));
+    assert!(s.sync_now().is_none());
+    s.synced(
+        Err(crate::sync::SyncNowError::NotRegistered),
+        SyncState::default(),
+    );
+    assert!(!s.back_office.syncing());
+    assert!(s.back_office.message().is_some_and(|m| m.error));
+    assert!(matches!(s.sync_now(), Some(Task::Sync)));
+    // The drawer: asked for, then the printer's answer.
+    assert!(matches!(s.open_drawer(), Some(Task::OpenDrawer)));
+    s.drawer_done(Err(till_drivers::printer::PrintError::PaperOut));
+    let said = s.back_office.message().unwrap();
+    assert!(
+        said.error && said.text.starts_with("the drawer did not open"),
+        "{said:?}"
+    );
+    // Logging out parks the open ticket under its cashier; it comes back at their login.
+    s.logout();
+    assert_eq!(s.screen, Screen::Login);
+    assert!(s.cashier.is_none() && s.checkout().ticket().is_empty());
+    log_in(&mut s, DEMO_CASHIER);
+    assert_eq!(s.checkout().ticket().lines().len(), 1);
+    assert_eq!(sale_message(&s), "your open ticket is back");
+}
