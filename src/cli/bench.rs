@@ -417,7 +417,11 @@ fn ui_scan(products: usize, scans: usize, dir: &WorkDir) -> Result<ExitCode> {
             wedge.push(start.elapsed());
         }
         anyhow::ensure!(
-            app.session.borrow().sale.message().is_none_or(|m| !m.error),
+            app.session
+                .borrow()
+                .sale()
+                .message()
+                .is_none_or(|m| !m.error),
             "scan {code} was refused"
         );
     }

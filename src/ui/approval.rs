@@ -17,7 +17,7 @@ pub(super) fn connect(app: &Rc<App>) {
 
 pub(super) fn show(window: &AppWindow, session: &Session) {
     let adapter = window.global::<ApprovalAdapter>();
-    match &session.approval {
+    match session.approval() {
         Some(approval) => {
             adapter.set_visible(true);
             adapter.set_reason(approval.reason().into());

@@ -39,7 +39,7 @@ pub(super) fn show(window: &AppWindow, session: &Session) {
     }
     adapter.set_title(lang.pick("后台", "Back office").into());
     let loading = || vec![figure(lang.pick("读取中…", "loading…"), String::new())];
-    let (today, tenders) = match session.back_office.today() {
+    let (today, tenders) = match session.back_office().today() {
         None => (loading(), loading()),
         Some(day) => {
             let average = if day.sales == 0 {
@@ -111,8 +111,8 @@ pub(super) fn show(window: &AppWindow, session: &Session) {
         ),
     ];
     adapter.set_sync(ModelRc::new(VecModel::from(figures)));
-    let (text, error) = super::sale::message(session.back_office.message());
+    let (text, error) = super::sale::message(session.back_office().message());
     adapter.set_message(text);
     adapter.set_error(error);
-    adapter.set_syncing(session.back_office.syncing());
+    adapter.set_syncing(session.back_office().syncing());
 }

@@ -42,12 +42,12 @@ pub(super) fn show(window: &AppWindow, session: &Session) {
     {
         adapter.set_staff(ModelRc::new(VecModel::from(tiles)));
     }
-    adapter.set_selected(session.login.selected().map_or(-1, |i| i as i32));
-    adapter.set_pin_dots(session.login.pin_dots().into());
-    let (message, error) = super::sale::message(session.login.message());
+    adapter.set_selected(session.login().selected().map_or(-1, |i| i as i32));
+    adapter.set_pin_dots(session.login().pin_dots().into());
+    let (message, error) = super::sale::message(session.login().message());
     adapter.set_message(message);
     adapter.set_error(error);
-    adapter.set_busy(session.login.checking());
+    adapter.set_busy(session.login().checking());
 }
 
 use slint::Model;

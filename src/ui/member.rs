@@ -15,7 +15,7 @@ pub(super) fn connect(app: &Rc<App>) {
 pub(super) fn show(window: &AppWindow, session: &Session) {
     let adapter = window.global::<MemberAdapter>();
     let lang = session.lang;
-    let Some(prompt) = session.sale.member_prompt() else {
+    let Some(prompt) = session.sale().member_prompt() else {
         adapter.set_visible(false);
         return;
     };

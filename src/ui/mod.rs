@@ -314,7 +314,7 @@ impl App {
                 app.update(|s| s.synced(result, sync));
             }
             Done::QuickKeys(keys) => {
-                app.update(|s| s.sale.set_quick_keys(keys));
+                app.update(|s| s.set_quick_keys(keys));
             }
             Done::Scanner(event) => {
                 app.update(|s| s.scanner_event(event));

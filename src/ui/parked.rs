@@ -19,7 +19,7 @@ pub(super) fn show(window: &AppWindow, session: &Session) {
         return;
     }
     let rows: Vec<ParkedRow> = session
-        .parked
+        .parked()
         .list()
         .iter()
         .map(|p| {
@@ -49,6 +49,6 @@ pub(super) fn show(window: &AppWindow, session: &Session) {
         })
         .collect();
     adapter.set_tickets(ModelRc::new(VecModel::from(rows)));
-    let (message, _) = super::sale::message(session.parked.message());
+    let (message, _) = super::sale::message(session.parked().message());
     adapter.set_message(message);
 }

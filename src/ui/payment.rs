@@ -30,12 +30,12 @@ pub(super) fn show(window: &AppWindow, session: &Session) {
     adapter.set_paid(session.money(state.paid).into());
     adapter.set_remaining(session.money(state.remaining).into());
     // The change the cashier will hand back: already owed, or what the keyed cash would give.
-    let keyed = till_domain::Money::parse(session.payment.entry(), session.currency())
+    let keyed = till_domain::Money::parse(session.payment().entry(), session.currency())
         .map(|m| m.minor())
         .unwrap_or(0);
     let change = if state.change > 0 {
         state.change
-    } else if session.payment.kind() == till_domain::TenderKind::Cash && keyed > 0 {
+    } else if session.payment().kind() == till_domain::TenderKind::Cash && keyed > 0 {
         (keyed - ticket.cash_due()).max(0)
     } else {
         0
@@ -57,13 +57,13 @@ pub(super) fn show(window: &AppWindow, session: &Session) {
     adapter.set_tenders(ModelRc::new(VecModel::from(rows)));
     let kind = PAYMENT_KINDS
         .iter()
-        .position(|k| *k == session.payment.kind())
+        .position(|k| *k == session.payment().kind())
         .map_or(-1, |i| i as i32);
     adapter.set_kind(kind);
-    adapter.set_entry(session.payment.entry().into());
-    adapter.set_reference(session.payment.reference().into());
+    adapter.set_entry(session.payment().entry().into());
+    adapter.set_reference(session.payment().reference().into());
     adapter.set_needs_reference(
-        session.payment.kind().needs_reference() && session.payment.entry().is_empty(),
+        session.payment().kind().needs_reference() && session.payment().entry().is_empty(),
     );
     let quick: Vec<SharedString> = session
         .quick_cash()
@@ -82,9 +82,9 @@ pub(super) fn show(window: &AppWindow, session: &Session) {
         })
         .collect();
     adapter.set_quick_cash(ModelRc::new(VecModel::from(quick)));
-    let (text, error) = super::sale::message(session.payment.message());
+    let (text, error) = super::sale::message(session.payment().message());
     adapter.set_message(text);
     adapter.set_error(error);
-    adapter.set_busy(session.payment.committing());
+    adapter.set_busy(session.payment().committing());
     adapter.set_confirm_text(session.confirm_text().unwrap_or_default().into());
 }

@@ -66,10 +66,10 @@ pub(super) fn show(window: &AppWindow, session: &Session) {
     let unchanged = SHOWN.with(|shown| {
         let mut shown = shown.borrow_mut();
         let same = shown.as_ref().is_some_and(|(t, l, sel)| {
-            t == ticket && *l == lang && *sel == session.sale.selected()
+            t == ticket && *l == lang && *sel == session.sale().selected()
         });
         if !same {
-            *shown = Some((ticket.clone(), lang, session.sale.selected()));
+            *shown = Some((ticket.clone(), lang, session.sale().selected()));
         }
         same
     });
@@ -120,7 +120,7 @@ pub(super) fn show(window: &AppWindow, session: &Session) {
         }
     }
     let selected = session
-        .sale
+        .sale()
         .selected()
         .and_then(|id| ticket.lines().iter().position(|l| l.id == id));
     adapter.set_selected(selected.map_or(-1, |i| i as i32));
@@ -144,7 +144,7 @@ pub(super) fn show(window: &AppWindow, session: &Session) {
 fn show_quick_keys(adapter: &SaleAdapter<'_>, session: &Session) {
     let lang = session.lang;
     let keys: Vec<QuickKey> = session
-        .sale
+        .sale()
         .quick_keys()
         .iter()
         .map(|k| QuickKey {
@@ -165,25 +165,25 @@ fn show_quick_keys(adapter: &SaleAdapter<'_>, session: &Session) {
 /// The parts of the sale screen that change with every key: the entry and the message.
 fn show_entry(adapter: &SaleAdapter<'_>, session: &Session) {
     let lang = session.lang;
-    match session.sale.phone() {
+    match session.sale().phone() {
         Some(phone) => {
             adapter.set_entry(phone.into());
             adapter.set_entry_caption(lang.pick("手机号", "Phone").into());
             adapter.set_entry_focused(true);
         }
         None => {
-            adapter.set_entry(session.sale.entry().into());
-            match session.sale.weighing() {
+            adapter.set_entry(session.sale().entry().into());
+            match session.sale().weighing() {
                 Some(name) => adapter.set_entry_caption(
                     lang.pick(&format!("{name} 重量 kg"), &format!("{name} weight, kg"))
                         .into(),
                 ),
                 None => adapter.set_entry_caption(SharedString::new()),
             }
-            adapter.set_entry_focused(session.sale.entry_focused());
+            adapter.set_entry_focused(session.sale().entry_focused());
         }
     }
-    adapter.set_phone_entry(session.sale.phone().is_some());
+    adapter.set_phone_entry(session.sale().phone().is_some());
     match session.ticket_member() {
         Some(member) => {
             adapter.set_member_attached(true);
@@ -208,7 +208,7 @@ fn show_entry(adapter: &SaleAdapter<'_>, session: &Session) {
         }
         None => {
             // While a phone number is keyed, ✕ leaves phone entry.
-            adapter.set_member_attached(session.sale.phone().is_some());
+            adapter.set_member_attached(session.sale().phone().is_some());
             adapter.set_member_title(
                 lang.pick("扫会员码 / 输入手机号", "Scan member QR / enter phone")
                     .into(),
@@ -216,11 +216,11 @@ fn show_entry(adapter: &SaleAdapter<'_>, session: &Session) {
             adapter.set_member_detail(lang.pick("本单：匿名", "This sale: anonymous").into());
         }
     }
-    let (text, error) = message(session.sale.message());
+    let (text, error) = message(session.sale().message());
     adapter.set_message(text);
     adapter.set_error(error);
-    adapter.set_parked_count(session.sale.parked_count() as i32);
-    adapter.set_show_quick_keys(session.sale.show_quick_keys());
+    adapter.set_parked_count(session.sale().parked_count() as i32);
+    adapter.set_show_quick_keys(session.sale().show_quick_keys());
 }
 
 /// Items on a ticket as a customer counts them: each weighed line is one item.

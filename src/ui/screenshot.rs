@@ -167,10 +167,10 @@ pub(super) fn stage(app: &Rc<App>, shoot: &mut dyn FnMut(&str) -> Result<()>) ->
         app.update(|s| s.approval_key(&digit.to_string()));
     }
     app.update(|s| s.approval_key("enter"));
-    wait(app, |s| s.back_office.today().is_some(), "back office")?;
+    wait(app, |s| s.back_office().today().is_some(), "back office")?;
     // Sync now, on a till not registered with HQ yet: it says so, in full.
     app.update(|s| s.sync_now());
-    wait(app, |s| !s.back_office.syncing(), "sync")?;
+    wait(app, |s| !s.back_office().syncing(), "sync")?;
     shoot("08-back-office")?;
 
     // A member by phone on the next sale, then a new customer asked to join.

@@ -203,7 +203,7 @@ impl Till {
             self.tap(&digit.to_string());
         }
         self.tap("Enter");
-        self.wait("login", |s| !s.login.checking());
+        self.wait("login", |s| !s.login().checking());
     }
 
     fn login(&self) {
@@ -238,7 +238,7 @@ fn login_with_pin_and_lockout_after_five_wrong() {
         assert_eq!(till.message(), "wrong PIN: 4 tries left");
         for _ in 0..4 {
             till.type_slowly("1111\n");
-            till.wait("login", |s| !s.login.checking());
+            till.wait("login", |s| !s.login().checking());
         }
         assert_eq!(till.message(), "5 wrong PINs: locked for 30 s");
         // Locked: even the right PIN is refused until the 30 s are up.
@@ -251,7 +251,7 @@ fn login_with_pin_and_lockout_after_five_wrong() {
             till.message()
         );
         assert!(
-            !till.app.session.borrow().login.checking(),
+            !till.app.session.borrow().login().checking(),
             "no PIN check runs while locked"
         );
         // Switching the till off and on does not lift the lockout.
@@ -294,14 +294,14 @@ fn a_scanner_burst_is_a_scan_with_or_without_a_focused_field() {
         let till = till();
         till.login();
         // The entry field has focus: the burst still becomes a line, not text in the field.
-        assert!(till.app.session.borrow().sale.entry_focused());
+        assert!(till.app.session.borrow().sale().entry_focused());
         till.scan("农夫山泉 550ml");
         assert_eq!(till.lines(), 1);
         assert_eq!(till.shown("Code / qty"), "");
         assert_eq!(till.shown("Total"), "¥2.00");
         // Focus on the ticket (a line tapped): a scan still lands on the ticket.
         till.app.update(|s| s.select_line(0));
-        assert!(!till.app.session.borrow().sale.entry_focused());
+        assert!(!till.app.session.borrow().sale().entry_focused());
         till.scan("可口可乐 500ml");
         assert_eq!(till.lines(), 2);
         assert_eq!(till.shown("Total"), "¥5.50");
@@ -333,7 +333,7 @@ fn a_scan_reaches_the_payment_screen_with_the_amount_field_focused() {
             "the scan did not land in the field"
         );
         let session = till.app.session.borrow();
-        assert_eq!(session.payment.reference(), "134567890123456789");
+        assert_eq!(session.payment().reference(), "134567890123456789");
         drop(session);
         till.tap("Enter");
         let session = till.app.session.borrow();
@@ -376,7 +376,7 @@ fn a_big_discount_needs_a_manager_given_and_refused() {
         // 30 % is over the cashier's 10 % limit.
         till.keys("30");
         till.tap("Discount percent");
-        assert!(till.app.session.borrow().approval.is_some());
+        assert!(till.app.session.borrow().approval().is_some());
         assert_eq!(
             till.shown("Total"),
             total,
@@ -385,27 +385,27 @@ fn a_big_discount_needs_a_manager_given_and_refused() {
         // A wrong manager PIN is refused; cancelling leaves the ticket as it was.
         till.type_slowly("1234\n");
         till.wait("approval check", |s| {
-            s.approval.as_ref().is_some_and(|a| !a.checking())
+            s.approval().is_some_and(|a| !a.checking())
         });
         assert_eq!(
             till.app
                 .session
                 .borrow()
-                .approval
+                .approval()
                 .as_ref()
                 .unwrap()
                 .message(),
             Some("wrong manager PIN: 4 tries left")
         );
         till.tap("Cancel approval");
-        assert!(till.app.session.borrow().approval.is_none());
+        assert!(till.app.session.borrow().approval().is_none());
         assert_eq!(till.shown("Total"), total);
         assert_eq!(till.message(), "not approved: nothing changed");
         // Again, with the manager's PIN.
         till.keys("30");
         till.tap("Discount percent");
         till.type_slowly(&format!("{}\n", DEMO_MANAGER.2));
-        till.wait("approval", |s| s.approval.is_none());
+        till.wait("approval", |s| s.approval().is_none());
         let session = till.app.session.borrow();
         let totals = session.checkout().ticket().totals();
         assert_eq!(totals.discount, 597, "30 % of ￥19.90");
@@ -532,7 +532,7 @@ fn cash_over_100000_asks_for_confirmation() {
         till.scan("农夫山泉 550ml");
         till.tap("Pay");
         till.type_slowly("200000\n");
-        assert!(till.app.session.borrow().payment.confirm().is_some());
+        assert!(till.app.session.borrow().payment().confirm().is_some());
         assert!(
             till.app
                 .session
@@ -568,13 +568,13 @@ fn a_scan_while_a_modal_is_open_is_refused_with_a_message() {
         till.scan("心相印抽纸 标准装");
         till.keys("50");
         till.tap("Discount percent");
-        assert!(till.app.session.borrow().approval.is_some());
+        assert!(till.app.session.borrow().approval().is_some());
         till.scan("农夫山泉 550ml");
         let message = till
             .app
             .session
             .borrow()
-            .approval
+            .approval()
             .as_ref()
             .unwrap()
             .message()
@@ -595,7 +595,7 @@ fn a_scan_while_a_modal_is_open_is_refused_with_a_message() {
             "the scan was not applied behind the prompt"
         );
         till.special(Key::Escape);
-        assert!(till.app.session.borrow().approval.is_none());
+        assert!(till.app.session.borrow().approval().is_none());
     });
 }
 
@@ -617,7 +617,7 @@ fn every_control_is_a_touch_target_of_at_least_48_px_on_every_screen() {
         till.tap("Pay");
         till.check_touch_targets();
         till.type_slowly("100001\n");
-        assert!(till.app.session.borrow().payment.confirm().is_some());
+        assert!(till.app.session.borrow().payment().confirm().is_some());
         till.check_touch_targets();
         till.tap("Confirm");
         till.wait("commit", |s| s.screen == Screen::Complete);
@@ -628,7 +628,7 @@ fn every_control_is_a_touch_target_of_at_least_48_px_on_every_screen() {
         till.tap("Back to sale");
         till.tap("Back office");
         till.type_slowly(&format!("{}\n", DEMO_MANAGER.2));
-        till.wait("back office", |s| s.back_office.today().is_some());
+        till.wait("back office", |s| s.back_office().today().is_some());
         till.check_touch_targets();
     });
 }
@@ -667,14 +667,14 @@ fn a_pin_typed_quickly_on_a_keyboard_logs_in() {
         let till = till();
         till.tap(DEMO_MANAGER.1);
         till.keys(&format!("{}\n", DEMO_MANAGER.2));
-        till.wait("login", |s| !s.login.checking());
+        till.wait("login", |s| !s.login().checking());
         assert_eq!(till.screen(), Screen::Sale, "{}", till.message());
         // A barcode scanned at the login screen is not a PIN: it is refused, not tried.
         till.tap("Back office");
         till.tap("Log out");
         till.keys(&format!("{}\n", code("农夫山泉 550ml")));
         assert_eq!(till.message(), "log in before scanning");
-        assert!(!till.app.session.borrow().login.checking());
+        assert!(!till.app.session.borrow().login().checking());
     });
 }
 
@@ -882,7 +882,7 @@ fn a_member_found_by_phone_and_a_bad_phone_number() {
         );
         assert_eq!(till.member_id(), None);
         assert!(
-            till.app.session.borrow().sale.member_prompt().is_none(),
+            till.app.session.borrow().sale().member_prompt().is_none(),
             "nothing to enroll"
         );
         till.tap("8");
@@ -973,12 +973,12 @@ fn two_different_member_codes_ask_which_to_keep() {
         // 8800010087 is not a card anyone holds.
         assert_eq!(till.message(), "unknown member card 8800010087");
         till.scan_code(&spec_member_code(&till, "10087", 0));
-        assert!(till.app.session.borrow().sale.member_prompt().is_some());
+        assert!(till.app.session.borrow().sale().member_prompt().is_some());
         till.tap("Keep 王小明");
         assert_eq!(till.member_id().as_deref(), Some("10086"));
         // The card of the same member needs no question.
         till.scan_code("8800010086");
-        assert!(till.app.session.borrow().sale.member_prompt().is_none());
+        assert!(till.app.session.borrow().sale().member_prompt().is_none());
         till.scan_code(&spec_member_code(&till, "10087", -1));
         till.tap("Use 陈静");
         assert_eq!(till.member_id().as_deref(), Some("10087"));
@@ -1152,10 +1152,13 @@ fn a_catalog_published_at_hq_reaches_the_open_till_without_repricing_the_ticket(
         assert_eq!(admin.publish_catalog(&rows).unwrap().version, 1);
         till.tap("Back office");
         till.type_slowly(&format!("{}\n", DEMO_MANAGER.2));
-        till.wait("back office", |s| s.back_office.today().is_some());
+        till.wait("back office", |s| s.back_office().today().is_some());
         till.tap("Sync now");
         till.wait("the quick keys' new price", |s| {
-            s.sale.quick_keys().first().is_some_and(|k| k.price == 1350)
+            s.sale()
+                .quick_keys()
+                .first()
+                .is_some_and(|k| k.price == 1350)
         });
         till.special(Key::Escape);
         assert_eq!(till.screen(), Screen::Sale);
@@ -1261,7 +1264,7 @@ fn a_discount_out_of_range_is_refused_before_the_manager_is_asked() {
         till.scan("心相印抽纸 标准装");
         till.keys("150");
         till.tap("Discount percent");
-        assert!(till.app.session.borrow().approval.is_none());
+        assert!(till.app.session.borrow().approval().is_none());
         assert_eq!(till.message(), "a discount is between 0 % and 100 %");
         assert_eq!(till.shown("Total"), "¥19.90");
     });
@@ -1278,13 +1281,13 @@ fn every_pin_prompt_locks_after_five_wrong_pins_even_across_a_restart() {
             till.tap("Discount percent");
             till.type_slowly("1111\n");
             till.wait("approval check", |s| {
-                s.approval.as_ref().is_some_and(|a| !a.checking())
+                s.approval().is_some_and(|a| !a.checking())
             });
             let message = till
                 .app
                 .session
                 .borrow()
-                .approval
+                .approval()
                 .as_ref()
                 .unwrap()
                 .message()
@@ -1299,12 +1302,12 @@ fn every_pin_prompt_locks_after_five_wrong_pins_even_across_a_restart() {
         till.tap("Discount percent");
         till.type_slowly("1111\n");
         till.wait("approval check", |s| {
-            s.approval.as_ref().is_some_and(|a| !a.checking())
+            s.approval().is_some_and(|a| !a.checking())
         });
         // Locked: the right PIN is refused without being checked.
         till.type_slowly(&format!("{}\n", DEMO_MANAGER.2));
         let session = till.app.session.borrow();
-        let approval = session.approval.as_ref().unwrap();
+        let approval = session.approval().unwrap();
         assert!(!approval.checking(), "no PIN check runs while locked");
         assert!(
             approval
@@ -1335,7 +1338,7 @@ fn every_pin_prompt_locks_after_five_wrong_pins_even_across_a_restart() {
             .app
             .session
             .borrow()
-            .approval
+            .approval()
             .as_ref()
             .unwrap()
             .message()
@@ -1357,7 +1360,7 @@ fn an_open_ticket_stays_with_its_cashier_and_survives_a_restart() {
         till.scan("农夫山泉 550ml");
         till.scan("可口可乐 500ml");
         till.tap("Back office");
-        till.wait("back office", |s| s.back_office.today().is_some());
+        till.wait("back office", |s| s.back_office().today().is_some());
         till.tap("Log out");
         assert_eq!(till.screen(), Screen::Login);
         // The cashier logs in to an empty ticket.
@@ -1384,7 +1387,7 @@ fn an_open_ticket_stays_with_its_cashier_and_survives_a_restart() {
         assert_eq!(till.shown("Total"), "¥19.90");
         till.tap("Back office");
         till.type_slowly(&format!("{}\n", DEMO_MANAGER.2));
-        till.wait("approval", |s| s.approval.is_none());
+        till.wait("approval", |s| s.approval().is_none());
         till.tap("Log out");
         // The manager gets their own two lines back.
         till.login_as(DEMO_MANAGER.1, DEMO_MANAGER.2);
@@ -1399,17 +1402,17 @@ fn phone_entry_has_a_way_out_and_ends_with_a_scan_or_payment() {
         let till = till();
         till.login();
         till.tap("Member");
-        assert!(till.app.session.borrow().sale.phone().is_some());
+        assert!(till.app.session.borrow().sale().phone().is_some());
         // On screen, ✕ leaves phone entry.
         till.tap("Cancel phone entry");
-        assert!(till.app.session.borrow().sale.phone().is_none());
+        assert!(till.app.session.borrow().sale().phone().is_none());
         till.tap("3");
         assert_eq!(till.shown("Code / qty"), "3");
         till.special(Key::Escape);
         // A product scan leaves phone entry: the next digits are a quantity again.
         till.tap("Member");
         till.scan("农夫山泉 550ml");
-        assert!(till.app.session.borrow().sale.phone().is_none());
+        assert!(till.app.session.borrow().sale().phone().is_none());
         till.tap("2");
         assert_eq!(till.shown("Code / qty"), "2");
         till.special(Key::Escape);
@@ -1418,7 +1421,7 @@ fn phone_entry_has_a_way_out_and_ends_with_a_scan_or_payment() {
         till.tap("Pay");
         till.special(Key::Escape);
         assert_eq!(till.screen(), Screen::Sale);
-        assert!(till.app.session.borrow().sale.phone().is_none());
+        assert!(till.app.session.borrow().sale().phone().is_none());
     });
 }
 
@@ -1431,12 +1434,12 @@ fn sync_now_tells_the_truth_in_the_cashiers_language() {
         till.pay_exact();
         till.tap("New sale");
         till.tap("Back office");
-        till.wait("back office", |s| s.back_office.today().is_some());
+        till.wait("back office", |s| s.back_office().today().is_some());
         till.tap("中文 (Chinese)");
         till.tap("立即同步");
-        till.wait("sync", |s| !s.back_office.syncing());
+        till.wait("sync", |s| !s.back_office().syncing());
         let session = till.app.session.borrow();
-        let message = session.back_office.message().cloned().unwrap();
+        let message = session.back_office().message().cloned().unwrap();
         assert!(message.error);
         assert!(
             message.text.starts_with("本机尚未在总部注册"),
@@ -1605,16 +1608,16 @@ fn the_cashier_hears_when_the_drawer_did_not_open_and_a_manager_opens_it() {
         assert_eq!(till.store().sales_count().unwrap(), 1);
         till.tap("New sale");
         till.tap("Back office");
-        till.wait("back office", |s| s.back_office.today().is_some());
+        till.wait("back office", |s| s.back_office().today().is_some());
         till.tap("Open drawer");
         till.wait("the drawer's answer", |s| {
-            s.back_office.message().as_ref().is_some_and(|m| m.error)
+            s.back_office().message().as_ref().is_some_and(|m| m.error)
         });
         assert_eq!(
             till.app
                 .session
                 .borrow()
-                .back_office
+                .back_office()
                 .message()
                 .cloned()
                 .unwrap()

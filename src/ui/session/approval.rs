@@ -3,8 +3,8 @@
 use super::*;
 
 /// The manager-approval overlay's controller: the action waiting, why it needs a manager, the
-/// PIN keyed, the last message, and whether the PIN is being checked. Only this module changes
-/// it; the adapter reads it.
+/// PIN keyed, the last message, and whether the PIN is being checked. Its fields are private:
+/// other modules change it only through its methods, and the adapter only reads it.
 #[derive(Clone, Debug)]
 pub struct Approval {
     /// Tells this prompt from the next, for the PIN check's answer.
@@ -40,6 +40,11 @@ impl Approval {
     /// The PIN as dots, one a digit.
     pub fn pin_dots(&self) -> String {
         "●".repeat(self.pin.len())
+    }
+
+    /// The PIN keyed, for the keyboard's burst snapshot; never shown.
+    pub(super) fn pin(&self) -> &str {
+        self.pin.as_str()
     }
 
     pub fn message(&self) -> Option<&str> {
@@ -146,5 +151,24 @@ impl Session {
                 self.t("未批准，没有改动", "not approved: nothing changed"),
             ));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_overlay_shows_dots_for_its_pin_and_its_reason() {
+        let mut approval = Approval::new(4, Pending::OpenBackOffice, "needs a manager".into());
+        assert_eq!((approval.id(), approval.reason()), (4, "needs a manager"));
+        for key in ["9", "9", "x", "9"] {
+            approval.entry_mut().key(key);
+        }
+        assert_eq!(approval.pin_dots(), "●●●");
+        assert_eq!(approval.pin(), "999");
+        assert!(approval.message().is_none() && !approval.checking());
+        approval.say("wrong manager PIN".into());
+        assert_eq!(approval.message(), Some("wrong manager PIN"));
     }
 }

@@ -3,8 +3,8 @@
 use super::*;
 
 /// The back office's controller, besides the sync state: today's figures once loaded,
-/// whether a sync is running, and the last message. Only this module changes it; the adapter
-/// reads it.
+/// whether a sync is running, and the last message. Its fields are private: other modules
+/// change it only through its methods, and the adapter only reads it.
 #[derive(Clone, Debug, Default)]
 pub struct BackOfficeScreen {
     today: Option<DaySummary>,

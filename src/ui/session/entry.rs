@@ -54,7 +54,7 @@ impl Entry {
 
     /// Puts back a value this field held before (a code that was refused stays to be
     /// corrected; a scanner's burst is taken back out of the field it typed into).
-    pub fn restore(&mut self, value: String) {
+    pub(super) fn restore(&mut self, value: String) {
         self.value = value;
     }
 
@@ -104,11 +104,20 @@ mod tests {
     use super::*;
 
     /// Keys `keys` (space-separated; `␠` is a space) into an empty field of `kind` and checks
-    /// what it then holds.
+    /// what it then holds, and that each key was taken exactly when it changed the field
+    /// (`back` on an empty field is taken and changes nothing).
     fn check(kind: EntryKind, keys: &str, expected: &str) {
         let mut entry = Entry::new(kind);
         for key in keys.split(' ') {
-            entry.key(&key.replace('␠', " "));
+            let before = entry.clone();
+            let taken = entry.key(&key.replace('␠', " "));
+            let edit = matches!(key, "back" | "clear");
+            assert_eq!(
+                taken,
+                edit || entry != before,
+                "{kind:?}: {key:?} after {:?}",
+                before.as_str()
+            );
         }
         assert_eq!(entry.as_str(), expected, "{kind:?} after {keys:?}");
     }

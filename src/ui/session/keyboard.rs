@@ -30,8 +30,7 @@ impl Session {
             WedgeKey::Char { c, starts_burst } => {
                 let field = self.field();
                 if starts_burst {
-                    let value = self.field_value(field);
-                    self.burst_snapshot = Some((field, value));
+                    self.burst_snapshot = Some((field, self.field_value(field)));
                 }
                 self.edit_field(field, &c.to_string());
                 (true, None)
@@ -83,10 +82,16 @@ impl Session {
         }
     }
 
-    pub(super) fn field_value(&mut self, field: Field) -> String {
-        self.entry_mut(field)
-            .map(|e| e.as_str().to_string())
-            .unwrap_or_default()
+    pub(super) fn field_value(&self, field: Field) -> String {
+        match field {
+            Field::LoginPin => self.login.pin(),
+            Field::ApprovalPin => self.approval.as_ref().map_or("", Approval::pin),
+            Field::SaleEntry => self.sale.entry(),
+            Field::Phone => self.sale.phone().unwrap_or_default(),
+            Field::PaymentEntry => self.payment.entry(),
+            Field::None => "",
+        }
+        .to_string()
     }
 
     pub(super) fn set_field_value(&mut self, field: Field, value: String) {

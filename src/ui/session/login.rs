@@ -3,8 +3,8 @@
 use super::*;
 
 /// The login screen's controller: the name tapped, the PIN keyed so far, the last message,
-/// and whether a PIN is being checked (on a worker: argon2 is slow by design). Only this
-/// module changes it; the adapter reads it.
+/// and whether a PIN is being checked (on a worker: argon2 is slow by design). Its fields are
+/// private: other modules change it only through its methods, and the adapter only reads it.
 #[derive(Clone, Debug)]
 pub struct LoginScreen {
     /// An index into [`Session::staff`].
@@ -35,6 +35,11 @@ impl LoginScreen {
         "●".repeat(self.pin.len())
     }
 
+    /// The PIN keyed, for the keyboard's burst snapshot; never shown.
+    pub(super) fn pin(&self) -> &str {
+        self.pin.as_str()
+    }
+
     pub fn message(&self) -> Option<&Message> {
         self.message.as_ref()
     }
@@ -60,7 +65,7 @@ impl LoginScreen {
         self.message = message;
     }
 
-    /// Back to an empty PIN and no message (logout, Esc).
+    /// Back to an empty PIN and no message, as logging out leaves it.
     pub(super) fn reset(&mut self) {
         self.pin.clear();
         self.message = None;
@@ -229,12 +234,9 @@ impl Session {
         let nonce = self.checkout.ticket_nonce().to_string();
         if self.checkout.resume_with(id, Some(&nonce)).is_ok() {
             let parked = self.sale.parked_count().saturating_sub(1);
-            self.sale.set_parked_count(parked);
-            self.sale
-                .select(self.checkout.ticket().lines().last().map(|l| l.id));
-            self.sale.say(Message::info(
-                self.t("你未完成的小票已取回", "your open ticket is back"),
-            ));
+            let last = self.checkout.ticket().lines().last().map(|l| l.id);
+            let message = Message::info(self.t("你未完成的小票已取回", "your open ticket is back"));
+            self.sale.ticket_back(last, parked, message);
         }
     }
 

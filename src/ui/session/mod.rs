@@ -218,7 +218,7 @@ pub struct Session {
     currency: Currency,
     // Login.
     pub staff: Vec<StaffMember>,
-    pub login: LoginScreen,
+    login: LoginScreen,
     login_guard: PinGuard,
     approval_guard: PinGuard,
     /// Approval prompts opened so far, to number them.
@@ -230,17 +230,17 @@ pub struct Session {
     saved_ticket: Option<OpenTicket>,
     pub cashier: Option<StaffMember>,
     // Sale.
-    pub sale: SaleScreen,
+    sale: SaleScreen,
     // Payment.
-    pub payment: PaymentScreen,
+    payment: PaymentScreen,
     // Sale complete.
     pub last_sale: Option<SaleRecord>,
     pub printer: Option<PrinterState>,
     pub drawer: Option<DrawerState>,
     // Overlays and side screens.
-    pub approval: Option<Approval>,
-    pub parked: ParkedScreen,
-    pub back_office: BackOfficeScreen,
+    approval: Option<Approval>,
+    parked: ParkedScreen,
+    back_office: BackOfficeScreen,
     /// How syncing stands, as the status bar and the back office show it.
     pub sync: SyncState,
     // Members: the ticket's member is the checkout engine's ([`Self::ticket_member`]); the
@@ -295,6 +295,31 @@ impl Session {
             alerts: 0,
             burst_snapshot: None,
         }
+    }
+
+    pub fn login(&self) -> &LoginScreen {
+        &self.login
+    }
+
+    pub fn sale(&self) -> &SaleScreen {
+        &self.sale
+    }
+
+    pub fn payment(&self) -> &PaymentScreen {
+        &self.payment
+    }
+
+    /// The manager-approval overlay, when it is open.
+    pub fn approval(&self) -> Option<&Approval> {
+        self.approval.as_ref()
+    }
+
+    pub fn parked(&self) -> &ParkedScreen {
+        &self.parked
+    }
+
+    pub fn back_office(&self) -> &BackOfficeScreen {
+        &self.back_office
     }
 
     pub fn checkout(&self) -> &Checkout {

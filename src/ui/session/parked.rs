@@ -3,7 +3,8 @@
 use super::*;
 
 /// The parked-tickets screen's controller: the list as last read from the store, and the
-/// last message. Only this module changes it; the adapter reads it.
+/// last message. Its fields are private: other modules change it only through its methods, and
+/// the adapter only reads it.
 #[derive(Clone, Debug, Default)]
 pub struct ParkedScreen {
     list: Vec<ParkedTicket>,
@@ -49,16 +50,28 @@ impl Session {
         match self.checkout.resume_with(id, Some(&nonce)) {
             Ok(_) => {
                 self.parked.list.remove(index);
-                self.sale.set_parked_count(self.parked.list.len());
-                self.sale
-                    .select(self.checkout.ticket().lines().last().map(|l| l.id));
-                self.screen = Screen::Sale;
-                self.sale.say(Message::info(self.lang.pick(
+                let last = self.checkout.ticket().lines().last().map(|l| l.id);
+                let message = Message::info(self.lang.pick(
                     &format!("已取回挂单 #{id}"),
                     &format!("resumed ticket #{id}"),
-                )));
+                ));
+                self.sale.ticket_back(last, self.parked.list.len(), message);
+                self.screen = Screen::Sale;
             }
             Err(error) => self.parked.say(Message::error(self.refusal(&error))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn showing_the_list_clears_the_last_message() {
+        let mut screen = ParkedScreen::default();
+        screen.say(Message::error("close the parked list to scan".into()));
+        screen.show(Vec::new());
+        assert!(screen.message().is_none() && screen.list().is_empty());
     }
 }

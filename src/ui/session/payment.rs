@@ -4,7 +4,8 @@ use super::*;
 
 /// The payment screen's controller: the tender kind chosen, the amount and reference keyed,
 /// the last message, a large cash tender waiting to be confirmed, and whether the paid ticket
-/// is being committed (on a worker). Only this module changes it; the adapter reads it.
+/// is being committed (on a worker). Its fields are private: other modules change it only through its methods, and
+/// the adapter only reads it.
 #[derive(Clone, Debug)]
 pub struct PaymentScreen {
     kind: TenderKind,
@@ -265,8 +266,7 @@ impl Session {
                 }
                 self.checkout.sold();
                 self.fresh_ticket();
-                self.sale.select(None);
-                self.sale.entry_mut().clear();
+                self.sale.ticket_gone();
                 self.sale.say(None);
                 // The drawer's own pulse follows at once, if there is a printer to send it.
                 self.drawer = (self.printer.is_some() && crate::receipt::opens_drawer(&record))
@@ -287,8 +287,7 @@ impl Session {
     pub fn cancel_ticket(&mut self) {
         self.checkout.clear();
         self.fresh_ticket();
-        self.sale.select(None);
-        self.sale.entry_mut().clear();
+        self.sale.ticket_gone();
     }
 
     pub fn new_sale(&mut self) {
@@ -370,6 +369,8 @@ mod tests {
     fn pay_starts_on_cash_with_nothing_keyed_or_waiting() {
         let mut screen = PaymentScreen::default();
         screen.choose(TenderKind::Alipay);
+        screen.reference = "281234567890123456".into();
+        screen.committing = true;
         screen.entry_mut().key("5");
         screen.say(Message::error("amount 5 is not valid".into()));
         screen.confirm = Some(Tender {
@@ -379,7 +380,9 @@ mod tests {
         });
         screen.start();
         assert_eq!(screen.kind(), TenderKind::Cash);
-        assert_eq!(screen.entry(), "");
+        assert_eq!((screen.entry(), screen.reference()), ("", ""));
+        // A commit under way is not forgotten by coming back to the screen.
+        assert!(screen.committing());
         assert!(screen.message().is_none() && screen.confirm().is_none());
     }
 }

@@ -1,4 +1,5 @@
-//! The sale screen: the entry field, lines, quantities, voids, discounts, parking and resuming, quick keys, the way to the back office and to payment.
+//! The sale screen: the entry field, lines, quantities, voids, discounts, parking, quick keys,
+//! the way to the back office and to payment; its children handle scans and the member panel.
 
 use super::*;
 
@@ -7,8 +8,9 @@ mod scans;
 
 /// The sale screen's controller, besides the ticket (which is the checkout engine's): the
 /// entry field, the member panel's phone entry and question, the selected line, the last
-/// message, the quick keys and how many tickets are parked. Only this module and its children
-/// change it; the adapter reads it.
+/// message, the quick keys and how many tickets are parked. Its fields are private to this module
+/// and its children: other modules change it only through its methods, and the adapter only
+/// reads it.
 #[derive(Clone, Debug)]
 pub struct SaleScreen {
     entry: Entry,
@@ -74,8 +76,7 @@ impl SaleScreen {
         &self.quick_keys
     }
 
-    /// The quick keys, as the catalog now has them (a sync may change their prices).
-    pub fn set_quick_keys(&mut self, keys: Vec<QuickItem>) {
+    fn set_quick_keys(&mut self, keys: Vec<QuickItem>) {
         self.quick_keys = keys;
     }
 
@@ -100,9 +101,11 @@ impl SaleScreen {
         self.phone.as_mut()
     }
 
-    /// A key for the entry: taking it puts the focus back on the entry.
+    /// A key for the entry. A keypad key puts the focus back on the entry, even a digit the
+    /// full field cannot take: the cashier is keying a figure, not acting on the line.
     pub(in crate::ui::session) fn edit(&mut self, key: &str) {
-        if self.entry.key(key) {
+        let digits = !key.is_empty() && key.bytes().all(|b| b.is_ascii_digit());
+        if self.entry.key(key) || digits {
             self.entry_focused = true;
         }
     }
@@ -120,12 +123,27 @@ impl SaleScreen {
         self.message.as_ref().is_some_and(|m| m.error)
     }
 
-    pub(in crate::ui::session) fn select(&mut self, line: Option<LineId>) {
-        self.selected = line;
-    }
-
     pub(in crate::ui::session) fn set_parked_count(&mut self, count: usize) {
         self.parked_count = count;
+    }
+
+    /// A ticket came back (resumed, or the cashier's own at login): its last line selected,
+    /// `message` said, `parked` tickets left.
+    pub(in crate::ui::session) fn ticket_back(
+        &mut self,
+        last_line: Option<LineId>,
+        parked: usize,
+        message: Option<Message>,
+    ) {
+        self.selected = last_line;
+        self.parked_count = parked;
+        self.message = message;
+    }
+
+    /// The ticket is gone (sold or abandoned): nothing selected or keyed.
+    pub(in crate::ui::session) fn ticket_gone(&mut self) {
+        self.selected = None;
+        self.entry.clear();
     }
 
     /// Ends phone entry and any product waiting for its weight (the cashier moved on).
@@ -343,6 +361,11 @@ impl Session {
         self.scan_on_sale(&code)
     }
 
+    /// The quick keys, as the catalog now has them (a sync may change their prices).
+    pub fn set_quick_keys(&mut self, keys: Vec<QuickItem>) {
+        self.sale.set_quick_keys(keys);
+    }
+
     pub fn toggle_quick_keys(&mut self) {
         self.sale.show_quick_keys = !self.sale.show_quick_keys;
     }
@@ -385,5 +408,66 @@ impl Session {
         self.payment.start();
         // Everything may already be paid if the cashier came back from the payment screen.
         self.commit_if_paid()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn screen() -> SaleScreen {
+        SaleScreen::new(Vec::new(), 2)
+    }
+
+    #[test]
+    fn a_keypad_digit_takes_the_focus_back_from_a_touched_line_even_when_the_entry_is_full() {
+        let mut screen = screen();
+        for key in [
+            "1", "2", "3", "4", "5", "6", "7", "8", "9", "0", "1", "2", "3", "4",
+        ] {
+            screen.edit(key);
+        }
+        screen.entry_focused = false;
+        screen.edit("x");
+        assert!(!screen.entry_focused(), "a letter is not a keypad key");
+        screen.edit("5");
+        assert_eq!(screen.entry(), "12345678901234");
+        assert!(screen.entry_focused());
+    }
+
+    #[test]
+    fn reset_keeps_the_line_and_a_new_sale_or_ticket_clears_what_belongs_to_it() {
+        let mut screen = screen();
+        let line = LineId(7);
+        screen.ticket_back(Some(line), 1, Message::info("resumed ticket #3".into()));
+        assert_eq!((screen.selected(), screen.parked_count()), (Some(line), 1));
+        screen.edit("3");
+        screen.weighing = Some(("00042".into(), "Fuji apples".into()));
+        // Esc: what was keyed and said goes; the selected line stays.
+        screen.reset();
+        assert_eq!(
+            (screen.entry(), screen.weighing(), screen.message()),
+            ("", None, None)
+        );
+        assert_eq!(screen.selected(), Some(line));
+        // A new ticket: the member panel's phone and question go too.
+        screen.phone = Some(Entry::new(EntryKind::Phone));
+        screen.edit("9");
+        screen.fresh_ticket();
+        screen.ticket_gone();
+        assert_eq!(
+            (screen.phone(), screen.selected(), screen.entry()),
+            (None, None, "")
+        );
+        // Leaving entry modes ends phone entry and a product waiting for its weight only.
+        screen.phone = Some(Entry::new(EntryKind::Phone));
+        screen.weighing = Some(("00042".into(), "Fuji apples".into()));
+        screen.edit("1");
+        screen.leave_entry_modes();
+        assert_eq!(
+            (screen.phone(), screen.weighing(), screen.entry()),
+            (None, None, "1")
+        );
+        assert!(!screen.leave_phone_entry());
     }
 }

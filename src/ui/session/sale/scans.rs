@@ -1,4 +1,5 @@
-//! Scans, from a wedge burst, a serial scanner or the keypad: what each screen does with a code.
+//! Scans, from a wedge burst, a serial scanner or the keypad: which screen a code goes to, and
+//! what the sale screen does with it (the payment screen's part is `payment.rs`).
 
 use super::*;
 
