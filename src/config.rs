@@ -80,6 +80,10 @@ pub struct MemberSection {
     pub consent_version: String,
     pub consent_zh: String,
     pub consent_en: String,
+    /// Accept version-1 member codes (`TM1`, made with the chain's shared key) as well as
+    /// `TM2`, while a chain moves its member apps over. Off by default: a new chain refuses
+    /// them, with the reason.
+    pub accept_tm1: bool,
 }
 
 impl Default for MemberSection {
@@ -90,6 +94,7 @@ impl Default for MemberSection {
             consent_version: "2026-11".into(),
             consent_zh: "我同意成为会员，并同意门店按照隐私政策处理我的手机号和消费记录，用于积分和会员服务。".into(),
             consent_en: "I agree to become a member and to the store processing my phone number and purchases under its privacy policy, for points and member services.".into(),
+            accept_tm1: false,
         }
     }
 }

@@ -150,6 +150,14 @@ fn with_size(family: &str, size: &str) -> String {
 pub const DEMO_CASHIER: (&str, &str, &str) = ("1001", "王芳", "1234");
 pub const DEMO_MANAGER: (&str, &str, &str) = ("9001", "李店长", "9999");
 
+/// The member-code public key (key ID, hex) a demo terminal trusts: RFC 8032's test key 1,
+/// whose secret is published (`9d61b1…7f60`), so tests and demos can make `TM2` codes for a
+/// demo terminal. A real terminal trusts only the keys it pulls from HQ.
+pub const DEMO_CODE_KEY: (u64, &str) = (
+    1,
+    "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a",
+);
+
 /// A demo member: (ID, name, tier, points, phone, card number, active).
 pub type DemoMember = (
     &'static str,
@@ -229,11 +237,13 @@ pub fn create_terminal(data_dir: &std::path::Path, printer: Option<String>) -> a
         };
         store.add_staff(&member, &crate::staff::hash_pin(pin)?)?;
     }
-    // A demo-only member key (HQ issues real ones from a CSPRNG): the SHA-256 of a fresh
-    // UUIDv7, unique per demo, so `till member code` and the claim QR codes work.
+    // A demo-only version-1 key (HQ issues real ones from a CSPRNG): the SHA-256 of a fresh
+    // UUIDv7, unique per demo, so phone numbers hash and the claim QR codes work.
     let seed = uuid::Uuid::now_v7();
     let digest: [u8; 32] = <sha2::Sha256 as sha2::Digest>::digest(seed.as_bytes()).into();
     store.add_member_key(&till_sync::member::MemberKey::from_bytes(digest))?;
+    let (kid, public) = DEMO_CODE_KEY;
+    store.add_code_key(&till_sync::member::CodePublicKey::parse_hex(kid, public)?)?;
     for (id, name, tier, points, phone, card, active) in DEMO_MEMBERS {
         store.upsert_member(&crate::store::MemberRecord {
             member_id: id.to_string(),

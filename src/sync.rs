@@ -9,6 +9,7 @@ use std::time::Duration;
 use till_domain::SyncWindow;
 use till_sync::api::SaleStatus;
 use till_sync::client::{SyncClient, SyncError};
+use till_sync::member::CodePublicKey;
 
 use crate::catalog::{ImportRules, apply_published};
 use crate::checkout::CheckoutSettings;
@@ -226,8 +227,9 @@ pub fn sync_now(
     Ok(report)
 }
 
-/// Pulls the chain's member keys and keeps any this till lacks, oldest first, so that HQ's
-/// current key is the till's current one too.
+/// Pulls the chain's member keys (HQ's public member-code keys, and the version-1 key) and
+/// keeps any this till lacks, oldest first, so that HQ's current key is the till's current
+/// one too.
 fn pull_member_keys(
     store: &mut Store,
     client: &SyncClient,
@@ -239,6 +241,18 @@ fn pull_member_keys(
             SyncError::BadResponse(format!("member key {} is not 64 hex characters", entry.id))
         })?;
         if store.add_member_key(&key)? {
+            report.member_keys_added += 1;
+        }
+    }
+    // HQ's public member-code keys, oldest first; a key ID never changes its key.
+    for entry in response.code_keys.iter().rev() {
+        let key = CodePublicKey::parse_hex(entry.kid, &entry.public_key).map_err(|_| {
+            SyncError::BadResponse(format!(
+                "member-code key {} is not an Ed25519 public key in 64 hex characters",
+                entry.kid
+            ))
+        })?;
+        if store.add_code_key(&key)? {
             report.member_keys_added += 1;
         }
     }

@@ -289,6 +289,7 @@ fn catalog_export_reimports_unchanged() {
 fn scan_classify_prints_one_line_per_code() {
     let till = Till::with_catalog();
     let long = "9".repeat(10 * 1024);
+    let tm2 = format!("TM2.10086.59372011.1.{}", "A".repeat(103));
     let out = till.ok(&[
         "scan",
         "classify",
@@ -297,6 +298,7 @@ fn scan_classify_prints_one_line_per_code() {
         "134567890123456789",
         "2200042003566",
         "TR1.S001.T01.42",
+        &tm2,
         "TM1.10086.59372011.ABCDEFGHIJ234567",
         &long,
     ]);
@@ -307,15 +309,19 @@ fn scan_classify_prints_one_line_per_code() {
         "134567890123456789\tpayment code: WeChat Pay (18 digits)",
         "2200042003566\tweighed item: 2200042003566, PLU 00042, weight 356 g",
         "TR1.S001.T01.42\treceipt code: store S001 terminal T01 sale #42",
-        "TM1.10086.59372011.ABCDEFGHIJ234567\tmember code: dynamic QR for member 10086, time step 59372011: refused, no member key on this till yet: members can be found only after it syncs with HQ",
+        &format!(
+            "{}… (124 bytes)\tmember code: dynamic QR for member 10086, time step 59372011, key 1: refused, no member key on this till yet: members can be found only after it syncs with HQ",
+            &tm2[..40]
+        ),
+        "TM1.10086.59372011.ABCDEFGHIJ234567\tmember code: version-1 dynamic QR for member 10086, time step 59372011: refused, old member code (TM1) no longer accepted: ask the member to update their app or open their member pass",
     ];
-    assert_eq!(&lines[..6], &expected);
+    assert_eq!(&lines[..7], &expected);
     assert!(
-        lines[6].ends_with("unknown: scan of 10240 characters is too long (at most 256)"),
+        lines[7].ends_with("unknown: scan of 10240 characters is too long (at most 256)"),
         "{}",
-        lines[6]
+        lines[7]
     );
-    assert_eq!(lines.len(), 7);
+    assert_eq!(lines.len(), 8);
 }
 
 #[test]
@@ -574,15 +580,31 @@ fn staff_are_added_with_hashed_pins_and_bad_input_is_refused() {
 }
 
 #[test]
-fn member_keys_codes_and_members_from_the_command_line() {
+fn member_keys_and_members_from_the_command_line() {
     let till = Till::new();
     till.ok(&["init", "--store-id", "S001", "--terminal-id", "T01"]);
+    // A till makes no member codes: only HQ holds the key that signs them.
     let out = till.fails(&["member", "code", "10086"]);
-    assert!(out.contains("no member key on this till"), "{out}");
+    assert!(out.contains("unrecognized subcommand 'code'"), "{out}");
     let key_file = till.data_dir().join("member.key");
+    let public = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a";
     for (content, message) in [
         ("abc", "a member key is 64 hex characters"),
         (&"zz".repeat(32)[..], "a member key is 64 hex characters"),
+        ("", "it holds no key"),
+        (&format!("code x {public}"), "key ID \"x\" is not a number"),
+        (
+            &format!("code 1 {}", &public[2..]),
+            "a member key is 64 hex characters",
+        ),
+        (
+            &format!("code 1 {public} extra"),
+            "expected `code <kid> <64 hex>`",
+        ),
+        (
+            &format!("code 1 {public}\nv1 {}", "zz".repeat(32)),
+            "line 2: a member key is 64 hex characters",
+        ),
     ] {
         std::fs::write(&key_file, content).unwrap();
         let out = till.fails(&["member", "key", "import", key_file.to_str().unwrap()]);
@@ -592,24 +614,51 @@ fn member_keys_codes_and_members_from_the_command_line() {
         till.ok(&["member", "key", "show"])
             .contains("no member key loaded")
     );
-    std::fs::write(&key_file, format!("{}\n", "5a".repeat(32))).unwrap();
+    // A refused file loads nothing, not even its good lines.
+    assert!(
+        till.ok(&["member", "key", "show"])
+            .contains("no member key loaded")
+    );
+    std::fs::write(
+        &key_file,
+        format!("code 1 {public}\n\nv1 {}\n", "5a".repeat(32)),
+    )
+    .unwrap();
     let out = till.ok(&["member", "key", "import", key_file.to_str().unwrap()]);
-    assert!(out.contains("is now current"), "{out}");
-    // A code at a fixed time (step 59_844_960), checked against the spec built by hand.
-    let code = till.ok(&["member", "code", "10086", "--at", "1795348800"]);
-    let key = hex::decode("5a".repeat(32)).unwrap();
-    use hmac::Mac;
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&key).unwrap();
-    mac.update(b"TM1.10086.59844960");
-    let expected = data_encoding::BASE32_NOPAD.encode(&mac.finalize().into_bytes()[..10]);
-    assert_eq!(code.trim(), format!("TM1.10086.59844960.{expected}"));
+    assert!(out.contains("member-code key 1 is now current"), "{out}");
+    assert!(out.contains("version-1 member key"), "{out}");
+    let shown = till.ok(&["member", "key", "show"]);
+    assert!(
+        shown.starts_with(&format!(
+            "current member-code key 1: {public}\ncurrent version-1 key: "
+        )),
+        "{shown}"
+    );
+    // The same file again adds nothing.
+    let out = till.ok(&["member", "key", "import", key_file.to_str().unwrap()]);
+    assert!(
+        out.contains("member-code key 1 was already loaded"),
+        "{out}"
+    );
+    // Another key under a key ID the till holds is refused: HQ never reuses one.
+    std::fs::write(
+        &key_file,
+        format!(
+            "code 1 {}\n",
+            till_sync::member::CodeSigningKey::from_secret(1, [5; 32])
+                .public()
+                .to_hex()
+        ),
+    )
+    .unwrap();
+    let out = till.fails(&["member", "key", "import", key_file.to_str().unwrap()]);
+    assert!(out.contains("member-code key 1 differs"), "{out}");
     for (args, message) in [
         (
             &["member", "add", "10086", "--phone", "1381234567"][..],
             "a phone number is 11 digits",
         ),
         (&["member", "add", "100.86"], "is not a member ID"),
-        (&["member", "code", "a.b"], "is not a member ID"),
     ] {
         let out = till.fails(args);
         assert!(out.contains(message), "{args:?}: {out}");
@@ -2055,27 +2104,60 @@ mod sync {
         let till = Till::with_catalog();
         register(&till, &hq);
         let mut admin = hq.store();
-        let (_, first) = admin.rotate_member_key().unwrap();
+        let (_, v1) = admin.rotate_member_key().unwrap();
+        let first = admin.rotate_code_key().unwrap();
         let out = till.ok(&["sync", "now"]);
-        assert!(out.contains("1 new member key"), "{out}");
+        assert!(out.contains("2 new member key(s)"), "{out}");
         let fingerprint = |hex_key: &str| {
             use sha2::Digest;
             hex::encode(&sha2::Sha256::digest(hex::decode(hex_key).unwrap())[..4])
         };
+        let public = |key: &till_sync::member::CodeSigningKey| key.public().to_hex();
         assert_eq!(
             till.ok(&["member", "key", "show"]),
-            format!("current: {}\n", fingerprint(&first))
+            format!(
+                "current member-code key 1: {}\ncurrent version-1 key: {}\n",
+                public(&first),
+                fingerprint(&v1)
+            )
         );
-        // HQ rotates; the till takes the new key and keeps the old one as previous.
-        let (_, second) = admin.rotate_member_key().unwrap();
+        // What a scan of `member`'s code by `key` meets at the till now.
+        let scan = |key: &till_sync::member::CodeSigningKey| {
+            let now = jiff::Timestamp::now().as_second().unsigned_abs();
+            let code = key.code("10086", till_sync::member::step_at(now));
+            till.ok(&["scan", "classify", &code])
+        };
+        assert!(
+            scan(&first).contains("unknown member 10086"),
+            "the code verifies"
+        );
+        // HQ rotates; the till takes the new key and keeps the old one as previous, so codes
+        // made just before the rotation still verify.
+        let second = admin.rotate_code_key().unwrap();
         till.ok(&["sync", "now"]);
         assert_eq!(
             till.ok(&["member", "key", "show"]),
             format!(
-                "current: {}\nprevious: {}\n",
-                fingerprint(&second),
-                fingerprint(&first)
+                "current member-code key 2: {}\nprevious member-code key 1: {}\ncurrent version-1 key: {}\n",
+                public(&second),
+                public(&first),
+                fingerprint(&v1)
             )
+        );
+        assert!(scan(&second).contains("unknown member 10086"));
+        assert!(scan(&first).contains("unknown member 10086"));
+        // Two rotations on, the first key no longer verifies; the version-1 key never rotates.
+        admin.rotate_code_key().unwrap();
+        let out = till.ok(&["sync", "now"]);
+        assert!(out.contains("1 new member key(s)"), "{out}");
+        let out = scan(&first);
+        assert!(
+            out.contains("signed by key 1, which this till does not know"),
+            "{out}"
+        );
+        assert!(
+            till.ok(&["member", "key", "show"])
+                .ends_with(&format!("current version-1 key: {}\n", fingerprint(&v1)))
         );
         // A sync with nothing new changes nothing.
         let out = till.ok(&["sync", "now"]);
@@ -2447,11 +2529,10 @@ mod kiosk {
         std::thread::sleep(Duration::from_secs(3));
         // The scanner types the member's QR code (capitals with Shift) and a bottle of water,
         // each a burst, then Enter.
-        let code = till.ok(&["member", "code", "10086"]);
-        for scan in [
-            code.trim().lines().last().unwrap().to_string(),
-            sample_ean13(2),
-        ] {
+        let now = jiff::Timestamp::now().as_second().unsigned_abs();
+        let code =
+            till_sync::member::demo_code_key().code("10086", till_sync::member::step_at(now));
+        for scan in [code, sample_ean13(2)] {
             display.xdotool(&["type", "--delay", "5", &scan]);
             display.xdotool(&["key", "Return"]);
             std::thread::sleep(Duration::from_millis(500));
@@ -2474,7 +2555,7 @@ mod kiosk {
 /// the checkout engine's own test runs, with the same outcome in each front-end.
 mod members {
     use super::*;
-    use till_sync::member::{MemberKey, dynamic_code, step_at};
+    use till_sync::member::{CodeSigningKey, demo_code_key, step_at};
 
     fn demo() -> Till {
         let till = Till::new();
@@ -2486,11 +2567,10 @@ mod members {
         jiff::Timestamp::now().as_second().unsigned_abs()
     }
 
-    /// The code `till member code` makes for `member` at `at` (Unix seconds).
-    fn code_at(till: &Till, member: &str, at: u64) -> String {
-        till.ok(&["member", "code", member, "--at", &at.to_string()])
-            .trim()
-            .to_string()
+    /// The code HQ's member pass would show for `member` at `at` (Unix seconds), signed with
+    /// the key demo terminals trust.
+    fn code_at(member: &str, at: u64) -> String {
+        demo_code_key().code(member, step_at(at))
     }
 
     /// Sells a bottle of water with `codes`; Ok(stdout) or Err(stderr), and checks a refusal
@@ -2521,33 +2601,29 @@ mod members {
         let t = now();
         // Codes a step boundary cannot turn: `t` is moved to the middle of its step.
         let t = t - t % 30 + 15;
-        let mut flipped = code_at(&till, "10086", t);
+        let mut flipped = code_at("10086", t);
         let last = flipped.pop().unwrap();
         flipped.push(if last == 'A' { 'B' } else { 'A' });
-        let other_key = dynamic_code(&MemberKey::from_bytes([7; 32]), "10086", step_at(t));
+        let other_key = CodeSigningKey::from_secret(1, [7; 32]).code("10086", step_at(t));
         let cases: Vec<(&str, String, Result<&str, &str>)> = vec![
-            ("valid now", code_at(&till, "10086", t), Ok("10086")),
-            ("3 steps back", code_at(&till, "10086", t - 90), Ok("10086")),
-            (
-                "4 steps back",
-                code_at(&till, "10086", t - 120),
-                Err("expired"),
-            ),
+            ("valid now", code_at("10086", t), Ok("10086")),
+            ("3 steps back", code_at("10086", t - 90), Ok("10086")),
+            ("4 steps back", code_at("10086", t - 120), Err("expired")),
             (
                 "5 steps ahead",
-                code_at(&till, "10086", t + 150),
+                code_at("10086", t + 150),
                 Err("not yet valid"),
             ),
             ("flipped MAC character", flipped, Err("bad signature")),
             ("a key the till never had", other_key, Err("bad signature")),
             (
                 "unknown member",
-                code_at(&till, "99999", t),
+                code_at("99999", t),
                 Err("unknown member 99999"),
             ),
             (
                 "deactivated",
-                code_at(&till, "10088", t),
+                code_at("10088", t),
                 Err("10088 is deactivated"),
             ),
             ("card", "8800010086".to_string(), Ok("10086")),
@@ -2604,13 +2680,13 @@ mod members {
         let wait_for = |needle: &str| run_wait(&run.lines, needle);
         let mut stdin = run.child.stdin.take().unwrap();
         wait_for("scanner handheld: connected");
-        let other_key = dynamic_code(&MemberKey::from_bytes([7; 32]), "10086", step_at(t));
+        let other_key = CodeSigningKey::from_secret(1, [7; 32]).code("10086", step_at(t));
         for (code, answer) in [
-            (code_at(&till, "10086", t - 120), "member code expired"),
-            (code_at(&till, "10086", t + 150), "not yet valid"),
+            (code_at("10086", t - 120), "member code expired"),
+            (code_at("10086", t + 150), "not yet valid"),
             (other_key, "bad signature"),
-            (code_at(&till, "99999", t), "unknown member 99999"),
-            (code_at(&till, "10088", t), "10088 is deactivated"),
+            (code_at("99999", t), "unknown member 99999"),
+            (code_at("10088", t), "10088 is deactivated"),
             ("8800099999".to_string(), "unknown member card"),
         ] {
             scanner.scan(&code, Framing::Cr).unwrap();
@@ -2622,14 +2698,12 @@ mod members {
         writeln!(stdin, "member 139 8765 4321").unwrap();
         wait_for("member 10087 (139****4321) attached");
         // Another member is refused until the first is taken off.
-        scanner
-            .scan(&code_at(&till, "10086", t), Framing::Cr)
-            .unwrap();
+        scanner.scan(&code_at("10086", t), Framing::Cr).unwrap();
         wait_for("member 10087 is already on this ticket, not 10086: take 10087 off first");
         writeln!(stdin, "member off").unwrap();
         wait_for("member 10087 detached");
         scanner
-            .scan(&code_at(&till, "10086", t - 90), Framing::Cr)
+            .scan(&code_at("10086", t - 90), Framing::Cr)
             .unwrap();
         wait_for("member 10086 (138****5678) attached");
         writeln!(stdin, "pay cash 10").unwrap();
@@ -2644,7 +2718,7 @@ mod members {
     #[test]
     fn a_used_code_is_refused_on_the_next_sale_and_two_members_are_refused() {
         let till = demo();
-        let code = code_at(&till, "10086", now());
+        let code = code_at("10086", now());
         sell(&till, &[&code], &[]).unwrap();
         let again = sell(&till, &[&code], &[]).unwrap_err();
         assert!(again.contains("already used"), "{again}");
@@ -2653,7 +2727,7 @@ mod members {
             till.ok(&["scan", "classify", &code])
                 .contains("already used")
         );
-        let other = code_at(&till, "10087", now());
+        let other = code_at("10087", now());
         let both = sell(&till, &["8800010086", &other], &[]).unwrap_err();
         assert!(both.contains("take 10086 off first"), "{both}");
     }
@@ -2663,7 +2737,7 @@ mod members {
     #[test]
     fn a_refused_sale_spends_no_code_and_enrolls_nobody() {
         let till = demo();
-        let code = code_at(&till, "10086", now());
+        let code = code_at("10086", now());
         let water = sample_ean13(2);
         for refused in [
             vec![code.as_str(), water.as_str(), "--pay", "cash:1"],

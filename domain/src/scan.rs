@@ -16,8 +16,14 @@ use crate::weighed::{LabelValue, WeighedLabel, WeighedLayout};
 /// is a stuck scanner or pasted junk.
 pub const MAX_SCAN_LEN: usize = 256;
 
-/// Prefix of the dynamic member QR code, `TM1.<member_id>.<step>.<mac>`.
-pub const MEMBER_CODE_PREFIX: &str = "TM1.";
+/// Prefix of the version-2 dynamic member QR code,
+/// `TM2.<member_id>.<step>.<kid>.<Ed25519 signature, base32>` (PRODUCT.md, "Member codes").
+pub const MEMBER_CODE_PREFIX: &str = "TM2.";
+/// Prefix of the version-1 dynamic member QR code, `TM1.<member_id>.<step>.<mac>`, accepted
+/// only while a chain migrates.
+pub const TM1_CODE_PREFIX: &str = "TM1.";
+/// Characters of a `TM2` signature: 64 bytes in unpadded base32.
+pub const TM2_SIGNATURE_LEN: usize = 103;
 /// Prefix of the receipt barcode, `TR1.<store>.<terminal>.<seq>`.
 pub const RECEIPT_CODE_PREFIX: &str = "TR1.";
 
@@ -40,8 +46,20 @@ pub enum Scan {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum MemberCode {
-    /// A dynamic QR code; its MAC is checked later against the member key.
-    Dynamic {
+    /// A version-2 dynamic QR code (`TM2`); its Ed25519 signature is checked later against
+    /// HQ's public key `kid`.
+    Tm2 {
+        member_id: String,
+        /// `floor(unix_seconds / 30)` when the code was made.
+        step: u64,
+        /// The ID of HQ's member-code key that signed it.
+        kid: u64,
+        /// 103 characters of base32 (64 bytes).
+        signature: String,
+    },
+    /// A version-1 dynamic QR code (`TM1`); its MAC is checked later against the chain's
+    /// version-1 key, where the till still accepts them.
+    Tm1 {
         member_id: String,
         step: u64,
         mac: String,
@@ -177,25 +195,50 @@ pub fn classify(raw: &str, config: &ScanConfig, is_internal_code: &dyn Fn(&str) 
     if is_internal_code(code) {
         return Scan::Product(ProductCode::Internal(code.to_string()));
     }
-    if code.starts_with(MEMBER_CODE_PREFIX) {
+    if code.starts_with(MEMBER_CODE_PREFIX) || code.starts_with(TM1_CODE_PREFIX) {
         return Scan::Unknown(UnknownReason::DamagedMemberCode(code.to_string()));
     }
     Scan::Unknown(UnknownReason::NotRecognised(code.to_string()))
 }
 
+/// Whether `text` is unpadded upper-case RFC 4648 base32 of `len` characters.
+fn is_base32(text: &str, len: usize) -> bool {
+    text.len() == len
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b))
+}
+
+/// Whether `text` is a decimal number of 1 to `max` digits.
+fn is_decimal(text: &str, max: usize) -> bool {
+    (1..=max).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_digit())
+}
+
 fn member_code(code: &str, config: &ScanConfig) -> Option<MemberCode> {
     if let Some(rest) = code.strip_prefix(MEMBER_CODE_PREFIX) {
+        let mut parts = rest.split('.');
+        let (member_id, step, kid, signature) =
+            (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+        let shape_ok = parts.next().is_none()
+            && is_valid_member_id(member_id)
+            && is_decimal(step, 12)
+            && is_decimal(kid, 9)
+            && is_base32(signature, TM2_SIGNATURE_LEN);
+        return shape_ok.then(|| MemberCode::Tm2 {
+            member_id: member_id.to_string(),
+            step: step.parse().unwrap_or_default(),
+            kid: kid.parse().unwrap_or_default(),
+            signature: signature.to_string(),
+        });
+    }
+    if let Some(rest) = code.strip_prefix(TM1_CODE_PREFIX) {
         let mut parts = rest.split('.');
         let (member_id, step, mac) = (parts.next()?, parts.next()?, parts.next()?);
         let shape_ok = parts.next().is_none()
             && is_valid_member_id(member_id)
-            && (1..=12).contains(&step.len())
-            && step.bytes().all(|b| b.is_ascii_digit())
-            && mac.len() == 16
-            && mac
-                .bytes()
-                .all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b));
-        return shape_ok.then(|| MemberCode::Dynamic {
+            && is_decimal(step, 12)
+            && is_base32(mac, 16);
+        return shape_ok.then(|| MemberCode::Tm1 {
             member_id: member_id.to_string(),
             step: step.parse().unwrap_or_default(),
             mac: mac.to_string(),
@@ -262,12 +305,23 @@ impl fmt::Display for Scan {
     /// The one-line description `till scan classify` prints.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Scan::Member(MemberCode::Dynamic {
+            Scan::Member(MemberCode::Tm2 {
+                member_id,
+                step,
+                kid,
+                ..
+            }) => {
+                write!(
+                    f,
+                    "member code: dynamic QR for member {member_id}, time step {step}, key {kid}"
+                )
+            }
+            Scan::Member(MemberCode::Tm1 {
                 member_id, step, ..
             }) => {
                 write!(
                     f,
-                    "member code: dynamic QR for member {member_id}, time step {step}"
+                    "member code: version-1 dynamic QR for member {member_id}, time step {step}"
                 )
             }
             Scan::Member(MemberCode::Card(n)) => write!(f, "member code: static card {n}"),
@@ -312,6 +366,7 @@ mod tests {
     #[derive(Debug, PartialEq)]
     enum Want {
         Member(&'static str),
+        Tm1(&'static str),
         Card,
         Pay(PaymentProvider),
         Receipt(&'static str, &'static str, u64),
@@ -333,8 +388,11 @@ mod tests {
     fn check(code: &str, want: Want) {
         let internal = |c: &str| c == "COFFEE-L" || c == "PLU42";
         let got = match classify(code, &config(), &internal) {
-            Scan::Member(MemberCode::Dynamic { member_id, .. }) => {
+            Scan::Member(MemberCode::Tm2 { member_id, .. }) => {
                 Want::Member(Box::leak(member_id.into_boxed_str()))
+            }
+            Scan::Member(MemberCode::Tm1 { member_id, .. }) => {
+                Want::Tm1(Box::leak(member_id.into_boxed_str()))
             }
             Scan::Member(MemberCode::Card(_)) => Want::Card,
             Scan::Payment(p) => Want::Pay(p.provider),
@@ -406,8 +464,32 @@ mod tests {
         check("621234567890123456", Unknown);
         check("62123456789012345678", Unknown);
         // Member codes: dynamic QR and static cards with the configured prefix.
-        check("TM1.10086.59372011.ABCDEFGHIJ234567", Member("10086"));
-        check("TM1.M-2024_x.1.AAAAAAAAAAAAAAAA", Member("M-2024_x"));
+        let sig = "A".repeat(103);
+        check(&format!("TM2.10086.59372011.1.{sig}"), Member("10086"));
+        check(&format!("TM2.M-2024_x.1.42.{sig}"), Member("M-2024_x"));
+        check("TM1.10086.59372011.ABCDEFGHIJ234567", Tm1("10086"));
+        check("TM1.M-2024_x.1.AAAAAAAAAAAAAAAA", Tm1("M-2024_x"));
+        // A TM2 code of the wrong shape: short, lower case, not base32, no kid, junk of the
+        // right length, a member ID with a dot.
+        check(
+            &format!("TM2.10086.59372011.1.{}", &sig[1..]),
+            DamagedMember,
+        );
+        check(
+            &format!("TM2.10086.59372011.1.{}", sig.to_lowercase()),
+            DamagedMember,
+        );
+        check(
+            &format!("TM2.10086.59372011.1.{}1", &sig[1..]),
+            DamagedMember,
+        );
+        check(&format!("TM2.10086.59372011.{sig}"), DamagedMember);
+        check(&format!("TM2.10086.59372011.x.{sig}"), DamagedMember);
+        check(
+            &format!("TM2.10086.59372011.1.{}", "!".repeat(103)),
+            DamagedMember,
+        );
+        check(&format!("TM2.10.086.59372011.1.{sig}"), DamagedMember);
         // Damaged member codes say so, rather than "not a barcode".
         check("TM1.10086.59372011.abcdefghij234567", DamagedMember);
         check("TM1.10086.59372011.ABCDEFGHIJ23456", DamagedMember);

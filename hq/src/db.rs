@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use till_sync::loyalty::LoyaltyRule;
+use till_sync::member::CodeSigningKey;
 
 use rand::Rng;
 use sha2::{Digest, Sha256};
@@ -36,6 +37,9 @@ pub enum HqError {
     Database(#[from] rusqlite::Error),
     #[error("database error: {0}")]
     Backend(String),
+    /// A value HQ wrote itself reads back malformed: the database was edited or damaged.
+    #[error("database holds a malformed value: {0}")]
+    Corrupt(String),
     #[error(transparent)]
     Loyalty(#[from] till_sync::loyalty::LoyaltyError),
 }
@@ -130,6 +134,12 @@ pub trait HqStore: Send {
     fn rotate_member_key(&mut self) -> Result<(u64, String)>;
     /// The current member key, then the previous one.
     fn member_keys(&mut self) -> Result<Vec<(u64, String)>>;
+    /// Makes a new random member-code key current (its key ID one more than the last); the
+    /// one before stays valid as the previous key, so codes made before a rotation still
+    /// verify at tills until they expire.
+    fn rotate_code_key(&mut self) -> Result<CodeSigningKey>;
+    /// The current member-code key, then the previous one.
+    fn code_keys(&mut self) -> Result<Vec<CodeSigningKey>>;
     /// A member's points ledger, one entry per sale, oldest first. Entries are keyed by sale
     /// ID and written with the sale, so no retry or duplicate upload can count a sale twice.
     fn points_ledger(&mut self, member_id: &str) -> Result<Vec<(String, i64)>>;
@@ -254,6 +264,7 @@ fn digest(secret: &str) -> Vec<u8> {
 
 /// A new member key: 32 bytes from the operating system's CSPRNG (through `rand`'s
 /// ChaCha-based thread RNG, reseeded from the OS), as 64 lower-case hex characters.
+/// 32 bytes from the OS-seeded CSPRNG, as 64 hex characters: a new key's secret.
 pub(crate) fn new_member_key() -> String {
     let mut key = [0u8; 32];
     rand::rng().fill(&mut key);
@@ -299,4 +310,10 @@ pub struct NewMember<'a> {
     pub consent_at_ms: i64,
     pub store: &'a str,
     pub enrolled_at_ms: i64,
+}
+
+/// A stored member-code key, or why the database holds a malformed one.
+pub(crate) fn code_key(kid: u64, secret_hex: &str) -> Result<CodeSigningKey> {
+    CodeSigningKey::parse_hex(kid, secret_hex)
+        .map_err(|_| HqError::Corrupt(format!("stored member-code key {kid} is malformed")))
 }

@@ -51,7 +51,7 @@ enum Command {
     Terminals,
     /// Check a journal given as canonical sale records, one JSON object per line, in sequence.
     VerifyJournal { file: PathBuf },
-    /// The chain's member key, which terminals use to verify member codes offline.
+    /// Members: HQ's member-code keys, codes for demos and tests, points.
     #[command(subcommand)]
     Member(MemberCommand),
     /// The catalog published to every store.
@@ -104,19 +104,29 @@ enum CatalogCommand {
 enum MemberCommand {
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Print a member's `TM2` QR code, valid now (or at `--at`, Unix seconds), signed with
+    /// HQ's current member-code key: what the member pass page and the member app show.
+    Code {
+        member_id: String,
+        #[arg(long)]
+        at: Option<u64>,
+    },
     /// A member's points: balance and the ledger, one entry per sale.
     Points { member_id: String },
 }
 
 #[derive(Subcommand, Debug)]
 enum KeyCommand {
-    /// Make a new random key current. The previous key stays valid, so codes made with it
-    /// still verify while terminals pick the new one up at their next sync.
+    /// Make a new random member-code key (Ed25519) current. The previous key stays valid, so
+    /// codes made with it still verify while terminals pick the new one up at their next
+    /// sync. The chain's version-1 key, which hashes phones, is made once and never rotated,
+    /// so a rotation never splits a member.
     Rotate,
-    /// Show the current and previous keys' fingerprints.
+    /// Show the current and previous member-code keys (public halves) and the version-1
+    /// key's fingerprint.
     Show,
-    /// Write the current key to a file (mode 0600), for `till member key import` on a
-    /// terminal that cannot sync yet.
+    /// Write the keys a terminal needs to a file (mode 0600), for `till member key import`
+    /// on a terminal that cannot sync yet: the public member-code keys and the version-1 key.
     Export { file: PathBuf },
 }
 
@@ -223,38 +233,82 @@ fn run(cli: Cli) -> Result<ExitCode> {
             println!("terminal {store}/{terminal} added; one-time registration code: {code}");
         }
         Command::Member(MemberCommand::Key(KeyCommand::Rotate)) => {
-            let (id, key) = open(&cli.db)?.rotate_member_key()?;
-            println!("member key {id} ({}) is now current", fingerprint(&key));
+            let mut db = open(&cli.db)?;
+            let key = db.rotate_code_key()?;
+            println!(
+                "member-code key {} ({}) is now current",
+                key.kid(),
+                key.public().to_hex()
+            );
+            if db.member_keys()?.is_empty() {
+                let (id, key) = db.rotate_member_key()?;
+                println!(
+                    "version-1 key {id} ({}) made, for phone hashes and claim codes",
+                    fingerprint(&key)
+                );
+            }
         }
         Command::Member(MemberCommand::Key(KeyCommand::Show)) => {
-            let keys = open(&cli.db)?.member_keys()?;
-            if keys.is_empty() {
-                println!("no member key yet; run `till-hq member key rotate`");
+            let mut db = open(&cli.db)?;
+            let (code_keys, keys) = (db.code_keys()?, db.member_keys()?);
+            if code_keys.is_empty() {
+                println!("no member-code key yet; run `till-hq member key rotate`");
+            }
+            for (i, key) in code_keys.iter().enumerate() {
+                let role = if i == 0 { "current" } else { "previous" };
+                println!(
+                    "{role} member-code key {}: {}",
+                    key.kid(),
+                    key.public().to_hex()
+                );
             }
             for (i, (id, key)) in keys.iter().enumerate() {
                 let role = if i == 0 { "current" } else { "previous" };
-                println!("{role}: key {id} ({})", fingerprint(key));
+                println!("{role} version-1 key {id}: {}", fingerprint(key));
             }
         }
         Command::Member(MemberCommand::Key(KeyCommand::Export { file })) => {
             use std::io::Write;
             use std::os::unix::fs::OpenOptionsExt;
-            let keys = open(&cli.db)?.member_keys()?;
-            let Some((id, key)) = keys.first() else {
-                bail!("no member key yet; run `till-hq member key rotate`");
-            };
+            let mut db = open(&cli.db)?;
+            let (code_keys, keys) = (db.code_keys()?, db.member_keys()?);
+            if code_keys.is_empty() {
+                bail!("no member-code key yet; run `till-hq member key rotate`");
+            }
             let mut out = std::fs::OpenOptions::new()
                 .write(true)
                 .create_new(true)
                 .mode(0o600)
                 .open(&file)
                 .with_context(|| format!("cannot create {}", file.display()))?;
-            writeln!(out, "{key}")?;
+            // Oldest first: a till takes the last key it imports as current.
+            for key in code_keys.iter().rev() {
+                writeln!(out, "code {} {}", key.kid(), key.public().to_hex())?;
+            }
+            for (_, key) in keys.iter().rev() {
+                writeln!(out, "v1 {key}")?;
+            }
             println!(
-                "member key {id} ({}) written to {}",
-                fingerprint(key),
+                "member-code key {} and {} more key(s) written to {}",
+                code_keys[0].kid(),
+                code_keys.len() - 1 + keys.len(),
                 file.display()
             );
+        }
+        Command::Member(MemberCommand::Code { member_id, at }) => {
+            if !till_domain::scan::is_valid_member_id(&member_id) {
+                bail!("{member_id:?} is not a member ID (letters, digits, - and _)");
+            }
+            let key = open(&cli.db)?
+                .code_keys()?
+                .into_iter()
+                .next()
+                .context("no member-code key yet; run `till-hq member key rotate`")?;
+            let now = match at {
+                Some(at) => at,
+                None => u64::try_from(jiff::Timestamp::now().as_second())?,
+            };
+            println!("{}", key.code(&member_id, till_sync::member::step_at(now)));
         }
         Command::Member(MemberCommand::Points { member_id }) => {
             let mut db = open(&cli.db)?;

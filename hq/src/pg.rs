@@ -15,8 +15,9 @@ use crate::catalog::Published;
 use crate::claims::{Claim, ClaimOutcome};
 use crate::db::{
     Device, HqError, HqStore, NewMember, Result, StoreSummary, TerminalStatus, chain_status,
-    new_member_key, secret,
+    code_key, new_member_key, secret,
 };
+use till_sync::member::CodeSigningKey;
 
 mod members;
 mod publish;
@@ -217,6 +218,31 @@ impl HqStore for PgStore {
             .map_err(db)?;
         let id: i64 = row.get(0);
         Ok((id.unsigned_abs(), key))
+    }
+
+    fn rotate_code_key(&mut self) -> Result<CodeSigningKey> {
+        let secret = new_member_key();
+        let row = self
+            .live()?
+            .query_one(
+                "INSERT INTO code_keys (secret_hex, created_ms) VALUES ($1, $2) RETURNING kid",
+                &[&secret, &now_ms()],
+            )
+            .map_err(db)?;
+        code_key(row.get::<_, i64>(0).unsigned_abs(), &secret)
+    }
+
+    fn code_keys(&mut self) -> Result<Vec<CodeSigningKey>> {
+        let rows = self
+            .live()?
+            .query(
+                "SELECT kid, secret_hex FROM code_keys ORDER BY kid DESC LIMIT 2",
+                &[],
+            )
+            .map_err(db)?;
+        rows.iter()
+            .map(|r| code_key(r.get::<_, i64>(0).unsigned_abs(), &r.get::<_, String>(1)))
+            .collect()
     }
 
     fn member_known(&mut self, member_id: &str) -> Result<bool> {

@@ -14,11 +14,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use sha2::{Digest, Sha256};
 use till_sync::api::{
-    CATALOG_PATH, ENROLL_PATH, EnrollRequest, EnrollResponse, Enrolled, Enrollment, ErrorBody,
-    IDEMPOTENCY_KEY, LOYALTY_PATH, MEMBER_KEYS_PATH, MEMBERS_PATH, MemberAlias, MemberDelta,
-    MemberEntry, MemberKey, MemberKeysResponse, REGISTER_PATH, RegisterRequest, RegisterResponse,
-    SaleResult, SaleStatus, UPLOAD_PATH, UPLOAD_VERSION, UploadRequest, UploadResponse,
-    UploadedSale,
+    CATALOG_PATH, CodeKey, ENROLL_PATH, EnrollRequest, EnrollResponse, Enrolled, Enrollment,
+    ErrorBody, IDEMPOTENCY_KEY, LOYALTY_PATH, MEMBER_KEYS_PATH, MEMBERS_PATH, MemberAlias,
+    MemberDelta, MemberEntry, MemberKey, MemberKeysResponse, REGISTER_PATH, RegisterRequest,
+    RegisterResponse, SaleResult, SaleStatus, UPLOAD_PATH, UPLOAD_VERSION, UploadRequest,
+    UploadResponse, UploadedSale,
 };
 use till_sync::catalog::{CatalogDelta, CatalogRow};
 use till_sync::{Attribution, SaleLine, SalePayment, SaleRecord};
@@ -64,6 +64,7 @@ type Db = Arc<Mutex<Box<dyn HqStore>>>;
         Attribution,
         till_sync::loyalty::SaleLoyalty,
         till_sync::loyalty::LoyaltyRule,
+        CodeKey,
         MemberKey,
         MemberKeysResponse,
         CatalogDelta,
@@ -117,7 +118,7 @@ impl From<HqError> for ApiError {
             HqError::UnknownStore(_) | HqError::UnknownTerminal(_) | HqError::Exists(_) => {
                 fail(StatusCode::CONFLICT, e.to_string())
             }
-            HqError::Database(_) | HqError::Backend(_) => {
+            HqError::Database(_) | HqError::Backend(_) | HqError::Corrupt(_) => {
                 tracing::error!("{e}");
                 fail(StatusCode::INTERNAL_SERVER_ERROR, "HQ database error")
             }
@@ -229,7 +230,8 @@ async fn loyalty(
     ))
 }
 
-/// The chain's member keys for a registered terminal: current first, then the previous one.
+/// The member keys a registered terminal needs offline: HQ's public member-code keys and the
+/// chain's version-1 key, current first, then the previous one.
 #[utoipa::path(
     get,
     path = "/api/v1/member-keys",
@@ -244,12 +246,29 @@ async fn member_keys(
     headers: HeaderMap,
 ) -> Result<axum::Json<MemberKeysResponse>, ApiError> {
     let (store, terminal) = authenticated(&db, &headers).await?;
-    let keys = with_db(&db, |db| db.member_keys()).await?;
-    tracing::info!(store, terminal, keys = keys.len(), "member keys sent");
+    let (keys, code_keys) = with_db(&db, |db| Ok((db.member_keys()?, db.code_keys()?))).await?;
+    tracing::info!(
+        store,
+        terminal,
+        keys = keys.len(),
+        code_keys = code_keys.len(),
+        "member keys sent"
+    );
     Ok(axum::Json(MemberKeysResponse {
         keys: keys
             .into_iter()
             .map(|(id, key)| MemberKey { id, key })
+            .collect(),
+        // Only the public halves: a terminal verifies codes and can make none.
+        code_keys: code_keys
+            .iter()
+            .map(|key| {
+                let public = key.public();
+                CodeKey {
+                    kid: public.kid(),
+                    public_key: public.to_hex(),
+                }
+            })
             .collect(),
     }))
 }

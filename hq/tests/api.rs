@@ -419,6 +419,38 @@ fn member_keys_rotate_and_reach_terminals_with_the_previous_key(app: App) {
         got,
         vec![(third_id, third.as_str()), (second_id, second.as_str())]
     );
+    // Member-code keys: terminals get the public halves of the newest two, never a secret.
+    assert_eq!(client.member_keys().unwrap().code_keys, vec![]);
+    let code_keys: Vec<_> = (0..3).map(|_| admin.rotate_code_key().unwrap()).collect();
+    assert!(code_keys[0].kid() < code_keys[1].kid() && code_keys[1].kid() < code_keys[2].kid());
+    let sent = client.member_keys().unwrap().code_keys;
+    let expected: Vec<till_sync::api::CodeKey> = code_keys[1..]
+        .iter()
+        .rev()
+        .map(|k| till_sync::api::CodeKey {
+            kid: k.kid(),
+            public_key: k.public().to_hex(),
+        })
+        .collect();
+    assert_eq!(sent, expected);
+    let body = serde_json::to_string(&client.member_keys().unwrap()).unwrap();
+    for key in &code_keys {
+        assert!(
+            !body.contains(&key.secret_hex()),
+            "a secret key was sent: {body}"
+        );
+    }
+    // A code HQ signs with its current key verifies with what the terminal got.
+    let keys: Vec<_> = sent
+        .iter()
+        .map(|k| till_sync::member::CodePublicKey::parse_hex(k.kid, &k.public_key).unwrap())
+        .collect();
+    let code = code_keys[2].code("M1", 100);
+    let signature = code.rsplit('.').next().unwrap();
+    assert_eq!(
+        till_sync::member::verify_tm2(&keys, "M1", 100, code_keys[2].kid(), signature, 100),
+        Ok(103)
+    );
     // Only a registered terminal gets them.
     let url = format!("{}{}", app.server.url(), till_sync::api::MEMBER_KEYS_PATH);
     let anonymous = reqwest::blocking::get(&url).unwrap();
@@ -1316,28 +1348,79 @@ fn the_admin_cli_sets_up_stores_and_terminals_and_reports_sales() {
         "export",
         dir.path().join("k").to_str().unwrap(),
     ]);
-    assert!(!ok && out.contains("no member key yet"), "{out}");
+    assert!(!ok && out.contains("no member-code key yet"), "{out}");
+    let (ok, out) = hq(&["member", "code", "10086"]);
+    assert!(!ok && out.contains("no member-code key yet"), "{out}");
     let (ok, out) = hq(&["member", "key", "rotate"]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(ok && lines.len() == 2, "{out}");
+    assert!(lines[0].starts_with("member-code key 1 ("), "{out}");
+    assert!(lines[0].ends_with(") is now current"), "{out}");
+    assert!(lines[1].starts_with("version-1 key 1 ("), "{out}");
+    let first = out[out.find('(').unwrap() + 1..out.find(')').unwrap()].to_string();
+    assert_eq!(first.len(), 64, "the public key, in hex: {out}");
+    // The second rotation makes a new member-code key only: phone hashes never split.
+    let (_, out) = hq(&["member", "key", "rotate"]);
     assert!(
-        ok && out.starts_with("member key 1 (") && out.ends_with(") is now current\n"),
+        out.starts_with("member-code key 2 (") && out.lines().count() == 1,
         "{out}"
     );
-    let fingerprint = out[out.find('(').unwrap() + 1..out.find(')').unwrap()].to_string();
-    hq(&["member", "key", "rotate"]);
+    let second = out[out.find('(').unwrap() + 1..out.find(')').unwrap()].to_string();
     let (ok, out) = hq(&["member", "key", "show"]);
+    assert!(ok, "{out}");
     assert!(
-        ok && out.ends_with(&format!("previous: key 1 ({fingerprint})\n")),
+        out.starts_with(&format!(
+            "current member-code key 2: {second}\nprevious member-code key 1: {first}\ncurrent version-1 key 1: "
+        )),
         "{out}"
     );
+    // A code HQ prints verifies with the public key it shows, and with no other.
+    let (ok, out) = hq(&["member", "code", "10086", "--at", "1795348800"]);
+    assert!(ok, "{out}");
+    let code = out.trim();
+    let parts: Vec<&str> = code.split('.').collect();
+    assert_eq!(&parts[..4], ["TM2", "10086", "59844960", "2"], "{code}");
+    let key = |kid: u64, hex: &str| till_sync::member::CodePublicKey::parse_hex(kid, hex).unwrap();
+    let verify = |keys: &[till_sync::member::CodePublicKey]| {
+        till_sync::member::verify_tm2(keys, "10086", 59_844_960, 2, parts[4], 59_844_960)
+    };
+    assert_eq!(verify(&[key(2, &second)]), Ok(59_844_963));
+    assert!(verify(&[key(2, &first)]).is_err());
+    let (ok, out) = hq(&["member", "code", "a.b"]);
+    assert!(!ok && out.contains("is not a member ID"), "{out}");
     let file = dir.path().join("member.key");
     let (ok, out) = hq(&["member", "key", "export", file.to_str().unwrap()]);
-    assert!(ok && out.starts_with("member key 2 ("), "{out}");
+    assert!(
+        ok && out.starts_with("member-code key 2 and 2 more key(s)"),
+        "{out}"
+    );
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(
         std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
         0o600
     );
-    assert_eq!(std::fs::read_to_string(&file).unwrap().trim().len(), 64);
+    let exported = std::fs::read_to_string(&file).unwrap();
+    let lines: Vec<&str> = exported.lines().collect();
+    assert_eq!(
+        lines[..2],
+        [format!("code 1 {first}"), format!("code 2 {second}")]
+    );
+    assert!(
+        lines[2].starts_with("v1 ") && lines[2].len() == 67,
+        "{exported}"
+    );
+    let secret: String = rusqlite::Connection::open(dir.path().join("hq.db"))
+        .unwrap()
+        .query_row(
+            "SELECT secret_hex FROM code_keys ORDER BY kid DESC LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(
+        !exported.contains(&secret),
+        "the export holds no private member-code key"
+    );
     let (ok, out) = hq(&["member", "key", "export", file.to_str().unwrap()]);
     assert!(
         !ok && out.contains("cannot create"),

@@ -8,7 +8,7 @@
 
 use crate::store::{CodeUse, Member, MemberCodeSpend, StoreError};
 use till_domain::scan::MemberCode;
-use till_sync::member::{MemberError, Phone, step_at, verify_dynamic};
+use till_sync::member::{MemberError, Phone, step_at, verify_dynamic, verify_tm2};
 
 use super::{Checkout, CheckoutError};
 
@@ -19,6 +19,15 @@ pub enum MemberRefusal {
     /// and hash no phone number.
     #[error("no member key on this till yet: members can be found only after it syncs with HQ")]
     NoKey,
+    /// A `TM2` code signed by a key this till does not hold: HQ rotated its key since this
+    /// till last synced, or the code is forged.
+    #[error("member code is signed by key {0}, which this till does not know: sync with HQ")]
+    UnknownKey(u64),
+    /// A version-1 code on a till whose chain no longer accepts them (`[member] accept_tm1`).
+    #[error(
+        "old member code (TM1) no longer accepted: ask the member to update their app or open their member pass"
+    )]
+    Tm1Refused,
     #[error("member code expired: ask for a fresh one")]
     Expired,
     #[error("member code is not yet valid: check this till's clock")]
@@ -192,40 +201,35 @@ impl Checkout {
     ) -> Result<(Member, Option<MemberCodeSpend>), CheckoutError> {
         let store = &self.store;
         match code {
-            MemberCode::Dynamic {
+            MemberCode::Tm2 {
+                member_id,
+                step,
+                kid,
+                signature,
+            } => {
+                let keys = store.code_keys()?;
+                if keys.is_empty() {
+                    return Err(MemberRefusal::NoKey.into());
+                }
+                let valid_until = verify_tm2(&keys, member_id, *step, *kid, signature, now_step)
+                    .map_err(code_refusal)?;
+                self.spend(member_id, *step, "TM2", valid_until, now_step)
+            }
+            MemberCode::Tm1 {
                 member_id,
                 step,
                 mac,
             } => {
+                if !self.settings.accept_tm1 {
+                    return Err(MemberRefusal::Tm1Refused.into());
+                }
                 let keys = store.member_keys()?;
                 if keys.is_empty() {
                     return Err(MemberRefusal::NoKey.into());
                 }
-                let valid_until = verify_dynamic(&keys, member_id, *step, mac, now_step).map_err(
-                    |e| match e {
-                        MemberError::Expired => MemberRefusal::Expired,
-                        MemberError::FromTheFuture => MemberRefusal::NotYetValid,
-                        _ => MemberRefusal::BadSignature,
-                    },
-                )?;
-                let member = store
-                    .member(member_id)?
-                    .ok_or_else(|| MemberRefusal::UnknownMember(member_id.clone()))?;
-                if !member.active {
-                    return Err(MemberRefusal::Deactivated(member.member_id).into());
-                }
-                // One key per member and step, however the code was typed or scanned.
-                let spend = MemberCodeSpend {
-                    key: format!("TM1.{member_id}.{step}"),
-                    member_id: member_id.clone(),
-                    ticket: self.nonce.clone(),
-                    valid_until_step: valid_until,
-                    now_step,
-                };
-                match store.member_code_use(&spend.key, &self.nonce, now_step)? {
-                    CodeUse::Fresh => Ok((member, Some(spend))),
-                    CodeUse::AlreadyUsed => Err(MemberRefusal::AlreadyUsed.into()),
-                }
+                let valid_until =
+                    verify_dynamic(&keys, member_id, *step, mac, now_step).map_err(code_refusal)?;
+                self.spend(member_id, *step, "TM1", valid_until, now_step)
             }
             MemberCode::Card(card) => {
                 let member = store
@@ -237,6 +241,51 @@ impl Checkout {
                 Ok((member, None))
             }
         }
+    }
+
+    /// The member a verified dynamic code names, if active and the code unused: what the
+    /// sale must spend. `version` keeps a `TM1` and a `TM2` code of one step apart, as the
+    /// till remembered them before.
+    fn spend(
+        &self,
+        member_id: &str,
+        step: u64,
+        version: &str,
+        valid_until: u64,
+        now_step: u64,
+    ) -> Result<(Member, Option<MemberCodeSpend>), CheckoutError> {
+        let store = &self.store;
+        let member = store
+            .member(member_id)?
+            .ok_or_else(|| MemberRefusal::UnknownMember(member_id.to_string()))?;
+        if !member.active {
+            return Err(MemberRefusal::Deactivated(member.member_id).into());
+        }
+        // One key per member and step, however the code was typed or scanned.
+        let spend = MemberCodeSpend {
+            key: format!("{version}.{member_id}.{step}"),
+            member_id: member_id.to_string(),
+            ticket: self.nonce.clone(),
+            valid_until_step: valid_until,
+            now_step,
+        };
+        match self
+            .store
+            .member_code_use(&spend.key, &self.nonce, now_step)?
+        {
+            CodeUse::Fresh => Ok((member, Some(spend))),
+            CodeUse::AlreadyUsed => Err(MemberRefusal::AlreadyUsed.into()),
+        }
+    }
+}
+
+/// Why a dynamic code's signature or step refuses it, as the cashier is told.
+fn code_refusal(error: MemberError) -> MemberRefusal {
+    match error {
+        MemberError::Expired => MemberRefusal::Expired,
+        MemberError::FromTheFuture => MemberRefusal::NotYetValid,
+        MemberError::UnknownKey(kid) => MemberRefusal::UnknownKey(kid),
+        _ => MemberRefusal::BadSignature,
     }
 }
 
@@ -255,7 +304,7 @@ mod tests {
     use crate::config::{CONFIG_FILE, Config, DATABASE_FILE};
     use crate::store::Store;
     use till_domain::{Tender, TenderKind};
-    use till_sync::member::{MemberKey, dynamic_code};
+    use till_sync::member::{CodeSigningKey, MemberKey, demo_code_key, dynamic_code};
 
     /// The demo terminal: its member key, members 10086 (card 8800010086, phone
     /// 13812345678), 10087, and 10088 (deactivated).
@@ -267,7 +316,13 @@ mod tests {
     }
 
     fn open(dir: &std::path::Path) -> Checkout {
-        let config = Config::load(&dir.join(CONFIG_FILE)).unwrap();
+        open_with(dir, |_| {})
+    }
+
+    /// The terminal at `dir`, with `change` made to its config.
+    fn open_with(dir: &std::path::Path, change: impl FnOnce(&mut Config)) -> Checkout {
+        let mut config = Config::load(&dir.join(CONFIG_FILE)).unwrap();
+        change(&mut config);
         let store = Store::open(&dir.join(DATABASE_FILE)).unwrap();
         Checkout::new(
             store,
@@ -276,7 +331,8 @@ mod tests {
         )
     }
 
-    fn key(c: &Checkout) -> MemberKey {
+    /// The version-1 key the demo terminal holds.
+    fn v1_key(c: &Checkout) -> MemberKey {
         c.store().member_keys().unwrap()[0].clone()
     }
 
@@ -330,14 +386,18 @@ mod tests {
 
     #[test]
     fn the_member_code_table() {
-        let (_dir, mut c) = till();
-        let k = key(&c);
+        let (dir, mut c) = till();
+        let k = demo_code_key();
         let now = 59_000_000;
-        let code = |id: &str, step: u64| dynamic_code(&k, id, step);
+        let code = |id: &str, step: u64| k.code(id, step);
         let mut flipped = code("10086", now);
         let last = flipped.pop().unwrap();
         flipped.push(if last == 'A' { 'B' } else { 'A' });
-        let other = dynamic_code(&MemberKey::from_bytes([7; 32]), "10086", now);
+        // Signed by a key HQ never published, under the key ID the till trusts.
+        let forged = CodeSigningKey::from_secret(k.kid(), [7; 32]).code("10086", now);
+        // Signed under a key ID the till does not know (HQ rotated since its last sync).
+        let newer = CodeSigningKey::from_secret(2, [8; 32]).code("10086", now);
+        let tm1 = dynamic_code(&v1_key(&c), "10086", now);
         use MemberRefusal::*;
         check(&mut c, "valid now", &code("10086", now), now, Ok("10086"));
         check(
@@ -363,18 +423,33 @@ mod tests {
         );
         check(
             &mut c,
-            "flipped MAC character",
+            "flipped signature character",
             &flipped,
             now,
             Err(BadSignature),
         );
         check(
             &mut c,
-            "a key the till never had",
-            &other,
+            "a key HQ never published",
+            &forged,
             now,
             Err(BadSignature),
         );
+        check(
+            &mut c,
+            "a signature over another member's ID",
+            &code("10087", now).replacen("10087", "10086", 1),
+            now,
+            Err(BadSignature),
+        );
+        check(
+            &mut c,
+            "a key ID the till does not know",
+            &newer,
+            now,
+            Err(UnknownKey(2)),
+        );
+        check(&mut c, "TM1, migration off", &tm1, now, Err(Tm1Refused));
         check(
             &mut c,
             "unknown member",
@@ -397,13 +472,31 @@ mod tests {
             now,
             Err(UnknownCard("8800099999".into())),
         );
+        // While a chain migrates, TM1 codes made with its version-1 key still work.
+        let mut c = open_with(dir.path(), |config| config.member.accept_tm1 = true);
+        check(&mut c, "TM1, migration on", &tm1, now, Ok("10086"));
+        let tm1_forged = dynamic_code(&MemberKey::from_bytes([7; 32]), "10086", now);
+        check(
+            &mut c,
+            "TM1, migration on, another key",
+            &tm1_forged,
+            now,
+            Err(BadSignature),
+        );
+        check(
+            &mut c,
+            "TM2 still works",
+            &code("10086", now),
+            now,
+            Ok("10086"),
+        );
     }
 
     #[test]
     fn a_code_serves_one_sale_even_after_a_restart_and_a_second_member_needs_a_choice() {
         let (dir, mut c) = till();
         let now = now_step();
-        let code = dynamic_code(&key(&c), "10086", now);
+        let code = demo_code_key().code("10086", now);
         assert_eq!(scan(&mut c, &code, now), Ok("10086".into()));
         // The same ticket may scan it again.
         assert_eq!(scan(&mut c, &code, now), Ok("10086".into()));
@@ -418,7 +511,7 @@ mod tests {
         assert_eq!(scan(&mut c, &code, now), Err(MemberRefusal::AlreadyUsed));
         // A second member is refused until the cashier chooses.
         c.attach_phone("13812345678", false).unwrap();
-        let other = dynamic_code(&key(&c), "10087", now);
+        let other = demo_code_key().code("10087", now);
         assert_eq!(
             scan(&mut c, &other, now),
             Err(MemberRefusal::AnotherMember {
@@ -443,7 +536,7 @@ mod tests {
     fn a_code_is_spent_by_the_sale_that_commits_with_it() {
         let (_dir, mut c) = till();
         let now = now_step();
-        let code = dynamic_code(&key(&c), "10086", now);
+        let code = demo_code_key().code("10086", now);
         c.scan(&crate::demo::sample_ean13(2), ScanContext::Sale)
             .unwrap();
         assert_eq!(scan(&mut c, &code, now), Ok("10086".into()));
@@ -473,7 +566,7 @@ mod tests {
         // Two tickets holding the same code: the second to commit is refused.
         c.scan(&crate::demo::sample_ean13(2), ScanContext::Sale)
             .unwrap();
-        let fresh = dynamic_code(&key(&c), "10087", now);
+        let fresh = demo_code_key().code("10087", now);
         assert_eq!(scan(&mut c, &fresh, now), Ok("10087".into()));
         let held = c.member_codes().to_vec();
         let other = c.store().sales_count().unwrap();

@@ -111,6 +111,8 @@ pub struct CheckoutSettings {
     pub scan: ScanConfig,
     /// The version of the consent text a customer accepts when enrolling at the till.
     pub consent_version: String,
+    /// Whether version-1 member codes (`TM1`) are still accepted (`[member] accept_tm1`).
+    pub accept_tm1: bool,
 }
 
 impl CheckoutSettings {
@@ -128,6 +130,7 @@ impl CheckoutSettings {
             approval: config.approval,
             scan: config.scan_config(),
             consent_version: config.member.consent_version.clone(),
+            accept_tm1: config.member.accept_tm1,
         })
     }
 

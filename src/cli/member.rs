@@ -1,5 +1,6 @@
-//! `till member`: member keys, codes for demos and tests, the members on this till, and adding
-//! members until HQ's member deltas arrive with sync.
+//! `till member`: member keys, the members on this till, and adding members until HQ's member
+//! deltas arrive with sync. A till makes no member codes: only HQ holds the key that signs
+//! them (`till-hq member code` prints one for demos and tests).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -7,20 +8,14 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use till::store::{EnrollmentState, MemberListing, MemberRecord};
-use till_sync::member::{MemberKey, Phone, dynamic_code, step_at};
+use till_sync::member::{CodePublicKey, MemberKey, Phone};
 
 #[derive(Subcommand, Debug)]
 pub enum MemberCommand {
-    /// Member keys: the chain's key verifies member QR codes offline and hashes phones.
+    /// Member keys: HQ's public member-code keys verify member QR codes offline; the
+    /// chain's version-1 key hashes phones.
     #[command(subcommand)]
     Key(KeyCommand),
-    /// Print a currently valid dynamic member QR code, as the member app would show it.
-    Code {
-        member_id: String,
-        /// Make the code for this Unix time instead of now.
-        #[arg(long)]
-        at: Option<u64>,
-    },
     /// Enroll a customer by phone, as the till's member prompt does, under a provisional ID
     /// that HQ confirms (or merges with the member who has that phone) at the next sync.
     Enroll {
@@ -60,10 +55,12 @@ pub enum MemberCommand {
 
 #[derive(Subcommand, Debug)]
 pub enum KeyCommand {
-    /// Load a key file: 64 hex characters. The newest key is current; the one before still
-    /// verifies, so a rotation needs no flag day.
+    /// Load a key file, as `till-hq member key export` writes it: one key a line, either
+    /// `code <kid> <64 hex>` (one of HQ's public member-code keys) or `v1 <64 hex>` (the
+    /// chain's version-1 key; a bare line of 64 hex is one too). The newest key is current;
+    /// the one before still verifies, so a rotation needs no flag day.
     Import { file: PathBuf },
-    /// Show the keys' fingerprints (never the keys).
+    /// Show the public member-code keys and the version-1 key's fingerprint (never the key).
     Show,
 }
 
@@ -125,37 +122,40 @@ pub fn exec(data_dir: &Path, command: MemberCommand) -> Result<ExitCode> {
         MemberCommand::Key(KeyCommand::Import { file }) => {
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("cannot read {}", file.display()))?;
-            let key = MemberKey::parse_hex(&text)?;
-            if store.add_member_key(&key)? {
-                println!("member key {} is now current", key.fingerprint());
-            } else {
-                println!("member key {} was already loaded", key.fingerprint());
+            let keys = parse_key_file(&text)
+                .with_context(|| format!("{} is not a member key file", file.display()))?;
+            for key in keys {
+                let (new, name) = match &key {
+                    KeyLine::Code(key) => (
+                        store.add_code_key(key)?,
+                        format!("member-code key {}", key.kid()),
+                    ),
+                    KeyLine::V1(key) => (
+                        store.add_member_key(key)?,
+                        format!("version-1 member key {}", key.fingerprint()),
+                    ),
+                };
+                if new {
+                    println!("{name} is now current");
+                } else {
+                    println!("{name} was already loaded");
+                }
             }
         }
         MemberCommand::Key(KeyCommand::Show) => {
+            let code_keys = store.code_keys()?;
             let keys = store.member_keys()?;
-            if keys.is_empty() {
+            if code_keys.is_empty() && keys.is_empty() {
                 println!("no member key loaded");
+            }
+            for (i, key) in code_keys.iter().enumerate() {
+                let role = if i == 0 { "current" } else { "previous" };
+                println!("{role} member-code key {}: {}", key.kid(), key.to_hex());
             }
             for (i, key) in keys.iter().enumerate() {
                 let role = if i == 0 { "current" } else { "previous" };
-                println!("{role}: {}", key.fingerprint());
+                println!("{role} version-1 key: {}", key.fingerprint());
             }
-        }
-        MemberCommand::Code { member_id, at } => {
-            if !till_domain::scan::is_valid_member_id(&member_id) {
-                bail!("{member_id:?} is not a member ID (letters, digits, - and _)");
-            }
-            let key = store
-                .member_keys()?
-                .into_iter()
-                .next()
-                .ok_or(till::store::StoreError::NoMemberKey)?;
-            let now = match at {
-                Some(at) => at,
-                None => jiff::Timestamp::now().as_second().try_into()?,
-            };
-            println!("{}", dynamic_code(&key, &member_id, step_at(now)));
         }
         MemberCommand::Add {
             member_id,
@@ -217,4 +217,42 @@ fn listing_line(listing: &MemberListing) -> String {
         listing.ledger_points,
         enrollment_text(&listing.enrollment)
     )
+}
+
+/// One line of a member key file.
+enum KeyLine {
+    Code(CodePublicKey),
+    V1(MemberKey),
+}
+
+/// Parses a key file as `till-hq member key export` writes it; blank lines are skipped.
+fn parse_key_file(text: &str) -> Result<Vec<KeyLine>> {
+    let mut keys = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let key = match words[..] {
+            [] => continue,
+            ["code", kid, hex] => {
+                let kid = kid
+                    .parse()
+                    .with_context(|| format!("line {}: key ID {kid:?} is not a number", n + 1))?;
+                KeyLine::Code(
+                    CodePublicKey::parse_hex(kid, hex)
+                        .with_context(|| format!("line {}", n + 1))?,
+                )
+            }
+            ["v1", hex] | [hex] => {
+                KeyLine::V1(MemberKey::parse_hex(hex).with_context(|| format!("line {}", n + 1))?)
+            }
+            _ => bail!(
+                "line {}: expected `code <kid> <64 hex>` or `v1 <64 hex>`",
+                n + 1
+            ),
+        };
+        keys.push(key);
+    }
+    if keys.is_empty() {
+        bail!("it holds no key");
+    }
+    Ok(keys)
 }

@@ -8,7 +8,7 @@ use super::{Result, Store, StoreError};
 use till_sync::api::{Enrollment, MemberEntry};
 
 use till_sync::loyalty::LoyaltyRule;
-use till_sync::member::{MemberKey, Phone};
+use till_sync::member::{CodePublicKey, MemberKey, Phone};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Member {
@@ -95,6 +95,54 @@ impl Store {
             .map(|hex| {
                 MemberKey::parse_hex(hex)
                     .map_err(|_| StoreError::Corrupt("a stored member key is malformed".into()))
+            })
+            .collect()
+    }
+
+    /// Keeps one of HQ's public member-code keys. Returns whether it is new. A key ID names
+    /// one key for good: a different key under a known ID is refused, since HQ never reuses
+    /// one ([`StoreError::CodeKeyChanged`]).
+    pub fn add_code_key(&self, key: &CodePublicKey) -> Result<bool> {
+        let held: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT public_hex FROM code_keys WHERE kid = ?1",
+                [key.kid()],
+                |r| r.get(0),
+            )
+            .optional()?;
+        match held {
+            Some(hex) if hex == key.to_hex() => Ok(false),
+            Some(_) => Err(StoreError::CodeKeyChanged(key.kid())),
+            None => {
+                self.conn.execute(
+                    "INSERT INTO code_keys (kid, public_hex, added_at_ms) VALUES (?1, ?2, ?3)",
+                    params![
+                        key.kid(),
+                        key.to_hex(),
+                        jiff::Timestamp::now().as_millisecond()
+                    ],
+                )?;
+                Ok(true)
+            }
+        }
+    }
+
+    /// HQ's member-code public keys this till trusts: the newest (current) first, then the
+    /// one before it, which still verifies while a rotation settles. Older keys are kept but
+    /// no longer trusted.
+    pub fn code_keys(&self) -> Result<Vec<CodePublicKey>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT kid, public_hex FROM code_keys ORDER BY kid DESC LIMIT 2")?;
+        let keys = stmt
+            .query_map([], |r| Ok((r.get::<_, u64>(0)?, r.get::<_, String>(1)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        keys.iter()
+            .map(|(kid, hex)| {
+                CodePublicKey::parse_hex(*kid, hex).map_err(|_| {
+                    StoreError::Corrupt(format!("stored member-code key {kid} is malformed"))
+                })
             })
             .collect()
     }

@@ -61,6 +61,11 @@ pub enum StoreError {
     StaffNotFound(String),
     #[error("no member key on this till: import one with `till member key import FILE`")]
     NoMemberKey,
+    /// HQ sent a different public key under a key ID this till already holds.
+    #[error(
+        "HQ's member-code key {0} differs from the one this till holds: HQ's database may have been replaced"
+    )]
+    CodeKeyChanged(u64),
     #[error("a member with this phone number already exists")]
     MemberExists,
     /// A member code on the sale was used by another sale within its window.

@@ -235,6 +235,15 @@ const MIGRATIONS: &[&str] = &[
           AND consent_version IS NOT NULL AND consent_at_ms IS NOT NULL
           AND enrolled_at_ms IS NOT NULL;
     "#,
+    // 10: HQ's public member-code keys (Ed25519), by key ID, which verify `TM2` codes. A till
+    // holds no key that can make a code.
+    r#"
+    CREATE TABLE code_keys (
+        kid         INTEGER PRIMARY KEY,
+        public_hex  TEXT NOT NULL CHECK (length(public_hex) = 64),
+        added_at_ms INTEGER NOT NULL
+    );
+    "#,
 ];
 
 /// The schema version this build writes.
@@ -312,6 +321,7 @@ mod tests {
              ALTER TABLE sales DROP COLUMN loyalty_rule;
              ALTER TABLE sales DROP COLUMN loyalty_points;
              DROP TABLE enrollments;
+             DROP TABLE code_keys;
              PRAGMA user_version = 8;",
         )
         .unwrap();

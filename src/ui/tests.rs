@@ -678,24 +678,18 @@ fn a_pin_typed_quickly_on_a_keyboard_logs_in() {
     });
 }
 
-/// A dynamic member code built straight from PRODUCT.md's definition, not with the
-/// production encoder: `TM1.<id>.<step>.<base32(HMAC-SHA256(key, "TM1.<id>.<step>")[..10])>`.
-fn spec_member_code(till: &Till, member_id: &str, steps_from_now: i64) -> String {
-    use hmac::Mac;
-    let key = till
-        .app
-        .session
-        .borrow()
-        .checkout()
-        .store()
-        .member_keys()
-        .unwrap()[0]
-        .to_hex();
+/// A `TM2` member code for the demo terminal, built straight from PRODUCT.md's definition,
+/// not with the production encoder: `TM2.<id>.<step>.<kid>.` then the base32 of the Ed25519
+/// signature over the rest, by the demo's key (RFC 8032's test key 1, key ID 1).
+fn spec_member_code(member_id: &str, steps_from_now: i64) -> String {
+    use ed25519_dalek::Signer;
+    let secret =
+        hex::decode("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60").unwrap();
+    let key = ed25519_dalek::SigningKey::from_bytes(&secret.try_into().unwrap());
     let step = (jiff::Timestamp::now().as_second() / 30 + steps_from_now) as u64;
-    let message = format!("TM1.{member_id}.{step}");
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&hex::decode(key).unwrap()).unwrap();
-    mac.update(message.as_bytes());
-    let encoded = data_encoding::BASE32.encode(&mac.finalize().into_bytes()[..10]);
+    let message = format!("TM2.{member_id}.{step}.1");
+    let signature = key.sign(message.as_bytes()).to_bytes();
+    let encoded = data_encoding::BASE32.encode(&signature);
     format!("{message}.{}", encoded.trim_end_matches('='))
 }
 
@@ -730,7 +724,7 @@ fn a_member_qr_code_attaches_the_member_and_the_sale_earns_points() {
         let till = till();
         till.login();
         till.scan("心相印抽纸 标准装");
-        till.scan_code(&spec_member_code(&till, "10086", 0));
+        till.scan_code(&spec_member_code("10086", 0));
         assert_eq!(
             till.member_id().as_deref(),
             Some("10086"),
@@ -768,30 +762,36 @@ fn member_codes_are_refused_with_the_reason() {
         till.scan("农夫山泉 550ml");
         let cases = [
             (
-                spec_member_code(&till, "10086", -4),
+                spec_member_code("10086", -4),
                 "member code expired: ask for a fresh one",
             ),
             (
-                spec_member_code(&till, "10086", 1),
+                spec_member_code("10086", 1),
                 "member code is not yet valid: check this till's clock",
             ),
             (
-                spec_member_code(&till, "10086", 5),
+                spec_member_code("10086", 5),
                 "member code is not yet valid: check this till's clock",
             ),
             (
-                // Made with a key this till never had.
+                // Made with a key HQ never published.
+                till_sync::member::CodeSigningKey::from_secret(1, [7; 32])
+                    .code("10086", crate::checkout::members::now_step()),
+                "member code invalid (bad signature)",
+            ),
+            (
+                // Version 1, which this chain no longer accepts.
                 till_sync::member::dynamic_code(
-                    &till_sync::member::MemberKey::from_bytes([7; 32]),
+                    &till.store().member_keys().unwrap()[0],
                     "10086",
                     crate::checkout::members::now_step(),
                 ),
-                "member code invalid (bad signature)",
+                "old member code (TM1) no longer accepted: ask the member to update their app or open their member pass",
             ),
-            (spec_member_code(&till, "99999", 0), "unknown member 99999"),
+            (spec_member_code("99999", 0), "unknown member 99999"),
             ("8800099999".to_string(), "unknown member card 8800099999"),
             (
-                spec_member_code(&till, "10088", 0),
+                spec_member_code("10088", 0),
                 "member 10088 is deactivated and cannot be used",
             ),
         ];
@@ -801,7 +801,7 @@ fn member_codes_are_refused_with_the_reason() {
             assert_eq!(till.member_id(), None);
         }
         // One character of the MAC changed.
-        let good = spec_member_code(&till, "10086", 0);
+        let good = spec_member_code("10086", 0);
         let last = good.chars().last().unwrap();
         let flipped = format!(
             "{}{}",
@@ -817,7 +817,7 @@ fn member_codes_are_refused_with_the_reason() {
         till.app.update(|s| s.detach_member());
         assert_eq!(till.member_id(), None);
         // Three steps back is still inside the window.
-        till.scan_code(&spec_member_code(&till, "10086", -3));
+        till.scan_code(&spec_member_code("10086", -3));
         assert_eq!(till.member_id().as_deref(), Some("10086"));
         assert_eq!(
             till.lines(),
@@ -832,7 +832,7 @@ fn a_used_member_code_is_refused_on_another_sale_even_after_a_restart() {
     on_ui_thread(|| {
         let till = till();
         till.login();
-        let code = spec_member_code(&till, "10087", 0);
+        let code = spec_member_code("10087", 0);
         till.scan("农夫山泉 550ml");
         till.scan_code(&code);
         assert_eq!(till.member_id().as_deref(), Some("10087"));
@@ -968,18 +968,18 @@ fn two_different_member_codes_ask_which_to_keep() {
         let till = till();
         till.login();
         till.scan("农夫山泉 550ml");
-        till.scan_code(&spec_member_code(&till, "10086", 0));
+        till.scan_code(&spec_member_code("10086", 0));
         till.scan_code("8800010087");
         // 8800010087 is not a card anyone holds.
         assert_eq!(till.message(), "unknown member card 8800010087");
-        till.scan_code(&spec_member_code(&till, "10087", 0));
+        till.scan_code(&spec_member_code("10087", 0));
         assert!(till.app.session.borrow().sale().member_prompt().is_some());
         till.tap("Keep 王小明");
         assert_eq!(till.member_id().as_deref(), Some("10086"));
         // The card of the same member needs no question.
         till.scan_code("8800010086");
         assert!(till.app.session.borrow().sale().member_prompt().is_none());
-        till.scan_code(&spec_member_code(&till, "10087", -1));
+        till.scan_code(&spec_member_code("10087", -1));
         till.tap("Use 陈静");
         assert_eq!(till.member_id().as_deref(), Some("10087"));
     });
@@ -992,7 +992,7 @@ fn a_member_code_on_the_payment_screen_attaches_before_the_commit() {
         till.login();
         till.scan("可口可乐 1.25L");
         till.tap("Pay");
-        till.scan_code(&spec_member_code(&till, "10087", 0));
+        till.scan_code(&spec_member_code("10087", 0));
         assert_eq!(till.member_id().as_deref(), Some("10087"));
         assert_eq!(till.message(), "member 陈静 attached");
         till.tap_starting("Exact");
@@ -1053,7 +1053,7 @@ fn the_customer_display_mirrors_the_ticket() {
         assert_eq!(customer("Greeting"), "Welcome");
         assert_eq!(customer("Join QR code"), "https://hq.example.com/join/S001");
         // A member: a greeting instead.
-        till.scan_code(&spec_member_code(&till, "10087", 0));
+        till.scan_code(&spec_member_code("10087", 0));
         assert_eq!(customer("Greeting"), "Hello, 陈静!");
         till.tap("Detach member");
         // After an anonymous sale: the QR code claims that very sale.
@@ -1076,7 +1076,7 @@ fn a_parked_ticket_comes_back_with_its_member() {
         let till = till();
         till.login();
         till.scan("农夫山泉 550ml");
-        till.scan_code(&spec_member_code(&till, "10086", 0));
+        till.scan_code(&spec_member_code("10086", 0));
         assert_eq!(till.member_id().as_deref(), Some("10086"));
         till.tap("Park");
         assert_eq!(
@@ -1198,7 +1198,7 @@ fn a_scanner_typing_capitals_with_shift_scans_whole_codes() {
         );
         // A member code typed the same way attaches the member.
         std::thread::sleep(super::wedge::MAX_GAP * 2);
-        till.keys(&format!("{}\n", spec_member_code(&till, "10086", 0)));
+        till.keys(&format!("{}\n", spec_member_code("10086", 0)));
         assert!(
             till.app.session.borrow().ticket_member().is_some(),
             "{}",

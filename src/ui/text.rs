@@ -255,6 +255,12 @@ impl Lang {
     pub fn member_refusal(self, refusal: &MemberRefusal) -> String {
         let zh = match refusal {
             MemberRefusal::NoKey => "本机还没有会员密钥：同步总部后才能识别会员".to_string(),
+            MemberRefusal::UnknownKey(kid) => {
+                format!("会员码由本机未知的密钥 {kid} 签发：请同步总部")
+            }
+            MemberRefusal::Tm1Refused => {
+                "旧版会员码（TM1）已停用：请顾客更新会员应用或打开会员卡页面".to_string()
+            }
             MemberRefusal::Expired => "会员码已过期：请顾客刷新会员码".to_string(),
             MemberRefusal::NotYetValid => "会员码尚未生效：请检查本机时钟".to_string(),
             MemberRefusal::BadSignature => "会员码无效（签名错误）".to_string(),

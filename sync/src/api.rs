@@ -139,13 +139,26 @@ pub struct MemberKey {
     pub key: String,
 }
 
-/// The keys a terminal needs to verify member codes and hash phones offline: the current key
-/// first, then the previous one while a rotation settles.
+/// One of HQ's member-code public keys (Ed25519, RFC 8032): its ID, as `TM2` codes name it,
+/// and its 32 bytes as 64 lower-case hex characters.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CodeKey {
+    pub kid: u64,
+    pub public_key: String,
+}
+
+/// The keys a terminal needs offline: `code_keys`, HQ's public member-code keys (current
+/// first, then the previous one while a rotation settles), which verify `TM2` codes and can
+/// make none; and `keys`, the chain's version-1 key, which still hashes phones and signs claim
+/// tokens.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct MemberKeysResponse {
     pub keys: Vec<MemberKey>,
+    pub code_keys: Vec<CodeKey>,
 }
 
 /// A member enrolled at a till, offline if need be: never the phone number, only its keyed hash

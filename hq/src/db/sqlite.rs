@@ -16,8 +16,9 @@ use crate::claims::{Claim, ClaimOutcome};
 
 use super::{
     Device, HqError, HqStore, NewMember, Result, StoreSummary, TerminalStatus, chain_status,
-    digest, new_member_key, secret,
+    code_key, digest, new_member_key, secret,
 };
+use till_sync::member::CodeSigningKey;
 
 mod members;
 mod publish;
@@ -169,6 +170,27 @@ impl HqStore for SqliteStore {
             u64::try_from(self.conn.last_insert_rowid()).unwrap_or(0),
             key,
         ))
+    }
+
+    fn rotate_code_key(&mut self) -> Result<CodeSigningKey> {
+        let secret = new_member_key();
+        self.conn.execute(
+            "INSERT INTO code_keys (secret_hex, created_ms) VALUES (?1, ?2)",
+            params![secret, now_ms()],
+        )?;
+        code_key(self.conn.last_insert_rowid().unsigned_abs(), &secret)
+    }
+
+    fn code_keys(&mut self) -> Result<Vec<CodeSigningKey>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT kid, secret_hex FROM code_keys ORDER BY kid DESC LIMIT 2")?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        rows.iter()
+            .map(|(kid, secret)| code_key(kid.unsigned_abs(), secret))
+            .collect()
     }
 
     fn member_known(&mut self, member_id: &str) -> Result<bool> {

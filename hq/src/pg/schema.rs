@@ -49,6 +49,13 @@ CREATE TABLE IF NOT EXISTS member_keys (
     key_hex    TEXT NOT NULL UNIQUE,
     created_ms BIGINT NOT NULL
 );
+-- HQ's member-code keys (Ed25519): the secret (RFC 8032 seed) as 64 hex characters, by key
+-- ID. Terminals get only the public halves of the newest two.
+CREATE TABLE IF NOT EXISTS code_keys (
+    kid        BIGSERIAL PRIMARY KEY,
+    secret_hex TEXT NOT NULL UNIQUE,
+    created_ms BIGINT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS catalog (
     sku     TEXT PRIMARY KEY,
     row     TEXT NOT NULL,

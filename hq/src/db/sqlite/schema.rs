@@ -47,6 +47,13 @@ CREATE TABLE IF NOT EXISTS member_keys (
     key_hex    TEXT NOT NULL UNIQUE,
     created_ms INTEGER NOT NULL
 );
+-- HQ's member-code keys (Ed25519): the secret (RFC 8032 seed) as 64 hex characters, by key
+-- ID. Terminals get only the public halves of the newest two.
+CREATE TABLE IF NOT EXISTS code_keys (
+    kid        INTEGER PRIMARY KEY AUTOINCREMENT,
+    secret_hex TEXT NOT NULL UNIQUE,
+    created_ms INTEGER NOT NULL
+);
 -- The chain's catalog: each product's newest published row (JSON) and the version that last
 -- changed it, so a terminal at version V pulls only rows with a higher version.
 CREATE TABLE IF NOT EXISTS catalog (

@@ -1,5 +1,6 @@
-//! The member protocol shared by the member app, terminals and HQ: dynamic member QR codes,
-//! claim tokens for anonymous sales, and phone numbers kept only as keyed hashes. The
+//! The member protocol shared by the member app, terminals and HQ: dynamic member QR codes
+//! (`TM2` in [`code`]; `TM1`, version 1, here), claim tokens for anonymous sales, and phone
+//! numbers kept only as keyed hashes. The
 //! encodings are PRODUCT.md's "Member codes"; terminals and HQ must compute them identically,
 //! so they live here once.
 //!
@@ -9,6 +10,12 @@ use std::fmt;
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+
+pub mod code;
+
+pub use code::{CodePublicKey, verify_tm2};
+#[cfg(any(test, feature = "signing"))]
+pub use code::{CodeSigningKey, demo_code_key};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -34,26 +41,26 @@ impl fmt::Debug for MemberKey {
 pub enum MemberError {
     #[error("a member key is 64 hex characters (32 bytes)")]
     KeyShape,
+    /// 32 bytes that are not an Ed25519 public key (not a point on the curve).
+    #[error("a member-code key must be an Ed25519 public key; these 32 bytes are not one")]
+    NotAPublicKey,
     #[error("member code expired")]
     Expired,
     #[error("member code is from the future: check this till's clock")]
     FromTheFuture,
     #[error("member code is invalid (bad signature)")]
     Invalid,
+    /// A `TM2` code signed by a key this till does not hold: HQ rotated since its last sync,
+    /// or the code is forged.
+    #[error("member code is signed by key {0}, which this till does not know: sync with HQ")]
+    UnknownKey(u64),
     #[error("a phone number is 11 digits starting with 1 (a mainland mobile)")]
     PhoneShape,
 }
 
 impl MemberKey {
     pub fn parse_hex(text: &str) -> Result<MemberKey, MemberError> {
-        let text = text.trim();
-        if text.len() != 64 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(MemberError::KeyShape);
-        }
-        let mut key = [0u8; 32];
-        hex::decode_to_slice(text.to_ascii_lowercase(), &mut key)
-            .map_err(|_| MemberError::KeyShape)?;
-        Ok(MemberKey(key))
+        code::parse_32_hex(text).map(MemberKey)
     }
 
     pub fn from_bytes(bytes: [u8; 32]) -> MemberKey {
