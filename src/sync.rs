@@ -144,6 +144,9 @@ pub fn save_registration(
         &ca.map(|p| p.display().to_string()).unwrap_or_default(),
     )?;
     store.set_setting(HQ_PUBLIC_URL, public_url.unwrap_or_default())?;
+    // The member-code keys this till trusted came from elsewhere (a demo's, or an HQ it was
+    // registered with before): only this HQ's keys, pulled at the first sync, verify codes now.
+    store.forget_code_keys()?;
     Ok(())
 }
 

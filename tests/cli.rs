@@ -2164,6 +2164,38 @@ mod sync {
         assert!(!out.contains("new member key"), "{out}");
     }
 
+    /// A demo terminal registered with a real HQ trusts HQ's member-code keys, not the demo's,
+    /// even where both use key ID 1.
+    #[test]
+    fn a_registered_demo_till_trusts_hqs_member_codes_not_the_demos() {
+        let hq = hq();
+        let till = Till::new();
+        till::demo::create_terminal(till.data_dir(), None).unwrap();
+        let now = jiff::Timestamp::now().as_second().unsigned_abs();
+        let step = till_sync::member::step_at(now);
+        let demo_code = till_sync::member::demo_code_key().code("10086", step);
+        assert!(
+            till.ok(&["scan", "classify", &demo_code])
+                .contains("verifies, member 10086")
+        );
+        register(&till, &hq);
+        let mut admin = hq.store();
+        let key = admin.rotate_code_key().unwrap();
+        assert_eq!(key.kid(), 1);
+        till.ok(&["sync", "now"]);
+        let hq_code = key.code("10086", step);
+        assert!(
+            till.ok(&["scan", "classify", &hq_code])
+                .contains("verifies, member 10086"),
+            "HQ's code verifies"
+        );
+        let out = till.ok(&["scan", "classify", &demo_code]);
+        assert!(
+            out.contains("refused, member code invalid (bad signature)"),
+            "{out}"
+        );
+    }
+
     #[test]
     fn sync_needs_registration_and_refuses_a_code_for_another_terminal() {
         let hq = hq();

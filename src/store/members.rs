@@ -128,6 +128,13 @@ impl Store {
         }
     }
 
+    /// Forgets every member-code key, as registering with an HQ does: that HQ's keys come
+    /// with the next sync.
+    pub fn forget_code_keys(&self) -> Result<()> {
+        self.conn.execute("DELETE FROM code_keys", [])?;
+        Ok(())
+    }
+
     /// HQ's member-code public keys this till trusts: the newest (current) first, then the
     /// one before it, which still verifies while a rotation settles. Older keys are kept but
     /// no longer trusted.
