@@ -242,6 +242,9 @@ pub fn create_terminal(data_dir: &std::path::Path, printer: Option<String>) -> a
     let seed = uuid::Uuid::now_v7();
     let digest: [u8; 32] = <sha2::Sha256 as sha2::Digest>::digest(seed.as_bytes()).into();
     store.add_member_key(&till_sync::member::MemberKey::from_bytes(digest))?;
+    // And a demo claim key of its own; registering with an HQ replaces it with HQ's.
+    let claim: [u8; 32] = <sha2::Sha256 as sha2::Digest>::digest(digest).into();
+    store.set_claim_key(&till_sync::member::ClaimKey::from_bytes(claim))?;
     let (kid, public) = DEMO_CODE_KEY;
     store.add_code_key(&till_sync::member::CodePublicKey::parse_hex(kid, public)?)?;
     for (id, name, tier, points, phone, card, active) in DEMO_MEMBERS {

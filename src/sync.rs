@@ -9,7 +9,7 @@ use std::time::Duration;
 use till_domain::SyncWindow;
 use till_sync::api::SaleStatus;
 use till_sync::client::{SyncClient, SyncError};
-use till_sync::member::CodePublicKey;
+use till_sync::member::{ClaimKey, CodePublicKey};
 
 use crate::catalog::{ImportRules, apply_published};
 use crate::checkout::CheckoutSettings;
@@ -120,16 +120,19 @@ pub const DEFAULT_BATCH: u32 = 2000;
 /// The setting holding the catalog version HQ last published to this till.
 const CATALOG_VERSION: &str = "catalog.version";
 
-/// Stores HQ's address, the CA to trust for it (if the chain runs its own) and the token
-/// registration gave, the token with 0600 permissions.
+/// Stores HQ's address, the CA to trust for it (if the chain runs its own) and what HQ's
+/// answer to registration gave: the token (with 0600 permissions), HQ's public address and
+/// this terminal's claim key ([`SyncError::BadResponse`] if that is not 64 hex characters).
 pub fn save_registration(
     data_dir: &Path,
     store: &Store,
     hq: &str,
     ca: Option<&Path>,
-    token: &str,
-    public_url: Option<&str>,
+    registered: &till_sync::api::RegisterResponse,
 ) -> Result<(), SyncNowError> {
+    let claim_key = ClaimKey::parse_hex(&registered.claim_key)
+        .map_err(|_| SyncError::BadResponse("the claim key is not 64 hex characters".into()))?;
+    let (token, public_url) = (&registered.token, registered.public_url.as_deref());
     let path = data_dir.join(TOKEN_FILE);
     let mut file = std::fs::OpenOptions::new()
         .write(true)
@@ -144,6 +147,7 @@ pub fn save_registration(
         &ca.map(|p| p.display().to_string()).unwrap_or_default(),
     )?;
     store.set_setting(HQ_PUBLIC_URL, public_url.unwrap_or_default())?;
+    store.set_claim_key(&claim_key)?;
     // The member-code keys this till trusted came from elsewhere (a demo's, or an HQ it was
     // registered with before): only this HQ's keys, pulled at the first sync, verify codes now.
     store.forget_code_keys()?;
@@ -246,6 +250,13 @@ fn pull_member_keys(
         if store.add_member_key(&key)? {
             report.member_keys_added += 1;
         }
+    }
+    // This terminal's claim key: HQ makes one for a till registered before claim keys, and
+    // a new one when the terminal is reissued.
+    let claim_key = ClaimKey::parse_hex(&response.claim_key)
+        .map_err(|_| SyncError::BadResponse("the claim key is not 64 hex characters".into()))?;
+    if store.claim_key()?.as_ref() != Some(&claim_key) {
+        store.set_claim_key(&claim_key)?;
     }
     // HQ's public member-code keys, oldest first; a key ID never changes its key.
     for entry in response.code_keys.iter().rev() {

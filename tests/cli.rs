@@ -2030,6 +2030,34 @@ mod sync {
         assert!(!out.contains("enrollment"), "{out}");
     }
 
+    /// A demo till registered with HQ and selling before its first sync signs its receipts'
+    /// claim codes with the key HQ gave it at registration, not the demo's, so HQ takes them.
+    #[test]
+    fn a_receipt_rung_up_between_registering_and_the_first_sync_is_claimable() {
+        let hq = hq();
+        hq.store().rotate_member_key().unwrap();
+        let till = Till::new();
+        till::demo::create_terminal(till.data_dir(), None).unwrap();
+        register(&till, &hq);
+        till.ok(&["sell", &sample_ean13(2), "--pay", "cash:20"]);
+        let store = till::store::Store::open(&till.db()).unwrap();
+        let till_sync::Attribution::Anonymous {
+            claim_token: Some(token),
+        } = store.sale(1).unwrap().attribution
+        else {
+            panic!("an anonymous sale carries a claim token");
+        };
+        let page = reqwest::blocking::get(format!("http://{}/c/{token}", hq.address)).unwrap();
+        assert_eq!(page.status().as_u16(), 200);
+        let page = page.text().unwrap();
+        assert!(page.contains("领取本次购物积分"), "{page}");
+        // The key is this terminal's alone: HQ holds it under S001/T01.
+        assert_eq!(
+            store.claim_key().unwrap().map(|k| k.to_hex()),
+            Some(hq.store().claim_key("S001", "T01").unwrap().to_hex())
+        );
+    }
+
     #[test]
     fn a_receipt_claimed_before_the_store_syncs_lands_on_the_member_when_it_does() {
         let hq = hq();

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use till_sync::loyalty::LoyaltyRule;
-use till_sync::member::CodeSigningKey;
+use till_sync::member::{ClaimKey, CodeSigningKey, MemberKey};
 
 use rand::Rng;
 use sha2::{Digest, Sha256};
@@ -140,6 +140,21 @@ pub trait HqStore: Send {
     fn rotate_code_key(&mut self) -> Result<CodeSigningKey>;
     /// The current member-code key, then the previous one.
     fn code_keys(&mut self) -> Result<Vec<CodeSigningKey>>;
+    /// Every version-1 member key HQ ever held, newest first: version-1 claim codes and phone
+    /// hashes verify with any of them.
+    fn all_member_keys(&mut self) -> Result<Vec<MemberKey>>;
+    /// Makes a new random claim key for `store`/`terminal` current; its older ones still
+    /// verify the claim codes they signed.
+    fn rotate_claim_key(&mut self, store: &str, terminal: &str) -> Result<ClaimKey>;
+    /// Every claim key `store`/`terminal` ever had, newest first.
+    fn claim_keys(&mut self, store: &str, terminal: &str) -> Result<Vec<ClaimKey>>;
+    /// The claim key `store`/`terminal` signs with now, made if it has none.
+    fn claim_key(&mut self, store: &str, terminal: &str) -> Result<ClaimKey> {
+        match self.claim_keys(store, terminal)?.into_iter().next() {
+            Some(key) => Ok(key),
+            None => self.rotate_claim_key(store, terminal),
+        }
+    }
     /// A member's points ledger, one entry per sale, oldest first. Entries are keyed by sale
     /// ID and written with the sale, so no retry or duplicate upload can count a sale twice.
     fn points_ledger(&mut self, member_id: &str) -> Result<Vec<(String, i64)>>;
@@ -316,4 +331,17 @@ pub struct NewMember<'a> {
 pub(crate) fn code_key(kid: u64, secret_hex: &str) -> Result<CodeSigningKey> {
     CodeSigningKey::parse_hex(kid, secret_hex)
         .map_err(|_| HqError::Corrupt(format!("stored member-code key {kid} is malformed")))
+}
+
+/// Stored 32-byte keys, or why the database holds a malformed one.
+pub(crate) fn hex_keys<K>(
+    what: &str,
+    rows: &[String],
+    parse: impl Fn(&str) -> Result<K, till_sync::member::MemberError>,
+) -> Result<Vec<K>> {
+    rows.iter()
+        .map(|hex| {
+            parse(hex).map_err(|_| HqError::Corrupt(format!("a stored {what} is malformed")))
+        })
+        .collect()
 }

@@ -220,7 +220,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             println!("store {id} added");
         }
         Command::Terminal(TerminalCommand::Reissue { store, terminal }) => {
-            let code = open(&cli.db)?.reissue_code(&store, &terminal)?;
+            let mut db = open(&cli.db)?;
+            let code = db.reissue_code(&store, &terminal)?;
+            // Whoever holds the old till holds its claim key: the new one signs from now on
+            // (the old one still verifies the receipts it signed).
+            db.rotate_claim_key(&store, &terminal)?;
             println!(
                 "terminal {store}/{terminal}: its old token no longer works; new one-time registration code: {code}"
             );

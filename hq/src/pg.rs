@@ -15,9 +15,9 @@ use crate::catalog::Published;
 use crate::claims::{Claim, ClaimOutcome};
 use crate::db::{
     Device, HqError, HqStore, NewMember, Result, StoreSummary, TerminalStatus, chain_status,
-    code_key, new_member_key, secret,
+    code_key, hex_keys, new_member_key, secret,
 };
-use till_sync::member::CodeSigningKey;
+use till_sync::member::{ClaimKey, CodeSigningKey, MemberKey};
 
 mod members;
 mod publish;
@@ -230,6 +230,40 @@ impl HqStore for PgStore {
             )
             .map_err(db)?;
         code_key(row.get::<_, i64>(0).unsigned_abs(), &secret)
+    }
+
+    fn all_member_keys(&mut self) -> Result<Vec<MemberKey>> {
+        let rows = self
+            .live()?
+            .query("SELECT key_hex FROM member_keys ORDER BY id DESC", &[])
+            .map_err(db)?;
+        let rows: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+        hex_keys("member key", &rows, MemberKey::parse_hex)
+    }
+
+    fn rotate_claim_key(&mut self, store: &str, terminal: &str) -> Result<ClaimKey> {
+        let key = new_member_key();
+        self.live()?
+            .execute(
+                "INSERT INTO claim_keys (store, terminal, key_hex, created_ms)
+                 VALUES ($1, $2, $3, $4)",
+                &[&store, &terminal, &key, &now_ms()],
+            )
+            .map_err(db)?;
+        hex_keys("claim key", &[key], ClaimKey::parse_hex).map(|mut k| k.remove(0))
+    }
+
+    fn claim_keys(&mut self, store: &str, terminal: &str) -> Result<Vec<ClaimKey>> {
+        let rows = self
+            .live()?
+            .query(
+                "SELECT key_hex FROM claim_keys WHERE store = $1 AND terminal = $2
+                 ORDER BY id DESC",
+                &[&store, &terminal],
+            )
+            .map_err(db)?;
+        let rows: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+        hex_keys("claim key", &rows, ClaimKey::parse_hex)
     }
 
     fn code_keys(&mut self) -> Result<Vec<CodeSigningKey>> {

@@ -191,14 +191,16 @@ async fn register(
             format!("bad registration request: {e}"),
         )
     })?;
-    let (store, terminal, token, public_url) = with_db(&db, move |db| {
+    let (store, terminal, token, public_url, claim_key) = with_db(&db, move |db| {
         let device = crate::db::Device {
             device: request.device.as_deref(),
             store: request.store.as_deref(),
             terminal: request.terminal.as_deref(),
         };
         let (store, terminal, token) = db.register(&request.code, &device)?;
-        Ok((store, terminal, token, db.setting(PUBLIC_URL)?))
+        // A retry of a lost answer gets the same key: it is the terminal's newest.
+        let claim_key = db.claim_key(&store, &terminal)?;
+        Ok((store, terminal, token, db.setting(PUBLIC_URL)?, claim_key))
     })
     .await?;
     tracing::info!(store, terminal, "terminal registered");
@@ -207,6 +209,7 @@ async fn register(
         terminal,
         token,
         public_url,
+        claim_key: claim_key.to_hex(),
     }))
 }
 
@@ -246,7 +249,17 @@ async fn member_keys(
     headers: HeaderMap,
 ) -> Result<axum::Json<MemberKeysResponse>, ApiError> {
     let (store, terminal) = authenticated(&db, &headers).await?;
-    let (keys, code_keys) = with_db(&db, |db| Ok((db.member_keys()?, db.code_keys()?))).await?;
+    let (keys, code_keys, claim_key) = {
+        let (store, terminal) = (store.clone(), terminal.clone());
+        with_db(&db, move |db| {
+            Ok((
+                db.member_keys()?,
+                db.code_keys()?,
+                db.claim_key(&store, &terminal)?,
+            ))
+        })
+        .await?
+    };
     tracing::info!(
         store,
         terminal,
@@ -270,6 +283,8 @@ async fn member_keys(
                 }
             })
             .collect(),
+        // This terminal's own: it signs claims for its own sales only.
+        claim_key: claim_key.to_hex(),
     }))
 }
 

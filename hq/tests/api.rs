@@ -553,9 +553,9 @@ fn points_follow_the_published_rule_and_a_mismatch_is_refused(app: App) {
     );
     // A claim earns what the sale would have: anonymous sale 5, stamped with rule 1 (2 per
     // yuan on ￥5.00), claimed on HQ's page, gives 10.
-    use till_sync::member::{MemberKey, claim_token};
-    let (_, key_hex) = app.db().rotate_member_key().unwrap();
-    let key = MemberKey::parse_hex(&key_hex).unwrap();
+    use till_sync::member::claim_token;
+    app.db().rotate_member_key().unwrap();
+    let key = app.db().claim_key("S001", "T01").unwrap();
     let more = restamped(journal("S001", "T01", 5), |r| match r.seq {
         1 => Some(stamp(&LoyaltyRule::LEGACY, r)),
         3 => None,
@@ -895,19 +895,33 @@ fn page_post(url: &str, form: &str) -> (u16, String) {
 }
 
 fn claims_attribute_anonymous_sales_once_even_before_they_arrive(app: App) {
-    use till_sync::member::{MemberKey, Phone, claim_token};
+    use till_sync::member::{ClaimKey, MemberKey, Phone, claim_token};
     let (_, key_hex) = app.db().rotate_member_key().unwrap();
     let key = MemberKey::parse_hex(&key_hex).unwrap();
     let client = app.client(0);
     // Sales 1 and 3 are anonymous, 2 and 4 member 10086's; only 1 and 2 have synced.
     client.upload(&journal("S001", "T01", 2)).unwrap();
-    let url = |seq: u64| {
+    // Receipts are signed with their terminal's own claim key; version 1's were signed with
+    // the chain's member key, and stay claimable while HQ holds it.
+    let t01 = client.member_keys().unwrap().claim_key;
+    assert_eq!(t01, app.db().claim_key("S001", "T01").unwrap().to_hex());
+    let signed = |key: &ClaimKey, seq: u64| {
         format!(
             "{}/c/{}",
             app.server.url(),
-            claim_token(&key, "S001", "T01", seq)
+            claim_token(key, "S001", "T01", seq)
         )
     };
+    let url = |seq: u64| signed(&ClaimKey::parse_hex(&t01).unwrap(), seq);
+    let v1_url = |seq: u64| signed(&ClaimKey::from(key.clone()), seq);
+    // Another terminal's key, T02's, signs nothing of T01's: a stolen T02 claims only its own.
+    let t02 = app.db().claim_key("S001", "T02").unwrap();
+    assert_ne!(t02.to_hex(), t01);
+    assert_eq!(page_get(&signed(&t02, 1)).0, 404);
+    assert_eq!(
+        page_post(&signed(&t02, 1), "phone=13900002222&consent=yes").0,
+        404
+    );
     let (status, page) = page_get(&url(1));
     assert_eq!(status, 200);
     assert!(
@@ -952,7 +966,7 @@ fn claims_attribute_anonymous_sales_once_even_before_they_arrive(app: App) {
     assert!(page.contains("无需领取"), "{page}");
     // A claim before its sale has synced waits for it, and lands once however often the
     // batch is retried.
-    let (status, page) = page_post(&url(3), "phone=13812345678&consent=yes");
+    let (status, page) = page_post(&v1_url(3), "phone=13812345678&consent=yes");
     assert_eq!(status, 200);
     assert!(page.contains("已登记"), "{page}");
     assert_eq!(app.db().points_ledger("M00000001").unwrap().len(), 1);

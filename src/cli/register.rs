@@ -67,14 +67,7 @@ fn register(data_dir: &Path, hq: &str, code: &str, ca: Option<&Path>) -> Result<
             config.terminal_id
         );
     }
-    till::sync::save_registration(
-        data_dir,
-        &store,
-        hq,
-        ca.as_deref(),
-        &registered.token,
-        registered.public_url.as_deref(),
-    )?;
+    till::sync::save_registration(data_dir, &store, hq, ca.as_deref(), &registered)?;
     println!(
         "registered terminal {}/{} with {hq}",
         registered.store, registered.terminal

@@ -393,7 +393,7 @@ fn backoff_doubles_to_a_minute_with_jitter() {
 /// as the print queue renders them and decoded back; the claim QR's payload verifies.
 #[test]
 fn printed_receipts_carry_a_verifiable_claim_code_or_the_member() {
-    use till_sync::member::{MemberKey, Phone, verify_claim};
+    use till_sync::member::{ClaimKey, MemberKey, Phone, verify_claim};
     let dir = tempfile::tempdir().unwrap();
     let mut store = Store::create(
         &dir.path().join("till.db"),
@@ -402,8 +402,11 @@ fn printed_receipts_carry_a_verifiable_claim_code_or_the_member() {
         till_domain::Currency::CNY,
     )
     .unwrap();
-    let key = MemberKey::from_bytes([9; 32]);
-    store.add_member_key(&key).unwrap();
+    store
+        .add_member_key(&MemberKey::from_bytes([9; 32]))
+        .unwrap();
+    let key = ClaimKey::from_bytes([8; 32]);
+    store.set_claim_key(&key).unwrap();
     store
         .upsert_member(&crate::store::MemberRecord {
             member_id: "10086".into(),

@@ -8,7 +8,10 @@ use super::{Result, Store, StoreError};
 use till_sync::api::{Enrollment, MemberEntry};
 
 use till_sync::loyalty::LoyaltyRule;
-use till_sync::member::{CodePublicKey, MemberKey, Phone};
+use till_sync::member::{ClaimKey, CodePublicKey, MemberKey, Phone};
+
+/// The setting holding this terminal's claim key, in hex.
+const CLAIM_KEY: &str = "claim_key";
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Member {
@@ -126,6 +129,23 @@ impl Store {
                 Ok(true)
             }
         }
+    }
+
+    /// Keeps this terminal's claim key, as HQ gave it at registration (or at a sync, for a
+    /// till registered before claim keys): every anonymous sale's claim code is signed with it.
+    pub fn set_claim_key(&self, key: &ClaimKey) -> Result<()> {
+        self.set_setting(CLAIM_KEY, &key.to_hex())
+    }
+
+    /// The key this terminal signs its anonymous sales' claim codes with, once it has one.
+    pub fn claim_key(&self) -> Result<Option<ClaimKey>> {
+        self.setting(CLAIM_KEY)?
+            .filter(|hex| !hex.is_empty())
+            .map(|hex| {
+                ClaimKey::parse_hex(&hex)
+                    .map_err(|_| StoreError::Corrupt("the stored claim key is malformed".into()))
+            })
+            .transpose()
     }
 
     /// Forgets every member-code key, as registering with an HQ does: that HQ's keys come

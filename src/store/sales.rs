@@ -78,8 +78,9 @@ impl Store {
         extras: SaleExtras,
     ) -> Result<CommittedSale> {
         let (store_id, terminal_id) = self.identity.clone();
-        // Every anonymous sale carries a signed claim token, once the till has a member key.
-        let claim_key = self.member_keys()?.into_iter().next();
+        // Every anonymous sale carries a claim token signed with this terminal's own claim
+        // key, once HQ has given it one.
+        let claim_key = self.claim_key()?;
         // A draft that came without its points (the checkout stamps its own) earns by the
         // rule this till holds, so every new record carries its stamp.
         if draft.loyalty.is_none() {

@@ -1022,9 +1022,9 @@ fn an_anonymous_sale_carries_a_claim_token_that_verifies() {
         else {
             panic!("{:?}", sale.attribution)
         };
-        let keys = store.member_keys().unwrap();
+        let key = store.claim_key().unwrap().expect("the demo's claim key");
         assert_eq!(
-            till_sync::member::verify_claim(&keys, token),
+            till_sync::member::verify_claim(&[key], token),
             Some(("S001".into(), "T01".into(), 1))
         );
         // And the journal still verifies with the token in the hashed record.
@@ -1062,9 +1062,9 @@ fn the_customer_display_mirrors_the_ticket() {
         let token = claim
             .strip_prefix("https://hq.example.com/c/")
             .expect(&claim);
-        let keys = till.store().member_keys().unwrap();
+        let key = till.store().claim_key().unwrap().unwrap();
         assert_eq!(
-            till_sync::member::verify_claim(&keys, token),
+            till_sync::member::verify_claim(&[key], token),
             Some(("S001".into(), "T01".into(), 1))
         );
     });
@@ -1112,15 +1112,8 @@ fn a_catalog_published_at_hq_reaches_the_open_till_without_repricing_the_ticket(
             till_sync::client::register(&server.url(), &code, Duration::from_secs(5), None)
                 .unwrap();
         let store = crate::store::Store::open(&super::database(dir.path())).unwrap();
-        crate::sync::save_registration(
-            dir.path(),
-            &store,
-            &server.url(),
-            None,
-            &registered.token,
-            registered.public_url.as_deref(),
-        )
-        .unwrap();
+        crate::sync::save_registration(dir.path(), &store, &server.url(), None, &registered)
+            .unwrap();
         let till = open_till(
             dir,
             AppOptions {

@@ -66,6 +66,9 @@ pub struct RegisterResponse {
     /// chain has set one (`till-hq public-url set`).
     #[serde(default)]
     pub public_url: Option<String>,
+    /// This terminal's claim key, 64 lower-case hex characters: it signs the claim codes on
+    /// the terminal's anonymous receipts, and no other terminal's.
+    pub claim_key: String,
 }
 
 /// One sale as uploaded: its record and its link in the terminal's hash chain.
@@ -151,14 +154,17 @@ pub struct CodeKey {
 
 /// The keys a terminal needs offline: `code_keys`, HQ's public member-code keys (current
 /// first, then the previous one while a rotation settles), which verify `TM2` codes and can
-/// make none; and `keys`, the chain's version-1 key, which still hashes phones and signs claim
-/// tokens.
+/// make none; `keys`, the chain's version-1 key, which still hashes phones; and the terminal's
+/// own claim key.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct MemberKeysResponse {
     pub keys: Vec<MemberKey>,
     pub code_keys: Vec<CodeKey>,
+    /// The asking terminal's claim key (64 lower-case hex characters), made now if it had
+    /// none (a terminal registered before claim keys existed).
+    pub claim_key: String,
 }
 
 /// A member enrolled at a till, offline if need be: never the phone number, only its keyed hash

@@ -16,9 +16,9 @@ use crate::claims::{Claim, ClaimOutcome};
 
 use super::{
     Device, HqError, HqStore, NewMember, Result, StoreSummary, TerminalStatus, chain_status,
-    code_key, digest, new_member_key, secret,
+    code_key, digest, hex_keys, new_member_key, secret,
 };
-use till_sync::member::CodeSigningKey;
+use till_sync::member::{ClaimKey, CodeSigningKey, MemberKey};
 
 mod members;
 mod publish;
@@ -179,6 +179,35 @@ impl HqStore for SqliteStore {
             params![secret, now_ms()],
         )?;
         code_key(self.conn.last_insert_rowid().unsigned_abs(), &secret)
+    }
+
+    fn all_member_keys(&mut self) -> Result<Vec<MemberKey>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT key_hex FROM member_keys ORDER BY id DESC")?;
+        let rows = stmt
+            .query_map([], |r| r.get::<_, String>(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        hex_keys("member key", &rows, MemberKey::parse_hex)
+    }
+
+    fn rotate_claim_key(&mut self, store: &str, terminal: &str) -> Result<ClaimKey> {
+        let key = new_member_key();
+        self.conn.execute(
+            "INSERT INTO claim_keys (store, terminal, key_hex, created_ms) VALUES (?1, ?2, ?3, ?4)",
+            params![store, terminal, key, now_ms()],
+        )?;
+        hex_keys("claim key", &[key], ClaimKey::parse_hex).map(|mut k| k.remove(0))
+    }
+
+    fn claim_keys(&mut self, store: &str, terminal: &str) -> Result<Vec<ClaimKey>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT key_hex FROM claim_keys WHERE store = ?1 AND terminal = ?2 ORDER BY id DESC",
+        )?;
+        let rows = stmt
+            .query_map(params![store, terminal], |r| r.get::<_, String>(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        hex_keys("claim key", &rows, ClaimKey::parse_hex)
     }
 
     fn code_keys(&mut self) -> Result<Vec<CodeSigningKey>> {

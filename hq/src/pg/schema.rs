@@ -49,6 +49,16 @@ CREATE TABLE IF NOT EXISTS member_keys (
     key_hex    TEXT NOT NULL UNIQUE,
     created_ms BIGINT NOT NULL
 );
+-- Each terminal's claim keys, newest last: the newest signs its receipts' claim codes; every
+-- one it ever had still verifies them. A reissued terminal gets a new one.
+CREATE TABLE IF NOT EXISTS claim_keys (
+    id         BIGSERIAL PRIMARY KEY,
+    store      TEXT NOT NULL,
+    terminal   TEXT NOT NULL,
+    key_hex    TEXT NOT NULL UNIQUE,
+    created_ms BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS claim_keys_by_terminal ON claim_keys(store, terminal);
 -- HQ's member-code keys (Ed25519): the secret (RFC 8032 seed) as 64 hex characters, by key
 -- ID. Terminals get only the public halves of the newest two.
 CREATE TABLE IF NOT EXISTS code_keys (

@@ -4,14 +4,15 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use till_sync::member::{self as member_code, Phone, verify_claim};
+use till_sync::member::{self as member_code, ClaimKey, Phone, claim_subject, verify_claim};
 
 use crate::claims::{self, Claim, ClaimOutcome};
 
 use super::{ApiError, Db, with_db};
 
-/// The sale a claim token names, if its signature verifies with one of the chain's member keys
-/// (the current one or the one before), and the current key, which phones are hashed with.
+/// The sale a claim token names, if its signature verifies with one of that terminal's claim
+/// keys (or, for a receipt printed under version 1, one of the chain's member keys), and the
+/// chain's current member key, which phones are hashed with.
 async fn claimed_sale(
     db: &Db,
     token: &str,
@@ -20,16 +21,18 @@ async fn claimed_sale(
         && token
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
-    if !shape {
+    let Some((store, terminal, _)) = claim_subject(token).filter(|_| shape) else {
         return Ok(None);
-    }
-    let keys: Vec<member_code::MemberKey> = with_db(db, |db| db.member_keys())
-        .await?
-        .iter()
-        .filter_map(|(_, hex)| member_code::MemberKey::parse_hex(hex).ok())
-        .collect();
-    // A token verifies only with a key, so the current key is there whenever the sale is.
-    Ok(verify_claim(&keys, token).zip(keys.into_iter().next()))
+    };
+    let (keys, current) = with_db(db, move |db| {
+        let mut keys = db.claim_keys(&store, &terminal)?;
+        let v1 = db.all_member_keys()?;
+        let current = v1.first().cloned();
+        keys.extend(v1.into_iter().map(ClaimKey::from));
+        Ok((keys, current))
+    })
+    .await?;
+    Ok(verify_claim(&keys, token).zip(current))
 }
 
 fn html(status: StatusCode, body: String) -> Response {

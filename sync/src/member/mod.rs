@@ -11,8 +11,10 @@ use std::fmt;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+pub mod claim;
 pub mod code;
 
+pub use claim::{ClaimKey, claim_subject, claim_token, claim_url, verify_claim};
 pub use code::{CodePublicKey, verify_tm2};
 #[cfg(any(test, feature = "signing"))]
 pub use code::{CodeSigningKey, demo_code_key};
@@ -91,12 +93,12 @@ impl MemberKey {
     }
 
     /// The first 10 bytes of HMAC-SHA256(key, message), RFC 4648 base32, upper case, unpadded.
-    fn short_mac(&self, message: &str) -> String {
+    pub(crate) fn short_mac(&self, message: &str) -> String {
         data_encoding::BASE32_NOPAD.encode(&self.mac(message.as_bytes())[..MAC_BYTES])
     }
 
     /// Checks a short MAC in constant time.
-    fn verify_short_mac(&self, message: &str, mac: &str) -> bool {
+    pub(crate) fn verify_short_mac(&self, message: &str, mac: &str) -> bool {
         let Ok(bytes) = data_encoding::BASE32_NOPAD.decode(mac.as_bytes()) else {
             return false;
         };
@@ -141,28 +143,6 @@ pub fn verify_dynamic(
         return Err(MemberError::Expired);
     }
     Ok(step + STEPS_BACK)
-}
-
-/// The claim token for an anonymous sale: `<store>-<terminal>-<seq>.<signature>`.
-pub fn claim_token(key: &MemberKey, store: &str, terminal: &str, seq: u64) -> String {
-    let subject = format!("{store}-{terminal}-{seq}");
-    format!("{subject}.{}", key.short_mac(&subject))
-}
-
-/// Verifies a claim token; returns (store, terminal, seq).
-pub fn verify_claim(keys: &[MemberKey], token: &str) -> Option<(String, String, u64)> {
-    let (subject, signature) = token.rsplit_once('.')?;
-    if !keys.iter().any(|k| k.verify_short_mac(subject, signature)) {
-        return None;
-    }
-    let mut parts = subject.splitn(3, '-');
-    let (store, terminal, seq) = (parts.next()?, parts.next()?, parts.next()?);
-    Some((store.to_string(), terminal.to_string(), seq.parse().ok()?))
-}
-
-/// The URL printed as the claim QR code.
-pub fn claim_url(hq_public_url: &str, token: &str) -> String {
-    format!("{}/c/{token}", hq_public_url.trim_end_matches('/'))
 }
 
 /// A mainland mobile number in E.164 form (`+8613812345678`), parsed from what a cashier
@@ -316,21 +296,6 @@ mod tests {
             );
         }
         assert!(!format!("{:?}", key()).contains("0123"), "keys never print");
-    }
-
-    #[test]
-    fn claim_tokens_round_trip_and_refuse_tampering() {
-        let token = claim_token(&key(), "S001", "T01", 42);
-        assert!(token.starts_with("S001-T01-42."));
-        assert_eq!(
-            verify_claim(&[key()], &token),
-            Some(("S001".into(), "T01".into(), 42))
-        );
-        assert_eq!(verify_claim(&[key()], &token.replace("-42.", "-43.")), None);
-        assert_eq!(
-            claim_url("https://hq.example.com/", &token),
-            format!("https://hq.example.com/c/{token}")
-        );
     }
 
     #[test]
