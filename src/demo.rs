@@ -245,6 +245,9 @@ pub fn create_terminal(data_dir: &std::path::Path, printer: Option<String>) -> a
     // And a demo claim key of its own; registering with an HQ replaces it with HQ's.
     let claim: [u8; 32] = <sha2::Sha256 as sha2::Digest>::digest(digest).into();
     store.set_claim_key(&till_sync::member::ClaimKey::from_bytes(claim))?;
+    // And a demo phone pepper; registering with an HQ takes the chain's.
+    let pepper: [u8; 32] = <sha2::Sha256 as sha2::Digest>::digest(claim).into();
+    store.set_phone_pepper(&till_sync::member::PhonePepper::from_bytes(pepper), true)?;
     let (kid, public) = DEMO_CODE_KEY;
     store.add_code_key(&till_sync::member::CodePublicKey::parse_hex(kid, public)?)?;
     for (id, name, tier, points, phone, card, active) in DEMO_MEMBERS {

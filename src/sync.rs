@@ -9,7 +9,7 @@ use std::time::Duration;
 use till_domain::SyncWindow;
 use till_sync::api::SaleStatus;
 use till_sync::client::{SyncClient, SyncError};
-use till_sync::member::{ClaimKey, CodePublicKey};
+use till_sync::member::{ClaimKey, CodePublicKey, PhonePepper};
 
 use crate::catalog::{ImportRules, apply_published};
 use crate::checkout::CheckoutSettings;
@@ -132,6 +132,8 @@ pub fn save_registration(
 ) -> Result<(), SyncNowError> {
     let claim_key = ClaimKey::parse_hex(&registered.claim_key)
         .map_err(|_| SyncError::BadResponse("the claim key is not 64 hex characters".into()))?;
+    let pepper = PhonePepper::parse_hex(&registered.phone_pepper)
+        .map_err(|_| SyncError::BadResponse("the phone pepper is not 64 hex characters".into()))?;
     let (token, public_url) = (&registered.token, registered.public_url.as_deref());
     let path = data_dir.join(TOKEN_FILE);
     let mut file = std::fs::OpenOptions::new()
@@ -148,6 +150,7 @@ pub fn save_registration(
     )?;
     store.set_setting(HQ_PUBLIC_URL, public_url.unwrap_or_default())?;
     store.set_claim_key(&claim_key)?;
+    store.set_phone_pepper(&pepper, true)?;
     // The member-code keys this till trusted came from elsewhere (a demo's, or an HQ it was
     // registered with before): only this HQ's keys, pulled at the first sync, verify codes now.
     store.forget_code_keys()?;
@@ -258,6 +261,10 @@ fn pull_member_keys(
     if store.claim_key()?.as_ref() != Some(&claim_key) {
         store.set_claim_key(&claim_key)?;
     }
+    // The chain's phone pepper never changes: a different one is refused.
+    let pepper = PhonePepper::parse_hex(&response.phone_pepper)
+        .map_err(|_| SyncError::BadResponse("the phone pepper is not 64 hex characters".into()))?;
+    store.set_phone_pepper(&pepper, false)?;
     // HQ's public member-code keys, oldest first; a key ID never changes its key.
     for entry in response.code_keys.iter().rev() {
         let key = CodePublicKey::parse_hex(entry.kid, &entry.public_key).map_err(|_| {

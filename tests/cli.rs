@@ -621,18 +621,27 @@ fn member_keys_and_members_from_the_command_line() {
     );
     std::fs::write(
         &key_file,
-        format!("code 1 {public}\n\nv1 {}\n", "5a".repeat(32)),
+        format!(
+            "code 1 {public}\n\npepper {}\nv1 {}\n",
+            "6b".repeat(32),
+            "5a".repeat(32)
+        ),
     )
     .unwrap();
     let out = till.ok(&["member", "key", "import", key_file.to_str().unwrap()]);
     assert!(out.contains("member-code key 1 is now current"), "{out}");
+    assert!(out.contains("phone pepper is now current"), "{out}");
     assert!(out.contains("version-1 member key"), "{out}");
     let shown = till.ok(&["member", "key", "show"]);
     assert!(
         shown.starts_with(&format!(
-            "current member-code key 1: {public}\ncurrent version-1 key: "
+            "current member-code key 1: {public}\nphone pepper: held (phone numbers can be looked up)\ncurrent version-1 key: "
         )),
         "{shown}"
+    );
+    assert!(
+        !shown.contains(&"6b".repeat(32)),
+        "the pepper is never shown"
     );
     // The same file again adds nothing.
     let out = till.ok(&["member", "key", "import", key_file.to_str().unwrap()]);
@@ -640,6 +649,10 @@ fn member_keys_and_members_from_the_command_line() {
         out.contains("member-code key 1 was already loaded"),
         "{out}"
     );
+    // A different pepper is refused: every phone hash on the till depends on it.
+    std::fs::write(&key_file, format!("pepper {}\n", "7c".repeat(32))).unwrap();
+    let out = till.fails(&["member", "key", "import", key_file.to_str().unwrap()]);
+    assert!(out.contains("phone pepper differs"), "{out}");
     // Another key under a key ID the till holds is refused: HQ never reuses one.
     std::fs::write(
         &key_file,
@@ -2144,7 +2157,7 @@ mod sync {
         assert_eq!(
             till.ok(&["member", "key", "show"]),
             format!(
-                "current member-code key 1: {}\ncurrent version-1 key: {}\n",
+                "current member-code key 1: {}\nphone pepper: held (phone numbers can be looked up)\ncurrent version-1 key: {}\n",
                 public(&first),
                 fingerprint(&v1)
             )
@@ -2166,7 +2179,7 @@ mod sync {
         assert_eq!(
             till.ok(&["member", "key", "show"]),
             format!(
-                "current member-code key 2: {}\nprevious member-code key 1: {}\ncurrent version-1 key: {}\n",
+                "current member-code key 2: {}\nprevious member-code key 1: {}\nphone pepper: held (phone numbers can be looked up)\ncurrent version-1 key: {}\n",
                 public(&second),
                 public(&first),
                 fingerprint(&v1)

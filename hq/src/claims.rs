@@ -15,7 +15,10 @@ pub struct Claim {
     pub store: String,
     pub terminal: String,
     pub seq: u64,
+    /// The phone's hash under the chain's pepper, and its version-1 hashes under every key HQ
+    /// ever held ([`crate::db::NewMember`]).
     pub phone_hash: String,
+    pub legacy_hashes: Vec<String>,
     pub phone_masked: String,
     pub consent_version: String,
     pub at_ms: i64,

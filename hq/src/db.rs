@@ -3,7 +3,10 @@
 
 use std::collections::BTreeMap;
 use till_sync::loyalty::LoyaltyRule;
-use till_sync::member::{ClaimKey, CodeSigningKey, MemberKey};
+use till_sync::member::{ClaimKey, CodeSigningKey, MemberKey, PhonePepper};
+
+/// The setting holding the chain's phone pepper, in hex.
+const PHONE_PEPPER: &str = "phone_pepper";
 
 use rand::Rng;
 use sha2::{Digest, Sha256};
@@ -177,6 +180,16 @@ pub trait HqStore: Send {
     /// A chain-wide setting, such as `public_url`.
     fn setting(&mut self, key: &str) -> Result<Option<String>>;
     fn set_setting(&mut self, key: &str, value: &str) -> Result<()>;
+    /// The setting `key`, set to `value` first if it has none; two HQ nodes asking at once
+    /// get the same answer.
+    fn setting_or_insert(&mut self, key: &str, value: &str) -> Result<String>;
+    /// The chain's phone pepper: made once, from the OS-seeded CSPRNG, the first time anything
+    /// needs it, and never rotated.
+    fn phone_pepper(&mut self) -> Result<PhonePepper> {
+        let hex = self.setting_or_insert(PHONE_PEPPER, &new_member_key())?;
+        PhonePepper::parse_hex(&hex)
+            .map_err(|_| HqError::Corrupt("the stored phone pepper is malformed".into()))
+    }
     /// Whether a sale has been claimed already.
     fn claimed(&mut self, store: &str, terminal: &str, seq: u64) -> Result<bool>;
     /// Publishes a whole catalog as the chain's next version: new and changed products get
@@ -319,7 +332,11 @@ pub(crate) fn chain_status(links: &[(u64, String, String)]) -> TerminalStatus {
 /// A member as an enrollment, a claim or the join page introduces them.
 #[derive(Debug)]
 pub struct NewMember<'a> {
+    /// The phone's hash under the chain's pepper.
     pub phone_hash: &'a str,
+    /// Its version-1 hashes: a member stored under one of them is this phone's, and moves to
+    /// `phone_hash`.
+    pub legacy_hashes: &'a [String],
     pub phone_masked: &'a str,
     pub consent_version: &'a str,
     pub consent_at_ms: i64,

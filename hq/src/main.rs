@@ -119,14 +119,13 @@ enum MemberCommand {
 enum KeyCommand {
     /// Make a new random member-code key (Ed25519) current. The previous key stays valid, so
     /// codes made with it still verify while terminals pick the new one up at their next
-    /// sync. The chain's version-1 key, which hashes phones, is made once and never rotated,
-    /// so a rotation never splits a member.
+    /// sync. Phone hashes do not depend on it, so a rotation never splits a member.
     Rotate,
     /// Show the current and previous member-code keys (public halves) and the version-1
     /// key's fingerprint.
     Show,
-    /// Write the keys a terminal needs to a file (mode 0600), for `till member key import`
-    /// on a terminal that cannot sync yet: the public member-code keys and the version-1 key.
+    /// Write HQ's public member-code keys and the chain's phone pepper to a file (mode 0600),
+    /// for `till member key import` on a terminal that cannot sync yet.
     Export { file: PathBuf },
 }
 
@@ -244,13 +243,6 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 key.kid(),
                 key.public().to_hex()
             );
-            if db.member_keys()?.is_empty() {
-                let (id, key) = db.rotate_member_key()?;
-                println!(
-                    "version-1 key {id} ({}) made, for phone hashes and claim codes",
-                    fingerprint(&key)
-                );
-            }
         }
         Command::Member(MemberCommand::Key(KeyCommand::Show)) => {
             let mut db = open(&cli.db)?;
@@ -275,7 +267,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             use std::io::Write;
             use std::os::unix::fs::OpenOptionsExt;
             let mut db = open(&cli.db)?;
-            let (code_keys, keys) = (db.code_keys()?, db.member_keys()?);
+            let code_keys = db.code_keys()?;
             if code_keys.is_empty() {
                 bail!("no member-code key yet; run `till-hq member key rotate`");
             }
@@ -289,13 +281,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             for key in code_keys.iter().rev() {
                 writeln!(out, "code {} {}", key.kid(), key.public().to_hex())?;
             }
-            for (_, key) in keys.iter().rev() {
-                writeln!(out, "v1 {key}")?;
-            }
+            // The pepper a till needs to look members up by phone (hence mode 0600).
+            writeln!(out, "pepper {}", db.phone_pepper()?.to_hex())?;
             println!(
-                "member-code key {} and {} more key(s) written to {}",
+                "member-code key {} and {} more key(s), and the phone pepper, written to {}",
                 code_keys[0].kid(),
-                code_keys.len() - 1 + keys.len(),
+                code_keys.len() - 1,
                 file.display()
             );
         }

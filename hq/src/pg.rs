@@ -321,6 +321,20 @@ impl HqStore for PgStore {
             .map(|r| r.get(0)))
     }
 
+    fn setting_or_insert(&mut self, key: &str, value: &str) -> Result<String> {
+        let client = self.live()?;
+        client
+            .execute(
+                "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+                &[&key, &value],
+            )
+            .map_err(db)?;
+        Ok(client
+            .query_one("SELECT value FROM settings WHERE key = $1", &[&key])
+            .map_err(db)?
+            .get(0))
+    }
+
     fn set_setting(&mut self, key: &str, value: &str) -> Result<()> {
         self.live()?
             .execute(

@@ -191,7 +191,7 @@ async fn register(
             format!("bad registration request: {e}"),
         )
     })?;
-    let (store, terminal, token, public_url, claim_key) = with_db(&db, move |db| {
+    let (store, terminal, token, public_url, claim_key, pepper) = with_db(&db, move |db| {
         let device = crate::db::Device {
             device: request.device.as_deref(),
             store: request.store.as_deref(),
@@ -200,7 +200,15 @@ async fn register(
         let (store, terminal, token) = db.register(&request.code, &device)?;
         // A retry of a lost answer gets the same key: it is the terminal's newest.
         let claim_key = db.claim_key(&store, &terminal)?;
-        Ok((store, terminal, token, db.setting(PUBLIC_URL)?, claim_key))
+        let pepper = db.phone_pepper()?;
+        Ok((
+            store,
+            terminal,
+            token,
+            db.setting(PUBLIC_URL)?,
+            claim_key,
+            pepper,
+        ))
     })
     .await?;
     tracing::info!(store, terminal, "terminal registered");
@@ -210,6 +218,7 @@ async fn register(
         token,
         public_url,
         claim_key: claim_key.to_hex(),
+        phone_pepper: pepper.to_hex(),
     }))
 }
 
@@ -249,13 +258,14 @@ async fn member_keys(
     headers: HeaderMap,
 ) -> Result<axum::Json<MemberKeysResponse>, ApiError> {
     let (store, terminal) = authenticated(&db, &headers).await?;
-    let (keys, code_keys, claim_key) = {
+    let (keys, code_keys, claim_key, pepper) = {
         let (store, terminal) = (store.clone(), terminal.clone());
         with_db(&db, move |db| {
             Ok((
                 db.member_keys()?,
                 db.code_keys()?,
                 db.claim_key(&store, &terminal)?,
+                db.phone_pepper()?,
             ))
         })
         .await?
@@ -285,6 +295,7 @@ async fn member_keys(
             .collect(),
         // This terminal's own: it signs claims for its own sales only.
         claim_key: claim_key.to_hex(),
+        phone_pepper: pepper.to_hex(),
     }))
 }
 

@@ -686,6 +686,7 @@ fn enrollment(id: &str, phone_hash_byte: u8) -> till_sync::api::Enrollment {
     till_sync::api::Enrollment {
         provisional_id: id.into(),
         phone_hash: hex::encode([phone_hash_byte; 32]),
+        legacy_phone_hashes: Vec::new(),
         phone_masked: "138****5678".into(),
         consent_version: "2026-01".into(),
         consent_at_ms: 1_795_000_000_000,
@@ -982,17 +983,15 @@ fn claims_attribute_anonymous_sales_once_even_before_they_arrive(app: App) {
         .find(|m| m.member_id == "M00000001")
         .unwrap();
     let phone = Phone::parse("13812345678").unwrap();
-    assert_eq!(member.phone_hash, Some(phone.hash(&key)));
+    let pepper = app.db().phone_pepper().unwrap();
+    assert_eq!(member.phone_hash, Some(phone.hash(&pepper)));
     assert_eq!(member.points, 10);
     assert_eq!(app.sales_count(), 4);
 }
 
 fn joining_on_hq_makes_a_member_every_till_finds(app: App) {
-    use till_sync::member::{MemberKey, Phone};
+    use till_sync::member::Phone;
     let url = format!("{}/join/S001", app.server.url());
-    // Without a member key phones cannot be hashed: nobody joins yet.
-    assert_eq!(page_post(&url, "phone=13812345678&consent=yes").0, 503);
-    let (_, key_hex) = app.db().rotate_member_key().unwrap();
     let (status, page) = page_get(&url);
     assert_eq!(status, 200);
     assert!(
@@ -1019,15 +1018,113 @@ fn joining_on_hq_makes_a_member_every_till_finds(app: App) {
     // whether a number is a member's.
     let (status, again) = page_post(&url, "phone=%2B86+138+1234+5678&consent=yes");
     assert_eq!((status, again), (200, first));
-    let delta = app.client(0).members(0).unwrap();
+    let client = app.client(0);
+    let delta = client.members(0).unwrap();
     assert_eq!(
         delta.members.len(),
         1,
         "one member, however often they join"
     );
-    let key = MemberKey::parse_hex(&key_hex).unwrap();
+    // Hashed under the chain's pepper, which every till gets with its keys.
+    let pepper = client.member_keys().unwrap().phone_pepper;
+    let pepper = till_sync::member::PhonePepper::parse_hex(&pepper).unwrap();
     let phone = Phone::parse("13812345678").unwrap();
-    assert_eq!(delta.members[0].phone_hash, Some(phone.hash(&key)));
+    assert_eq!(delta.members[0].phone_hash, Some(phone.hash(&pepper)));
+    assert_eq!(
+        pepper,
+        app.db().phone_pepper().unwrap(),
+        "made once, never again"
+    );
+}
+
+/// A chain that ran version 1 (phones hashed with its member key, which it rotated) moves to
+/// version 2 with no member split and no points lost: the same phone, typed again on HQ's
+/// pages or enrolled at a till, finds its member and moves them to the version-2 hash.
+fn a_version_1_chain_keeps_its_members_and_points_through_the_upgrade(app: App) {
+    use till_sync::member::{MemberKey, Phone};
+    let mut db = app.db();
+    // What version 1 wrote: a member joined under key 1, then the key rotated twice.
+    let (_, first) = db.rotate_member_key().unwrap();
+    let first = MemberKey::parse_hex(&first).unwrap();
+    let phone = Phone::parse("13812345678").unwrap();
+    let other = Phone::parse("13900001111").unwrap();
+    let now = 1_795_000_000_000;
+    let joined = |db: &mut dyn HqStore, hash: &str| {
+        db.join(&till_hq::db::NewMember {
+            phone_hash: hash,
+            legacy_hashes: &[],
+            phone_masked: "138****5678",
+            consent_version: "2026-01",
+            consent_at_ms: now,
+            store: "S001",
+            enrolled_at_ms: now,
+        })
+        .unwrap()
+    };
+    let (m1, _) = joined(&mut *db, &phone.legacy_hash(&first));
+    let (m2, _) = joined(&mut *db, &other.legacy_hash(&first));
+    db.rotate_member_key().unwrap();
+    db.rotate_member_key().unwrap();
+    // Member 1 earns points on a claimed sale (the ledger is keyed by sale).
+    let client = app.client(0);
+    client.upload(&journal("S001", "T01", 1)).unwrap();
+    let t01 = client.member_keys().unwrap();
+    let token = till_sync::member::claim_token(
+        &till_sync::member::ClaimKey::parse_hex(&t01.claim_key).unwrap(),
+        "S001",
+        "T01",
+        1,
+    );
+    let (status, page) = page_post(
+        &format!("{}/c/{token}", app.server.url()),
+        "phone=138-1234-5678&consent=yes",
+    );
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(
+        db.points_ledger(&m1).unwrap().len(),
+        1,
+        "the claim found member 1"
+    );
+    // The join page, typed again: the same member, now under the version-2 hash.
+    let pepper = till_sync::member::PhonePepper::parse_hex(&t01.phone_pepper).unwrap();
+    let (status, _) = page_post(
+        &format!("{}/join/S001", app.server.url()),
+        "phone=%2B8613812345678&consent=yes",
+    );
+    assert_eq!(status, 200);
+    let members = client.members(0).unwrap().members;
+    let hash_of = |id: &str| {
+        members
+            .iter()
+            .find(|m| m.member_id == id)
+            .unwrap()
+            .phone_hash
+            .clone()
+    };
+    assert_eq!(members.len(), 2, "no member was split");
+    assert_eq!(hash_of(&m1), Some(phone.hash(&pepper)));
+    // The other phone, enrolled at a till that holds the first key only: it names its
+    // version-1 hash, and HQ files it as member 2.
+    let mut enrolled = enrollment("P-S001-T01-x", 9);
+    enrolled.phone_hash = other.hash(&pepper);
+    enrolled.legacy_phone_hashes = vec![other.legacy_hash(&first)];
+    let filed = client.enroll(&[enrolled]).unwrap();
+    let filed = &filed.results[0];
+    assert_eq!(
+        (filed.member_id.as_str(), filed.merged),
+        (m2.as_str(), true)
+    );
+    let members = client.members(0).unwrap().members;
+    assert_eq!(members.len(), 2);
+    assert_eq!(
+        members
+            .iter()
+            .find(|m| m.member_id == m2)
+            .unwrap()
+            .phone_hash,
+        Some(other.hash(&pepper))
+    );
+    assert_eq!(db.points_ledger(&m1).unwrap().len(), 1, "no points lost");
 }
 
 /// Every test above, on each backend.
@@ -1052,6 +1149,7 @@ conformance!(
     gaps_and_chain_breaks_are_recorded_and_the_sales_kept,
     a_second_sale_claiming_a_sequence_is_rejected,
     member_keys_rotate_and_reach_terminals_with_the_previous_key,
+    a_version_1_chain_keeps_its_members_and_points_through_the_upgrade,
     points_are_earned_once_per_sale_whatever_the_retries,
     points_follow_the_published_rule_and_a_mismatch_is_refused,
     catalog_versions_reach_terminals_as_deltas_a_page_at_a_time,
@@ -1366,11 +1464,9 @@ fn the_admin_cli_sets_up_stores_and_terminals_and_reports_sales() {
     let (ok, out) = hq(&["member", "code", "10086"]);
     assert!(!ok && out.contains("no member-code key yet"), "{out}");
     let (ok, out) = hq(&["member", "key", "rotate"]);
-    let lines: Vec<&str> = out.lines().collect();
-    assert!(ok && lines.len() == 2, "{out}");
-    assert!(lines[0].starts_with("member-code key 1 ("), "{out}");
-    assert!(lines[0].ends_with(") is now current"), "{out}");
-    assert!(lines[1].starts_with("version-1 key 1 ("), "{out}");
+    assert!(ok && out.lines().count() == 1, "{out}");
+    assert!(out.starts_with("member-code key 1 ("), "{out}");
+    assert!(out.ends_with(") is now current\n"), "{out}");
     let first = out[out.find('(').unwrap() + 1..out.find(')').unwrap()].to_string();
     assert_eq!(first.len(), 64, "the public key, in hex: {out}");
     // The second rotation makes a new member-code key only: phone hashes never split.
@@ -1382,11 +1478,9 @@ fn the_admin_cli_sets_up_stores_and_terminals_and_reports_sales() {
     let second = out[out.find('(').unwrap() + 1..out.find(')').unwrap()].to_string();
     let (ok, out) = hq(&["member", "key", "show"]);
     assert!(ok, "{out}");
-    assert!(
-        out.starts_with(&format!(
-            "current member-code key 2: {second}\nprevious member-code key 1: {first}\ncurrent version-1 key 1: "
-        )),
-        "{out}"
+    assert_eq!(
+        out,
+        format!("current member-code key 2: {second}\nprevious member-code key 1: {first}\n")
     );
     // A code HQ prints verifies with the public key it shows, and with no other.
     let (ok, out) = hq(&["member", "code", "10086", "--at", "1795348800"]);
@@ -1405,7 +1499,7 @@ fn the_admin_cli_sets_up_stores_and_terminals_and_reports_sales() {
     let file = dir.path().join("member.key");
     let (ok, out) = hq(&["member", "key", "export", file.to_str().unwrap()]);
     assert!(
-        ok && out.starts_with("member-code key 2 and 2 more key(s)"),
+        ok && out.starts_with("member-code key 2 and 1 more key(s), and the phone pepper"),
         "{out}"
     );
     use std::os::unix::fs::PermissionsExt;
@@ -1420,7 +1514,7 @@ fn the_admin_cli_sets_up_stores_and_terminals_and_reports_sales() {
         [format!("code 1 {first}"), format!("code 2 {second}")]
     );
     assert!(
-        lines[2].starts_with("v1 ") && lines[2].len() == 67,
+        lines.len() == 3 && lines[2].starts_with("pepper ") && lines[2].len() == 71,
         "{exported}"
     );
     let secret: String = rusqlite::Connection::open(dir.path().join("hq.db"))

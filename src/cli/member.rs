@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use till::store::{EnrollmentState, MemberListing, MemberRecord};
-use till_sync::member::{CodePublicKey, MemberKey, Phone};
+use till_sync::member::{CodePublicKey, MemberKey, Phone, PhonePepper};
 
 #[derive(Subcommand, Debug)]
 pub enum MemberCommand {
@@ -56,9 +56,10 @@ pub enum MemberCommand {
 #[derive(Subcommand, Debug)]
 pub enum KeyCommand {
     /// Load a key file, as `till-hq member key export` writes it: one key a line, either
-    /// `code <kid> <64 hex>` (one of HQ's public member-code keys) or `v1 <64 hex>` (the
-    /// chain's version-1 key; a bare line of 64 hex is one too). The newest key is current;
-    /// the one before still verifies, so a rotation needs no flag day.
+    /// `code <kid> <64 hex>` (one of HQ's public member-code keys), `pepper <64 hex>` (the
+    /// chain's phone pepper) or `v1 <64 hex>` (a version-1 key, from before version 2; a bare
+    /// line of 64 hex is one too). The newest code key is current; the one before still
+    /// verifies, so a rotation needs no flag day.
     Import { file: PathBuf },
     /// Show the public member-code keys and the version-1 key's fingerprint (never the key).
     Show,
@@ -130,6 +131,11 @@ pub fn exec(data_dir: &Path, command: MemberCommand) -> Result<ExitCode> {
                         store.add_code_key(key)?,
                         format!("member-code key {}", key.kid()),
                     ),
+                    KeyLine::Pepper(pepper) => {
+                        let new = store.phone_pepper()?.as_ref() != Some(pepper);
+                        store.set_phone_pepper(pepper, false)?;
+                        (new, "the chain's phone pepper".to_string())
+                    }
                     KeyLine::V1(key) => (
                         store.add_member_key(key)?,
                         format!("version-1 member key {}", key.fingerprint()),
@@ -145,12 +151,16 @@ pub fn exec(data_dir: &Path, command: MemberCommand) -> Result<ExitCode> {
         MemberCommand::Key(KeyCommand::Show) => {
             let code_keys = store.code_keys()?;
             let keys = store.member_keys()?;
-            if code_keys.is_empty() && keys.is_empty() {
+            let pepper = store.phone_pepper()?;
+            if code_keys.is_empty() && keys.is_empty() && pepper.is_none() {
                 println!("no member key loaded");
             }
             for (i, key) in code_keys.iter().enumerate() {
                 let role = if i == 0 { "current" } else { "previous" };
                 println!("{role} member-code key {}: {}", key.kid(), key.to_hex());
+            }
+            if pepper.is_some() {
+                println!("phone pepper: held (phone numbers can be looked up)");
             }
             for (i, key) in keys.iter().enumerate() {
                 let role = if i == 0 { "current" } else { "previous" };
@@ -222,6 +232,7 @@ fn listing_line(listing: &MemberListing) -> String {
 /// One line of a member key file.
 enum KeyLine {
     Code(CodePublicKey),
+    Pepper(PhonePepper),
     V1(MemberKey),
 }
 
@@ -241,11 +252,14 @@ fn parse_key_file(text: &str) -> Result<Vec<KeyLine>> {
                         .with_context(|| format!("line {}", n + 1))?,
                 )
             }
+            ["pepper", hex] => KeyLine::Pepper(
+                PhonePepper::parse_hex(hex).with_context(|| format!("line {}", n + 1))?,
+            ),
             ["v1", hex] | [hex] => {
                 KeyLine::V1(MemberKey::parse_hex(hex).with_context(|| format!("line {}", n + 1))?)
             }
             _ => bail!(
-                "line {}: expected `code <kid> <64 hex>` or `v1 <64 hex>`",
+                "line {}: expected `code <kid> <64 hex>`, `pepper <64 hex>` or `v1 <64 hex>`",
                 n + 1
             ),
         };

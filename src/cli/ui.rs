@@ -42,6 +42,7 @@ pub fn exec(data_dir: &Path, window: WindowArgs) -> Result<ExitCode> {
     if !has_display() {
         bail!("no display: set DISPLAY (X11) or WAYLAND_DISPLAY, or use `till run` in a terminal");
     }
+    wait_for_display()?;
     let app = App::new(
         data_dir,
         AppOptions {
@@ -56,6 +57,14 @@ pub fn exec(data_dir: &Path, window: WindowArgs) -> Result<ExitCode> {
     close_with_the_till(&app);
     app.window.run().context("the touchscreen stopped")?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Waits for the X server to take connections, as at boot, or says why not.
+fn wait_for_display() -> Result<()> {
+    let display = std::env::var("DISPLAY").unwrap_or_default();
+    till::ui::kiosk::wait_for_display(std::time::Duration::from_secs(15)).map_err(|error| {
+        anyhow::anyhow!("the display {display} took no connection in 15 s: {error}")
+    })
 }
 
 /// Shows the till's window as placed, and has it take the keyboard focus.
@@ -100,11 +109,9 @@ pub fn demo(data_dir: PathBuf, window: &WindowArgs) -> Result<ExitCode> {
         scanner.path.display()
     );
     println!("  try: {}", till::demo::sample_scans().join("  "));
-    println!(
-        "  members: phone 13812345678 (王小明), or a member QR code from: till --data-dir {} member code 10086",
-        data_dir.display()
-    );
+    println!("  members: phone 13812345678 or card 8800010086 (王小明)");
 
+    wait_for_display()?;
     let app = App::new(
         &data_dir,
         AppOptions {

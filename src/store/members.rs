@@ -8,10 +8,12 @@ use super::{Result, Store, StoreError};
 use till_sync::api::{Enrollment, MemberEntry};
 
 use till_sync::loyalty::LoyaltyRule;
-use till_sync::member::{ClaimKey, CodePublicKey, MemberKey, Phone};
+use till_sync::member::{ClaimKey, CodePublicKey, MemberKey, Phone, PhonePepper};
 
 /// The setting holding this terminal's claim key, in hex.
 const CLAIM_KEY: &str = "claim_key";
+/// The setting holding the chain's phone pepper, in hex.
+const PHONE_PEPPER: &str = "phone_pepper";
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Member {
@@ -174,13 +176,63 @@ impl Store {
             .collect()
     }
 
+    /// Keeps the chain's phone pepper, as HQ gives it at registration or a sync. The pepper
+    /// never rotates: a different one from the same HQ is refused
+    /// ([`StoreError::PepperChanged`]), since every phone hash on the till depends on it.
+    /// Registering with an HQ (`replace`) takes that HQ's, whatever the till held (a demo's).
+    pub fn set_phone_pepper(&self, pepper: &PhonePepper, replace: bool) -> Result<()> {
+        match self.phone_pepper()? {
+            Some(held) if held == *pepper => Ok(()),
+            Some(_) if !replace => Err(StoreError::PepperChanged),
+            _ => self.set_setting(PHONE_PEPPER, &pepper.to_hex()),
+        }
+    }
+
+    /// The chain's phone pepper, once the till has it.
+    pub fn phone_pepper(&self) -> Result<Option<PhonePepper>> {
+        self.setting(PHONE_PEPPER)?
+            .filter(|hex| !hex.is_empty())
+            .map(|hex| {
+                PhonePepper::parse_hex(&hex)
+                    .map_err(|_| StoreError::Corrupt("the stored phone pepper is malformed".into()))
+            })
+            .transpose()
+    }
+
+    /// Every version-1 member key the till holds, newest first: they find members enrolled
+    /// before version 2, and tell HQ who they are.
+    fn all_member_keys(&self) -> Result<Vec<MemberKey>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT key_hex FROM member_keys ORDER BY id DESC")?;
+        let keys = stmt
+            .query_map([], |r| r.get::<_, String>(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        keys.iter()
+            .map(|hex| {
+                MemberKey::parse_hex(hex)
+                    .map_err(|_| StoreError::Corrupt("a stored member key is malformed".into()))
+            })
+            .collect()
+    }
+
+    /// A phone's hash under the chain's pepper ([`StoreError::NoMemberKey`] before the till
+    /// has it), and its version-1 hashes under the keys the till holds.
+    fn phone_hashes(&self, phone: &Phone) -> Result<(String, Vec<String>)> {
+        let pepper = self.phone_pepper()?.ok_or(StoreError::NoMemberKey)?;
+        let legacy = self
+            .all_member_keys()?
+            .iter()
+            .map(|key| phone.legacy_hash(key))
+            .collect();
+        Ok((phone.hash(&pepper), legacy))
+    }
+
     /// Adds or updates a member, as a member delta from HQ would.
     pub fn upsert_member(&self, record: &MemberRecord) -> Result<()> {
-        let key = self.member_keys()?.into_iter().next();
-        let (hash, masked) = match (&record.phone, &key) {
-            (Some(phone), Some(key)) => (Some(phone.hash(key)), Some(phone.masked())),
-            (Some(_), None) => return Err(StoreError::NoMemberKey),
-            (None, _) => (None, None),
+        let (hash, masked) = match &record.phone {
+            Some(phone) => (Some(self.phone_hashes(phone)?.0), Some(phone.masked())),
+            None => (None, None),
         };
         self.conn.execute(
             "INSERT INTO members (member_id, display_name, tier, points, phone_hash, phone_masked,
@@ -231,16 +283,18 @@ impl Store {
             .optional()?)
     }
 
-    /// Looks a member up by phone: the number is hashed with the current key (and the previous
-    /// one, during a rotation) and never stored or compared in the clear.
+    /// Looks a member up by phone: the number is hashed under the chain's pepper (and, for a
+    /// member enrolled before version 2 whom HQ has not moved yet, under the version-1 keys
+    /// the till holds) and never stored or compared in the clear.
     pub fn member_by_phone(&self, phone: &Phone) -> Result<Option<Member>> {
-        for key in self.member_keys()? {
+        let (hash, legacy) = self.phone_hashes(phone)?;
+        for hash in std::iter::once(hash).chain(legacy) {
             let found = self
                 .conn
                 .prepare_cached(&format!(
                     "SELECT {MEMBER_COLUMNS} FROM members WHERE phone_hash = ?1"
                 ))?
-                .query_row([phone.hash(&key)], member_row)
+                .query_row([hash], member_row)
                 .optional()?;
             if found.is_some() {
                 return Ok(found);
@@ -257,14 +311,9 @@ impl Store {
         consent_version: &str,
         now_ms: i64,
     ) -> Result<Member> {
-        let key = self
-            .member_keys()?
-            .into_iter()
-            .next()
-            .ok_or(StoreError::NoMemberKey)?;
+        let (hash, legacy) = self.phone_hashes(phone)?;
         let (store, terminal) = self.identity();
         let member_id = format!("P-{store}-{terminal}-{}", uuid::Uuid::now_v7().simple());
-        let hash = phone.hash(&key);
         // The member and its enrollment, which waits for HQ whatever later pulls do to the
         // member row, are written together.
         let tx = self.conn.unchecked_transaction()?;
@@ -280,9 +329,16 @@ impl Store {
         }
         tx.execute(
             "INSERT INTO enrollments (provisional_id, phone_hash, phone_masked, consent_version,
-                                      consent_at_ms, enrolled_at_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
-            params![member_id, hash, phone.masked(), consent_version, now_ms],
+                                      consent_at_ms, enrolled_at_ms, legacy_hashes)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)",
+            params![
+                member_id,
+                hash,
+                phone.masked(),
+                consent_version,
+                now_ms,
+                legacy.join(" ")
+            ],
         )?;
         tx.commit()?;
         self.member(&member_id)?
@@ -309,7 +365,7 @@ impl Store {
     pub fn pending_enrollments(&self) -> Result<Vec<Enrollment>> {
         let mut stmt = self.conn.prepare(
             "SELECT provisional_id, phone_hash, phone_masked, consent_version, consent_at_ms,
-                    enrolled_at_ms
+                    enrolled_at_ms, legacy_hashes
              FROM enrollments
              WHERE filed_as IS NULL
              ORDER BY enrolled_at_ms, provisional_id",
@@ -323,6 +379,11 @@ impl Store {
                     consent_version: r.get(3)?,
                     consent_at_ms: r.get(4)?,
                     enrolled_at_ms: r.get(5)?,
+                    legacy_phone_hashes: r
+                        .get::<_, String>(6)?
+                        .split_whitespace()
+                        .map(str::to_string)
+                        .collect(),
                 })
             })?
             .collect::<rusqlite::Result<_>>()?;
@@ -583,7 +644,7 @@ mod tests {
     fn a_member_pull_never_takes_an_unfiled_enrollment_away() {
         let (_dir, mut store) = crate::store::sales::tests::store();
         store
-            .add_member_key(&MemberKey::from_bytes([3; 32]))
+            .set_phone_pepper(&PhonePepper::from_bytes([3; 32]), true)
             .unwrap();
         let phone = Phone::parse("13812345678").unwrap();
         let member = store.enroll_member(&phone, "2026-11", 1_000).unwrap();

@@ -66,6 +66,12 @@ pub enum StoreError {
         "HQ's member-code key {0} differs from the one this till holds: HQ's database may have been replaced"
     )]
     CodeKeyChanged(u64),
+    /// HQ sent a phone pepper other than the one this till holds: every phone hash here would
+    /// stop matching.
+    #[error(
+        "HQ's phone pepper differs from the one this till holds: HQ's database may have been replaced; re-register this till"
+    )]
+    PepperChanged,
     #[error("a member with this phone number already exists")]
     MemberExists,
     /// A member code on the sale was used by another sale within its window.

@@ -244,6 +244,11 @@ const MIGRATIONS: &[&str] = &[
         added_at_ms INTEGER NOT NULL
     );
     "#,
+    // 11: an enrollment keeps the phone's version-1 hashes (space-separated) beside its
+    // version-2 hash, so HQ can find a member enrolled before version 2.
+    r#"
+    ALTER TABLE enrollments ADD COLUMN legacy_hashes TEXT NOT NULL DEFAULT '';
+    "#,
 ];
 
 /// The schema version this build writes.
@@ -276,7 +281,7 @@ mod tests {
     use till_sync::{GENESIS_HASH, chain_hash};
 
     use crate::store::{EnrollmentState, Store};
-    use till_sync::member::{MemberKey, Phone};
+    use till_sync::member::Phone;
 
     /// A till last opened by a build of schema 8 (sales of record version 1, provisional
     /// members, one of them orphaned by an old member pull) opens under this build: its
@@ -285,7 +290,7 @@ mod tests {
     fn a_schema_8_till_migrates_with_its_journal_and_enrollments() {
         let (dir, mut store) = crate::store::sales::tests::store();
         store
-            .add_member_key(&MemberKey::from_bytes([3; 32]))
+            .set_phone_pepper(&till_sync::member::PhonePepper::from_bytes([3; 32]), true)
             .unwrap();
         let phone = Phone::parse("13812345678").unwrap();
         let enrolled = store.enroll_member(&phone, "2026-11", 1_000).unwrap();

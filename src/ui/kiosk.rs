@@ -41,6 +41,34 @@ pub fn place(app: &App, placement: Placement) {
     }
 }
 
+/// Before the window opens: waits up to `patience` for the X server named by `DISPLAY` to
+/// take a connection, as a till started at boot may come up before its display does. Does
+/// nothing off X11 (no `DISPLAY`, or Wayland). Errors with the X library's last reason when
+/// the server never answers.
+pub fn wait_for_display(patience: Duration) -> Result<(), String> {
+    if std::env::var_os("DISPLAY").is_none_or(|d| d.is_empty())
+        || std::env::var_os("WAYLAND_DISPLAY").is_some_and(|d| !d.is_empty())
+    {
+        return Ok(());
+    }
+    let started = std::time::Instant::now();
+    let mut said = false;
+    loop {
+        let error = match x11rb::connect(None) {
+            Ok(_) => return Ok(()),
+            Err(error) => error.to_string(),
+        };
+        if started.elapsed() >= patience {
+            return Err(error);
+        }
+        if !said {
+            eprintln!("till: waiting for the display to take connections ({error})");
+            said = true;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 /// After the window is shown: takes the keyboard focus (and, for full screen, the whole
 /// screen) as soon as the window is mapped, trying for a few seconds on a thread of its own
 /// (X round trips stay off the UI thread). Does nothing off X11.

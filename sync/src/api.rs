@@ -69,6 +69,9 @@ pub struct RegisterResponse {
     /// This terminal's claim key, 64 lower-case hex characters: it signs the claim codes on
     /// the terminal's anonymous receipts, and no other terminal's.
     pub claim_key: String,
+    /// The chain's phone pepper (64 lower-case hex characters), so the till finds members by
+    /// phone from its first sale.
+    pub phone_pepper: String,
 }
 
 /// One sale as uploaded: its record and its link in the terminal's hash chain.
@@ -165,6 +168,8 @@ pub struct MemberKeysResponse {
     /// The asking terminal's claim key (64 lower-case hex characters), made now if it had
     /// none (a terminal registered before claim keys existed).
     pub claim_key: String,
+    /// The chain's phone pepper (64 lower-case hex characters), which salts every phone hash.
+    pub phone_pepper: String,
 }
 
 /// A member enrolled at a till, offline if need be: never the phone number, only its keyed hash
@@ -175,8 +180,14 @@ pub struct MemberKeysResponse {
 pub struct Enrollment {
     /// `P-<store>-<terminal>-<uuid>`, made by the till; HQ maps it to the final ID.
     pub provisional_id: String,
-    /// HMAC-SHA256 of the E.164 number under the member key, 64 lower-case hex characters.
+    /// The number's hash under the chain's pepper ([`crate::member::Phone::hash`]: Argon2id),
+    /// 64 lower-case hex characters.
     pub phone_hash: String,
+    /// The number's version-1 hashes (HMAC-SHA256 under each version-1 member key the till
+    /// holds), so that HQ finds a member enrolled before version 2 and moves them to
+    /// `phone_hash` instead of making a second member. Empty on a till that never held one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub legacy_phone_hashes: Vec<String>,
     /// The number with all but its last 4 digits masked.
     pub phone_masked: String,
     pub consent_version: String,

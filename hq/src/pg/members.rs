@@ -69,6 +69,7 @@ impl PgStore {
                 &mut tx,
                 &NewMember {
                     phone_hash: &e.phone_hash,
+                    legacy_hashes: &e.legacy_phone_hashes,
                     phone_masked: &e.phone_masked,
                     consent_version: &e.consent_version,
                     consent_at_ms: e.consent_at_ms,
@@ -224,6 +225,7 @@ impl PgStore {
             &mut tx,
             &NewMember {
                 phone_hash: &claim.phone_hash,
+                legacy_hashes: &claim.legacy_hashes,
                 phone_masked: &claim.phone_masked,
                 consent_version: &claim.consent_version,
                 consent_at_ms: claim.at_ms,
@@ -298,6 +300,25 @@ fn member_for_phone(
         .map(|r| r.get(0));
     if let Some(id) = existing {
         return Ok((id, true));
+    }
+    // A member enrolled before version 2 is stored under a version-1 hash: the phone is theirs,
+    // and moves to its version-2 hash now, which the next member pull takes to every till.
+    for legacy in new.legacy_hashes {
+        let found: Option<String> = tx
+            .query_opt(
+                "SELECT member_id FROM members WHERE phone_hash = $1",
+                &[legacy],
+            )
+            .map_err(db)?
+            .map(|r| r.get(0));
+        if let Some(id) = found {
+            tx.execute(
+                "UPDATE members SET phone_hash = $2, version = $3 WHERE member_id = $1",
+                &[&id, &new.phone_hash, &version],
+            )
+            .map_err(db)?;
+            return Ok((id, true));
+        }
     }
     let id = member_id(next_counter(tx, "member_id")?.unsigned_abs());
     tx.execute(

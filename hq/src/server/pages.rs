@@ -4,19 +4,15 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use till_sync::member::{self as member_code, ClaimKey, Phone, claim_subject, verify_claim};
+use till_sync::member::{ClaimKey, Phone, claim_subject, verify_claim};
 
 use crate::claims::{self, Claim, ClaimOutcome};
 
 use super::{ApiError, Db, with_db};
 
 /// The sale a claim token names, if its signature verifies with one of that terminal's claim
-/// keys (or, for a receipt printed under version 1, one of the chain's member keys), and the
-/// chain's current member key, which phones are hashed with.
-async fn claimed_sale(
-    db: &Db,
-    token: &str,
-) -> Result<Option<((String, String, u64), member_code::MemberKey)>, ApiError> {
+/// keys (or, for a receipt printed under version 1, one of the chain's member keys).
+async fn claimed_sale(db: &Db, token: &str) -> Result<Option<(String, String, u64)>, ApiError> {
     let shape = token.len() <= 100
         && token
             .bytes()
@@ -24,15 +20,32 @@ async fn claimed_sale(
     let Some((store, terminal, _)) = claim_subject(token).filter(|_| shape) else {
         return Ok(None);
     };
-    let (keys, current) = with_db(db, move |db| {
+    let keys = with_db(db, move |db| {
         let mut keys = db.claim_keys(&store, &terminal)?;
-        let v1 = db.all_member_keys()?;
-        let current = v1.first().cloned();
-        keys.extend(v1.into_iter().map(ClaimKey::from));
-        Ok((keys, current))
+        keys.extend(db.all_member_keys()?.into_iter().map(ClaimKey::from));
+        Ok(keys)
     })
     .await?;
-    Ok(verify_claim(&keys, token).zip(current))
+    Ok(verify_claim(&keys, token))
+}
+
+/// A phone's hash under the chain's pepper, and its version-1 hashes under every key HQ ever
+/// held, which find a member enrolled before version 2. Argon2id is slow by design, so it
+/// runs on the blocking pool, not on the request's thread, and not under the database.
+async fn phone_hashes(db: &Db, phone: &Phone) -> Result<(String, Vec<String>), ApiError> {
+    let (pepper, v1) = with_db(db, |db| Ok((db.phone_pepper()?, db.all_member_keys()?))).await?;
+    let phone = phone.clone();
+    tokio::task::spawn_blocking(move || {
+        let legacy = v1.iter().map(|key| phone.legacy_hash(key)).collect();
+        (phone.hash(&pepper), legacy)
+    })
+    .await
+    .map_err(|e| {
+        ApiError(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("phone hash: {e}"),
+        )
+    })
 }
 
 fn html(status: StatusCode, body: String) -> Response {
@@ -44,7 +57,7 @@ pub(super) async fn claim_form(
     State(db): State<Db>,
     axum::extract::Path(token): axum::extract::Path<String>,
 ) -> Result<Response, ApiError> {
-    let Some(((store, terminal, seq), _)) = claimed_sale(&db, &token).await? else {
+    let Some((store, terminal, seq)) = claimed_sale(&db, &token).await? else {
         return Ok(html(StatusCode::NOT_FOUND, claims::invalid_page()));
     };
     if with_db(&db, move |db| db.claimed(&store, &terminal, seq)).await? {
@@ -66,18 +79,20 @@ pub(super) async fn claim_submit(
     axum::extract::Path(token): axum::extract::Path<String>,
     form: Result<axum::Form<ClaimForm>, axum::extract::rejection::FormRejection>,
 ) -> Result<Response, ApiError> {
-    let Some(((store, terminal, seq), key)) = claimed_sale(&db, &token).await? else {
+    let Some((store, terminal, seq)) = claimed_sale(&db, &token).await? else {
         return Ok(html(StatusCode::NOT_FOUND, claims::invalid_page()));
     };
     let phone = match phone_and_consent(form, |e| claims::form_page(&token, e)) {
         Ok(phone) => phone,
         Err(page) => return Ok(*page),
     };
+    let (phone_hash, legacy_hashes) = phone_hashes(&db, &phone).await?;
     let claim = Claim {
         store,
         terminal,
         seq,
-        phone_hash: phone.hash(&key),
+        phone_hash,
+        legacy_hashes,
         phone_masked: phone.masked(),
         consent_version: claims::CONSENT_VERSION.to_string(),
         at_ms: jiff::Timestamp::now().as_millisecond(),
@@ -121,14 +136,6 @@ fn phone_and_consent(
     Ok(phone)
 }
 
-/// The current member key, which phone hashes are made with.
-async fn current_key(db: &Db) -> Result<Option<member_code::MemberKey>, ApiError> {
-    Ok(with_db(db, |db| db.member_keys())
-        .await?
-        .first()
-        .and_then(|(_, hex)| member_code::MemberKey::parse_hex(hex).ok()))
-}
-
 fn store_id_shape(store: &str) -> bool {
     (1..=16).contains(&store.len()) && store.bytes().all(|b| b.is_ascii_alphanumeric())
 }
@@ -151,22 +158,17 @@ pub(super) async fn join_submit(
     if !store_id_shape(&store) {
         return Ok(html(StatusCode::NOT_FOUND, claims::invalid_page()));
     }
-    let Some(key) = current_key(&db).await? else {
-        return Ok(html(
-            StatusCode::SERVICE_UNAVAILABLE,
-            claims::unavailable_page(),
-        ));
-    };
     let phone = match phone_and_consent(form, |e| claims::join_page(&store, e)) {
         Ok(phone) => phone,
         Err(page) => return Ok(*page),
     };
     let masked = phone.masked();
-    let hash = phone.hash(&key);
+    let (hash, legacy) = phone_hashes(&db, &phone).await?;
     let now = jiff::Timestamp::now().as_millisecond();
     let (member_id, already) = with_db(&db, move |db| {
         db.join(&crate::db::NewMember {
             phone_hash: &hash,
+            legacy_hashes: &legacy,
             phone_masked: &masked,
             consent_version: claims::CONSENT_VERSION,
             consent_at_ms: now,

@@ -145,6 +145,33 @@ pub fn verify_dynamic(
     Ok(step + STEPS_BACK)
 }
 
+/// The chain's phone pepper: 32 random bytes made once per chain and never rotated (so
+/// rotating code keys never splits a member), exchanged as 64 lower-case hex characters. It
+/// salts every phone hash ([`Phone::hash`]).
+#[derive(Clone, PartialEq, Eq)]
+pub struct PhonePepper([u8; 32]);
+
+impl fmt::Debug for PhonePepper {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PhonePepper(…)")
+    }
+}
+
+impl PhonePepper {
+    /// Parses 64 hex characters; anything else is [`MemberError::KeyShape`].
+    pub fn parse_hex(text: &str) -> Result<PhonePepper, MemberError> {
+        code::parse_32_hex(text).map(PhonePepper)
+    }
+
+    pub fn from_bytes(bytes: [u8; 32]) -> PhonePepper {
+        PhonePepper(bytes)
+    }
+
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+}
+
 /// A mainland mobile number in E.164 form (`+8613812345678`), parsed from what a cashier
 /// keys: spaces, dashes and a `+86` or `0086` prefix are allowed.
 #[derive(Clone, PartialEq, Eq)]
@@ -193,8 +220,26 @@ impl Phone {
         self.national()[7..].to_string()
     }
 
-    /// The keyed hash terminals store instead of the number: hex HMAC-SHA256(key, E.164).
-    pub fn hash(&self, key: &MemberKey) -> String {
+    /// The hash terminals and HQ keep instead of the number (version 2):
+    /// `hex(Argon2id(password = E.164, salt = the chain's pepper, m = 19456 KiB, t = 2, p = 1,
+    /// 32-byte output))`. Memory-hard, so enumerating every mobile number from a stolen
+    /// till's hashes and pepper takes years, not minutes; it costs tens of milliseconds.
+    pub fn hash(&self, pepper: &PhonePepper) -> String {
+        let params = argon2::Params::new(19_456, 2, 1, Some(32))
+            .unwrap_or_else(|_| unreachable!("PRODUCT.md's parameters are valid"));
+        let argon =
+            argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
+        let mut out = [0u8; 32];
+        argon
+            .hash_password_into(self.0.as_bytes(), &pepper.0, &mut out)
+            .unwrap_or_else(|_| unreachable!("a 32-byte salt and output are in range"));
+        hex::encode(out)
+    }
+
+    /// The version-1 hash, hex HMAC-SHA256(member key, E.164): what members enrolled before
+    /// version 2 are stored under, matched with every key HQ ever held until the phone is
+    /// typed again and the member moves to [`Phone::hash`].
+    pub fn legacy_hash(&self, key: &MemberKey) -> String {
         hex::encode(key.mac(self.0.as_bytes()))
     }
 }
@@ -319,12 +364,34 @@ mod tests {
         assert_eq!(phone.masked(), "138****5678");
         assert_eq!(phone.last4(), "5678");
         assert_eq!(
-            phone.hash(&key()),
-            Phone::parse("+86 13812345678").unwrap().hash(&key())
+            phone.legacy_hash(&key()),
+            Phone::parse("+86 13812345678").unwrap().legacy_hash(&key())
         );
         assert_ne!(
-            phone.hash(&key()),
-            phone.hash(&MemberKey::from_bytes([1; 32]))
+            phone.legacy_hash(&key()),
+            phone.legacy_hash(&MemberKey::from_bytes([1; 32]))
         );
     }
+
+    /// The version-2 hash, checked against the Argon2 reference parameters written out here
+    /// and against a value computed independently (Python's argon2-cffi:
+    /// `hash_secret_raw(b"+8613812345678", bytes(range(32)), 2, 19456, 1, 32, Type.ID)`).
+    #[test]
+    fn phone_hashes_are_argon2id_with_the_chains_pepper() {
+        let pepper = PhonePepper::from_bytes(core::array::from_fn(|i| i as u8));
+        let phone = Phone::parse("138 1234 5678").unwrap();
+        let hash = phone.hash(&pepper);
+        assert_eq!(hash.len(), 64);
+        assert_eq!(hash, Phone::parse("+8613812345678").unwrap().hash(&pepper));
+        assert_eq!(hash, ARGON2_CFFI_HASH);
+        assert_ne!(hash, phone.hash(&PhonePepper::from_bytes([7; 32])));
+        assert!(
+            !format!("{pepper:?}").contains("0001"),
+            "peppers never print"
+        );
+        assert_eq!(PhonePepper::parse_hex(&pepper.to_hex()), Ok(pepper));
+    }
+
+    const ARGON2_CFFI_HASH: &str =
+        "32d29ef1e60d32bb1154e350c379f543a7bffbc34510e1c9e7200e82d0f2c8dd";
 }
