@@ -237,23 +237,15 @@ pub fn sync_now(
     Ok(report)
 }
 
-/// Pulls the chain's member keys (HQ's public member-code keys, and the version-1 key) and
-/// keeps any this till lacks, oldest first, so that HQ's current key is the till's current
-/// one too.
+/// Pulls what HQ gives this till to work offline: its public member-code keys (keeping any
+/// this till lacks, oldest first, so that HQ's current key is the till's current one too),
+/// this terminal's claim key and the chain's phone pepper.
 fn pull_member_keys(
     store: &mut Store,
     client: &SyncClient,
     report: &mut SyncReport,
 ) -> Result<(), SyncNowError> {
     let response = client.member_keys()?;
-    for entry in response.keys.iter().rev() {
-        let key = till_sync::member::MemberKey::parse_hex(&entry.key).map_err(|_| {
-            SyncError::BadResponse(format!("member key {} is not 64 hex characters", entry.id))
-        })?;
-        if store.add_member_key(&key)? {
-            report.member_keys_added += 1;
-        }
-    }
     // This terminal's claim key: HQ makes one for a till registered before claim keys, and
     // a new one when the terminal is reissued.
     let claim_key = ClaimKey::parse_hex(&response.claim_key)

@@ -149,6 +149,11 @@ pub trait HqStore: Send {
     /// Makes a new random claim key for `store`/`terminal` current; its older ones still
     /// verify the claim codes they signed.
     fn rotate_claim_key(&mut self, store: &str, terminal: &str) -> Result<ClaimKey>;
+    /// Whether sale `seq` of `store`/`terminal` may still be claimed with a version-1 code
+    /// (signed with the chain's member key, which every till once held): only a sale HQ has,
+    /// made before that terminal got its own claim key. So an old till's key claims no sale
+    /// made since, at any terminal.
+    fn version_1_claimable(&mut self, store: &str, terminal: &str, seq: u64) -> Result<bool>;
     /// Every claim key `store`/`terminal` ever had, newest first.
     fn claim_keys(&mut self, store: &str, terminal: &str) -> Result<Vec<ClaimKey>>;
     /// The claim key `store`/`terminal` signs with now, made if it has none.

@@ -253,6 +253,21 @@ impl HqStore for PgStore {
         hex_keys("claim key", &[key], ClaimKey::parse_hex).map(|mut k| k.remove(0))
     }
 
+    fn version_1_claimable(&mut self, store: &str, terminal: &str, seq: u64) -> Result<bool> {
+        let seq = i64::try_from(seq).unwrap_or(i64::MAX);
+        Ok(self
+            .live()?
+            .query_opt(
+                "SELECT s.created_at_ms < coalesce(
+                     (SELECT min(created_ms) FROM claim_keys WHERE store = $1 AND terminal = $2),
+                     9223372036854775807)
+                 FROM sales s WHERE s.store_id = $1 AND s.terminal_id = $2 AND s.seq = $3",
+                &[&store, &terminal, &seq],
+            )
+            .map_err(db)?
+            .is_some_and(|r| r.get(0)))
+    }
+
     fn claim_keys(&mut self, store: &str, terminal: &str) -> Result<Vec<ClaimKey>> {
         let rows = self
             .live()?

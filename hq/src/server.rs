@@ -16,9 +16,9 @@ use sha2::{Digest, Sha256};
 use till_sync::api::{
     CATALOG_PATH, CodeKey, ENROLL_PATH, EnrollRequest, EnrollResponse, Enrolled, Enrollment,
     ErrorBody, IDEMPOTENCY_KEY, LOYALTY_PATH, MEMBER_KEYS_PATH, MEMBERS_PATH, MemberAlias,
-    MemberDelta, MemberEntry, MemberKey, MemberKeysResponse, REGISTER_PATH, RegisterRequest,
-    RegisterResponse, SaleResult, SaleStatus, UPLOAD_PATH, UPLOAD_VERSION, UploadRequest,
-    UploadResponse, UploadedSale,
+    MemberDelta, MemberEntry, MemberKeysResponse, REGISTER_PATH, RegisterRequest, RegisterResponse,
+    SaleResult, SaleStatus, UPLOAD_PATH, UPLOAD_VERSION, UploadRequest, UploadResponse,
+    UploadedSale,
 };
 use till_sync::catalog::{CatalogDelta, CatalogRow};
 use till_sync::{Attribution, SaleLine, SalePayment, SaleRecord};
@@ -65,7 +65,6 @@ type Db = Arc<Mutex<Box<dyn HqStore>>>;
         till_sync::loyalty::SaleLoyalty,
         till_sync::loyalty::LoyaltyRule,
         CodeKey,
-        MemberKey,
         MemberKeysResponse,
         CatalogDelta,
         CatalogRow,
@@ -242,8 +241,8 @@ async fn loyalty(
     ))
 }
 
-/// The member keys a registered terminal needs offline: HQ's public member-code keys and the
-/// chain's version-1 key, current first, then the previous one.
+/// The keys a registered terminal needs offline, and only its own: HQ's public member-code
+/// keys (current, then previous), its claim key and the chain's phone pepper.
 #[utoipa::path(
     get,
     path = "/api/v1/member-keys",
@@ -258,11 +257,10 @@ async fn member_keys(
     headers: HeaderMap,
 ) -> Result<axum::Json<MemberKeysResponse>, ApiError> {
     let (store, terminal) = authenticated(&db, &headers).await?;
-    let (keys, code_keys, claim_key, pepper) = {
+    let (code_keys, claim_key, pepper) = {
         let (store, terminal) = (store.clone(), terminal.clone());
         with_db(&db, move |db| {
             Ok((
-                db.member_keys()?,
                 db.code_keys()?,
                 db.claim_key(&store, &terminal)?,
                 db.phone_pepper()?,
@@ -273,15 +271,10 @@ async fn member_keys(
     tracing::info!(
         store,
         terminal,
-        keys = keys.len(),
         code_keys = code_keys.len(),
         "member keys sent"
     );
     Ok(axum::Json(MemberKeysResponse {
-        keys: keys
-            .into_iter()
-            .map(|(id, key)| MemberKey { id, key })
-            .collect(),
         // Only the public halves: a terminal verifies codes and can make none.
         code_keys: code_keys
             .iter()

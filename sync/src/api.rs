@@ -136,15 +136,6 @@ pub struct UploadResponse {
     pub results: Vec<SaleResult>,
 }
 
-/// One chain member key, as 64 lower-case hex characters, with HQ's number for it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(deny_unknown_fields)]
-pub struct MemberKey {
-    pub id: u64,
-    pub key: String,
-}
-
 /// One of HQ's member-code public keys (Ed25519, RFC 8032): its ID, as `TM2` codes name it,
 /// and its 32 bytes as 64 lower-case hex characters.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -155,15 +146,14 @@ pub struct CodeKey {
     pub public_key: String,
 }
 
-/// The keys a terminal needs offline: `code_keys`, HQ's public member-code keys (current
-/// first, then the previous one while a rotation settles), which verify `TM2` codes and can
-/// make none; `keys`, the chain's version-1 key, which still hashes phones; and the terminal's
-/// own claim key.
+/// What a terminal needs offline, scoped to it: HQ's public member-code keys (`code_keys`,
+/// current first, then the previous one while a rotation settles), which verify `TM2` codes
+/// and can make none; this terminal's own claim key; and the chain's phone pepper. No
+/// version-1 key: it would let one till forge codes and claims for the whole chain.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct MemberKeysResponse {
-    pub keys: Vec<MemberKey>,
     pub code_keys: Vec<CodeKey>,
     /// The asking terminal's claim key (64 lower-case hex characters), made now if it had
     /// none (a terminal registered before claim keys existed).

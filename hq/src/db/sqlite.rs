@@ -200,6 +200,21 @@ impl HqStore for SqliteStore {
         hex_keys("claim key", &[key], ClaimKey::parse_hex).map(|mut k| k.remove(0))
     }
 
+    fn version_1_claimable(&mut self, store: &str, terminal: &str, seq: u64) -> Result<bool> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT s.created_at_ms < coalesce(
+                     (SELECT min(created_ms) FROM claim_keys WHERE store = ?1 AND terminal = ?2),
+                     9223372036854775807)
+                 FROM sales s WHERE s.store_id = ?1 AND s.terminal_id = ?2 AND s.seq = ?3",
+                params![store, terminal, seq],
+                |r| r.get(0),
+            )
+            .optional()?
+            .unwrap_or(false))
+    }
+
     fn claim_keys(&mut self, store: &str, terminal: &str) -> Result<Vec<ClaimKey>> {
         let mut stmt = self.conn.prepare(
             "SELECT key_hex FROM claim_keys WHERE store = ?1 AND terminal = ?2 ORDER BY id DESC",

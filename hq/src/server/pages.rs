@@ -11,7 +11,8 @@ use crate::claims::{self, Claim, ClaimOutcome};
 use super::{ApiError, Db, with_db};
 
 /// The sale a claim token names, if its signature verifies with one of that terminal's claim
-/// keys (or, for a receipt printed under version 1, one of the chain's member keys).
+/// keys, or, for a receipt printed under version 1, with one of the chain's member keys and
+/// the sale is one version 1 could have printed ([`crate::db::HqStore::version_1_claimable`]).
 async fn claimed_sale(db: &Db, token: &str) -> Result<Option<(String, String, u64)>, ApiError> {
     let shape = token.len() <= 100
         && token
@@ -20,13 +21,23 @@ async fn claimed_sale(db: &Db, token: &str) -> Result<Option<(String, String, u6
     let Some((store, terminal, _)) = claim_subject(token).filter(|_| shape) else {
         return Ok(None);
     };
-    let keys = with_db(db, move |db| {
-        let mut keys = db.claim_keys(&store, &terminal)?;
-        keys.extend(db.all_member_keys()?.into_iter().map(ClaimKey::from));
-        Ok(keys)
+    let token = token.to_string();
+    with_db(db, move |db| {
+        let own = db.claim_keys(&store, &terminal)?;
+        if let Some(sale) = verify_claim(&own, &token) {
+            return Ok(Some(sale));
+        }
+        let v1: Vec<ClaimKey> = db
+            .all_member_keys()?
+            .into_iter()
+            .map(ClaimKey::from)
+            .collect();
+        match verify_claim(&v1, &token) {
+            Some(sale) if db.version_1_claimable(&sale.0, &sale.1, sale.2)? => Ok(Some(sale)),
+            _ => Ok(None),
+        }
     })
-    .await?;
-    Ok(verify_claim(&keys, token))
+    .await
 }
 
 /// A phone's hash under the chain's pepper, and its version-1 hashes under every key HQ ever
