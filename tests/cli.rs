@@ -1374,6 +1374,8 @@ mod sync {
         pg: Option<PgCluster>,
         code: String,
         address: SocketAddr,
+        /// Where HQ's pages text their one-time codes.
+        sms: Arc<till_hq::sms::FakeSmsGateway>,
     }
 
     impl Hq {
@@ -1392,11 +1394,16 @@ mod sync {
             pg,
             code: String::new(),
             address: "127.0.0.1:1".parse().unwrap(),
+            sms: Default::default(),
         };
         let mut admin = hq.store();
         admin.add_store("S001", "").unwrap();
         hq.code = admin.add_terminal("S001", "T01").unwrap();
-        hq.address = till_hq::server::spawn("127.0.0.1:0", hq.store())
+        let pages = till_hq::server::Pages {
+            sms: hq.sms.clone(),
+            limits: Default::default(),
+        };
+        hq.address = till_hq::server::spawn_with("127.0.0.1:0", hq.store(), None, pages)
             .unwrap()
             .address;
         hq
@@ -1769,7 +1776,13 @@ mod sync {
         admin.add_store("S001", "").unwrap();
         let code = admin.add_terminal("S001", "T01").unwrap();
         let store = Box::new(SqliteStore::open(&dir.path().join("hq.db")).unwrap());
-        let server = till_hq::server::spawn_with("127.0.0.1:0", store, Some(&tls)).unwrap();
+        let server = till_hq::server::spawn_with(
+            "127.0.0.1:0",
+            store,
+            Some(&tls),
+            till_hq::server::Pages::fake(),
+        )
+        .unwrap();
         let https = format!("https://{}", server.address);
         let till = Till::with_catalog();
         let out = till.fails(&["register", "--hq", &https, "--code", &code]);
@@ -2188,15 +2201,23 @@ mod sync {
         else {
             panic!("an anonymous sale carries a claim token");
         };
-        // The customer claims it on the way home, before the store has synced.
-        let page = reqwest::blocking::Client::new()
-            .post(format!("http://{}/c/{token}", hq.address))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body("phone=13812345678&consent=yes")
-            .send()
-            .unwrap()
-            .text()
-            .unwrap();
+        // The customer claims it on the way home, before the store has synced: the number,
+        // then the code texted to it.
+        let post = |form: &str| {
+            reqwest::blocking::Client::new()
+                .post(format!("http://{}/c/{token}", hq.address))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(form.to_string())
+                .send()
+                .unwrap()
+                .text()
+                .unwrap()
+        };
+        let page = post("phone=13812345678&consent=yes");
+        assert!(page.contains("输入验证码"), "{page}");
+        let phone = till_sync::member::Phone::parse("13812345678").unwrap();
+        let code = hq.sms.last_code_to(&phone).unwrap();
+        let page = post(&format!("phone=13812345678&consent=yes&code={code}"));
         assert!(page.contains("已登记"), "{page}");
         assert!(hq.store().points_ledger("M00000001").unwrap().is_empty());
         // The nightly sync brings the sale; the claim takes it, and the till learns the member.

@@ -52,12 +52,14 @@ main {{ max-width: 420px; margin: 0 auto; background: #fff; border-radius: 12px;
 h1 {{ font-size: 24px; margin: 0 0 4px; }}
 .en {{ color: #5b6475; font-size: 15px; margin: 0 0 16px; }}
 label {{ display: block; font-weight: 600; margin: 16px 0 6px; }}
-input[type=tel] {{ width: 100%; box-sizing: border-box; font-size: 22px; padding: 12px;
+input[type=tel], input[type=text] {{ width: 100%; box-sizing: border-box; font-size: 22px; padding: 12px;
                    border: 1px solid #c5cad3; border-radius: 8px; letter-spacing: 1px; }}
 .consent {{ display: flex; gap: 12px; align-items: flex-start; font-weight: 400; font-size: 15px; }}
 .consent input {{ width: 28px; height: 28px; flex: none; margin: 0; }}
 button {{ width: 100%; min-height: 52px; margin-top: 20px; font-size: 20px; border: 0;
           border-radius: 8px; background: #d23c3c; color: #fff; }}
+button.secondary {{ background: #fff; color: #d23c3c; border: 1px solid #d23c3c; min-height: 44px;
+                    font-size: 17px; margin-top: 12px; }}
 .error {{ background: #fdecea; color: #a12622; padding: 10px 12px; border-radius: 8px; }}
 .ok {{ font-size: 20px; }}
 </style>
@@ -155,10 +157,57 @@ pub fn invalid_page() -> String {
     )
 }
 
-/// Shown by the join page while the chain has no member key to hash phones with.
-pub fn unavailable_page() -> String {
+/// The form's second step: the code texted to the phone. `action` is the page's own path and
+/// `phone_e164` a parsed number, so neither needs escaping; the phone and consent ride along
+/// as hidden fields, and a second form sends a new code.
+pub fn code_page(
+    action: &str,
+    phone_e164: &str,
+    phone_masked: &str,
+    error: Option<(&str, &str)>,
+) -> String {
+    let error = error.map_or(String::new(), |(zh, en)| {
+        format!(r#"<p class="error" role="alert">{zh}<br>{en}</p>"#)
+    });
+    let hidden = format!(
+        r#"<input type="hidden" name="phone" value="{phone_e164}"><input type="hidden" name="consent" value="yes">"#
+    );
+    page(&format!(
+        r#"<h1>输入验证码</h1><p class="en">Enter the code</p>
+<p>验证码已发送至 {phone_masked}，5 分钟内有效。</p>
+<p class="en">We texted a code to {phone_masked}; it is valid for 5 minutes.</p>
+{error}
+<form method="post" action="{action}">{hidden}
+<label for="code">验证码 · Code</label>
+<input id="code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code" maxlength="6" pattern="[0-9]{{6}}" required>
+<button type="submit">确认 · Confirm</button>
+</form>
+<form method="post" action="{action}">{hidden}
+<button type="submit" class="secondary">重新发送 · Send a new code</button>
+</form>"#
+    ))
+}
+
+/// 429: too many requests from this address, for this phone or for this store.
+pub fn too_many_page(retry_after_secs: u64) -> String {
+    page(&format!(
+        r#"<h1>请求过于频繁</h1><p class="en">Too many requests</p>
+<p>请 {retry_after_secs} 秒后再试。</p><p class="en">Please try again in {retry_after_secs} s.</p>"#
+    ))
+}
+
+/// The SMS provider did not take the message.
+pub fn sms_failed_page() -> String {
     page(
-        r#"<h1>暂时无法加入</h1><p class="en">Joining is not available yet</p>
-<p>会员系统尚未开通，请稍后再试。</p><p class="en">The member programme is not set up yet; please try later.</p>"#,
+        r#"<h1>短信发送失败</h1><p class="en">The text message was not sent</p>
+<p>请稍后再试，或在门店收银台登记。</p><p class="en">Please try again later, or join at the till.</p>"#,
+    )
+}
+
+/// A join page for a store the chain does not have.
+pub fn unknown_store_page() -> String {
+    page(
+        r#"<h1>门店不存在</h1><p class="en">No such store</p>
+<p>请扫描门店收银台显示的二维码。</p><p class="en">Scan the QR code shown at the store's till.</p>"#,
     )
 }

@@ -149,6 +149,26 @@ pub trait HqStore: Send {
     /// Makes a new random claim key for `store`/`terminal` current; its older ones still
     /// verify the claim codes they signed.
     fn rotate_claim_key(&mut self, store: &str, terminal: &str) -> Result<ClaimKey>;
+    /// Whether store `id` exists (exactly: IDs are case-sensitive).
+    fn store_exists(&mut self, id: &str) -> Result<bool>;
+    /// Keeps a one-time code for `phone_hash` and `purpose` (only its SHA-256), replacing any
+    /// earlier one, until `expires_ms`.
+    fn put_sms_code(
+        &mut self,
+        phone_hash: &str,
+        purpose: &str,
+        code_hash: &str,
+        expires_ms: i64,
+    ) -> Result<()>;
+    /// Checks a code typed for `phone_hash` and `purpose` at `now_ms`, counting the attempt:
+    /// a right code is used up by this check.
+    fn check_sms_code(
+        &mut self,
+        phone_hash: &str,
+        purpose: &str,
+        code_hash: &str,
+        now_ms: i64,
+    ) -> Result<SmsCodeCheck>;
     /// Whether sale `seq` of `store`/`terminal` may still be claimed with a version-1 code
     /// (signed with the chain's member key, which every till once held): only a sale HQ has,
     /// made before that terminal got its own claim key. So an old till's key claims no sale
@@ -334,6 +354,50 @@ pub(crate) fn chain_status(links: &[(u64, String, String)]) -> TerminalStatus {
     status
 }
 
+/// Tries a customer gets at one code before they must ask for a new one.
+pub const SMS_CODE_TRIES: i64 = 5;
+
+/// What checking a typed one-time code found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SmsCodeCheck {
+    /// The right code, in time: it is now used up.
+    Right,
+    /// Not the code; this many tries are left (0: ask for a new one).
+    Wrong {
+        tries_left: i64,
+    },
+    Expired,
+    /// The code was used already.
+    Used,
+    /// No code was sent for this phone and purpose.
+    NoCode,
+}
+
+/// The check of a stored code row `(code_hash, expires_ms, attempts, used)` against a typed
+/// code: one rule for both backends. Returns the outcome and whether the row is now used.
+pub(crate) fn sms_code_outcome(
+    row: Option<(String, i64, i64, bool)>,
+    typed_hash: &str,
+    now_ms: i64,
+) -> SmsCodeCheck {
+    let Some((hash, expires_ms, attempts, used)) = row else {
+        return SmsCodeCheck::NoCode;
+    };
+    if used {
+        SmsCodeCheck::Used
+    } else if now_ms > expires_ms {
+        SmsCodeCheck::Expired
+    } else if attempts >= SMS_CODE_TRIES {
+        SmsCodeCheck::Wrong { tries_left: 0 }
+    } else if hash == typed_hash {
+        SmsCodeCheck::Right
+    } else {
+        SmsCodeCheck::Wrong {
+            tries_left: SMS_CODE_TRIES - attempts - 1,
+        }
+    }
+}
+
 /// A member as an enrollment, a claim or the join page introduces them.
 #[derive(Debug)]
 pub struct NewMember<'a> {
@@ -366,4 +430,29 @@ pub(crate) fn hex_keys<K>(
             parse(hex).map_err(|_| HqError::Corrupt(format!("a stored {what} is malformed")))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod sms_code_tests {
+    use super::*;
+
+    #[test]
+    fn a_code_is_right_once_in_time_within_five_tries() {
+        fn check(row: Option<(&str, i64, i64, bool)>, typed: &str, now: i64, want: SmsCodeCheck) {
+            let row = row.map(|(h, e, a, u)| (h.to_string(), e, a, u));
+            assert_eq!(
+                sms_code_outcome(row.clone(), typed, now),
+                want,
+                "{row:?} {typed} {now}"
+            );
+        }
+        use SmsCodeCheck::*;
+        check(Some(("h", 100, 0, false)), "h", 100, Right);
+        check(Some(("h", 100, 0, false)), "x", 50, Wrong { tries_left: 4 });
+        check(Some(("h", 100, 4, false)), "x", 50, Wrong { tries_left: 0 });
+        check(Some(("h", 100, 5, false)), "h", 50, Wrong { tries_left: 0 });
+        check(Some(("h", 100, 0, false)), "h", 101, Expired);
+        check(Some(("h", 100, 1, true)), "h", 50, Used);
+        check(None, "h", 50, NoCode);
+    }
 }

@@ -6,6 +6,7 @@ pub mod claims;
 pub mod db;
 pub mod pg;
 pub mod server;
+pub mod sms;
 #[cfg(feature = "testing")]
 pub mod testing;
 

@@ -38,6 +38,16 @@ enum Command {
         /// The certificate's private key (PEM).
         #[arg(long, requires = "tls_cert")]
         tls_key: Option<PathBuf>,
+        /// Where the join and claim pages' one-time codes go: `twilio` (Twilio's API, from
+        /// the environment: TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_FROM, and
+        /// TWILIO_BASE_URL if not https://api.twilio.com), or `fake:FILE`, which sends
+        /// nothing and appends each message to FILE (for demos and tests).
+        #[arg(
+            long,
+            default_value = "fake:sms-outbox.txt",
+            value_name = "twilio|fake:FILE"
+        )]
+        sms: String,
     },
     /// Manage stores.
     #[command(subcommand)]
@@ -185,12 +195,41 @@ fn money(minor: i64) -> String {
     format!("{sign}{}.{:02}", minor.abs() / 100, minor.abs() % 100)
 }
 
+/// The SMS gateway `--sms` names, and a line saying where codes go.
+fn sms_gateway(sms: &str) -> Result<(std::sync::Arc<dyn till_hq::sms::SmsGateway>, String)> {
+    if sms == "twilio" {
+        let var = |name: &str| {
+            std::env::var(name).with_context(|| format!("--sms twilio needs {name} set"))
+        };
+        let base = std::env::var("TWILIO_BASE_URL")
+            .unwrap_or_else(|_| "https://api.twilio.com".to_string());
+        let gateway = till_hq::sms::TwilioSmsGateway::new(
+            &base,
+            &var("TWILIO_ACCOUNT_SID")?,
+            &var("TWILIO_AUTH_TOKEN")?,
+            &var("TWILIO_FROM")?,
+        );
+        return Ok((
+            std::sync::Arc::new(gateway),
+            format!("one-time codes go out by SMS through Twilio ({base})"),
+        ));
+    }
+    let Some(file) = sms.strip_prefix("fake:").filter(|f| !f.is_empty()) else {
+        bail!("--sms is `twilio` or `fake:FILE`, not {sms:?}");
+    };
+    Ok((
+        std::sync::Arc::new(till_hq::sms::FakeSmsGateway::with_outbox(file.into())),
+        format!("one-time codes are NOT sent: the fake SMS gateway appends them to {file}"),
+    ))
+}
+
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Serve {
             listen,
             tls_cert,
             tls_key,
+            sms,
         } => {
             tracing_subscriber::fmt()
                 .with_writer(std::io::stderr)
@@ -203,10 +242,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let tls = tls_cert
                 .zip(tls_key)
                 .map(|(cert, key)| till_hq::server::TlsFiles { cert, key });
-            let server = till_hq::server::spawn_with(&listen, store, tls.as_ref())
+            let (gateway, said) = sms_gateway(&sms)?;
+            let pages = till_hq::server::Pages {
+                sms: gateway,
+                limits: till_hq::server::PageLimits::default(),
+            };
+            let server = till_hq::server::spawn_with(&listen, store, tls.as_ref(), pages)
                 .with_context(|| format!("cannot serve on {listen}"))?;
             let scheme = if tls.is_some() { "https" } else { "http" };
             println!("till-hq serving on {scheme}://{}", server.address);
+            // A note for the operator, on stderr: stdout carries only the address line, which
+            // scripts read (and may stop reading after).
+            eprintln!("{said}");
             loop {
                 std::thread::park();
             }

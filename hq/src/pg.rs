@@ -14,8 +14,8 @@ use till_sync::loyalty::LoyaltyRule;
 use crate::catalog::Published;
 use crate::claims::{Claim, ClaimOutcome};
 use crate::db::{
-    Device, HqError, HqStore, NewMember, Result, StoreSummary, TerminalStatus, chain_status,
-    code_key, hex_keys, new_member_key, secret,
+    Device, HqError, HqStore, NewMember, Result, SmsCodeCheck, StoreSummary, TerminalStatus,
+    chain_status, code_key, hex_keys, new_member_key, secret, sms_code_outcome,
 };
 use till_sync::member::{ClaimKey, CodeSigningKey, MemberKey};
 
@@ -251,6 +251,61 @@ impl HqStore for PgStore {
             )
             .map_err(db)?;
         hex_keys("claim key", &[key], ClaimKey::parse_hex).map(|mut k| k.remove(0))
+    }
+
+    fn store_exists(&mut self, id: &str) -> Result<bool> {
+        Ok(self
+            .live()?
+            .query_opt("SELECT 1 FROM stores WHERE id = $1", &[&id])
+            .map_err(db)?
+            .is_some())
+    }
+
+    fn put_sms_code(
+        &mut self,
+        phone_hash: &str,
+        purpose: &str,
+        code_hash: &str,
+        expires_ms: i64,
+    ) -> Result<()> {
+        self.live()?
+            .execute(
+                "INSERT INTO sms_codes (phone_hash, purpose, code_hash, expires_ms)
+                 VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (phone_hash, purpose) DO UPDATE SET code_hash = excluded.code_hash,
+                     expires_ms = excluded.expires_ms, attempts = 0, used = 0",
+                &[&phone_hash, &purpose, &code_hash, &expires_ms],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+
+    fn check_sms_code(
+        &mut self,
+        phone_hash: &str,
+        purpose: &str,
+        code_hash: &str,
+        now_ms: i64,
+    ) -> Result<SmsCodeCheck> {
+        let mut tx = self.live()?.transaction().map_err(db)?;
+        let row = tx
+            .query_opt(
+                "SELECT code_hash, expires_ms, attempts, used FROM sms_codes
+                 WHERE phone_hash = $1 AND purpose = $2 FOR UPDATE",
+                &[&phone_hash, &purpose],
+            )
+            .map_err(db)?
+            .map(|r| (r.get(0), r.get(1), r.get(2), r.get::<_, i64>(3) != 0));
+        let outcome = sms_code_outcome(row, code_hash, now_ms);
+        let used: i64 = (outcome == SmsCodeCheck::Right).into();
+        tx.execute(
+            "UPDATE sms_codes SET attempts = attempts + 1, used = greatest(used, $3)
+             WHERE phone_hash = $1 AND purpose = $2",
+            &[&phone_hash, &purpose, &used],
+        )
+        .map_err(db)?;
+        tx.commit().map_err(db)?;
+        Ok(outcome)
     }
 
     fn version_1_claimable(&mut self, store: &str, terminal: &str, seq: u64) -> Result<bool> {

@@ -26,11 +26,13 @@ use utoipa::OpenApi;
 
 use crate::db::{HqError, HqStore};
 
+mod limits;
 mod pages;
 mod serve;
 
 use pages::{claim_form, claim_submit, join_form, join_submit};
 
+pub use limits::{PageLimits, Pages, PeerAddr, Rate};
 pub use serve::{RunningServer, ServeError, TlsFiles, spawn, spawn_with};
 
 /// The setting holding HQ's public address (`till-hq public-url set`), which registration
@@ -41,6 +43,32 @@ pub const PUBLIC_URL: &str = "public_url";
 pub const MAX_BODY: usize = till_sync::api::MAX_BODY_BYTES;
 
 type Db = Arc<Mutex<Box<dyn HqStore>>>;
+
+/// What the handlers share: the database, and the customers' pages' SMS gateway and limits.
+#[derive(Clone)]
+struct AppState {
+    db: Db,
+    pages: Arc<PageState>,
+}
+
+/// The customers' pages' dependencies, as the handlers use them.
+#[derive(Debug)]
+struct PageState {
+    sms: Arc<dyn crate::sms::SmsGateway>,
+    limits: limits::Limiters,
+}
+
+impl axum::extract::FromRef<AppState> for Db {
+    fn from_ref(state: &AppState) -> Db {
+        state.db.clone()
+    }
+}
+
+impl axum::extract::FromRef<AppState> for Arc<PageState> {
+    fn from_ref(state: &AppState) -> Arc<PageState> {
+        state.pages.clone()
+    }
+}
 
 /// The API's OpenAPI 3 description, served at `/api/openapi.json`.
 #[derive(OpenApi, Debug)]
@@ -142,8 +170,17 @@ async fn with_db<T: Send + 'static>(
     .map_err(ApiError::from)
 }
 
-pub fn router(store: Box<dyn HqStore>) -> Router {
+/// HQ's routes over `store`, with the customers' pages sending codes and limiting requests as
+/// `pages` says. Serve it with connect info ([`PeerAddr`]): the pages limit per address.
+pub fn router(store: Box<dyn HqStore>, pages: Pages) -> Router {
     let db: Db = Arc::new(Mutex::new(store));
+    let state = AppState {
+        db,
+        pages: Arc::new(PageState {
+            sms: pages.sms,
+            limits: limits::Limiters::new(pages.limits),
+        }),
+    };
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route(
@@ -166,7 +203,7 @@ pub fn router(store: Box<dyn HqStore>) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(30),
         ))
-        .with_state(db)
+        .with_state(state)
 }
 
 /// Exchanges a one-time registration code for the terminal's bearer token.

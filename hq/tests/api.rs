@@ -3,11 +3,13 @@
 //! on both backends: a real SQLite file, and a throwaway PostgreSQL cluster started from the
 //! installed server binaries.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use till_hq::db::{HqStore, SqliteStore};
 use till_hq::pg::PgStore;
-use till_hq::server::{RunningServer, spawn};
+use till_hq::server::{PageLimits, Pages, RunningServer, spawn, spawn_with};
+use till_hq::sms::FakeSmsGateway;
 use till_hq::testing::{PgCluster, journal, private_pki};
 use till_sync::api::{SaleStatus, UPLOAD_PATH, UploadRequest, UploadedSale, idempotency_key};
 use till_sync::chain_hash;
@@ -25,6 +27,8 @@ struct App {
     pg: Option<PgCluster>,
     server: RunningServer,
     codes: Vec<String>,
+    /// Where the customers' pages' one-time codes go.
+    sms: Arc<FakeSmsGateway>,
 }
 
 impl App {
@@ -38,6 +42,7 @@ impl App {
                 address: "127.0.0.1:1".parse().unwrap(),
             },
             codes: Vec::new(),
+            sms: Arc::new(FakeSmsGateway::default()),
         };
         let mut admin = app.db();
         admin.add_store("S001", "人民广场店").unwrap();
@@ -47,8 +52,24 @@ impl App {
             admin.add_terminal("S001", "T02").unwrap(),
             admin.add_terminal("S002", "T01").unwrap(),
         ];
-        app.server = spawn("127.0.0.1:0", app.db()).unwrap();
+        let pages = Pages {
+            sms: app.sms.clone(),
+            limits: PageLimits::default(),
+        };
+        app.server = spawn_with("127.0.0.1:0", app.db(), None, pages).unwrap();
         app
+    }
+
+    /// Posts a join or claim form at `url` as a customer does: `fields` first (phone and
+    /// consent), then the code HQ texted to `phone`. The last answer.
+    fn proven_post(&self, url: &str, fields: &str, phone: &str) -> (u16, String) {
+        let (status, page) = page_post(url, fields);
+        if status != 200 || !page.contains(r#"name="code""#) {
+            return (status, page);
+        }
+        let phone = till_sync::member::Phone::parse(phone).unwrap();
+        let code = self.sms.last_code_to(&phone).expect("a code was texted");
+        page_post(url, &format!("{fields}&code={code}"))
     }
 
     fn db(&self) -> Box<dyn HqStore> {
@@ -557,7 +578,7 @@ fn points_follow_the_published_rule_and_a_mismatch_is_refused(app: App) {
         app.server.url(),
         claim_token(&key, "S001", "T01", 5)
     );
-    let (status, page) = page_post(&url, "phone=13812345678&consent=yes");
+    let (status, page) = app.proven_post(&url, "phone=13812345678&consent=yes", "13812345678");
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("获得 10 积分"), "{page}");
     // Two admins publishing at once get a version each: none is lost or given twice.
@@ -942,7 +963,8 @@ fn claims_attribute_anonymous_sales_once_even_before_they_arrive(app: App) {
     // has not synced, so its version-1 code is refused (a stolen old till claims nothing new).
     assert_eq!(page_get(&v1_url(3)).0, 404);
     // A synced anonymous sale is attributed at once, here from its version-1 receipt.
-    let (status, page) = page_post(&v1_url(1), "phone=138+1234+5678&consent=yes");
+    let (status, page) =
+        app.proven_post(&v1_url(1), "phone=138+1234+5678&consent=yes", "13812345678");
     assert_eq!(status, 200, "{page}");
     assert!(
         page.contains("领取成功") && page.contains("138****5678") && page.contains("获得 5 积分"),
@@ -954,12 +976,12 @@ fn claims_attribute_anonymous_sales_once_even_before_they_arrive(app: App) {
     let (status, page) = page_post(&url(1), "phone=13900001111&consent=yes");
     assert_eq!(status, 409);
     assert!(page.contains("已被领取"), "{page}");
-    let (status, page) = page_post(&url(2), "phone=13900001111&consent=yes");
+    let (status, page) = app.proven_post(&url(2), "phone=13900001111&consent=yes", "13900001111");
     assert_eq!(status, 409);
     assert!(page.contains("无需领取"), "{page}");
     // A claim before its sale has synced waits for it, and lands once however often the
     // batch is retried.
-    let (status, page) = page_post(&url(3), "phone=13812345678&consent=yes");
+    let (status, page) = app.proven_post(&url(3), "phone=13812345678&consent=yes", "13812345678");
     assert_eq!(status, 200);
     assert!(page.contains("已登记"), "{page}");
     assert_eq!(app.db().points_ledger("M00000001").unwrap().len(), 1);
@@ -1000,7 +1022,7 @@ fn joining_on_hq_makes_a_member_every_till_finds(app: App) {
     );
     assert_eq!(page_post(&url, "phone=13812345678").0, 422);
     assert!(app.db().member_delta(0, 10).unwrap().members.is_empty());
-    let (status, first) = page_post(&url, "phone=13812345678&consent=yes");
+    let (status, first) = app.proven_post(&url, "phone=13812345678&consent=yes", "13812345678");
     assert_eq!(status, 200);
     assert!(
         first.contains("欢迎加入") && first.contains("138****5678"),
@@ -1008,7 +1030,8 @@ fn joining_on_hq_makes_a_member_every_till_finds(app: App) {
     );
     // Joining again answers exactly as the first time: the page never tells a stranger
     // whether a number is a member's.
-    let (status, again) = page_post(&url, "phone=%2B86+138+1234+5678&consent=yes");
+    let (status, again) =
+        app.proven_post(&url, "phone=%2B86+138+1234+5678&consent=yes", "13812345678");
     assert_eq!((status, again), (200, first));
     let client = app.client(0);
     let delta = client.members(0).unwrap();
@@ -1027,6 +1050,98 @@ fn joining_on_hq_makes_a_member_every_till_finds(app: App) {
         app.db().phone_pepper().unwrap(),
         "made once, never again"
     );
+}
+
+/// Joining proves the phone with a texted code: unknown stores are 404 and make nothing; a
+/// wrong, reused or over-tried code is refused with the reason; codes are rate-limited per
+/// phone and per address (429 with Retry-After); and a flood of random numbers makes no member.
+fn joins_are_proven_by_sms_and_rate_limited(app: App) {
+    let url = |store: &str| format!("{}/join/{store}", app.server.url());
+    for bad in ["NOSUCHSTORE", "s001", "S-1"] {
+        assert_eq!(page_get(&url(bad)).0, 404, "{bad}");
+        let (status, page) = page_post(&url(bad), "phone=13812345678&consent=yes");
+        assert_eq!(status, 404, "{bad}: {page}");
+        assert!(page.contains("门店不存在"), "{page}");
+    }
+    assert_eq!(app.sms.count(), 0, "no code for an unknown store");
+    let members = |app: &App| app.db().member_delta(0, 1000).unwrap().members.len();
+    assert_eq!(members(&app), 0);
+    let phone = till_sync::member::Phone::parse("13812345678").unwrap();
+    let form = "phone=13812345678&consent=yes";
+    // Step one texts a code and asks for it; nothing is made yet.
+    let (status, page) = page_post(&url("S001"), form);
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("验证码已发送至 138****5678") && page.contains(r#"name="code""#));
+    let code = app.sms.last_code_to(&phone).unwrap();
+    assert_eq!(members(&app), 0);
+    // A wrong code says how many tries are left.
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let (status, page) = page_post(&url("S001"), &format!("{form}&code={wrong}"));
+    assert_eq!(status, 422);
+    assert!(page.contains("还可尝试 4 次"), "{page}");
+    // The right one makes the member; used again, it is refused.
+    let (status, page) = page_post(&url("S001"), &format!("{form}&code={code}"));
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("欢迎加入"), "{page}");
+    assert_eq!(members(&app), 1);
+    let (status, page) = page_post(&url("S001"), &format!("{form}&code={code}"));
+    assert_eq!(status, 422);
+    assert!(page.contains("验证码已使用过"), "{page}");
+    // A code proves the phone for its own page only: the S002 join page never sent one.
+    let (status, page) = page_post(&url("S002"), &format!("{form}&code={code}"));
+    assert_eq!(status, 422);
+    assert!(page.contains("请先获取验证码"), "{page}");
+    // Five wrong tries spend a code: even the right one is refused after them.
+    let other = till_sync::member::Phone::parse("13900001111").unwrap();
+    let form2 = "phone=13900001111&consent=yes";
+    page_post(&url("S001"), form2);
+    let code2 = app.sms.last_code_to(&other).unwrap();
+    let wrong2 = if code2 == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
+    for _ in 0..5 {
+        assert_eq!(
+            page_post(&url("S001"), &format!("{form2}&code={wrong2}")).0,
+            422
+        );
+    }
+    let (status, page) = page_post(&url("S001"), &format!("{form2}&code={code2}"));
+    assert_eq!(status, 422);
+    assert!(page.contains("错误次数过多"), "{page}");
+    // A phone gets three codes at once; the fourth waits.
+    page_post(&url("S001"), form2);
+    page_post(&url("S001"), form2);
+    let response = reqwest::blocking::Client::new()
+        .post(url("S001"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form2)
+        .send()
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 429);
+    let retry: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=120).contains(&retry), "{retry}");
+    assert!(response.text().unwrap().contains("请求过于频繁"));
+    // A flood of random numbers from one address: the address's limit stops it, and no
+    // member is made without a code.
+    let sent = app.sms.count();
+    let mut limited = 0;
+    for i in 0..500 {
+        let (status, _) = page_post(&url("S001"), &format!("phone=137{i:08}&consent=yes"));
+        limited += usize::from(status == 429);
+    }
+    assert!(limited >= 480, "{limited} of 500 were limited");
+    assert!(
+        app.sms.count() - sent <= 20,
+        "{} codes sent",
+        app.sms.count() - sent
+    );
+    assert_eq!(members(&app), 1, "the flood made no member");
 }
 
 /// A chain that ran version 1 (phones hashed with its member key, which it rotated) moves to
@@ -1067,9 +1182,10 @@ fn a_version_1_chain_keeps_its_members_and_points_through_the_upgrade(app: App) 
         "T01",
         1,
     );
-    let (status, page) = page_post(
+    let (status, page) = app.proven_post(
         &format!("{}/c/{token}", app.server.url()),
         "phone=138-1234-5678&consent=yes",
+        "13812345678",
     );
     assert_eq!(status, 200, "{page}");
     assert_eq!(
@@ -1079,9 +1195,10 @@ fn a_version_1_chain_keeps_its_members_and_points_through_the_upgrade(app: App) 
     );
     // The join page, typed again: the same member, now under the version-2 hash.
     let pepper = till_sync::member::PhonePepper::parse_hex(&t01.phone_pepper).unwrap();
-    let (status, _) = page_post(
+    let (status, _) = app.proven_post(
         &format!("{}/join/S001", app.server.url()),
         "phone=%2B8613812345678&consent=yes",
+        "13812345678",
     );
     assert_eq!(status, 200);
     let members = client.members(0).unwrap().members;
@@ -1142,6 +1259,7 @@ conformance!(
     a_second_sale_claiming_a_sequence_is_rejected,
     member_keys_rotate_and_reach_terminals_with_the_previous_key,
     a_version_1_chain_keeps_its_members_and_points_through_the_upgrade,
+    joins_are_proven_by_sms_and_rate_limited,
     points_are_earned_once_per_sale_whatever_the_retries,
     points_follow_the_published_rule_and_a_mismatch_is_refused,
     catalog_versions_reach_terminals_as_deltas_a_page_at_a_time,
@@ -1288,7 +1406,7 @@ fn hq_serves_tls_and_terminals_trust_only_the_chain_ca() {
     admin.add_store("S001", "").unwrap();
     let code = admin.add_terminal("S001", "T01").unwrap();
     let store = Box::new(SqliteStore::open(&dir.path().join("hq.db")).unwrap());
-    let server = till_hq::server::spawn_with("127.0.0.1:0", store, Some(&tls)).unwrap();
+    let server = spawn_with("127.0.0.1:0", store, Some(&tls), Pages::fake()).unwrap();
     let https = format!("https://{}", server.address);
     let ca_pem = std::fs::read(&ca).unwrap();
 
@@ -1324,10 +1442,11 @@ fn hq_serves_tls_and_terminals_trust_only_the_chain_ca() {
         cert: ca.clone(),
         key: dir.path().join("missing.key"),
     };
-    let error = till_hq::server::spawn_with(
+    let error = spawn_with(
         "127.0.0.1:0",
         Box::new(SqliteStore::open(&dir.path().join("hq.db")).unwrap()),
         Some(&bad),
+        Pages::fake(),
     )
     .unwrap_err();
     assert!(error.to_string().contains("missing.key"), "{error}");

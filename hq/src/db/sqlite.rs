@@ -15,8 +15,8 @@ use crate::catalog::Published;
 use crate::claims::{Claim, ClaimOutcome};
 
 use super::{
-    Device, HqError, HqStore, NewMember, Result, StoreSummary, TerminalStatus, chain_status,
-    code_key, digest, hex_keys, new_member_key, secret,
+    Device, HqError, HqStore, NewMember, Result, SmsCodeCheck, StoreSummary, TerminalStatus,
+    chain_status, code_key, digest, hex_keys, new_member_key, secret, sms_code_outcome,
 };
 use till_sync::member::{ClaimKey, CodeSigningKey, MemberKey};
 
@@ -198,6 +198,59 @@ impl HqStore for SqliteStore {
             params![store, terminal, key, now_ms()],
         )?;
         hex_keys("claim key", &[key], ClaimKey::parse_hex).map(|mut k| k.remove(0))
+    }
+
+    fn store_exists(&mut self, id: &str) -> Result<bool> {
+        Ok(self
+            .conn
+            .query_row("SELECT 1 FROM stores WHERE id = ?1", [id], |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
+
+    fn put_sms_code(
+        &mut self,
+        phone_hash: &str,
+        purpose: &str,
+        code_hash: &str,
+        expires_ms: i64,
+    ) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO sms_codes (phone_hash, purpose, code_hash, expires_ms)
+             VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (phone_hash, purpose) DO UPDATE SET code_hash = excluded.code_hash,
+                 expires_ms = excluded.expires_ms, attempts = 0, used = 0",
+            params![phone_hash, purpose, code_hash, expires_ms],
+        )?;
+        Ok(())
+    }
+
+    fn check_sms_code(
+        &mut self,
+        phone_hash: &str,
+        purpose: &str,
+        code_hash: &str,
+        now_ms: i64,
+    ) -> Result<SmsCodeCheck> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let row = tx
+            .query_row(
+                "SELECT code_hash, expires_ms, attempts, used FROM sms_codes
+                 WHERE phone_hash = ?1 AND purpose = ?2",
+                params![phone_hash, purpose],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get::<_, i64>(3)? != 0)),
+            )
+            .optional()?;
+        let outcome = sms_code_outcome(row, code_hash, now_ms);
+        tx.execute(
+            "UPDATE sms_codes SET attempts = attempts + 1, used = used OR ?3
+             WHERE phone_hash = ?1 AND purpose = ?2",
+            params![phone_hash, purpose, outcome == SmsCodeCheck::Right],
+        )?;
+        tx.commit()?;
+        Ok(outcome)
     }
 
     fn version_1_claimable(&mut self, store: &str, terminal: &str, seq: u64) -> Result<bool> {

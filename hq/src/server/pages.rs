@@ -8,7 +8,15 @@ use till_sync::member::{ClaimKey, Phone, claim_subject, verify_claim};
 
 use crate::claims::{self, Claim, ClaimOutcome};
 
-use super::{ApiError, Db, with_db};
+use std::sync::Arc;
+
+use axum::extract::ConnectInfo;
+use sha2::{Digest, Sha256};
+
+use crate::db::SmsCodeCheck;
+
+use super::limits::PeerAddr;
+use super::{ApiError, Db, PageState, with_db};
 
 /// The sale a claim token names, if its signature verifies with one of that terminal's claim
 /// keys, or, for a receipt printed under version 1, with one of the chain's member keys and
@@ -82,22 +90,46 @@ pub(super) struct ClaimForm {
     #[serde(default)]
     phone: String,
     consent: Option<String>,
+    /// The one-time code from the SMS, on the form's second step.
+    code: Option<String>,
 }
 
-/// A claim: the phone's member (new if need be) gets the sale now, or when it arrives.
+/// A claim: once the phone is proven by its SMS code, the phone's member (new if need be)
+/// gets the sale now, or when it arrives.
 pub(super) async fn claim_submit(
     State(db): State<Db>,
+    State(pages): State<Arc<PageState>>,
+    ConnectInfo(peer): ConnectInfo<PeerAddr>,
     axum::extract::Path(token): axum::extract::Path<String>,
     form: Result<axum::Form<ClaimForm>, axum::extract::rejection::FormRejection>,
 ) -> Result<Response, ApiError> {
+    if let Err(wait) = pages.limits.address(peer.0.ip()) {
+        return Ok(too_many(wait));
+    }
     let Some((store, terminal, seq)) = claimed_sale(&db, &token).await? else {
         return Ok(html(StatusCode::NOT_FOUND, claims::invalid_page()));
     };
+    // A claimed receipt needs no code: say so before texting one.
+    let (st, te) = (store.clone(), terminal.clone());
+    if with_db(&db, move |db| db.claimed(&st, &te, seq)).await? {
+        return Ok(html(StatusCode::CONFLICT, claims::already_claimed_page()));
+    }
+    let code = code_of(&form);
     let phone = match phone_and_consent(form, |e| claims::form_page(&token, e)) {
         Ok(phone) => phone,
         Err(page) => return Ok(*page),
     };
     let (phone_hash, legacy_hashes) = phone_hashes(&db, &phone).await?;
+    let proof = Proof {
+        phone: &phone,
+        phone_hash: &phone_hash,
+        purpose: format!("claim:{store}-{terminal}-{seq}"),
+        store: &store,
+        action: format!("/c/{token}"),
+    };
+    if let Some(page) = proof.check(&db, &pages, code).await? {
+        return Ok(page);
+    }
     let claim = Claim {
         store,
         terminal,
@@ -116,6 +148,146 @@ pub(super) async fn claim_submit(
         ClaimOutcome::Attributed { .. } | ClaimOutcome::Waiting { .. } => StatusCode::OK,
     };
     Ok(html(status, claims::outcome_page(&outcome, &masked)))
+}
+
+/// A one-time code lives this long.
+const CODE_TTL_MS: i64 = 5 * 60 * 1000;
+
+/// The code typed on the form, if any.
+fn code_of(
+    form: &Result<axum::Form<ClaimForm>, axum::extract::rejection::FormRejection>,
+) -> Option<String> {
+    form.as_ref()
+        .ok()
+        .and_then(|f| f.code.as_deref())
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(str::to_string)
+}
+
+/// 429 with `Retry-After` (whole seconds, rounded up) and a page that says how long to wait.
+fn too_many(wait: std::time::Duration) -> Response {
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    let mut response = html(
+        StatusCode::TOO_MANY_REQUESTS,
+        claims::too_many_page(secs.max(1)),
+    );
+    response.headers_mut().insert(
+        axum::http::header::RETRY_AFTER,
+        axum::http::HeaderValue::from(secs.max(1)),
+    );
+    response
+}
+
+/// Proving a phone with a one-time code sent by SMS, for one purpose (joining at a store,
+/// claiming a sale): the form's first step sends the code, the second checks it.
+struct Proof<'a> {
+    phone: &'a Phone,
+    phone_hash: &'a str,
+    purpose: String,
+    store: &'a str,
+    action: String,
+}
+
+impl Proof<'_> {
+    /// The code's SHA-256, bound to its purpose so a code for one page proves nothing on
+    /// another.
+    fn code_hash(&self, code: &str) -> String {
+        hex::encode(Sha256::digest(format!("{}:{code}", self.purpose)))
+    }
+
+    /// None when `code` proves the phone; otherwise the page to show: the code step (a code
+    /// just sent, or why the typed one was refused), or 429 when the phone or store has asked
+    /// for too many codes.
+    async fn check(
+        &self,
+        db: &Db,
+        pages: &PageState,
+        code: Option<String>,
+    ) -> Result<Option<Response>, ApiError> {
+        let masked = self.phone.masked();
+        let page = |status: StatusCode, error: Option<(&str, &str)>| {
+            Some(html(
+                status,
+                claims::code_page(&self.action, self.phone.e164(), &masked, error),
+            ))
+        };
+        let now = jiff::Timestamp::now().as_millisecond();
+        let Some(code) = code else {
+            if let Err(wait) = pages.limits.code(self.phone_hash, self.store) {
+                return Ok(Some(too_many(wait)));
+            }
+            let code = format!("{:06}", rand::random_range(0..1_000_000u32));
+            let (hash, purpose, code_hash) = (
+                self.phone_hash.to_string(),
+                self.purpose.clone(),
+                self.code_hash(&code),
+            );
+            with_db(db, move |db| {
+                db.put_sms_code(&hash, &purpose, &code_hash, now + CODE_TTL_MS)
+            })
+            .await?;
+            let text = format!(
+                "【会员】验证码 {code}，5 分钟内有效，请勿告诉他人。Your code is {code}, valid for 5 minutes."
+            );
+            let (sms, phone) = (pages.sms.clone(), self.phone.clone());
+            let sent = tokio::task::spawn_blocking(move || sms.send(&phone, &text))
+                .await
+                .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("sms: {e}")))?;
+            if let Err(error) = sent {
+                tracing::warn!("one-time code not sent: {error}");
+                return Ok(Some(html(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    claims::sms_failed_page(),
+                )));
+            }
+            return Ok(page(StatusCode::OK, None));
+        };
+        let (hash, purpose, code_hash) = (
+            self.phone_hash.to_string(),
+            self.purpose.clone(),
+            self.code_hash(&code),
+        );
+        let check = with_db(db, move |db| {
+            db.check_sms_code(&hash, &purpose, &code_hash, now)
+        })
+        .await?;
+        let refused = StatusCode::UNPROCESSABLE_ENTITY;
+        Ok(match check {
+            SmsCodeCheck::Right => None,
+            SmsCodeCheck::Wrong { tries_left: 0 } => page(
+                refused,
+                Some((
+                    "验证码错误次数过多，请重新获取。",
+                    "Too many wrong codes: ask for a new one.",
+                )),
+            ),
+            SmsCodeCheck::Wrong { tries_left } => page(
+                refused,
+                Some((
+                    &format!("验证码不正确，还可尝试 {tries_left} 次。"),
+                    &format!("That is not the code: {tries_left} tries left."),
+                )),
+            ),
+            SmsCodeCheck::Expired => page(
+                refused,
+                Some((
+                    "验证码已过期，请重新获取。",
+                    "The code has expired: ask for a new one.",
+                )),
+            ),
+            SmsCodeCheck::Used => page(
+                refused,
+                Some((
+                    "验证码已使用过，请重新获取。",
+                    "That code was used already: ask for a new one.",
+                )),
+            ),
+            SmsCodeCheck::NoCode => {
+                page(refused, Some(("请先获取验证码。", "Ask for a code first.")))
+            }
+        })
+    }
 }
 
 /// Reads the phone form: the number and the consent, or the page to show again and why.
@@ -151,30 +323,58 @@ fn store_id_shape(store: &str) -> bool {
     (1..=16).contains(&store.len()) && store.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
-/// The join page behind the customer display's QR code.
-pub(super) async fn join_form(axum::extract::Path(store): axum::extract::Path<String>) -> Response {
-    if !store_id_shape(&store) {
-        return html(StatusCode::NOT_FOUND, claims::invalid_page());
+/// The join page behind the customer display's QR code: 404 for a store the chain does not
+/// have (IDs are exact: `s001` is not `S001`).
+pub(super) async fn join_form(
+    State(db): State<Db>,
+    axum::extract::Path(store): axum::extract::Path<String>,
+) -> Result<Response, ApiError> {
+    if !known_store(&db, &store).await? {
+        return Ok(html(StatusCode::NOT_FOUND, claims::unknown_store_page()));
     }
-    html(StatusCode::OK, claims::join_page(&store, None))
+    Ok(html(StatusCode::OK, claims::join_page(&store, None)))
 }
 
-/// Joining: the phone's member, created if new, whom every till finds by phone after its
-/// next sync.
+async fn known_store(db: &Db, store: &str) -> Result<bool, ApiError> {
+    if !store_id_shape(store) {
+        return Ok(false);
+    }
+    let store = store.to_string();
+    with_db(db, move |db| db.store_exists(&store)).await
+}
+
+/// Joining: once the phone is proven by its SMS code, the phone's member, created if new,
+/// whom every till finds by phone after its next sync.
 pub(super) async fn join_submit(
     State(db): State<Db>,
+    State(pages): State<Arc<PageState>>,
+    ConnectInfo(peer): ConnectInfo<PeerAddr>,
     axum::extract::Path(store): axum::extract::Path<String>,
     form: Result<axum::Form<ClaimForm>, axum::extract::rejection::FormRejection>,
 ) -> Result<Response, ApiError> {
-    if !store_id_shape(&store) {
-        return Ok(html(StatusCode::NOT_FOUND, claims::invalid_page()));
+    if let Err(wait) = pages.limits.address(peer.0.ip()) {
+        return Ok(too_many(wait));
     }
+    if !known_store(&db, &store).await? {
+        return Ok(html(StatusCode::NOT_FOUND, claims::unknown_store_page()));
+    }
+    let code = code_of(&form);
     let phone = match phone_and_consent(form, |e| claims::join_page(&store, e)) {
         Ok(phone) => phone,
         Err(page) => return Ok(*page),
     };
-    let masked = phone.masked();
     let (hash, legacy) = phone_hashes(&db, &phone).await?;
+    let proof = Proof {
+        phone: &phone,
+        phone_hash: &hash,
+        purpose: format!("join:{store}"),
+        store: &store,
+        action: format!("/join/{store}"),
+    };
+    if let Some(page) = proof.check(&db, &pages, code).await? {
+        return Ok(page);
+    }
+    let masked = phone.masked();
     let now = jiff::Timestamp::now().as_millisecond();
     let (member_id, already) = with_db(&db, move |db| {
         db.join(&crate::db::NewMember {

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::db::HqStore;
 
+use super::limits::{Pages, PeerAddr};
 use super::router;
 
 /// TLS from PEM files: the certificate chain and its private key.
@@ -79,6 +80,14 @@ impl axum::serve::Listener for TlsListener {
     }
 }
 
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, TlsListener>>
+    for PeerAddr
+{
+    fn connect_info(stream: axum::serve::IncomingStream<'_, TlsListener>) -> Self {
+        PeerAddr(*stream.remote_addr())
+    }
+}
+
 /// A running server, for tests and embedding: it serves on its own runtime thread.
 #[derive(Debug)]
 pub struct RunningServer {
@@ -98,12 +107,13 @@ pub fn spawn_with(
     listen: &str,
     store: Box<dyn HqStore>,
     tls: Option<&TlsFiles>,
+    pages: Pages,
 ) -> Result<RunningServer, ServeError> {
     let acceptor = tls.map(tls_acceptor).transpose()?;
     let listener = std::net::TcpListener::bind(listen)?;
     listener.set_nonblocking(true)?;
     let address = listener.local_addr()?;
-    let app = router(store);
+    let app = router(store, pages);
     std::thread::Builder::new()
         .name("till-hq".into())
         .spawn(move || {
@@ -117,8 +127,14 @@ pub fn spawn_with(
                     return;
                 };
                 let _ = match acceptor {
-                    Some(acceptor) => axum::serve(TlsListener { tcp, acceptor }, app).await,
-                    None => axum::serve(tcp, app).await,
+                    Some(acceptor) => {
+                        let service = app.into_make_service_with_connect_info::<PeerAddr>();
+                        axum::serve(TlsListener { tcp, acceptor }, service).await
+                    }
+                    None => {
+                        let service = app.into_make_service_with_connect_info::<PeerAddr>();
+                        axum::serve(tcp, service).await
+                    }
                 };
             });
         })?;
@@ -127,7 +143,7 @@ pub fn spawn_with(
 
 /// [`spawn_with`] over plain HTTP.
 pub fn spawn(listen: &str, store: Box<dyn HqStore>) -> std::io::Result<RunningServer> {
-    spawn_with(listen, store, None).map_err(|e| match e {
+    spawn_with(listen, store, None, Pages::fake()).map_err(|e| match e {
         ServeError::Listen(e) => e,
         other => std::io::Error::other(other.to_string()),
     })

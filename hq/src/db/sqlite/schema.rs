@@ -47,6 +47,17 @@ CREATE TABLE IF NOT EXISTS member_keys (
     key_hex    TEXT NOT NULL UNIQUE,
     created_ms INTEGER NOT NULL
 );
+-- One-time codes sent by SMS to prove a phone on the join and claim pages: by the phone's
+-- hash and what the code is for, the code's SHA-256 only, until it expires or is used.
+CREATE TABLE IF NOT EXISTS sms_codes (
+    phone_hash TEXT NOT NULL,
+    purpose    TEXT NOT NULL,
+    code_hash  TEXT NOT NULL,
+    expires_ms INTEGER NOT NULL,
+    attempts   INTEGER NOT NULL DEFAULT 0,
+    used       INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (phone_hash, purpose)
+);
 -- Each terminal's claim keys, newest last: the newest signs its receipts' claim codes; every
 -- one it ever had still verifies them. A reissued terminal gets a new one.
 CREATE TABLE IF NOT EXISTS claim_keys (
