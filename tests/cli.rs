@@ -2157,6 +2157,81 @@ mod sync {
         );
     }
 
+    /// A customer joins on HQ's page with the code texted to them, opens their member pass in
+    /// a phone's browser (headless Chromium at 390×844), and the QR code on the screen, read
+    /// back from the screenshot, is a `TM2` code the till accepts for that member.
+    #[test]
+    fn a_member_pass_on_a_phone_shows_a_code_the_till_accepts() {
+        let hq = hq();
+        hq.store().rotate_code_key().unwrap();
+        let till = Till::with_catalog();
+        register(&till, &hq);
+        let post = |url: &str, form: &str| {
+            reqwest::blocking::Client::new()
+                .post(format!("http://{}{url}", hq.address))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(form.to_string())
+                .send()
+                .unwrap()
+                .text()
+                .unwrap()
+        };
+        let form = "phone=13812345678&consent=yes";
+        assert!(post("/join/S001", form).contains("输入验证码"));
+        let phone = till_sync::member::Phone::parse("13812345678").unwrap();
+        let code = hq.sms.last_code_to(&phone).unwrap();
+        let joined = post("/join/S001", &format!("{form}&code={code}"));
+        let at = joined.find("/m/").expect("a link to the pass") + 3;
+        let token: String = joined[at..]
+            .chars()
+            .take_while(char::is_ascii_alphanumeric)
+            .collect();
+        till.ok(&["sync", "now"]);
+        let shot = till.data_dir().join("pass.png");
+        let out = Command::new("chromium")
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--hide-scrollbars",
+                "--window-size=390,844",
+                &format!("--screenshot={}", shot.display()),
+                &format!("http://{}/m/{token}", hq.address),
+            ])
+            .output()
+            .expect("Chromium runs (Debian package chromium; .ci/run installs it)");
+        assert!(
+            shot.exists(),
+            "no screenshot: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if let Ok(keep) = std::env::var("TILL_KEEP_SHOTS") {
+            std::fs::copy(&shot, Path::new(&keep).join("member-pass-390x844.png")).unwrap();
+        }
+        let scanned = read_qr(&shot);
+        assert!(scanned.starts_with("TM2.M00000001."), "{scanned}");
+        let verdict = till.ok(&["scan", "classify", &scanned]);
+        assert!(verdict.contains("verifies, member M00000001"), "{verdict}");
+    }
+
+    /// The text of the one QR code in a PNG screenshot.
+    fn read_qr(png_path: &Path) -> String {
+        let decoder = png::Decoder::new(BufReader::new(std::fs::File::open(png_path).unwrap()));
+        let mut reader = decoder.read_info().unwrap();
+        let mut pixels = vec![0; reader.output_buffer_size().unwrap()];
+        let info = reader.next_frame(&mut pixels).unwrap();
+        let channels = info.color_type.samples();
+        let (width, height) = (info.width as usize, info.height as usize);
+        let mut image = rqrr::PreparedImage::prepare_from_greyscale(width, height, |x, y| {
+            let at = (y * width + x) * channels;
+            let rgb = &pixels[at..at + channels.min(3)];
+            (rgb.iter().map(|&v| u32::from(v)).sum::<u32>() / rgb.len() as u32) as u8
+        });
+        let grids = image.detect_grids();
+        assert_eq!(grids.len(), 1, "one QR code on the page");
+        grids[0].decode().expect("the QR code reads").1
+    }
+
     /// A demo till registered with HQ and selling before its first sync signs its receipts'
     /// claim codes with the key HQ gave it at registration, not the demo's, so HQ takes them.
     #[test]

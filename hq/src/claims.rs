@@ -60,6 +60,9 @@ button {{ width: 100%; min-height: 52px; margin-top: 20px; font-size: 20px; bord
           border-radius: 8px; background: #d23c3c; color: #fff; }}
 button.secondary {{ background: #fff; color: #d23c3c; border: 1px solid #d23c3c; min-height: 44px;
                     font-size: 17px; margin-top: 12px; }}
+a.button {{ display: block; text-align: center; text-decoration: none; min-height: 52px;
+            line-height: 52px; margin-top: 20px; font-size: 20px; border-radius: 8px;
+            background: #d23c3c; color: #fff; }}
 .error {{ background: #fdecea; color: #a12622; padding: 10px 12px; border-radius: 8px; }}
 .ok {{ font-size: 20px; }}
 </style>
@@ -103,12 +106,22 @@ pub fn join_page(store: &str, error: Option<(&str, &str)>) -> String {
 /// After joining: the till finds the member by phone from its next sync on. A phone that was
 /// a member already gets the very same page, so the form cannot be used to find out whether
 /// someone's number is on file.
-pub fn joined_page(phone_masked: &str) -> String {
+pub fn joined_page(phone_masked: &str, pass: &str) -> String {
     page(&format!(
         r#"<h1>欢迎加入</h1><p class="en">Welcome</p>
-<p class="ok">会员 {phone_masked} 已开通：结账时告诉收银员手机号即可累积积分。</p>
-<p class="en">Membership {phone_masked} is open: give your number at the till to collect points.</p>"#
+<p class="ok">会员 {phone_masked} 已开通：结账时出示会员码，或告诉收银员手机号，即可累积积分。</p>
+<p class="en">Membership {phone_masked} is open: show your member pass, or give your number, at the till to collect points.</p>
+{}"#,
+        pass_link(pass)
     ))
+}
+
+/// The button to a member's pass page. `pass` is a token of letters and digits.
+fn pass_link(pass: &str) -> String {
+    format!(
+        r#"<a class="button" href="/m/{pass}">打开会员码 · Open your member pass</a>
+<p class="en">收藏此页，下次结账直接出示。Bookmark it to show at your next visit.</p>"#
+    )
 }
 
 /// The claim form. `token` has been verified, so it holds only letters, digits, `-` and `.`.
@@ -121,18 +134,22 @@ pub fn form_page(token: &str, error: Option<(&str, &str)>) -> String {
     ))
 }
 
-/// What the customer sees after claiming.
-pub fn outcome_page(outcome: &ClaimOutcome, phone_masked: &str) -> String {
+/// What the customer sees after claiming, with a link to their pass when the claim made or
+/// found a member.
+pub fn outcome_page(outcome: &ClaimOutcome, phone_masked: &str, pass: Option<&str>) -> String {
+    let link = pass.map(pass_link).unwrap_or_default();
     page(&match outcome {
         ClaimOutcome::Attributed { points, .. } => format!(
             r#"<h1>领取成功</h1><p class="en">Claimed</p>
 <p class="ok">本次购物已记入会员 {phone_masked}，获得 {points} 积分。</p>
-<p class="en">This purchase is now on membership {phone_masked}: {points} points.</p>"#
+<p class="en">This purchase is now on membership {phone_masked}: {points} points.</p>
+{link}"#
         ),
         ClaimOutcome::Waiting { .. } => format!(
             r#"<h1>已登记</h1><p class="en">Registered</p>
 <p class="ok">门店同步后，本次购物将自动记入会员 {phone_masked}，积分随后到账。</p>
-<p class="en">This purchase will be added to membership {phone_masked} when the store syncs, with its points.</p>"#
+<p class="en">This purchase will be added to membership {phone_masked} when the store syncs, with its points.</p>
+{link}"#
         ),
         ClaimOutcome::AlreadyClaimed => already_claimed_body().to_string(),
         ClaimOutcome::MemberSale => r#"<h1>无需领取</h1><p class="en">Nothing to claim</p>
@@ -202,6 +219,14 @@ pub fn sms_failed_page() -> String {
         r#"<h1>短信发送失败</h1><p class="en">The text message was not sent</p>
 <p>请稍后再试，或在门店收银台登记。</p><p class="en">Please try again later, or join at the till.</p>"#,
     )
+}
+
+/// A page with a heading and one line, each in Chinese and English.
+pub fn simple_page(title_zh: &str, title_en: &str, zh: &str, en: &str) -> String {
+    page(&format!(
+        r#"<h1>{title_zh}</h1><p class="en">{title_en}</p>
+<p>{zh}</p><p class="en">{en}</p>"#
+    ))
 }
 
 /// A join page for a store the chain does not have.

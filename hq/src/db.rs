@@ -149,6 +149,23 @@ pub trait HqStore: Send {
     /// Makes a new random claim key for `store`/`terminal` current; its older ones still
     /// verify the claim codes they signed.
     fn rotate_claim_key(&mut self, store: &str, terminal: &str) -> Result<ClaimKey>;
+    /// Gives member `member_id` a new member pass and returns its token (32 characters from
+    /// the OS-seeded CSPRNG; HQ keeps only its SHA-256): the link to their pass page.
+    fn new_pass(&mut self, member_id: &str) -> Result<String> {
+        let token = secret(32);
+        self.put_pass(&hex::encode(digest(&token)), member_id)?;
+        Ok(token)
+    }
+    /// Stores a pass by its token's SHA-256 (hex).
+    fn put_pass(&mut self, token_hash: &str, member_id: &str) -> Result<()>;
+    /// The member a pass token is for, if any.
+    fn pass_member(&mut self, token: &str) -> Result<Option<String>> {
+        self.pass_member_by_hash(&hex::encode(digest(token)))
+    }
+    /// The member of the pass whose token has this SHA-256 (hex).
+    fn pass_member_by_hash(&mut self, token_hash: &str) -> Result<Option<String>>;
+    /// A member's masked phone (if they gave one), or None for no such member.
+    fn member_phone_masked(&mut self, member_id: &str) -> Result<Option<Option<String>>>;
     /// Whether store `id` exists (exactly: IDs are case-sensitive).
     fn store_exists(&mut self, id: &str) -> Result<bool>;
     /// Keeps a one-time code for `phone_hash` and `purpose` (only its SHA-256), replacing any

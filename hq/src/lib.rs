@@ -4,6 +4,7 @@
 pub mod catalog;
 pub mod claims;
 pub mod db;
+pub mod pass;
 pub mod pg;
 pub mod server;
 pub mod sms;

@@ -253,6 +253,38 @@ impl HqStore for PgStore {
         hex_keys("claim key", &[key], ClaimKey::parse_hex).map(|mut k| k.remove(0))
     }
 
+    fn member_phone_masked(&mut self, member_id: &str) -> Result<Option<Option<String>>> {
+        Ok(self
+            .live()?
+            .query_opt(
+                "SELECT phone_masked FROM members WHERE member_id = $1",
+                &[&member_id],
+            )
+            .map_err(db)?
+            .map(|r| r.get(0)))
+    }
+
+    fn put_pass(&mut self, token_hash: &str, member_id: &str) -> Result<()> {
+        self.live()?
+            .execute(
+                "INSERT INTO member_passes (token_hash, member_id, created_ms) VALUES ($1, $2, $3)",
+                &[&token_hash, &member_id, &now_ms()],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+
+    fn pass_member_by_hash(&mut self, token_hash: &str) -> Result<Option<String>> {
+        Ok(self
+            .live()?
+            .query_opt(
+                "SELECT member_id FROM member_passes WHERE token_hash = $1",
+                &[&token_hash],
+            )
+            .map_err(db)?
+            .map(|r| r.get(0)))
+    }
+
     fn store_exists(&mut self, id: &str) -> Result<bool> {
         Ok(self
             .live()?

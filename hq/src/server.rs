@@ -28,6 +28,7 @@ use crate::db::{HqError, HqStore};
 
 mod limits;
 mod pages;
+mod pass;
 mod serve;
 
 use pages::{claim_form, claim_submit, join_form, join_submit};
@@ -195,6 +196,8 @@ pub fn router(store: Box<dyn HqStore>, pages: Pages) -> Router {
         .route(ENROLL_PATH, post(enroll))
         .route("/c/{token}", get(claim_form).post(claim_submit))
         .route("/join/{store}", get(join_form).post(join_submit))
+        .route("/m/{token}", get(pass::pass_page))
+        .route("/m/{token}/codes", get(pass::pass_codes))
         .route(MEMBERS_PATH, get(members))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(tower_http::decompression::RequestDecompressionLayer::new())

@@ -178,4 +178,69 @@ mod tests {
             "{written}"
         );
     }
+
+    /// Twilio's side played by a real HTTP peer on loopback: it reads one request, answers
+    /// `status`, and hands back what it read.
+    fn twilio_peer(status: &str) -> (String, std::thread::JoinHandle<String>) {
+        use std::io::{BufRead, BufReader, Read};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let status = status.to_string();
+        let peer = std::thread::spawn(move || {
+            let (stream, _) = listener.accept().unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut head = String::new();
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap();
+                }
+                head.push_str(&line);
+                if line == "\r\n" {
+                    break;
+                }
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            let answer =
+                format!("HTTP/1.1 {status}\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{{}}");
+            (&stream).write_all(answer.as_bytes()).unwrap();
+            head + &String::from_utf8(body).unwrap()
+        });
+        (url, peer)
+    }
+
+    #[test]
+    fn twilio_gets_the_message_as_its_api_documents_it() {
+        let (url, peer) = twilio_peer("201 Created");
+        let sms = TwilioSmsGateway::new(&url, "AC123", "secret", "+15005550006");
+        let phone = Phone::parse("13812345678").unwrap();
+        sms.send(&phone, "code 123456").unwrap();
+        let request = peer.join().unwrap();
+        assert!(
+            request.starts_with("POST /2010-04-01/Accounts/AC123/Messages.json "),
+            "{request}"
+        );
+        // Basic auth of "AC123:secret".
+        assert!(
+            request.contains("authorization: Basic QUMxMjM6c2VjcmV0"),
+            "{request}"
+        );
+        assert!(
+            request.contains("application/x-www-form-urlencoded"),
+            "{request}"
+        );
+        assert!(
+            request.ends_with("To=%2B8613812345678&From=%2B15005550006&Body=code+123456"),
+            "{request}"
+        );
+        // A refusal is an error the page can report.
+        let (url, peer) = twilio_peer("400 Bad Request");
+        let sms = TwilioSmsGateway::new(&url, "AC123", "secret", "+15005550006");
+        let error = sms.send(&phone, "code 123456").unwrap_err();
+        assert!(error.to_string().contains("400"), "{error}");
+        peer.join().unwrap();
+    }
 }

@@ -1028,11 +1028,37 @@ fn joining_on_hq_makes_a_member_every_till_finds(app: App) {
         first.contains("欢迎加入") && first.contains("138****5678"),
         "{first}"
     );
-    // Joining again answers exactly as the first time: the page never tells a stranger
-    // whether a number is a member's.
+    // Joining again answers as the first time, but for a new pass link to the same member:
+    // the page never tells whether a number was a member's.
     let (status, again) =
         app.proven_post(&url, "phone=%2B86+138+1234+5678&consent=yes", "13812345678");
-    assert_eq!((status, again), (200, first));
+    let pass = |page: &str| {
+        let at = page.find("/m/").unwrap() + 3;
+        page[at..at + 32].to_string()
+    };
+    assert_eq!(status, 200);
+    assert_eq!(
+        again.replace(&pass(&again), ""),
+        first.replace(&pass(&first), "")
+    );
+    let (_, unset) = page_get(&format!("{}/m/{}", app.server.url(), pass(&first)));
+    assert!(
+        unset.contains("会员码暂不可用"),
+        "no member-code key yet: {unset}"
+    );
+    app.db().rotate_code_key().unwrap();
+    for page in [&first, &again] {
+        let (status, shown) = page_get(&format!("{}/m/{}", app.server.url(), pass(page)));
+        assert_eq!(status, 200);
+        assert!(
+            shown.contains("138****5678") && shown.contains("<svg"),
+            "{shown}"
+        );
+    }
+    // A pass link that is not one shows nothing of anyone.
+    let (status, shown) = page_get(&format!("{}/m/{}", app.server.url(), "A".repeat(32)));
+    assert_eq!(status, 404);
+    assert!(!shown.contains("<svg"));
     let client = app.client(0);
     let delta = client.members(0).unwrap();
     assert_eq!(

@@ -200,6 +200,36 @@ impl HqStore for SqliteStore {
         hex_keys("claim key", &[key], ClaimKey::parse_hex).map(|mut k| k.remove(0))
     }
 
+    fn member_phone_masked(&mut self, member_id: &str) -> Result<Option<Option<String>>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT phone_masked FROM members WHERE member_id = ?1",
+                [member_id],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    fn put_pass(&mut self, token_hash: &str, member_id: &str) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO member_passes (token_hash, member_id, created_ms) VALUES (?1, ?2, ?3)",
+            params![token_hash, member_id, now_ms()],
+        )?;
+        Ok(())
+    }
+
+    fn pass_member_by_hash(&mut self, token_hash: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT member_id FROM member_passes WHERE token_hash = ?1",
+                [token_hash],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
     fn store_exists(&mut self, id: &str) -> Result<bool> {
         Ok(self
             .conn

@@ -49,6 +49,13 @@ CREATE TABLE IF NOT EXISTS member_keys (
     key_hex    TEXT NOT NULL UNIQUE,
     created_ms BIGINT NOT NULL
 );
+-- Member passes: the link a member gets after joining or claiming, to the page that shows
+-- their live member code. Only the token's SHA-256 is kept.
+CREATE TABLE IF NOT EXISTS member_passes (
+    token_hash TEXT PRIMARY KEY,
+    member_id  TEXT NOT NULL,
+    created_ms BIGINT NOT NULL
+);
 -- One-time codes sent by SMS to prove a phone on the join and claim pages: by the phone's
 -- hash and what the code is for, the code's SHA-256 only, until it expires or is used.
 CREATE TABLE IF NOT EXISTS sms_codes (

@@ -141,13 +141,27 @@ pub(super) async fn claim_submit(
         at_ms: jiff::Timestamp::now().as_millisecond(),
     };
     let masked = claim.phone_masked.clone();
-    let outcome = with_db(&db, move |db| db.claim(&claim)).await?;
+    let (outcome, pass) = with_db(&db, move |db| {
+        let outcome = db.claim(&claim)?;
+        // The phone is proven: its member gets a pass to their member code.
+        let pass = match &outcome {
+            ClaimOutcome::Attributed { member_id, .. } | ClaimOutcome::Waiting { member_id } => {
+                Some(db.new_pass(member_id)?)
+            }
+            ClaimOutcome::AlreadyClaimed | ClaimOutcome::MemberSale => None,
+        };
+        Ok((outcome, pass))
+    })
+    .await?;
     tracing::info!(?outcome, "claim");
     let status = match outcome {
         ClaimOutcome::AlreadyClaimed | ClaimOutcome::MemberSale => StatusCode::CONFLICT,
         ClaimOutcome::Attributed { .. } | ClaimOutcome::Waiting { .. } => StatusCode::OK,
     };
-    Ok(html(status, claims::outcome_page(&outcome, &masked)))
+    Ok(html(
+        status,
+        claims::outcome_page(&outcome, &masked, pass.as_deref()),
+    ))
 }
 
 /// A one-time code lives this long.
@@ -376,8 +390,8 @@ pub(super) async fn join_submit(
     }
     let masked = phone.masked();
     let now = jiff::Timestamp::now().as_millisecond();
-    let (member_id, already) = with_db(&db, move |db| {
-        db.join(&crate::db::NewMember {
+    let (member_id, already, pass) = with_db(&db, move |db| {
+        let (member_id, already) = db.join(&crate::db::NewMember {
             phone_hash: &hash,
             legacy_hashes: &legacy,
             phone_masked: &masked,
@@ -385,9 +399,14 @@ pub(super) async fn join_submit(
             consent_at_ms: now,
             store: &store,
             enrolled_at_ms: now,
-        })
+        })?;
+        let pass = db.new_pass(&member_id)?;
+        Ok((member_id, already, pass))
     })
     .await?;
     tracing::info!(member_id, already, "joined");
-    Ok(html(StatusCode::OK, claims::joined_page(&phone.masked())))
+    Ok(html(
+        StatusCode::OK,
+        claims::joined_page(&phone.masked(), &pass),
+    ))
 }
