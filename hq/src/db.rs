@@ -169,12 +169,14 @@ pub trait HqStore: Send {
     /// Whether store `id` exists (exactly: IDs are case-sensitive).
     fn store_exists(&mut self, id: &str) -> Result<bool>;
     /// Keeps a one-time code for `phone_hash` and `purpose` (only its SHA-256), replacing any
-    /// earlier one, until `expires_ms`.
+    /// earlier one, until `expires_ms`. Wrong tries at a code that has not expired by `now_ms`
+    /// carry over to the new one, so asking again never buys more guesses.
     fn put_sms_code(
         &mut self,
         phone_hash: &str,
         purpose: &str,
         code_hash: &str,
+        now_ms: i64,
         expires_ms: i64,
     ) -> Result<()>;
     /// Checks a code typed for `phone_hash` and `purpose` at `now_ms`, counting the attempt:
@@ -186,17 +188,24 @@ pub trait HqStore: Send {
         code_hash: &str,
         now_ms: i64,
     ) -> Result<SmsCodeCheck>;
-    /// Whether sale `seq` of `store`/`terminal` may still be claimed with a version-1 code
-    /// (signed with the chain's member key, which every till once held): only a sale HQ has,
-    /// made before that terminal got its own claim key. So an old till's key claims no sale
-    /// made since, at any terminal.
-    fn version_1_claimable(&mut self, store: &str, terminal: &str, seq: u64) -> Result<bool>;
-    /// Every claim key `store`/`terminal` ever had, newest first.
-    fn claim_keys(&mut self, store: &str, terminal: &str) -> Result<Vec<ClaimKey>>;
+    /// Whether HQ has sale `seq` of `store`/`terminal`, made (by its till's clock) before
+    /// `before_ms` when given. Claims signed with a key that has been replaced (a terminal's
+    /// older claim key, or the chain's version-1 key) count only for such sales, so whoever
+    /// kept an old key claims nothing made since.
+    fn sale_made_before(
+        &mut self,
+        store: &str,
+        terminal: &str,
+        seq: u64,
+        before_ms: Option<i64>,
+    ) -> Result<bool>;
+    /// Every claim key `store`/`terminal` ever had, newest first, with when HQ made it (Unix
+    /// ms).
+    fn claim_keys(&mut self, store: &str, terminal: &str) -> Result<Vec<(ClaimKey, i64)>>;
     /// The claim key `store`/`terminal` signs with now, made if it has none.
     fn claim_key(&mut self, store: &str, terminal: &str) -> Result<ClaimKey> {
         match self.claim_keys(store, terminal)?.into_iter().next() {
-            Some(key) => Ok(key),
+            Some((key, _)) => Ok(key),
             None => self.rotate_claim_key(store, terminal),
         }
     }

@@ -298,6 +298,7 @@ impl HqStore for PgStore {
         phone_hash: &str,
         purpose: &str,
         code_hash: &str,
+        now_ms: i64,
         expires_ms: i64,
     ) -> Result<()> {
         self.live()?
@@ -305,8 +306,10 @@ impl HqStore for PgStore {
                 "INSERT INTO sms_codes (phone_hash, purpose, code_hash, expires_ms)
                  VALUES ($1, $2, $3, $4)
                  ON CONFLICT (phone_hash, purpose) DO UPDATE SET code_hash = excluded.code_hash,
-                     expires_ms = excluded.expires_ms, attempts = 0, used = 0",
-                &[&phone_hash, &purpose, &code_hash, &expires_ms],
+                     attempts = CASE WHEN sms_codes.expires_ms >= $5 AND sms_codes.used = 0
+                                     THEN sms_codes.attempts ELSE 0 END,
+                     expires_ms = excluded.expires_ms, used = 0",
+                &[&phone_hash, &purpose, &code_hash, &expires_ms, &now_ms],
             )
             .map_err(db)?;
         Ok(())
@@ -340,32 +343,41 @@ impl HqStore for PgStore {
         Ok(outcome)
     }
 
-    fn version_1_claimable(&mut self, store: &str, terminal: &str, seq: u64) -> Result<bool> {
+    fn sale_made_before(
+        &mut self,
+        store: &str,
+        terminal: &str,
+        seq: u64,
+        before_ms: Option<i64>,
+    ) -> Result<bool> {
         let seq = i64::try_from(seq).unwrap_or(i64::MAX);
+        let before = before_ms.unwrap_or(i64::MAX);
         Ok(self
             .live()?
             .query_opt(
-                "SELECT s.created_at_ms < coalesce(
-                     (SELECT min(created_ms) FROM claim_keys WHERE store = $1 AND terminal = $2),
-                     9223372036854775807)
-                 FROM sales s WHERE s.store_id = $1 AND s.terminal_id = $2 AND s.seq = $3",
-                &[&store, &terminal, &seq],
+                "SELECT created_at_ms < $4 FROM sales
+                 WHERE store_id = $1 AND terminal_id = $2 AND seq = $3",
+                &[&store, &terminal, &seq, &before],
             )
             .map_err(db)?
             .is_some_and(|r| r.get(0)))
     }
 
-    fn claim_keys(&mut self, store: &str, terminal: &str) -> Result<Vec<ClaimKey>> {
+    fn claim_keys(&mut self, store: &str, terminal: &str) -> Result<Vec<(ClaimKey, i64)>> {
         let rows = self
             .live()?
             .query(
-                "SELECT key_hex FROM claim_keys WHERE store = $1 AND terminal = $2
+                "SELECT key_hex, created_ms FROM claim_keys WHERE store = $1 AND terminal = $2
                  ORDER BY id DESC",
                 &[&store, &terminal],
             )
             .map_err(db)?;
-        let rows: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
-        hex_keys("claim key", &rows, ClaimKey::parse_hex)
+        let hexes: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+        let keys = hex_keys("claim key", &hexes, ClaimKey::parse_hex)?;
+        Ok(keys
+            .into_iter()
+            .zip(rows.iter().map(|r| r.get::<_, i64>(1)))
+            .collect())
     }
 
     fn code_keys(&mut self) -> Result<Vec<CodeSigningKey>> {

@@ -57,7 +57,12 @@ struct AppState {
 struct PageState {
     sms: Arc<dyn crate::sms::SmsGateway>,
     limits: limits::Limiters,
+    /// Phone hashes (Argon2id, 19 MiB each) computed at once, at most.
+    hashing: tokio::sync::Semaphore,
 }
+
+/// Phone hashes one HQ node computes at once.
+const HASHING_AT_ONCE: usize = 4;
 
 impl axum::extract::FromRef<AppState> for Db {
     fn from_ref(state: &AppState) -> Db {
@@ -180,6 +185,7 @@ pub fn router(store: Box<dyn HqStore>, pages: Pages) -> Router {
         pages: Arc::new(PageState {
             sms: pages.sms,
             limits: limits::Limiters::new(pages.limits),
+            hashing: tokio::sync::Semaphore::new(HASHING_AT_ONCE),
         }),
     };
     Router::new()

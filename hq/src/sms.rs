@@ -104,13 +104,23 @@ impl SmsGateway for FakeSmsGateway {
 /// Twilio's Programmable Messaging API: `POST {base}/2010-04-01/Accounts/{sid}/Messages.json`
 /// with HTTP basic auth (account SID, auth token) and the form fields `To`, `From` and `Body`
 /// (<https://www.twilio.com/docs/messaging/api/message-resource#create-a-message-resource>).
-#[derive(Debug)]
 pub struct TwilioSmsGateway {
     base_url: String,
     account_sid: String,
     auth_token: String,
     from: String,
     http: reqwest::blocking::Client,
+}
+
+impl std::fmt::Debug for TwilioSmsGateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the auth token.
+        f.debug_struct("TwilioSmsGateway")
+            .field("base_url", &self.base_url)
+            .field("account_sid", &self.account_sid)
+            .field("from", &self.from)
+            .finish_non_exhaustive()
+    }
 }
 
 impl TwilioSmsGateway {

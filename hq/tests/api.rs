@@ -1001,6 +1001,11 @@ fn claims_attribute_anonymous_sales_once_even_before_they_arrive(app: App) {
     assert_eq!(member.phone_hash, Some(phone.hash(&pepper)));
     assert_eq!(member.points, 10);
     assert_eq!(app.sales_count(), 4);
+    // T01 is reissued (stolen): its old key no longer claims a sale HQ has not seen, the new
+    // one does.
+    let new_key = app.db().rotate_claim_key("S001", "T01").unwrap();
+    assert_eq!(page_get(&url(9)).0, 404, "the old key pre-claims nothing");
+    assert_eq!(page_get(&signed(&new_key, 9)).0, 200);
 }
 
 fn joining_on_hq_makes_a_member_every_till_finds(app: App) {
@@ -1182,11 +1187,11 @@ fn a_version_1_chain_keeps_its_members_and_points_through_the_upgrade(app: App) 
     let phone = Phone::parse("13812345678").unwrap();
     let other = Phone::parse("13900001111").unwrap();
     let now = 1_795_000_000_000;
-    let joined = |db: &mut dyn HqStore, hash: &str| {
+    let joined = |db: &mut dyn HqStore, phone: &Phone, hash: &str| {
         db.join(&till_hq::db::NewMember {
             phone_hash: hash,
             legacy_hashes: &[],
-            phone_masked: "138****5678",
+            phone_masked: &phone.masked(),
             consent_version: "2026-01",
             consent_at_ms: now,
             store: "S001",
@@ -1194,8 +1199,8 @@ fn a_version_1_chain_keeps_its_members_and_points_through_the_upgrade(app: App) 
         })
         .unwrap()
     };
-    let (m1, _) = joined(&mut *db, &phone.legacy_hash(&first));
-    let (m2, _) = joined(&mut *db, &other.legacy_hash(&first));
+    let (m1, _) = joined(&mut *db, &phone, &phone.legacy_hash(&first));
+    let (m2, _) = joined(&mut *db, &other, &other.legacy_hash(&first));
     db.rotate_member_key().unwrap();
     db.rotate_member_key().unwrap();
     // Member 1 earns points on a claimed sale (the ledger is keyed by sale).
@@ -1240,8 +1245,19 @@ fn a_version_1_chain_keeps_its_members_and_points_through_the_upgrade(app: App) 
     assert_eq!(hash_of(&m1), Some(phone.hash(&pepper)));
     // The other phone, enrolled at a till that holds the first key only: it names its
     // version-1 hash, and HQ files it as member 2.
+    // A stolen till names member 2's stored hash for a phone of its own: the masked numbers
+    // differ, so HQ makes a new member and leaves member 2 alone.
+    let thief = Phone::parse("13700009999").unwrap();
+    let mut hostile = enrollment("P-S001-T01-thief", 8);
+    hostile.phone_hash = thief.hash(&pepper);
+    hostile.phone_masked = thief.masked();
+    hostile.legacy_phone_hashes = vec![other.legacy_hash(&first)];
+    let filed = client.enroll(&[hostile]).unwrap();
+    assert!(!filed.results[0].merged, "the thief's phone took no member");
+    assert_ne!(filed.results[0].member_id, m2);
     let mut enrolled = enrollment("P-S001-T01-x", 9);
     enrolled.phone_hash = other.hash(&pepper);
+    enrolled.phone_masked = other.masked();
     enrolled.legacy_phone_hashes = vec![other.legacy_hash(&first)];
     let filed = client.enroll(&[enrolled]).unwrap();
     let filed = &filed.results[0];
@@ -1250,7 +1266,7 @@ fn a_version_1_chain_keeps_its_members_and_points_through_the_upgrade(app: App) 
         (m2.as_str(), true)
     );
     let members = client.members(0).unwrap().members;
-    assert_eq!(members.len(), 2);
+    assert_eq!(members.len(), 3, "members 1 and 2, and the thief's own");
     assert_eq!(
         members
             .iter()
@@ -1301,7 +1317,15 @@ struct HqProcess(std::process::Child);
 impl HqProcess {
     fn start(db: &str, listen: &str) -> HqProcess {
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_till-hq"))
-            .args(["--db", db, "serve", "--listen", listen])
+            .args([
+                "--db",
+                db,
+                "serve",
+                "--listen",
+                listen,
+                "--sms",
+                "fake:/dev/null",
+            ])
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
             .spawn()

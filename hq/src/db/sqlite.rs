@@ -243,14 +243,17 @@ impl HqStore for SqliteStore {
         phone_hash: &str,
         purpose: &str,
         code_hash: &str,
+        now_ms: i64,
         expires_ms: i64,
     ) -> Result<()> {
         self.conn.execute(
             "INSERT INTO sms_codes (phone_hash, purpose, code_hash, expires_ms)
              VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (phone_hash, purpose) DO UPDATE SET code_hash = excluded.code_hash,
-                 expires_ms = excluded.expires_ms, attempts = 0, used = 0",
-            params![phone_hash, purpose, code_hash, expires_ms],
+                 attempts = CASE WHEN sms_codes.expires_ms >= ?5 AND sms_codes.used = 0
+                                 THEN sms_codes.attempts ELSE 0 END,
+                 expires_ms = excluded.expires_ms, used = 0",
+            params![phone_hash, purpose, code_hash, expires_ms, now_ms],
         )?;
         Ok(())
     }
@@ -283,29 +286,44 @@ impl HqStore for SqliteStore {
         Ok(outcome)
     }
 
-    fn version_1_claimable(&mut self, store: &str, terminal: &str, seq: u64) -> Result<bool> {
+    fn sale_made_before(
+        &mut self,
+        store: &str,
+        terminal: &str,
+        seq: u64,
+        before_ms: Option<i64>,
+    ) -> Result<bool> {
         Ok(self
             .conn
             .query_row(
-                "SELECT s.created_at_ms < coalesce(
-                     (SELECT min(created_ms) FROM claim_keys WHERE store = ?1 AND terminal = ?2),
-                     9223372036854775807)
-                 FROM sales s WHERE s.store_id = ?1 AND s.terminal_id = ?2 AND s.seq = ?3",
-                params![store, terminal, seq],
+                "SELECT created_at_ms < ?4 FROM sales
+                 WHERE store_id = ?1 AND terminal_id = ?2 AND seq = ?3",
+                params![store, terminal, seq, before_ms.unwrap_or(i64::MAX)],
                 |r| r.get(0),
             )
             .optional()?
             .unwrap_or(false))
     }
 
-    fn claim_keys(&mut self, store: &str, terminal: &str) -> Result<Vec<ClaimKey>> {
+    fn claim_keys(&mut self, store: &str, terminal: &str) -> Result<Vec<(ClaimKey, i64)>> {
         let mut stmt = self.conn.prepare(
-            "SELECT key_hex FROM claim_keys WHERE store = ?1 AND terminal = ?2 ORDER BY id DESC",
+            "SELECT key_hex, created_ms FROM claim_keys WHERE store = ?1 AND terminal = ?2
+             ORDER BY id DESC",
         )?;
         let rows = stmt
-            .query_map(params![store, terminal], |r| r.get::<_, String>(0))?
+            .query_map(params![store, terminal], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+            })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
-        hex_keys("claim key", &rows, ClaimKey::parse_hex)
+        let keys = hex_keys(
+            "claim key",
+            &rows.iter().map(|r| r.0.clone()).collect::<Vec<_>>(),
+            ClaimKey::parse_hex,
+        )?;
+        Ok(keys
+            .into_iter()
+            .zip(rows.into_iter().map(|r| r.1))
+            .collect())
     }
 
     fn code_keys(&mut self) -> Result<Vec<CodeSigningKey>> {

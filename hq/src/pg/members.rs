@@ -302,12 +302,15 @@ fn member_for_phone(
         return Ok((id, true));
     }
     // A member enrolled before version 2 is stored under a version-1 hash: the phone is theirs,
-    // and moves to its version-2 hash now, which the next member pull takes to every till.
+    // and moves to its version-2 hash now, which the next member pull takes to every till. A
+    // till's legacy hashes are its word only (it holds every member's stored hash), so the
+    // masked number must match too: a stolen till cannot move a member onto a phone of its
+    // choosing, only onto one with the same first 3 and last 4 digits.
     for legacy in new.legacy_hashes {
         let found: Option<String> = tx
             .query_opt(
-                "SELECT member_id FROM members WHERE phone_hash = $1",
-                &[legacy],
+                "SELECT member_id FROM members WHERE phone_hash = $1 AND phone_masked = $2",
+                &[legacy, &new.phone_masked],
             )
             .map_err(db)?
             .map(|r| r.get(0));

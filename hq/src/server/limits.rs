@@ -36,13 +36,16 @@ pub struct PageLimits {
     pub per_address: Rate,
     /// Codes sent to one phone number.
     pub per_phone: Rate,
+    /// Codes sent to one phone number in a day: with 5 tries a code, a few dozen guesses a
+    /// day at a million codes.
+    pub per_phone_daily: Rate,
     /// Codes sent for one store's join page or its receipts' claims.
     pub per_store: Rate,
 }
 
 impl Default for PageLimits {
     /// 20 forms from an address, then one a minute; 3 codes to a phone, then one every 2
-    /// minutes; 200 codes for a store, then one every 10 s.
+    /// minutes, and 10 a day; 100 codes for a store, then one every 30 s.
     fn default() -> Self {
         PageLimits {
             per_address: Rate {
@@ -53,9 +56,13 @@ impl Default for PageLimits {
                 burst: 3,
                 every: Duration::from_secs(120),
             },
+            per_phone_daily: Rate {
+                burst: 10,
+                every: Duration::from_secs(24 * 3600 / 10),
+            },
             per_store: Rate {
-                burst: 200,
-                every: Duration::from_secs(10),
+                burst: 100,
+                every: Duration::from_secs(30),
             },
         }
     }
@@ -83,6 +90,7 @@ impl Pages {
 pub(super) struct Limiters {
     address: DefaultKeyedRateLimiter<IpAddr>,
     phone: DefaultKeyedRateLimiter<String>,
+    phone_daily: DefaultKeyedRateLimiter<String>,
     store: DefaultKeyedRateLimiter<String>,
 }
 
@@ -91,6 +99,7 @@ impl Limiters {
         Limiters {
             address: DefaultKeyedRateLimiter::keyed(limits.per_address.quota()),
             phone: DefaultKeyedRateLimiter::keyed(limits.per_phone.quota()),
+            phone_daily: DefaultKeyedRateLimiter::keyed(limits.per_phone_daily.quota()),
             store: DefaultKeyedRateLimiter::keyed(limits.per_store.quota()),
         }
     }
@@ -100,11 +109,12 @@ impl Limiters {
         wait(self.address.check_key(&address))
     }
 
-    /// A code to be sent to the phone with `phone_hash`, for `store`: both limits must allow
-    /// it. A refusal by the store's limit does not spend the phone's allowance, and the other
-    /// way round.
+    /// A code to be sent to the phone with `phone_hash`, for `store`: the phone's limits, then
+    /// the store's, must allow it; each one checked counts the request, even if a later one
+    /// refuses it.
     pub(super) fn code(&self, phone_hash: &str, store: &str) -> Result<(), Duration> {
         wait(self.phone.check_key(&phone_hash.to_string()))?;
+        wait(self.phone_daily.check_key(&phone_hash.to_string()))?;
         wait(self.store.check_key(&store.to_string()))
     }
 }
@@ -143,6 +153,10 @@ mod tests {
             per_phone: Rate {
                 burst: 1,
                 every: Duration::from_secs(60),
+            },
+            per_phone_daily: Rate {
+                burst: 5,
+                every: Duration::from_secs(3600),
             },
             per_store: Rate {
                 burst: 2,

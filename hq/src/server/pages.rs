@@ -19,8 +19,8 @@ use super::limits::PeerAddr;
 use super::{ApiError, Db, PageState, with_db};
 
 /// The sale a claim token names, if its signature verifies with one of that terminal's claim
-/// keys, or, for a receipt printed under version 1, with one of the chain's member keys and
-/// the sale is one version 1 could have printed ([`crate::db::HqStore::version_1_claimable`]).
+/// keys (an older key only for a sale it could have signed), or, for a receipt printed under
+/// version 1, with one of the chain's member keys ([`crate::db::HqStore::sale_made_before`]).
 async fn claimed_sale(db: &Db, token: &str) -> Result<Option<(String, String, u64)>, ApiError> {
     let shape = token.len() <= 100
         && token
@@ -31,19 +31,33 @@ async fn claimed_sale(db: &Db, token: &str) -> Result<Option<(String, String, u6
     };
     let token = token.to_string();
     with_db(db, move |db| {
+        // The terminal's keys, newest first: the newest claims any of its sales; an older one
+        // only a sale HQ has, made before the key that replaced it (a reissued terminal's
+        // thief claims nothing new).
         let own = db.claim_keys(&store, &terminal)?;
-        if let Some(sale) = verify_claim(&own, &token) {
-            return Ok(Some(sale));
+        for (i, (key, _)) in own.iter().enumerate() {
+            let Some(sale) = verify_claim(std::slice::from_ref(key), &token) else {
+                continue;
+            };
+            if i == 0 {
+                return Ok(Some(sale));
+            }
+            let replaced_ms = own[i - 1].1;
+            let ok = db.sale_made_before(&sale.0, &sale.1, sale.2, Some(replaced_ms))?;
+            return Ok(ok.then_some(sale));
         }
+        // Version 1: the chain's key, for sales made before the terminal had its own.
         let v1: Vec<ClaimKey> = db
             .all_member_keys()?
             .into_iter()
             .map(ClaimKey::from)
             .collect();
-        match verify_claim(&v1, &token) {
-            Some(sale) if db.version_1_claimable(&sale.0, &sale.1, sale.2)? => Ok(Some(sale)),
-            _ => Ok(None),
-        }
+        let Some(sale) = verify_claim(&v1, &token) else {
+            return Ok(None);
+        };
+        let first_own = own.last().map(|(_, made)| *made);
+        let ok = db.sale_made_before(&sale.0, &sale.1, sale.2, first_own)?;
+        Ok(ok.then_some(sale))
     })
     .await
 }
@@ -51,7 +65,18 @@ async fn claimed_sale(db: &Db, token: &str) -> Result<Option<(String, String, u6
 /// A phone's hash under the chain's pepper, and its version-1 hashes under every key HQ ever
 /// held, which find a member enrolled before version 2. Argon2id is slow by design, so it
 /// runs on the blocking pool, not on the request's thread, and not under the database.
-async fn phone_hashes(db: &Db, phone: &Phone) -> Result<(String, Vec<String>), ApiError> {
+async fn phone_hashes(
+    db: &Db,
+    pages: &PageState,
+    phone: &Phone,
+) -> Result<(String, Vec<String>), ApiError> {
+    // A few at a time: each takes 19 MiB, and a flood must not take the node's memory.
+    let _permit = pages.hashing.acquire().await.map_err(|e| {
+        ApiError(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("phone hash: {e}"),
+        )
+    })?;
     let (pepper, v1) = with_db(db, |db| Ok((db.phone_pepper()?, db.all_member_keys()?))).await?;
     let phone = phone.clone();
     tokio::task::spawn_blocking(move || {
@@ -119,7 +144,7 @@ pub(super) async fn claim_submit(
         Ok(phone) => phone,
         Err(page) => return Ok(*page),
     };
-    let (phone_hash, legacy_hashes) = phone_hashes(&db, &phone).await?;
+    let (phone_hash, legacy_hashes) = phone_hashes(&db, &pages, &phone).await?;
     let proof = Proof {
         phone: &phone,
         phone_hash: &phone_hash,
@@ -238,7 +263,7 @@ impl Proof<'_> {
                 self.code_hash(&code),
             );
             with_db(db, move |db| {
-                db.put_sms_code(&hash, &purpose, &code_hash, now + CODE_TTL_MS)
+                db.put_sms_code(&hash, &purpose, &code_hash, now, now + CODE_TTL_MS)
             })
             .await?;
             let text = format!(
@@ -377,7 +402,7 @@ pub(super) async fn join_submit(
         Ok(phone) => phone,
         Err(page) => return Ok(*page),
     };
-    let (hash, legacy) = phone_hashes(&db, &phone).await?;
+    let (hash, legacy) = phone_hashes(&db, &pages, &phone).await?;
     let proof = Proof {
         phone: &phone,
         phone_hash: &hash,

@@ -260,11 +260,16 @@ fn member_for_phone(
         return Ok((id, true));
     }
     // A member enrolled before version 2 is stored under a version-1 hash: the phone is theirs,
-    // and moves to its version-2 hash now, which the next member pull takes to every till.
+    // and moves to its version-2 hash now, which the next member pull takes to every till. A
+    // till's legacy hashes are its word only (it holds every member's stored hash), so the
+    // masked number must match too: a stolen till cannot move a member onto a phone of its
+    // choosing, only onto one with the same first 3 and last 4 digits.
     for legacy in new.legacy_hashes {
         let found: Option<String> = tx
-            .prepare_cached("SELECT member_id FROM members WHERE phone_hash = ?1")?
-            .query_row([legacy], |r| r.get(0))
+            .prepare_cached(
+                "SELECT member_id FROM members WHERE phone_hash = ?1 AND phone_masked = ?2",
+            )?
+            .query_row([legacy.as_str(), new.phone_masked], |r| r.get(0))
             .optional()?;
         if let Some(id) = found {
             tx.prepare_cached(
