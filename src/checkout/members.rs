@@ -6,7 +6,7 @@
 //! Refusals are one typed error, [`MemberRefusal`], which each front-end words in its
 //! cashier's language; nothing is attached or changed when one is returned.
 
-use crate::store::{CodeUse, Member, MemberCodeSpend, StoreError};
+use crate::store::{CodeUse, HashedPhone, Member, MemberCodeSpend, PhoneHasher, StoreError};
 use till_domain::scan::MemberCode;
 use till_sync::member::{MemberError, Phone, step_at, verify_dynamic, verify_tm2};
 
@@ -59,8 +59,13 @@ pub enum MemberRefusal {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PhoneLookup {
     Member(Member),
-    /// No member has it: the customer may enroll, with consent.
-    NotEnrolled(Phone),
+    /// No member has it: the customer may enroll, with consent (its hashes made already).
+    NotEnrolled(HashedPhone),
+}
+
+/// A keyed phone number, or why it is not one (it stays on the keypad to be corrected).
+pub fn parse_phone(keyed: &str) -> Result<Phone, CheckoutError> {
+    Phone::parse(keyed).map_err(|_| MemberRefusal::BadPhone(keyed.trim().to_string()).into())
 }
 
 /// The time a member code is checked at, as a 30-second step.
@@ -115,9 +120,20 @@ impl Checkout {
 
     /// Looks a keyed phone number up (`138 1234 5678`, `+86-138-1234-5678` and the like).
     pub fn find_by_phone(&self, keyed: &str) -> Result<PhoneLookup, CheckoutError> {
-        let phone =
-            Phone::parse(keyed).map_err(|_| MemberRefusal::BadPhone(keyed.trim().to_string()))?;
-        match self.store.member_by_phone(&phone).map_err(no_key)? {
+        let phone = parse_phone(keyed)?;
+        let hashed = self.phone_hasher()?.hash(phone);
+        self.find_hashed(hashed)
+    }
+
+    /// What hashing a phone needs (the chain's pepper and any version-1 keys), for a caller
+    /// that hashes off its own thread (the touchscreen) and then calls [`Self::find_hashed`].
+    pub fn phone_hasher(&self) -> Result<PhoneHasher, CheckoutError> {
+        self.store.phone_hasher().map_err(no_key)
+    }
+
+    /// [`Self::find_by_phone`] for a phone hashed already.
+    pub fn find_hashed(&self, phone: HashedPhone) -> Result<PhoneLookup, CheckoutError> {
+        match self.store.member_by_hashes(&phone)? {
             Some(member) if !member.active => {
                 Err(MemberRefusal::Deactivated(member.member_id).into())
             }
@@ -141,7 +157,7 @@ impl Checkout {
     /// `now_ms`, under a provisional ID HQ confirms on sync, and attaches them. Works offline.
     pub fn enroll(
         &mut self,
-        phone: &Phone,
+        phone: &HashedPhone,
         now_ms: i64,
         replace: bool,
     ) -> Result<&Member, CheckoutError> {
@@ -156,7 +172,7 @@ impl Checkout {
         }
         let member = self
             .store
-            .enroll_member(phone, &self.settings.consent_version, now_ms)
+            .enroll_hashed(phone, &self.settings.consent_version, now_ms)
             .map_err(no_key)?;
         self.codes.clear();
         Ok(self.member.insert(member))

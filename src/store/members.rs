@@ -63,6 +63,44 @@ pub enum CodeUse {
     AlreadyUsed,
 }
 
+/// The pepper and version-1 keys a phone is hashed with: cheap to take from the store, and
+/// [`PhoneHasher::hash`] (Argon2id, tens of milliseconds) can then run on any thread.
+#[derive(Clone, Debug)]
+pub struct PhoneHasher {
+    pepper: PhonePepper,
+    v1: Vec<MemberKey>,
+}
+
+impl PhoneHasher {
+    /// The phone's hash under the pepper, and its version-1 hashes.
+    pub fn hash(&self, phone: Phone) -> HashedPhone {
+        HashedPhone {
+            hash: phone.hash(&self.pepper),
+            legacy: self.v1.iter().map(|key| phone.legacy_hash(key)).collect(),
+            phone,
+        }
+    }
+}
+
+/// A phone number with its hashes, ready to look up or enroll without hashing again.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HashedPhone {
+    phone: Phone,
+    hash: String,
+    legacy: Vec<String>,
+}
+
+impl HashedPhone {
+    pub fn phone(&self) -> &Phone {
+        &self.phone
+    }
+
+    /// `138****5678`.
+    pub fn masked(&self) -> String {
+        self.phone.masked()
+    }
+}
+
 const MEMBER_COLUMNS: &str =
     "member_id, display_name, tier, points, phone_masked, active, provisional";
 
@@ -216,16 +254,18 @@ impl Store {
             .collect()
     }
 
-    /// A phone's hash under the chain's pepper ([`StoreError::NoMemberKey`] before the till
-    /// has it), and its version-1 hashes under the keys the till holds.
+    /// What hashing a phone needs, to take off the thread that asks: the chain's pepper
+    /// ([`StoreError::NoMemberKey`] before the till has it) and the version-1 keys it holds.
+    pub fn phone_hasher(&self) -> Result<PhoneHasher> {
+        Ok(PhoneHasher {
+            pepper: self.phone_pepper()?.ok_or(StoreError::NoMemberKey)?,
+            v1: self.all_member_keys()?,
+        })
+    }
+
     fn phone_hashes(&self, phone: &Phone) -> Result<(String, Vec<String>)> {
-        let pepper = self.phone_pepper()?.ok_or(StoreError::NoMemberKey)?;
-        let legacy = self
-            .all_member_keys()?
-            .iter()
-            .map(|key| phone.legacy_hash(key))
-            .collect();
-        Ok((phone.hash(&pepper), legacy))
+        let hashed = self.phone_hasher()?.hash(phone.clone());
+        Ok((hashed.hash, hashed.legacy))
     }
 
     /// Adds or updates a member, as a member delta from HQ would.
@@ -287,8 +327,13 @@ impl Store {
     /// member enrolled before version 2 whom HQ has not moved yet, under the version-1 keys
     /// the till holds) and never stored or compared in the clear.
     pub fn member_by_phone(&self, phone: &Phone) -> Result<Option<Member>> {
-        let (hash, legacy) = self.phone_hashes(phone)?;
-        for hash in std::iter::once(hash).chain(legacy) {
+        self.member_by_hashes(&self.phone_hasher()?.hash(phone.clone()))
+    }
+
+    /// [`Self::member_by_phone`] with the hashes made already (off the UI thread).
+    pub fn member_by_hashes(&self, phone: &HashedPhone) -> Result<Option<Member>> {
+        let hashes = std::iter::once(&phone.hash).chain(&phone.legacy);
+        for hash in hashes {
             let found = self
                 .conn
                 .prepare_cached(&format!(
@@ -311,7 +356,18 @@ impl Store {
         consent_version: &str,
         now_ms: i64,
     ) -> Result<Member> {
-        let (hash, legacy) = self.phone_hashes(phone)?;
+        let hashed = self.phone_hasher()?.hash(phone.clone());
+        self.enroll_hashed(&hashed, consent_version, now_ms)
+    }
+
+    /// [`Self::enroll_member`] with the hashes made already (off the UI thread).
+    pub fn enroll_hashed(
+        &self,
+        hashed: &HashedPhone,
+        consent_version: &str,
+        now_ms: i64,
+    ) -> Result<Member> {
+        let (phone, hash, legacy) = (&hashed.phone, &hashed.hash, &hashed.legacy);
         let (store, terminal) = self.identity();
         let member_id = format!("P-{store}-{terminal}-{}", uuid::Uuid::now_v7().simple());
         // The member and its enrollment, which waits for HQ whatever later pulls do to the

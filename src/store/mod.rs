@@ -21,7 +21,10 @@ use till_domain::Currency;
 
 pub use catalog::{CatalogImport, ImportStats};
 pub use journal::{JournalProblem, JournalReport};
-pub use members::{CodeUse, EnrollmentState, Member, MemberCodeSpend, MemberListing, MemberRecord};
+pub use members::{
+    CodeUse, EnrollmentState, HashedPhone, Member, MemberCodeSpend, MemberListing, MemberRecord,
+    PhoneHasher,
+};
 pub use parked::{OpenTicket, ParkedTicket};
 pub use print_jobs::PrintJob;
 pub use sales::{CommittedSale, DaySummary, SaleExtras, SaleMeta, SaleSummary};

@@ -301,6 +301,9 @@ impl App {
             Done::Pin(session::PinPurpose::Approval(id), who) => {
                 app.update(|s| s.approved(id, who));
             }
+            Done::PhoneHashed(phone) => {
+                app.update(|s| s.phone_hashed(phone));
+            }
             Done::Committed(result) => {
                 app.update(|s| s.committed(result));
             }

@@ -183,6 +183,7 @@ pub(super) fn stage(app: &Rc<App>, shoot: &mut dyn FnMut(&str) -> Result<()>) ->
         app.update(|s| s.sale_key(&digit.to_string()));
     }
     app.update(|s| s.sale_key("enter"));
+    wait(app, |s| s.ticket_member().is_some(), "the member by phone")?;
     shoot("11-sale-member")?;
     shoot("12-customer-display-member")?;
     app.update(|s| s.detach_member());
@@ -191,6 +192,11 @@ pub(super) fn stage(app: &Rc<App>, shoot: &mut dyn FnMut(&str) -> Result<()>) ->
         app.update(|s| s.sale_key(&digit.to_string()));
     }
     app.update(|s| s.sale_key("enter"));
+    wait(
+        app,
+        |s| s.sale().member_prompt().is_some(),
+        "the consent question",
+    )?;
     shoot("13-consent")?;
     Ok(())
 }

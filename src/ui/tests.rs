@@ -193,6 +193,15 @@ impl Till {
         self.app.session.borrow().screen
     }
 
+    /// Waits for a phone number sent with ↵ to be looked up (its hash is a worker's).
+    fn phone_looked_up(&self) {
+        self.wait("the phone lookup", |s| {
+            s.sale()
+                .message()
+                .is_none_or(|m| m.text != "looking the member up…")
+        });
+    }
+
     fn lines(&self) -> usize {
         self.app.session.borrow().checkout().ticket().lines().len()
     }
@@ -887,6 +896,7 @@ fn a_member_found_by_phone_and_a_bad_phone_number() {
         );
         till.tap("8");
         till.tap("Enter");
+        till.phone_looked_up();
         assert_eq!(
             till.member_id().as_deref(),
             Some("10086"),
@@ -910,6 +920,7 @@ fn enrollment_with_consent_accepted_and_refused() {
         // Refused: the sale stays anonymous and nobody is stored.
         till.tap("Member");
         till.type_slowly("13500002222\n");
+        till.phone_looked_up();
         assert!(
             till.shown("Member question")
                 .contains("I agree to become a member")
@@ -923,6 +934,7 @@ fn enrollment_with_consent_accepted_and_refused() {
         // Accepted: a provisional member, attached at once, works offline.
         till.tap("Member");
         till.type_slowly("135-0000-2222\n");
+        till.phone_looked_up();
         // A scan while the customer reads the consent is refused, not added behind it.
         till.scan("可口可乐 500ml");
         assert_eq!(

@@ -21,6 +21,8 @@ use till_drivers::printer::PrintError;
 #[derive(Debug)]
 pub(super) enum Done {
     Pin(PinPurpose, Option<StaffMember>),
+    /// A phone keyed for a member lookup, hashed.
+    PhoneHashed(crate::store::HashedPhone),
     Committed(Result<SaleRecord, String>),
     /// What became of a drawer opening: at a cash sale's commit, or a manager's no-sale
     /// opening from the back office.
@@ -174,6 +176,9 @@ impl Workers {
                 candidates,
             } => {
                 std::thread::spawn(move || send(Done::Pin(purpose, check_pin(&pin, &candidates))));
+            }
+            Task::HashPhone(hasher, phone) => {
+                std::thread::spawn(move || send(Done::PhoneHashed(hasher.hash(phone))));
             }
             Task::Commit(draft, extras) => {
                 if self.sales.send(SaleJob::Commit(draft, extras)).is_err() {

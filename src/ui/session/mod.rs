@@ -18,7 +18,10 @@ use crate::checkout::{
 };
 use crate::printing::PrinterState;
 use crate::staff::{PinGuard, PinPrompt};
-use crate::store::{DaySummary, Member, OpenTicket, ParkedTicket, Role, SaleExtras, StaffMember};
+use crate::store::{
+    DaySummary, HashedPhone, Member, OpenTicket, ParkedTicket, PhoneHasher, Role, SaleExtras,
+    StaffMember,
+};
 use till_domain::scan::MemberCode;
 use till_domain::scan::{PaymentProvider, Scan};
 use till_domain::ticket::TicketError;
@@ -96,6 +99,8 @@ pub enum Task {
     OpenDrawer,
     /// Keep a PIN prompt's wrong-PIN count and lockout on disk.
     SavePinGuard(PinPrompt, PinGuard),
+    /// Hash a phone number keyed for a member lookup (Argon2id: tens of milliseconds).
+    HashPhone(Box<PhoneHasher>, Phone),
     /// Keep the open ticket on disk as it now is (None: there is none), so that a restart
     /// never loses it.
     SaveOpenTicket(Option<Box<OpenTicket>>),
@@ -177,8 +182,9 @@ impl MemberSettings {
 /// A question about members waiting for the cashier or the customer.
 #[derive(Clone, Debug)]
 pub enum MemberPrompt {
-    /// No member has this phone: ask the customer to accept the consent text.
-    Consent { phone: Phone },
+    /// No member has this phone: ask the customer to accept the consent text. Its hashes
+    /// are made already, for the enrollment.
+    Consent { phone: HashedPhone },
     /// A second, different member was scanned (`code`: the code that named them, spent only
     /// if the cashier takes them and the sale commits) or found by phone: keep which?
     Replace {

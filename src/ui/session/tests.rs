@@ -42,6 +42,10 @@ fn finish(session: &mut Session, task: Option<Task>) -> Option<Task> {
             session.committed(Ok(*draft));
             None
         }
+        Task::HashPhone(hasher, phone) => {
+            session.phone_hashed(hasher.hash(phone));
+            None
+        }
         other => Some(other),
     }
 }
@@ -147,10 +151,12 @@ fn a_discount_over_the_limit_waits_for_a_managers_pin() {
     assert_eq!(s.checkout().ticket().payment().payable, before / 2);
 }
 
-/// Keys `typed` into the sale screen's entry (or the phone being keyed) and presses ↵.
+/// Keys `typed` into the sale screen's entry (or the phone being keyed), presses ↵, and
+/// runs what a worker would (a phone's hashing).
 fn enter_on_sale(session: &mut Session, typed: &str) -> Option<Task> {
     keys(session, typed, Session::sale_key);
-    session.sale_key("enter")
+    let task = session.sale_key("enter");
+    finish(session, task)
 }
 
 fn sale_message(session: &Session) -> String {
@@ -212,6 +218,26 @@ fn a_new_phone_asks_for_consent_and_enrolls_and_a_second_member_asks_which_to_ke
         s.ticket_member().map(|m| &m.member_id),
         Some(&enrolled.member_id)
     );
+    // The hashing is a worker's: ↵ hands it out, and an answer for a number the cashier
+    // changed meanwhile is dropped.
+    s.member();
+    keys(&mut s, "13812345678", Session::sale_key);
+    let Some(Task::HashPhone(hasher, phone)) = s.sale_key("enter") else {
+        panic!("the phone is hashed off the UI thread")
+    };
+    assert!(s.sale.member_prompt().is_none());
+    assert!(s.sale_key("back").is_none());
+    s.phone_hashed(hasher.hash(phone));
+    assert!(
+        s.sale.member_prompt().is_none(),
+        "a stale answer is dropped"
+    );
+    assert_eq!(s.sale.phone(), Some("1381234567"));
+    assert_eq!(
+        s.ticket_member().map(|m| &m.member_id),
+        Some(&enrolled.member_id)
+    );
+    s.detach_member();
     // ✕ detaches: the sale is anonymous again.
     s.detach_member();
     assert!(s.ticket_member().is_none());

@@ -16,20 +16,49 @@ impl Session {
         ));
     }
 
-    pub(in crate::ui::session) fn lookup_phone(&mut self) {
+    /// ↵ on the phone being keyed: a number that cannot be a mobile stays on the keypad to be
+    /// corrected; a good one is hashed on a worker ([`Task::HashPhone`]: Argon2id is slow by
+    /// design), and [`Session::phone_hashed`] finds its member.
+    pub(in crate::ui::session) fn lookup_phone(&mut self) -> Option<Task> {
         let keyed = self.sale.phone().unwrap_or_default().to_string();
-        match self.checkout.find_by_phone(&keyed) {
+        let hashing = crate::checkout::members::parse_phone(&keyed)
+            .and_then(|phone| Ok((self.checkout.phone_hasher()?, phone)));
+        match hashing {
+            Ok((hasher, phone)) => {
+                self.sale.message =
+                    Message::info(self.t("正在查找会员…", "looking the member up…"));
+                Some(Task::HashPhone(Box::new(hasher), phone))
+            }
+            Err(error @ CheckoutError::Member(MemberRefusal::BadPhone(_))) => {
+                self.sale.message = Message::error(self.refusal(&error));
+                None
+            }
+            Err(error) => {
+                self.sale.phone = None;
+                self.sale.message = Message::error(self.refusal(&error));
+                None
+            }
+        }
+    }
+
+    /// The answer to [`Task::HashPhone`]: the phone's member goes on the ticket (or the
+    /// cashier is asked which to keep), or a number no member has asks for consent. Dropped
+    /// if the cashier has left phone entry or changed the number meanwhile.
+    pub fn phone_hashed(&mut self, phone: HashedPhone) {
+        let keyed = self.sale.phone().map(crate::checkout::members::parse_phone);
+        if !matches!(keyed, Some(Ok(ref now)) if now == phone.phone()) {
+            return;
+        }
+        match self.checkout.find_hashed(phone) {
             Ok(PhoneLookup::Member(member)) => {
                 self.sale.phone = None;
+                self.sale.message = None;
                 self.offer(member, None);
             }
             Ok(PhoneLookup::NotEnrolled(phone)) => {
                 self.sale.phone = None;
+                self.sale.message = None;
                 self.sale.member_prompt = Some(MemberPrompt::Consent { phone });
-            }
-            Err(error @ CheckoutError::Member(MemberRefusal::BadPhone(_))) => {
-                // The number stays on the keypad to be corrected.
-                self.sale.message = Message::error(self.refusal(&error));
             }
             Err(error) => {
                 self.sale.phone = None;

@@ -186,10 +186,9 @@ impl Session {
         }
         if self.sale.phone.is_some() {
             if key == "enter" {
-                self.lookup_phone();
-            } else {
-                self.edit_field(Field::Phone, key);
+                return self.lookup_phone();
             }
+            self.edit_field(Field::Phone, key);
             return None;
         }
         if key != "enter" {
