@@ -13,7 +13,7 @@ use till_sync::member::{CodePublicKey, MemberKey, Phone, PhonePepper};
 #[derive(Subcommand, Debug)]
 pub enum MemberCommand {
     /// Member keys: HQ's public member-code keys verify member QR codes offline; the
-    /// chain's version-1 key hashes phones.
+    /// chain's phone pepper salts phone hashes; a version-1 key finds members from before.
     #[command(subcommand)]
     Key(KeyCommand),
     /// Enroll a customer by phone, as the till's member prompt does, under a provisional ID
