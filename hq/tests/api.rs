@@ -1773,3 +1773,65 @@ fn the_admin_cli_sets_up_stores_and_terminals_and_reports_sales() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("unsupported database \"mysql://nope\""));
 }
+
+/// One phone, typed in any format at any till, enrolled any number of times with any number of
+/// member-code key rotations in between, is one member at HQ: phone hashes depend on the
+/// chain's pepper only. (Issue 14's fault: after a rotation the same phone became a second
+/// member.)
+mod one_phone_one_member {
+    use super::*;
+    use proptest::prelude::*;
+    use till_sync::member::Phone;
+
+    /// The ways a cashier or a customer types a mainland mobile number.
+    fn typed(national: &str, style: u8) -> String {
+        let (a, b, c) = (&national[..3], &national[3..7], &national[7..]);
+        match style % 6 {
+            0 => national.to_string(),
+            1 => format!("+86{national}"),
+            2 => format!("+86 {a} {b} {c}"),
+            3 => format!("0086-{a}-{b}-{c}"),
+            4 => format!("{a} {b} {c}"),
+            _ => format!("{a}-{b}-{c}"),
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+        #[test]
+        fn one_phone_is_one_member_whatever_the_format_till_or_rotations(
+            middle in 0u32..100_000_000,
+            steps in proptest::collection::vec((0u8..6, 0usize..3, 0u8..3), 1..5),
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let mut db = SqliteStore::open(&dir.path().join("hq.db")).unwrap();
+            db.add_store("S001", "").unwrap();
+            db.add_store("S002", "").unwrap();
+            let pepper = db.phone_pepper().unwrap();
+            let national = format!("139{middle:08}");
+            let tills = [("S001", "T01"), ("S001", "T02"), ("S002", "T01")];
+            let mut members = std::collections::BTreeSet::new();
+            for (n, (style, till, rotations)) in steps.iter().enumerate() {
+                for _ in 0..*rotations {
+                    db.rotate_code_key().unwrap();
+                }
+                let phone = Phone::parse(&typed(&national, *style)).unwrap();
+                let (store, terminal) = tills[*till];
+                let enrollment = till_sync::api::Enrollment {
+                    provisional_id: format!("P-{store}-{terminal}-{n}"),
+                    phone_hash: phone.hash(&pepper),
+                    legacy_phone_hashes: Vec::new(),
+                    phone_masked: phone.masked(),
+                    consent_version: "2026-11".into(),
+                    consent_at_ms: 1_795_000_000_000,
+                    enrolled_at_ms: 1_795_000_000_000,
+                };
+                let filed = db.enroll(store, &[enrollment]).unwrap();
+                members.insert(filed[0].member_id.clone());
+            }
+            prop_assert_eq!(members.len(), 1, "one phone became {:?}", members);
+            let delta = db.member_delta(0, 100).unwrap();
+            prop_assert_eq!(delta.members.len(), 1);
+        }
+    }
+}
