@@ -1848,6 +1848,18 @@ mod sync {
         ])
     }
 
+    /// Posts `form` to HQ's page at `path`, as a phone's browser does; the page it answers.
+    fn post_form(hq: &Hq, path: &str, form: &str) -> String {
+        reqwest::blocking::Client::new()
+            .post(format!("http://{}{path}", hq.address))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form.to_string())
+            .send()
+            .unwrap()
+            .text()
+            .unwrap()
+    }
+
     /// HQ publishes a catalog file through its own reader, as `till-hq catalog import` does.
     fn publish(hq: &Hq, csv: &str) -> till_hq::catalog::Published {
         let rows = till_hq::catalog::read_catalog(csv.as_bytes()).unwrap();
@@ -2166,16 +2178,7 @@ mod sync {
         hq.store().rotate_code_key().unwrap();
         let till = Till::with_catalog();
         register(&till, &hq);
-        let post = |url: &str, form: &str| {
-            reqwest::blocking::Client::new()
-                .post(format!("http://{}{url}", hq.address))
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(form.to_string())
-                .send()
-                .unwrap()
-                .text()
-                .unwrap()
-        };
+        let post = |url: &str, form: &str| post_form(&hq, url, form);
         let form = "phone=13812345678&consent=yes";
         assert!(post("/join/S001", form).contains("输入验证码"));
         let phone = till_sync::member::Phone::parse("13812345678").unwrap();
@@ -2278,16 +2281,7 @@ mod sync {
         };
         // The customer claims it on the way home, before the store has synced: the number,
         // then the code texted to it.
-        let post = |form: &str| {
-            reqwest::blocking::Client::new()
-                .post(format!("http://{}/c/{token}", hq.address))
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(form.to_string())
-                .send()
-                .unwrap()
-                .text()
-                .unwrap()
-        };
+        let post = |form: &str| post_form(&hq, &format!("/c/{token}"), form);
         let page = post("phone=13812345678&consent=yes");
         assert!(page.contains("输入验证码"), "{page}");
         let phone = till_sync::member::Phone::parse("13812345678").unwrap();

@@ -128,11 +128,16 @@ impl Store {
 
     /// The current key, then the previous one.
     pub fn member_keys(&self) -> Result<Vec<MemberKey>> {
+        self.v1_keys(Some(2))
+    }
+
+    /// Version-1 keys, newest first, at most `limit`.
+    fn v1_keys(&self, limit: Option<u32>) -> Result<Vec<MemberKey>> {
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT key_hex FROM member_keys ORDER BY id DESC LIMIT 2")?;
+            .prepare_cached("SELECT key_hex FROM member_keys ORDER BY id DESC LIMIT ?1")?;
         let keys = stmt
-            .query_map([], |r| r.get::<_, String>(0))?
+            .query_map([limit.map_or(-1, i64::from)], |r| r.get::<_, String>(0))?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         keys.iter()
             .map(|hex| {
@@ -240,18 +245,7 @@ impl Store {
     /// Every version-1 member key the till holds, newest first: they find members enrolled
     /// before version 2, and tell HQ who they are.
     fn all_member_keys(&self) -> Result<Vec<MemberKey>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT key_hex FROM member_keys ORDER BY id DESC")?;
-        let keys = stmt
-            .query_map([], |r| r.get::<_, String>(0))?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        keys.iter()
-            .map(|hex| {
-                MemberKey::parse_hex(hex)
-                    .map_err(|_| StoreError::Corrupt("a stored member key is malformed".into()))
-            })
-            .collect()
+        self.v1_keys(None)
     }
 
     /// What hashing a phone needs, to take off the thread that asks: the chain's pepper

@@ -55,13 +55,9 @@ pub(super) async fn pass_page(
     })
     .await?;
     let codes = pass::codes(&key, &member_id, jiff::Timestamp::now().as_millisecond());
-    let mut response = Html(pass::page(&token, phone.as_deref(), points, &codes)).into_response();
-    // Codes expire: never serve a stored copy of the page.
-    response.headers_mut().insert(
-        axum::http::header::CACHE_CONTROL,
-        axum::http::HeaderValue::from_static("no-store"),
-    );
-    Ok(response)
+    Ok(no_store(
+        Html(pass::page(&token, phone.as_deref(), points, &codes)).into_response(),
+    ))
 }
 
 /// The next five minutes of the member's codes, for the page to swap in as they come due.
@@ -74,10 +70,14 @@ pub(super) async fn pass_codes(
         Err(page) => return Ok(page),
     };
     let codes = pass::codes(&key, &member_id, jiff::Timestamp::now().as_millisecond());
-    let mut response = axum::Json(codes).into_response();
+    Ok(no_store(axum::Json(codes).into_response()))
+}
+
+/// Codes expire: no browser or proxy may serve a stored copy.
+fn no_store(mut response: Response) -> Response {
     response.headers_mut().insert(
         axum::http::header::CACHE_CONTROL,
         axum::http::HeaderValue::from_static("no-store"),
     );
-    Ok(response)
+    response
 }
