@@ -1848,6 +1848,16 @@ mod sync {
         ])
     }
 
+    /// The claim token sale `seq` carries, which an anonymous sale always does.
+    fn claim_token_of(store: &till::store::Store, seq: u64) -> String {
+        match store.sale(seq).unwrap().attribution {
+            till_sync::Attribution::Anonymous {
+                claim_token: Some(token),
+            } => token,
+            other => panic!("an anonymous sale carries a claim token: {other:?}"),
+        }
+    }
+
     /// Posts `form` to HQ's page at `path`, as a phone's browser does; the page it answers.
     fn post_form(hq: &Hq, path: &str, form: &str) -> String {
         reqwest::blocking::Client::new()
@@ -2246,12 +2256,7 @@ mod sync {
         register(&till, &hq);
         till.ok(&["sell", &sample_ean13(2), "--pay", "cash:20"]);
         let store = till::store::Store::open(&till.db()).unwrap();
-        let till_sync::Attribution::Anonymous {
-            claim_token: Some(token),
-        } = store.sale(1).unwrap().attribution
-        else {
-            panic!("an anonymous sale carries a claim token");
-        };
+        let token = claim_token_of(&store, 1);
         let page = reqwest::blocking::get(format!("http://{}/c/{token}", hq.address)).unwrap();
         assert_eq!(page.status().as_u16(), 200);
         let page = page.text().unwrap();
@@ -2273,12 +2278,7 @@ mod sync {
         // An anonymous sale: its receipt carries a claim token signed with the chain's key.
         till.ok(&["sell", &sample_ean13(2), "--pay", "cash:20"]);
         let store = till::store::Store::open(&till.db()).unwrap();
-        let till_sync::Attribution::Anonymous {
-            claim_token: Some(token),
-        } = store.sale(1).unwrap().attribution
-        else {
-            panic!("an anonymous sale carries a claim token");
-        };
+        let token = claim_token_of(&store, 1);
         // The customer claims it on the way home, before the store has synced: the number,
         // then the code texted to it.
         let post = |form: &str| post_form(&hq, &format!("/c/{token}"), form);
