@@ -137,12 +137,51 @@ pub trait HqStore: Send {
     fn rotate_member_key(&mut self) -> Result<(u64, String)>;
     /// The current member key, then the previous one.
     fn member_keys(&mut self) -> Result<Vec<(u64, String)>>;
-    /// Makes a new random member-code key current (its key ID one more than the last); the
-    /// one before stays valid as the previous key, so codes made before a rotation still
-    /// verify at tills until they expire.
-    fn rotate_code_key(&mut self) -> Result<CodeSigningKey>;
+    /// Makes a new random member-code key current (its key ID one more than the last) and
+    /// publishes it to tills at once; it signs codes from `signs_from_ms` (Unix ms). The one
+    /// before stays valid as the previous key, so codes made before a rotation still verify
+    /// at tills until they expire, and it keeps signing until the new key starts: a till
+    /// that has not synced since the rotation still knows the key that signs.
+    fn rotate_code_key_from(&mut self, signs_from_ms: i64) -> Result<CodeSigningKey>;
+    /// [`HqStore::rotate_code_key_from`] now: the new key signs at once.
+    fn rotate_code_key(&mut self) -> Result<CodeSigningKey> {
+        self.rotate_code_key_from(now_ms())
+    }
+    /// The current member-code key, then the previous one, each with when it signs from (Unix
+    /// ms).
+    fn code_keys_with_start(&mut self) -> Result<Vec<(CodeSigningKey, i64)>>;
     /// The current member-code key, then the previous one.
-    fn code_keys(&mut self) -> Result<Vec<CodeSigningKey>>;
+    fn code_keys(&mut self) -> Result<Vec<CodeSigningKey>> {
+        Ok(self
+            .code_keys_with_start()?
+            .into_iter()
+            .map(|(key, _)| key)
+            .collect())
+    }
+    /// The key that signs member codes at `at_ms`: the newest one whose rollout is over by
+    /// then, else the oldest published (for a time before any key started, as `till-hq
+    /// member code --at` may ask). None before the first key exists.
+    fn signing_code_key(&mut self, at_ms: i64) -> Result<Option<CodeSigningKey>> {
+        let keys = self.code_keys_with_start()?;
+        let started = keys.iter().position(|(_, start)| *start <= at_ms);
+        Ok(keys
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| started.is_none_or(|s| s == *i))
+            .map(|(_, (key, _))| key)
+            .next_back())
+    }
+    /// Members with a phone whose stored hash HQ has not yet checked for version 1, by member
+    /// ID, at most `limit` ([`crate::phones`]).
+    fn unchecked_phones(&mut self, limit: usize) -> Result<Vec<StoredPhone>>;
+    /// Records that `stored` was checked, in one transaction. With `upgrade` (its version-2
+    /// hash, when the stored one was version 1) the member moves to it, or, if another member
+    /// already has it (version 1 split a phone across key rotations), merges into that
+    /// member: sales, points, claims, passes and provisional IDs go to the survivor, the
+    /// merged ID becomes the survivor's alias at tills, and the merged member is deactivated
+    /// with no phone.
+    fn settle_phone(&mut self, stored: &StoredPhone, upgrade: Option<&str>)
+    -> Result<PhoneSettled>;
     /// Every version-1 member key HQ ever held, newest first: version-1 claim codes and phone
     /// hashes verify with any of them.
     fn all_member_keys(&mut self) -> Result<Vec<MemberKey>>;
@@ -437,6 +476,42 @@ pub struct NewMember<'a> {
     pub consent_at_ms: i64,
     pub store: &'a str,
     pub enrolled_at_ms: i64,
+}
+
+/// A member's phone as HQ stores it, to be checked for a version-1 hash.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredPhone {
+    pub member_id: String,
+    /// 64 hex characters: version 2 (Argon2id) or version 1 (HMAC-SHA256).
+    pub phone_hash: String,
+    /// `138****5678`.
+    pub phone_masked: String,
+}
+
+/// What [`HqStore::settle_phone`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PhoneSettled {
+    /// Not a version-1 hash, or the member moved meanwhile: nothing changed.
+    Unchanged,
+    /// The member now has the version-2 hash.
+    Moved,
+    /// Another member had the phone already; this one merged into them.
+    MergedInto(String),
+}
+
+impl PhoneSettled {
+    /// How `phone_checks` records it.
+    pub(crate) fn outcome(&self) -> &'static str {
+        match self {
+            PhoneSettled::Unchanged => "unchanged",
+            PhoneSettled::Moved => "moved",
+            PhoneSettled::MergedInto(_) => "merged",
+        }
+    }
+}
+
+pub(crate) fn now_ms() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
 }
 
 /// A stored member-code key, or why the database holds a malformed one.

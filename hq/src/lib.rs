@@ -6,6 +6,7 @@ pub mod claims;
 pub mod db;
 pub mod pass;
 pub mod pg;
+pub mod phones;
 pub mod server;
 pub mod sms;
 #[cfg(feature = "testing")]

@@ -123,20 +123,41 @@ enum MemberCommand {
     },
     /// A member's points: balance and the ledger, one entry per sale.
     Points { member_id: String },
+    /// Check every stored phone hash for version 1 now, moving each such member to the
+    /// version-2 hash, or merging them into the member who has it already (a phone that a
+    /// version-1 key rotation split). `till-hq serve` does this in the background too.
+    UpgradePhones,
 }
 
 #[derive(Subcommand, Debug)]
 enum KeyCommand {
-    /// Make a new random member-code key (Ed25519) current. The previous key stays valid, so
-    /// codes made with it still verify while terminals pick the new one up at their next
-    /// sync. Phone hashes do not depend on it, so a rotation never splits a member.
-    Rotate,
+    /// Make a new random member-code key (Ed25519). Terminals get it at their next sync; it
+    /// signs member codes only after the rollout, so a terminal that missed a night's sync
+    /// still knows the key that signs. The previous key stays valid. Phone hashes do not
+    /// depend on it, so a rotation never splits a member.
+    Rotate {
+        /// Hours until the new key signs: 0 if a key leaked and must stop signing now
+        /// (terminals refuse codes until they sync).
+        #[arg(long, default_value_t = 72, value_parser = clap::value_parser!(u16).range(0..=720))]
+        rollout_hours: u16,
+    },
     /// Show the current and previous member-code keys (public halves) and the version-1
     /// key's fingerprint.
     Show,
     /// Write HQ's public member-code keys and the chain's phone pepper to a file (mode 0600),
     /// for `till member key import` on a terminal that cannot sync yet.
     Export { file: PathBuf },
+}
+
+/// Unix ms as local time, to the minute.
+fn local_time(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms)
+        .map(|t| {
+            t.to_zoned(jiff::tz::TimeZone::system())
+                .strftime("%Y-%m-%d %H:%M %Z")
+                .to_string()
+        })
+        .unwrap_or_else(|_| ms.to_string())
 }
 
 /// A key's public fingerprint: the first 4 bytes of its SHA-256, as terminals print it.
@@ -282,25 +303,55 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let code = open(&cli.db)?.add_terminal(&store, &terminal)?;
             println!("terminal {store}/{terminal} added; one-time registration code: {code}");
         }
-        Command::Member(MemberCommand::Key(KeyCommand::Rotate)) => {
+        Command::Member(MemberCommand::Key(KeyCommand::Rotate { rollout_hours })) => {
             let mut db = open(&cli.db)?;
-            let key = db.rotate_code_key()?;
+            let now = jiff::Timestamp::now().as_millisecond();
+            let keys = db.code_keys_with_start()?;
+            if let Some((pending, start)) = keys.first().filter(|(_, start)| *start > now)
+                && rollout_hours > 0
+            {
+                bail!(
+                    "member-code key {} is still rolling out (it signs from {}); rotate after \
+                     that, or pass --rollout-hours 0 if a key has leaked",
+                    pending.kid(),
+                    local_time(*start)
+                );
+            }
+            // A chain's first key has nothing to roll out from.
+            let signs_from = match keys.is_empty() {
+                true => now,
+                false => now + i64::from(rollout_hours) * 3_600_000,
+            };
+            let key = db.rotate_code_key_from(signs_from)?;
             println!(
-                "member-code key {} ({}) is now current",
+                "member-code key {} ({}) goes to terminals at their next sync",
                 key.kid(),
                 key.public().to_hex()
             );
+            match keys.first() {
+                Some((previous, _)) if signs_from > now => println!(
+                    "it signs member codes from {}; key {} signs until then",
+                    local_time(signs_from),
+                    previous.kid()
+                ),
+                _ => println!("it signs member codes now"),
+            }
         }
         Command::Member(MemberCommand::Key(KeyCommand::Show)) => {
             let mut db = open(&cli.db)?;
-            let (code_keys, keys) = (db.code_keys()?, db.member_keys()?);
+            let (code_keys, keys) = (db.code_keys_with_start()?, db.member_keys()?);
             if code_keys.is_empty() {
                 println!("no member-code key yet; run `till-hq member key rotate`");
             }
-            for (i, key) in code_keys.iter().enumerate() {
+            let now = jiff::Timestamp::now().as_millisecond();
+            for (i, (key, start)) in code_keys.iter().enumerate() {
                 let role = if i == 0 { "current" } else { "previous" };
+                let signs = match *start > now {
+                    true => format!(" (signs from {})", local_time(*start)),
+                    false => String::new(),
+                };
                 println!(
-                    "{role} member-code key {}: {}",
+                    "{role} member-code key {}: {}{signs}",
                     key.kid(),
                     key.public().to_hex()
                 );
@@ -341,16 +392,28 @@ fn run(cli: Cli) -> Result<ExitCode> {
             if !till_domain::scan::is_valid_member_id(&member_id) {
                 bail!("{member_id:?} is not a member ID (letters, digits, - and _)");
             }
-            let key = open(&cli.db)?
-                .code_keys()?
-                .into_iter()
-                .next()
-                .context("no member-code key yet; run `till-hq member key rotate`")?;
             let now = match at {
                 Some(at) => at,
                 None => u64::try_from(jiff::Timestamp::now().as_second())?,
             };
+            let at_ms = i64::try_from(now)?.saturating_mul(1000);
+            let key = open(&cli.db)?
+                .signing_code_key(at_ms)?
+                .context("no member-code key yet; run `till-hq member key rotate`")?;
             println!("{}", key.code(&member_id, till_sync::member::step_at(now)));
+        }
+        Command::Member(MemberCommand::UpgradePhones) => {
+            let store = std::sync::Mutex::new(open(&cli.db)?);
+            let report = till_hq::phones::upgrade_version_1_phones(&store, 64)?;
+            println!(
+                "{} stored phone hash(es) checked: {} moved to version 2, {} merged",
+                report.checked,
+                report.moved,
+                report.merged.len()
+            );
+            for (merged, survivor) in &report.merged {
+                println!("{merged} merged into {survivor} (same phone)");
+            }
         }
         Command::Member(MemberCommand::Points { member_id }) => {
             let mut db = open(&cli.db)?;

@@ -14,8 +14,9 @@ use till_sync::loyalty::LoyaltyRule;
 use crate::catalog::Published;
 use crate::claims::{Claim, ClaimOutcome};
 use crate::db::{
-    Device, HqError, HqStore, NewMember, Result, SmsCodeCheck, StoreSummary, TerminalStatus,
-    chain_status, code_key, hex_keys, new_member_key, secret, sms_code_outcome,
+    Device, HqError, HqStore, NewMember, PhoneSettled, Result, SmsCodeCheck, StoreSummary,
+    StoredPhone, TerminalStatus, chain_status, code_key, hex_keys, new_member_key, secret,
+    sms_code_outcome,
 };
 use till_sync::member::{ClaimKey, CodeSigningKey, MemberKey};
 
@@ -220,16 +221,23 @@ impl HqStore for PgStore {
         Ok((id.unsigned_abs(), key))
     }
 
-    fn rotate_code_key(&mut self) -> Result<CodeSigningKey> {
+    fn rotate_code_key_from(&mut self, signs_from_ms: i64) -> Result<CodeSigningKey> {
         let secret = new_member_key();
-        let row = self
-            .live()?
+        let mut tx = self.live()?.transaction().map_err(db)?;
+        let kid: i64 = tx
             .query_one(
                 "INSERT INTO code_keys (secret_hex, created_ms) VALUES ($1, $2) RETURNING kid",
                 &[&secret, &now_ms()],
             )
-            .map_err(db)?;
-        code_key(row.get::<_, i64>(0).unsigned_abs(), &secret)
+            .map_err(db)?
+            .get(0);
+        tx.execute(
+            "INSERT INTO code_key_rollouts (kid, signs_from_ms) VALUES ($1, $2)",
+            &[&kid, &signs_from_ms],
+        )
+        .map_err(db)?;
+        tx.commit().map_err(db)?;
+        code_key(kid.unsigned_abs(), &secret)
     }
 
     fn all_member_keys(&mut self) -> Result<Vec<MemberKey>> {
@@ -380,17 +388,34 @@ impl HqStore for PgStore {
             .collect())
     }
 
-    fn code_keys(&mut self) -> Result<Vec<CodeSigningKey>> {
+    fn code_keys_with_start(&mut self) -> Result<Vec<(CodeSigningKey, i64)>> {
         let rows = self
             .live()?
             .query(
-                "SELECT kid, secret_hex FROM code_keys ORDER BY kid DESC LIMIT 2",
+                "SELECT k.kid, k.secret_hex, coalesce(r.signs_from_ms, k.created_ms)
+                 FROM code_keys k LEFT JOIN code_key_rollouts r ON r.kid = k.kid
+                 ORDER BY k.kid DESC LIMIT 2",
                 &[],
             )
             .map_err(db)?;
         rows.iter()
-            .map(|r| code_key(r.get::<_, i64>(0).unsigned_abs(), &r.get::<_, String>(1)))
+            .map(|r| {
+                let key = code_key(r.get::<_, i64>(0).unsigned_abs(), &r.get::<_, String>(1))?;
+                Ok((key, r.get::<_, i64>(2)))
+            })
             .collect()
+    }
+
+    fn unchecked_phones(&mut self, limit: usize) -> Result<Vec<StoredPhone>> {
+        self.unchecked_phones_impl(limit)
+    }
+
+    fn settle_phone(
+        &mut self,
+        stored: &StoredPhone,
+        upgrade: Option<&str>,
+    ) -> Result<PhoneSettled> {
+        self.settle_phone_impl(stored, upgrade)
     }
 
     fn member_known(&mut self, member_id: &str) -> Result<bool> {

@@ -10,7 +10,7 @@ use till_hq::db::{HqStore, SqliteStore};
 use till_hq::pg::PgStore;
 use till_hq::server::{PageLimits, Pages, RunningServer, spawn, spawn_with};
 use till_hq::sms::FakeSmsGateway;
-use till_hq::testing::{PgCluster, journal, private_pki};
+use till_hq::testing::{PgCluster, journal, journal_of, private_pki};
 use till_sync::api::{SaleStatus, UPLOAD_PATH, UploadRequest, UploadedSale, idempotency_key};
 use till_sync::chain_hash;
 use till_sync::client::{SyncClient, SyncError, register};
@@ -461,6 +461,17 @@ fn member_keys_rotate_and_reach_terminals_with_the_previous_key(app: App) {
         till_sync::member::verify_tm2(&keys, "M1", 100, code_keys[2].kid(), signature, 100),
         Ok(103)
     );
+    // A rotation with a rollout publishes the new key at once but keeps signing with the
+    // current one until the rollout ends, so tills that have not synced still verify.
+    let now = jiff::Timestamp::now().as_millisecond();
+    let rolling = admin.rotate_code_key_from(now + 72 * 3_600_000).unwrap();
+    assert_eq!(
+        client.member_keys().unwrap().code_keys[0].kid,
+        rolling.kid()
+    );
+    let mut signer = |at: i64| admin.signing_code_key(at).unwrap().unwrap().kid();
+    assert_eq!(signer(now), code_keys[2].kid());
+    assert_eq!(signer(now + 72 * 3_600_000), rolling.kid());
     // Only a registered terminal gets them.
     let url = format!("{}{}", app.server.url(), till_sync::api::MEMBER_KEYS_PATH);
     let anonymous = reqwest::blocking::get(&url).unwrap();
@@ -742,20 +753,10 @@ fn enrollments_merge_by_phone_and_reach_every_till_with_their_final_ids(app: App
         assert_eq!(db.member_known(id).unwrap(), known, "{id}");
     }
     // Sales under either provisional ID earn the one member points, once.
-    t01.upload(&till_hq::testing::journal_of(
-        "S001",
-        "T01",
-        2,
-        "P-S001-T01-aaa",
-    ))
-    .unwrap();
-    s002.upload(&till_hq::testing::journal_of(
-        "S002",
-        "T01",
-        2,
-        "P-S002-T01-bbb",
-    ))
-    .unwrap();
+    t01.upload(&journal_of("S001", "T01", 2, "P-S001-T01-aaa"))
+        .unwrap();
+    s002.upload(&journal_of("S002", "T01", 2, "P-S002-T01-bbb"))
+        .unwrap();
     assert_eq!(app.db().points_ledger("M00000001").unwrap().len(), 2);
     let delta = t01.members(0).unwrap();
     let members: Vec<(&str, i64)> = delta
@@ -784,13 +785,8 @@ fn enrollments_merge_by_phone_and_reach_every_till_with_their_final_ids(app: App
     assert!(again.members.is_empty() && again.aliases.is_empty());
     assert_eq!(again.version, delta.version);
     // A new sale changes the member's balance, so the member comes again.
-    s002.upload(&till_hq::testing::journal_of(
-        "S002",
-        "T01",
-        4,
-        "P-S002-T01-bbb",
-    ))
-    .unwrap();
+    s002.upload(&journal_of("S002", "T01", 4, "P-S002-T01-bbb"))
+        .unwrap();
     let next = t01.members(delta.version).unwrap();
     assert_eq!(next.members.len(), 1);
     assert_eq!(
@@ -1278,6 +1274,96 @@ fn a_version_1_chain_keeps_its_members_and_points_through_the_upgrade(app: App) 
     assert_eq!(db.points_ledger(&m1).unwrap().len(), 1, "no points lost");
 }
 
+/// A version-1 chain where one phone became two members (a key rotation split it, as issue
+/// #14 found): HQ's upgrade finds each number from its mask, merges the split into one member
+/// with all the points, and a till that never held a version-1 key then finds that member by
+/// phone, and a sale it made for the merged ID still earns the survivor's points.
+fn a_phone_that_version_1_split_is_one_member_again_with_all_its_points(app: App) {
+    use till_sync::member::{MemberKey, Phone};
+    let mut db = app.db();
+    let phone = Phone::parse("13812345678").unwrap();
+    let other = Phone::parse("13900001111").unwrap();
+    let joined = |db: &mut dyn HqStore, phone: &Phone, hash: &str| {
+        db.join(&till_hq::db::NewMember {
+            phone_hash: hash,
+            legacy_hashes: &[],
+            phone_masked: &phone.masked(),
+            consent_version: "2026-01",
+            consent_at_ms: 1_795_000_000_000,
+            store: "S001",
+            enrolled_at_ms: 1_795_000_000_000,
+        })
+        .unwrap()
+        .0
+    };
+    // What version 1 wrote: the phone joined under key 1, and again after a rotation.
+    let (_, k1) = db.rotate_member_key().unwrap();
+    let k1 = MemberKey::parse_hex(&k1).unwrap();
+    let first = joined(&mut *db, &phone, &phone.legacy_hash(&k1));
+    let (_, k2) = db.rotate_member_key().unwrap();
+    let k2 = MemberKey::parse_hex(&k2).unwrap();
+    let split = joined(&mut *db, &phone, &phone.legacy_hash(&k2));
+    let second = joined(&mut *db, &other, &other.legacy_hash(&k2));
+    assert_ne!(first, split, "version 1 split the phone");
+    let pepper = db.phone_pepper().unwrap();
+    let fresh = Phone::parse("13700002222").unwrap();
+    let new = joined(&mut *db, &fresh, &fresh.hash(&pepper));
+    // Each half of the split earned points on its own.
+    let (t01, t02) = (app.client(0), app.client(1));
+    t01.upload(&journal_of("S001", "T01", 2, &first)).unwrap();
+    t02.upload(&journal_of("S001", "T02", 2, &split)).unwrap();
+
+    let store = std::sync::Mutex::new(app.db());
+    let report = till_hq::phones::upgrade_version_1_phones(&store, 3).unwrap();
+    assert_eq!(report.checked, 4, "{report:?}");
+    assert_eq!(
+        report.moved, 2,
+        "the first half and the other phone: {report:?}"
+    );
+    assert_eq!(report.merged, vec![(split.clone(), first.clone())]);
+    let again = till_hq::phones::upgrade_version_1_phones(&store, 3).unwrap();
+    assert_eq!(again.checked, 0, "each member is checked once");
+    assert_eq!(db.points_ledger(&first).unwrap().len(), 2, "no points lost");
+
+    // Tills learn it: the survivor under the version-2 hash with both halves' points, the
+    // merged ID inactive with no phone and an alias to the survivor.
+    let delta = t01.members(0).unwrap();
+    let entry = |id: &str| delta.members.iter().find(|m| m.member_id == id).unwrap();
+    assert_eq!(entry(&first).phone_hash, Some(phone.hash(&pepper)));
+    assert_eq!((entry(&first).points, entry(&first).active), (10, true));
+    assert_eq!(
+        (entry(&split).phone_hash.clone(), entry(&split).active),
+        (None, false)
+    );
+    assert_eq!(entry(&second).phone_hash, Some(other.hash(&pepper)));
+    assert_eq!(
+        entry(&new).phone_hash,
+        Some(fresh.hash(&pepper)),
+        "left alone"
+    );
+    assert!(
+        delta
+            .aliases
+            .iter()
+            .any(|a| (a.provisional_id.as_str(), a.member_id.as_str()) == (&split, &first)),
+        "{:?}",
+        delta.aliases
+    );
+    // A till registered after the upgrade holds no version-1 key: the phone typed there
+    // finds the survivor by its version-2 hash alone.
+    let mut typed = enrollment("P-S001-T02-9", 0);
+    typed.phone_hash = phone.hash(&pepper);
+    typed.phone_masked = phone.masked();
+    let filed = t02.enroll(&[typed]).unwrap();
+    assert_eq!(
+        (filed.results[0].member_id.as_str(), filed.results[0].merged),
+        (first.as_str(), true)
+    );
+    // A sale a till made for the merged ID before it synced still earns the survivor points.
+    t02.upload(&journal_of("S001", "T02", 4, &split)).unwrap();
+    assert_eq!(db.points_ledger(&first).unwrap().len(), 3);
+}
+
 /// Every test above, on each backend.
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
@@ -1301,6 +1387,7 @@ conformance!(
     a_second_sale_claiming_a_sequence_is_rejected,
     member_keys_rotate_and_reach_terminals_with_the_previous_key,
     a_version_1_chain_keeps_its_members_and_points_through_the_upgrade,
+    a_phone_that_version_1_split_is_one_member_again_with_all_its_points,
     joins_are_proven_by_sms_and_rate_limited,
     points_are_earned_once_per_sale_whatever_the_retries,
     points_follow_the_published_rule_and_a_mismatch_is_refused,
@@ -1625,35 +1712,63 @@ fn the_admin_cli_sets_up_stores_and_terminals_and_reports_sales() {
     let (ok, out) = hq(&["member", "code", "10086"]);
     assert!(!ok && out.contains("no member-code key yet"), "{out}");
     let (ok, out) = hq(&["member", "key", "rotate"]);
-    assert!(ok && out.lines().count() == 1, "{out}");
+    assert!(ok, "{out}");
     assert!(out.starts_with("member-code key 1 ("), "{out}");
-    assert!(out.ends_with(") is now current\n"), "{out}");
+    assert!(
+        out.ends_with(") goes to terminals at their next sync\nit signs member codes now\n"),
+        "the chain's first key has nothing to roll out from: {out}"
+    );
     let first = out[out.find('(').unwrap() + 1..out.find(')').unwrap()].to_string();
     assert_eq!(first.len(), 64, "the public key, in hex: {out}");
-    // The second rotation makes a new member-code key only: phone hashes never split.
+    // The second rotation makes a new member-code key only (phone hashes never split), and
+    // rolls it out: key 1 signs for 72 hours more, while every till syncs key 2.
     let (_, out) = hq(&["member", "key", "rotate"]);
+    assert!(out.starts_with("member-code key 2 ("), "{out}");
     assert!(
-        out.starts_with("member-code key 2 (") && out.lines().count() == 1,
+        out.contains("\nit signs member codes from ")
+            && out.ends_with("; key 1 signs until then\n"),
         "{out}"
     );
     let second = out[out.find('(').unwrap() + 1..out.find(')').unwrap()].to_string();
     let (ok, out) = hq(&["member", "key", "show"]);
     assert!(ok, "{out}");
-    assert_eq!(
-        out,
-        format!("current member-code key 2: {second}\nprevious member-code key 1: {first}\n")
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(
+        lines.len() == 2
+            && lines[0].starts_with(&format!("current member-code key 2: {second} (signs from ")),
+        "{out}"
     );
+    assert_eq!(lines[1], format!("previous member-code key 1: {first}"));
+    let (ok, out) = hq(&["member", "code", "10086"]);
+    assert!(
+        ok && out.split('.').nth(3) == Some("1"),
+        "key 1 signs meanwhile: {out}"
+    );
+    let (ok, out) = hq(&["member", "key", "rotate"]);
+    assert!(
+        !ok && out.contains("member-code key 2 is still rolling out")
+            && out.contains("--rollout-hours 0 if a key has leaked"),
+        "{out}"
+    );
+    let (ok, out) = hq(&["member", "key", "rotate", "--rollout-hours", "1000"]);
+    assert!(!ok && out.contains("1000"), "{out}");
     // A code HQ prints verifies with the public key it shows, and with no other.
-    let (ok, out) = hq(&["member", "code", "10086", "--at", "1795348800"]);
+    let at = jiff::Timestamp::now().as_second() as u64 + 4 * 86_400;
+    let (ok, out) = hq(&["member", "code", "10086", "--at", &at.to_string()]);
     assert!(ok, "{out}");
     let code = out.trim();
     let parts: Vec<&str> = code.split('.').collect();
-    assert_eq!(&parts[..4], ["TM2", "10086", "59844960", "2"], "{code}");
+    let step = at / 30;
+    assert_eq!(
+        &parts[..4],
+        ["TM2", "10086", step.to_string().as_str(), "2"],
+        "{code}"
+    );
     let key = |kid: u64, hex: &str| till_sync::member::CodePublicKey::parse_hex(kid, hex).unwrap();
     let verify = |keys: &[till_sync::member::CodePublicKey]| {
-        till_sync::member::verify_tm2(keys, "10086", 59_844_960, 2, parts[4], 59_844_960)
+        till_sync::member::verify_tm2(keys, "10086", step, 2, parts[4], step)
     };
-    assert_eq!(verify(&[key(2, &second)]), Ok(59_844_963));
+    assert_eq!(verify(&[key(2, &second)]), Ok(step + 3));
     assert!(verify(&[key(2, &first)]).is_err());
     let (ok, out) = hq(&["member", "code", "a.b"]);
     assert!(!ok && out.contains("is not a member ID"), "{out}");
@@ -1798,40 +1913,101 @@ mod one_phone_one_member {
 
     proptest! {
         #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+        /// The chain ran version 1 first: the phone joined once per member key (a rotation
+        /// split it into that many members), each earning a sale's points. Then, under
+        /// version 2, the phone is typed in any format at a till that holds the last
+        /// version-1 key, a till registered since (none), or HQ's join page, with code-key
+        /// rotations between, and every time it earns a sale's points (at a till, under the
+        /// provisional ID, as a till records it before syncing). HQ's upgrade of stored
+        /// hashes runs at some point, and at the end, as `till-hq serve` does.
         #[test]
-        fn one_phone_is_one_member_whatever_the_format_till_or_rotations(
+        fn one_phone_is_one_member_with_all_its_points_whatever_the_format_till_or_rotations(
             middle in 0u32..100_000_000,
-            steps in proptest::collection::vec((0u8..6, 0usize..3, 0u8..3), 1..5),
+            version_1_joins in 1usize..4,
+            steps in proptest::collection::vec((0u8..6, 0u8..3, 0u8..3), 1..5),
+            upgrade_before in 0usize..6,
         ) {
             let dir = tempfile::tempdir().unwrap();
-            let mut db = SqliteStore::open(&dir.path().join("hq.db")).unwrap();
-            db.add_store("S001", "").unwrap();
-            db.add_store("S002", "").unwrap();
-            let pepper = db.phone_pepper().unwrap();
+            let store = std::sync::Mutex::new(
+                Box::new(SqliteStore::open(&dir.path().join("hq.db")).unwrap()) as Box<dyn HqStore>
+            );
+            let db = || store.lock().unwrap();
+            db().add_store("S001", "").unwrap();
             let national = format!("139{middle:08}");
-            let tills = [("S001", "T01"), ("S001", "T02"), ("S002", "T01")];
-            let mut members = std::collections::BTreeSet::new();
-            for (n, (style, till, rotations)) in steps.iter().enumerate() {
-                for _ in 0..*rotations {
-                    db.rotate_code_key().unwrap();
-                }
-                let phone = Phone::parse(&typed(&national, *style)).unwrap();
-                let (store, terminal) = tills[*till];
-                let enrollment = till_sync::api::Enrollment {
-                    provisional_id: format!("P-{store}-{terminal}-{n}"),
-                    phone_hash: phone.hash(&pepper),
-                    legacy_phone_hashes: Vec::new(),
-                    phone_masked: phone.masked(),
-                    consent_version: "2026-11".into(),
-                    consent_at_ms: 1_795_000_000_000,
-                    enrolled_at_ms: 1_795_000_000_000,
-                };
-                let filed = db.enroll(store, &[enrollment]).unwrap();
-                members.insert(filed[0].member_id.clone());
+            let phone = Phone::parse(&national).unwrap();
+            let mut sales = 0u64;
+            // One sale of ￥5.00 (5 points) for `member`, the `sales`-th at S001/T01.
+            let mut earn = |member: &str| {
+                sales += 1;
+                let seq = 2 * sales;
+                let sale = journal_of("S001", "T01", seq, member).pop().unwrap();
+                db().ingest("S001", "T01", &format!("k{seq}"), &format!("b{seq}"), &[sale])
+                    .unwrap();
+            };
+            let mut v1_keys = Vec::new();
+            for _ in 0..version_1_joins {
+                let (_, key) = db().rotate_member_key().unwrap();
+                let key = till_sync::member::MemberKey::parse_hex(&key).unwrap();
+                let (member, _) = db().join(&till_hq::db::NewMember {
+                    phone_hash: &phone.legacy_hash(&key),
+                    legacy_hashes: &[],
+                    phone_masked: &phone.masked(),
+                    consent_version: "2025-01",
+                    consent_at_ms: 1_760_000_000_000,
+                    store: "S001",
+                    enrolled_at_ms: 1_760_000_000_000,
+                }).unwrap();
+                v1_keys.push(key);
+                earn(&member);
             }
-            prop_assert_eq!(members.len(), 1, "one phone became {:?}", members);
-            let delta = db.member_delta(0, 100).unwrap();
-            prop_assert_eq!(delta.members.len(), 1);
+            let pepper = db().phone_pepper().unwrap();
+            for (n, (style, place, rotations)) in steps.iter().enumerate() {
+                if n == upgrade_before {
+                    till_hq::phones::upgrade_version_1_phones(&store, 2).unwrap();
+                }
+                for _ in 0..*rotations {
+                    db().rotate_code_key().unwrap();
+                }
+                let typed = Phone::parse(&typed(&national, *style)).unwrap();
+                let legacy: Vec<String> = match place {
+                    0 => vec![typed.legacy_hash(v1_keys.last().unwrap())],
+                    1 => Vec::new(),
+                    _ => v1_keys.iter().map(|k| typed.legacy_hash(k)).collect(),
+                };
+                if *place == 2 {
+                    let (member, _) = db().join(&till_hq::db::NewMember {
+                        phone_hash: &typed.hash(&pepper),
+                        legacy_hashes: &legacy,
+                        phone_masked: &typed.masked(),
+                        consent_version: "2026-11",
+                        consent_at_ms: 1_795_000_000_000,
+                        store: "S001",
+                        enrolled_at_ms: 1_795_000_000_000,
+                    }).unwrap();
+                    earn(&member);
+                } else {
+                    let provisional = format!("P-S001-T0{place}-{n}");
+                    let enrollment = till_sync::api::Enrollment {
+                        provisional_id: provisional.clone(),
+                        phone_hash: typed.hash(&pepper),
+                        legacy_phone_hashes: legacy,
+                        phone_masked: typed.masked(),
+                        consent_version: "2026-11".into(),
+                        consent_at_ms: 1_795_000_000_000,
+                        enrolled_at_ms: 1_795_000_000_000,
+                    };
+                    db().enroll("S001", &[enrollment]).unwrap();
+                    earn(&provisional);
+                }
+            }
+            till_hq::phones::upgrade_version_1_phones(&store, 2).unwrap();
+            let delta = db().member_delta(0, 1000).unwrap();
+            let active: Vec<_> = delta.members.iter().filter(|m| m.active).collect();
+            prop_assert_eq!(active.len(), 1, "one phone became {:?}", active);
+            prop_assert_eq!(active[0].phone_hash.clone(), Some(phone.hash(&pepper)));
+            prop_assert_eq!(active[0].points, 5 * sales as i64, "every sale's points");
+            let ledger = db().points_ledger(&active[0].member_id).unwrap();
+            prop_assert_eq!(ledger.len() as u64, sales);
         }
     }
 }

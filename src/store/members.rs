@@ -292,15 +292,17 @@ impl Store {
         Ok(())
     }
 
-    /// A member by ID, or by the provisional ID they were enrolled under here.
+    /// A member by ID, or by an ID HQ mapped to them: the provisional ID they were enrolled
+    /// under here, or a member HQ merged into them (one phone that version 1 split in two).
+    /// The mapping comes first, because a merged member stays listed, inactive.
     pub fn member(&self, member_id: &str) -> Result<Option<Member>> {
         Ok(self
             .conn
             .prepare_cached(&format!(
-                "SELECT {MEMBER_COLUMNS} FROM members WHERE member_id = ?1
-                 UNION ALL
-                 SELECT {MEMBER_COLUMNS} FROM members WHERE member_id =
+                "SELECT {MEMBER_COLUMNS} FROM members WHERE member_id =
                      (SELECT member_id FROM member_aliases WHERE provisional_id = ?1)
+                 UNION ALL
+                 SELECT {MEMBER_COLUMNS} FROM members WHERE member_id = ?1
                  LIMIT 1"
             ))?
             .query_row([member_id], member_row)
@@ -733,5 +735,34 @@ mod tests {
                 provisional_id: member.member_id
             }
         );
+    }
+
+    /// HQ merged member M2 into M1 (version 1 had split their phone): M2 stays listed,
+    /// inactive and without a phone, and a code or ticket naming M2 finds M1.
+    #[test]
+    fn a_merged_member_is_found_as_the_member_they_merged_into() {
+        let (_dir, mut store) = crate::store::sales::tests::store();
+        let entry = |id: &str, active: bool| MemberEntry {
+            member_id: id.into(),
+            display_name: String::new(),
+            tier: String::new(),
+            points: 10,
+            phone_hash: active.then(|| format!("{id:0>64}")),
+            phone_masked: Some("138****5678".into()),
+            active,
+        };
+        store
+            .apply_member_changes(&[], &[entry("M1", true), entry("M2", true)])
+            .unwrap();
+        store
+            .apply_member_changes(
+                &[("M2".into(), "M1".into())],
+                &[entry("M1", true), entry("M2", false)],
+            )
+            .unwrap();
+        let found = store.member("M2").unwrap().unwrap();
+        assert_eq!((found.member_id.as_str(), found.active), ("M1", true));
+        assert_eq!(store.member("M1").unwrap().unwrap().member_id, "M1");
+        assert_eq!(store.member("M3").unwrap(), None);
     }
 }

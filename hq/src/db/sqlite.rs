@@ -15,8 +15,9 @@ use crate::catalog::Published;
 use crate::claims::{Claim, ClaimOutcome};
 
 use super::{
-    Device, HqError, HqStore, NewMember, Result, SmsCodeCheck, StoreSummary, TerminalStatus,
-    chain_status, code_key, digest, hex_keys, new_member_key, secret, sms_code_outcome,
+    Device, HqError, HqStore, NewMember, PhoneSettled, Result, SmsCodeCheck, StoreSummary,
+    StoredPhone, TerminalStatus, chain_status, code_key, digest, hex_keys, new_member_key, secret,
+    sms_code_outcome,
 };
 use till_sync::member::{ClaimKey, CodeSigningKey, MemberKey};
 
@@ -172,13 +173,20 @@ impl HqStore for SqliteStore {
         ))
     }
 
-    fn rotate_code_key(&mut self) -> Result<CodeSigningKey> {
+    fn rotate_code_key_from(&mut self, signs_from_ms: i64) -> Result<CodeSigningKey> {
         let secret = new_member_key();
-        self.conn.execute(
+        let tx = self.conn.transaction()?;
+        tx.execute(
             "INSERT INTO code_keys (secret_hex, created_ms) VALUES (?1, ?2)",
             params![secret, now_ms()],
         )?;
-        code_key(self.conn.last_insert_rowid().unsigned_abs(), &secret)
+        let kid = tx.last_insert_rowid();
+        tx.execute(
+            "INSERT INTO code_key_rollouts (kid, signs_from_ms) VALUES (?1, ?2)",
+            params![kid, signs_from_ms],
+        )?;
+        tx.commit()?;
+        code_key(kid.unsigned_abs(), &secret)
     }
 
     fn all_member_keys(&mut self) -> Result<Vec<MemberKey>> {
@@ -326,16 +334,36 @@ impl HqStore for SqliteStore {
             .collect())
     }
 
-    fn code_keys(&mut self) -> Result<Vec<CodeSigningKey>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT kid, secret_hex FROM code_keys ORDER BY kid DESC LIMIT 2")?;
+    fn code_keys_with_start(&mut self) -> Result<Vec<(CodeSigningKey, i64)>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT k.kid, k.secret_hex, coalesce(r.signs_from_ms, k.created_ms)
+             FROM code_keys k LEFT JOIN code_key_rollouts r ON r.kid = k.kid
+             ORDER BY k.kid DESC LIMIT 2",
+        )?;
         let rows = stmt
-            .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
+            })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         rows.iter()
-            .map(|(kid, secret)| code_key(kid.unsigned_abs(), secret))
+            .map(|(kid, secret, start)| Ok((code_key(kid.unsigned_abs(), secret)?, *start)))
             .collect()
+    }
+
+    fn unchecked_phones(&mut self, limit: usize) -> Result<Vec<StoredPhone>> {
+        self.unchecked_phones_impl(limit)
+    }
+
+    fn settle_phone(
+        &mut self,
+        stored: &StoredPhone,
+        upgrade: Option<&str>,
+    ) -> Result<PhoneSettled> {
+        self.settle_phone_impl(stored, upgrade)
     }
 
     fn member_known(&mut self, member_id: &str) -> Result<bool> {

@@ -7,7 +7,9 @@ use till_sync::api::{
 };
 
 use crate::claims::{Claim, ClaimOutcome};
-use crate::db::{HqError, NewMember, Page, Result, cut_at_version, member_id};
+use crate::db::{
+    HqError, NewMember, Page, PhoneSettled, Result, StoredPhone, cut_at_version, member_id,
+};
 
 use super::{PgStore, db, next_counter, now_ms};
 
@@ -36,6 +38,79 @@ impl PgStore {
             )
             .map_err(db)?;
         Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    pub(super) fn unchecked_phones_impl(&mut self, limit: usize) -> Result<Vec<StoredPhone>> {
+        let rows = self
+            .live()?
+            .query(
+                "SELECT member_id, phone_hash, phone_masked FROM members m
+                 WHERE phone_hash IS NOT NULL AND phone_masked IS NOT NULL
+                   AND NOT EXISTS (SELECT 1 FROM phone_checks c WHERE c.member_id = m.member_id)
+                 ORDER BY member_id LIMIT $1",
+                &[&i64::try_from(limit).unwrap_or(i64::MAX)],
+            )
+            .map_err(db)?;
+        Ok(rows
+            .iter()
+            .map(|r| StoredPhone {
+                member_id: r.get(0),
+                phone_hash: r.get(1),
+                phone_masked: r.get(2),
+            })
+            .collect())
+    }
+
+    pub(super) fn settle_phone_impl(
+        &mut self,
+        stored: &StoredPhone,
+        upgrade: Option<&str>,
+    ) -> Result<PhoneSettled> {
+        let mut tx = self.live()?.transaction().map_err(db)?;
+        let settled = match upgrade {
+            None => PhoneSettled::Unchanged,
+            Some(hash) => {
+                // Taken first, as enrollments do, so this orders with them.
+                let version = next_counter(&mut tx, "member_version")?;
+                let holder: Option<String> = tx
+                    .query_opt(
+                        "SELECT member_id FROM members WHERE phone_hash = $1 AND member_id <> $2",
+                        &[&hash, &stored.member_id],
+                    )
+                    .map_err(db)?
+                    .map(|r| r.get(0));
+                match holder {
+                    Some(survivor) => {
+                        merge(&mut tx, &stored.member_id, &survivor, version)?;
+                        PhoneSettled::MergedInto(survivor)
+                    }
+                    None => {
+                        // Only if the member still has the hash checked: one typed again
+                        // meanwhile has moved already.
+                        let moved = tx
+                            .execute(
+                                "UPDATE members SET phone_hash = $3, version = $4
+                                 WHERE member_id = $1 AND phone_hash = $2",
+                                &[&stored.member_id, &stored.phone_hash, &hash, &version],
+                            )
+                            .map_err(db)?;
+                        if moved == 1 {
+                            PhoneSettled::Moved
+                        } else {
+                            PhoneSettled::Unchanged
+                        }
+                    }
+                }
+            }
+        };
+        tx.execute(
+            "INSERT INTO phone_checks (member_id, outcome, checked_ms) VALUES ($1, $2, $3)
+             ON CONFLICT (member_id) DO UPDATE SET outcome = $2, checked_ms = $3",
+            &[&stored.member_id, &settled.outcome(), &now_ms()],
+        )
+        .map_err(db)?;
+        tx.commit().map_err(db)?;
+        Ok(settled)
     }
 
     pub(super) fn enroll_impl(
@@ -283,6 +358,40 @@ impl PgStore {
             .map_err(db)?
             .is_some())
     }
+}
+
+/// Merges member `from` into `into` at member version `version` (see
+/// [`crate::db::HqStore::settle_phone`]).
+fn merge(tx: &mut Transaction<'_>, from: &str, into: &str, version: i64) -> Result<()> {
+    for table in ["sales", "points_ledger", "claims", "member_passes"] {
+        tx.execute(
+            &format!("UPDATE {table} SET member_id = $2 WHERE member_id = $1"),
+            &[&from, &into],
+        )
+        .map_err(db)?;
+    }
+    tx.execute(
+        "UPDATE member_aliases SET member_id = $2, version = $3 WHERE member_id = $1",
+        &[&from, &into, &version],
+    )
+    .map_err(db)?;
+    tx.execute(
+        "INSERT INTO member_aliases (provisional_id, member_id, merged, version)
+         VALUES ($1, $2, TRUE, $3)",
+        &[&from, &into, &version],
+    )
+    .map_err(db)?;
+    tx.execute(
+        "UPDATE members SET phone_hash = NULL, active = FALSE, version = $2 WHERE member_id = $1",
+        &[&from, &version],
+    )
+    .map_err(db)?;
+    tx.execute(
+        "UPDATE members SET version = $2 WHERE member_id = $1",
+        &[&into, &version],
+    )
+    .map_err(db)?;
+    Ok(())
 }
 
 /// The member who has this phone, or a new one at `version`; true if they existed.

@@ -24,7 +24,8 @@ async fn pass_of(
     }
     let token = token.to_string();
     let (member, key) = with_db(db, move |db| {
-        Ok((db.pass_member(&token)?, db.code_keys()?.into_iter().next()))
+        let now = jiff::Timestamp::now().as_millisecond();
+        Ok((db.pass_member(&token)?, db.signing_code_key(now)?))
     })
     .await?;
     Ok(match (member, key) {

@@ -7,7 +7,9 @@ use till_sync::api::{
 };
 
 use crate::claims::{Claim, ClaimOutcome};
-use crate::db::{HqError, NewMember, Page, Result, cut_at_version, member_id};
+use crate::db::{
+    HqError, NewMember, Page, PhoneSettled, Result, StoredPhone, cut_at_version, member_id,
+};
 
 use super::{SqliteStore, next_counter, now_ms};
 
@@ -32,6 +34,75 @@ impl SqliteStore {
             .query_map([member_id], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<rusqlite::Result<_>>()?;
         Ok(rows)
+    }
+
+    pub(super) fn unchecked_phones_impl(&mut self, limit: usize) -> Result<Vec<StoredPhone>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT member_id, phone_hash, phone_masked FROM members m
+             WHERE phone_hash IS NOT NULL AND phone_masked IS NOT NULL
+               AND NOT EXISTS (SELECT 1 FROM phone_checks c WHERE c.member_id = m.member_id)
+             ORDER BY member_id LIMIT ?1",
+        )?;
+        let rows = stmt
+            .query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
+                Ok(StoredPhone {
+                    member_id: r.get(0)?,
+                    phone_hash: r.get(1)?,
+                    phone_masked: r.get(2)?,
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    pub(super) fn settle_phone_impl(
+        &mut self,
+        stored: &StoredPhone,
+        upgrade: Option<&str>,
+    ) -> Result<PhoneSettled> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let settled = match upgrade {
+            None => PhoneSettled::Unchanged,
+            Some(hash) => {
+                let version = next_counter(&tx, "member_version")?;
+                let holder: Option<String> = tx
+                    .query_row(
+                        "SELECT member_id FROM members WHERE phone_hash = ?1 AND member_id <> ?2",
+                        [hash, &stored.member_id],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                match holder {
+                    Some(survivor) => {
+                        merge(&tx, &stored.member_id, &survivor, version)?;
+                        PhoneSettled::MergedInto(survivor)
+                    }
+                    None => {
+                        // Only if the member still has the hash checked: one typed again
+                        // meanwhile has moved already.
+                        let moved = tx.execute(
+                            "UPDATE members SET phone_hash = ?3, version = ?4
+                             WHERE member_id = ?1 AND phone_hash = ?2",
+                            params![stored.member_id, stored.phone_hash, hash, version],
+                        )?;
+                        if moved == 1 {
+                            PhoneSettled::Moved
+                        } else {
+                            PhoneSettled::Unchanged
+                        }
+                    }
+                }
+            }
+        };
+        tx.execute(
+            "INSERT OR REPLACE INTO phone_checks (member_id, outcome, checked_ms)
+             VALUES (?1, ?2, ?3)",
+            params![stored.member_id, settled.outcome(), now_ms()],
+        )?;
+        tx.commit()?;
+        Ok(settled)
     }
 
     pub(super) fn enroll_impl(
@@ -244,6 +315,35 @@ impl SqliteStore {
             |r| r.get::<_, i64>(0),
         )? > 0)
     }
+}
+
+/// Merges member `from` into `into` at member version `version` (see
+/// [`crate::db::HqStore::settle_phone`]).
+fn merge(tx: &Transaction<'_>, from: &str, into: &str, version: u64) -> Result<()> {
+    for table in ["sales", "points_ledger", "claims", "member_passes"] {
+        tx.execute(
+            &format!("UPDATE {table} SET member_id = ?2 WHERE member_id = ?1"),
+            [from, into],
+        )?;
+    }
+    tx.execute(
+        "UPDATE member_aliases SET member_id = ?2, version = ?3 WHERE member_id = ?1",
+        params![from, into, version],
+    )?;
+    tx.execute(
+        "INSERT INTO member_aliases (provisional_id, member_id, merged, version)
+         VALUES (?1, ?2, 1, ?3)",
+        params![from, into, version],
+    )?;
+    tx.execute(
+        "UPDATE members SET phone_hash = NULL, active = 0, version = ?2 WHERE member_id = ?1",
+        params![from, version],
+    )?;
+    tx.execute(
+        "UPDATE members SET version = ?2 WHERE member_id = ?1",
+        params![into, version],
+    )?;
+    Ok(())
 }
 
 /// The member who has this phone, or a new one at `version`; true if they existed.
