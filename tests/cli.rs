@@ -2340,7 +2340,7 @@ mod sync {
         admin.rotate_member_key().unwrap();
         let first = admin.rotate_code_key().unwrap();
         let out = till.ok(&["sync", "now"]);
-        assert!(out.contains("1 new member key(s)"), "{out}");
+        assert!(out.contains("1 new member-code key(s)"), "{out}");
         let public = |key: &till_sync::member::CodeSigningKey| key.public().to_hex();
         const PEPPER: &str = "phone pepper: held (phone numbers can be looked up)\n";
         assert_eq!(
@@ -2374,7 +2374,7 @@ mod sync {
         // Two rotations on, the first key no longer verifies; phone lookups never change.
         admin.rotate_code_key().unwrap();
         let out = till.ok(&["sync", "now"]);
-        assert!(out.contains("1 new member key(s)"), "{out}");
+        assert!(out.contains("1 new member-code key(s)"), "{out}");
         let out = scan(&first);
         assert!(
             out.contains("signed by key 1, which this till does not know"),
@@ -2383,7 +2383,7 @@ mod sync {
         assert!(till.ok(&["member", "key", "show"]).ends_with(PEPPER));
         // A sync with nothing new changes nothing.
         let out = till.ok(&["sync", "now"]);
-        assert!(!out.contains("new member key"), "{out}");
+        assert!(!out.contains("new member-code key"), "{out}");
     }
 
     /// A demo terminal registered with a real HQ trusts HQ's member-code keys, not the demo's,

@@ -405,6 +405,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Member(MemberCommand::UpgradePhones) => {
             let store = std::sync::Mutex::new(open(&cli.db)?);
             let report = till_hq::phones::upgrade_version_1_phones(&store, 64)?;
+            if report.checked == 0 {
+                println!("no stored phone hash left to check: none can be version 1");
+                return Ok(ExitCode::SUCCESS);
+            }
             println!(
                 "{} stored phone hash(es) checked: {} moved to version 2, {} merged",
                 report.checked,

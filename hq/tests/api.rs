@@ -1752,6 +1752,15 @@ fn the_admin_cli_sets_up_stores_and_terminals_and_reports_sales() {
     );
     let (ok, out) = hq(&["member", "key", "rotate", "--rollout-hours", "1000"]);
     assert!(!ok && out.contains("1000"), "{out}");
+    let (ok, out) = hq(&["member", "upgrade-phones"]);
+    assert_eq!(
+        (ok, out.as_str()),
+        (
+            true,
+            "no stored phone hash left to check: none can be version 1\n"
+        ),
+        "a chain that never ran version 1"
+    );
     // A code HQ prints verifies with the public key it shows, and with no other.
     let at = jiff::Timestamp::now().as_second() as u64 + 4 * 86_400;
     let (ok, out) = hq(&["member", "code", "10086", "--at", &at.to_string()]);

@@ -60,7 +60,7 @@ pub fn exec(data_dir: &Path, cmd: SyncCommand) -> Result<ExitCode> {
             );
             if report.member_keys_added > 0 {
                 println!(
-                    "{} new member key(s) from HQ; the newest is current",
+                    "{} new member-code key(s) from HQ: this till verifies codes signed with them",
                     report.member_keys_added
                 );
             }
