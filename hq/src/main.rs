@@ -270,6 +270,21 @@ fn run(cli: Cli) -> Result<ExitCode> {
             };
             let server = till_hq::server::spawn_with(&listen, store, tls.as_ref(), pages)
                 .with_context(|| format!("cannot serve on {listen}"))?;
+            // Version-1 phone hashes are checked once, in the background, over a connection
+            // of its own; a chain that never had a version-1 key is done at once.
+            let upgrading = std::sync::Mutex::new(open(&cli.db)?);
+            std::thread::spawn(move || {
+                match till_hq::phones::upgrade_version_1_phones(&upgrading, 64) {
+                    Ok(report) if report.checked > 0 => tracing::info!(
+                        checked = report.checked,
+                        moved = report.moved,
+                        merged = report.merged.len(),
+                        "version-1 phone hashes upgraded"
+                    ),
+                    Ok(_) => {}
+                    Err(e) => tracing::error!("upgrading version-1 phone hashes: {e}"),
+                }
+            });
             let scheme = if tls.is_some() { "https" } else { "http" };
             println!("till-hq serving on {scheme}://{}", server.address);
             // A note for the operator, on stderr: stdout carries only the address line, which

@@ -180,21 +180,6 @@ async fn with_db<T: Send + 'static>(
 /// `pages` says. Serve it with connect info ([`PeerAddr`]): the pages limit per address.
 pub fn router(store: Box<dyn HqStore>, pages: Pages) -> Router {
     let db: Db = Arc::new(Mutex::new(store));
-    let upgrading = db.clone();
-    // Version-1 phone hashes are checked once, in the background; a chain that never had a
-    // version-1 key returns at once.
-    std::thread::spawn(
-        move || match crate::phones::upgrade_version_1_phones(&upgrading, 64) {
-            Ok(report) if report.checked > 0 => tracing::info!(
-                checked = report.checked,
-                moved = report.moved,
-                merged = report.merged.len(),
-                "version-1 phone hashes upgraded"
-            ),
-            Ok(_) => {}
-            Err(e) => tracing::error!("upgrading version-1 phone hashes: {e}"),
-        },
-    );
     let state = AppState {
         db,
         pages: Arc::new(PageState {

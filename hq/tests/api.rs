@@ -1171,6 +1171,21 @@ fn joins_are_proven_by_sms_and_rate_limited(app: App) {
     assert_eq!(members(&app), 1, "the flood made no member");
 }
 
+/// `phone` joins on HQ's page at S001 as version 1 did, stored under `hash`: the member's ID.
+fn joined(db: &mut dyn HqStore, phone: &till_sync::member::Phone, hash: &str) -> String {
+    db.join(&till_hq::db::NewMember {
+        phone_hash: hash,
+        legacy_hashes: &[],
+        phone_masked: &phone.masked(),
+        consent_version: "2026-01",
+        consent_at_ms: 1_795_000_000_000,
+        store: "S001",
+        enrolled_at_ms: 1_795_000_000_000,
+    })
+    .unwrap()
+    .0
+}
+
 /// A chain that ran version 1 (phones hashed with its member key, which it rotated) moves to
 /// version 2 with no member split and no points lost: the same phone, typed again on HQ's
 /// pages or enrolled at a till, finds its member and moves them to the version-2 hash.
@@ -1182,21 +1197,8 @@ fn a_version_1_chain_keeps_its_members_and_points_through_the_upgrade(app: App) 
     let first = MemberKey::parse_hex(&first).unwrap();
     let phone = Phone::parse("13812345678").unwrap();
     let other = Phone::parse("13900001111").unwrap();
-    let now = 1_795_000_000_000;
-    let joined = |db: &mut dyn HqStore, phone: &Phone, hash: &str| {
-        db.join(&till_hq::db::NewMember {
-            phone_hash: hash,
-            legacy_hashes: &[],
-            phone_masked: &phone.masked(),
-            consent_version: "2026-01",
-            consent_at_ms: now,
-            store: "S001",
-            enrolled_at_ms: now,
-        })
-        .unwrap()
-    };
-    let (m1, _) = joined(&mut *db, &phone, &phone.legacy_hash(&first));
-    let (m2, _) = joined(&mut *db, &other, &other.legacy_hash(&first));
+    let m1 = joined(&mut *db, &phone, &phone.legacy_hash(&first));
+    let m2 = joined(&mut *db, &other, &other.legacy_hash(&first));
     db.rotate_member_key().unwrap();
     db.rotate_member_key().unwrap();
     // Member 1 earns points on a claimed sale (the ledger is keyed by sale).
@@ -1283,19 +1285,6 @@ fn a_phone_that_version_1_split_is_one_member_again_with_all_its_points(app: App
     let mut db = app.db();
     let phone = Phone::parse("13812345678").unwrap();
     let other = Phone::parse("13900001111").unwrap();
-    let joined = |db: &mut dyn HqStore, phone: &Phone, hash: &str| {
-        db.join(&till_hq::db::NewMember {
-            phone_hash: hash,
-            legacy_hashes: &[],
-            phone_masked: &phone.masked(),
-            consent_version: "2026-01",
-            consent_at_ms: 1_795_000_000_000,
-            store: "S001",
-            enrolled_at_ms: 1_795_000_000_000,
-        })
-        .unwrap()
-        .0
-    };
     // What version 1 wrote: the phone joined under key 1, and again after a rotation.
     let (_, k1) = db.rotate_member_key().unwrap();
     let k1 = MemberKey::parse_hex(&k1).unwrap();
@@ -1504,6 +1493,42 @@ fn hq_on_postgres_killed_mid_batch_loses_and_doubles_nothing() {
     let cluster = PgCluster::start();
     let admin = Box::new(PgStore::connect(&cluster.url()).unwrap());
     hq_killed_mid_batch(&cluster.url(), admin);
+}
+
+/// `till-hq serve` upgrades a version-1 chain's phone hashes by itself, in the background:
+/// the split phone becomes one member while it serves.
+#[test]
+fn serve_upgrades_version_1_phone_hashes_in_the_background() {
+    use till_sync::member::{MemberKey, Phone};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hq.db");
+    let mut admin: Box<dyn HqStore> = Box::new(SqliteStore::open(&path).unwrap());
+    admin.add_store("S001", "").unwrap();
+    let phone = Phone::parse("13812345678").unwrap();
+    let mut members = Vec::new();
+    for _ in 0..2 {
+        let key = MemberKey::parse_hex(&admin.rotate_member_key().unwrap().1).unwrap();
+        members.push(joined(&mut *admin, &phone, &phone.legacy_hash(&key)));
+    }
+    let listen = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .to_string();
+    let _hq = HqProcess::start(&format!("sqlite:{}", path.display()), &listen);
+    let pepper = admin.phone_pepper().unwrap();
+    let started = std::time::Instant::now();
+    let active = loop {
+        let delta = admin.member_delta(0, 100).unwrap();
+        let active: Vec<_> = delta.members.into_iter().filter(|m| m.active).collect();
+        if active.len() == 1 || started.elapsed() > Duration::from_secs(30) {
+            break active;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(active.len(), 1, "{active:?}");
+    assert_eq!(active[0].member_id, members[0]);
+    assert_eq!(active[0].phone_hash, Some(phone.hash(&pepper)));
 }
 
 #[test]
