@@ -64,7 +64,7 @@ fn main() {
         let hq_db = dir.path().join(format!("hq-{backend}.db"));
         let cluster = (backend == "PostgreSQL").then(till_hq::testing::PgCluster::start);
         let open = || till_hq::testing::open_store(cluster.as_ref(), &hq_db);
-        let mut admin = open();
+        let admin = open();
         admin.add_store("S001", "").unwrap();
         let code = admin.add_terminal("S001", "T01").unwrap();
         let (_, _, token) = admin.register(&code, &Default::default()).unwrap();

@@ -108,50 +108,50 @@ pub struct TerminalStatus {
 }
 
 /// What HQ needs from a database. Every backend runs the same conformance tests.
-pub trait HqStore: Send {
-    fn add_store(&mut self, store: &str, name: &str) -> Result<()>;
+pub trait HqStore: Send + Sync {
+    fn add_store(&self, store: &str, name: &str) -> Result<()>;
     /// Adds a terminal and returns its one-time registration code.
-    fn add_terminal(&mut self, store: &str, terminal: &str) -> Result<String>;
+    fn add_terminal(&self, store: &str, terminal: &str) -> Result<String>;
     /// Registers the terminal a code belongs to; returns (store, terminal, bearer token).
     ///
     /// The code stays good until the terminal first uses a token it gave: if the answer was
     /// lost on the way, the terminal retries the same code and gets a new token (the unused
     /// one stops working). Its first authenticated request spends the code.
-    fn register(&mut self, code: &str, device: &Device<'_>) -> Result<(String, String, String)>;
+    fn register(&self, code: &str, device: &Device<'_>) -> Result<(String, String, String)>;
     /// Gives a terminal a new one-time registration code and revokes its token, for a
     /// terminal that was replaced or lost its token. Errors: the terminal does not exist.
-    fn reissue_code(&mut self, store: &str, terminal: &str) -> Result<String>;
-    fn authenticate(&mut self, token: &str) -> Result<Option<(String, String)>>;
+    fn reissue_code(&self, store: &str, terminal: &str) -> Result<String>;
+    fn authenticate(&self, token: &str) -> Result<Option<(String, String)>>;
     /// Stores a checked batch for one terminal, exactly once per sale, answering per sale.
     fn ingest(
-        &mut self,
+        &self,
         store: &str,
         terminal: &str,
         key: &str,
         body_hash: &str,
         sales: &[UploadedSale],
     ) -> Result<UploadResponse>;
-    fn summaries(&mut self) -> Result<Vec<StoreSummary>>;
+    fn summaries(&self) -> Result<Vec<StoreSummary>>;
     /// Makes a new random member key current; the one before stays valid as the previous key.
     /// Returns its number and hex.
-    fn rotate_member_key(&mut self) -> Result<(u64, String)>;
+    fn rotate_member_key(&self) -> Result<(u64, String)>;
     /// The current member key, then the previous one.
-    fn member_keys(&mut self) -> Result<Vec<(u64, String)>>;
+    fn member_keys(&self) -> Result<Vec<(u64, String)>>;
     /// Makes a new random member-code key current (its key ID one more than the last) and
     /// publishes it to tills at once; it signs codes from `signs_from_ms` (Unix ms). The one
     /// before stays valid as the previous key, so codes made before a rotation still verify
     /// at tills until they expire, and it keeps signing until the new key starts: a till
     /// that has not synced since the rotation still knows the key that signs.
-    fn rotate_code_key_from(&mut self, signs_from_ms: i64) -> Result<CodeSigningKey>;
+    fn rotate_code_key_from(&self, signs_from_ms: i64) -> Result<CodeSigningKey>;
     /// [`HqStore::rotate_code_key_from`] now: the new key signs at once.
-    fn rotate_code_key(&mut self) -> Result<CodeSigningKey> {
+    fn rotate_code_key(&self) -> Result<CodeSigningKey> {
         self.rotate_code_key_from(now_ms())
     }
     /// The current member-code key, then the previous one, each with when it signs from (Unix
     /// ms).
-    fn code_keys_with_start(&mut self) -> Result<Vec<(CodeSigningKey, i64)>>;
+    fn code_keys_with_start(&self) -> Result<Vec<(CodeSigningKey, i64)>>;
     /// The current member-code key, then the previous one.
-    fn code_keys(&mut self) -> Result<Vec<CodeSigningKey>> {
+    fn code_keys(&self) -> Result<Vec<CodeSigningKey>> {
         Ok(self
             .code_keys_with_start()?
             .into_iter()
@@ -161,7 +161,7 @@ pub trait HqStore: Send {
     /// The key that signs member codes at `at_ms`: the newest one whose rollout is over by
     /// then, else the oldest published (for a time before any key started, as `till-hq
     /// member code --at` may ask). None before the first key exists.
-    fn signing_code_key(&mut self, at_ms: i64) -> Result<Option<CodeSigningKey>> {
+    fn signing_code_key(&self, at_ms: i64) -> Result<Option<CodeSigningKey>> {
         let keys = self.code_keys_with_start()?;
         let started = keys.iter().position(|(_, start)| *start <= at_ms);
         Ok(keys
@@ -173,45 +173,44 @@ pub trait HqStore: Send {
     }
     /// Members with a phone whose stored hash HQ has not yet checked for version 1, by member
     /// ID, at most `limit` ([`crate::phones`]).
-    fn unchecked_phones(&mut self, limit: usize) -> Result<Vec<StoredPhone>>;
+    fn unchecked_phones(&self, limit: usize) -> Result<Vec<StoredPhone>>;
     /// Records that `stored` was checked, in one transaction. With `upgrade` (its version-2
     /// hash, when the stored one was version 1) the member moves to it, or, if another member
     /// already has it (version 1 split a phone across key rotations), merges into that
     /// member: sales, points, claims, passes and provisional IDs go to the survivor, the
     /// merged ID becomes the survivor's alias at tills, and the merged member is deactivated
     /// with no phone.
-    fn settle_phone(&mut self, stored: &StoredPhone, upgrade: Option<&str>)
-    -> Result<PhoneSettled>;
+    fn settle_phone(&self, stored: &StoredPhone, upgrade: Option<&str>) -> Result<PhoneSettled>;
     /// Every version-1 member key HQ ever held, newest first: version-1 claim codes and phone
     /// hashes verify with any of them.
-    fn all_member_keys(&mut self) -> Result<Vec<MemberKey>>;
+    fn all_member_keys(&self) -> Result<Vec<MemberKey>>;
     /// Makes a new random claim key for `store`/`terminal` current; its older ones still
     /// verify the claim codes they signed.
-    fn rotate_claim_key(&mut self, store: &str, terminal: &str) -> Result<ClaimKey>;
+    fn rotate_claim_key(&self, store: &str, terminal: &str) -> Result<ClaimKey>;
     /// Gives member `member_id` a new member pass and returns its token (32 characters from
     /// the OS-seeded CSPRNG; HQ keeps only its SHA-256): the link to their pass page.
-    fn new_pass(&mut self, member_id: &str) -> Result<String> {
+    fn new_pass(&self, member_id: &str) -> Result<String> {
         let token = secret(32);
         self.put_pass(&hex::encode(digest(&token)), member_id)?;
         Ok(token)
     }
     /// Stores a pass by its token's SHA-256 (hex).
-    fn put_pass(&mut self, token_hash: &str, member_id: &str) -> Result<()>;
+    fn put_pass(&self, token_hash: &str, member_id: &str) -> Result<()>;
     /// The member a pass token is for, if any.
-    fn pass_member(&mut self, token: &str) -> Result<Option<String>> {
+    fn pass_member(&self, token: &str) -> Result<Option<String>> {
         self.pass_member_by_hash(&hex::encode(digest(token)))
     }
     /// The member of the pass whose token has this SHA-256 (hex).
-    fn pass_member_by_hash(&mut self, token_hash: &str) -> Result<Option<String>>;
+    fn pass_member_by_hash(&self, token_hash: &str) -> Result<Option<String>>;
     /// A member's masked phone (if they gave one), or None for no such member.
-    fn member_phone_masked(&mut self, member_id: &str) -> Result<Option<Option<String>>>;
+    fn member_phone_masked(&self, member_id: &str) -> Result<Option<Option<String>>>;
     /// Whether store `id` exists (exactly: IDs are case-sensitive).
-    fn store_exists(&mut self, id: &str) -> Result<bool>;
+    fn store_exists(&self, id: &str) -> Result<bool>;
     /// Keeps a one-time code for `phone_hash` and `purpose` (only its SHA-256), replacing any
     /// earlier one, until `expires_ms`. Wrong tries at a code that has not expired by `now_ms`
     /// carry over to the new one, so asking again never buys more guesses.
     fn put_sms_code(
-        &mut self,
+        &self,
         phone_hash: &str,
         purpose: &str,
         code_hash: &str,
@@ -221,7 +220,7 @@ pub trait HqStore: Send {
     /// Checks a code typed for `phone_hash` and `purpose` at `now_ms`, counting the attempt:
     /// a right code is used up by this check.
     fn check_sms_code(
-        &mut self,
+        &self,
         phone_hash: &str,
         purpose: &str,
         code_hash: &str,
@@ -232,7 +231,7 @@ pub trait HqStore: Send {
     /// older claim key, or the chain's version-1 key) count only for such sales, so whoever
     /// kept an old key claims nothing made since.
     fn sale_made_before(
-        &mut self,
+        &self,
         store: &str,
         terminal: &str,
         seq: u64,
@@ -240,9 +239,9 @@ pub trait HqStore: Send {
     ) -> Result<bool>;
     /// Every claim key `store`/`terminal` ever had, newest first, with when HQ made it (Unix
     /// ms).
-    fn claim_keys(&mut self, store: &str, terminal: &str) -> Result<Vec<(ClaimKey, i64)>>;
+    fn claim_keys(&self, store: &str, terminal: &str) -> Result<Vec<(ClaimKey, i64)>>;
     /// The claim key `store`/`terminal` signs with now, made if it has none.
-    fn claim_key(&mut self, store: &str, terminal: &str) -> Result<ClaimKey> {
+    fn claim_key(&self, store: &str, terminal: &str) -> Result<ClaimKey> {
         match self.claim_keys(store, terminal)?.into_iter().next() {
             Some((key, _)) => Ok(key),
             None => self.rotate_claim_key(store, terminal),
@@ -250,46 +249,50 @@ pub trait HqStore: Send {
     }
     /// A member's points ledger, one entry per sale, oldest first. Entries are keyed by sale
     /// ID and written with the sale, so no retry or duplicate upload can count a sale twice.
-    fn points_ledger(&mut self, member_id: &str) -> Result<Vec<(String, i64)>>;
+    fn points_ledger(&self, member_id: &str) -> Result<Vec<(String, i64)>>;
     /// Whether HQ knows `member_id` as a member, or as a provisional ID it mapped to one.
-    fn member_known(&mut self, member_id: &str) -> Result<bool>;
-    fn terminals(&mut self) -> Result<Vec<TerminalStatus>>;
+    fn member_known(&self, member_id: &str) -> Result<bool>;
+    fn terminals(&self) -> Result<Vec<TerminalStatus>>;
     /// Files members enrolled at `store`'s tills, in one transaction: each provisional ID gets
     /// a final member ID, joining the member who already has that phone hash if there is one.
     /// Filing an enrollment again returns the first answer.
-    fn enroll(&mut self, store: &str, enrollments: &[Enrollment]) -> Result<Vec<Enrolled>>;
+    fn enroll(&self, store: &str, enrollments: &[Enrollment]) -> Result<Vec<Enrolled>>;
     /// Members changed after version `since`, oldest change first, and the provisional IDs
     /// mapped meanwhile; about `limit` members a page.
-    fn member_delta(&mut self, since: u64, limit: usize) -> Result<MemberDelta>;
+    fn member_delta(&self, since: u64, limit: usize) -> Result<MemberDelta>;
     /// Records a claim in one transaction: the phone's member (created if new) gets the sale
     /// and its points if HQ has it, or as soon as it arrives.
-    fn claim(&mut self, claim: &Claim) -> Result<ClaimOutcome>;
+    fn claim(&self, claim: &Claim) -> Result<ClaimOutcome>;
     /// A customer joins on HQ's page (the customer display's join code): the phone's member,
     /// created if new. Returns their ID and whether they were a member already.
-    fn join(&mut self, new: &NewMember<'_>) -> Result<(String, bool)>;
+    fn join(&self, new: &NewMember<'_>) -> Result<(String, bool)>;
     /// A chain-wide setting, such as `public_url`.
-    fn setting(&mut self, key: &str) -> Result<Option<String>>;
-    fn set_setting(&mut self, key: &str, value: &str) -> Result<()>;
+    fn setting(&self, key: &str) -> Result<Option<String>>;
+    fn set_setting(&self, key: &str, value: &str) -> Result<()>;
     /// The setting `key`, set to `value` first if it has none; two HQ nodes asking at once
     /// get the same answer.
-    fn setting_or_insert(&mut self, key: &str, value: &str) -> Result<String>;
+    fn setting_or_insert(&self, key: &str, value: &str) -> Result<String>;
     /// The chain's phone pepper: made once, from the OS-seeded CSPRNG, the first time anything
     /// needs it, and never rotated.
-    fn phone_pepper(&mut self) -> Result<PhonePepper> {
-        let hex = self.setting_or_insert(PHONE_PEPPER, &new_member_key())?;
+    fn phone_pepper(&self) -> Result<PhonePepper> {
+        // Read first: every join and claim asks, and a read never waits for the writer.
+        let hex = match self.setting(PHONE_PEPPER)? {
+            Some(hex) => hex,
+            None => self.setting_or_insert(PHONE_PEPPER, &new_member_key())?,
+        };
         PhonePepper::parse_hex(&hex)
             .map_err(|_| HqError::Corrupt("the stored phone pepper is malformed".into()))
     }
     /// Whether a sale has been claimed already.
-    fn claimed(&mut self, store: &str, terminal: &str, seq: u64) -> Result<bool>;
+    fn claimed(&self, store: &str, terminal: &str, seq: u64) -> Result<bool>;
     /// Publishes a whole catalog as the chain's next version: new and changed products get
     /// that version, products left out are withdrawn. A file that changes nothing publishes
     /// no version.
-    fn publish_catalog(&mut self, rows: &[CatalogRow]) -> Result<Published>;
+    fn publish_catalog(&self, rows: &[CatalogRow]) -> Result<Published>;
     /// Products changed after version `since`, up to version `upto` (the current one if
     /// None), by SKU after `after`, at most `limit` of them.
     fn catalog_delta(
-        &mut self,
+        &self,
         since: u64,
         upto: Option<u64>,
         after: &str,
@@ -298,16 +301,16 @@ pub trait HqStore: Send {
 
     /// Every points rule HQ has published, oldest first (PRODUCT.md "Loyalty"). Version 0,
     /// [`LoyaltyRule::LEGACY`], is built in and not listed.
-    fn loyalty_rules(&mut self) -> Result<Vec<LoyaltyRule>>;
+    fn loyalty_rules(&self) -> Result<Vec<LoyaltyRule>>;
 
     /// Publishes `points_per_yuan` as the next rule version, in one transaction, so two
     /// publishes at once get two versions; terminals take it at their next sync. Every
     /// earlier version stays, so records stamped with one keep verifying. Errors: a rate of
     /// 0, negative or over [`till_sync::loyalty::MAX_POINTS_PER_YUAN`].
-    fn publish_loyalty(&mut self, points_per_yuan: i64) -> Result<LoyaltyRule>;
+    fn publish_loyalty(&self, points_per_yuan: i64) -> Result<LoyaltyRule>;
 
     /// The rule terminals stamp new sales with: the newest published, or the legacy rule.
-    fn current_loyalty_rule(&mut self) -> Result<LoyaltyRule> {
+    fn current_loyalty_rule(&self) -> Result<LoyaltyRule> {
         Ok(self
             .loyalty_rules()?
             .last()

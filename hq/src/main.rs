@@ -149,6 +149,23 @@ enum KeyCommand {
     Export { file: PathBuf },
 }
 
+/// Waits for SIGTERM (a service manager stopping HQ) or SIGINT (Ctrl-C).
+fn wait_for_stop_signal() -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot wait for signals")?;
+    runtime.block_on(async {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).context("cannot wait for SIGTERM")?;
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+        Ok(())
+    })
+}
+
 /// Unix ms as local time, to the minute.
 fn local_time(ms: i64) -> String {
     jiff::Timestamp::from_millisecond(ms)
@@ -272,9 +289,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 .with_context(|| format!("cannot serve on {listen}"))?;
             // Version-1 phone hashes are checked once, in the background, over a connection
             // of its own; a chain that never had a version-1 key is done at once.
-            let upgrading = std::sync::Mutex::new(open(&cli.db)?);
+            let upgrading = open(&cli.db)?;
             std::thread::spawn(move || {
-                match till_hq::phones::upgrade_version_1_phones(&upgrading, 64) {
+                match till_hq::phones::upgrade_version_1_phones(&*upgrading, 64) {
                     Ok(report) if report.checked > 0 => tracing::info!(
                         checked = report.checked,
                         moved = report.moved,
@@ -290,9 +307,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
             // A note for the operator, on stderr: stdout carries only the address line, which
             // scripts read (and may stop reading after).
             eprintln!("{said}");
-            loop {
-                std::thread::park();
-            }
+            wait_for_stop_signal()?;
+            tracing::info!("stopping: answering the requests in flight");
+            server.shutdown();
+            tracing::info!("stopped");
         }
         Command::Store(StoreCommand::Add { id, name }) => {
             if !till_sync_ids_ok(&id) {
@@ -302,7 +320,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             println!("store {id} added");
         }
         Command::Terminal(TerminalCommand::Reissue { store, terminal }) => {
-            let mut db = open(&cli.db)?;
+            let db = open(&cli.db)?;
             let code = db.reissue_code(&store, &terminal)?;
             // Whoever holds the old till holds its claim key: the new one signs from now on
             // (the old one still verifies the receipts it signed).
@@ -319,7 +337,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             println!("terminal {store}/{terminal} added; one-time registration code: {code}");
         }
         Command::Member(MemberCommand::Key(KeyCommand::Rotate { rollout_hours })) => {
-            let mut db = open(&cli.db)?;
+            let db = open(&cli.db)?;
             let now = jiff::Timestamp::now().as_millisecond();
             let keys = db.code_keys_with_start()?;
             if let Some((pending, start)) = keys.first().filter(|(_, start)| *start > now)
@@ -353,7 +371,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Member(MemberCommand::Key(KeyCommand::Show)) => {
-            let mut db = open(&cli.db)?;
+            let db = open(&cli.db)?;
             let (code_keys, keys) = (db.code_keys_with_start()?, db.member_keys()?);
             if code_keys.is_empty() {
                 println!("no member-code key yet; run `till-hq member key rotate`");
@@ -379,7 +397,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Member(MemberCommand::Key(KeyCommand::Export { file })) => {
             use std::io::Write;
             use std::os::unix::fs::OpenOptionsExt;
-            let mut db = open(&cli.db)?;
+            let db = open(&cli.db)?;
             let code_keys = db.code_keys()?;
             if code_keys.is_empty() {
                 bail!("no member-code key yet; run `till-hq member key rotate`");
@@ -418,8 +436,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             println!("{}", key.code(&member_id, till_sync::member::step_at(now)));
         }
         Command::Member(MemberCommand::UpgradePhones) => {
-            let store = std::sync::Mutex::new(open(&cli.db)?);
-            let report = till_hq::phones::upgrade_version_1_phones(&store, 64)?;
+            let report = till_hq::phones::upgrade_version_1_phones(&*open(&cli.db)?, 64)?;
             if report.checked == 0 {
                 println!("no stored phone hash left to check: none can be version 1");
                 return Ok(ExitCode::SUCCESS);
@@ -435,7 +452,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Member(MemberCommand::Points { member_id }) => {
-            let mut db = open(&cli.db)?;
+            let db = open(&cli.db)?;
             let ledger = db.points_ledger(&member_id)?;
             let known = db.member_known(&member_id)?;
             if !known && ledger.is_empty() {
@@ -473,7 +490,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             );
         }
         Command::Loyalty(LoyaltyCommand::Show) => {
-            let mut db = open(&cli.db)?;
+            let db = open(&cli.db)?;
             let current = db.current_loyalty_rule()?;
             println!(
                 "current: rule {}, {} point(s) per yuan",

@@ -5,7 +5,8 @@
 //! members and claims, and what HQ publishes (the catalog and the points rules) are in its
 //! submodules.
 
-use postgres::{Client, NoTls, Transaction};
+use postgres::{NoTls, Transaction};
+use r2d2_postgres::PostgresConnectionManager;
 use sha2::{Digest, Sha256};
 use till_sync::api::{Enrolled, Enrollment, MemberDelta, UploadResponse, UploadedSale};
 use till_sync::catalog::{CatalogDelta, CatalogRow};
@@ -43,9 +44,10 @@ fn is_unique_violation(e: &postgres::Error) -> bool {
     e.code() == Some(&postgres::error::SqlState::UNIQUE_VIOLATION)
 }
 
+/// HQ's PostgreSQL database, over a pool of connections: each request takes one for its
+/// work and gives it back, so requests run side by side and a slow one holds up no other.
 pub struct PgStore {
-    client: Client,
-    url: String,
+    pool: r2d2::Pool<PostgresConnectionManager<NoTls>>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -54,40 +56,50 @@ impl std::fmt::Debug for PgStore {
     }
 }
 
+/// Connections per HQ node. PostgreSQL's default `max_connections` is 100: a handful of nodes
+/// fit.
+const POOL_SIZE: u32 = 16;
+
+/// How long a request waits for a connection before it fails with a database error: during
+/// an outage, requests fail fast and tills back off, rather than piling up.
+const POOL_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 impl PgStore {
-    /// Connects with a `postgres://…` URL and creates the schema if it is missing.
+    /// Connects with a `postgres://…` URL and brings the schema up to date.
     pub fn connect(url: &str) -> Result<PgStore> {
-        let mut client = open_client(url)?;
+        let config: postgres::Config = url
+            .parse()
+            .map_err(|e: postgres::Error| HqError::Backend(format!("bad database URL: {e}")))?;
+        let mut client = config.connect(NoTls).map_err(db)?;
+        // "relation already exists, skipping" notices are not news on every start.
+        client
+            .batch_execute("SET client_min_messages TO WARNING")
+            .map_err(db)?;
         client.batch_execute(SCHEMA).map_err(db)?;
-        Ok(PgStore {
-            client,
-            url: url.to_string(),
+        drop(client);
+        let pool = r2d2::Pool::builder()
+            .max_size(POOL_SIZE)
+            .min_idle(Some(1))
+            .connection_timeout(POOL_WAIT)
+            .build(PostgresConnectionManager::new(config, NoTls))
+            .map_err(|e| HqError::Backend(format!("cannot connect to PostgreSQL: {e}")))?;
+        Ok(PgStore { pool })
+    }
+
+    /// A connection from the pool; one PostgreSQL dropped (a restart, a failover) is
+    /// replaced, so an outage costs the requests made during it and no more.
+    fn live(&self) -> Result<r2d2::PooledConnection<PostgresConnectionManager<NoTls>>> {
+        self.pool.get().map_err(|e| {
+            tracing::warn!("no PostgreSQL connection: {e}");
+            HqError::Backend(format!("no PostgreSQL connection: {e}"))
         })
     }
-
-    /// The connection, reopened if PostgreSQL dropped it (a restart, a failover), so that an
-    /// outage costs the requests made during it and no more.
-    fn live(&mut self) -> Result<&mut Client> {
-        if self.client.is_closed() {
-            tracing::warn!("PostgreSQL connection lost; reconnecting");
-            self.client = open_client(&self.url)?;
-        }
-        Ok(&mut self.client)
-    }
-}
-
-fn open_client(url: &str) -> Result<Client> {
-    let mut client = Client::connect(url, NoTls).map_err(db)?;
-    // "relation already exists, skipping" notices are not news on every start.
-    client
-        .batch_execute("SET client_min_messages TO WARNING")
-        .map_err(db)?;
-    Ok(client)
 }
 
 impl HqStore for PgStore {
-    fn add_store(&mut self, store: &str, name: &str) -> Result<()> {
-        match self.live()?.execute(
+    fn add_store(&self, store: &str, name: &str) -> Result<()> {
+        let mut conn = self.live()?;
+        match conn.execute(
             "INSERT INTO stores (id, name) VALUES ($1, $2)",
             &[&store, &name],
         ) {
@@ -97,9 +109,9 @@ impl HqStore for PgStore {
         }
     }
 
-    fn add_terminal(&mut self, store: &str, terminal: &str) -> Result<String> {
-        let exists = !self
-            .live()?
+    fn add_terminal(&self, store: &str, terminal: &str) -> Result<String> {
+        let mut conn = self.live()?;
+        let exists = !conn
             .query("SELECT 1 FROM stores WHERE id = $1", &[&store])
             .map_err(db)?
             .is_empty();
@@ -107,8 +119,7 @@ impl HqStore for PgStore {
             return Err(HqError::UnknownStore(store.into()));
         }
         let code = secret(12);
-        let inserted = self
-            .live()?
+        let inserted = conn
             .execute(
                 "INSERT INTO terminals (store_id, terminal_id, code_hash) VALUES ($1, $2, $3)
                  ON CONFLICT (store_id, terminal_id) DO NOTHING",
@@ -121,10 +132,10 @@ impl HqStore for PgStore {
         Ok(code)
     }
 
-    fn register(&mut self, code: &str, device: &Device<'_>) -> Result<(String, String, String)> {
+    fn register(&self, code: &str, device: &Device<'_>) -> Result<(String, String, String)> {
+        let mut conn = self.live()?;
         let (fresh, bound) = device.code_hashes(code);
-        let found = self
-            .live()?
+        let found = conn
             .query_opt(
                 "SELECT store_id, terminal_id, code_hash FROM terminals
                  WHERE code_hash = $1 OR ($2::bytea IS NOT NULL AND code_hash = $2)",
@@ -139,8 +150,7 @@ impl HqStore for PgStore {
         // One statement sets the token and binds the code to this device (or spends it),
         // and only if the code is still the one read: of two racing registrations, one wins.
         // The code stays until the token is first used (see `authenticate`).
-        let updated = self
-            .live()?
+        let updated = conn
             .execute(
                 "UPDATE terminals SET token_hash = $3, code_hash = $4
                  WHERE store_id = $1 AND terminal_id = $2 AND code_hash = $5",
@@ -153,10 +163,10 @@ impl HqStore for PgStore {
         Ok((store, terminal, token))
     }
 
-    fn reissue_code(&mut self, store: &str, terminal: &str) -> Result<String> {
+    fn reissue_code(&self, store: &str, terminal: &str) -> Result<String> {
+        let mut conn = self.live()?;
         let code = secret(12);
-        let updated = self
-            .live()?
+        let updated = conn
             .execute(
                 "UPDATE terminals SET code_hash = $3, token_hash = NULL
                  WHERE store_id = $1 AND terminal_id = $2",
@@ -169,7 +179,7 @@ impl HqStore for PgStore {
         Ok(code)
     }
 
-    fn authenticate(&mut self, token: &str) -> Result<Option<(String, String)>> {
+    fn authenticate(&self, token: &str) -> Result<Option<(String, String)>> {
         let row = self
             .live()?
             .query_opt(
@@ -194,7 +204,7 @@ impl HqStore for PgStore {
     }
 
     fn ingest(
-        &mut self,
+        &self,
         store: &str,
         terminal: &str,
         key: &str,
@@ -204,14 +214,14 @@ impl HqStore for PgStore {
         self.ingest_impl(store, terminal, key, body_hash, sales)
     }
 
-    fn summaries(&mut self) -> Result<Vec<StoreSummary>> {
+    fn summaries(&self) -> Result<Vec<StoreSummary>> {
         self.summaries_impl()
     }
 
-    fn rotate_member_key(&mut self) -> Result<(u64, String)> {
+    fn rotate_member_key(&self) -> Result<(u64, String)> {
+        let mut conn = self.live()?;
         let key = new_member_key();
-        let row = self
-            .live()?
+        let row = conn
             .query_one(
                 "INSERT INTO member_keys (key_hex, created_ms) VALUES ($1, $2) RETURNING id",
                 &[&key, &now_ms()],
@@ -221,9 +231,10 @@ impl HqStore for PgStore {
         Ok((id.unsigned_abs(), key))
     }
 
-    fn rotate_code_key_from(&mut self, signs_from_ms: i64) -> Result<CodeSigningKey> {
+    fn rotate_code_key_from(&self, signs_from_ms: i64) -> Result<CodeSigningKey> {
+        let mut conn = self.live()?;
         let secret = new_member_key();
-        let mut tx = self.live()?.transaction().map_err(db)?;
+        let mut tx = conn.transaction().map_err(db)?;
         let kid: i64 = tx
             .query_one(
                 "INSERT INTO code_keys (secret_hex, created_ms) VALUES ($1, $2) RETURNING kid",
@@ -240,30 +251,30 @@ impl HqStore for PgStore {
         code_key(kid.unsigned_abs(), &secret)
     }
 
-    fn all_member_keys(&mut self) -> Result<Vec<MemberKey>> {
-        let rows = self
-            .live()?
+    fn all_member_keys(&self) -> Result<Vec<MemberKey>> {
+        let mut conn = self.live()?;
+        let rows = conn
             .query("SELECT key_hex FROM member_keys ORDER BY id DESC", &[])
             .map_err(db)?;
         let rows: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
         hex_keys("member key", &rows, MemberKey::parse_hex)
     }
 
-    fn rotate_claim_key(&mut self, store: &str, terminal: &str) -> Result<ClaimKey> {
+    fn rotate_claim_key(&self, store: &str, terminal: &str) -> Result<ClaimKey> {
+        let mut conn = self.live()?;
         let key = new_member_key();
-        self.live()?
-            .execute(
-                "INSERT INTO claim_keys (store, terminal, key_hex, created_ms)
+        conn.execute(
+            "INSERT INTO claim_keys (store, terminal, key_hex, created_ms)
                  VALUES ($1, $2, $3, $4)",
-                &[&store, &terminal, &key, &now_ms()],
-            )
-            .map_err(db)?;
+            &[&store, &terminal, &key, &now_ms()],
+        )
+        .map_err(db)?;
         hex_keys("claim key", &[key], ClaimKey::parse_hex).map(|mut k| k.remove(0))
     }
 
-    fn member_phone_masked(&mut self, member_id: &str) -> Result<Option<Option<String>>> {
-        Ok(self
-            .live()?
+    fn member_phone_masked(&self, member_id: &str) -> Result<Option<Option<String>>> {
+        let mut conn = self.live()?;
+        Ok(conn
             .query_opt(
                 "SELECT phone_masked FROM members WHERE member_id = $1",
                 &[&member_id],
@@ -272,19 +283,19 @@ impl HqStore for PgStore {
             .map(|r| r.get(0)))
     }
 
-    fn put_pass(&mut self, token_hash: &str, member_id: &str) -> Result<()> {
-        self.live()?
-            .execute(
-                "INSERT INTO member_passes (token_hash, member_id, created_ms) VALUES ($1, $2, $3)",
-                &[&token_hash, &member_id, &now_ms()],
-            )
-            .map_err(db)?;
+    fn put_pass(&self, token_hash: &str, member_id: &str) -> Result<()> {
+        let mut conn = self.live()?;
+        conn.execute(
+            "INSERT INTO member_passes (token_hash, member_id, created_ms) VALUES ($1, $2, $3)",
+            &[&token_hash, &member_id, &now_ms()],
+        )
+        .map_err(db)?;
         Ok(())
     }
 
-    fn pass_member_by_hash(&mut self, token_hash: &str) -> Result<Option<String>> {
-        Ok(self
-            .live()?
+    fn pass_member_by_hash(&self, token_hash: &str) -> Result<Option<String>> {
+        let mut conn = self.live()?;
+        Ok(conn
             .query_opt(
                 "SELECT member_id FROM member_passes WHERE token_hash = $1",
                 &[&token_hash],
@@ -293,44 +304,45 @@ impl HqStore for PgStore {
             .map(|r| r.get(0)))
     }
 
-    fn store_exists(&mut self, id: &str) -> Result<bool> {
-        Ok(self
-            .live()?
+    fn store_exists(&self, id: &str) -> Result<bool> {
+        let mut conn = self.live()?;
+        Ok(conn
             .query_opt("SELECT 1 FROM stores WHERE id = $1", &[&id])
             .map_err(db)?
             .is_some())
     }
 
     fn put_sms_code(
-        &mut self,
+        &self,
         phone_hash: &str,
         purpose: &str,
         code_hash: &str,
         now_ms: i64,
         expires_ms: i64,
     ) -> Result<()> {
-        self.live()?
-            .execute(
-                "INSERT INTO sms_codes (phone_hash, purpose, code_hash, expires_ms)
+        let mut conn = self.live()?;
+        conn.execute(
+            "INSERT INTO sms_codes (phone_hash, purpose, code_hash, expires_ms)
                  VALUES ($1, $2, $3, $4)
                  ON CONFLICT (phone_hash, purpose) DO UPDATE SET code_hash = excluded.code_hash,
                      attempts = CASE WHEN sms_codes.expires_ms >= $5 AND sms_codes.used = 0
                                      THEN sms_codes.attempts ELSE 0 END,
                      expires_ms = excluded.expires_ms, used = 0",
-                &[&phone_hash, &purpose, &code_hash, &expires_ms, &now_ms],
-            )
-            .map_err(db)?;
+            &[&phone_hash, &purpose, &code_hash, &expires_ms, &now_ms],
+        )
+        .map_err(db)?;
         Ok(())
     }
 
     fn check_sms_code(
-        &mut self,
+        &self,
         phone_hash: &str,
         purpose: &str,
         code_hash: &str,
         now_ms: i64,
     ) -> Result<SmsCodeCheck> {
-        let mut tx = self.live()?.transaction().map_err(db)?;
+        let mut conn = self.live()?;
+        let mut tx = conn.transaction().map_err(db)?;
         let row = tx
             .query_opt(
                 "SELECT code_hash, expires_ms, attempts, used FROM sms_codes
@@ -352,16 +364,16 @@ impl HqStore for PgStore {
     }
 
     fn sale_made_before(
-        &mut self,
+        &self,
         store: &str,
         terminal: &str,
         seq: u64,
         before_ms: Option<i64>,
     ) -> Result<bool> {
+        let mut conn = self.live()?;
         let seq = i64::try_from(seq).unwrap_or(i64::MAX);
         let before = before_ms.unwrap_or(i64::MAX);
-        Ok(self
-            .live()?
+        Ok(conn
             .query_opt(
                 "SELECT created_at_ms < $4 FROM sales
                  WHERE store_id = $1 AND terminal_id = $2 AND seq = $3",
@@ -371,9 +383,9 @@ impl HqStore for PgStore {
             .is_some_and(|r| r.get(0)))
     }
 
-    fn claim_keys(&mut self, store: &str, terminal: &str) -> Result<Vec<(ClaimKey, i64)>> {
-        let rows = self
-            .live()?
+    fn claim_keys(&self, store: &str, terminal: &str) -> Result<Vec<(ClaimKey, i64)>> {
+        let mut conn = self.live()?;
+        let rows = conn
             .query(
                 "SELECT key_hex, created_ms FROM claim_keys WHERE store = $1 AND terminal = $2
                  ORDER BY id DESC",
@@ -388,9 +400,9 @@ impl HqStore for PgStore {
             .collect())
     }
 
-    fn code_keys_with_start(&mut self) -> Result<Vec<(CodeSigningKey, i64)>> {
-        let rows = self
-            .live()?
+    fn code_keys_with_start(&self) -> Result<Vec<(CodeSigningKey, i64)>> {
+        let mut conn = self.live()?;
+        let rows = conn
             .query(
                 "SELECT k.kid, k.secret_hex, coalesce(r.signs_from_ms, k.created_ms)
                  FROM code_keys k LEFT JOIN code_key_rollouts r ON r.kid = k.kid
@@ -406,29 +418,25 @@ impl HqStore for PgStore {
             .collect()
     }
 
-    fn unchecked_phones(&mut self, limit: usize) -> Result<Vec<StoredPhone>> {
+    fn unchecked_phones(&self, limit: usize) -> Result<Vec<StoredPhone>> {
         self.unchecked_phones_impl(limit)
     }
 
-    fn settle_phone(
-        &mut self,
-        stored: &StoredPhone,
-        upgrade: Option<&str>,
-    ) -> Result<PhoneSettled> {
+    fn settle_phone(&self, stored: &StoredPhone, upgrade: Option<&str>) -> Result<PhoneSettled> {
         self.settle_phone_impl(stored, upgrade)
     }
 
-    fn member_known(&mut self, member_id: &str) -> Result<bool> {
+    fn member_known(&self, member_id: &str) -> Result<bool> {
         self.member_known_impl(member_id)
     }
 
-    fn points_ledger(&mut self, member_id: &str) -> Result<Vec<(String, i64)>> {
+    fn points_ledger(&self, member_id: &str) -> Result<Vec<(String, i64)>> {
         self.points_ledger_impl(member_id)
     }
 
-    fn member_keys(&mut self) -> Result<Vec<(u64, String)>> {
-        let rows = self
-            .live()?
+    fn member_keys(&self) -> Result<Vec<(u64, String)>> {
+        let mut conn = self.live()?;
+        let rows = conn
             .query(
                 "SELECT id, key_hex FROM member_keys ORDER BY id DESC LIMIT 2",
                 &[],
@@ -440,28 +448,29 @@ impl HqStore for PgStore {
             .collect())
     }
 
-    fn enroll(&mut self, store: &str, enrollments: &[Enrollment]) -> Result<Vec<Enrolled>> {
+    fn enroll(&self, store: &str, enrollments: &[Enrollment]) -> Result<Vec<Enrolled>> {
         self.enroll_impl(store, enrollments)
     }
 
-    fn member_delta(&mut self, since: u64, limit: usize) -> Result<MemberDelta> {
+    fn member_delta(&self, since: u64, limit: usize) -> Result<MemberDelta> {
         self.member_delta_impl(since, limit)
     }
 
-    fn claim(&mut self, claim: &Claim) -> Result<ClaimOutcome> {
+    fn claim(&self, claim: &Claim) -> Result<ClaimOutcome> {
         self.claim_impl(claim)
     }
 
-    fn setting(&mut self, key: &str) -> Result<Option<String>> {
-        Ok(self
-            .live()?
+    fn setting(&self, key: &str) -> Result<Option<String>> {
+        let mut conn = self.live()?;
+        Ok(conn
             .query_opt("SELECT value FROM settings WHERE key = $1", &[&key])
             .map_err(db)?
             .map(|r| r.get(0)))
     }
 
-    fn setting_or_insert(&mut self, key: &str, value: &str) -> Result<String> {
-        let client = self.live()?;
+    fn setting_or_insert(&self, key: &str, value: &str) -> Result<String> {
+        let conn = self.live()?;
+        let mut client = conn;
         client
             .execute(
                 "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
@@ -474,39 +483,39 @@ impl HqStore for PgStore {
             .get(0))
     }
 
-    fn set_setting(&mut self, key: &str, value: &str) -> Result<()> {
-        self.live()?
-            .execute(
-                "INSERT INTO settings (key, value) VALUES ($1, $2)
+    fn set_setting(&self, key: &str, value: &str) -> Result<()> {
+        let mut conn = self.live()?;
+        conn.execute(
+            "INSERT INTO settings (key, value) VALUES ($1, $2)
                  ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                &[&key, &value],
-            )
-            .map_err(db)?;
+            &[&key, &value],
+        )
+        .map_err(db)?;
         Ok(())
     }
 
-    fn loyalty_rules(&mut self) -> Result<Vec<LoyaltyRule>> {
+    fn loyalty_rules(&self) -> Result<Vec<LoyaltyRule>> {
         self.loyalty_rules_impl()
     }
 
-    fn publish_loyalty(&mut self, points_per_yuan: i64) -> Result<LoyaltyRule> {
+    fn publish_loyalty(&self, points_per_yuan: i64) -> Result<LoyaltyRule> {
         self.publish_loyalty_impl(points_per_yuan)
     }
 
-    fn join(&mut self, new: &NewMember<'_>) -> Result<(String, bool)> {
+    fn join(&self, new: &NewMember<'_>) -> Result<(String, bool)> {
         self.join_impl(new)
     }
 
-    fn claimed(&mut self, store: &str, terminal: &str, seq: u64) -> Result<bool> {
+    fn claimed(&self, store: &str, terminal: &str, seq: u64) -> Result<bool> {
         self.claimed_impl(store, terminal, seq)
     }
 
-    fn publish_catalog(&mut self, rows: &[CatalogRow]) -> Result<Published> {
+    fn publish_catalog(&self, rows: &[CatalogRow]) -> Result<Published> {
         self.publish_catalog_impl(rows)
     }
 
     fn catalog_delta(
-        &mut self,
+        &self,
         since: u64,
         upto: Option<u64>,
         after: &str,
@@ -515,8 +524,9 @@ impl HqStore for PgStore {
         self.catalog_delta_impl(since, upto, after, limit)
     }
 
-    fn terminals(&mut self) -> Result<Vec<TerminalStatus>> {
-        let rows = self.live()?
+    fn terminals(&self) -> Result<Vec<TerminalStatus>> {
+        let mut conn = self.live()?;
+        let rows = conn
             .query(
                 "SELECT store_id, terminal_id, token_hash IS NOT NULL, last_sync_ms FROM terminals ORDER BY store_id, terminal_id",
                 &[],
@@ -525,7 +535,7 @@ impl HqStore for PgStore {
         let mut out = Vec::new();
         for r in rows {
             let (store, terminal): (String, String) = (r.get(0), r.get(1));
-            let links: Vec<(u64, String, String)> = self.live()?
+            let links: Vec<(u64, String, String)> = conn
                 .query(
                     "SELECT seq, prev_hash, hash FROM sales WHERE store_id = $1 AND terminal_id = $2 ORDER BY seq",
                     &[&store, &terminal],

@@ -3,7 +3,7 @@
 //! The customers' claim and join pages are in `server/pages.rs`, the listener (plain HTTP or
 //! TLS) in `server/serve.rs`.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -43,7 +43,9 @@ pub const PUBLIC_URL: &str = "public_url";
 /// Uploads larger than this, after decompression, are refused with 413.
 pub const MAX_BODY: usize = till_sync::api::MAX_BODY_BYTES;
 
-type Db = Arc<Mutex<Box<dyn HqStore>>>;
+/// The store, shared by every request: backends pool their connections, so requests run side
+/// by side and none holds a lock over the store as a whole.
+pub(crate) type Db = Arc<dyn HqStore>;
 
 /// What the handlers share: the database, and the customers' pages' SMS gateway and limits.
 #[derive(Clone)]
@@ -159,27 +161,27 @@ impl From<HqError> for ApiError {
     }
 }
 
-/// Runs a database call off the async runtime's threads.
+/// Runs a database call off the async runtime's threads. A call that panics answers 500 and
+/// affects no other request: no lock over the store is held, so none is poisoned.
 async fn with_db<T: Send + 'static>(
     db: &Db,
-    f: impl FnOnce(&mut dyn HqStore) -> Result<T, HqError> + Send + 'static,
+    f: impl FnOnce(&dyn HqStore) -> Result<T, HqError> + Send + 'static,
 ) -> Result<T, ApiError> {
     let db = db.clone();
-    tokio::task::spawn_blocking(move || {
-        let mut guard = db
-            .lock()
-            .map_err(|_| HqError::Database(rusqlite::Error::InvalidQuery))?;
-        f(guard.as_mut())
-    })
-    .await
-    .map_err(|_| fail(StatusCode::INTERNAL_SERVER_ERROR, "HQ worker failed"))?
-    .map_err(ApiError::from)
+    tokio::task::spawn_blocking(move || f(&*db))
+        .await
+        .map_err(|_| fail(StatusCode::INTERNAL_SERVER_ERROR, "HQ worker failed"))?
+        .map_err(ApiError::from)
 }
 
 /// HQ's routes over `store`, with the customers' pages sending codes and limiting requests as
 /// `pages` says. Serve it with connect info ([`PeerAddr`]): the pages limit per address.
 pub fn router(store: Box<dyn HqStore>, pages: Pages) -> Router {
-    let db: Db = Arc::new(Mutex::new(store));
+    router_over(Arc::from(store), pages)
+}
+
+/// [`router`] over a store the caller shares.
+pub(crate) fn router_over(db: Db, pages: Pages) -> Router {
     let state = AppState {
         db,
         pages: Arc::new(PageState {
@@ -648,4 +650,28 @@ async fn upload(
     .await?;
     tracing::info!(sales = count, "batch ingested");
     Ok(axum::Json(response).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A request that panics (a bug) answers 500, and every later request is served as
+    /// before: no lock over the store is left poisoned.
+    #[tokio::test]
+    async fn a_request_that_panics_affects_no_other() {
+        let dir = tempfile::tempdir().unwrap();
+        let db: Db = Arc::new(crate::db::SqliteStore::open(&dir.path().join("hq.db")).unwrap());
+        let failed = with_db(&db, |db| -> Result<(), HqError> {
+            db.add_store("S001", "")?;
+            panic!("a bug, after a write");
+        })
+        .await;
+        assert!(failed.is_err());
+        assert!(with_db(&db, |db| db.add_store("S002", "")).await.is_ok());
+        assert!(matches!(
+            with_db(&db, |db| db.store_exists("S002")).await,
+            Ok(true)
+        ));
+    }
 }

@@ -35,29 +35,28 @@ impl App {
     fn spawn(backend: Backend) -> App {
         let dir = tempfile::tempdir().unwrap();
         let pg = matches!(backend, Backend::Postgres).then(PgCluster::start);
-        let mut app = App {
-            dir,
-            pg,
-            server: RunningServer {
-                address: "127.0.0.1:1".parse().unwrap(),
-            },
-            codes: Vec::new(),
-            sms: Arc::new(FakeSmsGateway::default()),
-        };
-        let mut admin = app.db();
+        let open = || till_hq::testing::open_store(pg.as_ref(), &dir.path().join("hq.db"));
+        let admin = open();
         admin.add_store("S001", "人民广场店").unwrap();
         admin.add_store("S002", "静安寺店").unwrap();
-        app.codes = vec![
+        let codes = vec![
             admin.add_terminal("S001", "T01").unwrap(),
             admin.add_terminal("S001", "T02").unwrap(),
             admin.add_terminal("S002", "T01").unwrap(),
         ];
+        let sms = Arc::new(FakeSmsGateway::default());
         let pages = Pages {
-            sms: app.sms.clone(),
+            sms: sms.clone(),
             limits: PageLimits::default(),
         };
-        app.server = spawn_with("127.0.0.1:0", app.db(), None, pages).unwrap();
-        app
+        let server = spawn_with("127.0.0.1:0", open(), None, pages).unwrap();
+        App {
+            dir,
+            pg,
+            server,
+            codes,
+            sms,
+        }
     }
 
     /// Posts a join or claim form at `url` as a customer does: `fields` first (phone and
@@ -416,7 +415,7 @@ fn a_second_sale_claiming_a_sequence_is_rejected(app: App) {
 
 fn member_keys_rotate_and_reach_terminals_with_the_previous_key(app: App) {
     let client = app.client(0);
-    let mut admin = app.db();
+    let admin = app.db();
     // A chain that ran version 1 holds member keys; no terminal is sent one any more: each
     // would let one till forge codes and claims for every other.
     let v1: Vec<String> = (0..3)
@@ -469,7 +468,7 @@ fn member_keys_rotate_and_reach_terminals_with_the_previous_key(app: App) {
         client.member_keys().unwrap().code_keys[0].kid,
         rolling.kid()
     );
-    let mut signer = |at: i64| admin.signing_code_key(at).unwrap().unwrap().kid();
+    let signer = |at: i64| admin.signing_code_key(at).unwrap().unwrap().kid();
     assert_eq!(signer(now), code_keys[2].kid());
     assert_eq!(signer(now + 72 * 3_600_000), rolling.kid());
     // Only a registered terminal gets them.
@@ -520,7 +519,7 @@ fn restamped(
 
 fn points_follow_the_published_rule_and_a_mismatch_is_refused(app: App) {
     use till_sync::loyalty::{LoyaltyRule, SaleLoyalty, stamp};
-    let mut db = app.db();
+    let db = app.db();
     for bad in [0, -1, 101] {
         let error = db.publish_loyalty(bad).unwrap_err().to_string();
         assert!(error.contains("1 to 100"), "{bad}: {error}");
@@ -595,7 +594,7 @@ fn points_follow_the_published_rule_and_a_mismatch_is_refused(app: App) {
     // Two admins publishing at once get a version each: none is lost or given twice.
     let publishers: Vec<_> = (0..2)
         .map(|_| {
-            let mut db = app.db();
+            let db = app.db();
             std::thread::spawn(move || {
                 (0..10)
                     .map(|_| db.publish_loyalty(3).unwrap().version)
@@ -623,7 +622,7 @@ fn catalog_versions_reach_terminals_as_deltas_a_page_at_a_time(app: App) {
     let client = app.client(0);
     let empty = client.catalog(0, None, "").unwrap();
     assert_eq!((empty.version, empty.rows.len(), empty.more), (0, 0, false));
-    let mut db = app.db();
+    let db = app.db();
     let first = db
         .publish_catalog(&catalog(
             "1,6901028075831,水,Water,2.00,food,饮料,0,1,\n2,,面包,Bread,5.00,food,,0,1,\n3,,糖,,1.00,food,,0,1,\n",
@@ -743,7 +742,7 @@ fn enrollments_merge_by_phone_and_reach_every_till_with_their_final_ids(app: App
         t01.enroll(&[enrollment("P-S001-T01-aaa", 1)]).unwrap(),
         first
     );
-    let mut db = app.db();
+    let db = app.db();
     for (id, known) in [
         ("M00000001", true),
         ("P-S002-T01-bbb", true),
@@ -1302,15 +1301,14 @@ fn a_phone_that_version_1_split_is_one_member_again_with_all_its_points(app: App
     t01.upload(&journal_of("S001", "T01", 2, &first)).unwrap();
     t02.upload(&journal_of("S001", "T02", 2, &split)).unwrap();
 
-    let store = std::sync::Mutex::new(app.db());
-    let report = till_hq::phones::upgrade_version_1_phones(&store, 3).unwrap();
+    let report = till_hq::phones::upgrade_version_1_phones(&*db, 3).unwrap();
     assert_eq!(report.checked, 4, "{report:?}");
     assert_eq!(
         report.moved, 2,
         "the first half and the other phone: {report:?}"
     );
     assert_eq!(report.merged, vec![(split.clone(), first.clone())]);
-    let again = till_hq::phones::upgrade_version_1_phones(&store, 3).unwrap();
+    let again = till_hq::phones::upgrade_version_1_phones(&*db, 3).unwrap();
     assert_eq!(again.checked, 0, "each member is checked once");
     assert_eq!(db.points_ledger(&first).unwrap().len(), 2, "no points lost");
 
@@ -1353,6 +1351,75 @@ fn a_phone_that_version_1_split_is_one_member_again_with_all_its_points(app: App
     assert_eq!(db.points_ledger(&first).unwrap().len(), 3);
 }
 
+/// Another writer holding the database's write lock for S001/T02 (another HQ node's batch):
+/// SQLite's write lock, or that terminal's row lock in PostgreSQL, until dropped.
+enum WriteLock {
+    Sqlite(#[allow(dead_code)] rusqlite::Connection),
+    Postgres(#[allow(dead_code)] ::postgres::Client),
+}
+
+fn hold_write_lock(app: &App) -> WriteLock {
+    match &app.pg {
+        None => {
+            let conn = rusqlite::Connection::open(app.dir.path().join("hq.db")).unwrap();
+            conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+            WriteLock::Sqlite(conn)
+        }
+        Some(cluster) => {
+            let mut client =
+                ::postgres::Client::connect(&cluster.url(), ::postgres::NoTls).unwrap();
+            client
+                .batch_execute(
+                    "BEGIN; SELECT 1 FROM terminals
+                     WHERE store_id = 'S001' AND terminal_id = 'T02' FOR UPDATE",
+                )
+                .unwrap();
+            WriteLock::Postgres(client)
+        }
+    }
+}
+
+/// An ingest waiting for the database holds up no read: while S001/T02's batch waits for
+/// another writer, the member pull, the catalog, the claim page and the health check answer
+/// (within 3 s, well before the batch gives up). HQ used to run every request behind one lock
+/// over the store, so each waited for the batch.
+fn reads_answer_while_an_ingest_waits_for_the_database(app: App) {
+    let token = app.token(0);
+    let t01 = SyncClient::new(&app.server.url(), &token, Duration::from_secs(10), None).unwrap();
+    let t02 = app.client(1);
+    t01.upload(&journal("S001", "T01", 2)).unwrap();
+    // T02's first request spends its registration code, a write: done before the lock.
+    t02.member_keys().unwrap();
+    let claim_key =
+        till_sync::member::ClaimKey::parse_hex(&t01.member_keys().unwrap().claim_key).unwrap();
+    let claim_url = format!(
+        "{}/c/{}",
+        app.server.url(),
+        till_sync::member::claim_token(&claim_key, "S001", "T01", 1)
+    );
+    let lock = hold_write_lock(&app);
+    let uploading = std::thread::spawn(move || t02.upload(&journal("S001", "T02", 3)));
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        !uploading.is_finished(),
+        "the batch waits for the other writer"
+    );
+    let quick = SyncClient::new(&app.server.url(), &token, Duration::from_secs(3), None).unwrap();
+    assert_eq!(quick.members(0).unwrap().members.len(), 0);
+    quick.catalog(0, None, "").unwrap();
+    let browser = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(3))
+        .build()
+        .unwrap();
+    for url in [claim_url, format!("{}/healthz", app.server.url())] {
+        let answer = browser.get(&url).send().unwrap();
+        assert_eq!(answer.status().as_u16(), 200, "{url}");
+    }
+    drop(lock);
+    let answer = uploading.join().unwrap().unwrap();
+    assert_eq!(statuses(&answer), vec![SaleStatus::Accepted; 3]);
+}
+
 /// Every test above, on each backend.
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
@@ -1377,6 +1444,7 @@ conformance!(
     member_keys_rotate_and_reach_terminals_with_the_previous_key,
     a_version_1_chain_keeps_its_members_and_points_through_the_upgrade,
     a_phone_that_version_1_split_is_one_member_again_with_all_its_points,
+    reads_answer_while_an_ingest_waits_for_the_database,
     joins_are_proven_by_sms_and_rate_limited,
     points_are_earned_once_per_sale_whatever_the_retries,
     points_follow_the_published_rule_and_a_mismatch_is_refused,
@@ -1417,6 +1485,19 @@ impl HqProcess {
     }
 }
 
+impl HqProcess {
+    /// Sends SIGTERM, as a service manager stopping HQ does, and waits for the exit.
+    fn terminate(&mut self) -> std::process::ExitStatus {
+        let pid = self.0.id().to_string();
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        self.0.wait().unwrap()
+    }
+}
+
 impl Drop for HqProcess {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -1426,7 +1507,7 @@ impl Drop for HqProcess {
 
 /// HQ is killed while a large batch is being ingested, then restarted: the batch is stored
 /// whole or not at all, and the retry leaves exactly the terminal's sales.
-fn hq_killed_mid_batch(db: &str, mut admin: Box<dyn HqStore>) {
+fn hq_killed_mid_batch(db: &str, admin: Box<dyn HqStore>) {
     admin.add_store("S001", "").unwrap();
     let code = admin.add_terminal("S001", "T01").unwrap();
     let (_, _, token) = admin.register(&code, &Default::default()).unwrap();
@@ -1478,6 +1559,55 @@ fn hq_killed_mid_batch(db: &str, mut admin: Box<dyn HqStore>) {
         ),
         (4000, 0, 0)
     );
+}
+
+/// SIGTERM (a deploy, a restart) lets the batch in flight finish and answer before HQ
+/// exits, so the till gets its answer instead of a cut connection.
+fn serve_answers_the_batch_in_flight_before_it_stops_on_sigterm(db: &str, admin: Box<dyn HqStore>) {
+    admin.add_store("S001", "").unwrap();
+    let code = admin.add_terminal("S001", "T01").unwrap();
+    let (_, _, token) = admin.register(&code, &Default::default()).unwrap();
+    let listen = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .to_string();
+    let mut hq = HqProcess::start(db, &listen);
+    let client = SyncClient::new(
+        &format!("http://{listen}"),
+        &token,
+        Duration::from_secs(30),
+        None,
+    )
+    .unwrap();
+    let uploading = std::thread::spawn(move || client.upload(&journal("S001", "T01", 4000)));
+    std::thread::sleep(Duration::from_millis(150));
+    let status = hq.terminate();
+    let answer = uploading
+        .join()
+        .unwrap()
+        .expect("the batch in flight was answered");
+    assert_eq!(answer.results.len(), 4000);
+    assert!(status.success(), "a clean exit: {status:?}");
+    assert_eq!(admin.summaries().unwrap()[0].sales, 4000);
+}
+
+#[test]
+fn hq_on_sqlite_answers_the_batch_in_flight_before_it_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hq.db");
+    let admin = Box::new(SqliteStore::open(&path).unwrap());
+    serve_answers_the_batch_in_flight_before_it_stops_on_sigterm(
+        &format!("sqlite:{}", path.display()),
+        admin,
+    );
+}
+
+#[test]
+fn hq_on_postgres_answers_the_batch_in_flight_before_it_stops_on_sigterm() {
+    let cluster = PgCluster::start();
+    let admin = Box::new(PgStore::connect(&cluster.url()).unwrap());
+    serve_answers_the_batch_in_flight_before_it_stops_on_sigterm(&cluster.url(), admin);
 }
 
 #[test]
@@ -1564,7 +1694,7 @@ fn the_api_describes_itself_and_answers_health_checks() {
 fn hq_serves_tls_and_terminals_trust_only_the_chain_ca() {
     let dir = tempfile::tempdir().unwrap();
     let (ca, tls) = private_pki(dir.path());
-    let mut admin = SqliteStore::open(&dir.path().join("hq.db")).unwrap();
+    let admin = SqliteStore::open(&dir.path().join("hq.db")).unwrap();
     admin.add_store("S001", "").unwrap();
     let code = admin.add_terminal("S001", "T01").unwrap();
     let store = Box::new(SqliteStore::open(&dir.path().join("hq.db")).unwrap());
@@ -1692,7 +1822,7 @@ fn the_admin_cli_sets_up_stores_and_terminals_and_reports_sales() {
     let code = out.trim().rsplit(' ').next().unwrap().to_string();
     assert_eq!(hq(&["sales"]), (true, "no sales yet\n".into()));
 
-    let mut admin = SqliteStore::open(&dir.path().join("hq.db")).unwrap();
+    let admin = SqliteStore::open(&dir.path().join("hq.db")).unwrap();
     let (_, _, token) = admin.register(&code, &Default::default()).unwrap();
     let server = spawn(
         "127.0.0.1:0",
@@ -1962,10 +2092,8 @@ mod one_phone_one_member {
             upgrade_before in 0usize..6,
         ) {
             let dir = tempfile::tempdir().unwrap();
-            let store = std::sync::Mutex::new(
-                Box::new(SqliteStore::open(&dir.path().join("hq.db")).unwrap()) as Box<dyn HqStore>
-            );
-            let db = || store.lock().unwrap();
+            let store = SqliteStore::open(&dir.path().join("hq.db")).unwrap();
+            let db = || &store;
             db().add_store("S001", "").unwrap();
             let national = format!("139{middle:08}");
             let phone = Phone::parse(&national).unwrap();

@@ -1110,7 +1110,7 @@ fn a_catalog_published_at_hq_reaches_the_open_till_without_repricing_the_ticket(
         use till_hq::db::HqStore;
         // A real HQ on 127.0.0.1, and the demo till registered with it.
         let hq_dir = tempfile::tempdir().unwrap();
-        let mut admin = till_hq::db::SqliteStore::open(&hq_dir.path().join("hq.db")).unwrap();
+        let admin = till_hq::db::SqliteStore::open(&hq_dir.path().join("hq.db")).unwrap();
         admin.add_store("S001", "").unwrap();
         let code = admin.add_terminal("S001", "T01").unwrap();
         let server = till_hq::server::spawn(

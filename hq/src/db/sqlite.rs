@@ -4,7 +4,8 @@
 //! and settings; the schema, sales, members and claims, and what HQ publishes (the catalog and
 //! the points rules) are in its submodules.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use till_sync::api::{Enrolled, Enrollment, MemberDelta, UploadResponse, UploadedSale};
@@ -32,26 +33,93 @@ fn now_ms() -> i64 {
     jiff::Timestamp::now().as_millisecond()
 }
 
-#[derive(Debug)]
+/// HQ's SQLite database: one writer, behind a mutex (SQLite takes one writer at a time
+/// anyway), and a pool of read-only connections, which WAL lets read while a batch is being
+/// written, so a claim page or a member pull never waits for an ingest.
 pub struct SqliteStore {
-    conn: Connection,
+    writer: Mutex<Connection>,
+    readers: r2d2::Pool<Readers>,
 }
 
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SqliteStore")
+    }
+}
+
+/// Opens read-only connections to one database file for [`SqliteStore`]'s pool.
+#[derive(Debug)]
+struct Readers {
+    path: PathBuf,
+}
+
+impl r2d2::ManageConnection for Readers {
+    type Connection = Connection;
+    type Error = rusqlite::Error;
+
+    fn connect(&self) -> rusqlite::Result<Connection> {
+        let conn = Connection::open(&self.path)?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        // A reader never writes: a write through one is a bug, refused by SQLite.
+        conn.pragma_update(None, "query_only", "ON")?;
+        Ok(conn)
+    }
+
+    fn is_valid(&self, conn: &mut Connection) -> rusqlite::Result<()> {
+        conn.execute_batch("")
+    }
+
+    fn has_broken(&self, _: &mut Connection) -> bool {
+        false
+    }
+}
+
+/// How long a statement waits for another connection's lock before failing.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Readers per store: enough for the requests a 2-core node runs at once.
+const READERS: u32 = 8;
+
 impl SqliteStore {
+    /// Opens (creating if missing) the database at `path` and brings its schema up to date.
     pub fn open(path: &Path) -> Result<SqliteStore> {
         let conn = Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
         conn.execute_batch(SCHEMA)?;
-        Ok(SqliteStore { conn })
+        let readers = r2d2::Pool::builder()
+            .max_size(READERS)
+            .min_idle(Some(1))
+            .build(Readers {
+                path: path.to_path_buf(),
+            })
+            .map_err(|e| HqError::Backend(format!("cannot open readers: {e}")))?;
+        Ok(SqliteStore {
+            writer: Mutex::new(conn),
+            readers,
+        })
+    }
+
+    /// The writer. A request that panicked while holding it left no transaction open (a
+    /// `Transaction` rolls back when dropped), so its poison is ignored.
+    fn w(&self) -> MutexGuard<'_, Connection> {
+        self.writer.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A read-only connection from the pool.
+    fn r(&self) -> Result<r2d2::PooledConnection<Readers>> {
+        self.readers
+            .get()
+            .map_err(|e| HqError::Backend(format!("no database reader: {e}")))
     }
 }
 
 impl HqStore for SqliteStore {
-    fn add_store(&mut self, store: &str, name: &str) -> Result<()> {
-        match self.conn.execute(
+    fn add_store(&self, store: &str, name: &str) -> Result<()> {
+        let conn = self.w();
+        match conn.execute(
             "INSERT INTO stores (id, name) VALUES (?1, ?2)",
             params![store, name],
         ) {
@@ -65,16 +133,16 @@ impl HqStore for SqliteStore {
         }
     }
 
-    fn add_terminal(&mut self, store: &str, terminal: &str) -> Result<String> {
-        let exists: bool = self
-            .conn
+    fn add_terminal(&self, store: &str, terminal: &str) -> Result<String> {
+        let conn = self.w();
+        let exists: bool = conn
             .prepare("SELECT 1 FROM stores WHERE id = ?1")?
             .exists([store])?;
         if !exists {
             return Err(HqError::UnknownStore(store.into()));
         }
         let code = secret(12);
-        let inserted = self.conn.execute(
+        let inserted = conn.execute(
             "INSERT INTO terminals (store_id, terminal_id, code_hash) VALUES (?1, ?2, ?3)
              ON CONFLICT (store_id, terminal_id) DO NOTHING",
             params![store, terminal, digest(&code)],
@@ -85,10 +153,9 @@ impl HqStore for SqliteStore {
         Ok(code)
     }
 
-    fn register(&mut self, code: &str, device: &Device<'_>) -> Result<(String, String, String)> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+    fn register(&self, code: &str, device: &Device<'_>) -> Result<(String, String, String)> {
+        let mut conn = self.w();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let (fresh, bound) = device.code_hashes(code);
         let found: Option<(String, String)> = tx
             .query_row(
@@ -112,9 +179,10 @@ impl HqStore for SqliteStore {
         Ok((store, terminal, token))
     }
 
-    fn reissue_code(&mut self, store: &str, terminal: &str) -> Result<String> {
+    fn reissue_code(&self, store: &str, terminal: &str) -> Result<String> {
+        let conn = self.w();
         let code = secret(12);
-        let updated = self.conn.execute(
+        let updated = conn.execute(
             "UPDATE terminals SET code_hash = ?3, token_hash = NULL
              WHERE store_id = ?1 AND terminal_id = ?2",
             params![store, terminal, digest(&code)],
@@ -125,9 +193,9 @@ impl HqStore for SqliteStore {
         Ok(code)
     }
 
-    fn authenticate(&mut self, token: &str) -> Result<Option<(String, String)>> {
+    fn authenticate(&self, token: &str) -> Result<Option<(String, String)>> {
         let found: Option<(String, String, bool)> = self
-            .conn
+            .r()?
             .prepare_cached(
                 "SELECT store_id, terminal_id, code_hash IS NOT NULL FROM terminals WHERE token_hash = ?1",
             )?
@@ -137,8 +205,9 @@ impl HqStore for SqliteStore {
             return Ok(None);
         };
         if code_unspent {
-            // The terminal has its token: its registration code is spent now.
-            self.conn.execute(
+            // The terminal has its token: its registration code is spent now (once: every
+            // later request only reads).
+            self.w().execute(
                 "UPDATE terminals SET code_hash = NULL WHERE token_hash = ?1 AND code_hash IS NOT NULL",
                 [digest(token)],
             )?;
@@ -147,7 +216,7 @@ impl HqStore for SqliteStore {
     }
 
     fn ingest(
-        &mut self,
+        &self,
         store: &str,
         terminal: &str,
         key: &str,
@@ -157,25 +226,24 @@ impl HqStore for SqliteStore {
         self.ingest_impl(store, terminal, key, body_hash, sales)
     }
 
-    fn summaries(&mut self) -> Result<Vec<StoreSummary>> {
+    fn summaries(&self) -> Result<Vec<StoreSummary>> {
         self.summaries_impl()
     }
 
-    fn rotate_member_key(&mut self) -> Result<(u64, String)> {
+    fn rotate_member_key(&self) -> Result<(u64, String)> {
+        let conn = self.w();
         let key = new_member_key();
-        self.conn.execute(
+        conn.execute(
             "INSERT INTO member_keys (key_hex, created_ms) VALUES (?1, ?2)",
             params![key, now_ms()],
         )?;
-        Ok((
-            u64::try_from(self.conn.last_insert_rowid()).unwrap_or(0),
-            key,
-        ))
+        Ok((u64::try_from(conn.last_insert_rowid()).unwrap_or(0), key))
     }
 
-    fn rotate_code_key_from(&mut self, signs_from_ms: i64) -> Result<CodeSigningKey> {
+    fn rotate_code_key_from(&self, signs_from_ms: i64) -> Result<CodeSigningKey> {
+        let mut conn = self.w();
         let secret = new_member_key();
-        let tx = self.conn.transaction()?;
+        let tx = conn.transaction()?;
         tx.execute(
             "INSERT INTO code_keys (secret_hex, created_ms) VALUES (?1, ?2)",
             params![secret, now_ms()],
@@ -189,28 +257,28 @@ impl HqStore for SqliteStore {
         code_key(kid.unsigned_abs(), &secret)
     }
 
-    fn all_member_keys(&mut self) -> Result<Vec<MemberKey>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT key_hex FROM member_keys ORDER BY id DESC")?;
+    fn all_member_keys(&self) -> Result<Vec<MemberKey>> {
+        let conn = self.r()?;
+        let mut stmt = conn.prepare("SELECT key_hex FROM member_keys ORDER BY id DESC")?;
         let rows = stmt
             .query_map([], |r| r.get::<_, String>(0))?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         hex_keys("member key", &rows, MemberKey::parse_hex)
     }
 
-    fn rotate_claim_key(&mut self, store: &str, terminal: &str) -> Result<ClaimKey> {
+    fn rotate_claim_key(&self, store: &str, terminal: &str) -> Result<ClaimKey> {
+        let conn = self.w();
         let key = new_member_key();
-        self.conn.execute(
+        conn.execute(
             "INSERT INTO claim_keys (store, terminal, key_hex, created_ms) VALUES (?1, ?2, ?3, ?4)",
             params![store, terminal, key, now_ms()],
         )?;
         hex_keys("claim key", &[key], ClaimKey::parse_hex).map(|mut k| k.remove(0))
     }
 
-    fn member_phone_masked(&mut self, member_id: &str) -> Result<Option<Option<String>>> {
-        Ok(self
-            .conn
+    fn member_phone_masked(&self, member_id: &str) -> Result<Option<Option<String>>> {
+        let conn = self.r()?;
+        Ok(conn
             .query_row(
                 "SELECT phone_masked FROM members WHERE member_id = ?1",
                 [member_id],
@@ -219,17 +287,18 @@ impl HqStore for SqliteStore {
             .optional()?)
     }
 
-    fn put_pass(&mut self, token_hash: &str, member_id: &str) -> Result<()> {
-        self.conn.execute(
+    fn put_pass(&self, token_hash: &str, member_id: &str) -> Result<()> {
+        let conn = self.w();
+        conn.execute(
             "INSERT INTO member_passes (token_hash, member_id, created_ms) VALUES (?1, ?2, ?3)",
             params![token_hash, member_id, now_ms()],
         )?;
         Ok(())
     }
 
-    fn pass_member_by_hash(&mut self, token_hash: &str) -> Result<Option<String>> {
-        Ok(self
-            .conn
+    fn pass_member_by_hash(&self, token_hash: &str) -> Result<Option<String>> {
+        let conn = self.r()?;
+        Ok(conn
             .query_row(
                 "SELECT member_id FROM member_passes WHERE token_hash = ?1",
                 [token_hash],
@@ -238,23 +307,24 @@ impl HqStore for SqliteStore {
             .optional()?)
     }
 
-    fn store_exists(&mut self, id: &str) -> Result<bool> {
-        Ok(self
-            .conn
+    fn store_exists(&self, id: &str) -> Result<bool> {
+        let conn = self.r()?;
+        Ok(conn
             .query_row("SELECT 1 FROM stores WHERE id = ?1", [id], |_| Ok(()))
             .optional()?
             .is_some())
     }
 
     fn put_sms_code(
-        &mut self,
+        &self,
         phone_hash: &str,
         purpose: &str,
         code_hash: &str,
         now_ms: i64,
         expires_ms: i64,
     ) -> Result<()> {
-        self.conn.execute(
+        let conn = self.w();
+        conn.execute(
             "INSERT INTO sms_codes (phone_hash, purpose, code_hash, expires_ms)
              VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (phone_hash, purpose) DO UPDATE SET code_hash = excluded.code_hash,
@@ -267,15 +337,14 @@ impl HqStore for SqliteStore {
     }
 
     fn check_sms_code(
-        &mut self,
+        &self,
         phone_hash: &str,
         purpose: &str,
         code_hash: &str,
         now_ms: i64,
     ) -> Result<SmsCodeCheck> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut conn = self.w();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let row = tx
             .query_row(
                 "SELECT code_hash, expires_ms, attempts, used FROM sms_codes
@@ -295,14 +364,14 @@ impl HqStore for SqliteStore {
     }
 
     fn sale_made_before(
-        &mut self,
+        &self,
         store: &str,
         terminal: &str,
         seq: u64,
         before_ms: Option<i64>,
     ) -> Result<bool> {
-        Ok(self
-            .conn
+        let conn = self.r()?;
+        Ok(conn
             .query_row(
                 "SELECT created_at_ms < ?4 FROM sales
                  WHERE store_id = ?1 AND terminal_id = ?2 AND seq = ?3",
@@ -313,8 +382,9 @@ impl HqStore for SqliteStore {
             .unwrap_or(false))
     }
 
-    fn claim_keys(&mut self, store: &str, terminal: &str) -> Result<Vec<(ClaimKey, i64)>> {
-        let mut stmt = self.conn.prepare(
+    fn claim_keys(&self, store: &str, terminal: &str) -> Result<Vec<(ClaimKey, i64)>> {
+        let conn = self.r()?;
+        let mut stmt = conn.prepare(
             "SELECT key_hex, created_ms FROM claim_keys WHERE store = ?1 AND terminal = ?2
              ORDER BY id DESC",
         )?;
@@ -334,8 +404,9 @@ impl HqStore for SqliteStore {
             .collect())
     }
 
-    fn code_keys_with_start(&mut self) -> Result<Vec<(CodeSigningKey, i64)>> {
-        let mut stmt = self.conn.prepare(
+    fn code_keys_with_start(&self) -> Result<Vec<(CodeSigningKey, i64)>> {
+        let conn = self.r()?;
+        let mut stmt = conn.prepare(
             "SELECT k.kid, k.secret_hex, coalesce(r.signs_from_ms, k.created_ms)
              FROM code_keys k LEFT JOIN code_key_rollouts r ON r.kid = k.kid
              ORDER BY k.kid DESC LIMIT 2",
@@ -354,71 +425,69 @@ impl HqStore for SqliteStore {
             .collect()
     }
 
-    fn unchecked_phones(&mut self, limit: usize) -> Result<Vec<StoredPhone>> {
+    fn unchecked_phones(&self, limit: usize) -> Result<Vec<StoredPhone>> {
         self.unchecked_phones_impl(limit)
     }
 
-    fn settle_phone(
-        &mut self,
-        stored: &StoredPhone,
-        upgrade: Option<&str>,
-    ) -> Result<PhoneSettled> {
+    fn settle_phone(&self, stored: &StoredPhone, upgrade: Option<&str>) -> Result<PhoneSettled> {
         self.settle_phone_impl(stored, upgrade)
     }
 
-    fn member_known(&mut self, member_id: &str) -> Result<bool> {
+    fn member_known(&self, member_id: &str) -> Result<bool> {
         self.member_known_impl(member_id)
     }
 
-    fn points_ledger(&mut self, member_id: &str) -> Result<Vec<(String, i64)>> {
+    fn points_ledger(&self, member_id: &str) -> Result<Vec<(String, i64)>> {
         self.points_ledger_impl(member_id)
     }
 
-    fn member_keys(&mut self) -> Result<Vec<(u64, String)>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT id, key_hex FROM member_keys ORDER BY id DESC LIMIT 2")?;
+    fn member_keys(&self) -> Result<Vec<(u64, String)>> {
+        let conn = self.r()?;
+        let mut stmt =
+            conn.prepare("SELECT id, key_hex FROM member_keys ORDER BY id DESC LIMIT 2")?;
         let keys = stmt
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<rusqlite::Result<_>>()?;
         Ok(keys)
     }
 
-    fn enroll(&mut self, store: &str, enrollments: &[Enrollment]) -> Result<Vec<Enrolled>> {
+    fn enroll(&self, store: &str, enrollments: &[Enrollment]) -> Result<Vec<Enrolled>> {
         self.enroll_impl(store, enrollments)
     }
 
-    fn member_delta(&mut self, since: u64, limit: usize) -> Result<MemberDelta> {
+    fn member_delta(&self, since: u64, limit: usize) -> Result<MemberDelta> {
         self.member_delta_impl(since, limit)
     }
 
-    fn claim(&mut self, claim: &Claim) -> Result<ClaimOutcome> {
+    fn claim(&self, claim: &Claim) -> Result<ClaimOutcome> {
         self.claim_impl(claim)
     }
 
-    fn setting(&mut self, key: &str) -> Result<Option<String>> {
-        Ok(self
-            .conn
+    fn setting(&self, key: &str) -> Result<Option<String>> {
+        let conn = self.r()?;
+        Ok(conn
             .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
                 r.get(0)
             })
             .optional()?)
     }
 
-    fn setting_or_insert(&mut self, key: &str, value: &str) -> Result<String> {
-        self.conn.execute(
+    fn setting_or_insert(&self, key: &str, value: &str) -> Result<String> {
+        let conn = self.w();
+        conn.execute(
             "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO NOTHING",
             params![key, value],
         )?;
-        Ok(self
-            .conn
-            .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
+        Ok(
+            conn.query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
                 r.get(0)
-            })?)
+            })?,
+        )
     }
 
-    fn set_setting(&mut self, key: &str, value: &str) -> Result<()> {
-        self.conn.execute(
+    fn set_setting(&self, key: &str, value: &str) -> Result<()> {
+        let conn = self.w();
+        conn.execute(
             "INSERT INTO settings (key, value) VALUES (?1, ?2)
              ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             params![key, value],
@@ -426,28 +495,28 @@ impl HqStore for SqliteStore {
         Ok(())
     }
 
-    fn loyalty_rules(&mut self) -> Result<Vec<LoyaltyRule>> {
+    fn loyalty_rules(&self) -> Result<Vec<LoyaltyRule>> {
         self.loyalty_rules_impl()
     }
 
-    fn publish_loyalty(&mut self, points_per_yuan: i64) -> Result<LoyaltyRule> {
+    fn publish_loyalty(&self, points_per_yuan: i64) -> Result<LoyaltyRule> {
         self.publish_loyalty_impl(points_per_yuan)
     }
 
-    fn join(&mut self, new: &NewMember<'_>) -> Result<(String, bool)> {
+    fn join(&self, new: &NewMember<'_>) -> Result<(String, bool)> {
         self.join_impl(new)
     }
 
-    fn claimed(&mut self, store: &str, terminal: &str, seq: u64) -> Result<bool> {
+    fn claimed(&self, store: &str, terminal: &str, seq: u64) -> Result<bool> {
         self.claimed_impl(store, terminal, seq)
     }
 
-    fn publish_catalog(&mut self, rows: &[CatalogRow]) -> Result<Published> {
+    fn publish_catalog(&self, rows: &[CatalogRow]) -> Result<Published> {
         self.publish_catalog_impl(rows)
     }
 
     fn catalog_delta(
-        &mut self,
+        &self,
         since: u64,
         upto: Option<u64>,
         after: &str,
@@ -456,8 +525,9 @@ impl HqStore for SqliteStore {
         self.catalog_delta_impl(since, upto, after, limit)
     }
 
-    fn terminals(&mut self) -> Result<Vec<TerminalStatus>> {
-        let mut stmt = self.conn.prepare(
+    fn terminals(&self) -> Result<Vec<TerminalStatus>> {
+        let conn = self.r()?;
+        let mut stmt = conn.prepare(
             "SELECT t.store_id, t.terminal_id, t.token_hash IS NOT NULL, t.last_sync_ms,
                     coalesce(max(s.seq), 0), count(s.seq)
              FROM terminals t LEFT JOIN sales s ON s.store_id = t.store_id AND s.terminal_id = t.terminal_id
@@ -477,7 +547,7 @@ impl HqStore for SqliteStore {
             })?
             .collect::<rusqlite::Result<_>>()?;
         for t in &mut terminals {
-            let mut stmt = self.conn.prepare(
+            let mut stmt = conn.prepare(
                 "SELECT seq, prev_hash, hash FROM sales WHERE store_id = ?1 AND terminal_id = ?2 ORDER BY seq",
             )?;
             let links: Vec<(u64, String, String)> = stmt
@@ -500,4 +570,34 @@ fn next_counter(tx: &Transaction<'_>, name: &str) -> Result<u64> {
              ON CONFLICT (name) DO UPDATE SET value = counters.value + 1 RETURNING value",
         )?
         .query_row([name], |r| r.get(0))?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A request that panicked while holding the writer leaves it usable: its transaction
+    /// rolled back as it unwound, and the mutex's poison is ignored.
+    #[test]
+    fn the_writer_outlives_a_panic_that_held_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("hq.db")).unwrap();
+        std::thread::scope(|s| {
+            let panicked = s.spawn(|| {
+                let mut conn = store.w();
+                let tx = conn.transaction().unwrap();
+                tx.execute("INSERT INTO stores (id, name) VALUES ('S009', '')", [])
+                    .unwrap();
+                panic!("a bug mid-transaction");
+            });
+            assert!(panicked.join().is_err());
+        });
+        assert!(store.writer.is_poisoned());
+        store.add_store("S001", "").unwrap();
+        assert!(store.store_exists("S001").unwrap());
+        assert!(
+            !store.store_exists("S009").unwrap(),
+            "the panicked write rolled back"
+        );
+    }
 }

@@ -14,9 +14,9 @@ use crate::db::{
 use super::{PgStore, db, next_counter, now_ms};
 
 impl PgStore {
-    pub(super) fn member_known_impl(&mut self, member_id: &str) -> Result<bool> {
-        Ok(self
-            .live()?
+    pub(super) fn member_known_impl(&self, member_id: &str) -> Result<bool> {
+        let mut conn = self.live()?;
+        Ok(conn
             .query_one(
                 "SELECT EXISTS (SELECT 1 FROM members WHERE member_id = $1)
                      OR EXISTS (SELECT 1 FROM member_aliases WHERE provisional_id = $1)",
@@ -26,9 +26,9 @@ impl PgStore {
             .get(0))
     }
 
-    pub(super) fn points_ledger_impl(&mut self, member_id: &str) -> Result<Vec<(String, i64)>> {
-        let rows = self
-            .live()?
+    pub(super) fn points_ledger_impl(&self, member_id: &str) -> Result<Vec<(String, i64)>> {
+        let mut conn = self.live()?;
+        let rows = conn
             .query(
                 "SELECT l.sale_id, l.points FROM points_ledger l JOIN sales s ON s.sale_id = l.sale_id
                  WHERE l.member_id = $1
@@ -40,9 +40,9 @@ impl PgStore {
         Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
     }
 
-    pub(super) fn unchecked_phones_impl(&mut self, limit: usize) -> Result<Vec<StoredPhone>> {
-        let rows = self
-            .live()?
+    pub(super) fn unchecked_phones_impl(&self, limit: usize) -> Result<Vec<StoredPhone>> {
+        let mut conn = self.live()?;
+        let rows = conn
             .query(
                 "SELECT member_id, phone_hash, phone_masked FROM members m
                  WHERE phone_hash IS NOT NULL AND phone_masked IS NOT NULL
@@ -62,11 +62,12 @@ impl PgStore {
     }
 
     pub(super) fn settle_phone_impl(
-        &mut self,
+        &self,
         stored: &StoredPhone,
         upgrade: Option<&str>,
     ) -> Result<PhoneSettled> {
-        let mut tx = self.live()?.transaction().map_err(db)?;
+        let mut conn = self.live()?;
+        let mut tx = conn.transaction().map_err(db)?;
         let settled = match upgrade {
             None => PhoneSettled::Unchanged,
             Some(hash) => {
@@ -114,11 +115,12 @@ impl PgStore {
     }
 
     pub(super) fn enroll_impl(
-        &mut self,
+        &self,
         store: &str,
         enrollments: &[Enrollment],
     ) -> Result<Vec<Enrolled>> {
-        let mut tx = self.live()?.transaction().map_err(db)?;
+        let mut conn = self.live()?;
+        let mut tx = conn.transaction().map_err(db)?;
         // Taken first, the version counter's row lock also keeps two tills enrolling the same
         // phone at once from both creating a member: the second waits, then finds the first.
         let version = next_counter(&mut tx, "member_version")?;
@@ -171,9 +173,9 @@ impl PgStore {
         Ok(results)
     }
 
-    pub(super) fn member_delta_impl(&mut self, since: u64, limit: usize) -> Result<MemberDelta> {
-        let mut tx = self
-            .live()?
+    pub(super) fn member_delta_impl(&self, since: u64, limit: usize) -> Result<MemberDelta> {
+        let mut conn = self.live()?;
+        let mut tx = conn
             .build_transaction()
             .isolation_level(postgres::IsolationLevel::RepeatableRead)
             .read_only(true)
@@ -264,8 +266,9 @@ impl PgStore {
         })
     }
 
-    pub(super) fn claim_impl(&mut self, claim: &Claim) -> Result<ClaimOutcome> {
-        let mut tx = self.live()?.transaction().map_err(db)?;
+    pub(super) fn claim_impl(&self, claim: &Claim) -> Result<ClaimOutcome> {
+        let mut conn = self.live()?;
+        let mut tx = conn.transaction().map_err(db)?;
         // The terminal's row lock, which ingest takes too, orders this claim with a batch that
         // may be bringing the sale in right now: one of them always sees the other's work.
         tx.execute(
@@ -340,17 +343,18 @@ impl PgStore {
         Ok(outcome)
     }
 
-    pub(super) fn join_impl(&mut self, new: &NewMember<'_>) -> Result<(String, bool)> {
-        let mut tx = self.live()?.transaction().map_err(db)?;
+    pub(super) fn join_impl(&self, new: &NewMember<'_>) -> Result<(String, bool)> {
+        let mut conn = self.live()?;
+        let mut tx = conn.transaction().map_err(db)?;
         let version = next_counter(&mut tx, "member_version")?;
         let joined = member_for_phone(&mut tx, new, version)?;
         tx.commit().map_err(db)?;
         Ok(joined)
     }
 
-    pub(super) fn claimed_impl(&mut self, store: &str, terminal: &str, seq: u64) -> Result<bool> {
-        Ok(self
-            .live()?
+    pub(super) fn claimed_impl(&self, store: &str, terminal: &str, seq: u64) -> Result<bool> {
+        let mut conn = self.live()?;
+        Ok(conn
             .query_opt(
                 "SELECT 1 FROM claims WHERE store_id = $1 AND terminal_id = $2 AND seq = $3",
                 &[&store, &terminal, &(seq as i64)],

@@ -9,9 +9,9 @@ use crate::db::{HqError, Result, delta_page};
 use super::{PgStore, copy_in, copy_text, db, now_ms};
 
 impl PgStore {
-    pub(super) fn loyalty_rules_impl(&mut self) -> Result<Vec<LoyaltyRule>> {
-        let rows = self
-            .live()?
+    pub(super) fn loyalty_rules_impl(&self) -> Result<Vec<LoyaltyRule>> {
+        let mut conn = self.live()?;
+        let rows = conn
             .query(
                 "SELECT version, points_per_yuan FROM loyalty_rules ORDER BY version",
                 &[],
@@ -26,9 +26,10 @@ impl PgStore {
             .collect()
     }
 
-    pub(super) fn publish_loyalty_impl(&mut self, points_per_yuan: i64) -> Result<LoyaltyRule> {
+    pub(super) fn publish_loyalty_impl(&self, points_per_yuan: i64) -> Result<LoyaltyRule> {
+        let mut conn = self.live()?;
         LoyaltyRule::new(1, points_per_yuan)?;
-        let mut tx = self.live()?.transaction().map_err(db)?;
+        let mut tx = conn.transaction().map_err(db)?;
         // Two publishes at once take turns: each gets its own next version.
         tx.batch_execute("LOCK TABLE loyalty_rules IN SHARE ROW EXCLUSIVE MODE")
             .map_err(db)?;
@@ -47,8 +48,9 @@ impl PgStore {
         Ok(LoyaltyRule::new(version, points_per_yuan)?)
     }
 
-    pub(super) fn publish_catalog_impl(&mut self, rows: &[CatalogRow]) -> Result<Published> {
-        let mut tx = self.live()?.transaction().map_err(db)?;
+    pub(super) fn publish_catalog_impl(&self, rows: &[CatalogRow]) -> Result<Published> {
+        let mut conn = self.live()?;
+        let mut tx = conn.transaction().map_err(db)?;
         // One publisher at a time, wherever it runs: each version is computed from the last.
         tx.batch_execute("LOCK TABLE catalog_versions IN EXCLUSIVE MODE")
             .map_err(db)?;
@@ -99,13 +101,14 @@ impl PgStore {
     }
 
     pub(super) fn catalog_delta_impl(
-        &mut self,
+        &self,
         since: u64,
         upto: Option<u64>,
         after: &str,
         limit: usize,
     ) -> Result<CatalogDelta> {
-        let client = self.live()?;
+        let conn = self.live()?;
+        let mut client = conn;
         let upto = match upto {
             Some(v) => v as i64,
             None => client

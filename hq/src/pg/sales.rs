@@ -12,14 +12,15 @@ use super::{PgStore, copy_in, copy_text, db, next_counter, now_ms};
 
 impl PgStore {
     pub(super) fn ingest_impl(
-        &mut self,
+        &self,
         store: &str,
         terminal: &str,
         key: &str,
         body_hash: &str,
         sales: &[UploadedSale],
     ) -> Result<UploadResponse> {
-        let mut tx = self.live()?.transaction().map_err(db)?;
+        let mut conn = self.live()?;
+        let mut tx = conn.transaction().map_err(db)?;
         tx.execute(
             "SELECT 1 FROM terminals WHERE store_id = $1 AND terminal_id = $2 FOR UPDATE",
             &[&store, &terminal],
@@ -60,9 +61,10 @@ impl PgStore {
         Ok(response)
     }
 
-    pub(super) fn summaries_impl(&mut self) -> Result<Vec<StoreSummary>> {
+    pub(super) fn summaries_impl(&self) -> Result<Vec<StoreSummary>> {
+        let mut conn = self.live()?;
         let mut out: BTreeMap<String, StoreSummary> = BTreeMap::new();
-        for r in self.live()?
+        for r in conn
             .query(
                 "SELECT store_id, count(*), coalesce(sum(total), 0)::BIGINT, coalesce(sum(change), 0)::BIGINT
                  FROM sales GROUP BY store_id",
@@ -77,7 +79,7 @@ impl PgStore {
                 StoreSummary { store, sales: sales.unsigned_abs(), total: r.get(2), change: r.get(3), tenders: BTreeMap::new() },
             );
         }
-        for r in self.live()?
+        for r in conn
             .query(
                 "SELECT s.store_id, p.kind, sum(p.amount)::BIGINT FROM sale_payments p JOIN sales s ON s.sale_id = p.sale_id
                  GROUP BY s.store_id, p.kind",

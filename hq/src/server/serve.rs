@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::db::HqStore;
 
 use super::limits::{Pages, PeerAddr};
-use super::router;
+use super::{Db, router_over};
 
 /// TLS from PEM files: the certificate chain and its private key.
 #[derive(Clone, Debug)]
@@ -88,13 +88,24 @@ impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, TlsL
     }
 }
 
-/// A running server, for tests and embedding: it serves on its own runtime thread.
+/// A running server, for tests and embedding: it serves on its own runtime thread until
+/// [`RunningServer::shutdown`] (dropping it leaves it serving).
 #[derive(Debug)]
 pub struct RunningServer {
     pub address: SocketAddr,
+    stop: tokio::sync::oneshot::Sender<()>,
+    thread: std::thread::JoinHandle<()>,
 }
 
 impl RunningServer {
+    /// Stops taking connections, lets every request in flight finish and answer, then
+    /// returns: what `till-hq serve` does on SIGTERM, so a restart or a deploy loses no
+    /// answer a till is waiting for.
+    pub fn shutdown(self) {
+        let _ = self.stop.send(());
+        let _ = self.thread.join();
+    }
+
     /// The plain-HTTP URL; a TLS server is at the same address with `https://`.
     pub fn url(&self) -> String {
         format!("http://{}", self.address)
@@ -113,8 +124,20 @@ pub fn spawn_with(
     let listener = std::net::TcpListener::bind(listen)?;
     listener.set_nonblocking(true)?;
     let address = listener.local_addr()?;
-    let app = router(store, pages);
-    std::thread::Builder::new()
+    let db: Db = Arc::from(store);
+    // The last reference is dropped on this thread once the runtime is gone: a backend may
+    // close its connections by blocking (the postgres crate does), which a runtime's own
+    // threads must not do.
+    let last = db.clone();
+    let app = router_over(db, pages);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let stopped = async move {
+        // Only `shutdown` stops the server; a dropped handle leaves it serving.
+        if stopped.await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    let thread = std::thread::Builder::new()
         .name("till-hq".into())
         .spawn(move || {
             let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -126,19 +149,28 @@ pub fn spawn_with(
                 let Ok(tcp) = tokio::net::TcpListener::from_std(listener) else {
                     return;
                 };
+                let service = app.into_make_service_with_connect_info::<PeerAddr>();
                 let _ = match acceptor {
                     Some(acceptor) => {
-                        let service = app.into_make_service_with_connect_info::<PeerAddr>();
-                        axum::serve(TlsListener { tcp, acceptor }, service).await
+                        axum::serve(TlsListener { tcp, acceptor }, service)
+                            .with_graceful_shutdown(stopped)
+                            .await
                     }
                     None => {
-                        let service = app.into_make_service_with_connect_info::<PeerAddr>();
-                        axum::serve(tcp, service).await
+                        axum::serve(tcp, service)
+                            .with_graceful_shutdown(stopped)
+                            .await
                     }
                 };
             });
+            drop(runtime);
+            drop(last);
         })?;
-    Ok(RunningServer { address })
+    Ok(RunningServer {
+        address,
+        stop,
+        thread,
+    })
 }
 
 /// [`spawn_with`] over plain HTTP.

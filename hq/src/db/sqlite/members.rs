@@ -14,8 +14,9 @@ use crate::db::{
 use super::{SqliteStore, next_counter, now_ms};
 
 impl SqliteStore {
-    pub(super) fn member_known_impl(&mut self, member_id: &str) -> Result<bool> {
-        Ok(self.conn.query_row(
+    pub(super) fn member_known_impl(&self, member_id: &str) -> Result<bool> {
+        let conn = self.r()?;
+        Ok(conn.query_row(
             "SELECT EXISTS (SELECT 1 FROM members WHERE member_id = ?1)
                  OR EXISTS (SELECT 1 FROM member_aliases WHERE provisional_id = ?1)",
             [member_id],
@@ -23,8 +24,9 @@ impl SqliteStore {
         )?)
     }
 
-    pub(super) fn points_ledger_impl(&mut self, member_id: &str) -> Result<Vec<(String, i64)>> {
-        let mut stmt = self.conn.prepare(
+    pub(super) fn points_ledger_impl(&self, member_id: &str) -> Result<Vec<(String, i64)>> {
+        let conn = self.r()?;
+        let mut stmt = conn.prepare(
             "SELECT l.sale_id, l.points FROM points_ledger l JOIN sales s ON s.sale_id = l.sale_id
              WHERE l.member_id = ?1
                 OR l.member_id IN (SELECT provisional_id FROM member_aliases WHERE member_id = ?1)
@@ -36,8 +38,9 @@ impl SqliteStore {
         Ok(rows)
     }
 
-    pub(super) fn unchecked_phones_impl(&mut self, limit: usize) -> Result<Vec<StoredPhone>> {
-        let mut stmt = self.conn.prepare_cached(
+    pub(super) fn unchecked_phones_impl(&self, limit: usize) -> Result<Vec<StoredPhone>> {
+        let conn = self.r()?;
+        let mut stmt = conn.prepare_cached(
             "SELECT member_id, phone_hash, phone_masked FROM members m
              WHERE phone_hash IS NOT NULL AND phone_masked IS NOT NULL
                AND NOT EXISTS (SELECT 1 FROM phone_checks c WHERE c.member_id = m.member_id)
@@ -56,13 +59,12 @@ impl SqliteStore {
     }
 
     pub(super) fn settle_phone_impl(
-        &mut self,
+        &self,
         stored: &StoredPhone,
         upgrade: Option<&str>,
     ) -> Result<PhoneSettled> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut conn = self.w();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let settled = match upgrade {
             None => PhoneSettled::Unchanged,
             Some(hash) => {
@@ -106,13 +108,12 @@ impl SqliteStore {
     }
 
     pub(super) fn enroll_impl(
-        &mut self,
+        &self,
         store: &str,
         enrollments: &[Enrollment],
     ) -> Result<Vec<Enrolled>> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut conn = self.w();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut version = None;
         let mut results = Vec::with_capacity(enrollments.len());
         for e in enrollments {
@@ -162,8 +163,9 @@ impl SqliteStore {
         Ok(results)
     }
 
-    pub(super) fn member_delta_impl(&mut self, since: u64, limit: usize) -> Result<MemberDelta> {
-        let tx = self.conn.transaction()?;
+    pub(super) fn member_delta_impl(&self, since: u64, limit: usize) -> Result<MemberDelta> {
+        let mut conn = self.r()?;
+        let tx = conn.transaction()?;
         let current: u64 = tx
             .query_row(
                 "SELECT value FROM counters WHERE name = 'member_version'",
@@ -233,10 +235,9 @@ impl SqliteStore {
         })
     }
 
-    pub(super) fn claim_impl(&mut self, claim: &Claim) -> Result<ClaimOutcome> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+    pub(super) fn claim_impl(&self, claim: &Claim) -> Result<ClaimOutcome> {
+        let mut conn = self.w();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let claimed: bool = tx.query_row(
             "SELECT count(*) FROM claims WHERE store_id = ?1 AND terminal_id = ?2 AND seq = ?3",
             params![claim.store, claim.terminal, claim.seq],
@@ -298,18 +299,18 @@ impl SqliteStore {
         Ok(outcome)
     }
 
-    pub(super) fn join_impl(&mut self, new: &NewMember<'_>) -> Result<(String, bool)> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+    pub(super) fn join_impl(&self, new: &NewMember<'_>) -> Result<(String, bool)> {
+        let mut conn = self.w();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let version = next_counter(&tx, "member_version")?;
         let joined = member_for_phone(&tx, new, version)?;
         tx.commit()?;
         Ok(joined)
     }
 
-    pub(super) fn claimed_impl(&mut self, store: &str, terminal: &str, seq: u64) -> Result<bool> {
-        Ok(self.conn.query_row(
+    pub(super) fn claimed_impl(&self, store: &str, terminal: &str, seq: u64) -> Result<bool> {
+        let conn = self.r()?;
+        Ok(conn.query_row(
             "SELECT count(*) FROM claims WHERE store_id = ?1 AND terminal_id = ?2 AND seq = ?3",
             params![store, terminal, seq],
             |r| r.get::<_, i64>(0),

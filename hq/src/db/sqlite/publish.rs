@@ -10,10 +10,10 @@ use crate::db::{Result, delta_page};
 use super::{SqliteStore, now_ms};
 
 impl SqliteStore {
-    pub(super) fn loyalty_rules_impl(&mut self) -> Result<Vec<LoyaltyRule>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT version, points_per_yuan FROM loyalty_rules ORDER BY version")?;
+    pub(super) fn loyalty_rules_impl(&self) -> Result<Vec<LoyaltyRule>> {
+        let conn = self.r()?;
+        let mut stmt =
+            conn.prepare("SELECT version, points_per_yuan FROM loyalty_rules ORDER BY version")?;
         let rows = stmt
             .query_map([], |r| Ok((r.get::<_, u32>(0)?, r.get::<_, i64>(1)?)))?
             .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -22,11 +22,12 @@ impl SqliteStore {
             .collect()
     }
 
-    pub(super) fn publish_loyalty_impl(&mut self, points_per_yuan: i64) -> Result<LoyaltyRule> {
+    pub(super) fn publish_loyalty_impl(&self, points_per_yuan: i64) -> Result<LoyaltyRule> {
+        let conn = self.w();
         // Checked before anything is written; the next version is taken inside the insert,
         // under SQLite's write lock.
         LoyaltyRule::new(1, points_per_yuan)?;
-        let version: u32 = self.conn.query_row(
+        let version: u32 = conn.query_row(
             "INSERT INTO loyalty_rules (version, points_per_yuan, published_ms)
              SELECT coalesce(max(version), 0) + 1, ?1, ?2 FROM loyalty_rules
              RETURNING version",
@@ -36,10 +37,9 @@ impl SqliteStore {
         Ok(LoyaltyRule::new(version, points_per_yuan)?)
     }
 
-    pub(super) fn publish_catalog_impl(&mut self, rows: &[CatalogRow]) -> Result<Published> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+    pub(super) fn publish_catalog_impl(&self, rows: &[CatalogRow]) -> Result<Published> {
+        let mut conn = self.w();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let current: std::collections::HashMap<String, String> = tx
             .prepare("SELECT sku, row FROM catalog")?
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
@@ -73,22 +73,22 @@ impl SqliteStore {
     }
 
     pub(super) fn catalog_delta_impl(
-        &mut self,
+        &self,
         since: u64,
         upto: Option<u64>,
         after: &str,
         limit: usize,
     ) -> Result<CatalogDelta> {
+        let conn = self.r()?;
         let upto = match upto {
             Some(v) => v,
-            None => self.conn.query_row(
+            None => conn.query_row(
                 "SELECT coalesce(max(version), 0) FROM catalog_versions",
                 [],
                 |r| r.get(0),
             )?,
         };
-        let rows = self
-            .conn
+        let rows = conn
             .prepare(
                 "SELECT row FROM catalog WHERE version > ?1 AND version <= ?2 AND sku > ?3
                  ORDER BY sku LIMIT ?4",

@@ -12,18 +12,17 @@ use super::{SqliteStore, next_counter, now_ms};
 
 impl SqliteStore {
     pub(super) fn ingest_impl(
-        &mut self,
+        &self,
         store: &str,
         terminal: &str,
         key: &str,
         body_hash: &str,
         sales: &[UploadedSale],
     ) -> Result<UploadResponse> {
+        let mut conn = self.w();
         // IMMEDIATE: two copies of one batch arriving together are taken one after the other,
         // and the second finds the first's answer.
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let earlier: Option<(String, String)> = tx
             .query_row(
                 "SELECT body_hash, response FROM idempotency WHERE store_id = ?1 AND terminal_id = ?2 AND key = ?3",
@@ -60,9 +59,10 @@ impl SqliteStore {
         Ok(response)
     }
 
-    pub(super) fn summaries_impl(&mut self) -> Result<Vec<StoreSummary>> {
+    pub(super) fn summaries_impl(&self) -> Result<Vec<StoreSummary>> {
+        let conn = self.r()?;
         let mut out: BTreeMap<String, StoreSummary> = BTreeMap::new();
-        let mut stmt = self.conn.prepare(
+        let mut stmt = conn.prepare(
             "SELECT store_id, count(*), coalesce(sum(total), 0), coalesce(sum(change), 0) FROM sales GROUP BY store_id",
         )?;
         let mut rows = stmt.query([])?;
@@ -79,7 +79,7 @@ impl SqliteStore {
                 },
             );
         }
-        let mut stmt = self.conn.prepare(
+        let mut stmt = conn.prepare(
             "SELECT s.store_id, p.kind, sum(p.amount) FROM sale_payments p JOIN sales s ON s.sale_id = p.sale_id
              GROUP BY s.store_id, p.kind",
         )?;
