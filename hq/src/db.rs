@@ -45,6 +45,11 @@ pub enum HqError {
     Corrupt(String),
     #[error(transparent)]
     Loyalty(#[from] till_sync::loyalty::LoyaltyError),
+    /// A newer HQ migrated the database; this one would not know its tables.
+    #[error(
+        "the database is at schema version {database}, newer than this till-hq knows ({known}): run the newer till-hq"
+    )]
+    SchemaTooNew { database: i64, known: i64 },
 }
 
 pub type Result<T, E = HqError> = std::result::Result<T, E>;
@@ -513,6 +518,28 @@ impl PhoneSettled {
     }
 }
 
+/// One versioned change to HQ's schema: `hq/migrations/<backend>/NNNN_<name>.sql`.
+#[derive(Debug)]
+pub(crate) struct Migration {
+    /// 1, 2, …: the order they apply in, without gaps.
+    pub version: i64,
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+/// The migrations a database whose newest applied version is `applied` still needs.
+/// Errors: the database is newer than this build (a newer HQ migrated it).
+pub(crate) fn pending(applied: i64, all: &'static [Migration]) -> Result<&'static [Migration]> {
+    let known = all.last().map_or(0, |m| m.version);
+    let Some(rest) = usize::try_from(applied).ok().and_then(|n| all.get(n..)) else {
+        return Err(HqError::SchemaTooNew {
+            database: applied,
+            known,
+        });
+    };
+    Ok(rest)
+}
+
 pub(crate) fn now_ms() -> i64 {
     jiff::Timestamp::now().as_millisecond()
 }
@@ -534,6 +561,45 @@ pub(crate) fn hex_keys<K>(
             parse(hex).map_err(|_| HqError::Corrupt(format!("a stored {what} is malformed")))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod migration_tests {
+    use super::*;
+
+    #[test]
+    fn both_backends_migrate_through_the_same_versions_numbered_without_gaps() {
+        let sqlite = sqlite::schema::MIGRATIONS;
+        let pg = crate::pg::schema::MIGRATIONS;
+        let names = |all: &[Migration]| -> Vec<(i64, &str)> {
+            all.iter().map(|m| (m.version, m.name)).collect()
+        };
+        assert_eq!(names(sqlite), names(pg));
+        for (i, migration) in sqlite.iter().enumerate() {
+            assert_eq!(migration.version, i as i64 + 1, "{migration:?}");
+        }
+    }
+
+    #[test]
+    fn a_database_gets_the_migrations_it_lacks_and_a_newer_one_is_refused() {
+        let all = sqlite::schema::MIGRATIONS;
+        let versions = |applied: i64| -> Vec<i64> {
+            pending(applied, all)
+                .unwrap()
+                .iter()
+                .map(|m| m.version)
+                .collect()
+        };
+        assert_eq!(versions(0), [1, 2]);
+        assert_eq!(versions(1), [2]);
+        assert_eq!(versions(2), Vec::<i64>::new());
+        for newer in [3, i64::MAX, -1] {
+            assert!(
+                matches!(pending(newer, all), Err(HqError::SchemaTooNew { database, known: 2 }) if database == newer),
+                "{newer}"
+            );
+        }
+    }
 }
 
 #[cfg(test)]

@@ -24,9 +24,7 @@ use till_sync::member::{ClaimKey, CodeSigningKey, MemberKey};
 mod members;
 mod publish;
 mod sales;
-mod schema;
-
-use schema::SCHEMA;
+pub(crate) mod schema;
 
 fn digest(secret: &str) -> Vec<u8> {
     Sha256::digest(secret.as_bytes()).to_vec()
@@ -75,7 +73,7 @@ impl PgStore {
         client
             .batch_execute("SET client_min_messages TO WARNING")
             .map_err(db)?;
-        client.batch_execute(SCHEMA).map_err(db)?;
+        schema::migrate(&mut client)?;
         drop(client);
         let pool = r2d2::Pool::builder()
             .max_size(POOL_SIZE)

@@ -153,7 +153,10 @@ impl From<HqError> for ApiError {
             HqError::UnknownStore(_) | HqError::UnknownTerminal(_) | HqError::Exists(_) => {
                 fail(StatusCode::CONFLICT, e.to_string())
             }
-            HqError::Database(_) | HqError::Backend(_) | HqError::Corrupt(_) => {
+            HqError::Database(_)
+            | HqError::Backend(_)
+            | HqError::Corrupt(_)
+            | HqError::SchemaTooNew { .. } => {
                 tracing::error!("{e}");
                 fail(StatusCode::INTERNAL_SERVER_ERROR, "HQ database error")
             }

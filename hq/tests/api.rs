@@ -1661,6 +1661,159 @@ fn serve_upgrades_version_1_phone_hashes_in_the_background() {
     assert_eq!(active[0].phone_hash, Some(phone.hash(&pepper)));
 }
 
+/// A database HQ's first release made and filled (`fixtures/first-release`: built by commit
+/// c3a5391, before versioned migrations, with a till's sales, an enrollment, a join proven by
+/// SMS, the catalog and a points rule), opened by this build: it migrates in place, nothing
+/// is lost, the till's token still works, and opening it again migrates nothing.
+fn a_first_release_database_upgrades_in_place(
+    open: &dyn Fn() -> Result<Box<dyn HqStore>, till_hq::db::HqError>,
+    sql: &dyn Fn(&str) -> Vec<i64>,
+    token: &str,
+    pepper_before: &str,
+) {
+    let store = open().unwrap();
+    assert_eq!(
+        sql("SELECT version FROM schema_migrations ORDER BY version"),
+        [1, 2]
+    );
+    let summary = &store.summaries().unwrap()[0];
+    assert_eq!((summary.store.as_str(), summary.sales), ("S001", 3));
+    assert_eq!((summary.total, summary.change), (2862, 4138));
+    assert_eq!(
+        store.authenticate(token).unwrap(),
+        Some(("S001".to_string(), "T01".to_string()))
+    );
+    let ledger = store.points_ledger("M00000001").unwrap();
+    assert_eq!(ledger.iter().map(|(_, p)| p).sum::<i64>(), 4, "{ledger:?}");
+    let members = store.member_delta(0, 100).unwrap();
+    let ids: Vec<&str> = members
+        .members
+        .iter()
+        .map(|m| m.member_id.as_str())
+        .collect();
+    assert_eq!(ids, ["M00000001", "M00000002"]);
+    assert_eq!(members.aliases.len(), 1);
+    assert_eq!(
+        store.catalog_delta(0, None, "", 1000).unwrap().rows.len(),
+        322
+    );
+    let rules = store.loyalty_rules().unwrap();
+    assert_eq!(rules.last().unwrap().points_per_yuan, 2);
+    let now = jiff::Timestamp::now().as_millisecond();
+    let key = store
+        .signing_code_key(now)
+        .unwrap()
+        .expect("the release's member-code key");
+    assert_eq!(key.kid(), 1);
+    assert_eq!(store.phone_pepper().unwrap().to_hex(), pepper_before);
+    // The upgraded database takes new work.
+    let phone = till_sync::member::Phone::parse("13900001111").unwrap();
+    let hash = phone.hash(&store.phone_pepper().unwrap());
+    let (member, existed) = store
+        .join(&till_hq::db::NewMember {
+            phone_hash: &hash,
+            legacy_hashes: &[],
+            phone_masked: &phone.masked(),
+            consent_version: "2026-12",
+            consent_at_ms: now,
+            store: "S001",
+            enrolled_at_ms: now,
+        })
+        .unwrap();
+    assert_eq!(
+        (member.as_str(), existed),
+        ("M00000001", true),
+        "the till's enrollment"
+    );
+    drop(store);
+    open().unwrap();
+    assert_eq!(
+        sql("SELECT count(*) FROM schema_migrations"),
+        [2],
+        "nothing ran twice"
+    );
+    // A newer HQ's database is refused, not misread.
+    sql("INSERT INTO schema_migrations (version, name, applied_ms) VALUES (99, 'future', 0)");
+    let refused = open()
+        .err()
+        .expect("a newer database is refused")
+        .to_string();
+    assert_eq!(
+        refused,
+        "the database is at schema version 99, newer than this till-hq knows (2): run the newer till-hq"
+    );
+}
+
+#[test]
+fn a_first_release_sqlite_database_upgrades_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hq.db");
+    let fixture = rusqlite::Connection::open(&path).unwrap();
+    fixture
+        .execute_batch(include_str!("fixtures/first-release/sqlite.sql"))
+        .unwrap();
+    let pepper: String = fixture
+        .query_row(
+            "SELECT value FROM settings WHERE key = 'phone_pepper'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let sql = |query: &str| -> Vec<i64> {
+        let mut stmt = fixture.prepare(query).unwrap();
+        stmt.query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    a_first_release_database_upgrades_in_place(
+        &|| Ok(Box::new(SqliteStore::open(&path)?)),
+        &sql,
+        "8KE855V5Y5FZBS88DHM7ACCQWRQZMZC3HGP5TRNR",
+        &pepper,
+    );
+}
+
+#[test]
+fn a_first_release_postgres_database_upgrades_in_place() {
+    let cluster = PgCluster::start();
+    let url = cluster.url();
+    let client =
+        std::cell::RefCell::new(::postgres::Client::connect(&url, ::postgres::NoTls).unwrap());
+    client
+        .borrow_mut()
+        .batch_execute(include_str!("fixtures/first-release/postgres.sql"))
+        .unwrap();
+    // The dump empties the search path of the session that loads it.
+    client
+        .borrow_mut()
+        .batch_execute("SET search_path TO public")
+        .unwrap();
+    let pepper: String = client
+        .borrow_mut()
+        .query_one("SELECT value FROM settings WHERE key = 'phone_pepper'", &[])
+        .unwrap()
+        .get(0);
+    let sql = |query: &str| -> Vec<i64> {
+        client
+            .borrow_mut()
+            .query(query, &[])
+            .unwrap()
+            .iter()
+            .map(|r| {
+                r.try_get::<_, i64>(0)
+                    .unwrap_or_else(|_| i64::from(r.get::<_, i32>(0)))
+            })
+            .collect()
+    };
+    a_first_release_database_upgrades_in_place(
+        &|| Ok(Box::new(PgStore::connect(&url)?)),
+        &sql,
+        "JGJWUB7SB8F986LGT3ZDED5EWBGAJR69UT6MYCGS",
+        &pepper,
+    );
+}
+
 #[test]
 fn the_api_describes_itself_and_answers_health_checks() {
     let app = App::spawn(Backend::Sqlite);

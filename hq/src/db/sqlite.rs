@@ -25,9 +25,7 @@ use till_sync::member::{ClaimKey, CodeSigningKey, MemberKey};
 mod members;
 mod publish;
 mod sales;
-mod schema;
-
-use schema::SCHEMA;
+pub(crate) mod schema;
 
 fn now_ms() -> i64 {
     jiff::Timestamp::now().as_millisecond()
@@ -83,12 +81,12 @@ const READERS: u32 = 8;
 impl SqliteStore {
     /// Opens (creating if missing) the database at `path` and brings its schema up to date.
     pub fn open(path: &Path) -> Result<SqliteStore> {
-        let conn = Connection::open(path)?;
+        let mut conn = Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
-        conn.execute_batch(SCHEMA)?;
+        schema::migrate(&mut conn)?;
         let readers = r2d2::Pool::builder()
             .max_size(READERS)
             .min_idle(Some(1))
