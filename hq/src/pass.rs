@@ -69,9 +69,53 @@ pub fn qr_svg(text: &str) -> String {
     }
 }
 
-/// The pass page for `token`, with the first batch of codes inline so it shows a code before
-/// any fetch. `phone_masked` and `points` are HQ's; `token` is letters and digits.
-pub fn page(token: &str, phone_masked: Option<&str>, points: i64, codes: &PassCodes) -> String {
+/// The pass page's script, the same on every page (the codes it shows come in a JSON data
+/// block), so the page's Content-Security-Policy names it by hash and runs nothing else.
+pub const PASS_SCRIPT: &str = r#"
+"use strict";
+let batch = JSON.parse(document.getElementById("batch").textContent);
+let offset = batch.now_ms - Date.now();
+let shown = null;
+function draw() {
+  const now = Date.now() + offset;
+  const step = Math.floor(now / 1000 / batch.step_seconds);
+  const code = batch.codes.find(c => c.step === step);
+  document.getElementById("offline").hidden = Boolean(code);
+  if (code && shown !== code.step) {
+    document.getElementById("qr").innerHTML = code.svg;
+    shown = code.step;
+  }
+  if (!code) { document.getElementById("qr").innerHTML = ""; shown = null; }
+  const left = batch.step_seconds - Math.floor(now / 1000) % batch.step_seconds;
+  document.getElementById("left").textContent = left;
+}
+async function refresh() {
+  try {
+    const response = await fetch(location.pathname + "/codes", { cache: "no-store" });
+    if (response.ok) {
+      batch = await response.json();
+      offset = batch.now_ms - Date.now();
+    }
+  } catch (e) { /* keep the codes already here */ }
+}
+draw();
+setInterval(draw, 1000);
+setInterval(refresh, batch.step_seconds * 1000);
+"#;
+
+/// `'sha256-…'`: [`PASS_SCRIPT`] as a CSP `script-src` source (CSP Level 2 hash source).
+pub fn pass_script_source() -> String {
+    use sha2::Digest;
+    format!(
+        "'sha256-{}'",
+        data_encoding::BASE64.encode(&sha2::Sha256::digest(PASS_SCRIPT.as_bytes()))
+    )
+}
+
+/// A member's pass page, with the first batch of codes inline so it shows a code before any
+/// fetch (the script fetches the next from its own address + `/codes`). `phone_masked` and
+/// `points` are HQ's.
+pub fn page(phone_masked: Option<&str>, points: i64, codes: &PassCodes) -> String {
     let batch = serde_json::to_string(codes).unwrap_or_else(|_| "null".into());
     // A JSON string inside a <script> must not close it.
     let batch = batch.replace("</", "<\\/");
@@ -111,37 +155,8 @@ h1 {{ font-size: 24px; margin: 0 0 2px; }}
 <p class="en">刷新 · refreshes in <span id="left">30</span> s</p>
 <p id="offline" class="stale" hidden>网络不可用，请联网后刷新。<br>No connection: reconnect to refresh.</p>
 </main>
-<script>
-"use strict";
-let batch = {batch};
-let offset = batch.now_ms - Date.now();
-let shown = null;
-function draw() {{
-  const now = Date.now() + offset;
-  const step = Math.floor(now / 1000 / batch.step_seconds);
-  const code = batch.codes.find(c => c.step === step);
-  document.getElementById("offline").hidden = Boolean(code);
-  if (code && shown !== code.step) {{
-    document.getElementById("qr").innerHTML = code.svg;
-    shown = code.step;
-  }}
-  if (!code) {{ document.getElementById("qr").innerHTML = ""; shown = null; }}
-  const left = batch.step_seconds - Math.floor(now / 1000) % batch.step_seconds;
-  document.getElementById("left").textContent = left;
-}}
-async function refresh() {{
-  try {{
-    const response = await fetch("/m/{token}/codes", {{ cache: "no-store" }});
-    if (response.ok) {{
-      batch = await response.json();
-      offset = batch.now_ms - Date.now();
-    }}
-  }} catch (e) {{ /* keep the codes already here */ }}
-}}
-draw();
-setInterval(draw, 1000);
-setInterval(refresh, batch.step_seconds * 1000);
-</script>
+<script type="application/json" id="batch">{batch}</script>
+<script>{PASS_SCRIPT}</script>
 </body>
 </html>
 "#
@@ -187,7 +202,7 @@ mod tests {
             "{}",
             batch.codes[0].svg
         );
-        let html = page("ABC", Some("138****5678"), 42, &batch);
+        let html = page(Some("138****5678"), 42, &batch);
         assert!(html.contains("138****5678") && html.contains("42 积分"));
         assert!(html.contains(&batch.codes[0].code), "the codes are inline");
         assert!(

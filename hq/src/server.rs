@@ -9,7 +9,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use sha2::{Digest, Sha256};
@@ -22,10 +22,12 @@ use till_sync::api::{
 };
 use till_sync::catalog::{CatalogDelta, CatalogRow};
 use till_sync::{Attribution, SaleLine, SalePayment, SaleRecord};
+use tower_http::set_header::SetResponseHeaderLayer;
 use utoipa::OpenApi;
 
 use crate::db::{HqError, HqStore};
 
+mod json;
 mod limits;
 mod pages;
 mod pass;
@@ -164,6 +166,15 @@ impl From<HqError> for ApiError {
     }
 }
 
+/// A JSON body as a `T` ([`json::parse`]): 400 if it is not one, 422 if a string holds
+/// U+0000.
+fn read_body<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T, ApiError> {
+    json::parse(body).map_err(|e| match e {
+        json::BodyError::Nul => fail(StatusCode::UNPROCESSABLE_ENTITY, format!("bad {what}: {e}")),
+        json::BodyError::Json(_) => fail(StatusCode::BAD_REQUEST, format!("bad {what}: {e}")),
+    })
+}
+
 /// Runs a database call off the async runtime's threads. A call that panics answers 500 and
 /// affects no other request: no lock over the store is held, so none is poisoned.
 async fn with_db<T: Send + 'static>(
@@ -210,6 +221,28 @@ pub(crate) fn router_over(db: Db, pages: Pages) -> Router {
         .route("/m/{token}", get(pass::pass_page))
         .route("/m/{token}/codes", get(pass::pass_codes))
         .route(MEMBERS_PATH, get(members))
+        // Unless a handler set its own: pages are never framed (clickjacking) and nothing is
+        // cached, since every answer is about a member or a till.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            content_security_policy(),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(tower_http::decompression::RequestDecompressionLayer::new())
         .layer(tower_http::compression::CompressionLayer::new())
@@ -218,6 +251,18 @@ pub(crate) fn router_over(db: Db, pages: Pages) -> Router {
             Duration::from_secs(30),
         ))
         .with_state(state)
+}
+
+/// The Content-Security-Policy of every page: run only the pass page's script (by hash),
+/// load nothing from elsewhere, post forms only to HQ, and never be framed.
+fn content_security_policy() -> HeaderValue {
+    let csp = format!(
+        "default-src 'none'; script-src {}; style-src 'unsafe-inline'; img-src 'self' data:; \
+         connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        crate::pass::pass_script_source()
+    );
+    // Base64 and ASCII only: always a valid header value.
+    HeaderValue::from_str(&csp).unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'"))
 }
 
 /// Exchanges a one-time registration code for the terminal's bearer token.
@@ -235,12 +280,7 @@ async fn register(
     State(db): State<Db>,
     body: Bytes,
 ) -> Result<axum::Json<RegisterResponse>, ApiError> {
-    let request: RegisterRequest = serde_json::from_slice(&body).map_err(|e| {
-        fail(
-            StatusCode::BAD_REQUEST,
-            format!("bad registration request: {e}"),
-        )
-    })?;
+    let request: RegisterRequest = read_body(&body, "registration request")?;
     let (store, terminal, token, public_url, claim_key, pepper) = with_db(&db, move |db| {
         let device = crate::db::Device {
             device: request.device.as_deref(),
@@ -425,12 +465,7 @@ async fn enroll(
     body: Bytes,
 ) -> Result<axum::Json<EnrollResponse>, ApiError> {
     let (store, terminal) = authenticated(&db, &headers).await?;
-    let request: EnrollRequest = serde_json::from_slice(&body).map_err(|e| {
-        fail(
-            StatusCode::BAD_REQUEST,
-            format!("bad enrollment request: {e}"),
-        )
-    })?;
+    let request: EnrollRequest = read_body(&body, "enrollment request")?;
     if request.v != UPLOAD_VERSION {
         return Err(fail(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -473,6 +508,7 @@ fn version(name: &str, v: u64) -> Result<u64, ApiError> {
 #[into_params(parameter_in = Query)]
 struct MembersQuery {
     /// The member version the terminal has (0, the default, for none).
+    #[param(minimum = 0, maximum = 9_223_372_036_854_775_807_i64)]
     since: Option<u64>,
 }
 
@@ -514,11 +550,14 @@ pub const MEMBER_PAGE: usize = 5000;
 #[into_params(parameter_in = Query)]
 struct CatalogQuery {
     /// The catalog version the terminal has (0, the default, for none).
+    #[param(minimum = 0, maximum = 9_223_372_036_854_775_807_i64)]
     since: Option<u64>,
     /// The version this pull brings the terminal to, from the first page's answer.
+    #[param(minimum = 0, maximum = 9_223_372_036_854_775_807_i64)]
     upto: Option<u64>,
-    /// The last SKU of the page before.
+    /// The last SKU of the page before (no control characters).
     #[serde(default)]
+    #[param(max_length = 256)]
     after: String,
 }
 
@@ -543,6 +582,13 @@ async fn catalog(
     let Query(query) = query.map_err(|e| fail(StatusCode::BAD_REQUEST, e.body_text()))?;
     let since = version("since", query.since.unwrap_or(0))?;
     let upto = query.upto.map(|v| version("upto", v)).transpose()?;
+    // A SKU never holds a control character; PostgreSQL cannot even compare with a NUL.
+    if query.after.chars().any(char::is_control) || query.after.len() > 256 {
+        return Err(fail(
+            StatusCode::BAD_REQUEST,
+            format!("after {:?} is not a SKU", query.after),
+        ));
+    }
     let delta = with_db(&db, move |db| {
         db.catalog_delta(since, upto, &query.after, crate::catalog::DELTA_PAGE)
     })
@@ -562,7 +608,10 @@ async fn authenticated(db: &Db, headers: &HeaderMap) -> Result<(String, String),
     let token = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+        // The scheme is case-insensitive (RFC 9110 §11.1); one space, then the token.
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
         .ok_or_else(|| fail(StatusCode::UNAUTHORIZED, "a bearer token is required"))?
         .to_string();
     with_db(db, move |db| db.authenticate(&token))
@@ -604,8 +653,7 @@ async fn upload(
             )
         })?
         .to_string();
-    let request: UploadRequest = serde_json::from_slice(&body)
-        .map_err(|e| fail(StatusCode::BAD_REQUEST, format!("bad upload: {e}")))?;
+    let request: UploadRequest = read_body(&body, "upload")?;
     if request.v != UPLOAD_VERSION {
         return Err(fail(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -647,6 +695,7 @@ async fn upload(
     }
     let body_hash = hex::encode(Sha256::digest(&body));
     let count = request.sales.len();
+    tracing::info!(store, terminal, sales = count, "batch received");
     let response = with_db(&db, move |db| {
         db.ingest(&store, &terminal, &key, &body_hash, &request.sales)
     })

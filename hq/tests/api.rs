@@ -1420,6 +1420,148 @@ fn reads_answer_while_an_ingest_waits_for_the_database(app: App) {
     assert_eq!(statuses(&answer), vec![SaleStatus::Accepted; 3]);
 }
 
+/// What fuzzing the API found (issue #15), each answered alike on both backends: a NUL in any
+/// text (PostgreSQL answered 500, SQLite stored it), a `catalog?after` no SKU can be, whole
+/// numbers written as `5.0` (integers to JSON Schema, refused before), the `bearer` scheme in
+/// any case, and pages that could be framed or cached.
+fn the_faults_fuzzing_found_answer_alike_on_both_backends(app: App) {
+    let token = app.token(0);
+    let send = |method: &str, path: &str, auth: Option<&str>, body: Option<String>| {
+        let client = reqwest::blocking::Client::new();
+        let url = format!("{}{path}", app.server.url());
+        let mut request = match method {
+            "POST" => client.post(&url),
+            _ => client.get(&url),
+        };
+        if let Some(auth) = auth {
+            request = request.header("authorization", auth);
+        }
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/json")
+                .header("idempotency-key", "k1")
+                .body(body);
+        }
+        let response = request.send().unwrap();
+        (response.status().as_u16(), response.text().unwrap())
+    };
+    let bearer = format!("Bearer {token}");
+    let enroll = |consent: &str, at: &str| {
+        format!(
+            r#"{{"v":1,"enrollments":[{{"provisional_id":"P-S001-T01-n1","phone_hash":"{}",
+            "phone_masked":"139****1111","consent_version":"{consent}","consent_at_ms":{at},
+            "enrolled_at_ms":{at}}}]}}"#,
+            "ab".repeat(32)
+        )
+    };
+    let mut sale = serde_json::to_value(UploadRequest {
+        v: 1,
+        sales: journal("S001", "T01", 1),
+    })
+    .unwrap();
+    sale["sales"][0]["record"]["lines"][0]["name_zh"] = "水\u{0}".into();
+    let nul_sale = serde_json::to_string(&sale).unwrap();
+    assert!(nul_sale.contains("\\u0000"), "{nul_sale}");
+    let check = |(method, path, auth, body): (&str, &str, Option<&str>, Option<String>),
+                 want: u16,
+                 says: &str| {
+        let (status, text) = send(method, path, auth, body);
+        assert_eq!(status, want, "{method} {path}: {text}");
+        assert!(text.contains(says), "{method} {path}: {text}");
+    };
+    let members = "/api/v1/members:enroll";
+    check(
+        ("GET", "/api/v1/catalog?after=%00", Some(&bearer), None),
+        400,
+        "is not a SKU",
+    );
+    check(
+        ("GET", "/api/v1/catalog?after=%1F", Some(&bearer), None),
+        400,
+        "is not a SKU",
+    );
+    check(
+        (
+            "POST",
+            members,
+            Some(&bearer),
+            Some(enroll("a\\u0000b", "1")),
+        ),
+        422,
+        "NUL",
+    );
+    check(
+        ("POST", UPLOAD_PATH, Some(&bearer), Some(nul_sale)),
+        422,
+        "NUL",
+    );
+    let lower = format!("bearer {token}");
+    let upper = format!("BEARER {token}");
+    check(
+        ("GET", "/api/v1/members", Some(&lower), None),
+        200,
+        "members",
+    );
+    check(
+        ("GET", "/api/v1/members", Some(&upper), None),
+        200,
+        "members",
+    );
+    check(
+        (
+            "GET",
+            "/api/v1/members",
+            Some(&format!("Basic {token}")),
+            None,
+        ),
+        401,
+        "bearer",
+    );
+    assert_eq!(
+        app.db().member_delta(0, 10).unwrap().members.len(),
+        0,
+        "nothing filed"
+    );
+    assert_eq!(app.sales_count(), 0, "nothing written");
+    // A whole number written as a float is that integer.
+    check(
+        (
+            "POST",
+            members,
+            Some(&bearer),
+            Some(enroll("2026-12", "1795000000000.0")),
+        ),
+        200,
+        "M00000001",
+    );
+    check(
+        (
+            "POST",
+            members,
+            Some(&bearer),
+            Some(enroll("2026-12", "1.5")),
+        ),
+        400,
+        "floating point",
+    );
+    // Pages are never framed, run only their own script, and are not cached.
+    for path in [
+        "/join/S001",
+        "/c/S001-T01-1.AAAAAAAAAAAAAAAA",
+        "/m/NOSUCHPASS0000000",
+    ] {
+        let answer = reqwest::blocking::get(format!("{}{path}", app.server.url())).unwrap();
+        let headers = answer.headers();
+        assert_eq!(headers["x-frame-options"], "DENY", "{path}");
+        assert_eq!(headers["cache-control"], "no-store", "{path}");
+        let csp = headers["content-security-policy"].to_str().unwrap();
+        assert!(
+            csp.contains("frame-ancestors 'none'") && csp.contains("script-src 'sha256-"),
+            "{path}: {csp}"
+        );
+    }
+}
+
 /// Every test above, on each backend.
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
@@ -1445,6 +1587,7 @@ conformance!(
     a_version_1_chain_keeps_its_members_and_points_through_the_upgrade,
     a_phone_that_version_1_split_is_one_member_again_with_all_its_points,
     reads_answer_while_an_ingest_waits_for_the_database,
+    the_faults_fuzzing_found_answer_alike_on_both_backends,
     joins_are_proven_by_sms_and_rate_limited,
     points_are_earned_once_per_sale_whatever_the_retries,
     points_follow_the_published_rule_and_a_mismatch_is_refused,
@@ -1460,6 +1603,11 @@ struct HqProcess(std::process::Child);
 
 impl HqProcess {
     fn start(db: &str, listen: &str) -> HqProcess {
+        HqProcess::start_logging(db, listen, std::process::Stdio::null())
+    }
+
+    /// [`HqProcess::start`], its log (stderr) going to `log`.
+    fn start_logging(db: &str, listen: &str, log: impl Into<std::process::Stdio>) -> HqProcess {
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_till-hq"))
             .args([
                 "--db",
@@ -1471,7 +1619,7 @@ impl HqProcess {
                 "fake:/dev/null",
             ])
             .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
+            .stderr(log)
             .spawn()
             .unwrap();
         let mut line = String::new();
@@ -1572,7 +1720,8 @@ fn serve_answers_the_batch_in_flight_before_it_stops_on_sigterm(db: &str, admin:
         .local_addr()
         .unwrap()
         .to_string();
-    let mut hq = HqProcess::start(db, &listen);
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let mut hq = HqProcess::start_logging(db, &listen, log.reopen().unwrap());
     let client = SyncClient::new(
         &format!("http://{listen}"),
         &token,
@@ -1581,7 +1730,18 @@ fn serve_answers_the_batch_in_flight_before_it_stops_on_sigterm(db: &str, admin:
     )
     .unwrap();
     let uploading = std::thread::spawn(move || client.upload(&journal("S001", "T01", 4000)));
-    std::thread::sleep(Duration::from_millis(150));
+    // SIGTERM once HQ has the whole batch and is storing it.
+    let received = std::time::Instant::now();
+    while !std::fs::read_to_string(log.path())
+        .unwrap()
+        .contains("batch received")
+    {
+        assert!(
+            received.elapsed() < Duration::from_secs(30),
+            "the batch never arrived"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
     let status = hq.terminate();
     let answer = uploading
         .join()

@@ -57,7 +57,7 @@ pub(super) async fn pass_page(
     .await?;
     let codes = pass::codes(&key, &member_id, jiff::Timestamp::now().as_millisecond());
     Ok(no_store(
-        Html(pass::page(&token, phone.as_deref(), points, &codes)).into_response(),
+        Html(pass::page(phone.as_deref(), points, &codes)).into_response(),
     ))
 }
 
