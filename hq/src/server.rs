@@ -208,7 +208,7 @@ pub(crate) fn router_over(db: Db, pages: Pages) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route(
             "/api/openapi.json",
-            get(|| async { axum::Json(ApiDoc::openapi()) }),
+            get(|| async { axum::Json(api_spec()) }),
         )
         .route(REGISTER_PATH, post(register))
         .route(UPLOAD_PATH, post(upload))
@@ -253,6 +253,14 @@ pub(crate) fn router_over(db: Db, pages: Pages) -> Router {
         .with_state(state)
 }
 
+/// HQ's OpenAPI document, with what the edge enforces on every string written into it.
+fn api_spec() -> serde_json::Value {
+    let mut spec = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+    json::forbid_nul_in_strings(&mut spec);
+    json::forbid_unknown_fields(&mut spec);
+    spec
+}
+
 /// The Content-Security-Policy of every page: run only the pass page's script (by hash),
 /// load nothing from elsewhere, post forms only to HQ, and never be framed.
 fn content_security_policy() -> HeaderValue {
@@ -273,7 +281,8 @@ fn content_security_policy() -> HeaderValue {
     responses(
         (status = 200, description = "the terminal's identity and token", body = RegisterResponse),
         (status = 400, description = "not a registration request", body = ErrorBody),
-        (status = 401, description = "the code is unknown or already used", body = ErrorBody)
+        (status = 401, description = "the code is unknown or already used", body = ErrorBody),
+        (status = 422, description = "a text holds U+0000", body = ErrorBody)
     )
 )]
 async fn register(
@@ -557,7 +566,7 @@ struct CatalogQuery {
     upto: Option<u64>,
     /// The last SKU of the page before (no control characters).
     #[serde(default)]
-    #[param(max_length = 256)]
+    #[param(max_length = 256, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
     after: String,
 }
 

@@ -102,6 +102,56 @@ fn integral_floats_to_integers(value: &mut serde_json::Value) -> bool {
     }
 }
 
+/// What every string in HQ's API may not hold, as a JSON Schema pattern (ECMA-262): U+0000,
+/// which [`parse`] refuses.
+pub(crate) const NO_NUL: &str = "^[^\\u0000]*$";
+
+/// Gives every string schema in an OpenAPI document that has no pattern, format or enum of its
+/// own the [`NO_NUL`] pattern, so the spec says what [`parse`] enforces for every string at
+/// once.
+pub(crate) fn forbid_nul_in_strings(node: &mut serde_json::Value) {
+    use serde_json::Value;
+    match node {
+        Value::Object(fields) => {
+            let is_string = match fields.get("type") {
+                Some(Value::String(t)) => t == "string",
+                Some(Value::Array(types)) => types.iter().any(|t| t == "string"),
+                _ => false,
+            };
+            let constrained = ["pattern", "format", "enum", "const"]
+                .iter()
+                .any(|k| fields.contains_key(*k));
+            if is_string && !constrained {
+                fields.insert("pattern".into(), NO_NUL.into());
+            }
+            for value in fields.values_mut() {
+                forbid_nul_in_strings(value);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(forbid_nul_in_strings),
+        _ => {}
+    }
+}
+
+/// Gives every object schema with named properties and no word on others
+/// `additionalProperties: false`: every wire type HQ reads refuses unknown fields (serde's
+/// `deny_unknown_fields`), and every one it writes has none, so the spec says so.
+pub(crate) fn forbid_unknown_fields(node: &mut serde_json::Value) {
+    use serde_json::Value;
+    match node {
+        Value::Object(fields) => {
+            if fields.contains_key("properties") && !fields.contains_key("additionalProperties") {
+                fields.insert("additionalProperties".into(), Value::Bool(false));
+            }
+            for value in fields.values_mut() {
+                forbid_unknown_fields(value);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(forbid_unknown_fields),
+        _ => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,5 +208,55 @@ mod tests {
         check(r#"{"n":1,"u":1,"text":"\u0001"}"#, Ok((1, 1, "\u{1}")));
         check(r#"{"n":1,"u":1}"#, Err("missing field `text`"));
         check("not json", Err("expected ident"));
+    }
+
+    #[test]
+    fn every_unconstrained_string_in_the_spec_forbids_nul() {
+        let mut spec = serde_json::json!({
+            "a": {"type": "string"},
+            "b": {"type": ["string", "null"]},
+            "c": {"type": "string", "format": "date-time"},
+            "d": {"type": "string", "pattern": "^x$"},
+            "e": {"type": "integer"},
+            "f": {"properties": {"g": {"type": "string"}}, "type": "object"},
+            "h": [{"type": "string", "enum": ["x"]}],
+        });
+        forbid_nul_in_strings(&mut spec);
+        let pattern = |path: &str| spec.pointer(path).cloned();
+        let nul = Some(serde_json::Value::from(NO_NUL));
+        assert_eq!(pattern("/a/pattern"), nul);
+        assert_eq!(pattern("/b/pattern"), nul);
+        assert_eq!(pattern("/c/pattern"), None);
+        assert_eq!(pattern("/d/pattern"), Some("^x$".into()));
+        assert_eq!(pattern("/e/pattern"), None);
+        assert_eq!(pattern("/f/properties/g/pattern"), nul);
+        assert_eq!(pattern("/h/0/pattern"), None);
+        assert_eq!(NO_NUL, r"^[^\u0000]*$");
+    }
+
+    #[test]
+    fn every_object_with_properties_in_the_spec_refuses_others() {
+        let mut spec = serde_json::json!({
+            "components": {"schemas": {
+                "A": {"type": "object", "properties": {"x": {"type": "integer"}}},
+                "B": {"type": "object", "additionalProperties": {"type": "string"}},
+                "C": {"oneOf": [{"type": "object", "properties": {"kind": {"type": "string"}}}]},
+            }},
+        });
+        forbid_unknown_fields(&mut spec);
+        let closed = |path: &str| spec.pointer(path).cloned();
+        assert_eq!(
+            closed("/components/schemas/A/additionalProperties"),
+            Some(false.into())
+        );
+        assert_eq!(
+            closed("/components/schemas/B/additionalProperties"),
+            Some(serde_json::json!({"type": "string"}))
+        );
+        assert_eq!(
+            closed("/components/schemas/C/oneOf/0/additionalProperties"),
+            Some(false.into())
+        );
+        assert_eq!(closed("/components/additionalProperties"), None);
     }
 }
