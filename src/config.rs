@@ -456,6 +456,14 @@ impl Default for ScanSection {
 }
 
 impl Config {
+    /// This till's part of the nightly sync window: its own start, stable night after night,
+    /// derived from its store and terminal IDs ([`SyncWindow::staggered`]), so a chain's
+    /// tills do not all reach HQ in the window's first minute.
+    pub fn nightly_sync_window(&self) -> SyncWindow {
+        self.sync_window
+            .staggered(&format!("{}/{}", self.store_id, self.terminal_id))
+    }
+
     /// A new terminal's config with the chain's usual defaults. China's VAT classes are the
     /// default set: 13 % standard, 9 % food and books, 6 % services, 0 % exempt.
     pub fn new(store_id: &str, terminal_id: &str, currency: Currency, tax_mode: TaxMode) -> Self {

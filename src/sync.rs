@@ -422,7 +422,10 @@ fn upload_all(
             match client.upload(&sales) {
                 Ok(response) => break response,
                 Err(e) if e.is_retryable() && attempt + 1 < attempts.max(1) => {
-                    std::thread::sleep(retry_delay(attempt));
+                    // A busy HQ says when to come back; the jittered back-off still spreads
+                    // the tills it told the same thing.
+                    let wait = retry_delay(attempt);
+                    std::thread::sleep(e.retry_after().map_or(wait, |after| after + wait));
                     attempt += 1;
                 }
                 Err(e) => return Err(e.into()),

@@ -1482,7 +1482,18 @@ mod sync {
         faults.lock().unwrap().extend([Fault::DropResponse]);
         let out = till.fails(&["sync", "now", "--attempts", "1"]);
         assert!(out.contains("HQ unreachable"), "{out}");
-        assert!(till.ok(&["sync", "status"]).contains("pending sales: 1"));
+        let status = till.ok(&["sync", "status"]);
+        assert!(status.contains("pending sales: 1"), "{status}");
+        // The demo till is S001/T01: its own start inside the default window, every night.
+        let start = till_domain::SyncWindow::DEFAULT
+            .staggered("S001/T01")
+            .to_string();
+        assert!(
+            status.contains(&format!(
+                "nightly sync: {start} (this till's part of the chain's 02:00-05:00)"
+            )) && start != "02:00-05:00",
+            "{status}"
+        );
         let out = till.ok(&["sync", "now"]);
         assert!(out.contains("0 pending"), "{out}");
 

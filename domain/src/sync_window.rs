@@ -37,6 +37,22 @@ impl SyncWindow {
         })
     }
 
+    /// This till's own part of the window: it starts at a point in the window's first half
+    /// derived from `identity` (the till's `store/terminal`), the same every night, and ends
+    /// with the window. A chain's tills so spread their nightly uploads instead of all
+    /// arriving at HQ at the window's first minute, and each keeps at least half the window
+    /// for retries.
+    pub fn staggered(&self, identity: &str) -> SyncWindow {
+        let length = (self.end_minute + MINUTES_A_DAY - self.start_minute) % MINUTES_A_DAY;
+        let spread = u64::from(length / 2).max(1);
+        // The remainder is below `spread`, at most 720: it fits.
+        let offset = u16::try_from(fnv1a(identity.as_bytes()) % spread).unwrap_or(0);
+        SyncWindow {
+            start_minute: (self.start_minute + offset) % MINUTES_A_DAY,
+            end_minute: self.end_minute,
+        }
+    }
+
     /// Whether `hour:minute` local time falls inside the window (start inclusive, end not).
     pub fn contains(&self, hour: u8, minute: u8) -> bool {
         let now = u16::from(hour) * 60 + u16::from(minute);
@@ -46,6 +62,16 @@ impl SyncWindow {
             now >= self.start_minute || now < self.end_minute
         }
     }
+}
+
+const MINUTES_A_DAY: u16 = 24 * 60;
+
+/// 64-bit FNV-1a: a hash that is the same on every machine and in every version (std's
+/// hashers promise neither), for spreading tills, not for security.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
+        (hash ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
 
 impl TryFrom<String> for SyncWindow {
@@ -80,6 +106,40 @@ mod tests {
             inside,
             "{window} at {hour:02}:{minute:02}"
         );
+    }
+
+    #[test]
+    fn each_till_starts_at_its_own_stable_point_in_the_first_half() {
+        let window = SyncWindow::DEFAULT;
+        let starts: Vec<u16> = (1..=200)
+            .map(|t| window.staggered(&format!("S001/T{t:02}")).start_minute)
+            .collect();
+        assert!(starts.iter().all(|s| (120..210).contains(s)), "{starts:?}");
+        let distinct: std::collections::BTreeSet<_> = starts.iter().collect();
+        assert!(
+            distinct.len() > 60,
+            "200 tills spread over 90 minutes: {distinct:?}"
+        );
+        // The same till, the same start, every night and on every machine.
+        assert_eq!(window.staggered("S001/T01"), window.staggered("S001/T01"));
+        // FNV-1a's published test vectors (draft-eastlake-fnv), so no platform changes it.
+        assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(fnv1a(b"foobar"), 0x8594_4171_f739_67e8);
+        // Across midnight, and the end stays.
+        let late = SyncWindow::parse("23:00-01:00")
+            .unwrap()
+            .staggered("S009/T03");
+        assert_eq!(late.end_minute, 60);
+        assert!(
+            late.start_minute >= 23 * 60 || late.start_minute < 60,
+            "{late}"
+        );
+        assert!(late.contains(0, 59) && !late.contains(1, 0));
+        let short = SyncWindow::parse("02:00-02:01")
+            .unwrap()
+            .staggered("S001/T01");
+        assert_eq!(short.to_string(), "02:00-02:01");
     }
 
     #[test]

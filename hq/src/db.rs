@@ -176,6 +176,11 @@ pub trait HqStore: Send + Sync {
             .map(|(_, (key, _))| key)
             .next_back())
     }
+    /// How many writes (uploads, enrollments) this node runs at once; more are answered 503
+    /// with `Retry-After` at once rather than left to wait for a connection and time out.
+    fn write_slots(&self) -> usize {
+        32
+    }
     /// Members with a phone whose stored hash HQ has not yet checked for version 1, by member
     /// ID, at most `limit` ([`crate::phones`]).
     fn unchecked_phones(&self, limit: usize) -> Result<Vec<StoredPhone>>;

@@ -204,6 +204,16 @@ pub(crate) fn router_over(db: Db, pages: Pages) -> Router {
             hashing: tokio::sync::Semaphore::new(HASHING_AT_ONCE),
         }),
     };
+    // Writes past the store's slots are shed at once with 503 and Retry-After, shared by
+    // uploads and enrollments: a herd of tills backs off instead of queueing into timeouts.
+    let writes = tower::ServiceBuilder::new()
+        .layer(axum::error_handling::HandleErrorLayer::new(
+            |_: tower::BoxError| async { busy() },
+        ))
+        .layer(tower::load_shed::LoadShedLayer::new())
+        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+            state.db.write_slots(),
+        ));
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route(
@@ -211,11 +221,11 @@ pub(crate) fn router_over(db: Db, pages: Pages) -> Router {
             get(|| async { axum::Json(api_spec()) }),
         )
         .route(REGISTER_PATH, post(register))
-        .route(UPLOAD_PATH, post(upload))
+        .route(UPLOAD_PATH, post(upload).layer(writes.clone()))
         .route(MEMBER_KEYS_PATH, get(member_keys))
         .route(CATALOG_PATH, get(catalog))
         .route(LOYALTY_PATH, get(loyalty))
-        .route(ENROLL_PATH, post(enroll))
+        .route(ENROLL_PATH, post(enroll).layer(writes))
         .route("/c/{token}", get(claim_form).post(claim_submit))
         .route("/join/{store}", get(join_form).post(join_submit))
         .route("/m/{token}", get(pass::pass_page))
@@ -251,6 +261,21 @@ pub(crate) fn router_over(db: Db, pages: Pages) -> Router {
             Duration::from_secs(30),
         ))
         .with_state(state)
+}
+
+/// Seconds a till is asked to wait when HQ is saturated.
+const BUSY_RETRY_AFTER_S: u64 = 5;
+
+/// The answer to a write HQ has no slot for: 503 with `Retry-After`.
+fn busy() -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(header::RETRY_AFTER, BUSY_RETRY_AFTER_S.to_string())],
+        axum::Json(ErrorBody {
+            error: format!("HQ is busy: try again in {BUSY_RETRY_AFTER_S} s"),
+        }),
+    )
+        .into_response()
 }
 
 /// HQ's OpenAPI document, with what the edge enforces on every string written into it.
@@ -465,7 +490,8 @@ fn enrollment_problem(store: &str, terminal: &str, e: &Enrollment) -> Option<(St
         (status = 400, description = "not JSON or not an enrollment request", body = ErrorBody),
         (status = 401, description = "no token or an unknown token", body = ErrorBody),
         (status = 403, description = "a provisional ID of another store or terminal", body = ErrorBody),
-        (status = 422, description = "unsupported version, too many enrollments, or a malformed one", body = ErrorBody)
+        (status = 422, description = "unsupported version, too many enrollments, or a malformed one", body = ErrorBody),
+        (status = 503, description = "HQ is saturated: try again after Retry-After seconds", body = ErrorBody)
     )
 )]
 async fn enroll(
@@ -642,7 +668,8 @@ async fn authenticated(db: &Db, headers: &HeaderMap) -> Result<(String, String),
         (status = 401, description = "no token or an unknown token", body = ErrorBody),
         (status = 403, description = "sales of another store or terminal", body = ErrorBody),
         (status = 413, description = "body over 8 MiB"),
-        (status = 422, description = "unsupported version, figures that do not add up, a broken hash, or a reused key", body = ErrorBody)
+        (status = 422, description = "unsupported version, figures that do not add up, a broken hash, or a reused key", body = ErrorBody),
+        (status = 503, description = "HQ is saturated: try again after Retry-After seconds", body = ErrorBody)
     )
 )]
 async fn upload(

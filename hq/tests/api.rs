@@ -1420,6 +1420,71 @@ fn reads_answer_while_an_ingest_waits_for_the_database(app: App) {
     assert_eq!(statuses(&answer), vec![SaleStatus::Accepted; 3]);
 }
 
+/// A saturated HQ sheds writes at once with 503 and `Retry-After` instead of queueing them into
+/// timeouts: while another writer holds S001/T02's lock, every write slot waits on it, the
+/// next upload is refused at once, a till's client reads it as "busy, try again in 5 s", and
+/// reads are still answered; once the lock goes, every waiting upload lands.
+fn a_saturated_hq_sheds_writes_with_retry_after(app: App) {
+    let token = app.token(1);
+    let t02 = SyncClient::new(&app.server.url(), &token, Duration::from_secs(30), None).unwrap();
+    t02.member_keys().unwrap();
+    let slots = app.db().write_slots();
+    let body = serde_json::to_vec(&UploadRequest {
+        v: 1,
+        sales: journal("S001", "T02", 1),
+    })
+    .unwrap();
+    let key = idempotency_key(&body);
+    let lock = hold_write_lock(&app);
+    let (done, answers) = std::sync::mpsc::channel();
+    let url = format!("{}{UPLOAD_PATH}", app.server.url());
+    for _ in 0..=slots {
+        let (done, url, token, body, key) = (
+            done.clone(),
+            url.clone(),
+            token.clone(),
+            body.clone(),
+            key.clone(),
+        );
+        std::thread::spawn(move || {
+            let answer = reqwest::blocking::Client::new()
+                .post(url)
+                .bearer_auth(token)
+                .header("content-type", "application/json")
+                .header("idempotency-key", key)
+                .body(body)
+                .timeout(Duration::from_secs(60))
+                .send()
+                .unwrap();
+            let retry_after = answer
+                .headers()
+                .get("retry-after")
+                .map(|v| v.to_str().unwrap().to_string());
+            done.send((answer.status().as_u16(), retry_after)).unwrap();
+        });
+    }
+    // Every slot waits for the lock: the first answer is the one HQ had no slot for.
+    let first = answers.recv_timeout(Duration::from_secs(8)).unwrap();
+    assert_eq!(first, (503, Some("5".to_string())));
+    match t02.upload(&journal("S001", "T02", 1)) {
+        Err(SyncError::Busy { retry_after }) => {
+            assert_eq!(retry_after, Duration::from_secs(5));
+        }
+        other => panic!("expected busy, got {other:?}"),
+    }
+    assert_eq!(
+        t02.members(0).unwrap().members.len(),
+        0,
+        "reads are answered"
+    );
+    drop(lock);
+    for _ in 0..slots {
+        let (status, _) = answers.recv_timeout(Duration::from_secs(30)).unwrap();
+        assert_eq!(status, 200);
+    }
+    assert_eq!(app.sales_count(), 1);
+}
+
 /// What fuzzing the API found (issue #15), each answered alike on both backends: a NUL in any
 /// text (PostgreSQL answered 500, SQLite stored it), a `catalog?after` no SKU can be, whole
 /// numbers written as `5.0` (integers to JSON Schema, refused before), the `bearer` scheme in
@@ -1588,6 +1653,7 @@ conformance!(
     a_phone_that_version_1_split_is_one_member_again_with_all_its_points,
     reads_answer_while_an_ingest_waits_for_the_database,
     the_faults_fuzzing_found_answer_alike_on_both_backends,
+    a_saturated_hq_sheds_writes_with_retry_after,
     joins_are_proven_by_sms_and_rate_limited,
     points_are_earned_once_per_sale_whatever_the_retries,
     points_follow_the_published_rule_and_a_mismatch_is_refused,

@@ -78,7 +78,7 @@ pub fn exec(data_dir: &Path, args: RunArgs) -> Result<ExitCode> {
         Some(printer) => Some(PrintWorker::spawn(data_dir.join(DATABASE_FILE), printer)?),
         None => None,
     };
-    let window = config.sync_window;
+    let window = config.nightly_sync_window();
     let sync = spawn_sync(
         data_dir.to_path_buf(),
         settings.clone(),

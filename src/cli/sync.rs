@@ -98,6 +98,11 @@ pub fn exec(data_dir: &Path, cmd: SyncCommand) -> Result<ExitCode> {
             let hq = store.setting("hq_url")?;
             println!("HQ: {}", hq.as_deref().unwrap_or("not registered"));
             println!("pending sales: {}", store.outbox_pending()?);
+            println!(
+                "nightly sync: {} (this till's part of the chain's {})",
+                config.nightly_sync_window(),
+                config.sync_window
+            );
             let last = store
                 .setting("sync.last_success_ms")?
                 .and_then(|ms| ms.parse().ok())

@@ -79,6 +79,10 @@ impl Lang {
                         "无法连接总部：销售已保存，稍后自动重试",
                         "cannot reach HQ: the sales are kept and sent later",
                     ),
+                    SyncError::Busy { .. } => self.pick(
+                        "总部繁忙：销售已保存，稍后自动重试",
+                        "HQ is busy: the sales are kept and sent later",
+                    ),
                     SyncError::Unauthorized(_) => self.pick(
                         "总部不认可本机的凭证：请店长重新注册本机（till register）",
                         "HQ refused this till's credentials: a manager registers it again (`till register`)",

@@ -132,7 +132,7 @@ impl Workers {
             })?;
         let settings = crate::checkout::CheckoutSettings::from_config(config)?;
         let sync = if options.background_sync {
-            let window = config.sync_window;
+            let window = config.nightly_sync_window();
             let db = super::database(&data_dir);
             let settings = settings.clone();
             let quick_codes = config.ui.quick_keys.clone();

@@ -30,6 +30,10 @@ pub enum SyncError {
     Refused { status: u16, reason: String },
     #[error("HQ failed ({status}): {reason}")]
     Server { status: u16, reason: String },
+    /// HQ is saturated (503 or 429) and said when to come back (`Retry-After`, RFC 9110
+    /// §10.2.3, in seconds).
+    #[error("HQ is busy: try again in {} s", retry_after.as_secs())]
+    Busy { retry_after: Duration },
     #[error("HQ sent an answer this terminal cannot read: {0}")]
     BadResponse(String),
 }
@@ -39,10 +43,24 @@ impl SyncError {
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
-            SyncError::Unreachable(_) | SyncError::Timeout | SyncError::Server { .. }
+            SyncError::Unreachable(_)
+                | SyncError::Timeout
+                | SyncError::Server { .. }
+                | SyncError::Busy { .. }
         )
     }
+
+    /// How long HQ asked this terminal to wait before trying again, if it did.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            SyncError::Busy { retry_after } => Some(*retry_after),
+            _ => None,
+        }
+    }
 }
+
+/// The longest `Retry-After` a terminal honours: a larger one (or an HTTP date) waits this.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
 
 fn transport(e: reqwest::Error) -> SyncError {
     if e.is_timeout() {
@@ -70,6 +88,22 @@ fn http_client(timeout: Duration, ca_pem: Option<&[u8]>) -> Result<Client, SyncE
 
 fn read<T: serde::de::DeserializeOwned>(response: Response) -> Result<T, SyncError> {
     let status = response.status();
+    let retry_after = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .map(|v| {
+            v.to_str()
+                .ok()
+                .and_then(|s| s.trim().parse::<u64>().ok())
+                .map_or(MAX_RETRY_AFTER, |s| {
+                    Duration::from_secs(s).min(MAX_RETRY_AFTER)
+                })
+        });
+    if let (StatusCode::SERVICE_UNAVAILABLE | StatusCode::TOO_MANY_REQUESTS, Some(retry_after)) =
+        (status, retry_after)
+    {
+        return Err(SyncError::Busy { retry_after });
+    }
     let body = response.bytes().map_err(transport)?;
     if status.is_success() {
         return serde_json::from_slice(&body).map_err(|e| SyncError::BadResponse(e.to_string()));
