@@ -176,10 +176,11 @@ pub trait HqStore: Send + Sync {
             .map(|(_, (key, _))| key)
             .next_back())
     }
-    /// How many writes (uploads, enrollments) this node runs at once; more are answered 503
-    /// with `Retry-After` at once rather than left to wait for a connection and time out.
+    /// How many writes (uploads, enrollments) this node runs at once; more wait a few seconds
+    /// for a slot, then are answered 503 with `Retry-After`, rather than left to wait for a
+    /// connection and time out.
     fn write_slots(&self) -> usize {
-        32
+        cpu_write_slots()
     }
     /// Members with a phone whose stored hash HQ has not yet checked for version 1, by member
     /// ID, at most `limit` ([`crate::phones`]).
@@ -543,6 +544,13 @@ pub(crate) fn pending(applied: i64, all: &'static [Migration]) -> Result<&'stati
         });
     };
     Ok(rest)
+}
+
+/// Writes at once that keep a node's CPUs busy without starving its reads: two per core
+/// (one parses and checks a batch while another waits on the database), 4 to 32.
+pub(crate) fn cpu_write_slots() -> usize {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    (2 * cores).clamp(4, 32)
 }
 
 pub(crate) fn now_ms() -> i64 {

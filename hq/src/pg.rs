@@ -97,7 +97,7 @@ impl PgStore {
 impl HqStore for PgStore {
     fn write_slots(&self) -> usize {
         // Writes hold a connection for their transaction; four stay free for reads.
-        POOL_SIZE as usize - 4
+        crate::db::cpu_write_slots().min(POOL_SIZE as usize - 4)
     }
 
     fn add_store(&self, store: &str, name: &str) -> Result<()> {

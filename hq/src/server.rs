@@ -12,7 +12,6 @@ use axum::extract::{DefaultBodyLimit, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use sha2::{Digest, Sha256};
 use till_sync::api::{
     CATALOG_PATH, CodeKey, ENROLL_PATH, EnrollRequest, EnrollResponse, Enrolled, Enrollment,
     ErrorBody, IDEMPOTENCY_KEY, LOYALTY_PATH, MEMBER_KEYS_PATH, MEMBERS_PATH, MemberAlias,
@@ -32,6 +31,7 @@ mod limits;
 mod pages;
 mod pass;
 mod serve;
+mod upload;
 
 use pages::{claim_form, claim_submit, join_form, join_submit};
 
@@ -204,16 +204,13 @@ pub(crate) fn router_over(db: Db, pages: Pages) -> Router {
             hashing: tokio::sync::Semaphore::new(HASHING_AT_ONCE),
         }),
     };
-    // Writes past the store's slots are shed at once with 503 and Retry-After, shared by
-    // uploads and enrollments: a herd of tills backs off instead of queueing into timeouts.
-    let writes = tower::ServiceBuilder::new()
-        .layer(axum::error_handling::HandleErrorLayer::new(
-            |_: tower::BoxError| async { busy() },
-        ))
-        .layer(tower::load_shed::LoadShedLayer::new())
-        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
-            state.db.write_slots(),
-        ));
+    // Writes wait for one of the store's slots, shared by uploads and enrollments, at most
+    // `WRITE_QUEUE_WAIT`; then they are shed with 503 and Retry-After, so a herd of tills
+    // backs off instead of queueing into timeouts.
+    let writes = axum::middleware::from_fn_with_state(
+        Arc::new(tokio::sync::Semaphore::new(state.db.write_slots())),
+        write_slot,
+    );
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route(
@@ -261,6 +258,23 @@ pub(crate) fn router_over(db: Db, pages: Pages) -> Router {
             Duration::from_secs(30),
         ))
         .with_state(state)
+}
+
+/// How long a write waits for a slot before HQ answers it busy: a queue this long drains in
+/// seconds (a batch holds a slot for tens of milliseconds), well inside a till's 30 s timeout.
+const WRITE_QUEUE_WAIT: Duration = Duration::from_secs(5);
+
+/// Runs a write once it has a slot, or answers [`busy`] after [`WRITE_QUEUE_WAIT`]. Waiters
+/// are served in arrival order (tokio's semaphore is fair).
+async fn write_slot(
+    State(slots): State<Arc<tokio::sync::Semaphore>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    match tokio::time::timeout(WRITE_QUEUE_WAIT, slots.acquire()).await {
+        Ok(Ok(_slot)) => next.run(request).await,
+        _ => busy(),
+    }
 }
 
 /// Seconds a till is asked to wait when HQ is saturated.
@@ -689,47 +703,16 @@ async fn upload(
             )
         })?
         .to_string();
-    let request: UploadRequest = read_body(&body, "upload")?;
-    if request.v != UPLOAD_VERSION {
-        return Err(fail(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            format!("upload version {} is not supported", request.v),
-        ));
-    }
-    // Every check happens before anything is written: a bad batch changes nothing.
+    // Every check happens before anything is written: a bad batch changes nothing. Reading
+    // and checking thousands of sales is CPU work: off the async threads, so a batch never
+    // holds up a health check or a customer's page.
     let rules = with_db(&db, |db| db.loyalty_rules()).await?;
-    for sale in &request.sales {
-        let r = &sale.record;
-        if r.store != store || r.terminal != terminal {
-            return Err(fail(
-                StatusCode::FORBIDDEN,
-                format!(
-                    "terminal {store}/{terminal} may not write sales of {}/{}",
-                    r.store, r.terminal
-                ),
-            ));
-        }
-        r.check_consistency().map_err(|e| {
-            fail(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                format!("sale #{}: {e}", r.seq),
-            )
-        })?;
-        if !sale.link_is_valid() {
-            return Err(fail(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                format!("sale #{}: hash does not match the record", r.seq),
-            ));
-        }
-        till_sync::loyalty::check(r, |v| rules.iter().find(|rule| rule.version == v).copied())
-            .map_err(|e| {
-                fail(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    format!("sale #{}: {e}", r.seq),
-                )
-            })?;
-    }
-    let body_hash = hex::encode(Sha256::digest(&body));
+    let (request, body_hash) = {
+        let (store, terminal) = (store.clone(), terminal.clone());
+        tokio::task::spawn_blocking(move || upload::checked(&store, &terminal, &body, &rules))
+            .await
+            .map_err(|_| fail(StatusCode::INTERNAL_SERVER_ERROR, "HQ worker failed"))??
+    };
     let count = request.sales.len();
     tracing::info!(store, terminal, sales = count, "batch received");
     let response = with_db(&db, move |db| {
