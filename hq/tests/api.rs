@@ -2013,6 +2013,99 @@ fn a_first_release_postgres_database_upgrades_in_place() {
     );
 }
 
+/// Two HQ nodes over one PostgreSQL, as behind a load balancer: four tills upload their days
+/// at once, each batch sent to node A or node B in turn, through proxies that cut a fifth of
+/// the requests and drop a fifth of the answers; every till retries until each batch is
+/// answered. Every sale lands exactly once, with no gap or break, and each member sale earns
+/// its points once.
+#[test]
+fn two_hq_nodes_over_one_postgres_take_every_sale_exactly_once_through_faults() {
+    let cluster = PgCluster::start();
+    let admin = PgStore::connect(&cluster.url()).unwrap();
+    let nodes = [
+        spawn(
+            "127.0.0.1:0",
+            Box::new(PgStore::connect(&cluster.url()).unwrap()),
+        )
+        .unwrap(),
+        spawn(
+            "127.0.0.1:0",
+            Box::new(PgStore::connect(&cluster.url()).unwrap()),
+        )
+        .unwrap(),
+    ];
+    let tills = [
+        ("S001", "T01"),
+        ("S001", "T02"),
+        ("S002", "T01"),
+        ("S002", "T02"),
+    ];
+    for store in ["S001", "S002"] {
+        admin.add_store(store, "").unwrap();
+    }
+    const SALES: u64 = 400;
+    std::thread::scope(|scope| {
+        for (n, (store, terminal)) in tills.iter().enumerate() {
+            let code = admin.add_terminal(store, terminal).unwrap();
+            let token = register(&nodes[n % 2].url(), &code, Duration::from_secs(10), None)
+                .unwrap()
+                .token;
+            let via: Vec<SyncClient> = nodes
+                .iter()
+                .enumerate()
+                .map(|(i, node)| {
+                    let proxy = till_hq::testing::FaultProxy::random(
+                        node.address,
+                        0.2,
+                        0.2,
+                        (n * 2 + i) as u64,
+                    );
+                    SyncClient::new(&proxy.url(), &token, Duration::from_secs(30), None).unwrap()
+                })
+                .collect();
+            scope.spawn(move || {
+                let day = journal_of(store, terminal, SALES, "M1");
+                let mut attempt = 0usize;
+                for batch in day.chunks(25) {
+                    loop {
+                        attempt += 1;
+                        match via[attempt % 2].upload(batch) {
+                            Ok(answer) => {
+                                assert!(
+                                    answer
+                                        .results
+                                        .iter()
+                                        .all(|r| r.status != SaleStatus::Rejected),
+                                    "{answer:?}"
+                                );
+                                break;
+                            }
+                            Err(e) if e.is_retryable() => assert!(attempt < 10_000, "{e}"),
+                            Err(e) => panic!("{store}/{terminal}: {e}"),
+                        }
+                    }
+                }
+            });
+        }
+    });
+    let summaries = admin.summaries().unwrap();
+    assert_eq!(
+        summaries.iter().map(|s| s.sales).collect::<Vec<_>>(),
+        [SALES * 2, SALES * 2]
+    );
+    for status in admin.terminals().unwrap() {
+        assert_eq!(status.last_seq, SALES, "{status:?}");
+        assert!(
+            status.gaps.is_empty() && status.breaks.is_empty(),
+            "{status:?}"
+        );
+    }
+    // Every even sale is member M1's: ￥5.00, 5 points, once each.
+    let ledger = admin.points_ledger("M1").unwrap();
+    assert_eq!(ledger.len() as u64, SALES / 2 * 4);
+    assert!(ledger.iter().all(|(_, points)| *points == 5));
+}
+
 #[test]
 fn the_api_describes_itself_and_answers_health_checks() {
     let app = App::spawn(Backend::Sqlite);
