@@ -200,7 +200,7 @@ fn terminal(dir: &Path, id: &str, admin: &mut dyn HqStore, hq: &str, proxy: &str
     )
     .unwrap();
     let code = admin.add_terminal("S001", id).unwrap();
-    let (_, _, token) = admin.register(&code, &Default::default()).unwrap();
+    let token = admin.register(&code, &Default::default()).unwrap().token;
     let direct = SyncClient::new(hq, &token, Duration::from_secs(30), None).unwrap();
     till::sync::sync_now(&mut store, &direct, &settings, 500, 3).unwrap();
     let client = SyncClient::new(proxy, &token, Duration::from_secs(30), None).unwrap();

@@ -67,7 +67,7 @@ fn main() {
         let admin = open();
         admin.add_store("S001", "").unwrap();
         let code = admin.add_terminal("S001", "T01").unwrap();
-        let (_, _, token) = admin.register(&code, &Default::default()).unwrap();
+        let token = admin.register(&code, &Default::default()).unwrap().token;
         let server = till_hq::server::spawn("127.0.0.1:0", open()).unwrap();
         let client = SyncClient::new(&server.url(), &token, Duration::from_secs(60), None).unwrap();
         let mut store = Store::open(&till_db).unwrap();

@@ -87,6 +87,21 @@ impl Device<'_> {
     }
 }
 
+/// A terminal as HQ knows it: its store's ID and its own.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TerminalId {
+    pub store: String,
+    pub terminal: String,
+}
+
+/// What registering with a code gives a terminal.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Registered {
+    pub id: TerminalId,
+    /// The bearer token (40 characters from the OS-seeded CSPRNG; HQ keeps its SHA-256).
+    pub token: String,
+}
+
 /// Sales and money per store, for `till-hq sales` and reconciliation tests.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct StoreSummary {
@@ -117,16 +132,18 @@ pub trait HqStore: Send + Sync {
     fn add_store(&self, store: &str, name: &str) -> Result<()>;
     /// Adds a terminal and returns its one-time registration code.
     fn add_terminal(&self, store: &str, terminal: &str) -> Result<String>;
-    /// Registers the terminal a code belongs to; returns (store, terminal, bearer token).
+    /// Registers the terminal a code belongs to: who it is and its new bearer token.
     ///
     /// The code stays good until the terminal first uses a token it gave: if the answer was
     /// lost on the way, the terminal retries the same code and gets a new token (the unused
     /// one stops working). Its first authenticated request spends the code.
-    fn register(&self, code: &str, device: &Device<'_>) -> Result<(String, String, String)>;
+    fn register(&self, code: &str, device: &Device<'_>) -> Result<Registered>;
     /// Gives a terminal a new one-time registration code and revokes its token, for a
     /// terminal that was replaced or lost its token. Errors: the terminal does not exist.
     fn reissue_code(&self, store: &str, terminal: &str) -> Result<String>;
-    fn authenticate(&self, token: &str) -> Result<Option<(String, String)>>;
+    /// The terminal a bearer token belongs to, if any; its first use spends the terminal's
+    /// registration code.
+    fn authenticate(&self, token: &str) -> Result<Option<TerminalId>>;
     /// Stores a checked batch for one terminal, exactly once per sale, answering per sale.
     fn ingest(
         &self,

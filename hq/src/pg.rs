@@ -15,9 +15,9 @@ use till_sync::loyalty::LoyaltyRule;
 use crate::catalog::Published;
 use crate::claims::{Claim, ClaimOutcome};
 use crate::db::{
-    Device, HqError, HqStore, NewMember, PhoneSettled, Result, SmsCodeCheck, StoreSummary,
-    StoredPhone, TerminalStatus, chain_status, code_key, hex_keys, new_member_key, secret,
-    sms_code_outcome,
+    Device, HqError, HqStore, NewMember, PhoneSettled, Registered, Result, SmsCodeCheck,
+    StoreSummary, StoredPhone, TerminalId, TerminalStatus, chain_status, code_key, hex_keys,
+    new_member_key, secret, sms_code_outcome,
 };
 use till_sync::member::{ClaimKey, CodeSigningKey, MemberKey};
 
@@ -135,7 +135,7 @@ impl HqStore for PgStore {
         Ok(code)
     }
 
-    fn register(&self, code: &str, device: &Device<'_>) -> Result<(String, String, String)> {
+    fn register(&self, code: &str, device: &Device<'_>) -> Result<Registered> {
         let mut conn = self.live()?;
         let (fresh, bound) = device.code_hashes(code);
         let found = conn
@@ -163,7 +163,10 @@ impl HqStore for PgStore {
         if updated == 0 {
             return Err(HqError::BadCode);
         }
-        Ok((store, terminal, token))
+        Ok(Registered {
+            id: TerminalId { store, terminal },
+            token,
+        })
     }
 
     fn reissue_code(&self, store: &str, terminal: &str) -> Result<String> {
@@ -182,7 +185,7 @@ impl HqStore for PgStore {
         Ok(code)
     }
 
-    fn authenticate(&self, token: &str) -> Result<Option<(String, String)>> {
+    fn authenticate(&self, token: &str) -> Result<Option<TerminalId>> {
         let row = self
             .live()?
             .query_opt(
@@ -203,7 +206,10 @@ impl HqStore for PgStore {
                 )
                 .map_err(db)?;
         }
-        Ok(Some((row.get(0), row.get(1))))
+        Ok(Some(TerminalId {
+            store: row.get(0),
+            terminal: row.get(1),
+        }))
     }
 
     fn ingest(

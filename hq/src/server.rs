@@ -24,7 +24,7 @@ use till_sync::{Attribution, SaleLine, SalePayment, SaleRecord};
 use tower_http::set_header::SetResponseHeaderLayer;
 use utoipa::OpenApi;
 
-use crate::db::{HqError, HqStore};
+use crate::db::{HqError, HqStore, TerminalId};
 
 mod json;
 mod limits;
@@ -335,7 +335,10 @@ async fn register(
             store: request.store.as_deref(),
             terminal: request.terminal.as_deref(),
         };
-        let (store, terminal, token) = db.register(&request.code, &device)?;
+        let crate::db::Registered {
+            id: TerminalId { store, terminal },
+            token,
+        } = db.register(&request.code, &device)?;
         // A retry of a lost answer gets the same key: it is the terminal's newest.
         let claim_key = db.claim_key(&store, &terminal)?;
         let pepper = db.phone_pepper()?;
@@ -372,9 +375,8 @@ async fn register(
 )]
 async fn loyalty(
     State(db): State<Db>,
-    headers: HeaderMap,
+    _: Authenticated,
 ) -> Result<axum::Json<till_sync::loyalty::LoyaltyRule>, ApiError> {
-    authenticated(&db, &headers).await?;
     Ok(axum::Json(
         with_db(&db, |db| db.current_loyalty_rule()).await?,
     ))
@@ -393,9 +395,8 @@ async fn loyalty(
 )]
 async fn member_keys(
     State(db): State<Db>,
-    headers: HeaderMap,
+    Authenticated(TerminalId { store, terminal }): Authenticated,
 ) -> Result<axum::Json<MemberKeysResponse>, ApiError> {
-    let (store, terminal) = authenticated(&db, &headers).await?;
     let (code_keys, claim_key, pepper) = {
         let (store, terminal) = (store.clone(), terminal.clone());
         with_db(&db, move |db| {
@@ -510,10 +511,9 @@ fn enrollment_problem(store: &str, terminal: &str, e: &Enrollment) -> Option<(St
 )]
 async fn enroll(
     State(db): State<Db>,
-    headers: HeaderMap,
+    Authenticated(TerminalId { store, terminal }): Authenticated,
     body: Bytes,
 ) -> Result<axum::Json<EnrollResponse>, ApiError> {
-    let (store, terminal) = authenticated(&db, &headers).await?;
     let request: EnrollRequest = read_body(&body, "enrollment request")?;
     if request.v != UPLOAD_VERSION {
         return Err(fail(
@@ -575,10 +575,9 @@ struct MembersQuery {
 )]
 async fn members(
     State(db): State<Db>,
-    headers: HeaderMap,
+    Authenticated(TerminalId { store, terminal }): Authenticated,
     query: Result<Query<MembersQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<axum::Json<MemberDelta>, ApiError> {
-    let (store, terminal) = authenticated(&db, &headers).await?;
     let Query(query) = query.map_err(|e| fail(StatusCode::BAD_REQUEST, e.body_text()))?;
     let since = version("since", query.since.unwrap_or(0))?;
     let delta = with_db(&db, move |db| db.member_delta(since, MEMBER_PAGE)).await?;
@@ -624,10 +623,9 @@ struct CatalogQuery {
 )]
 async fn catalog(
     State(db): State<Db>,
-    headers: HeaderMap,
+    Authenticated(TerminalId { store, terminal }): Authenticated,
     query: Result<Query<CatalogQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<axum::Json<CatalogDelta>, ApiError> {
-    let (store, terminal) = authenticated(&db, &headers).await?;
     let Query(query) = query.map_err(|e| fail(StatusCode::BAD_REQUEST, e.body_text()))?;
     let since = version("since", query.since.unwrap_or(0))?;
     let upto = query.upto.map(|v| version("upto", v)).transpose()?;
@@ -652,20 +650,35 @@ async fn catalog(
     Ok(axum::Json(delta))
 }
 
-/// The store and terminal a request's bearer token belongs to; 401 without a valid one.
-async fn authenticated(db: &Db, headers: &HeaderMap) -> Result<(String, String), ApiError> {
-    let token = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        // The scheme is case-insensitive (RFC 9110 §11.1); one space, then the token.
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim())
-        .ok_or_else(|| fail(StatusCode::UNAUTHORIZED, "a bearer token is required"))?
-        .to_string();
-    with_db(db, move |db| db.authenticate(&token))
-        .await?
-        .ok_or_else(|| fail(StatusCode::UNAUTHORIZED, "unknown token"))
+/// The terminal a request's bearer token belongs to, as a handler's argument: 401 without a
+/// valid token (the scheme in any case, RFC 9110 §11.1).
+struct Authenticated(TerminalId);
+
+impl<S> axum::extract::FromRequestParts<S> for Authenticated
+where
+    Db: axum::extract::FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, ApiError> {
+        let token = parts
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim().to_string())
+            .ok_or_else(|| fail(StatusCode::UNAUTHORIZED, "a bearer token is required"))?;
+        let db = <Db as axum::extract::FromRef<S>>::from_ref(state);
+        with_db(&db, move |db| db.authenticate(&token))
+            .await?
+            .map(Authenticated)
+            .ok_or_else(|| fail(StatusCode::UNAUTHORIZED, "unknown token"))
+    }
 }
 
 /// Uploads a batch of sales, gzip-compressed. Answers per sale: accepted, duplicate or
@@ -688,10 +701,10 @@ async fn authenticated(db: &Db, headers: &HeaderMap) -> Result<(String, String),
 )]
 async fn upload(
     State(db): State<Db>,
+    Authenticated(TerminalId { store, terminal }): Authenticated,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let (store, terminal) = authenticated(&db, &headers).await?;
     let key = headers
         .get(IDEMPOTENCY_KEY)
         .and_then(|v| v.to_str().ok())

@@ -1697,7 +1697,7 @@ impl Drop for HqProcess {
 fn hq_killed_mid_batch(db: &str, admin: Box<dyn HqStore>) {
     admin.add_store("S001", "").unwrap();
     let code = admin.add_terminal("S001", "T01").unwrap();
-    let (_, _, token) = admin.register(&code, &Default::default()).unwrap();
+    let token = admin.register(&code, &Default::default()).unwrap().token;
     let listen = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -1753,7 +1753,7 @@ fn hq_killed_mid_batch(db: &str, admin: Box<dyn HqStore>) {
 fn serve_answers_the_batch_in_flight_before_it_stops_on_sigterm(db: &str, admin: Box<dyn HqStore>) {
     admin.add_store("S001", "").unwrap();
     let code = admin.add_terminal("S001", "T01").unwrap();
-    let (_, _, token) = admin.register(&code, &Default::default()).unwrap();
+    let token = admin.register(&code, &Default::default()).unwrap().token;
     let listen = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -1880,7 +1880,10 @@ fn a_first_release_database_upgrades_in_place(
     assert_eq!((summary.total, summary.change), (2862, 4138));
     assert_eq!(
         store.authenticate(token).unwrap(),
-        Some(("S001".to_string(), "T01".to_string()))
+        Some(till_hq::db::TerminalId {
+            store: "S001".into(),
+            terminal: "T01".into()
+        })
     );
     let ledger = store.points_ledger("M00000001").unwrap();
     assert_eq!(ledger.iter().map(|(_, p)| p).sum::<i64>(), 4, "{ledger:?}");
@@ -2268,7 +2271,7 @@ fn the_admin_cli_sets_up_stores_and_terminals_and_reports_sales() {
     assert_eq!(hq(&["sales"]), (true, "no sales yet\n".into()));
 
     let admin = SqliteStore::open(&dir.path().join("hq.db")).unwrap();
-    let (_, _, token) = admin.register(&code, &Default::default()).unwrap();
+    let token = admin.register(&code, &Default::default()).unwrap().token;
     let server = spawn(
         "127.0.0.1:0",
         Box::new(SqliteStore::open(&dir.path().join("hq.db")).unwrap()),

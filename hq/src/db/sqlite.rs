@@ -16,9 +16,9 @@ use crate::catalog::Published;
 use crate::claims::{Claim, ClaimOutcome};
 
 use super::{
-    Device, HqError, HqStore, NewMember, PhoneSettled, Result, SmsCodeCheck, StoreSummary,
-    StoredPhone, TerminalStatus, chain_status, code_key, digest, hex_keys, new_member_key, secret,
-    sms_code_outcome,
+    Device, HqError, HqStore, NewMember, PhoneSettled, Registered, Result, SmsCodeCheck,
+    StoreSummary, StoredPhone, TerminalId, TerminalStatus, chain_status, code_key, digest,
+    hex_keys, new_member_key, secret, sms_code_outcome,
 };
 use till_sync::member::{ClaimKey, CodeSigningKey, MemberKey};
 
@@ -151,7 +151,7 @@ impl HqStore for SqliteStore {
         Ok(code)
     }
 
-    fn register(&self, code: &str, device: &Device<'_>) -> Result<(String, String, String)> {
+    fn register(&self, code: &str, device: &Device<'_>) -> Result<Registered> {
         let mut conn = self.w();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let (fresh, bound) = device.code_hashes(code);
@@ -174,7 +174,10 @@ impl HqStore for SqliteStore {
             params![store, terminal, digest(&token), bound],
         )?;
         tx.commit()?;
-        Ok((store, terminal, token))
+        Ok(Registered {
+            id: TerminalId { store, terminal },
+            token,
+        })
     }
 
     fn reissue_code(&self, store: &str, terminal: &str) -> Result<String> {
@@ -191,7 +194,7 @@ impl HqStore for SqliteStore {
         Ok(code)
     }
 
-    fn authenticate(&self, token: &str) -> Result<Option<(String, String)>> {
+    fn authenticate(&self, token: &str) -> Result<Option<TerminalId>> {
         let found: Option<(String, String, bool)> = self
             .r()?
             .prepare_cached(
@@ -210,7 +213,7 @@ impl HqStore for SqliteStore {
                 [digest(token)],
             )?;
         }
-        Ok(Some((store, terminal)))
+        Ok(Some(TerminalId { store, terminal }))
     }
 
     fn ingest(
