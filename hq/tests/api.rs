@@ -1692,9 +1692,9 @@ impl Drop for HqProcess {
     }
 }
 
-/// HQ is killed while a large batch is being ingested, then restarted: the batch is stored
-/// whole or not at all, and the retry leaves exactly the terminal's sales.
-fn hq_killed_mid_batch(db: &str, admin: Box<dyn HqStore>) {
+/// Store S001 with terminal T01 registered (its bearer token), and a free loopback address
+/// for an HQ process to serve on.
+fn registered_till_and_free_port(admin: &dyn HqStore) -> (String, String) {
     admin.add_store("S001", "").unwrap();
     let code = admin.add_terminal("S001", "T01").unwrap();
     let token = admin.register(&code, &Default::default()).unwrap().token;
@@ -1703,6 +1703,13 @@ fn hq_killed_mid_batch(db: &str, admin: Box<dyn HqStore>) {
         .local_addr()
         .unwrap()
         .to_string();
+    (token, listen)
+}
+
+/// HQ is killed while a large batch is being ingested, then restarted: the batch is stored
+/// whole or not at all, and the retry leaves exactly the terminal's sales.
+fn hq_killed_mid_batch(db: &str, admin: Box<dyn HqStore>) {
+    let (token, listen) = registered_till_and_free_port(&*admin);
     let sales = journal("S001", "T01", 4000);
     let hq = HqProcess::start(db, &listen);
     let client = SyncClient::new(
@@ -1751,14 +1758,7 @@ fn hq_killed_mid_batch(db: &str, admin: Box<dyn HqStore>) {
 /// SIGTERM (a deploy, a restart) lets the batch in flight finish and answer before HQ
 /// exits, so the till gets its answer instead of a cut connection.
 fn serve_answers_the_batch_in_flight_before_it_stops_on_sigterm(db: &str, admin: Box<dyn HqStore>) {
-    admin.add_store("S001", "").unwrap();
-    let code = admin.add_terminal("S001", "T01").unwrap();
-    let token = admin.register(&code, &Default::default()).unwrap().token;
-    let listen = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .to_string();
+    let (token, listen) = registered_till_and_free_port(&*admin);
     let log = tempfile::NamedTempFile::new().unwrap();
     let mut hq = HqProcess::start_logging(db, &listen, log.reopen().unwrap());
     let client = SyncClient::new(
