@@ -54,6 +54,33 @@ pub(crate) type Db = Arc<dyn HqStore>;
 struct AppState {
     db: Db,
     pages: Arc<PageState>,
+    writes: WriteSlots,
+}
+
+/// The writes (uploads, enrollments) a node runs at once ([`HqStore::write_slots`]).
+#[derive(Clone, Debug)]
+struct WriteSlots(Arc<tokio::sync::Semaphore>);
+
+impl axum::extract::FromRef<AppState> for WriteSlots {
+    fn from_ref(state: &AppState) -> WriteSlots {
+        state.writes.clone()
+    }
+}
+
+impl WriteSlots {
+    /// A slot, held until the returned permit drops (moved into the database call, so a
+    /// request given up on still holds it until its write ends), or 503 after waiting
+    /// [`WRITE_QUEUE_WAIT`]. Taken once the body has arrived, so a slow uplink holds no slot.
+    /// Waiters are served in arrival order (tokio's semaphore is fair).
+    async fn take(&self) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
+        match tokio::time::timeout(WRITE_QUEUE_WAIT, self.0.clone().acquire_owned()).await {
+            Ok(Ok(slot)) => Ok(slot),
+            _ => Err(fail(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("HQ is busy: try again in {BUSY_RETRY_AFTER_S} s"),
+            )),
+        }
+    }
 }
 
 /// The customers' pages' dependencies, as the handlers use them.
@@ -136,7 +163,14 @@ struct ApiError(StatusCode, String);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.0, axum::Json(ErrorBody { error: self.1 })).into_response()
+        let mut response = (self.0, axum::Json(ErrorBody { error: self.1 })).into_response();
+        // HQ answers 503 only when it is saturated: it says when to come back.
+        if self.0 == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(BUSY_RETRY_AFTER_S));
+        }
+        response
     }
 }
 
@@ -197,6 +231,7 @@ pub fn router(store: Box<dyn HqStore>, pages: Pages) -> Router {
 /// [`router`] over a store the caller shares.
 pub(crate) fn router_over(db: Db, pages: Pages) -> Router {
     let state = AppState {
+        writes: WriteSlots(Arc::new(tokio::sync::Semaphore::new(db.write_slots()))),
         db,
         pages: Arc::new(PageState {
             sms: pages.sms,
@@ -204,13 +239,6 @@ pub(crate) fn router_over(db: Db, pages: Pages) -> Router {
             hashing: tokio::sync::Semaphore::new(HASHING_AT_ONCE),
         }),
     };
-    // Writes wait for one of the store's slots, shared by uploads and enrollments, at most
-    // `WRITE_QUEUE_WAIT`; then they are shed with 503 and Retry-After, so a herd of tills
-    // backs off instead of queueing into timeouts.
-    let writes = axum::middleware::from_fn_with_state(
-        Arc::new(tokio::sync::Semaphore::new(state.db.write_slots())),
-        write_slot,
-    );
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route(
@@ -218,11 +246,11 @@ pub(crate) fn router_over(db: Db, pages: Pages) -> Router {
             get(|| async { axum::Json(api_spec()) }),
         )
         .route(REGISTER_PATH, post(register))
-        .route(UPLOAD_PATH, post(upload).layer(writes.clone()))
+        .route(UPLOAD_PATH, post(upload))
         .route(MEMBER_KEYS_PATH, get(member_keys))
         .route(CATALOG_PATH, get(catalog))
         .route(LOYALTY_PATH, get(loyalty))
-        .route(ENROLL_PATH, post(enroll).layer(writes))
+        .route(ENROLL_PATH, post(enroll))
         .route("/c/{token}", get(claim_form).post(claim_submit))
         .route("/join/{store}", get(join_form).post(join_submit))
         .route("/m/{token}", get(pass::pass_page))
@@ -264,33 +292,8 @@ pub(crate) fn router_over(db: Db, pages: Pages) -> Router {
 /// seconds (a batch holds a slot for tens of milliseconds), well inside a till's 30 s timeout.
 const WRITE_QUEUE_WAIT: Duration = Duration::from_secs(5);
 
-/// Runs a write once it has a slot, or answers [`busy`] after [`WRITE_QUEUE_WAIT`]. Waiters
-/// are served in arrival order (tokio's semaphore is fair).
-async fn write_slot(
-    State(slots): State<Arc<tokio::sync::Semaphore>>,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    match tokio::time::timeout(WRITE_QUEUE_WAIT, slots.acquire()).await {
-        Ok(Ok(_slot)) => next.run(request).await,
-        _ => busy(),
-    }
-}
-
 /// Seconds a till is asked to wait when HQ is saturated.
 const BUSY_RETRY_AFTER_S: u64 = 5;
-
-/// The answer to a write HQ has no slot for: 503 with `Retry-After`.
-fn busy() -> Response {
-    (
-        StatusCode::SERVICE_UNAVAILABLE,
-        [(header::RETRY_AFTER, BUSY_RETRY_AFTER_S.to_string())],
-        axum::Json(ErrorBody {
-            error: format!("HQ is busy: try again in {BUSY_RETRY_AFTER_S} s"),
-        }),
-    )
-        .into_response()
-}
 
 /// HQ's OpenAPI document, with what the edge enforces on every string written into it.
 fn api_spec() -> serde_json::Value {
@@ -511,6 +514,7 @@ fn enrollment_problem(store: &str, terminal: &str, e: &Enrollment) -> Option<(St
 )]
 async fn enroll(
     State(db): State<Db>,
+    State(writes): State<WriteSlots>,
     Authenticated(TerminalId { store, terminal }): Authenticated,
     body: Bytes,
 ) -> Result<axum::Json<EnrollResponse>, ApiError> {
@@ -536,7 +540,12 @@ async fn enroll(
     }
     let count = request.enrollments.len();
     let store_id = store.clone();
-    let results = with_db(&db, move |db| db.enroll(&store_id, &request.enrollments)).await?;
+    let slot = writes.take().await?;
+    let results = with_db(&db, move |db| {
+        let _slot = slot;
+        db.enroll(&store_id, &request.enrollments)
+    })
+    .await?;
     tracing::info!(store, terminal, enrollments = count, "enrollments filed");
     Ok(axum::Json(EnrollResponse { results }))
 }
@@ -701,6 +710,7 @@ where
 )]
 async fn upload(
     State(db): State<Db>,
+    State(writes): State<WriteSlots>,
     Authenticated(TerminalId { store, terminal }): Authenticated,
     headers: HeaderMap,
     body: Bytes,
@@ -719,6 +729,7 @@ async fn upload(
     // Every check happens before anything is written: a bad batch changes nothing. Reading
     // and checking thousands of sales is CPU work: off the async threads, so a batch never
     // holds up a health check or a customer's page.
+    let slot = writes.take().await?;
     let rules = with_db(&db, |db| db.loyalty_rules()).await?;
     let (request, body_hash) = {
         let (store, terminal) = (store.clone(), terminal.clone());
@@ -729,6 +740,7 @@ async fn upload(
     let count = request.sales.len();
     tracing::info!(store, terminal, sales = count, "batch received");
     let response = with_db(&db, move |db| {
+        let _slot = slot;
         db.ingest(&store, &terminal, &key, &body_hash, &request.sales)
     })
     .await?;

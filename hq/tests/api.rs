@@ -1346,8 +1346,30 @@ fn a_phone_that_version_1_split_is_one_member_again_with_all_its_points(app: App
         (filed.results[0].member_id.as_str(), filed.results[0].merged),
         (first.as_str(), true)
     );
-    // A sale a till made for the merged ID before it synced still earns the survivor points.
+    // A sale a till made for the merged ID before it synced still earns the survivor points,
+    // and tills pull the survivor's new balance (the merged ID shows none).
+    let pulled = t01.members(0).unwrap().version;
     t02.upload(&journal_of("S001", "T02", 4, &split)).unwrap();
+    assert_eq!(db.points_ledger(&first).unwrap().len(), 3);
+    let changed = t01.members(pulled).unwrap();
+    let survivor = changed.members.iter().find(|m| m.member_id == first);
+    assert_eq!(survivor.map(|m| m.points), Some(15), "{changed:?}");
+    let merged = t01.members(0).unwrap();
+    let merged = merged
+        .members
+        .iter()
+        .find(|m| m.member_id == split)
+        .unwrap();
+    assert_eq!(merged.points, 0, "counted once, for the survivor");
+    // A second upgrade run that read the split member before the first merged it (a second
+    // node, or the command beside `serve`) changes nothing and does not fail.
+    let stale = till_hq::db::StoredPhone {
+        member_id: split.clone(),
+        phone_hash: phone.legacy_hash(&k2),
+        phone_masked: phone.masked(),
+    };
+    let again = db.settle_phone(&stale, Some(&phone.hash(&pepper))).unwrap();
+    assert_eq!(again, till_hq::db::PhoneSettled::Unchanged);
     assert_eq!(db.points_ledger(&first).unwrap().len(), 3);
 }
 

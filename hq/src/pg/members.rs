@@ -80,7 +80,18 @@ impl PgStore {
                     )
                     .map_err(db)?
                     .map(|r| r.get(0));
+                // Another run (a second node, or the command beside `serve`) may have
+                // settled this member since it was read: then there is nothing to do. The
+                // version counter's row lock, taken above, orders the two runs.
+                let still: bool = tx
+                    .query_one(
+                        "SELECT EXISTS (SELECT 1 FROM members WHERE member_id = $1 AND phone_hash = $2)",
+                        &[&stored.member_id, &stored.phone_hash],
+                    )
+                    .map_err(db)?
+                    .get(0);
                 match holder {
+                    _ if !still => PhoneSettled::Unchanged,
                     Some(survivor) => {
                         merge(&mut tx, &stored.member_id, &survivor, version)?;
                         PhoneSettled::MergedInto(survivor)
@@ -106,7 +117,7 @@ impl PgStore {
         };
         tx.execute(
             "INSERT INTO phone_checks (member_id, outcome, checked_ms) VALUES ($1, $2, $3)
-             ON CONFLICT (member_id) DO UPDATE SET outcome = $2, checked_ms = $3",
+             ON CONFLICT (member_id) DO NOTHING",
             &[&stored.member_id, &settled.outcome(), &now_ms()],
         )
         .map_err(db)?;

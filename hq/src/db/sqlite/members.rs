@@ -76,7 +76,15 @@ impl SqliteStore {
                         |r| r.get(0),
                     )
                     .optional()?;
+                // Another run (a second node, or the command beside `serve`) may have
+                // settled this member since it was read: then there is nothing to do.
+                let still: bool = tx.query_row(
+                    "SELECT EXISTS (SELECT 1 FROM members WHERE member_id = ?1 AND phone_hash = ?2)",
+                    [&stored.member_id, &stored.phone_hash],
+                    |r| r.get(0),
+                )?;
                 match holder {
+                    _ if !still => PhoneSettled::Unchanged,
                     Some(survivor) => {
                         merge(&tx, &stored.member_id, &survivor, version)?;
                         PhoneSettled::MergedInto(survivor)
@@ -99,8 +107,8 @@ impl SqliteStore {
             }
         };
         tx.execute(
-            "INSERT OR REPLACE INTO phone_checks (member_id, outcome, checked_ms)
-             VALUES (?1, ?2, ?3)",
+            "INSERT INTO phone_checks (member_id, outcome, checked_ms) VALUES (?1, ?2, ?3)
+             ON CONFLICT (member_id) DO NOTHING",
             params![stored.member_id, settled.outcome(), now_ms()],
         )?;
         tx.commit()?;
@@ -208,7 +216,11 @@ impl SqliteStore {
             };
         let mut members = Vec::with_capacity(rows.len());
         let mut points = tx.prepare(
-            "SELECT coalesce(sum(points), 0) FROM points_ledger WHERE member_id = ?1
+            // A ledger row under an ID HQ mapped to another member (a provisional or a merged
+            // one) counts for that member only, as PostgreSQL's balance query counts it.
+            "SELECT coalesce(sum(points), 0) FROM points_ledger
+             WHERE (member_id = ?1
+                    AND NOT EXISTS (SELECT 1 FROM member_aliases WHERE provisional_id = ?1))
                 OR member_id IN (SELECT provisional_id FROM member_aliases WHERE member_id = ?1)",
         )?;
         for (_, mut member) in rows {

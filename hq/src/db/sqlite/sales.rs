@@ -99,13 +99,15 @@ impl SqliteStore {
 fn touch_members(tx: &Transaction<'_>, ids: &[String]) -> Result<()> {
     let mut known = Vec::new();
     for id in ids {
-        let found: Option<String> = tx
+        // Every match: a merged member is both a member row and an alias of the survivor,
+        // whose balance is the one that changed.
+        let found = tx
             .prepare_cached(
                 "SELECT member_id FROM members WHERE member_id = ?1
                  UNION SELECT member_id FROM member_aliases WHERE provisional_id = ?1",
             )?
-            .query_row([id], |r| r.get(0))
-            .optional()?;
+            .query_map([id], |r| r.get::<_, String>(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
         known.extend(found);
     }
     if known.is_empty() {
