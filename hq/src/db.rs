@@ -184,14 +184,10 @@ pub trait HqStore: Send + Sync {
     /// then, else the oldest published (for a time before any key started, as `till-hq
     /// member code --at` may ask). None before the first key exists.
     fn signing_code_key(&self, at_ms: i64) -> Result<Option<CodeSigningKey>> {
-        let keys = self.code_keys_with_start()?;
+        let mut keys = self.code_keys_with_start()?;
         let started = keys.iter().position(|(_, start)| *start <= at_ms);
-        Ok(keys
-            .into_iter()
-            .enumerate()
-            .filter(|(i, _)| started.is_none_or(|s| s == *i))
-            .map(|(_, (key, _))| key)
-            .next_back())
+        let chosen = started.unwrap_or(keys.len().saturating_sub(1));
+        Ok((chosen < keys.len()).then(|| keys.swap_remove(chosen).0))
     }
     /// How many writes (uploads, enrollments) this node runs at once; more wait a few seconds
     /// for a slot, then are answered 503 with `Retry-After`, rather than left to wait for a

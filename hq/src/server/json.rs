@@ -111,24 +111,39 @@ pub(crate) const NO_NUL: &str = "^[^\\u0000]*$";
 /// once.
 pub(crate) fn forbid_nul_in_strings(node: &mut serde_json::Value) {
     use serde_json::Value;
+    each_object(node, &mut |fields| {
+        let is_string = match fields.get("type") {
+            Some(Value::String(t)) => t == "string",
+            Some(Value::Array(types)) => types.iter().any(|t| t == "string"),
+            _ => false,
+        };
+        let constrained = ["pattern", "format", "enum", "const"]
+            .iter()
+            .any(|k| fields.contains_key(*k));
+        if is_string && !constrained {
+            fields.insert("pattern".into(), NO_NUL.into());
+        }
+    });
+}
+
+/// Calls `f` on every JSON object in `node`, outermost first.
+fn each_object(
+    node: &mut serde_json::Value,
+    f: &mut dyn FnMut(&mut serde_json::Map<String, serde_json::Value>),
+) {
+    use serde_json::Value;
     match node {
         Value::Object(fields) => {
-            let is_string = match fields.get("type") {
-                Some(Value::String(t)) => t == "string",
-                Some(Value::Array(types)) => types.iter().any(|t| t == "string"),
-                _ => false,
-            };
-            let constrained = ["pattern", "format", "enum", "const"]
-                .iter()
-                .any(|k| fields.contains_key(*k));
-            if is_string && !constrained {
-                fields.insert("pattern".into(), NO_NUL.into());
-            }
+            f(fields);
             for value in fields.values_mut() {
-                forbid_nul_in_strings(value);
+                each_object(value, f);
             }
         }
-        Value::Array(items) => items.iter_mut().for_each(forbid_nul_in_strings),
+        Value::Array(items) => {
+            for item in items {
+                each_object(item, f);
+            }
+        }
         _ => {}
     }
 }
@@ -137,19 +152,14 @@ pub(crate) fn forbid_nul_in_strings(node: &mut serde_json::Value) {
 /// `additionalProperties: false`: every wire type HQ reads refuses unknown fields (serde's
 /// `deny_unknown_fields`), and every one it writes has none, so the spec says so.
 pub(crate) fn forbid_unknown_fields(node: &mut serde_json::Value) {
-    use serde_json::Value;
-    match node {
-        Value::Object(fields) => {
-            if fields.contains_key("properties") && !fields.contains_key("additionalProperties") {
-                fields.insert("additionalProperties".into(), Value::Bool(false));
-            }
-            for value in fields.values_mut() {
-                forbid_unknown_fields(value);
-            }
+    each_object(node, &mut |fields| {
+        if fields.contains_key("properties") && !fields.contains_key("additionalProperties") {
+            fields.insert(
+                "additionalProperties".into(),
+                serde_json::Value::Bool(false),
+            );
         }
-        Value::Array(items) => items.iter_mut().for_each(forbid_unknown_fields),
-        _ => {}
-    }
+    });
 }
 
 #[cfg(test)]
