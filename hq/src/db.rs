@@ -18,8 +18,10 @@ use till_sync::catalog::{CatalogDelta, CatalogRow};
 use crate::catalog::Published;
 use crate::claims::{Claim, ClaimOutcome};
 
+pub mod members;
 mod sqlite;
 
+pub use members::{Joined, MemberTx};
 pub use sqlite::SqliteStore;
 
 #[derive(Debug, thiserror::Error)]
@@ -204,7 +206,9 @@ pub trait HqStore: Send + Sync {
     /// member: sales, points, claims, passes and provisional IDs go to the survivor, the
     /// merged ID becomes the survivor's alias at tills, and the merged member is deactivated
     /// with no phone.
-    fn settle_phone(&self, stored: &StoredPhone, upgrade: Option<&str>) -> Result<PhoneSettled>;
+    fn settle_phone(&self, stored: &StoredPhone, upgrade: Option<&str>) -> Result<PhoneSettled> {
+        in_member_write(self, |tx| members::settle_phone(tx, stored, upgrade))
+    }
     /// Every version-1 member key HQ ever held, newest first: version-1 claim codes and phone
     /// hashes verify with any of them.
     fn all_member_keys(&self) -> Result<Vec<MemberKey>>;
@@ -280,16 +284,25 @@ pub trait HqStore: Send + Sync {
     /// Files members enrolled at `store`'s tills, in one transaction: each provisional ID gets
     /// a final member ID, joining the member who already has that phone hash if there is one.
     /// Filing an enrollment again returns the first answer.
-    fn enroll(&self, store: &str, enrollments: &[Enrollment]) -> Result<Vec<Enrolled>>;
+    fn enroll(&self, store: &str, enrollments: &[Enrollment]) -> Result<Vec<Enrolled>> {
+        in_member_write(self, |tx| members::enroll(tx, store, enrollments))
+    }
     /// Members changed after version `since`, oldest change first, and the provisional IDs
     /// mapped meanwhile; about `limit` members a page.
     fn member_delta(&self, since: u64, limit: usize) -> Result<MemberDelta>;
     /// Records a claim in one transaction: the phone's member (created if new) gets the sale
     /// and its points if HQ has it, or as soon as it arrives.
-    fn claim(&self, claim: &Claim) -> Result<ClaimOutcome>;
+    fn claim(&self, claim: &Claim) -> Result<ClaimOutcome> {
+        in_member_write(self, |tx| members::claim(tx, claim))
+    }
     /// A customer joins on HQ's page (the customer display's join code): the phone's member,
-    /// created if new. Returns their ID and whether they were a member already.
-    fn join(&self, new: &NewMember<'_>) -> Result<(String, bool)>;
+    /// created if new.
+    fn join(&self, new: &NewMember<'_>) -> Result<Joined> {
+        in_member_write(self, |tx| members::join(tx, new))
+    }
+    /// Runs `work` in one write transaction: committed if it returns `Ok`, rolled back if it
+    /// fails. The member flows ([`members`]) run in it, over the backend's primitives.
+    fn member_write(&self, work: &mut dyn FnMut(&mut dyn MemberTx) -> Result<()>) -> Result<()>;
     /// A chain-wide setting, such as `public_url`.
     fn setting(&self, key: &str) -> Result<Option<String>>;
     fn set_setting(&self, key: &str, value: &str) -> Result<()>;
@@ -341,6 +354,23 @@ pub trait HqStore: Send + Sync {
             .copied()
             .unwrap_or(LoyaltyRule::LEGACY))
     }
+}
+
+/// Runs a member flow in one of `store`'s write transactions and returns its answer.
+fn in_member_write<S, T>(store: &S, flow: impl FnOnce(&mut dyn MemberTx) -> Result<T>) -> Result<T>
+where
+    S: HqStore + ?Sized,
+{
+    let mut flow = Some(flow);
+    let mut answer = None;
+    store.member_write(&mut |tx| {
+        let flow = flow
+            .take()
+            .ok_or_else(|| HqError::Backend("a member write ran its flow twice".to_string()))?;
+        answer = Some(flow(tx)?);
+        Ok(())
+    })?;
+    answer.ok_or_else(|| HqError::Backend("a member write did not run its flow".to_string()))
 }
 
 /// The member IDs of the accepted sales of a batch, whose members' points changed.

@@ -8,16 +8,15 @@
 use postgres::{NoTls, Transaction};
 use r2d2_postgres::PostgresConnectionManager;
 use sha2::{Digest, Sha256};
-use till_sync::api::{Enrolled, Enrollment, MemberDelta, UploadResponse, UploadedSale};
+use till_sync::api::{MemberDelta, UploadResponse, UploadedSale};
 use till_sync::catalog::{CatalogDelta, CatalogRow};
 use till_sync::loyalty::LoyaltyRule;
 
 use crate::catalog::Published;
-use crate::claims::{Claim, ClaimOutcome};
 use crate::db::{
-    Device, HqError, HqStore, NewMember, PhoneSettled, Registered, Result, SmsCodeCheck,
-    StoreSummary, StoredPhone, TerminalId, TerminalStatus, chain_status, code_key, hex_keys,
-    new_member_key, secret, sms_code_outcome,
+    Device, HqError, HqStore, MemberTx, Registered, Result, SmsCodeCheck, StoreSummary,
+    StoredPhone, TerminalId, TerminalStatus, chain_status, code_key, hex_keys, new_member_key,
+    secret, sms_code_outcome,
 };
 use till_sync::member::{ClaimKey, CodeSigningKey, MemberKey};
 
@@ -210,6 +209,13 @@ impl HqStore for PgStore {
             store: row.get(0),
             terminal: row.get(1),
         }))
+    }
+
+    fn member_write(&self, work: &mut dyn FnMut(&mut dyn MemberTx) -> Result<()>) -> Result<()> {
+        let mut conn = self.live()?;
+        let mut tx = conn.transaction().map_err(db)?;
+        work(&mut tx)?;
+        tx.commit().map_err(db)
     }
 
     fn ingest(
@@ -431,10 +437,6 @@ impl HqStore for PgStore {
         self.unchecked_phones_impl(limit)
     }
 
-    fn settle_phone(&self, stored: &StoredPhone, upgrade: Option<&str>) -> Result<PhoneSettled> {
-        self.settle_phone_impl(stored, upgrade)
-    }
-
     fn member_known(&self, member_id: &str) -> Result<bool> {
         self.member_known_impl(member_id)
     }
@@ -457,16 +459,8 @@ impl HqStore for PgStore {
             .collect())
     }
 
-    fn enroll(&self, store: &str, enrollments: &[Enrollment]) -> Result<Vec<Enrolled>> {
-        self.enroll_impl(store, enrollments)
-    }
-
     fn member_delta(&self, since: u64, limit: usize) -> Result<MemberDelta> {
         self.member_delta_impl(since, limit)
-    }
-
-    fn claim(&self, claim: &Claim) -> Result<ClaimOutcome> {
-        self.claim_impl(claim)
     }
 
     fn setting(&self, key: &str) -> Result<Option<String>> {
@@ -509,10 +503,6 @@ impl HqStore for PgStore {
 
     fn publish_loyalty(&self, points_per_yuan: i64) -> Result<LoyaltyRule> {
         self.publish_loyalty_impl(points_per_yuan)
-    }
-
-    fn join(&self, new: &NewMember<'_>) -> Result<(String, bool)> {
-        self.join_impl(new)
     }
 
     fn claimed(&self, store: &str, terminal: &str, seq: u64) -> Result<bool> {

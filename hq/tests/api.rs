@@ -1182,7 +1182,7 @@ fn joined(db: &mut dyn HqStore, phone: &till_sync::member::Phone, hash: &str) ->
         enrolled_at_ms: 1_795_000_000_000,
     })
     .unwrap()
-    .0
+    .member_id
 }
 
 /// A chain that ran version 1 (phones hashed with its member key, which it rotated) moves to
@@ -1933,7 +1933,10 @@ fn a_first_release_database_upgrades_in_place(
     // The upgraded database takes new work.
     let phone = till_sync::member::Phone::parse("13900001111").unwrap();
     let hash = phone.hash(&store.phone_pepper().unwrap());
-    let (member, existed) = store
+    let till_hq::db::Joined {
+        member_id: member,
+        existed,
+    } = store
         .join(&till_hq::db::NewMember {
             phone_hash: &hash,
             legacy_hashes: &[],
@@ -2580,7 +2583,7 @@ mod one_phone_one_member {
             for _ in 0..version_1_joins {
                 let (_, key) = db().rotate_member_key().unwrap();
                 let key = till_sync::member::MemberKey::parse_hex(&key).unwrap();
-                let (member, _) = db().join(&till_hq::db::NewMember {
+                let till_hq::db::Joined { member_id: member, .. } = db().join(&till_hq::db::NewMember {
                     phone_hash: &phone.legacy_hash(&key),
                     legacy_hashes: &[],
                     phone_masked: &phone.masked(),
@@ -2607,7 +2610,7 @@ mod one_phone_one_member {
                     _ => v1_keys.iter().map(|k| typed.legacy_hash(k)).collect(),
                 };
                 if *place == 2 {
-                    let (member, _) = db().join(&till_hq::db::NewMember {
+                    let till_hq::db::Joined { member_id: member, .. } = db().join(&till_hq::db::NewMember {
                         phone_hash: &typed.hash(&pepper),
                         legacy_hashes: &legacy,
                         phone_masked: &typed.masked(),

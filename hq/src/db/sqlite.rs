@@ -8,17 +8,16 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
-use till_sync::api::{Enrolled, Enrollment, MemberDelta, UploadResponse, UploadedSale};
+use till_sync::api::{MemberDelta, UploadResponse, UploadedSale};
 use till_sync::catalog::{CatalogDelta, CatalogRow};
 use till_sync::loyalty::LoyaltyRule;
 
 use crate::catalog::Published;
-use crate::claims::{Claim, ClaimOutcome};
 
 use super::{
-    Device, HqError, HqStore, NewMember, PhoneSettled, Registered, Result, SmsCodeCheck,
-    StoreSummary, StoredPhone, TerminalId, TerminalStatus, chain_status, code_key, digest,
-    hex_keys, new_member_key, secret, sms_code_outcome,
+    Device, HqError, HqStore, MemberTx, Registered, Result, SmsCodeCheck, StoreSummary,
+    StoredPhone, TerminalId, TerminalStatus, chain_status, code_key, digest, hex_keys,
+    new_member_key, secret, sms_code_outcome,
 };
 use till_sync::member::{ClaimKey, CodeSigningKey, MemberKey};
 
@@ -214,6 +213,14 @@ impl HqStore for SqliteStore {
             )?;
         }
         Ok(Some(TerminalId { store, terminal }))
+    }
+
+    fn member_write(&self, work: &mut dyn FnMut(&mut dyn MemberTx) -> Result<()>) -> Result<()> {
+        let mut conn = self.w();
+        let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        work(&mut tx)?;
+        tx.commit()?;
+        Ok(())
     }
 
     fn ingest(
@@ -430,10 +437,6 @@ impl HqStore for SqliteStore {
         self.unchecked_phones_impl(limit)
     }
 
-    fn settle_phone(&self, stored: &StoredPhone, upgrade: Option<&str>) -> Result<PhoneSettled> {
-        self.settle_phone_impl(stored, upgrade)
-    }
-
     fn member_known(&self, member_id: &str) -> Result<bool> {
         self.member_known_impl(member_id)
     }
@@ -452,16 +455,8 @@ impl HqStore for SqliteStore {
         Ok(keys)
     }
 
-    fn enroll(&self, store: &str, enrollments: &[Enrollment]) -> Result<Vec<Enrolled>> {
-        self.enroll_impl(store, enrollments)
-    }
-
     fn member_delta(&self, since: u64, limit: usize) -> Result<MemberDelta> {
         self.member_delta_impl(since, limit)
-    }
-
-    fn claim(&self, claim: &Claim) -> Result<ClaimOutcome> {
-        self.claim_impl(claim)
     }
 
     fn setting(&self, key: &str) -> Result<Option<String>> {
@@ -502,10 +497,6 @@ impl HqStore for SqliteStore {
 
     fn publish_loyalty(&self, points_per_yuan: i64) -> Result<LoyaltyRule> {
         self.publish_loyalty_impl(points_per_yuan)
-    }
-
-    fn join(&self, new: &NewMember<'_>) -> Result<(String, bool)> {
-        self.join_impl(new)
     }
 
     fn claimed(&self, store: &str, terminal: &str, seq: u64) -> Result<bool> {

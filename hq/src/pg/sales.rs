@@ -5,10 +5,9 @@ use std::collections::BTreeMap;
 use postgres::Transaction;
 use till_sync::api::{SaleResult, SaleStatus, UploadResponse, UploadedSale};
 
-use crate::db::{HqError, Result, StoreSummary, accepted_members};
+use crate::db::{HqError, Result, StoreSummary};
 
-use super::members::attribute_waiting_claims;
-use super::{PgStore, copy_in, copy_text, db, next_counter, now_ms};
+use super::{PgStore, copy_in, copy_text, db, now_ms};
 
 impl PgStore {
     pub(super) fn ingest_impl(
@@ -40,11 +39,7 @@ impl PgStore {
             return serde_json::from_str(&response).map_err(|e| HqError::Backend(e.to_string()));
         }
         let results = ingest_batch(&mut tx, store, terminal, sales)?;
-        let mut touched = accepted_members(sales, &results);
-        touched.extend(attribute_waiting_claims(
-            &mut tx, store, terminal, sales, &results,
-        )?);
-        touch_members(&mut tx, &touched)?;
+        crate::db::members::after_ingest(&mut tx, store, terminal, sales, &results)?;
         let response = UploadResponse { results };
         let json = serde_json::to_string(&response).map_err(|e| HqError::Backend(e.to_string()))?;
         tx.execute(
@@ -94,34 +89,6 @@ impl PgStore {
         }
         Ok(out.into_values().collect())
     }
-}
-
-/// Gives the members of newly accepted sales (by their own or a provisional ID) a new version,
-/// so tills pull their new points balance.
-fn touch_members(tx: &mut Transaction<'_>, ids: &[String]) -> Result<()> {
-    if ids.is_empty() {
-        return Ok(());
-    }
-    let known: Vec<String> = tx
-        .query(
-            "SELECT member_id FROM members WHERE member_id = ANY($1)
-             UNION SELECT member_id FROM member_aliases WHERE provisional_id = ANY($1)",
-            &[&ids],
-        )
-        .map_err(db)?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-    if known.is_empty() {
-        return Ok(());
-    }
-    let version = next_counter(tx, "member_version")?;
-    tx.execute(
-        "UPDATE members SET version = $1 WHERE member_id = ANY($2)",
-        &[&version, &known],
-    )
-    .map_err(db)?;
-    Ok(())
 }
 
 /// Answers every sale of a batch with two lookups, then writes the new ones with `COPY`, which

@@ -415,8 +415,8 @@ pub(super) async fn join_submit(
     }
     let masked = phone.masked();
     let now = jiff::Timestamp::now().as_millisecond();
-    let (member_id, already, pass) = with_db(&db, move |db| {
-        let (member_id, already) = db.join(&crate::db::NewMember {
+    let (joined, pass) = with_db(&db, move |db| {
+        let joined = db.join(&crate::db::NewMember {
             phone_hash: &hash,
             legacy_hashes: &legacy,
             phone_masked: &masked,
@@ -425,11 +425,15 @@ pub(super) async fn join_submit(
             store: &store,
             enrolled_at_ms: now,
         })?;
-        let pass = db.new_pass(&member_id)?;
-        Ok((member_id, already, pass))
+        let pass = db.new_pass(&joined.member_id)?;
+        Ok((joined, pass))
     })
     .await?;
-    tracing::info!(member_id, already, "joined");
+    tracing::info!(
+        member_id = joined.member_id,
+        already = joined.existed,
+        "joined"
+    );
     Ok(html(
         StatusCode::OK,
         claims::joined_page(&phone.masked(), &pass),

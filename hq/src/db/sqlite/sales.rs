@@ -5,10 +5,9 @@ use std::collections::BTreeMap;
 use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
 use till_sync::api::{SaleResult, SaleStatus, UploadResponse, UploadedSale};
 
-use crate::db::{HqError, Result, StoreSummary, accepted_members};
+use crate::db::{HqError, Result, StoreSummary};
 
-use super::members::attribute_waiting_claims;
-use super::{SqliteStore, next_counter, now_ms};
+use super::{SqliteStore, now_ms};
 
 impl SqliteStore {
     pub(super) fn ingest_impl(
@@ -22,7 +21,7 @@ impl SqliteStore {
         let mut conn = self.w();
         // IMMEDIATE: two copies of one batch arriving together are taken one after the other,
         // and the second finds the first's answer.
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let earlier: Option<(String, String)> = tx
             .query_row(
                 "SELECT body_hash, response FROM idempotency WHERE store_id = ?1 AND terminal_id = ?2 AND key = ?3",
@@ -41,11 +40,7 @@ impl SqliteStore {
         for sale in sales {
             results.push(ingest_one(&tx, store, terminal, sale)?);
         }
-        let mut touched = accepted_members(sales, &results);
-        touched.extend(attribute_waiting_claims(
-            &tx, store, terminal, sales, &results,
-        )?);
-        touch_members(&tx, &touched)?;
+        crate::db::members::after_ingest(&mut tx, store, terminal, sales, &results)?;
         let response = UploadResponse { results };
         tx.execute(
             "INSERT INTO idempotency (store_id, terminal_id, key, body_hash, response, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -92,33 +87,6 @@ impl SqliteStore {
         }
         Ok(out.into_values().collect())
     }
-}
-
-/// Gives the members of newly accepted sales (by their own or a provisional ID) a new version,
-/// so tills pull their new points balance.
-fn touch_members(tx: &Transaction<'_>, ids: &[String]) -> Result<()> {
-    let mut known = Vec::new();
-    for id in ids {
-        // Every match: a merged member is both a member row and an alias of the survivor,
-        // whose balance is the one that changed.
-        let found = tx
-            .prepare_cached(
-                "SELECT member_id FROM members WHERE member_id = ?1
-                 UNION SELECT member_id FROM member_aliases WHERE provisional_id = ?1",
-            )?
-            .query_map([id], |r| r.get::<_, String>(0))?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        known.extend(found);
-    }
-    if known.is_empty() {
-        return Ok(());
-    }
-    let version = next_counter(tx, "member_version")?;
-    for id in known {
-        tx.prepare_cached("UPDATE members SET version = ?2 WHERE member_id = ?1")?
-            .execute(params![id, version])?;
-    }
-    Ok(())
 }
 
 fn ingest_one(
