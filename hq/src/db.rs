@@ -52,6 +52,12 @@ pub enum HqError {
         "the database is at schema version {database}, newer than this till-hq knows ({known}): run the newer till-hq"
     )]
     SchemaTooNew { database: i64, known: i64 },
+    /// The read replica given for analytics has not (yet) got the schema this HQ migrated
+    /// its primary to.
+    #[error(
+        "the analytics database is at schema version {database}, but this till-hq's is {known}: give --analytics-db a replica of --db that has caught up"
+    )]
+    ReplicaBehind { database: i64, known: i64 },
 }
 
 pub type Result<T, E = HqError> = std::result::Result<T, E>;
@@ -129,8 +135,19 @@ pub struct TerminalStatus {
     pub last_sync_ms: Option<i64>,
 }
 
+/// HQ's heavy reads: reports over every sale, which a chain can send to a read replica
+/// (`till-hq --analytics-db`), so they never compete with ingest for the primary. Every
+/// [`HqStore`] answers them too, for a chain without a replica.
+pub trait Analytics: Send + Sync {
+    /// Sales, money and change per store, and money per tender.
+    fn summaries(&self) -> Result<Vec<StoreSummary>>;
+    /// Every terminal: registered or not, sales, last sequence, gaps and breaks in its hash
+    /// chain (a walk over every sale), last sync.
+    fn terminals(&self) -> Result<Vec<TerminalStatus>>;
+}
+
 /// What HQ needs from a database. Every backend runs the same conformance tests.
-pub trait HqStore: Send + Sync {
+pub trait HqStore: Analytics {
     fn add_store(&self, store: &str, name: &str) -> Result<()>;
     /// Adds a terminal and returns its one-time registration code.
     fn add_terminal(&self, store: &str, terminal: &str) -> Result<String>;
@@ -155,7 +172,6 @@ pub trait HqStore: Send + Sync {
         body_hash: &str,
         sales: &[UploadedSale],
     ) -> Result<UploadResponse>;
-    fn summaries(&self) -> Result<Vec<StoreSummary>>;
     /// Makes a new random member key current; the one before stays valid as the previous key.
     /// Returns its number and hex.
     fn rotate_member_key(&self) -> Result<(u64, String)>;
@@ -280,7 +296,6 @@ pub trait HqStore: Send + Sync {
     fn points_ledger(&self, member_id: &str) -> Result<Vec<(String, i64)>>;
     /// Whether HQ knows `member_id` as a member, or as a provisional ID it mapped to one.
     fn member_known(&self, member_id: &str) -> Result<bool>;
-    fn terminals(&self) -> Result<Vec<TerminalStatus>>;
     /// Files members enrolled at `store`'s tills, in one transaction: each provisional ID gets
     /// a final member ID, joining the member who already has that phone hash if there is one.
     /// Filing an enrollment again returns the first answer.

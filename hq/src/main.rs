@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use till_hq::catalog::CatalogFileError;
-use till_hq::db::{HqStore, SqliteStore};
+use till_hq::db::{Analytics, HqStore, SqliteStore};
 use till_hq::pg::PgStore;
 use till_hq::verify_chain;
 
@@ -21,6 +21,11 @@ struct Cli {
     /// The database: `sqlite:PATH` (embedded, no set-up) or `postgres://USER@HOST:PORT/DB`.
     #[arg(long, global = true, default_value = "sqlite:till-hq.db")]
     db: String,
+    /// A read replica of `--db` (`postgres://…`, streaming from the primary) for the heavy
+    /// reads: the `sales` and `terminals` reports, and the console's. Without it they read
+    /// `--db`.
+    #[arg(long, global = true, value_name = "URL")]
+    analytics_db: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -225,6 +230,19 @@ fn open(db: &str) -> Result<Box<dyn HqStore>> {
     Ok(Box::new(
         SqliteStore::open(std::path::Path::new(path))
             .with_context(|| format!("cannot open {path}"))?,
+    ))
+}
+
+/// Where the heavy reads go: the replica `--analytics-db` names, else `--db`.
+fn open_analytics(cli: &Cli) -> Result<Box<dyn Analytics>> {
+    let Some(url) = &cli.analytics_db else {
+        return Ok(open(&cli.db)?);
+    };
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        bail!("--analytics-db is a PostgreSQL read replica's postgres:// URL, not {url:?}");
+    }
+    Ok(Box::new(
+        PgStore::connect_replica(url).context("cannot use the analytics database")?,
     ))
 }
 
@@ -543,7 +561,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Sales => {
-            let summaries = open(&cli.db)?.summaries()?;
+            let summaries = open_analytics(&cli)?.summaries()?;
             if summaries.is_empty() {
                 println!("no sales yet");
             }
@@ -564,7 +582,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Terminals => {
-            for t in open(&cli.db)?.terminals()? {
+            for t in open_analytics(&cli)?.terminals()? {
                 let last_sync = t
                     .last_sync_ms
                     .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())

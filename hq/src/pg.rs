@@ -14,7 +14,7 @@ use till_sync::loyalty::LoyaltyRule;
 
 use crate::catalog::Published;
 use crate::db::{
-    Device, HqError, HqStore, MemberTx, Registered, Result, SmsCodeCheck, StoreSummary,
+    Analytics, Device, HqError, HqStore, MemberTx, Registered, Result, SmsCodeCheck, StoreSummary,
     StoredPhone, TerminalId, TerminalStatus, chain_status, code_key, hex_keys, new_member_key,
     secret, sms_code_outcome,
 };
@@ -33,8 +33,23 @@ fn now_ms() -> i64 {
     jiff::Timestamp::now().as_millisecond()
 }
 
+/// A PostgreSQL error with its reason: `postgres::Error` alone displays only "db error".
 fn db(e: postgres::Error) -> HqError {
-    HqError::Backend(e.to_string())
+    HqError::Backend(match (e.as_db_error(), std::error::Error::source(&e)) {
+        (Some(server), _) => format!(
+            "{} {}: {}",
+            server.severity(),
+            server.code().code(),
+            server.message()
+        ),
+        (None, Some(cause)) => format!("{e}: {cause}"),
+        (None, None) => e.to_string(),
+    })
+}
+
+fn parse_url(url: &str) -> Result<postgres::Config> {
+    url.parse()
+        .map_err(|e: postgres::Error| HqError::Backend(format!("bad database URL: {e}")))
 }
 
 fn is_unique_violation(e: &postgres::Error) -> bool {
@@ -64,9 +79,7 @@ const POOL_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 impl PgStore {
     /// Connects with a `postgres://…` URL and brings the schema up to date.
     pub fn connect(url: &str) -> Result<PgStore> {
-        let config: postgres::Config = url
-            .parse()
-            .map_err(|e: postgres::Error| HqError::Backend(format!("bad database URL: {e}")))?;
+        let config = parse_url(url)?;
         let mut client = config.connect(NoTls).map_err(db)?;
         // "relation already exists, skipping" notices are not news on every start.
         client
@@ -74,6 +87,23 @@ impl PgStore {
             .map_err(db)?;
         schema::migrate(&mut client)?;
         drop(client);
+        PgStore::pooled(config)
+    }
+
+    /// Connects to a read replica of HQ's database for the heavy reads ([`Analytics`]), with
+    /// every session read-only: nothing is migrated or written through it, even if the URL
+    /// names the primary by mistake. Errors: the URL is malformed or unreachable, or the
+    /// replica's schema is not this build's ([`HqError::ReplicaBehind`]).
+    pub fn connect_replica(url: &str) -> Result<PgStore> {
+        let mut config = parse_url(url)?;
+        config.options("-c default_transaction_read_only=on");
+        let mut client = config.connect(NoTls).map_err(db)?;
+        schema::check_replica(&mut client)?;
+        drop(client);
+        PgStore::pooled(config)
+    }
+
+    fn pooled(config: postgres::Config) -> Result<PgStore> {
         let pool = r2d2::Pool::builder()
             .max_size(POOL_SIZE)
             .min_idle(Some(1))
@@ -90,6 +120,42 @@ impl PgStore {
             tracing::warn!("no PostgreSQL connection: {e}");
             HqError::Backend(format!("no PostgreSQL connection: {e}"))
         })
+    }
+}
+
+impl Analytics for PgStore {
+    fn summaries(&self) -> Result<Vec<StoreSummary>> {
+        self.summaries_impl()
+    }
+
+    fn terminals(&self) -> Result<Vec<TerminalStatus>> {
+        let mut conn = self.live()?;
+        let rows = conn
+            .query(
+                "SELECT store_id, terminal_id, token_hash IS NOT NULL, last_sync_ms FROM terminals ORDER BY store_id, terminal_id",
+                &[],
+            )
+            .map_err(db)?;
+        let mut out = Vec::new();
+        for r in rows {
+            let (store, terminal): (String, String) = (r.get(0), r.get(1));
+            let links: Vec<(u64, String, String)> = conn
+                .query(
+                    "SELECT seq, prev_hash, hash FROM sales WHERE store_id = $1 AND terminal_id = $2 ORDER BY seq",
+                    &[&store, &terminal],
+                )
+                .map_err(db)?
+                .iter()
+                .map(|l| (l.get::<_, i64>(0).unsigned_abs(), l.get(1), l.get(2)))
+                .collect();
+            let mut status = chain_status(&links);
+            status.store = store;
+            status.terminal = terminal;
+            status.registered = r.get(2);
+            status.last_sync_ms = r.get(3);
+            out.push(status);
+        }
+        Ok(out)
     }
 }
 
@@ -227,10 +293,6 @@ impl HqStore for PgStore {
         sales: &[UploadedSale],
     ) -> Result<UploadResponse> {
         self.ingest_impl(store, terminal, key, body_hash, sales)
-    }
-
-    fn summaries(&self) -> Result<Vec<StoreSummary>> {
-        self.summaries_impl()
     }
 
     fn rotate_member_key(&self) -> Result<(u64, String)> {
@@ -521,36 +583,6 @@ impl HqStore for PgStore {
         limit: usize,
     ) -> Result<CatalogDelta> {
         self.catalog_delta_impl(since, upto, after, limit)
-    }
-
-    fn terminals(&self) -> Result<Vec<TerminalStatus>> {
-        let mut conn = self.live()?;
-        let rows = conn
-            .query(
-                "SELECT store_id, terminal_id, token_hash IS NOT NULL, last_sync_ms FROM terminals ORDER BY store_id, terminal_id",
-                &[],
-            )
-            .map_err(db)?;
-        let mut out = Vec::new();
-        for r in rows {
-            let (store, terminal): (String, String) = (r.get(0), r.get(1));
-            let links: Vec<(u64, String, String)> = conn
-                .query(
-                    "SELECT seq, prev_hash, hash FROM sales WHERE store_id = $1 AND terminal_id = $2 ORDER BY seq",
-                    &[&store, &terminal],
-                )
-                .map_err(db)?
-                .iter()
-                .map(|l| (l.get::<_, i64>(0).unsigned_abs(), l.get(1), l.get(2)))
-                .collect();
-            let mut status = chain_status(&links);
-            status.store = store;
-            status.terminal = terminal;
-            status.registered = r.get(2);
-            status.last_sync_ms = r.get(3);
-            out.push(status);
-        }
-        Ok(out)
     }
 }
 

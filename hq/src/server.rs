@@ -192,7 +192,8 @@ impl From<HqError> for ApiError {
             HqError::Database(_)
             | HqError::Backend(_)
             | HqError::Corrupt(_)
-            | HqError::SchemaTooNew { .. } => {
+            | HqError::SchemaTooNew { .. }
+            | HqError::ReplicaBehind { .. } => {
                 tracing::error!("{e}");
                 fail(StatusCode::INTERNAL_SERVER_ERROR, "HQ database error")
             }

@@ -21,6 +21,87 @@ pub struct PgCluster {
 impl PgCluster {
     /// Starts a new cluster. Panics with the reason if it cannot, as tests should.
     pub fn start() -> PgCluster {
+        let cluster = PgCluster::empty();
+        let data = cluster.data();
+        cluster.run(
+            "initdb",
+            &[
+                "-D",
+                &data,
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+                "-N",
+            ],
+        );
+        cluster.resume();
+        cluster
+    }
+
+    /// Starts a hot standby of `primary`: a base backup of it, streaming its WAL from then on,
+    /// read-only, as a chain's read replica runs.
+    pub fn replica_of(primary: &PgCluster) -> PgCluster {
+        let cluster = PgCluster::empty();
+        let data = cluster.data();
+        let port = primary.port.to_string();
+        cluster.run(
+            "pg_basebackup",
+            &[
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port,
+                "-U",
+                "postgres",
+                "-D",
+                &data,
+                "-R",
+                "-X",
+                "stream",
+            ],
+        );
+        cluster.resume();
+        cluster
+    }
+
+    /// Waits until this standby has replayed everything `primary` had written when asked.
+    /// Panics after 30 s.
+    pub fn catch_up_with(&self, primary: &PgCluster) {
+        let lsn = |cluster: &PgCluster, query: &str| -> String {
+            let mut client = postgres::Client::connect(&cluster.url(), postgres::NoTls).unwrap();
+            client.query_one(query, &[]).unwrap().get(0)
+        };
+        let target = lsn(primary, "SELECT pg_current_wal_lsn()::TEXT");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let caught_up = lsn(
+                self,
+                &format!("SELECT (pg_last_wal_replay_lsn() >= '{target}'::pg_lsn)::TEXT"),
+            );
+            if caught_up == "true" {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the replica did not catch up"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
+    /// Runs `sql` (one statement, no parameters) on the `postgres` database, as its superuser.
+    pub fn execute(&self, sql: &str) {
+        postgres::Client::connect(&self.url(), postgres::NoTls)
+            .unwrap()
+            .batch_execute(sql)
+            .unwrap();
+    }
+
+    /// A cluster directory and a free port, with nothing in them yet.
+    fn empty() -> PgCluster {
         let bin = std::fs::read_dir("/usr/lib/postgresql")
             .expect(
                 "PostgreSQL server binaries in /usr/lib/postgresql (apt-get install postgresql)",
@@ -48,29 +129,12 @@ impl PgCluster {
             .local_addr()
             .unwrap()
             .port();
-        let cluster = PgCluster {
+        PgCluster {
             dir,
             bin,
             port,
             as_root,
-        };
-        let data = cluster.data();
-        cluster.run(
-            "initdb",
-            &[
-                "-D",
-                &data,
-                "-U",
-                "postgres",
-                "--auth=trust",
-                "-E",
-                "UTF8",
-                "--locale=C.UTF-8",
-                "-N",
-            ],
-        );
-        cluster.resume();
-        cluster
+        }
     }
 
     fn data(&self) -> String {

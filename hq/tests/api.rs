@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use till_hq::db::{HqStore, SqliteStore};
+use till_hq::db::{Analytics, HqStore, SqliteStore};
 use till_hq::pg::PgStore;
 use till_hq::server::{PageLimits, Pages, RunningServer, spawn, spawn_with};
 use till_hq::sms::FakeSmsGateway;
@@ -2132,6 +2132,99 @@ fn two_hq_nodes_over_one_postgres_take_every_sale_exactly_once_through_faults() 
     let ledger = admin.points_ledger("M1").unwrap();
     assert_eq!(ledger.len() as u64, SALES / 2 * 4);
     assert!(ledger.iter().all(|(_, points)| *points == 5));
+}
+
+/// `till-hq` with `args`: whether it succeeded, and what it printed (stdout then stderr).
+fn till_hq(args: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_till-hq"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+/// With `--analytics-db`, the heavy reports read a streaming replica, not the primary: while
+/// the replica's replay is paused they show what it has, and once it catches up they match
+/// the primary's. A URL that is not a caught-up replica of an HQ database is refused with
+/// what to do.
+#[test]
+fn reports_read_a_streaming_replica_given_as_analytics_db() {
+    let primary = PgCluster::start();
+    let admin = PgStore::connect(&primary.url()).unwrap();
+    admin.add_store("S001", "").unwrap();
+    admin.add_terminal("S001", "T01").unwrap();
+    let replica = PgCluster::replica_of(&primary);
+    let sales = journal("S001", "T01", 30);
+    admin
+        .ingest("S001", "T01", "k1", "h1", &sales[..20])
+        .unwrap();
+    replica.catch_up_with(&primary);
+    let (p, r) = (primary.url(), replica.url());
+    let report = |what: &str, analytics: Option<&str>| {
+        let mut args = vec!["--db", &p];
+        args.extend(
+            analytics
+                .map(|a| ["--analytics-db", a])
+                .into_iter()
+                .flatten(),
+        );
+        args.push(what);
+        let (ok, out) = till_hq(&args);
+        assert!(ok, "{out}");
+        out
+    };
+    for what in ["sales", "terminals"] {
+        assert_eq!(report(what, Some(&r)), report(what, None), "{what}");
+    }
+    assert!(report("sales", Some(&r)).starts_with("store S001: 20 sales"));
+
+    replica.execute("SELECT pg_wal_replay_pause()");
+    admin
+        .ingest("S001", "T01", "k2", "h2", &sales[20..])
+        .unwrap();
+    assert!(report("sales", None).starts_with("store S001: 30 sales"));
+    assert!(
+        report("sales", Some(&r)).starts_with("store S001: 20 sales"),
+        "the report read the replica"
+    );
+    assert!(report("terminals", Some(&r)).contains("20 sales, last #20"));
+    replica.execute("SELECT pg_wal_replay_resume()");
+    replica.catch_up_with(&primary);
+    assert_eq!(report("sales", Some(&r)), report("sales", None));
+
+    // Not a replica of an HQ database: its own `template1` has no schema.
+    let template = format!("{}/template1", r.rsplit_once('/').unwrap().0);
+    let stranger = r.replace("postgres@", "analyst@");
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = format!("sqlite:{}", dir.path().join("hq.db").display());
+    for (bad, says) in [
+        (
+            template.as_str(),
+            "the analytics database is at schema version 0, but this till-hq's is",
+        ),
+        (
+            sqlite.as_str(),
+            "--analytics-db is a PostgreSQL read replica's postgres:// URL",
+        ),
+        (
+            stranger.as_str(),
+            r#"cannot use the analytics database: database error: FATAL 28000: role "analyst" does not exist"#,
+        ),
+        (
+            "postgres://postgres@127.0.0.1:1/postgres",
+            "cannot use the analytics database: database error: error connecting to server: ",
+        ),
+    ] {
+        let (ok, out) = till_hq(&["--db", &p, "--analytics-db", bad, "sales"]);
+        assert!(!ok && out.contains(says), "{bad}: {out}");
+    }
 }
 
 #[test]

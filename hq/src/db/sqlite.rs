@@ -15,7 +15,7 @@ use till_sync::loyalty::LoyaltyRule;
 use crate::catalog::Published;
 
 use super::{
-    Device, HqError, HqStore, MemberTx, Registered, Result, SmsCodeCheck, StoreSummary,
+    Analytics, Device, HqError, HqStore, MemberTx, Registered, Result, SmsCodeCheck, StoreSummary,
     StoredPhone, TerminalId, TerminalStatus, chain_status, code_key, digest, hex_keys,
     new_member_key, secret, sms_code_outcome,
 };
@@ -110,6 +110,48 @@ impl SqliteStore {
         self.readers
             .get()
             .map_err(|e| HqError::Backend(format!("no database reader: {e}")))
+    }
+}
+
+impl Analytics for SqliteStore {
+    fn summaries(&self) -> Result<Vec<StoreSummary>> {
+        self.summaries_impl()
+    }
+
+    fn terminals(&self) -> Result<Vec<TerminalStatus>> {
+        let conn = self.r()?;
+        let mut stmt = conn.prepare(
+            "SELECT t.store_id, t.terminal_id, t.token_hash IS NOT NULL, t.last_sync_ms,
+                    coalesce(max(s.seq), 0), count(s.seq)
+             FROM terminals t LEFT JOIN sales s ON s.store_id = t.store_id AND s.terminal_id = t.terminal_id
+             GROUP BY t.store_id, t.terminal_id ORDER BY t.store_id, t.terminal_id",
+        )?;
+        let mut terminals: Vec<TerminalStatus> = stmt
+            .query_map([], |r| {
+                Ok(TerminalStatus {
+                    store: r.get(0)?,
+                    terminal: r.get(1)?,
+                    registered: r.get(2)?,
+                    last_sync_ms: r.get(3)?,
+                    last_seq: r.get(4)?,
+                    sales: r.get(5)?,
+                    ..TerminalStatus::default()
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        for t in &mut terminals {
+            let mut stmt = conn.prepare(
+                "SELECT seq, prev_hash, hash FROM sales WHERE store_id = ?1 AND terminal_id = ?2 ORDER BY seq",
+            )?;
+            let links: Vec<(u64, String, String)> = stmt
+                .query_map(params![t.store, t.terminal], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            let chain = chain_status(&links);
+            (t.gaps, t.breaks) = (chain.gaps, chain.breaks);
+        }
+        Ok(terminals)
     }
 }
 
@@ -232,10 +274,6 @@ impl HqStore for SqliteStore {
         sales: &[UploadedSale],
     ) -> Result<UploadResponse> {
         self.ingest_impl(store, terminal, key, body_hash, sales)
-    }
-
-    fn summaries(&self) -> Result<Vec<StoreSummary>> {
-        self.summaries_impl()
     }
 
     fn rotate_member_key(&self) -> Result<(u64, String)> {
@@ -515,42 +553,6 @@ impl HqStore for SqliteStore {
         limit: usize,
     ) -> Result<CatalogDelta> {
         self.catalog_delta_impl(since, upto, after, limit)
-    }
-
-    fn terminals(&self) -> Result<Vec<TerminalStatus>> {
-        let conn = self.r()?;
-        let mut stmt = conn.prepare(
-            "SELECT t.store_id, t.terminal_id, t.token_hash IS NOT NULL, t.last_sync_ms,
-                    coalesce(max(s.seq), 0), count(s.seq)
-             FROM terminals t LEFT JOIN sales s ON s.store_id = t.store_id AND s.terminal_id = t.terminal_id
-             GROUP BY t.store_id, t.terminal_id ORDER BY t.store_id, t.terminal_id",
-        )?;
-        let mut terminals: Vec<TerminalStatus> = stmt
-            .query_map([], |r| {
-                Ok(TerminalStatus {
-                    store: r.get(0)?,
-                    terminal: r.get(1)?,
-                    registered: r.get(2)?,
-                    last_sync_ms: r.get(3)?,
-                    last_seq: r.get(4)?,
-                    sales: r.get(5)?,
-                    ..TerminalStatus::default()
-                })
-            })?
-            .collect::<rusqlite::Result<_>>()?;
-        for t in &mut terminals {
-            let mut stmt = conn.prepare(
-                "SELECT seq, prev_hash, hash FROM sales WHERE store_id = ?1 AND terminal_id = ?2 ORDER BY seq",
-            )?;
-            let links: Vec<(u64, String, String)> = stmt
-                .query_map(params![t.store, t.terminal], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-                })?
-                .collect::<rusqlite::Result<_>>()?;
-            let chain = chain_status(&links);
-            (t.gaps, t.breaks) = (chain.gaps, chain.breaks);
-        }
-        Ok(terminals)
     }
 }
 

@@ -3,7 +3,7 @@
 
 use postgres::Client;
 
-use crate::db::{Migration, Result, now_ms, pending};
+use crate::db::{HqError, Migration, Result, now_ms, pending};
 
 use super::db;
 
@@ -61,4 +61,38 @@ pub(super) fn migrate(client: &mut Client) -> Result<()> {
     }
     tx.commit().map_err(db)?;
     Ok(())
+}
+
+/// Checks, without changing anything, that a read replica's schema is this build's: what
+/// `--analytics-db` connects to. Errors: [`HqError::ReplicaBehind`] for an older schema (or
+/// none: not a replica of an HQ database), [`HqError::SchemaTooNew`] for a newer one.
+pub(super) fn check_replica(client: &mut Client) -> Result<()> {
+    // Two statements: PostgreSQL resolves every table a statement names before it runs it.
+    let has_table: bool = client
+        .query_one("SELECT to_regclass('schema_migrations') IS NOT NULL", &[])
+        .map_err(db)?
+        .get(0);
+    let version: i64 = if has_table {
+        client
+            .query_one(
+                "SELECT coalesce(max(version), 0) FROM schema_migrations",
+                &[],
+            )
+            .map_err(db)?
+            .get(0)
+    } else {
+        0
+    };
+    let known = MIGRATIONS.len() as i64;
+    match version.cmp(&known) {
+        std::cmp::Ordering::Less => Err(HqError::ReplicaBehind {
+            database: version,
+            known,
+        }),
+        std::cmp::Ordering::Greater => Err(HqError::SchemaTooNew {
+            database: version,
+            known,
+        }),
+        std::cmp::Ordering::Equal => Ok(()),
+    }
 }
