@@ -3,7 +3,7 @@
 use super::*;
 
 #[test]
-pub(crate) fn the_api_describes_itself_and_answers_health_checks() {
+fn the_api_describes_itself_and_answers_health_checks() {
     let app = App::spawn(Backend::Sqlite);
     let get = |path: &str| reqwest::blocking::get(format!("{}{path}", app.server.url())).unwrap();
     assert_eq!(get("/healthz").text().unwrap(), "ok");
@@ -32,7 +32,7 @@ pub(crate) fn the_api_describes_itself_and_answers_health_checks() {
 }
 
 #[test]
-pub(crate) fn hq_serves_tls_and_terminals_trust_only_the_chain_ca() {
+fn hq_serves_tls_and_terminals_trust_only_the_chain_ca() {
     let dir = tempfile::tempdir().unwrap();
     let (ca, tls) = private_pki(dir.path());
     let admin = SqliteStore::open(&dir.path().join("hq.db")).unwrap();
@@ -87,24 +87,10 @@ pub(crate) fn hq_serves_tls_and_terminals_trust_only_the_chain_ca() {
 
 /// The admin commands a newcomer follows in the README, on the real binary.
 #[test]
-pub(crate) fn the_admin_cli_sets_up_stores_and_terminals_and_reports_sales() {
+fn the_admin_cli_sets_up_stores_and_terminals_and_reports_sales() {
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite:{}", dir.path().join("hq.db").display());
-    let hq = |args: &[&str]| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_till-hq"))
-            .args(["--db", &db])
-            .args(args)
-            .output()
-            .unwrap();
-        (
-            out.status.success(),
-            format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ),
-        )
-    };
+    let hq = |args: &[&str]| till_hq(&[&["--db", &db][..], args].concat());
     assert_eq!(
         hq(&["store", "add", "S001", "--name", "人民广场店"]),
         (true, "store S001 added\n".into())

@@ -141,6 +141,22 @@ use pages::*;
 use publish::*;
 use sales::*;
 
+/// `till-hq` with `args`: whether it succeeded, and what it printed (stdout then stderr).
+pub(crate) fn till_hq(args: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_till-hq"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
 /// Every conformance test, on each backend: the same function against SQLite and PostgreSQL.
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {

@@ -160,7 +160,7 @@ pub(crate) fn serve_answers_the_batch_in_flight_before_it_stops_on_sigterm(
 }
 
 #[test]
-pub(crate) fn hq_on_sqlite_answers_the_batch_in_flight_before_it_stops_on_sigterm() {
+fn hq_on_sqlite_answers_the_batch_in_flight_before_it_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("hq.db");
     let admin = Box::new(SqliteStore::open(&path).unwrap());
@@ -171,14 +171,14 @@ pub(crate) fn hq_on_sqlite_answers_the_batch_in_flight_before_it_stops_on_sigter
 }
 
 #[test]
-pub(crate) fn hq_on_postgres_answers_the_batch_in_flight_before_it_stops_on_sigterm() {
+fn hq_on_postgres_answers_the_batch_in_flight_before_it_stops_on_sigterm() {
     let cluster = PgCluster::start();
     let admin = Box::new(PgStore::connect(&cluster.url()).unwrap());
     serve_answers_the_batch_in_flight_before_it_stops_on_sigterm(&cluster.url(), admin);
 }
 
 #[test]
-pub(crate) fn hq_on_sqlite_killed_mid_batch_loses_and_doubles_nothing() {
+fn hq_on_sqlite_killed_mid_batch_loses_and_doubles_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("hq.db");
     let admin = Box::new(SqliteStore::open(&path).unwrap());
@@ -186,7 +186,7 @@ pub(crate) fn hq_on_sqlite_killed_mid_batch_loses_and_doubles_nothing() {
 }
 
 #[test]
-pub(crate) fn hq_on_postgres_killed_mid_batch_loses_and_doubles_nothing() {
+fn hq_on_postgres_killed_mid_batch_loses_and_doubles_nothing() {
     let cluster = PgCluster::start();
     let admin = Box::new(PgStore::connect(&cluster.url()).unwrap());
     hq_killed_mid_batch(&cluster.url(), admin);
@@ -195,7 +195,7 @@ pub(crate) fn hq_on_postgres_killed_mid_batch_loses_and_doubles_nothing() {
 /// `till-hq serve` upgrades a version-1 chain's phone hashes by itself, in the background:
 /// the split phone becomes one member while it serves.
 #[test]
-pub(crate) fn serve_upgrades_version_1_phone_hashes_in_the_background() {
+fn serve_upgrades_version_1_phone_hashes_in_the_background() {
     use till_sync::member::{MemberKey, Phone};
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("hq.db");
@@ -318,7 +318,7 @@ pub(crate) fn a_first_release_database_upgrades_in_place(
 }
 
 #[test]
-pub(crate) fn a_first_release_sqlite_database_upgrades_in_place() {
+fn a_first_release_sqlite_database_upgrades_in_place() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("hq.db");
     let fixture = rusqlite::Connection::open(&path).unwrap();
@@ -348,7 +348,7 @@ pub(crate) fn a_first_release_sqlite_database_upgrades_in_place() {
 }
 
 #[test]
-pub(crate) fn a_first_release_postgres_database_upgrades_in_place() {
+fn a_first_release_postgres_database_upgrades_in_place() {
     let cluster = PgCluster::start();
     let url = cluster.url();
     let client =
@@ -393,7 +393,7 @@ pub(crate) fn a_first_release_postgres_database_upgrades_in_place() {
 /// answered. Every sale lands exactly once, with no gap or break, and each member sale earns
 /// its points once.
 #[test]
-pub(crate) fn two_hq_nodes_over_one_postgres_take_every_sale_exactly_once_through_faults() {
+fn two_hq_nodes_over_one_postgres_take_every_sale_exactly_once_through_faults() {
     let cluster = PgCluster::start();
     let admin = PgStore::connect(&cluster.url()).unwrap();
     let nodes = [
@@ -480,28 +480,12 @@ pub(crate) fn two_hq_nodes_over_one_postgres_take_every_sale_exactly_once_throug
     assert!(ledger.iter().all(|(_, points)| *points == 5));
 }
 
-/// `till-hq` with `args`: whether it succeeded, and what it printed (stdout then stderr).
-pub(crate) fn till_hq(args: &[&str]) -> (bool, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_till-hq"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
-}
-
 /// With `--analytics-db`, the heavy reports read a streaming replica, not the primary: while
 /// the replica's replay is paused they show what it has, and once it catches up they match
 /// the primary's. A URL that is not a caught-up replica of an HQ database is refused with
 /// what to do.
 #[test]
-pub(crate) fn reports_read_a_streaming_replica_given_as_analytics_db() {
+fn reports_read_a_streaming_replica_given_as_analytics_db() {
     let primary = PgCluster::start();
     let admin = PgStore::connect(&primary.url()).unwrap();
     admin.add_store("S001", "").unwrap();
