@@ -1200,7 +1200,7 @@ mod sync {
     use std::net::{SocketAddr, TcpListener, TcpStream};
     use std::sync::{Arc, Mutex};
 
-    use till_hq::db::{HqStore, SqliteStore};
+    use till_hq::db::{Analytics, HqStore, SqliteStore};
     use till_hq::testing::PgCluster;
 
     use super::*;
