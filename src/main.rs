@@ -42,7 +42,18 @@ enum Command {
     /// List and show committed sales.
     #[command(subcommand)]
     Sales(cli::sales::SalesCommand),
-    /// Check the tamper-evident sales journal.
+    /// Open a shift with the float counted, close it with a blind count (its Z report).
+    #[command(subcommand)]
+    Shift(cli::shift::ShiftCommand),
+    /// The X report of the open shift; the Z report of a closed one.
+    #[command(subcommand)]
+    Report(cli::report::ReportCommand),
+    /// Paid in, paid out and no-sale openings of the drawer.
+    #[command(subcommand)]
+    Cash(cli::cash::CashCommand),
+    /// The operations recorded: shifts, Z reports, cash movements, voids, logins.
+    Audit(cli::audit::AuditArgs),
+    /// Check the tamper-evident journals of sales and operations.
     #[command(subcommand)]
     Journal(cli::journal::JournalCommand),
     /// The touchscreen demo in a temporary data dir: a sample catalog of over 300 products, demo staff,
@@ -142,6 +153,10 @@ fn run(parsed: Cli) -> Result<ExitCode> {
         Command::Run(args) => cli::run::exec(&data_dir, args),
         Command::Sales(cmd) => cli::sales::exec(&data_dir, cmd),
         Command::Journal(cmd) => cli::journal::exec(&data_dir, cmd),
+        Command::Shift(cmd) => cli::shift::exec(&data_dir, cmd),
+        Command::Report(cmd) => cli::report::exec(&data_dir, cmd),
+        Command::Cash(cmd) => cli::cash::exec(&data_dir, cmd),
+        Command::Audit(args) => cli::audit::exec(&data_dir, args),
         Command::Demo(args) => cli::demo::exec(explicit_dir, args),
         Command::Ui(window) => cli::ui::exec(&data_dir, window),
         Command::Screenshot(args) => cli::screenshot::exec(args),

@@ -84,6 +84,16 @@ impl ReceiptPrinter {
         }))
     }
 
+    /// Prints `receipt` at once, not through the queue: an X or Z report, which the
+    /// operations chain already holds (a Z prints again with `till report z N --print`).
+    /// Blocks for up to the printer's timeout: call it off the UI thread.
+    pub fn print_now(&self, receipt: &Receipt) -> Result<(), PrintJobError> {
+        let encoded = encode(&document(receipt), &self.settings)
+            .map_err(|e| PrintJobError::Encode(e.to_string()))?;
+        self.printer.print(&encoded.bytes)?;
+        Ok(())
+    }
+
     /// The ESC/POS bytes of one job.
     pub fn render(&self, store: &Store, job: &PrintJob) -> Result<Vec<u8>, PrintJobError> {
         let sale = store.sale(job.sale_seq)?;

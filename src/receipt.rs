@@ -7,6 +7,7 @@ use till_sync::{Attribution, SaleRecord};
 use till_domain::money::{Currency, Money};
 use till_domain::quantity::Quantity;
 use till_domain::scan::ReceiptCode;
+use till_domain::shift::ShiftReport;
 
 /// The receipt's language. Chinese receipts carry English item names too when they differ.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -313,4 +314,165 @@ fn local_time(sale: &SaleRecord) -> String {
                 .to_string()
         })
         .unwrap_or_default()
+}
+
+/// Which shift report: an X (the open shift so far, resetting nothing) or a Z (the close).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReportKind {
+    X,
+    Z,
+}
+
+/// What an X or Z report says besides its figures: which shift, whose, and when.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShiftReportMeta {
+    pub kind: ReportKind,
+    /// The shift's number, which is its Z's number.
+    pub shift: u64,
+    pub terminal: String,
+    /// Local time, `2026-12-01 08:00`.
+    pub opened_at: String,
+    pub opened_by: String,
+    /// A Z's close: local time and who closed it.
+    pub closed: Option<(String, String)>,
+    /// When this copy was made, local time: an X's moment, or a Z's reprint.
+    pub printed_at: String,
+    /// A Z's closing count: `(denomination in minor units, how many)`, largest first.
+    pub counts: Vec<(i64, u32)>,
+    pub currency: Currency,
+}
+
+/// `1300` basis points as `13%`, `650` as `6.5%`.
+fn percent(bp: u32) -> String {
+    match bp % 100 {
+        0 => format!("{}%", bp / 100),
+        r if r % 10 == 0 => format!("{}.{}%", bp / 100, r / 10),
+        r => format!("{}.{r:02}%", bp / 100),
+    }
+}
+
+/// The X or Z report of a shift, as printed and shown: takings, tax per rate, tenders, the
+/// drawer (float, cash, paid in and out, expected, counted, difference), the closing count by
+/// denomination, members and the capture rate, voids and no-sale openings.
+pub fn shift_report(
+    report: &ShiftReport,
+    meta: &ShiftReportMeta,
+    header: &ReceiptHeader,
+    language: Language,
+) -> Receipt {
+    let zh = language == Language::Zh;
+    let t = |zh_text: &str, en_text: &str| if zh { zh_text } else { en_text }.to_string();
+    let money = |minor: i64| Money::new(minor, meta.currency).to_string();
+    let signed = |minor: i64| {
+        if minor > 0 {
+            format!("+{}", money(minor))
+        } else {
+            money(minor)
+        }
+    };
+    let pair = |label: String, amount: String| ReceiptLine::Pair { label, amount };
+    let mut lines = vec![ReceiptLine::Title(header.store_name.clone())];
+    lines.push(ReceiptLine::CopyMark(match (meta.kind, zh) {
+        (ReportKind::X, true) => format!("X 报表（不清零） 班次 {}", meta.shift),
+        (ReportKind::X, false) => format!("X REPORT (no reset) shift {}", meta.shift),
+        (ReportKind::Z, true) => format!("Z 报表 No. {}", meta.shift),
+        (ReportKind::Z, false) => format!("Z REPORT No. {}", meta.shift),
+    }));
+    lines.push(ReceiptLine::Text(format!(
+        "{} {}",
+        t("终端", "Terminal"),
+        meta.terminal
+    )));
+    lines.push(ReceiptLine::Text(format!(
+        "{} {}  {}",
+        t("开班", "Opened"),
+        meta.opened_at,
+        meta.opened_by
+    )));
+    if let Some((at, by)) = &meta.closed {
+        lines.push(ReceiptLine::Text(format!(
+            "{} {at}  {by}",
+            t("交班", "Closed")
+        )));
+    }
+    lines.push(ReceiptLine::Rule);
+    lines.push(pair(t("销售笔数", "Sales"), report.sales_count.to_string()));
+    if let (Some(first), Some(last)) = (report.first_receipt, report.last_receipt) {
+        lines.push(pair(t("单号", "Receipts"), format!("{first}-{last}")));
+    }
+    lines.push(pair(t("销售额", "Gross"), money(report.gross)));
+    lines.push(pair(t("优惠", "Discounts"), money(-report.discounts)));
+    if report.rounding != 0 {
+        lines.push(pair(t("抹零", "Rounding"), money(report.rounding)));
+    }
+    lines.push(pair(
+        format!("{} ({})", t("退货", "Returns"), report.returns_count),
+        money(-report.returns),
+    ));
+    lines.push(ReceiptLine::Total {
+        label: t("净额", "NET"),
+        amount: money(report.net),
+    });
+    lines.push(ReceiptLine::Rule);
+    for (rate, tax) in &report.tax {
+        lines.push(pair(
+            format!("{} {}", t("税额", "Tax"), percent(*rate)),
+            money(*tax),
+        ));
+    }
+    for (kind, amount) in &report.tenders {
+        lines.push(pair(tender_name(kind.as_str(), language), money(*amount)));
+    }
+    lines.push(ReceiptLine::Rule);
+    let cash = report
+        .tenders
+        .iter()
+        .find(|(k, _)| *k == till_domain::TenderKind::Cash)
+        .map_or(0, |(_, a)| *a);
+    lines.push(pair(
+        t("备用金", "Opening float"),
+        money(report.opening_float),
+    ));
+    lines.push(pair(t("现金收入", "Cash takings"), money(cash)));
+    lines.push(pair(t("存入", "Paid in"), money(report.paid_in)));
+    lines.push(pair(t("取出", "Paid out"), money(-report.paid_out)));
+    lines.push(pair(
+        t("应有现金", "Expected cash"),
+        money(report.expected_cash),
+    ));
+    if let (Some(counted), Some(difference)) = (report.counted_cash, report.difference) {
+        lines.push(pair(t("实点现金", "Counted cash"), money(counted)));
+        lines.push(ReceiptLine::Total {
+            label: t("差额", "Over/short"),
+            amount: signed(difference),
+        });
+    }
+    if !meta.counts.is_empty() {
+        lines.push(ReceiptLine::Rule);
+        for (value, n) in meta.counts.iter().filter(|(_, n)| *n > 0) {
+            lines.push(pair(
+                format!("{} × {n}", money(*value)),
+                money(value * i64::from(*n)),
+            ));
+        }
+    }
+    lines.push(ReceiptLine::Rule);
+    // Basis points to tenths of a percent, rounded half up: 6666 bp is 66.7 %.
+    let tenths = (report.capture_rate_bp + 5) / 10;
+    lines.push(pair(
+        t("会员销售", "Member sales"),
+        format!("{} ({}.{}%)", report.member_sales, tenths / 10, tenths % 10),
+    ));
+    lines.push(pair(t("作废", "Voids"), report.voids.to_string()));
+    lines.push(pair(
+        t("无销售开箱", "No-sale openings"),
+        report.no_sales.to_string(),
+    ));
+    lines.push(ReceiptLine::Rule);
+    lines.push(ReceiptLine::Centered(format!(
+        "{} {}",
+        t("打印于", "Printed"),
+        meta.printed_at
+    )));
+    Receipt { lines }
 }

@@ -9,6 +9,8 @@ use till::demo::sample_ean13;
 
 #[path = "cli/layers.rs"]
 mod layers;
+#[path = "cli/shifts.rs"]
+mod shifts;
 
 /// A terminal in its own temporary data dir, driven through the `till` binary.
 struct Till {

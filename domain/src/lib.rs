@@ -1,5 +1,5 @@
 //! Till's pure domain: money, quantities, tax, barcodes, weighed labels, the scan classifier,
-//! the ticket, the points rule and the sync window.
+//! the ticket, the points rule, the sync window, and a shift's drawer and X/Z figures.
 //!
 //! Invariant: nothing in here does I/O, touches SQL, speaks HTTP or knows about the UI, and the
 //! compiler keeps it so: this crate's only dependencies are `serde` and `thiserror` (and
@@ -13,6 +13,7 @@ pub mod money;
 pub mod product;
 pub mod quantity;
 pub mod scan;
+pub mod shift;
 pub mod sync_window;
 pub mod tax;
 pub mod ticket;

@@ -11,6 +11,7 @@ pub use members::{MemberRefusal, PhoneLookup};
 
 use std::collections::BTreeMap;
 
+use till_sync::ops::{LineVoid, Op, TicketCancel};
 use till_sync::{Attribution, SaleLine, SalePayment, SaleRecord};
 
 use crate::config::{ApprovalConfig, Config};
@@ -113,6 +114,8 @@ pub struct CheckoutSettings {
     pub consent_version: String,
     /// Whether version-1 member codes (`TM1`) are still accepted (`[member] accept_tm1`).
     pub accept_tm1: bool,
+    /// Whether a sale needs an open shift (`[shift] required`).
+    pub require_shift: bool,
 }
 
 impl CheckoutSettings {
@@ -131,6 +134,7 @@ impl CheckoutSettings {
             scan: config.scan_config(),
             consent_version: config.member.consent_version.clone(),
             accept_tm1: config.member.accept_tm1,
+            require_shift: config.shift.required,
         })
     }
 
@@ -141,6 +145,24 @@ impl CheckoutSettings {
             Approvable::PriceOverride => self.approval.price_override,
             Approvable::VoidAfterPaymentStarted => self.approval.void_after_payment,
         }
+    }
+}
+
+/// Something a cashier did that the audit trail keeps (a void, a cancelled ticket), with who
+/// did it and who approved it, waiting to be written to the operations journal.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditRecord {
+    pub staff: String,
+    pub approver: Option<String>,
+    pub op: Op,
+}
+
+impl AuditRecord {
+    /// Appends it to `store`'s operations journal, in the open shift if there is one.
+    pub fn write(self, store: &mut Store) -> Result<(), StoreError> {
+        store
+            .record_op(&self.staff, self.approver.as_deref(), self.op)
+            .map(|_| ())
     }
 }
 
@@ -160,6 +182,8 @@ pub struct Checkout {
     rule: LoyaltyRule,
     /// The dynamic member code the attached member came by, spent when the sale commits.
     codes: Vec<crate::store::MemberCodeSpend>,
+    /// Audit records not yet written ([`Self::take_audit`]).
+    audit: Vec<AuditRecord>,
 }
 
 impl Checkout {
@@ -174,6 +198,7 @@ impl Checkout {
             nonce: new_nonce(),
             rule: LoyaltyRule::LEGACY,
             codes: Vec::new(),
+            audit: Vec::new(),
         }
         .with_current_rule()
     }
@@ -352,11 +377,26 @@ impl Checkout {
         line: LineId,
         approval: Option<&ManagerApproval>,
     ) -> Result<(), CheckoutError> {
-        self.ticket.line(line)?;
+        let index = self
+            .ticket
+            .lines()
+            .iter()
+            .position(|l| l.id == line)
+            .ok_or(TicketError::LineNotFound)?;
+        let mut approver = None;
         if self.payment_started() {
             self.approve(Approvable::VoidAfterPaymentStarted, approval)?;
+            approver = approval.map(|a| a.manager.as_str());
         }
+        let voided = &self.ticket.lines()[index];
+        let op = Op::LineVoid(LineVoid {
+            sku: voided.item.sku.clone(),
+            name: voided.item.name_zh.clone(),
+            qty_milli: voided.quantity.milli(),
+            amount: self.ticket.totals().lines[index].total,
+        });
         self.ticket.void(line)?;
+        self.audit(approver, op);
         Ok(())
     }
 
@@ -481,9 +521,55 @@ impl Checkout {
         Ok(member_id)
     }
 
-    /// Cancels the open ticket without selling it.
+    /// What committing this ticket carries besides its record: the member codes it spends,
+    /// whether the config requires an open shift, and, `with_open_ticket` (the touchscreen,
+    /// which saves its open ticket as it changes), that saved copy to remove in the same
+    /// transaction.
+    pub fn sale_extras(&self, with_open_ticket: bool) -> SaleExtras {
+        SaleExtras {
+            member_codes: self.codes.clone(),
+            open_ticket: with_open_ticket.then(|| self.nonce.clone()),
+            require_shift: self.settings.require_shift,
+        }
+    }
+
+    /// Cancels the open ticket without selling it; a ticket with lines goes into the audit
+    /// trail ([`Op::TicketCancel`]).
     pub fn clear(&mut self) {
+        if !self.ticket.is_empty() {
+            let op = Op::TicketCancel(TicketCancel {
+                lines: u32::try_from(self.ticket.lines().len()).unwrap_or(u32::MAX),
+                amount: self.ticket.totals().total,
+            });
+            self.audit(None, op);
+        }
         self.next_ticket();
+    }
+
+    /// Queues an audit record of what the cashier just did. The checkout never writes it
+    /// itself, so the touchscreen's UI thread never waits on the disk: each front-end takes
+    /// the queue after each action ([`Self::take_audit`]) and writes it in order, the CLI at
+    /// once ([`Self::record_audit`]), the touchscreen on its sales worker, ahead of the
+    /// next sale.
+    fn audit(&mut self, approver: Option<&str>, op: Op) {
+        self.audit.push(AuditRecord {
+            staff: self.cashier.clone(),
+            approver: approver.map(str::to_string),
+            op,
+        });
+    }
+
+    /// The audit records queued since the last call, oldest first.
+    pub fn take_audit(&mut self) -> Vec<AuditRecord> {
+        std::mem::take(&mut self.audit)
+    }
+
+    /// Writes the queued audit records to the operations journal now.
+    pub fn record_audit(&mut self) -> Result<(), CheckoutError> {
+        for record in self.take_audit() {
+            record.write(&mut self.store)?;
+        }
+        Ok(())
     }
 
     /// Commits the paid ticket for its member (or as an anonymous sale with a claim token),
@@ -500,10 +586,9 @@ impl Checkout {
         printer: Option<&dyn crate::printing::CashDrawer>,
     ) -> Result<(CommittedSale, crate::printing::AfterCommit), CheckoutError> {
         let draft = self.draft()?;
-        let extras = SaleExtras {
-            member_codes: self.codes.clone(),
-            ..SaleExtras::default()
-        };
+        // What the cashier did to this ticket is on record before the sale.
+        self.record_audit()?;
+        let extras = self.sale_extras(false);
         let sold =
             crate::printing::commit_and_queue(&mut self.store, draft, extras, printer, |_| {})?;
         self.next_ticket();

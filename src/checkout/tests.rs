@@ -310,6 +310,49 @@ fn price_overrides_and_voids_after_payment_need_a_manager() {
     ));
     c.void_line(water, Some(&manager())).unwrap();
     assert_eq!(c.ticket().lines().len(), 1);
+    // Both voids are on record, the second with the manager who approved it; the refused
+    // one is not.
+    let audit = c.take_audit();
+    let approvers: Vec<Option<&str>> = audit.iter().map(|r| r.approver.as_deref()).collect();
+    assert_eq!(approvers, [None, Some("9001")]);
+    assert!(audit.iter().all(|r| r.staff == "1001"));
+    assert!(matches!(&audit[1].op, Op::LineVoid(v) if v.sku == "1001" && v.amount == 200));
+}
+
+/// 20 taps on Void used to empty a 20-line ticket without a trace: each void, and a
+/// cancelled ticket, is in the operations journal and counts in the shift's Z.
+#[test]
+fn voids_and_a_cancelled_ticket_reach_the_operations_journal_and_the_z() {
+    use till_domain::shift::Denominations;
+    let (_dir, mut c) = checkout();
+    let none = Denominations::for_currency(Currency::CNY).empty_count();
+    c.store.open_shift("9001", &none).unwrap();
+    for _ in 0..3 {
+        c.scan("6901028075831", ScanContext::Sale).unwrap();
+        c.scan("4006381333931", ScanContext::Sale).unwrap();
+    }
+    let first = c.ticket().lines()[0].id;
+    c.void_line(first, None).unwrap();
+    c.clear();
+    assert!(c.ticket().is_empty());
+    c.scan("6901028075831", ScanContext::Sale).unwrap();
+    let only = c.ticket().lines()[0].id;
+    c.void_line(only, None).unwrap();
+    c.record_audit().unwrap();
+    assert!(c.take_audit().is_empty(), "written once");
+    let kinds: Vec<&str> = c
+        .store
+        .recent_ops(None, 10)
+        .unwrap()
+        .iter()
+        .rev()
+        .map(|r| r.op.kind())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["shift_open", "line_void", "ticket_cancel", "line_void"]
+    );
+    assert_eq!(c.store.close_shift("9001", &none).unwrap().z.voids, 3);
 }
 
 #[test]

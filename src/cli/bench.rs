@@ -57,6 +57,16 @@ pub enum BenchCommand {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// The X report and the Z close of a shift of many sales (target < 100 ms), against one
+    /// bare pass over the same rows of the sales, lines and payments tables.
+    ShiftReport {
+        #[arg(long, default_value_t = 10_000)]
+        sales: usize,
+        #[arg(long, default_value_t = 21)]
+        runs: usize,
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
     /// One start-up run, in its own process (started by `till bench startup`).
     #[command(hide = true)]
     StartupRun {
@@ -85,6 +95,9 @@ pub fn exec(cmd: BenchCommand) -> Result<ExitCode> {
             runs,
             dir,
         } => startup(products, runs, &work_dir(dir)?),
+        BenchCommand::ShiftReport { sales, runs, dir } => {
+            shift_report(sales, runs, &work_dir(dir)?)
+        }
         BenchCommand::StartupRun { terminal, products } => startup_run(&terminal, products),
     }
 }
@@ -191,6 +204,96 @@ fn commit(sales: usize, dir: &WorkDir) -> Result<ExitCode> {
         "  ratio till/bare      median {:>10}   p99 {:>10}   (target ≤ 1.5)",
         ratio(tm, bm),
         ratio(tp, bp)
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn shift_report(sales: usize, runs: usize, dir: &WorkDir) -> Result<ExitCode> {
+    use till_domain::shift::{Denominations, MovementKind};
+    let (_, mut checkout) = demo_terminal(&dir.0)?;
+    let db = dir.0.join("till.db");
+    let cny = Denominations::for_currency(Currency::CNY);
+    let mut store = Store::open(&db)?;
+    store.open_shift("bench", &cny.count(&[(10000, 5)])?)?;
+    let codes = till::demo::sample_scans();
+    let kinds = [TenderKind::Cash, TenderKind::WeChatPay, TenderKind::Card];
+    let setup = Instant::now();
+    for i in 0..sales {
+        for code in &codes[..1 + i % codes.len()] {
+            checkout.scan(code, ScanContext::Sale)?;
+        }
+        let due = checkout.ticket().cash_due();
+        let kind = kinds[i % kinds.len()];
+        checkout.add_tender(Tender {
+            kind,
+            amount: due + if kind == TenderKind::Cash { 50 } else { 0 },
+            reference: kind
+                .needs_reference()
+                .then(|| "134567890123456789".to_string()),
+        })?;
+        checkout.commit()?;
+        if i % 100 == 0 {
+            store.cash_movement("bench", None, MovementKind::PaidIn, 1_000, "change")?;
+        }
+    }
+    eprintln!(
+        "committed {sales} sales in {:.1} s",
+        setup.elapsed().as_secs_f64()
+    );
+    drop(checkout);
+    let bare = Connection::open(&db)?;
+    let mut x_times = Vec::with_capacity(runs);
+    let mut bare_times = Vec::with_capacity(runs);
+    let mut report = None;
+    for _ in 0..runs {
+        let start = Instant::now();
+        let mut rows = 0i64;
+        for sql in [
+            "SELECT count(*), sum(total + change) FROM sales WHERE seq >= 1",
+            "SELECT count(*), sum(tax) FROM sale_lines WHERE sale_seq >= 1",
+            "SELECT count(*), sum(amount) FROM payments WHERE sale_seq >= 1",
+        ] {
+            rows += bare.query_row(sql, [], |r| r.get::<_, i64>(0))?;
+        }
+        bare_times.push(start.elapsed());
+        let start = Instant::now();
+        report = Some(store.x_report()?.1);
+        x_times.push(start.elapsed());
+        anyhow::ensure!(rows > 0, "the shift has no rows");
+    }
+    let report = report.context("no runs")?;
+    anyhow::ensure!(
+        report.sales_count == sales as u64,
+        "the X counted {} sales, not {sales}",
+        report.sales_count
+    );
+    let counted = cny.count(&[(10000, 5)])?;
+    let start = Instant::now();
+    let closed = store.close_shift("bench", &counted)?;
+    let z_time = start.elapsed();
+    anyhow::ensure!(closed.z.sales_count == sales as u64, "the Z lost sales");
+    x_times.sort();
+    bare_times.sort();
+    let ms = |d: Duration| format!("{:.1} ms", d.as_secs_f64() * 1000.0);
+    let (xm, bm) = (percentile(&x_times, 50), percentile(&bare_times, 50));
+    println!(
+        "shift report over {sales} sales ({} paid ins), {runs} runs, in {}",
+        sales.div_ceil(100),
+        dir.0.display()
+    );
+    println!("  bare scan of the three tables  median {:>9}", ms(bm));
+    println!(
+        "  X report (ShiftTally)          median {:>9}   max {:>9}",
+        ms(xm),
+        ms(*x_times.last().unwrap_or(&Duration::ZERO))
+    );
+    println!(
+        "  Z close (report + record)      once   {:>9}   (target < 100 ms)",
+        ms(z_time)
+    );
+    println!(
+        "  ratio X/bare                   median {:>9}",
+        ratio(xm, bm)
     );
     Ok(ExitCode::SUCCESS)
 }

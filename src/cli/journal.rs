@@ -1,4 +1,5 @@
-//! `till journal`: checks the tamper-evident sales journal and exports its records.
+//! `till journal`: checks the tamper-evident journals (sales, and operations: shifts, Z
+//! reports, cash movements, audit events) and exports the sales' records.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -12,7 +13,7 @@ use super::open;
 
 #[derive(Subcommand, Debug)]
 pub enum JournalCommand {
-    /// Walk the hash chain and report the first gap or break.
+    /// Walk both hash chains (sales, operations) and report the first gap or break in each.
     Verify,
     /// Write every sale's canonical record, one per line in sequence order, for an auditor or
     /// for `till-hq verify-journal`.
@@ -31,24 +32,35 @@ pub fn exec(data_dir: &Path, cmd: JournalCommand) -> Result<ExitCode> {
 
 fn verify(data_dir: &Path) -> Result<ExitCode> {
     let (_, store) = open(data_dir)?;
-    let report = store.verify_journal()?;
-    match report.problem {
-        None => {
-            println!(
-                "journal ok: {} sales, chain head {}",
-                report.sales_checked,
-                hex::encode(report.last_hash)
-            );
-            Ok(ExitCode::SUCCESS)
-        }
-        Some(problem) => {
-            println!(
-                "journal broken: {problem} ({} sales before it verify)",
-                report.sales_checked
-            );
-            Ok(ExitCode::FAILURE)
-        }
+    let sales = store.verify_journal()?;
+    let ops = store.verify_ops_journal()?;
+    match &sales.problem {
+        None => println!(
+            "journal ok: {} sales, chain head {}",
+            sales.sales_checked,
+            hex::encode(sales.last_hash)
+        ),
+        Some(problem) => println!(
+            "journal broken: {problem} ({} sales before it verify)",
+            sales.sales_checked
+        ),
     }
+    match &ops.problem {
+        None => println!(
+            "operations ok: {} records, chain head {}",
+            ops.checked,
+            hex::encode(ops.last_hash)
+        ),
+        Some(problem) => println!(
+            "operations broken: {problem} ({} records before it verify)",
+            ops.checked
+        ),
+    }
+    Ok(if sales.problem.is_none() && ops.problem.is_none() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn export(data_dir: &Path, out: Option<PathBuf>) -> Result<ExitCode> {

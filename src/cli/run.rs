@@ -424,6 +424,10 @@ fn command(checkout: &mut Checkout, line: &str, printer: Option<&PrintWorker>) -
     if let Err(message) = result {
         println!("! {message}");
     }
+    // A void or a cancelled ticket goes on record as soon as it is done.
+    if let Err(error) = checkout.record_audit() {
+        println!("! cannot record it in the audit trail: {error}");
+    }
     true
 }
 

@@ -92,3 +92,27 @@ pub fn render_sale(r: &SaleRecord, config: &Config) -> String {
     out += &format!("sale id {}\n", r.sale_id);
     out
 }
+
+/// A receipt-shaped document (an X or Z report) as plain text at `WIDTH` columns, laid out as
+/// the printer would lay it out, so the screen and the paper say the same.
+pub fn render_receipt(receipt: &till::receipt::Receipt) -> String {
+    use till_drivers::document::{Align, CharWidth, Line, layout};
+    let document = till::printing::document(receipt);
+    let mut out = String::new();
+    for line in layout(&document, WIDTH, CharWidth::Unicode) {
+        match line {
+            Line::Text { text, align, style } => {
+                let width = if style.large { WIDTH / 2 } else { WIDTH };
+                let pad = width.saturating_sub(text.width());
+                let indent = match align {
+                    Align::Left => 0,
+                    Align::Center => pad / 2,
+                    Align::Right => pad,
+                };
+                out += &format!("{}{}\n", " ".repeat(indent), text.trim_end());
+            }
+            Line::Barcode(code) | Line::Qr(code) => out += &format!("[{code}]\n"),
+        }
+    }
+    out.trim_end().to_string() + "\n"
+}

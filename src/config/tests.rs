@@ -195,3 +195,66 @@ fn scanner_settings_are_checked() {
             .contains("two scanners are named")
     );
 }
+
+#[test]
+fn the_drawer_takes_the_currency_s_notes_and_coins_unless_listed() {
+    let mut config = Config::new("S001", "T01", Currency::CNY, TaxMode::Inclusive);
+    assert_eq!(
+        config.denominations().unwrap().values(),
+        &[10000, 5000, 2000, 1000, 500, 100, 50, 10]
+    );
+    config.cash.denominations = vec!["100".into(), "0.5".into(), "2".into()];
+    assert_eq!(config.denominations().unwrap().values(), &[10000, 200, 50]);
+    let check = |denominations: &[&str], message: &str| {
+        let mut config = Config::new("S001", "T01", Currency::CNY, TaxMode::Inclusive);
+        config.cash.denominations = denominations.iter().map(|d| d.to_string()).collect();
+        let error = config.validate().unwrap_err().to_string();
+        assert!(error.contains(message), "{denominations:?}: {error}");
+    };
+    check(&["100", "abc"], "\"abc\" is not an amount");
+    check(&["100", "0.005"], "more than 2 decimal places");
+    check(&["100", "-5"], "\"-5\" is not a positive amount");
+    check(&["100", "0"], "\"0\" is not a positive amount");
+    check(&["100", "100.00"], "\"100.00\" is listed twice");
+}
+
+#[test]
+fn a_reason_is_named_whole_by_a_word_or_by_its_number() {
+    let mut config = Config::new("S001", "T01", Currency::CNY, TaxMode::Inclusive);
+    config.cash.paid_out_reasons = vec![
+        "存入保险柜 safe drop".into(),
+        "供应商付款 supplier".into(),
+        "other drop".into(),
+    ];
+    let check = |typed: &str, expected: Result<&str, &str>| {
+        let got = config.movement_reason(MovementKind::PaidOut, typed);
+        match (&got, expected) {
+            (Ok(reason), Ok(want)) => assert_eq!(reason, want, "{typed:?}"),
+            (Err(error), Err(message)) => {
+                assert!(error.contains(message), "{typed:?}: {error}")
+            }
+            _ => panic!("{typed:?}: {got:?}"),
+        }
+    };
+    check("Supplier", Ok("供应商付款 supplier"));
+    check("存入保险柜", Ok("存入保险柜 safe drop"));
+    check(" 2 ", Ok("供应商付款 supplier"));
+    check("供应商付款 supplier", Ok("供应商付款 supplier"));
+    check("drop", Err("names more than one reason"));
+    check(
+        "sup",
+        Err("is not one of the configured reasons: 1. 存入保险柜 safe drop"),
+    );
+    check("", Err("is not one of the configured reasons"));
+    check("0", Err("there is no reason 0"));
+    check("4", Err("there is no reason 4"));
+    let mut empty = config.clone();
+    empty.cash.no_sale_reasons.clear();
+    assert!(
+        empty
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("cash.no_sale_reasons needs at least one reason")
+    );
+}

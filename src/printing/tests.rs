@@ -751,3 +751,286 @@ fn reprint_is_marked_copy_and_opens_no_drawer() {
             "#]],
     );
 }
+
+/// A closed shift: two cash sales, a WeChat Pay sale, a return, paid in and out, ￥2.50 short.
+fn z_figures() -> (
+    till_domain::shift::ShiftReport,
+    crate::receipt::ShiftReportMeta,
+) {
+    use till_domain::TenderKind;
+    use till_domain::shift::{MovementKind, ReturnFigures, SaleHeader, ShiftTally};
+    let mut tally = ShiftTally::new(50_000);
+    for (seq, total, change, member, kind, paid) in [
+        (41, 1_250, 750, true, TenderKind::Cash, 2_000),
+        (42, 3_000, 0, false, TenderKind::WeChatPay, 3_000),
+        (43, 990, 10, true, TenderKind::Cash, 1_000),
+    ] {
+        tally.add_sale(&SaleHeader {
+            seq,
+            subtotal: total,
+            discount: 0,
+            total,
+            rounding: 0,
+            change,
+            member,
+        });
+        tally.add_sale_payment(kind, paid);
+        tally.add_sale_tax(1300, total * 1300 / 11300);
+    }
+    tally.add_return(&ReturnFigures {
+        refund: 500,
+        taxes: vec![(1300, 57)],
+        tenders: vec![(TenderKind::Cash, 500)],
+    });
+    tally.add_movement(MovementKind::PaidIn, 10_000);
+    tally.add_movement(MovementKind::PaidOut, 2_000);
+    tally.add_movement(MovementKind::NoSale, 0);
+    tally.add_void();
+    let report = tally.report(Some(59_490));
+    let meta = crate::receipt::ShiftReportMeta {
+        kind: crate::receipt::ReportKind::Z,
+        shift: 7,
+        terminal: "T01".into(),
+        opened_at: "2026-12-01 08:00".into(),
+        opened_by: "1001".into(),
+        closed: Some(("2026-12-01 20:05".into(), "9001".into())),
+        printed_at: "2026-12-01 20:05".into(),
+        counts: vec![
+            (10000, 5),
+            (5000, 1),
+            (2000, 2),
+            (1000, 0),
+            (100, 4),
+            (50, 1),
+            (10, 4),
+        ],
+        currency: till_domain::Currency::CNY,
+    };
+    (report, meta)
+}
+
+fn check_report(language: Language, columns: usize, expected: Expect) {
+    let (report, meta) = z_figures();
+    let receipt = crate::receipt::shift_report(&report, &meta, &header(), language);
+    let settings = PrintSettings {
+        columns,
+        encoding: TextEncoding::Gb18030,
+    };
+    let bytes = encode(&document(&receipt), &settings).unwrap().bytes;
+    let mut decoder = Decoder::new();
+    let events = decoder.feed(&bytes);
+    assert!(decoder.problems().is_empty(), "{:?}", decoder.problems());
+    let [Event::Receipt(printed)] = &events[..] else {
+        panic!("{events:?}")
+    };
+    expected.assert_eq(&printed.text());
+}
+
+#[test]
+fn z_report_in_chinese_on_58_mm_paper() {
+    check_report(
+        Language::Zh,
+        32,
+        expect![[r#"
+        [center bold 2x] Till 便利店
+        [center bold] Z 报表 No. 7
+        终端 T01
+        开班 2026-12-01 08:00  1001
+        交班 2026-12-01 20:05  9001
+        --------------------------------
+        销售笔数                       3
+        单号                       41-43
+        销售额                   ￥52.40
+        优惠                      ￥0.00
+        退货 (1)                 -￥5.00
+        [bold 2x] 净额     ￥47.40
+        --------------------------------
+        税额 13%                  ￥5.44
+        现金                     ￥17.40
+        微信支付                 ￥30.00
+        --------------------------------
+        备用金                  ￥500.00
+        现金收入                 ￥17.40
+        存入                    ￥100.00
+        取出                    -￥20.00
+        应有现金                ￥597.40
+        实点现金                ￥594.90
+        [bold 2x] 差额     -￥2.50
+        --------------------------------
+        ￥100.00 × 5           ￥500.00
+        ￥50.00 × 1             ￥50.00
+        ￥20.00 × 2             ￥40.00
+        ￥1.00 × 4               ￥4.00
+        ￥0.50 × 1               ￥0.50
+        ￥0.10 × 4               ￥0.40
+        --------------------------------
+        会员销售               2 (66.7%)
+        作废                           1
+        无销售开箱                     1
+        --------------------------------
+        [center] 打印于 2026-12-01 20:05
+
+
+
+
+        [cut]
+    "#]],
+    );
+}
+
+#[test]
+fn z_report_in_english_on_80_mm_paper() {
+    check_report(
+        Language::En,
+        48,
+        expect![[r#"
+        [center bold 2x] Till 便利店
+        [center bold] Z REPORT No. 7
+        Terminal T01
+        Opened 2026-12-01 08:00  1001
+        Closed 2026-12-01 20:05  9001
+        ------------------------------------------------
+        Sales                                          3
+        Receipts                                   41-43
+        Gross                                    ￥52.40
+        Discounts                                 ￥0.00
+        Returns (1)                              -￥5.00
+        [bold 2x] NET              ￥47.40
+        ------------------------------------------------
+        Tax 13%                                   ￥5.44
+        Cash                                     ￥17.40
+        WeChat Pay                               ￥30.00
+        ------------------------------------------------
+        Opening float                           ￥500.00
+        Cash takings                             ￥17.40
+        Paid in                                 ￥100.00
+        Paid out                                -￥20.00
+        Expected cash                           ￥597.40
+        Counted cash                            ￥594.90
+        [bold 2x] Over/short       -￥2.50
+        ------------------------------------------------
+        ￥100.00 × 5                           ￥500.00
+        ￥50.00 × 1                             ￥50.00
+        ￥20.00 × 2                             ￥40.00
+        ￥1.00 × 4                               ￥4.00
+        ￥0.50 × 1                               ￥0.50
+        ￥0.10 × 4                               ￥0.40
+        ------------------------------------------------
+        Member sales                           2 (66.7%)
+        Voids                                          1
+        No-sale openings                               1
+        ------------------------------------------------
+        [center] Printed 2026-12-01 20:05
+
+
+
+
+        [cut]
+    "#]],
+    );
+}
+
+#[test]
+fn z_report_in_chinese_on_80_mm_paper() {
+    check_report(
+        Language::Zh,
+        48,
+        expect![[r#"
+        [center bold 2x] Till 便利店
+        [center bold] Z 报表 No. 7
+        终端 T01
+        开班 2026-12-01 08:00  1001
+        交班 2026-12-01 20:05  9001
+        ------------------------------------------------
+        销售笔数                                       3
+        单号                                       41-43
+        销售额                                   ￥52.40
+        优惠                                      ￥0.00
+        退货 (1)                                 -￥5.00
+        [bold 2x] 净额             ￥47.40
+        ------------------------------------------------
+        税额 13%                                  ￥5.44
+        现金                                     ￥17.40
+        微信支付                                 ￥30.00
+        ------------------------------------------------
+        备用金                                  ￥500.00
+        现金收入                                 ￥17.40
+        存入                                    ￥100.00
+        取出                                    -￥20.00
+        应有现金                                ￥597.40
+        实点现金                                ￥594.90
+        [bold 2x] 差额             -￥2.50
+        ------------------------------------------------
+        ￥100.00 × 5                           ￥500.00
+        ￥50.00 × 1                             ￥50.00
+        ￥20.00 × 2                             ￥40.00
+        ￥1.00 × 4                               ￥4.00
+        ￥0.50 × 1                               ￥0.50
+        ￥0.10 × 4                               ￥0.40
+        ------------------------------------------------
+        会员销售                               2 (66.7%)
+        作废                                           1
+        无销售开箱                                     1
+        ------------------------------------------------
+        [center] 打印于 2026-12-01 20:05
+
+
+
+
+        [cut]
+    "#]],
+    );
+}
+
+#[test]
+fn z_report_in_english_on_58_mm_paper() {
+    check_report(
+        Language::En,
+        32,
+        expect![[r#"
+        [center bold 2x] Till 便利店
+        [center bold] Z REPORT No. 7
+        Terminal T01
+        Opened 2026-12-01 08:00  1001
+        Closed 2026-12-01 20:05  9001
+        --------------------------------
+        Sales                          3
+        Receipts                   41-43
+        Gross                    ￥52.40
+        Discounts                 ￥0.00
+        Returns (1)              -￥5.00
+        [bold 2x] NET      ￥47.40
+        --------------------------------
+        Tax 13%                   ￥5.44
+        Cash                     ￥17.40
+        WeChat Pay               ￥30.00
+        --------------------------------
+        Opening float           ￥500.00
+        Cash takings             ￥17.40
+        Paid in                 ￥100.00
+        Paid out                -￥20.00
+        Expected cash           ￥597.40
+        Counted cash            ￥594.90
+        [bold 2x] Over/short
+        [bold 2x]          -￥2.50
+        --------------------------------
+        ￥100.00 × 5           ￥500.00
+        ￥50.00 × 1             ￥50.00
+        ￥20.00 × 2             ￥40.00
+        ￥1.00 × 4               ￥4.00
+        ￥0.50 × 1               ￥0.50
+        ￥0.10 × 4               ￥0.40
+        --------------------------------
+        Member sales           2 (66.7%)
+        Voids                          1
+        No-sale openings               1
+        --------------------------------
+        [center] Printed 2026-12-01 20:05
+
+
+
+
+        [cut]
+    "#]],
+    );
+}

@@ -11,13 +11,14 @@ mod parked;
 mod print_jobs;
 pub(crate) mod sales;
 mod schema;
+mod shifts;
 mod staff;
 
 use std::path::Path;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
-use till_domain::Currency;
+use till_domain::{Currency, Money};
 
 pub use catalog::{CatalogImport, ImportStats};
 pub use journal::{JournalProblem, JournalReport};
@@ -28,6 +29,7 @@ pub use members::{
 pub use parked::{OpenTicket, ParkedTicket};
 pub use print_jobs::PrintJob;
 pub use sales::{CommittedSale, DaySummary, SaleExtras, SaleMeta, SaleSummary};
+pub use shifts::{ClosedShift, OpsProblem, OpsReport, Shift};
 pub use staff::{Role, StaffMember};
 
 /// How long a command waits for another connection's write to finish before it reports the
@@ -80,6 +82,23 @@ pub enum StoreError {
     /// A member code on the sale was used by another sale within its window.
     #[error("member code already used on another sale: ask for a fresh one")]
     MemberCodeUsed,
+    #[error("shift {0} is open: close it before opening another")]
+    ShiftOpen(u64),
+    #[error("no shift is open: open one with the opening float counted")]
+    NoOpenShift,
+    #[error("shift {0} not found")]
+    ShiftNotFound(u64),
+    #[error("shift {0} is still open: it has no Z report until it closes")]
+    ShiftNotClosed(u64),
+    #[error("operation #{0} not found")]
+    OpNotFound(u64),
+    #[error("{0}")]
+    InvalidCount(String),
+    #[error("{0} is not an amount of cash to move: it must be more than zero")]
+    InvalidAmount(String),
+    /// A paid out more than the drawer should hold.
+    #[error("cannot pay out {asked}: the drawer should hold only {drawer}")]
+    NotEnoughCash { asked: Money, drawer: Money },
     #[error("sale refused: {0}")]
     InvalidSale(String),
     #[error("stored data is damaged: {0}")]

@@ -53,6 +53,35 @@ fn insert_parked(
     Ok(tx.last_insert_rowid())
 }
 
+/// Parks the touchscreen's saved open ticket under its cashier (marked as parked by the till,
+/// to come back when they log in), in `tx`: at start-up, and at a shift's close. Returns its
+/// parked number, if there was one.
+pub(super) fn park_open_ticket_in(tx: &rusqlite::Transaction<'_>) -> Result<Option<i64>> {
+    let row: Option<(String, Option<String>, String)> = tx
+        .query_row(
+            "SELECT cashier, member_id, ticket_json FROM open_ticket WHERE id = 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
+    let Some((cashier, member_id, json)) = row else {
+        return Ok(None);
+    };
+    let ticket: Ticket = serde_json::from_str(&json)
+        .map_err(|e| StoreError::Corrupt(format!("open ticket: {e}")))?;
+    let id = insert_parked(
+        tx,
+        &ticket,
+        &json,
+        &cashier,
+        member_id.as_deref(),
+        true,
+        None,
+    )?;
+    tx.execute("DELETE FROM open_ticket", [])?;
+    Ok(Some(id))
+}
+
 fn encode_ticket(ticket: &Ticket) -> Result<String> {
     serde_json::to_string(ticket)
         .map_err(|e| StoreError::Corrupt(format!("cannot encode ticket: {e}")))
@@ -155,30 +184,9 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let row: Option<(String, Option<String>, String)> = tx
-            .query_row(
-                "SELECT cashier, member_id, ticket_json FROM open_ticket WHERE id = 1",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
-            .optional()?;
-        let Some((cashier, member_id, json)) = row else {
-            return Ok(None);
-        };
-        let ticket: Ticket = serde_json::from_str(&json)
-            .map_err(|e| StoreError::Corrupt(format!("open ticket: {e}")))?;
-        let id = insert_parked(
-            &tx,
-            &ticket,
-            &json,
-            &cashier,
-            member_id.as_deref(),
-            true,
-            None,
-        )?;
-        tx.execute("DELETE FROM open_ticket", [])?;
+        let id = park_open_ticket_in(&tx)?;
         tx.commit()?;
-        Ok(Some(id))
+        Ok(id)
     }
 
     pub fn parked(&self) -> Result<Vec<ParkedTicket>> {
@@ -238,13 +246,13 @@ impl Store {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::store::SaleExtras;
     use till_domain::ticket::LineItem;
     use till_domain::{Currency, Quantity, TaxMode, TaxRate};
 
-    fn ticket() -> Ticket {
+    pub(crate) fn ticket() -> Ticket {
         let mut ticket = Ticket::new(Currency::CNY, TaxMode::Inclusive, None);
         let item = LineItem {
             sku: "1".into(),

@@ -31,6 +31,9 @@ pub struct SaleExtras {
     /// ([`Store::save_open_ticket`]) goes in the same transaction, so a crash can never bring
     /// a sold ticket back.
     pub open_ticket: Option<String>,
+    /// Refuse the sale ([`StoreError::NoOpenShift`]) unless a shift is open: the config's
+    /// `[shift] required`, checked in the sale's own transaction.
+    pub require_shift: bool,
 }
 
 /// Takings over a period, as the back office shows them.
@@ -90,6 +93,9 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        if extras.require_shift && !super::shifts::shift_is_open(&tx)? {
+            return Err(StoreError::NoOpenShift);
+        }
         let (last_seq, prev_hash) = journal_head(&tx)?;
         draft.v = SALE_RECORD_VERSION;
         draft.seq = last_seq + 1;

@@ -249,6 +249,45 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE enrollments ADD COLUMN legacy_hashes TEXT NOT NULL DEFAULT '';
     "#,
+    // 12: shifts and the operations chain. Every operation (a shift's opening and its Z, a
+    // paid in or out, a no-sale, an audit event) is a record in a hash chain of its own,
+    // stored as the canonical bytes it was hashed from, with a head row like the sales
+    // journal's. `shifts` indexes it: at most one open shift (the partial unique index), and
+    // the receipt numbers each covers. acked_at_ms marks what HQ has filed.
+    r#"
+    CREATE TABLE ops_journal (
+        seq         INTEGER PRIMARY KEY CHECK (seq > 0),
+        kind        TEXT NOT NULL,
+        at_ms       INTEGER NOT NULL,
+        shift_no    INTEGER,
+        staff       TEXT NOT NULL,
+        body        TEXT NOT NULL,
+        prev_hash   BLOB NOT NULL CHECK (length(prev_hash) = 32),
+        hash        BLOB NOT NULL CHECK (length(hash) = 32),
+        acked_at_ms INTEGER
+    );
+    CREATE INDEX ops_by_shift ON ops_journal(shift_no, kind) WHERE shift_no IS NOT NULL;
+    CREATE TABLE ops_head (
+        id        INTEGER PRIMARY KEY CHECK (id = 1),
+        last_seq  INTEGER NOT NULL,
+        last_hash BLOB NOT NULL CHECK (length(last_hash) = 32)
+    );
+    CREATE TABLE shifts (
+        shift_no      INTEGER PRIMARY KEY CHECK (shift_no > 0),
+        opened_at_ms  INTEGER NOT NULL,
+        opened_by     TEXT NOT NULL,
+        opening_float INTEGER NOT NULL CHECK (opening_float >= 0),
+        first_receipt INTEGER NOT NULL CHECK (first_receipt > 0),
+        open_op_seq   INTEGER NOT NULL REFERENCES ops_journal(seq),
+        closed_at_ms  INTEGER,
+        closed_by     TEXT,
+        last_receipt  INTEGER,
+        counted_cash  INTEGER,
+        close_op_seq  INTEGER REFERENCES ops_journal(seq)
+    );
+    CREATE UNIQUE INDEX one_open_shift ON shifts((closed_at_ms IS NULL))
+        WHERE closed_at_ms IS NULL;
+    "#,
 ];
 
 /// The schema version this build writes.
@@ -327,6 +366,9 @@ mod tests {
              ALTER TABLE sales DROP COLUMN loyalty_points;
              DROP TABLE enrollments;
              DROP TABLE code_keys;
+             DROP TABLE shifts;
+             DROP TABLE ops_head;
+             DROP TABLE ops_journal;
              PRAGMA user_version = 8;",
         )
         .unwrap();

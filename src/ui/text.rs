@@ -247,6 +247,10 @@ impl Lang {
             ),
             CheckoutError::Member(refusal) => self.member_refusal(refusal),
             CheckoutError::Ticket(error) => self.ticket_refusal(error, currency),
+            CheckoutError::Store(crate::store::StoreError::NoOpenShift) => self.pick(
+                "未开班：请店长先开班并清点备用金",
+                "no shift is open: the manager opens one with the float counted",
+            ),
             CheckoutError::Store(error) => self.pick(
                 &format!("数据库错误：{error}"),
                 &format!("database error: {error}"),

@@ -46,6 +46,7 @@ enum SaleJob {
 enum Save {
     PinGuard(PinPrompt, PinGuard),
     OpenTicket(Option<Box<OpenTicket>>),
+    Audit(Box<crate::checkout::AuditRecord>),
 }
 
 #[derive(Debug)]
@@ -199,6 +200,9 @@ impl Workers {
             Task::SaveOpenTicket(open) => {
                 let _ = self.sales.send(SaleJob::Save(Save::OpenTicket(open)));
             }
+            Task::RecordAudit(record) => {
+                let _ = self.sales.send(SaleJob::Save(Save::Audit(record)));
+            }
             Task::Sync => match &self.sync {
                 Some(wake) if wake.send(()).is_ok() => {}
                 // No background sync on this till: "Sync now" still syncs, once, on a thread
@@ -252,10 +256,11 @@ fn commit(store: &mut Store, draft: SaleRecord, extras: SaleExtras, printer: Opt
 }
 
 impl Save {
-    fn write(self, store: &Store) -> Result<(), crate::store::StoreError> {
+    fn write(self, store: &mut Store) -> Result<(), crate::store::StoreError> {
         match self {
             Save::PinGuard(prompt, guard) => store.save_pin_guard(prompt, &guard),
             Save::OpenTicket(open) => store.save_open_ticket(open.as_deref()),
+            Save::Audit(record) => record.write(store),
         }
     }
 }

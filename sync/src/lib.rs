@@ -10,6 +10,7 @@ pub mod catalog;
 pub mod client;
 pub mod loyalty;
 pub mod member;
+pub mod ops;
 pub mod pipe;
 pub mod sale;
 

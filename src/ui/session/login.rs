@@ -185,6 +185,10 @@ impl Session {
     /// Tasks that followed from the last action without being its answer: durable writes
     /// for a worker thread.
     pub fn take_deferred(&mut self) -> Vec<Task> {
+        // Audit records first: a void is on record before the ticket it changed is saved.
+        for record in self.checkout.take_audit() {
+            self.deferred.push(Task::RecordAudit(Box::new(record)));
+        }
         self.note_open_ticket();
         std::mem::take(&mut self.deferred)
     }

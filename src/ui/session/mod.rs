@@ -104,6 +104,8 @@ pub enum Task {
     /// Keep the open ticket on disk as it now is (None: there is none), so that a restart
     /// never loses it.
     SaveOpenTicket(Option<Box<OpenTicket>>),
+    /// Append an audit record (a void, a cancelled ticket) to the operations journal.
+    RecordAudit(Box<crate::checkout::AuditRecord>),
 }
 
 /// The cash drawer, as the cashier needs to know it.

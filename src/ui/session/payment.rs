@@ -241,10 +241,7 @@ impl Session {
         match self.checkout.draft() {
             Ok(draft) => {
                 self.payment.committing = true;
-                let extras = SaleExtras {
-                    open_ticket: Some(self.checkout.ticket_nonce().to_string()),
-                    member_codes: self.checkout.member_codes().to_vec(),
-                };
+                let extras = self.checkout.sale_extras(true);
                 Some(Task::Commit(Box::new(draft), extras))
             }
             Err(CheckoutError::Ticket(TicketError::Underpaid { .. })) => None,

@@ -1,0 +1,158 @@
+//! `till report`: the X report of the open shift, and the Z report of a closed one, on screen
+//! and, with `--print`, on the receipt printer.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::Subcommand;
+use till::config::{Config, Lang};
+use till::printing::ReceiptPrinter;
+use till::receipt::{Language, Receipt, ReceiptHeader, ReportKind, ShiftReportMeta};
+use till::store::{Shift, Store};
+use till_domain::shift::ShiftReport;
+use till_sync::ops::ZReport;
+
+use super::open;
+
+#[derive(Subcommand, Debug)]
+pub enum ReportCommand {
+    /// The open shift's figures so far. Resets nothing.
+    X {
+        /// Print it on the receipt printer too.
+        #[arg(long)]
+        print: bool,
+    },
+    /// The Z report of closed shift N (default: the last closed).
+    Z {
+        number: Option<u64>,
+        /// Print it on the receipt printer too (marked as the reprint it is).
+        #[arg(long)]
+        print: bool,
+    },
+}
+
+pub fn exec(data_dir: &Path, cmd: ReportCommand) -> Result<ExitCode> {
+    let (config, store) = open(data_dir)?;
+    let (receipt, print) = match cmd {
+        ReportCommand::X { print } => {
+            let (shift, report) = store.x_report()?;
+            (
+                report_receipt(&config, &store, &shift, &report, None)?,
+                print,
+            )
+        }
+        ReportCommand::Z { number, print } => {
+            let number = match number {
+                Some(n) => n,
+                None => store
+                    .shifts(u32::MAX)?
+                    .into_iter()
+                    .find(|s| s.closed_at_ms.is_some())
+                    .map(|s| s.number)
+                    .context("no shift has closed yet; `till shift close` closes the open one")?,
+            };
+            let closed = store.z_report(number)?;
+            let receipt = report_receipt(
+                &config,
+                &store,
+                &closed.shift,
+                &closed.z.report(),
+                Some(&closed.z),
+            )?;
+            (receipt, print)
+        }
+    };
+    print!("{}", super::view::render_receipt(&receipt));
+    if print {
+        print_or_say(&config, &receipt);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Shows a shift: its Z when closed, its X report when open.
+pub(crate) fn show_shift(config: &Config, store: &Store, shift: &Shift) -> Result<()> {
+    let receipt = if shift.closed_at_ms.is_some() {
+        let closed = store.z_report(shift.number)?;
+        report_receipt(config, store, shift, &closed.z.report(), Some(&closed.z))?
+    } else {
+        let (_, report) = store.x_report()?;
+        report_receipt(config, store, shift, &report, None)?
+    };
+    print!("{}", super::view::render_receipt(&receipt));
+    Ok(())
+}
+
+/// The X report (no `z`) or the Z of `shift`, in the till's language.
+pub(crate) fn report_receipt(
+    config: &Config,
+    store: &Store,
+    shift: &Shift,
+    report: &ShiftReport,
+    z: Option<&ZReport>,
+) -> Result<Receipt> {
+    let (_, terminal) = store.identity();
+    let meta = ShiftReportMeta {
+        kind: if z.is_some() {
+            ReportKind::Z
+        } else {
+            ReportKind::X
+        },
+        shift: shift.number,
+        terminal,
+        opened_at: local_time(shift.opened_at_ms),
+        opened_by: shift.opened_by.clone(),
+        closed: shift
+            .closed_at_ms
+            .zip(shift.closed_by.clone())
+            .map(|(at, by)| (local_time(at), by)),
+        printed_at: local_time(jiff::Timestamp::now().as_millisecond()),
+        counts: z
+            .map(|z| z.counts.iter().map(|c| (c.value, c.count)).collect())
+            .unwrap_or_default(),
+        currency: config.currency,
+    };
+    // The printer's header and language when there is one, so that the screen and the
+    // paper say the same.
+    let printer = ReceiptPrinter::from_config(config)?;
+    let language = match (&printer, config.ui.language) {
+        (Some(p), _) => p.language,
+        (None, Lang::Zh) => Language::Zh,
+        (None, Lang::En) => Language::En,
+    };
+    let header = printer.map(|p| p.header).unwrap_or_else(|| ReceiptHeader {
+        store_name: if config.store_name.is_empty() {
+            format!("Store {}", config.store_id)
+        } else {
+            config.store_name.clone()
+        },
+        ..ReceiptHeader::default()
+    });
+    Ok(till::receipt::shift_report(
+        report, &meta, &header, language,
+    ))
+}
+
+/// Prints `receipt` on the configured printer, or says why not; never fails the command,
+/// since what it prints is already recorded.
+pub(crate) fn print_or_say(config: &Config, receipt: &Receipt) {
+    match ReceiptPrinter::from_config(config) {
+        Ok(Some(printer)) => match printer.print_now(receipt) {
+            Ok(()) => println!("printed"),
+            Err(error) => println!("printer: {error}; print it again with `till report z --print`"),
+        },
+        Ok(None) => {}
+        Err(error) => println!("printer: {error}"),
+    }
+}
+
+/// `ms` as this machine's local time, `2026-12-01 08:00`.
+pub(crate) fn local_time(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms)
+        .map(|t| {
+            t.to_zoned(jiff::tz::TimeZone::system())
+                .strftime("%Y-%m-%d %H:%M")
+                .to_string()
+        })
+        .unwrap_or_default()
+}
