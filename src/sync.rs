@@ -109,6 +109,10 @@ pub struct SyncReport {
     pub products_changed: u64,
     /// The loyalty rule this sync brought the till to, if HQ had a newer one.
     pub loyalty_rule: Option<till_sync::loyalty::LoyaltyRule>,
+    /// Operations (shifts, Z reports, cash movements, audit events) HQ filed, and those it
+    /// refused, with its reason.
+    pub ops_filed: u64,
+    pub ops_rejected: Vec<(u64, String)>,
 }
 
 /// Sales per upload batch. HQ's per-batch cost (a commit, a few round trips) is what
@@ -219,6 +223,7 @@ pub fn sync_now(
     // an enrollment HQ refuses never holds the sales back.
     let enrolled = upload_enrollments(store, client, &mut report);
     let result = upload_all(store, client, batch, attempts, &mut report)
+        .and_then(|()| upload_ops(store, client, &mut report))
         .and_then(|()| pull_member_keys(store, client, &mut report))
         .and_then(|()| pull_members(store, client, &mut report))
         .and_then(|()| pull_catalog(store, client, settings, &mut report))
@@ -299,6 +304,44 @@ fn upload_enrollments(
         store.apply_member_changes(&aliases, &[])?;
     }
     Ok(())
+}
+
+/// Uploads the operations journal HQ has not filed, oldest first, after the sales, so that a
+/// Z reaches HQ after the sales it counts.
+fn upload_ops(
+    store: &mut Store,
+    client: &SyncClient,
+    report: &mut SyncReport,
+) -> Result<(), SyncNowError> {
+    loop {
+        let ops = store.pending_ops(till_sync::api::MAX_OPS as u32)?;
+        if ops.is_empty() {
+            return Ok(());
+        }
+        let response = client.upload_ops(&ops)?;
+        // Only answers about operations sent count.
+        let answers: Vec<_> = response
+            .results
+            .into_iter()
+            .filter(|r| ops.iter().any(|op| op.record.seq == r.seq))
+            .collect();
+        if answers.is_empty() {
+            return Err(SyncError::BadResponse(
+                "HQ answered for none of the operations sent".into(),
+            )
+            .into());
+        }
+        for answer in &answers {
+            match answer.status {
+                SaleStatus::Accepted | SaleStatus::Duplicate => report.ops_filed += 1,
+                SaleStatus::Rejected => report.ops_rejected.push((
+                    answer.seq,
+                    answer.reason.clone().unwrap_or_else(|| "rejected".into()),
+                )),
+            }
+        }
+        store.record_ops_filed(&answers)?;
+    }
 }
 
 /// Pulls member changes since this till's version, a page at a time. Each page is applied in

@@ -1411,6 +1411,44 @@ mod sync {
         hq
     }
 
+    /// PRODUCT.md, "Store operations": the Z is synced to HQ exactly once, and HQ holds the
+    /// same figures as the till.
+    #[test]
+    fn a_z_report_reaches_hq_once_with_the_till_s_figures() {
+        let hq = hq();
+        let till = Till::with_catalog();
+        let url = format!("http://{}", hq.address);
+        till.ok(&["register", "--hq", &url, "--code", &hq.code]);
+        till.ok(&["shift", "open", "--count", "100=5"]);
+        till.ok(&["sell", &sample_ean13(2), "--pay", "cash:10"]);
+        till.ok(&["cash", "out", "5", "--reason", "supplier"]);
+        till.ok(&["shift", "close", "--count", "100=5"]);
+        let out = till.ok(&["sync", "now"]);
+        assert!(out.contains("3 operation(s) filed at HQ"), "{out}");
+        let out = till.ok(&["sync", "now"]);
+        assert!(!out.contains("operation(s) filed"), "nothing twice: {out}");
+        assert!(
+            till.ok(&["sync", "status"])
+                .contains("pending operations: 0")
+        );
+        let rows = hq.store().z_reports(None, 10).unwrap();
+        assert_eq!(rows.len(), 1);
+        let local = till::store::Store::open(&till.db())
+            .unwrap()
+            .z_report(1)
+            .unwrap()
+            .z;
+        let at_hq = &rows[0];
+        assert_eq!(
+            (at_hq.sales_count, at_hq.net, at_hq.expected_cash),
+            (local.sales_count, local.net, local.expected_cash)
+        );
+        assert_eq!(
+            (at_hq.counted_cash, at_hq.difference, at_hq.last_receipt),
+            (local.counted_cash, local.difference, local.last_receipt)
+        );
+    }
+
     fn hq() -> Hq {
         hq_on(false)
     }

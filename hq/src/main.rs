@@ -64,6 +64,15 @@ enum Command {
     Sales,
     /// Every terminal: last sequence, gaps, chain breaks, last sync.
     Terminals,
+    /// Z reports, newest close first, with each shift's cash difference and every store's
+    /// total difference.
+    ZReports {
+        /// Only this store's.
+        #[arg(long)]
+        store: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
     /// Check a journal given as canonical sale records, one JSON object per line, in sequence.
     VerifyJournal { file: PathBuf },
     /// Members: HQ's member-code keys, codes for demos and tests, points.
@@ -602,6 +611,46 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     t.last_seq,
                     t.gaps,
                     t.breaks
+                );
+            }
+        }
+        Command::ZReports { ref store, limit } => {
+            let rows = open_analytics(&cli)?.z_reports(store.as_deref(), limit)?;
+            if rows.is_empty() {
+                println!("no Z reports yet");
+            }
+            let mut per_store: std::collections::BTreeMap<&str, (u64, i64)> = Default::default();
+            for z in &rows {
+                let closed = jiff::Timestamp::from_millisecond(z.closed_at_ms)
+                    .ok()
+                    .zip(jiff::tz::Offset::from_seconds(z.utc_offset_s).ok())
+                    .map(|(t, offset)| {
+                        t.to_zoned(jiff::tz::TimeZone::fixed(offset))
+                            .strftime("%Y-%m-%d %H:%M")
+                            .to_string()
+                    })
+                    .unwrap_or_default();
+                println!(
+                    "{}/{} Z {:<4} closed {closed} by {:<8} {:>5} sales  net {:>12}  expected {:>12}  counted {:>12}  difference {:>10}",
+                    z.store,
+                    z.terminal,
+                    z.z_no,
+                    z.closed_by,
+                    z.sales_count,
+                    money(z.net),
+                    money(z.expected_cash),
+                    money(z.counted_cash),
+                    money(z.difference)
+                );
+                let entry = per_store.entry(&z.store).or_default();
+                entry.0 += 1;
+                entry.1 += z.difference;
+            }
+            for (store, (count, difference)) in per_store {
+                println!(
+                    "store {store}: {count} Z report{}, cash difference {}",
+                    if count == 1 { "" } else { "s" },
+                    money(difference)
                 );
             }
         }

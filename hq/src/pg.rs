@@ -21,6 +21,7 @@ use crate::db::{
 use till_sync::member::{ClaimKey, CodeSigningKey, MemberKey};
 
 mod members;
+mod ops;
 mod publish;
 mod sales;
 pub(crate) mod schema;
@@ -128,6 +129,14 @@ impl Analytics for PgStore {
         self.summaries_impl()
     }
 
+    fn z_reports(
+        &self,
+        store: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<crate::db::ops::ZReportRow>> {
+        self.z_reports_impl(store, limit)
+    }
+
     fn terminals(&self) -> Result<Vec<TerminalStatus>> {
         let mut conn = self.live()?;
         let rows = conn
@@ -160,6 +169,15 @@ impl Analytics for PgStore {
 }
 
 impl HqStore for PgStore {
+    fn ingest_ops(
+        &self,
+        store: &str,
+        terminal: &str,
+        ops: &[till_sync::api::UploadedOp],
+    ) -> Result<till_sync::api::OpsUploadResponse> {
+        self.ingest_ops_impl(store, terminal, ops)
+    }
+
     fn write_slots(&self) -> usize {
         // Writes hold a connection for their transaction; four stay free for reads.
         crate::db::cpu_write_slots().min(POOL_SIZE as usize - 4)

@@ -28,6 +28,7 @@ use crate::db::{HqError, HqStore, TerminalId};
 
 mod json;
 mod limits;
+mod ops;
 mod pages;
 mod pass;
 mod serve;
@@ -112,10 +113,27 @@ impl axum::extract::FromRef<AppState> for Arc<PageState> {
 #[openapi(
     info(
         title = "Till HQ",
-        description = "The terminal API of Till HQ: registration, exactly-once sales upload, member keys and the published catalog."
+        description = "The terminal API of Till HQ: registration, exactly-once sales upload, the operations journal (shifts, Z reports, cash movements, audit events), member keys and the published catalog."
     ),
-    paths(register, upload, member_keys, catalog, loyalty, enroll, members),
+    paths(register, upload, member_keys, catalog, loyalty, enroll, members, ops::upload_ops),
     components(schemas(
+        till_sync::api::OpsUploadRequest,
+        till_sync::api::UploadedOp,
+        till_sync::api::OpsUploadResponse,
+        till_sync::api::OpResult,
+        till_sync::ops::OpRecord,
+        till_sync::ops::Op,
+        till_sync::ops::ShiftOpen,
+        till_sync::ops::ZReport,
+        till_sync::ops::CashMovement,
+        till_sync::ops::NoSale,
+        till_sync::ops::LineVoid,
+        till_sync::ops::TicketCancel,
+        till_sync::ops::Session,
+        till_sync::ops::Lockout,
+        till_sync::ops::CountLine,
+        till_sync::ops::TaxTotal,
+        till_sync::ops::TenderTotal,
         RegisterRequest,
         RegisterResponse,
         UploadRequest,
@@ -252,6 +270,7 @@ pub(crate) fn router_over(db: Db, pages: Pages) -> Router {
         .route(CATALOG_PATH, get(catalog))
         .route(LOYALTY_PATH, get(loyalty))
         .route(ENROLL_PATH, post(enroll))
+        .route(till_sync::api::OPS_PATH, post(ops::upload_ops))
         .route("/c/{token}", get(claim_form).post(claim_submit))
         .route("/join/{store}", get(join_form).post(join_submit))
         .route("/m/{token}", get(pass::pass_page))

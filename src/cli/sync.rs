@@ -85,19 +85,31 @@ pub fn exec(data_dir: &Path, cmd: SyncCommand) -> Result<ExitCode> {
                     rule.version, rule.points_per_yuan
                 );
             }
+            if report.ops_filed > 0 {
+                println!(
+                    "{} operation(s) filed at HQ (shifts, Z reports, cash movements, audit)",
+                    report.ops_filed
+                );
+            }
             for (seq, reason) in &report.rejected {
                 println!("sale #{seq} refused by HQ: {reason}");
             }
-            Ok(if report.rejected.is_empty() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            })
+            for (seq, reason) in &report.ops_rejected {
+                println!("operation #{seq} refused by HQ: {reason}");
+            }
+            Ok(
+                if report.rejected.is_empty() && report.ops_rejected.is_empty() {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::FAILURE
+                },
+            )
         }
         SyncCommand::Status => {
             let hq = store.setting("hq_url")?;
             println!("HQ: {}", hq.as_deref().unwrap_or("not registered"));
             println!("pending sales: {}", store.outbox_pending()?);
+            println!("pending operations: {}", store.ops_pending()?);
             println!(
                 "nightly sync: {} (this till's part of the chain's {})",
                 config.nightly_sync_window(),

@@ -253,7 +253,8 @@ const MIGRATIONS: &[&str] = &[
     // paid in or out, a no-sale, an audit event) is a record in a hash chain of its own,
     // stored as the canonical bytes it was hashed from, with a head row like the sales
     // journal's. `shifts` indexes it: at most one open shift (the partial unique index), and
-    // the receipt numbers each covers. acked_at_ms marks what HQ has filed.
+    // the receipt numbers each covers. acked_at_ms marks what HQ has filed, rejected_reason
+    // what it refused (kept out of later uploads, with HQ's reason).
     r#"
     CREATE TABLE ops_journal (
         seq         INTEGER PRIMARY KEY CHECK (seq > 0),
@@ -264,8 +265,10 @@ const MIGRATIONS: &[&str] = &[
         body        TEXT NOT NULL,
         prev_hash   BLOB NOT NULL CHECK (length(prev_hash) = 32),
         hash        BLOB NOT NULL CHECK (length(hash) = 32),
-        acked_at_ms INTEGER
+        acked_at_ms INTEGER,
+        rejected_reason TEXT
     );
+    CREATE INDEX ops_pending ON ops_journal(seq) WHERE acked_at_ms IS NULL AND rejected_reason IS NULL;
     CREATE INDEX ops_by_shift ON ops_journal(shift_no, kind) WHERE shift_no IS NOT NULL;
     CREATE TABLE ops_head (
         id        INTEGER PRIMARY KEY CHECK (id = 1),

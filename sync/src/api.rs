@@ -13,11 +13,16 @@
 //! - `GET /api/v1/catalog?since=V` → [`crate::catalog::CatalogDelta`], a page at a time.
 //! - `GET /api/v1/loyalty` → [`crate::loyalty::LoyaltyRule`]: the chain's current points rule,
 //!   pulled with the catalog.
+//! - `POST /api/v1/ops:batch` with [`OpsUploadRequest`] (at most [`MAX_OPS`]) →
+//!   [`OpsUploadResponse`], one result per operation: the terminal's operations journal
+//!   ([`crate::ops`]), filed exactly once per (terminal, seq); a second Z for one shift is
+//!   refused.
 //! - Errors are [`ErrorBody`] with a 4xx or 5xx status.
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::ops::OpRecord;
 use crate::sale::{SaleRecord, chain_hash};
 
 pub const REGISTER_PATH: &str = "/api/v1/register";
@@ -31,6 +36,11 @@ pub const MEMBERS_PATH: &str = "/api/v1/members";
 pub const CATALOG_PATH: &str = "/api/v1/catalog";
 /// `GET` → [`crate::loyalty::LoyaltyRule`].
 pub const LOYALTY_PATH: &str = "/api/v1/loyalty";
+/// Where a terminal uploads its operations journal (shifts, Z reports, cash movements, audit
+/// events).
+pub const OPS_PATH: &str = "/api/v1/ops:batch";
+/// The most operations one upload may carry.
+pub const MAX_OPS: usize = 1000;
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 /// HQ refuses request bodies larger than this once decompressed, with 413.
 pub const MAX_BODY_BYTES: usize = 8 << 20;
@@ -134,6 +144,83 @@ pub struct SaleResult {
 #[serde(deny_unknown_fields)]
 pub struct UploadResponse {
     pub results: Vec<SaleResult>,
+}
+
+/// One operation as uploaded: its record and its link in the terminal's operations chain.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct UploadedOp {
+    pub record: OpRecord,
+    /// Hex SHA-256 of the terminal's previous operation's link (zeros for its first).
+    pub prev_hash: String,
+    /// Hex `SHA-256(prev_hash ‖ canonical bytes)`.
+    pub hash: String,
+}
+
+impl UploadedOp {
+    /// Whether `hash` really is this record's link after `prev_hash`.
+    pub fn link_is_valid(&self) -> bool {
+        let Ok(prev) = <[u8; 32]>::try_from(hex::decode(&self.prev_hash).unwrap_or_default())
+        else {
+            return false;
+        };
+        hex::encode(chain_hash(&prev, &self.record.canonical_bytes())) == self.hash
+    }
+}
+
+/// A batch of a terminal's operations, oldest first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct OpsUploadRequest {
+    /// [`UPLOAD_VERSION`]; HQ refuses others with 422.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1))]
+    pub v: u32,
+    pub ops: Vec<UploadedOp>,
+}
+
+/// HQ's answer about one operation: stored now, already held, or refused with the reason.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct OpResult {
+    pub seq: u64,
+    pub status: SaleStatus,
+    pub reason: Option<String>,
+}
+
+impl OpResult {
+    pub fn accepted(seq: u64) -> OpResult {
+        OpResult {
+            seq,
+            status: SaleStatus::Accepted,
+            reason: None,
+        }
+    }
+
+    pub fn duplicate(seq: u64) -> OpResult {
+        OpResult {
+            seq,
+            status: SaleStatus::Duplicate,
+            reason: None,
+        }
+    }
+
+    pub fn rejected(seq: u64, reason: String) -> OpResult {
+        OpResult {
+            seq,
+            status: SaleStatus::Rejected,
+            reason: Some(reason),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct OpsUploadResponse {
+    pub results: Vec<OpResult>,
 }
 
 /// One of HQ's member-code public keys (Ed25519, RFC 8032): its ID, as `TM2` codes name it,

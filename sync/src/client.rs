@@ -11,8 +11,9 @@ use reqwest::blocking::{Client, Response};
 use crate::api::{
     CATALOG_PATH, ENROLL_PATH, EnrollRequest, EnrollResponse, Enrollment, ErrorBody,
     IDEMPOTENCY_KEY, LOYALTY_PATH, MAX_BODY_BYTES, MEMBER_KEYS_PATH, MEMBERS_PATH, MemberDelta,
-    MemberKeysResponse, REGISTER_PATH, RegisterRequest, RegisterResponse, UPLOAD_PATH,
-    UPLOAD_VERSION, UploadRequest, UploadResponse, UploadedSale, idempotency_key,
+    MemberKeysResponse, OPS_PATH, OpsUploadRequest, OpsUploadResponse, REGISTER_PATH,
+    RegisterRequest, RegisterResponse, UPLOAD_PATH, UPLOAD_VERSION, UploadRequest, UploadResponse,
+    UploadedOp, UploadedSale, idempotency_key,
 };
 use crate::catalog::CatalogDelta;
 
@@ -280,6 +281,23 @@ impl SyncClient {
             .get(format!("{}{MEMBERS_PATH}", self.hq))
             .query(&[("since", since)])
             .bearer_auth(&self.token)
+            .send()
+            .map_err(transport)?;
+        read(response)
+    }
+
+    /// Uploads a batch of the terminal's operations (at most [`crate::api::MAX_OPS`]), oldest
+    /// first. Each is filed once per (terminal, seq), so a retry after a lost answer gets
+    /// "duplicate" for what was filed.
+    pub fn upload_ops(&self, ops: &[UploadedOp]) -> Result<OpsUploadResponse, SyncError> {
+        let response = self
+            .http
+            .post(format!("{}{OPS_PATH}", self.hq))
+            .bearer_auth(&self.token)
+            .json(&OpsUploadRequest {
+                v: UPLOAD_VERSION,
+                ops: ops.to_vec(),
+            })
             .send()
             .map_err(transport)?;
         read(response)

@@ -28,6 +28,7 @@ pub const OP_RECORD_VERSION: u32 = 1;
 
 /// One operation in a terminal's operations chain.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct OpRecord {
     pub v: u32,
@@ -36,6 +37,10 @@ pub struct OpRecord {
     pub store: String,
     pub terminal: String,
     /// Gap-free per terminal in the operations chain, starting at 1 (not a receipt number).
+    #[cfg_attr(
+        feature = "openapi",
+        schema(minimum = 1, maximum = 9_223_372_036_854_775_807_i64)
+    )]
     pub seq: u64,
     /// Milliseconds since the Unix epoch, UTC.
     pub at_ms: i64,
@@ -46,12 +51,17 @@ pub struct OpRecord {
     /// The staff ID who approved it, when it needed someone else's PIN.
     pub approver: Option<String>,
     /// The shift (its Z number) open at the time; None between shifts.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(minimum = 1, maximum = 9_223_372_036_854_775_807_i64)
+    )]
     pub shift: Option<u64>,
     pub op: Op,
 }
 
 /// What was done.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Op {
     /// A shift opened with the float counted by denomination.
@@ -96,6 +106,7 @@ impl Op {
 
 /// How many notes or coins of one denomination were counted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CountLine {
     /// The note or coin, in minor units (fen): 10000 for ¥100.
@@ -117,6 +128,7 @@ impl CountLine {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ShiftOpen {
     /// The opening float, in minor units: Σ value × count.
@@ -127,6 +139,7 @@ pub struct ShiftOpen {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CashMovement {
     /// Minor units, positive.
@@ -136,12 +149,14 @@ pub struct CashMovement {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NoSale {
     pub reason: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LineVoid {
     pub sku: String,
@@ -153,6 +168,7 @@ pub struct LineVoid {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TicketCancel {
     pub lines: u32,
@@ -161,6 +177,7 @@ pub struct TicketCancel {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Session {
     /// `pin`, `shift_change`, `idle`, …: how the session began or ended.
@@ -168,6 +185,7 @@ pub struct Session {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Lockout {
     /// Which prompt locked (`login`, `approval`).
@@ -178,6 +196,7 @@ pub struct Lockout {
 
 /// Tax of one rate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TaxTotal {
     /// Basis points: 1300 = 13 %.
@@ -188,6 +207,7 @@ pub struct TaxTotal {
 
 /// Takings of one tender.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TenderTotal {
     /// `cash`, `card`, `wechat_pay`, `alipay` or `unionpay`, as a sale's payments name them.
@@ -200,6 +220,7 @@ pub struct TenderTotal {
 /// "Store operations"). Amounts in minor units. Its number is the shift's number, in the
 /// record's `shift`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ZReport {
     pub opened_at_ms: i64,

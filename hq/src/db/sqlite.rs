@@ -22,6 +22,7 @@ use super::{
 use till_sync::member::{ClaimKey, CodeSigningKey, MemberKey};
 
 mod members;
+mod ops;
 mod publish;
 mod sales;
 pub(crate) mod schema;
@@ -118,6 +119,14 @@ impl Analytics for SqliteStore {
         self.summaries_impl()
     }
 
+    fn z_reports(
+        &self,
+        store: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<crate::db::ops::ZReportRow>> {
+        self.z_reports_impl(store, limit)
+    }
+
     fn terminals(&self) -> Result<Vec<TerminalStatus>> {
         let conn = self.r()?;
         let mut stmt = conn.prepare(
@@ -156,6 +165,15 @@ impl Analytics for SqliteStore {
 }
 
 impl HqStore for SqliteStore {
+    fn ingest_ops(
+        &self,
+        store: &str,
+        terminal: &str,
+        ops: &[till_sync::api::UploadedOp],
+    ) -> Result<till_sync::api::OpsUploadResponse> {
+        self.ingest_ops_impl(store, terminal, ops)
+    }
+
     fn add_store(&self, store: &str, name: &str) -> Result<()> {
         let conn = self.w();
         match conn.execute(

@@ -19,6 +19,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "code key rollouts and phone checks",
         sql: include_str!("../../migrations/postgres/0002_code_key_rollouts_and_phone_checks.sql"),
     },
+    Migration {
+        version: 3,
+        name: "operations and Z reports",
+        sql: include_str!("../../migrations/postgres/0003_operations_and_z_reports.sql"),
+    },
 ];
 
 /// The advisory lock HQ nodes take to migrate: one node migrates, the others wait and find

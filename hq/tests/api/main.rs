@@ -128,6 +128,7 @@ mod faults;
 mod load;
 mod members;
 mod one_phone_one_member;
+mod ops;
 mod pages;
 mod processes;
 mod publish;
@@ -137,6 +138,7 @@ use enrollments::*;
 use faults::*;
 use load::*;
 use members::*;
+use ops::*;
 use pages::*;
 use publish::*;
 use sales::*;
@@ -192,4 +194,6 @@ conformance!(
     bad_enrollments_are_refused_and_file_nothing,
     claims_attribute_anonymous_sales_once_even_before_they_arrive,
     joining_on_hq_makes_a_member_every_till_finds,
+    operations_are_filed_once_and_z_reports_listed,
+    bad_operation_uploads_get_a_reason_and_file_nothing,
 );

@@ -241,7 +241,7 @@ pub(crate) fn a_first_release_database_upgrades_in_place(
     let store = open().unwrap();
     assert_eq!(
         sql("SELECT version FROM schema_migrations ORDER BY version"),
-        [1, 2]
+        [1, 2, 3]
     );
     let summary = &store.summaries().unwrap()[0];
     assert_eq!((summary.store.as_str(), summary.sales), ("S001", 3));
@@ -302,7 +302,7 @@ pub(crate) fn a_first_release_database_upgrades_in_place(
     open().unwrap();
     assert_eq!(
         sql("SELECT count(*) FROM schema_migrations"),
-        [2],
+        [3],
         "nothing ran twice"
     );
     // A newer HQ's database is refused, not misread.
@@ -313,7 +313,7 @@ pub(crate) fn a_first_release_database_upgrades_in_place(
         .to_string();
     assert_eq!(
         refused,
-        "the database is at schema version 99, newer than this till-hq knows (2): run the newer till-hq"
+        "the database is at schema version 99, newer than this till-hq knows (3): run the newer till-hq"
     );
 }
 

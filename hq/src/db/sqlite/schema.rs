@@ -17,6 +17,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "code key rollouts and phone checks",
         sql: include_str!("../../../migrations/sqlite/0002_code_key_rollouts_and_phone_checks.sql"),
     },
+    Migration {
+        version: 3,
+        name: "operations and Z reports",
+        sql: include_str!("../../../migrations/sqlite/0003_operations_and_z_reports.sql"),
+    },
 ];
 
 /// Brings the database up to the newest version; the write lock, taken first, keeps two

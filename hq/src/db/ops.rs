@@ -1,0 +1,93 @@
+//! Each terminal's operations journal at HQ (shift openings, Z reports, paid in and out,
+//! no-sale openings, voids, logins, lockouts) and the Z reports drawn from it. What both
+//! backends decide about an uploaded operation is decided here, once.
+
+use till_sync::api::{OpResult, UploadedOp};
+use till_sync::ops::Op;
+
+/// One Z report as HQ lists it (`till-hq z-reports`). Amounts in minor units.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ZReportRow {
+    pub store: String,
+    pub terminal: String,
+    /// The shift's number on its terminal, gap-free.
+    pub z_no: u64,
+    pub opened_at_ms: i64,
+    pub opened_by: String,
+    pub closed_at_ms: i64,
+    /// The terminal's UTC offset at the close, to show it in the store's time.
+    pub utc_offset_s: i32,
+    pub closed_by: String,
+    pub sales_count: u64,
+    pub net: i64,
+    pub expected_cash: i64,
+    pub counted_cash: i64,
+    /// counted − expected: negative when cash was missing.
+    pub difference: i64,
+    pub member_sales: u64,
+    pub first_receipt: u64,
+    pub last_receipt: u64,
+}
+
+impl ZReportRow {
+    /// The row a Z record files, or None for any other operation.
+    pub(crate) fn of(op: &UploadedOp) -> Option<ZReportRow> {
+        let r = &op.record;
+        let (Op::ShiftClose(z), Some(z_no)) = (&r.op, r.shift) else {
+            return None;
+        };
+        Some(ZReportRow {
+            store: r.store.clone(),
+            terminal: r.terminal.clone(),
+            z_no,
+            opened_at_ms: z.opened_at_ms,
+            opened_by: z.opened_by.clone(),
+            closed_at_ms: r.at_ms,
+            utc_offset_s: r.utc_offset_s,
+            closed_by: r.staff.clone(),
+            sales_count: z.sales_count,
+            net: z.net,
+            expected_cash: z.expected_cash,
+            counted_cash: z.counted_cash,
+            difference: z.difference,
+            member_sales: z.member_sales,
+            first_receipt: z.first_receipt,
+            last_receipt: z.last_receipt,
+        })
+    }
+}
+
+/// What HQ already holds that bears on filing `op`.
+pub(crate) struct Held {
+    /// The hash of the operation HQ holds at the same terminal and sequence number.
+    pub at_seq: Option<String>,
+    /// The sequence number of the operation that filed the same Z number, if `op` is a Z.
+    pub z_by: Option<u64>,
+}
+
+/// Whether to file `op`: None to file it, or the answer it gets instead (a duplicate of what
+/// HQ holds, or a refusal: another record under its sequence number, or a second Z for its
+/// shift).
+pub(crate) fn verdict(op: &UploadedOp, held: &Held) -> Option<OpResult> {
+    let seq = op.record.seq;
+    if let Some(hash) = &held.at_seq {
+        return Some(if *hash == op.hash {
+            OpResult::duplicate(seq)
+        } else {
+            OpResult::rejected(
+                seq,
+                format!("operation #{seq} of this terminal is already filed with another record"),
+            )
+        });
+    }
+    if let Some(other) = held.z_by {
+        return Some(OpResult::rejected(
+            seq,
+            format!(
+                "Z {} of this terminal is already filed (operation #{other})",
+                op.record.shift.unwrap_or_default()
+            ),
+        ));
+    }
+    None
+}

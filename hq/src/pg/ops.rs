@@ -1,0 +1,155 @@
+//! PostgreSQL: operations ingest, exactly once per (terminal, seq), and the Z reports.
+
+use till_sync::api::{OpResult, OpsUploadResponse, UploadedOp};
+
+use crate::db::ops::{Held, ZReportRow, verdict};
+use crate::db::{HqError, Result};
+
+use super::{PgStore, db, now_ms};
+
+/// A count or number HQ stores as BIGINT.
+fn big(n: u64) -> Result<i64> {
+    i64::try_from(n).map_err(|_| HqError::Corrupt(format!("{n} is out of range")))
+}
+
+impl PgStore {
+    pub(super) fn ingest_ops_impl(
+        &self,
+        store: &str,
+        terminal: &str,
+        ops: &[UploadedOp],
+    ) -> Result<OpsUploadResponse> {
+        let mut conn = self.live()?;
+        let mut tx = conn.transaction().map_err(db)?;
+        // One upload of a terminal's operations at a time: a second copy waits, then finds
+        // the first's rows.
+        tx.execute(
+            "SELECT 1 FROM terminals WHERE store_id = $1 AND terminal_id = $2 FOR UPDATE",
+            &[&store, &terminal],
+        )
+        .map_err(db)?;
+        let mut results = Vec::with_capacity(ops.len());
+        for op in ops {
+            let r = &op.record;
+            let seq = big(r.seq)?;
+            let z = ZReportRow::of(op);
+            let at_seq = tx
+                .query_opt(
+                    "SELECT hash FROM ops WHERE store_id = $1 AND terminal_id = $2 AND seq = $3",
+                    &[&store, &terminal, &seq],
+                )
+                .map_err(db)?
+                .map(|row| row.get::<_, String>(0));
+            let z_by = match &z {
+                None => None,
+                Some(z) => tx
+                    .query_opt(
+                        "SELECT op_seq FROM z_reports
+                         WHERE store_id = $1 AND terminal_id = $2 AND z_no = $3",
+                        &[&store, &terminal, &big(z.z_no)?],
+                    )
+                    .map_err(db)?
+                    .map(|row| row.get::<_, i64>(0).unsigned_abs()),
+            };
+            if let Some(answer) = verdict(op, &Held { at_seq, z_by }) {
+                results.push(answer);
+                continue;
+            }
+            let shift = r.shift.map(big).transpose()?;
+            tx.execute(
+                "INSERT INTO ops (store_id, terminal_id, seq, op_id, kind, shift_no, at_ms, staff,
+                                  approver, body, prev_hash, hash, received_ms)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                &[
+                    &store,
+                    &terminal,
+                    &seq,
+                    &r.op_id,
+                    &r.op.kind(),
+                    &shift,
+                    &r.at_ms,
+                    &r.staff,
+                    &r.approver,
+                    &String::from_utf8_lossy(&r.canonical_bytes()).into_owned(),
+                    &op.prev_hash,
+                    &op.hash,
+                    &now_ms(),
+                ],
+            )
+            .map_err(db)?;
+            if let Some(z) = z {
+                tx.execute(
+                    "INSERT INTO z_reports (store_id, terminal_id, z_no, op_seq, opened_at_ms,
+                         opened_by, closed_at_ms, utc_offset_s, closed_by, sales_count, net,
+                         expected_cash, counted_cash, difference, member_sales, first_receipt,
+                         last_receipt)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
+                             $16, $17)",
+                    &[
+                        &store,
+                        &terminal,
+                        &big(z.z_no)?,
+                        &seq,
+                        &z.opened_at_ms,
+                        &z.opened_by,
+                        &z.closed_at_ms,
+                        &i64::from(z.utc_offset_s),
+                        &z.closed_by,
+                        &big(z.sales_count)?,
+                        &z.net,
+                        &z.expected_cash,
+                        &z.counted_cash,
+                        &z.difference,
+                        &big(z.member_sales)?,
+                        &big(z.first_receipt)?,
+                        &big(z.last_receipt)?,
+                    ],
+                )
+                .map_err(db)?;
+            }
+            results.push(OpResult::accepted(r.seq));
+        }
+        tx.commit().map_err(db)?;
+        Ok(OpsUploadResponse { results })
+    }
+
+    pub(super) fn z_reports_impl(
+        &self,
+        store: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<ZReportRow>> {
+        let mut conn = self.live()?;
+        let rows = conn
+            .query(
+                "SELECT store_id, terminal_id, z_no, opened_at_ms, opened_by, closed_at_ms,
+                        utc_offset_s, closed_by, sales_count, net, expected_cash, counted_cash,
+                        difference, member_sales, first_receipt, last_receipt
+                 FROM z_reports WHERE $1::TEXT IS NULL OR store_id = $1
+                 ORDER BY closed_at_ms DESC, store_id, terminal_id LIMIT $2",
+                &[&store, &i64::from(limit)],
+            )
+            .map_err(db)?;
+        let count = |r: &postgres::Row, i: usize| r.get::<_, i64>(i).unsigned_abs();
+        Ok(rows
+            .iter()
+            .map(|r| ZReportRow {
+                store: r.get(0),
+                terminal: r.get(1),
+                z_no: count(r, 2),
+                opened_at_ms: r.get(3),
+                opened_by: r.get(4),
+                closed_at_ms: r.get(5),
+                utc_offset_s: i32::try_from(r.get::<_, i64>(6)).unwrap_or_default(),
+                closed_by: r.get(7),
+                sales_count: count(r, 8),
+                net: r.get(9),
+                expected_cash: r.get(10),
+                counted_cash: r.get(11),
+                difference: r.get(12),
+                member_sales: count(r, 13),
+                first_receipt: count(r, 14),
+                last_receipt: count(r, 15),
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,223 @@
+//! The operations journal: shift openings, Z reports, cash movements and audit events, filed
+//! once per (terminal, seq) whatever the retries, a second Z for one shift refused, and the
+//! Z reports listed with their cash differences.
+
+use till_domain::shift::{MovementKind, SaleHeader, ShiftTally};
+use till_domain::ticket::TenderKind;
+use till_sync::api::{OPS_PATH, SaleStatus, UploadedOp};
+use till_sync::chain_hash;
+use till_sync::ops::{CashMovement, Op, OpRecord, ShiftOpen, ZReport};
+
+use super::{App, till_hq};
+
+/// A terminal's operations, chained from genesis: shift `shift` opened with ¥500, a paid out,
+/// and its Z (one cash sale of ¥12.50, ¥2.50 short), for `store`/`terminal`.
+pub(crate) fn shift_ops(store: &str, terminal: &str, shift: u64) -> Vec<UploadedOp> {
+    let mut tally = ShiftTally::new(50_000);
+    tally.add_sale(&SaleHeader {
+        seq: 1,
+        subtotal: 1_250,
+        discount: 0,
+        total: 1_250,
+        rounding: 0,
+        change: 750,
+        member: true,
+    });
+    tally.add_sale_payment(TenderKind::Cash, 2_000);
+    tally.add_movement(MovementKind::PaidOut, 1_000);
+    let report = tally.report(Some(50_000));
+    let ops = [
+        Op::ShiftOpen(ShiftOpen {
+            float: 50_000,
+            counts: Vec::new(),
+            first_receipt: 1,
+        }),
+        Op::PaidOut(CashMovement {
+            amount: 1_000,
+            reason: "供应商付款 supplier".into(),
+        }),
+        Op::ShiftClose(ZReport::new(
+            &report,
+            1_764_550_000_000,
+            "m1",
+            &[(10000, 5)],
+        )),
+    ];
+    let mut prev = till_sync::GENESIS_HASH;
+    ops.into_iter()
+        .enumerate()
+        .map(|(i, op)| {
+            let record = OpRecord {
+                v: 1,
+                op_id: format!("0193a000-0000-7000-8000-{:012}", i + 1),
+                store: store.into(),
+                terminal: terminal.into(),
+                seq: i as u64 + 1,
+                at_ms: 1_764_550_000_000 + i as i64 * 60_000,
+                utc_offset_s: 28_800,
+                staff: "m1".into(),
+                approver: None,
+                shift: Some(shift),
+                op,
+            };
+            let hash = chain_hash(&prev, &record.canonical_bytes());
+            let uploaded = UploadedOp {
+                record,
+                prev_hash: hex::encode(prev),
+                hash: hex::encode(hash),
+            };
+            prev = hash;
+            uploaded
+        })
+        .collect()
+}
+
+fn statuses(response: &till_sync::api::OpsUploadResponse) -> Vec<SaleStatus> {
+    response.results.iter().map(|r| r.status).collect()
+}
+
+pub(crate) fn operations_are_filed_once_and_z_reports_listed(app: App) {
+    use SaleStatus::{Accepted, Duplicate, Rejected};
+    let client = app.client(0);
+    let ops = shift_ops("S001", "T01", 1);
+    assert_eq!(statuses(&client.upload_ops(&ops).unwrap()), [Accepted; 3]);
+    // A lost answer, retried; then the same and one more.
+    assert_eq!(statuses(&client.upload_ops(&ops).unwrap()), [Duplicate; 3]);
+    let rows = app.db().z_reports(None, 10).unwrap();
+    assert_eq!(rows.len(), 1);
+    let z = &rows[0];
+    assert_eq!(
+        (z.store.as_str(), z.terminal.as_str(), z.z_no, z.sales_count),
+        ("S001", "T01", 1, 1)
+    );
+    assert_eq!(
+        (z.expected_cash, z.counted_cash, z.difference),
+        (50_250, 50_000, -250)
+    );
+
+    // Another record under a filed sequence number, and a second Z for shift 1 under a new
+    // one, are refused and change nothing.
+    let mut forged = shift_ops("S001", "T01", 1);
+    let mut second_z = forged.pop().unwrap();
+    second_z.record.seq = 4;
+    second_z.record.op_id = "0193a000-0000-7000-8000-000000000099".into();
+    let prev: [u8; 32] = hex::decode(&ops[2].hash).unwrap().try_into().unwrap();
+    second_z.prev_hash = ops[2].hash.clone();
+    second_z.hash = hex::encode(chain_hash(&prev, &second_z.record.canonical_bytes()));
+    let mut other = forged.pop().unwrap();
+    if let Op::PaidOut(m) = &mut other.record.op {
+        m.amount = 99_900;
+    }
+    let prev: [u8; 32] = hex::decode(&other.prev_hash).unwrap().try_into().unwrap();
+    other.hash = hex::encode(chain_hash(&prev, &other.record.canonical_bytes()));
+    let answer = client.upload_ops(&[other, second_z]).unwrap();
+    assert_eq!(statuses(&answer), [Rejected, Rejected]);
+    assert!(
+        answer.results[0]
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("operation #2 of this terminal is already filed with another record"),
+        "{answer:?}"
+    );
+    assert!(
+        answer.results[1]
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("Z 1 of this terminal is already filed (operation #3)"),
+        "{answer:?}"
+    );
+    assert_eq!(app.db().z_reports(None, 10).unwrap().len(), 1);
+
+    // Each terminal numbers its own shifts: S002/T01's Z 1 is its own.
+    let other_store = app.client(2);
+    let theirs = shift_ops("S002", "T01", 1);
+    assert_eq!(
+        statuses(&other_store.upload_ops(&theirs).unwrap()),
+        [Accepted; 3]
+    );
+    assert_eq!(app.db().z_reports(None, 10).unwrap().len(), 2);
+    assert_eq!(app.db().z_reports(Some("S002"), 10).unwrap().len(), 1);
+}
+
+pub(crate) fn bad_operation_uploads_get_a_reason_and_file_nothing(app: App) {
+    let token = app.token(0);
+    let post = |body: String| {
+        let response = reqwest::blocking::Client::new()
+            .post(format!("{}{OPS_PATH}", app.server.url()))
+            .bearer_auth(&token)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .unwrap();
+        (response.status().as_u16(), response.text().unwrap())
+    };
+    let body = |ops: &[UploadedOp]| {
+        serde_json::to_string(&till_sync::api::OpsUploadRequest {
+            v: 1,
+            ops: ops.to_vec(),
+        })
+        .unwrap()
+    };
+    let good = shift_ops("S001", "T01", 1);
+    let mut edited = good.clone();
+    if let Op::ShiftClose(z) = &mut edited[2].record.op {
+        z.counted_cash += 10_000;
+    }
+    let mut huge = good.clone();
+    huge[0].record.seq = u64::MAX;
+    let check = |body: String, status: u16, message: &str| {
+        let (got, text) = post(body);
+        assert_eq!(got, status, "{text}");
+        assert!(text.contains(message), "{message:?} missing from {text}");
+    };
+    check(
+        body(&shift_ops("S002", "T01", 1)),
+        403,
+        "may not write operations of S002/T01",
+    );
+    check(
+        body(&edited),
+        422,
+        "operation #3: hash does not match the record",
+    );
+    check(body(&huge), 422, "sequence and shift numbers run from 1 to");
+    check(
+        body(&good).replace("\"v\":1,\"ops\"", "\"v\":2,\"ops\""),
+        422,
+        "upload version 2",
+    );
+    check("{\"v\":1}".into(), 400, "bad operations upload");
+    check("not json".into(), 400, "bad operations upload");
+    assert!(app.db().z_reports(None, 10).unwrap().is_empty());
+    let (status, _) = {
+        let response = reqwest::blocking::Client::new()
+            .post(format!("{}{OPS_PATH}", app.server.url()))
+            .header("content-type", "application/json")
+            .body(body(&good))
+            .send()
+            .unwrap();
+        (response.status().as_u16(), ())
+    };
+    assert_eq!(status, 401, "no token");
+    let db = match &app.pg {
+        Some(pg) => pg.url(),
+        None => format!("sqlite:{}", app.dir.path().join("hq.db").display()),
+    };
+    let (ok, out) = till_hq(&["--db", &db, "z-reports"]);
+    assert!(ok && out.contains("no Z reports yet"), "{out}");
+    let client = app.client(1);
+    client.upload_ops(&shift_ops("S001", "T02", 1)).unwrap();
+    let (ok, out) = till_hq(&["--db", &db, "z-reports", "--store", "S001"]);
+    assert!(ok, "{out}");
+    for expected in [
+        "S001/T02 Z 1    closed 2025-12-01 08:48 by m1",
+        "expected       502.50",
+        "counted       500.00",
+        "difference      -2.50",
+        "store S001: 1 Z report, cash difference -2.50",
+    ] {
+        assert!(out.contains(expected), "{expected:?} missing from\n{out}");
+    }
+}
