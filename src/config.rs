@@ -6,6 +6,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use till_domain::Money;
+use till_domain::returns::ReturnPolicy;
 use till_domain::scan::{ScanConfig, is_valid_site_id};
 use till_domain::shift::{Denominations, MovementKind};
 use till_domain::ticket::{CashRounding, CashRoundingMode};
@@ -72,6 +73,28 @@ pub struct Config {
     /// Shifts.
     #[serde(default)]
     pub shift: ShiftSection,
+    /// Returns: the window and the limit past which a manager approves.
+    #[serde(default)]
+    pub returns: ReturnsSection,
+}
+
+/// Return settings.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReturnsSection {
+    /// Days after a sale within which a cashier may take it back alone.
+    pub window_days: u32,
+    /// A refund over this amount (major units, e.g. `"500"`) needs a manager.
+    pub approval_over: String,
+}
+
+impl Default for ReturnsSection {
+    fn default() -> Self {
+        ReturnsSection {
+            window_days: 30,
+            approval_over: "500".into(),
+        }
+    }
 }
 
 /// The drawer's settings.
@@ -541,6 +564,7 @@ impl Config {
             member: MemberSection::default(),
             cash: CashSection::default(),
             shift: ShiftSection::default(),
+            returns: ReturnsSection::default(),
         }
     }
 
@@ -621,6 +645,7 @@ impl Config {
             ));
         }
         self.denominations()?;
+        self.return_policy()?;
         for kind in MovementKind::ALL {
             let reasons = self.movement_reasons(kind);
             if reasons.is_empty() || reasons.iter().any(|r| r.trim().is_empty()) {
@@ -685,6 +710,26 @@ impl Config {
         }
         Denominations::new(&values)
             .map_err(|e| ConfigError::Invalid(format!("cash.denominations: {e}")))
+    }
+
+    /// The return window and approval limit, as the store's return check takes them.
+    pub fn return_policy(&self) -> Result<ReturnPolicy, ConfigError> {
+        let limit = Money::parse(&self.returns.approval_over, self.currency)
+            .map_err(|e| ConfigError::Invalid(format!("returns.approval_over: {e}")))?;
+        if limit.is_negative() {
+            return Err(ConfigError::Invalid(
+                "returns.approval_over cannot be negative".into(),
+            ));
+        }
+        if self.returns.window_days > 3650 {
+            return Err(ConfigError::Invalid(
+                "returns.window_days is at most 3650 (ten years)".into(),
+            ));
+        }
+        Ok(ReturnPolicy {
+            window_days: self.returns.window_days,
+            approval_over: limit.minor(),
+        })
     }
 
     /// The configured reasons for a paid in, a paid out or a no-sale opening.

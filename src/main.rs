@@ -51,6 +51,9 @@ enum Command {
     /// Paid in, paid out and no-sale openings of the drawer.
     #[command(subcommand)]
     Cash(cli::cash::CashCommand),
+    /// Take back part or all of a sale by its receipt code: `till return TR1.S001.T01.42
+    /// --line 1=2`; without lines, what is left to return.
+    Return(cli::returns::ReturnArgs),
     /// The operations recorded: shifts, Z reports, cash movements, voids, logins.
     Audit(cli::audit::AuditArgs),
     /// Check the tamper-evident journals of sales and operations.
@@ -157,6 +160,7 @@ fn run(parsed: Cli) -> Result<ExitCode> {
         Command::Report(cmd) => cli::report::exec(&data_dir, cmd),
         Command::Cash(cmd) => cli::cash::exec(&data_dir, cmd),
         Command::Audit(args) => cli::audit::exec(&data_dir, args),
+        Command::Return(args) => cli::returns::exec(&data_dir, args),
         Command::Demo(args) => cli::demo::exec(explicit_dir, args),
         Command::Ui(window) => cli::ui::exec(&data_dir, window),
         Command::Screenshot(args) => cli::screenshot::exec(args),

@@ -476,3 +476,103 @@ pub fn shift_report(
     )));
     Receipt { lines }
 }
+
+/// The "退货 RETURN" receipt of a committed return: the original sale's receipt code, each
+/// line taken back, the refund and the tenders it went back to, and the points taken back.
+pub fn return_receipt(
+    committed: &crate::store::CommittedReturn,
+    header: &ReceiptHeader,
+    language: Language,
+    currency: Currency,
+) -> Receipt {
+    let zh = language == Language::Zh;
+    let t = |zh_text: &str, en_text: &str| if zh { zh_text } else { en_text }.to_string();
+    let money = |minor: i64| Money::new(minor, currency).to_string();
+    let (record, ret) = (&committed.record, &committed.ret);
+    let mut lines = vec![ReceiptLine::Title(header.store_name.clone())];
+    lines.push(ReceiptLine::CopyMark("退货 RETURN".into()));
+    let original = ReceiptCode {
+        store: ret.sale_store.clone(),
+        terminal: ret.sale_terminal.clone(),
+        seq: ret.sale_seq,
+    };
+    lines.push(ReceiptLine::Text(format!(
+        "{} {}",
+        t("原单", "Original sale"),
+        original.encode()
+    )));
+    lines.push(ReceiptLine::Rule);
+    for line in &ret.lines {
+        let sold = committed
+            .sale
+            .lines
+            .iter()
+            .find(|l| l.line_no == line.line_no);
+        let name = match (language, sold) {
+            (Language::En, Some(l)) if !l.name_en.is_empty() => l.name_en.clone(),
+            _ => line.name.clone(),
+        };
+        let quantity = Quantity::from_milli(line.qty_milli);
+        let detail = match sold {
+            Some(l) if l.weighed => format!("  -{quantity} kg × {}/kg", money(l.unit_price)),
+            Some(l) => format!("  -{quantity} × {}", money(l.unit_price)),
+            None => format!("  -{quantity}"),
+        };
+        lines.push(ReceiptLine::Item {
+            name,
+            detail,
+            amount: money(-line.amount),
+        });
+    }
+    lines.push(ReceiptLine::Rule);
+    lines.push(ReceiptLine::Total {
+        label: t("退款", "REFUND"),
+        amount: money(ret.refund),
+    });
+    for tender in &ret.tenders {
+        lines.push(ReceiptLine::Pair {
+            label: tender_name(&tender.kind, language),
+            amount: money(tender.amount),
+        });
+    }
+    if ret.points > 0 {
+        lines.push(ReceiptLine::Text(match language {
+            Language::Zh => format!("扣回积分 -{}", ret.points),
+            Language::En => format!("Points taken back -{}", ret.points),
+        }));
+    }
+    if !ret.reason.is_empty() {
+        lines.push(ReceiptLine::Text(format!(
+            "{} {}",
+            t("原因", "Reason"),
+            ret.reason
+        )));
+    }
+    lines.push(ReceiptLine::Rule);
+    lines.push(ReceiptLine::Text(format!(
+        "{} {}  {} {}  {} {}",
+        t("退货单", "Return"),
+        record.seq,
+        t("终端", "Terminal"),
+        record.terminal,
+        t("收银员", "Cashier"),
+        record.staff
+    )));
+    if let Some(approver) = &record.approver {
+        lines.push(ReceiptLine::Text(format!(
+            "{} {approver}",
+            t("批准", "Approved by")
+        )));
+    }
+    let time = jiff::Timestamp::from_millisecond(record.at_ms)
+        .ok()
+        .zip(jiff::tz::Offset::from_seconds(record.utc_offset_s).ok())
+        .map(|(at, offset)| {
+            at.to_zoned(jiff::tz::TimeZone::fixed(offset))
+                .strftime("%Y-%m-%d %H:%M:%S")
+                .to_string()
+        })
+        .unwrap_or_default();
+    lines.push(ReceiptLine::Text(time));
+    Receipt { lines }
+}

@@ -9,6 +9,8 @@ use till::demo::sample_ean13;
 
 #[path = "cli/layers.rs"]
 mod layers;
+#[path = "cli/returns.rs"]
+mod returns;
 #[path = "cli/shifts.rs"]
 mod shifts;
 

@@ -12,6 +12,7 @@ pub mod loyalty;
 pub mod money;
 pub mod product;
 pub mod quantity;
+pub mod returns;
 pub mod scan;
 pub mod shift;
 pub mod sync_window;

@@ -100,6 +100,11 @@ pub struct ReceiptCode {
 }
 
 impl ReceiptCode {
+    /// The receipt code `code` is (`TR1.<store>.<terminal>.<seq>`), if it is one.
+    pub fn parse(code: &str) -> Option<ReceiptCode> {
+        receipt_code(code)
+    }
+
     /// The text the receipt's Code 128 barcode carries.
     pub fn encode(&self) -> String {
         format!(

@@ -44,6 +44,12 @@ pub fn exec(data_dir: &Path, args: AuditArgs) -> Result<ExitCode> {
             Op::TicketCancel(c) => format!("{} lines, {}", c.lines, money(c.amount)),
             Op::Login(s) | Op::Logout(s) => s.how.clone(),
             Op::Lockout(l) => format!("{} prompt, {} s", l.prompt, l.for_ms / 1000),
+            Op::Return(r) => format!(
+                "sale #{}: {} line(s), refund {}",
+                r.sale_seq,
+                r.lines.len(),
+                money(r.refund)
+            ),
         };
         let shift = r.shift.map(|n| format!("shift {n}")).unwrap_or_default();
         let approver = r

@@ -22,6 +22,7 @@ pub mod journal;
 pub mod member;
 pub mod register;
 pub mod report;
+pub mod returns;
 pub mod run;
 pub mod sales;
 pub mod scan;

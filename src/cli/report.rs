@@ -112,25 +112,38 @@ pub(crate) fn report_receipt(
             .unwrap_or_default(),
         currency: config.currency,
     };
-    // The printer's header and language when there is one, so that the screen and the
-    // paper say the same.
-    let printer = ReceiptPrinter::from_config(config)?;
-    let language = match (&printer, config.ui.language) {
-        (Some(p), _) => p.language,
-        (None, Lang::Zh) => Language::Zh,
-        (None, Lang::En) => Language::En,
-    };
-    let header = printer.map(|p| p.header).unwrap_or_else(|| ReceiptHeader {
-        store_name: if config.store_name.is_empty() {
-            format!("Store {}", config.store_id)
-        } else {
-            config.store_name.clone()
-        },
-        ..ReceiptHeader::default()
-    });
     Ok(till::receipt::shift_report(
-        report, &meta, &header, language,
+        report,
+        &meta,
+        &receipt_header(config)?,
+        receipt_language(config)?,
     ))
+}
+
+/// The printer's header when there is a printer, so the screen and the paper say the same;
+/// else the store's name.
+pub(crate) fn receipt_header(config: &Config) -> Result<ReceiptHeader> {
+    Ok(ReceiptPrinter::from_config(config)?
+        .map(|p| p.header)
+        .unwrap_or_else(|| ReceiptHeader {
+            store_name: if config.store_name.is_empty() {
+                format!("Store {}", config.store_id)
+            } else {
+                config.store_name.clone()
+            },
+            ..ReceiptHeader::default()
+        }))
+}
+
+/// The printer's language when there is a printer, else the till's.
+pub(crate) fn receipt_language(config: &Config) -> Result<Language> {
+    Ok(
+        match (ReceiptPrinter::from_config(config)?, config.ui.language) {
+            (Some(p), _) => p.language,
+            (None, Lang::Zh) => Language::Zh,
+            (None, Lang::En) => Language::En,
+        },
+    )
 }
 
 /// Prints `receipt` on the configured printer, or says why not; never fails the command,

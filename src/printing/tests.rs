@@ -1034,3 +1034,128 @@ fn z_report_in_english_on_58_mm_paper() {
     "#]],
     );
 }
+
+/// Two of the three waters of sale #42 back to cash, from a member who loses 4 points.
+fn water_return() -> crate::store::CommittedReturn {
+    use till_sync::ops::{Op, OpRecord, RefundTender, Return, ReturnLine};
+    let sale = sale(groceries(), vec![("cash", 1000, None)]);
+    let ret = Return {
+        sale_store: "S001".into(),
+        sale_terminal: "T01".into(),
+        sale_seq: 42,
+        sale_id: sale.sale_id.clone(),
+        member_id: Some("10086".into()),
+        lines: vec![ReturnLine {
+            line_no: 1,
+            sku: "1".into(),
+            name: "农夫山泉 550ml".into(),
+            qty_milli: 1000,
+            amount: 200,
+            tax: 17,
+            tax_rate_bp: 900,
+        }],
+        refund: 200,
+        tenders: vec![RefundTender {
+            kind: "cash".into(),
+            amount: 200,
+            reference: None,
+        }],
+        points: 2,
+        reason: "破损 damaged".into(),
+    };
+    let record = OpRecord {
+        v: 1,
+        op_id: "01a20416-3a15-72fa-b280-718411aa7999".into(),
+        store: "S001".into(),
+        terminal: "T01".into(),
+        seq: 7,
+        at_ms: 1_795_859_295_000,
+        utc_offset_s: 8 * 3600,
+        staff: "1001".into(),
+        approver: Some("9001".into()),
+        shift: Some(3),
+        op: Op::Return(ret.clone()),
+    };
+    crate::store::CommittedReturn { record, ret, sale }
+}
+
+fn check_return(language: Language, columns: usize, expected: Expect) {
+    let receipt = crate::receipt::return_receipt(
+        &water_return(),
+        &header(),
+        language,
+        till_domain::Currency::CNY,
+    );
+    let settings = PrintSettings {
+        columns,
+        encoding: TextEncoding::Gb18030,
+    };
+    let bytes = encode(&document(&receipt), &settings).unwrap().bytes;
+    let mut decoder = Decoder::new();
+    let events = decoder.feed(&bytes);
+    assert!(decoder.problems().is_empty(), "{:?}", decoder.problems());
+    let [Event::Receipt(printed)] = &events[..] else {
+        panic!("{events:?}")
+    };
+    expected.assert_eq(&printed.text());
+}
+
+#[test]
+fn return_receipt_in_chinese_on_58_mm_paper() {
+    check_return(
+        Language::Zh,
+        32,
+        expect![[r#"
+            [center bold 2x] Till 便利店
+            [center bold] 退货 RETURN
+            原单 TR1.S001.T01.42
+            --------------------------------
+            农夫山泉 550ml
+              -1 × ￥2.00           -￥2.00
+            --------------------------------
+            [bold 2x] 退款      ￥2.00
+            现金                      ￥2.00
+            扣回积分 -2
+            原因 破损 damaged
+            --------------------------------
+            退货单 7  终端 T01  收银员 1001
+            批准 9001
+            2026-11-28 17:48:15
+
+
+
+
+            [cut]
+        "#]],
+    );
+}
+
+#[test]
+fn return_receipt_in_english_on_80_mm_paper() {
+    check_return(
+        Language::En,
+        48,
+        expect![[r#"
+            [center bold 2x] Till 便利店
+            [center bold] 退货 RETURN
+            Original sale TR1.S001.T01.42
+            ------------------------------------------------
+            Nongfu Spring water 550ml
+              -1 × ￥2.00                           -￥2.00
+            ------------------------------------------------
+            [bold 2x] REFUND            ￥2.00
+            Cash                                      ￥2.00
+            Points taken back -2
+            Reason 破损 damaged
+            ------------------------------------------------
+            Return 7  Terminal T01  Cashier 1001
+            Approved by 9001
+            2026-11-28 17:48:15
+
+
+
+
+            [cut]
+        "#]],
+    );
+}

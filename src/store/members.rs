@@ -522,8 +522,8 @@ impl Store {
 }
 
 /// A member as `till member list|show` describes them: the member, the points this till's
-/// ledger holds for them (sales made here, under their provisional ID too), and where their
-/// enrollment here stands.
+/// ledger holds for them (sales made here, under their provisional ID too, less what returns
+/// here took back), and where their enrollment here stands.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MemberListing {
     pub member: Member,
@@ -570,7 +570,11 @@ impl Store {
             return Ok(None);
         };
         let (ledger_points, sales): (i64, u64) = self.conn.query_row(
-            "SELECT coalesce(sum(l.points), 0),
+            "SELECT coalesce(sum(l.points), 0)
+                    - (SELECT coalesce(sum(r.points), 0) FROM points_reversals r
+                       WHERE r.member_id = ?1
+                          OR r.member_id IN (SELECT provisional_id FROM member_aliases
+                                             WHERE member_id = ?1)),
                     (SELECT count(*) FROM sales s WHERE s.member_id = ?1
                         OR s.member_id IN (SELECT provisional_id FROM member_aliases
                                            WHERE member_id = ?1))

@@ -9,6 +9,7 @@ mod members;
 mod outbox;
 mod parked;
 mod print_jobs;
+mod returns;
 pub(crate) mod sales;
 mod schema;
 mod shifts;
@@ -28,6 +29,7 @@ pub use members::{
 };
 pub use parked::{OpenTicket, ParkedTicket};
 pub use print_jobs::PrintJob;
+pub use returns::{CommittedReturn, ReturnRequest, ReturnableLine};
 pub use sales::{CommittedSale, DaySummary, SaleExtras, SaleMeta, SaleSummary};
 pub use shifts::{ClosedShift, OpsProblem, OpsReport, Shift};
 pub use staff::{Role, StaffMember};
@@ -99,6 +101,13 @@ pub enum StoreError {
     /// A paid out more than the drawer should hold.
     #[error("cannot pay out {asked}: the drawer should hold only {drawer}")]
     NotEnoughCash { asked: Money, drawer: Money },
+    #[error(transparent)]
+    Return(#[from] till_domain::returns::ReturnError),
+    #[error("line {0} is picked twice: pick each line once, with its quantity")]
+    LinePickedTwice(u32),
+    /// The return policy reserves this return for a manager, and none approved it.
+    #[error("a manager must approve this return")]
+    ReturnNeedsManager(till_domain::returns::ManagerReason),
     #[error("sale refused: {0}")]
     InvalidSale(String),
     #[error("stored data is damaged: {0}")]

@@ -291,6 +291,33 @@ const MIGRATIONS: &[&str] = &[
     CREATE UNIQUE INDEX one_open_shift ON shifts((closed_at_ms IS NULL))
         WHERE closed_at_ms IS NULL;
     "#,
+    // 13: returns. A return is an operation (its record, naming the sale, is in the
+    // operations chain); these index what each sale's lines and tenders gave back and the
+    // points taken back, which the next return of the sale checks in its own transaction.
+    r#"
+    CREATE TABLE returned_lines (
+        sale_seq  INTEGER NOT NULL REFERENCES sales(seq),
+        line_no   INTEGER NOT NULL,
+        op_seq    INTEGER NOT NULL REFERENCES ops_journal(seq),
+        qty_milli INTEGER NOT NULL CHECK (qty_milli > 0),
+        amount    INTEGER NOT NULL,
+        tax       INTEGER NOT NULL,
+        PRIMARY KEY (sale_seq, line_no, op_seq)
+    ) WITHOUT ROWID;
+    CREATE TABLE returned_tenders (
+        sale_seq INTEGER NOT NULL REFERENCES sales(seq),
+        op_seq   INTEGER NOT NULL REFERENCES ops_journal(seq),
+        kind     TEXT NOT NULL,
+        amount   INTEGER NOT NULL CHECK (amount > 0),
+        PRIMARY KEY (sale_seq, op_seq, kind)
+    ) WITHOUT ROWID;
+    CREATE TABLE points_reversals (
+        op_seq    INTEGER PRIMARY KEY REFERENCES ops_journal(seq),
+        sale_seq  INTEGER NOT NULL REFERENCES sales(seq),
+        member_id TEXT NOT NULL,
+        points    INTEGER NOT NULL CHECK (points > 0)
+    );
+    "#,
 ];
 
 /// The schema version this build writes.
@@ -369,6 +396,9 @@ mod tests {
              ALTER TABLE sales DROP COLUMN loyalty_points;
              DROP TABLE enrollments;
              DROP TABLE code_keys;
+             DROP TABLE returned_lines;
+             DROP TABLE returned_tenders;
+             DROP TABLE points_reversals;
              DROP TABLE shifts;
              DROP TABLE ops_head;
              DROP TABLE ops_journal;

@@ -14,7 +14,9 @@
 
 use rusqlite::{OptionalExtension, Transaction, params};
 use till_domain::Money;
-use till_domain::shift::{CashCount, MovementKind, SaleHeader, ShiftReport, ShiftTally};
+use till_domain::shift::{
+    CashCount, MovementKind, ReturnFigures, SaleHeader, ShiftReport, ShiftTally,
+};
 use till_domain::ticket::TenderKind;
 use till_sync::api::{OpResult, SaleStatus, UploadedOp};
 use till_sync::ops::{
@@ -97,7 +99,8 @@ pub struct OpsReport {
 }
 
 /// The operation kinds a shift's report reads, besides its sales.
-const REPORTED_KINDS: &str = "('paid_in', 'paid_out', 'no_sale', 'line_void', 'ticket_cancel')";
+const REPORTED_KINDS: &str =
+    "('paid_in', 'paid_out', 'no_sale', 'line_void', 'ticket_cancel', 'return')";
 
 impl Store {
     /// Opens a shift with `float` counted in the drawer, by `staff`. Refused while a shift is
@@ -459,7 +462,7 @@ fn shift_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Shift> {
     })
 }
 
-fn open_shift_in(conn: &rusqlite::Connection) -> Result<Option<Shift>> {
+pub(super) fn open_shift_in(conn: &rusqlite::Connection) -> Result<Option<Shift>> {
     Ok(conn
         .prepare_cached(&format!(
             "{SHIFT_COLUMNS} FROM shifts WHERE closed_at_ms IS NULL"
@@ -498,7 +501,7 @@ fn decode_op(seq: u64, body: &[u8]) -> Result<OpRecord> {
 /// Adds up shift `shift`'s records: its sales by receipt number (one pass over each of the
 /// sales, lines and payments tables, by their keys), and its movements and voids from the
 /// operations chain.
-fn tally_in(conn: &rusqlite::Connection, shift: &Shift) -> Result<ShiftTally> {
+pub(super) fn tally_in(conn: &rusqlite::Connection, shift: &Shift) -> Result<ShiftTally> {
     let mut tally = ShiftTally::new(shift.opening_float);
     let from = shift.first_receipt;
     let to = shift.last_receipt.unwrap_or(u64::MAX >> 1);
@@ -547,15 +550,37 @@ fn tally_in(conn: &rusqlite::Connection, shift: &Shift) -> Result<ShiftTally> {
             Op::PaidOut(m) => tally.add_movement(MovementKind::PaidOut, m.amount),
             Op::NoSale(_) => tally.add_movement(MovementKind::NoSale, 0),
             Op::LineVoid(_) | Op::TicketCancel(_) => tally.add_void(),
+            Op::Return(r) => tally.add_return(&return_figures(&r)),
             _ => {}
         }
     }
     Ok(tally)
 }
 
+/// A return's figures as the shift report needs them: the refund, its tax by rate, and the
+/// tenders it went back to.
+fn return_figures(r: &till_sync::ops::Return) -> ReturnFigures {
+    let mut taxes: Vec<(u32, i64)> = Vec::new();
+    for line in &r.lines {
+        match taxes.iter_mut().find(|(rate, _)| *rate == line.tax_rate_bp) {
+            Some(slot) => slot.1 += line.tax,
+            None => taxes.push((line.tax_rate_bp, line.tax)),
+        }
+    }
+    ReturnFigures {
+        refund: r.refund,
+        taxes,
+        tenders: r
+            .tenders
+            .iter()
+            .filter_map(|t| Some((TenderKind::parse(&t.kind)?, t.amount)))
+            .collect(),
+    }
+}
+
 /// Appends `op` to the operations chain in `tx`: the next sequence number, a UUIDv7, the
 /// time, the link to the head, and the head moved on.
-fn append_op(
+pub(super) fn append_op(
     tx: &Transaction<'_>,
     identity: &(String, String),
     staff: &str,

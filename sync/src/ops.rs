@@ -84,6 +84,8 @@ pub enum Op {
     Logout(Session),
     /// A PIN prompt locked after repeated wrong PINs.
     Lockout(Lockout),
+    /// Part or all of a sale taken back and refunded.
+    Return(Return),
 }
 
 impl Op {
@@ -100,6 +102,7 @@ impl Op {
             Op::Login(_) => "login",
             Op::Logout(_) => "logout",
             Op::Lockout(_) => "lockout",
+            Op::Return(_) => "return",
         }
     }
 }
@@ -192,6 +195,62 @@ pub struct Lockout {
     pub prompt: String,
     /// How long it stays locked, in ms.
     pub for_ms: i64,
+}
+
+/// A return of part or all of a sale: its own record, naming the original sale.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Return {
+    /// The original sale: its store, terminal and receipt number (its receipt code's parts),
+    /// and its ID.
+    pub sale_store: String,
+    pub sale_terminal: String,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(minimum = 1, maximum = 9_223_372_036_854_775_807_i64)
+    )]
+    pub sale_seq: u64,
+    pub sale_id: String,
+    /// The sale's member, whose points the return reverses.
+    pub member_id: Option<String>,
+    pub lines: Vec<ReturnLine>,
+    /// Σ the lines' amounts, in minor units.
+    pub refund: i64,
+    /// Where the refund went: the sale's own tenders.
+    pub tenders: Vec<RefundTender>,
+    /// The points taken back from the member.
+    pub points: i64,
+    pub reason: String,
+}
+
+/// One returned line.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ReturnLine {
+    /// The sale's line number.
+    pub line_no: u32,
+    pub sku: String,
+    pub name: String,
+    /// Thousandths of a unit, or grams.
+    pub qty_milli: i64,
+    /// Refunded for it, tax included as charged, in minor units.
+    pub amount: i64,
+    pub tax: i64,
+    pub tax_rate_bp: u32,
+}
+
+/// A refund to one tender.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RefundTender {
+    /// `cash`, `card`, `wechat_pay`, `alipay` or `unionpay`.
+    pub kind: String,
+    pub amount: i64,
+    /// The original payment's reference (a mobile payment's), for the refund.
+    pub reference: Option<String>,
 }
 
 /// Tax of one rate.

@@ -1,0 +1,186 @@
+//! `till return`: a return of this terminal's sale by its receipt code (or number): without
+//! lines, what is left to return of each; with lines, the return itself, its "退货 RETURN"
+//! receipt and, for a cash refund, the drawer.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use till::config::Config;
+use till::printing::{CashDrawer, ReceiptPrinter};
+use till::store::{Role, Store, StoreError};
+use till_domain::returns::{ManagerReason, ReturnError};
+use till_domain::scan::ReceiptCode;
+use till_domain::{Money, Quantity};
+
+use super::open;
+use super::report::local_time;
+
+#[derive(Args, Debug)]
+pub struct ReturnArgs {
+    /// The receipt's barcode (`TR1.S001.T01.42`) or its number (`42`).
+    receipt: String,
+    /// A line and how many to take back: `1=2` (two of line 1), `3=0.25` (0.25 kg of a
+    /// weighed line 3). Repeat for each line.
+    #[arg(long = "line", value_name = "N=QTY")]
+    lines: Vec<String>,
+    /// Take back everything still left on the receipt.
+    #[arg(long, conflicts_with = "lines")]
+    all: bool,
+    /// Why the customer returned it.
+    #[arg(long, default_value = "")]
+    reason: String,
+    #[arg(long, default_value = "cli")]
+    staff: String,
+    /// The manager who approves a return past the window or over the limit (a staff ID).
+    #[arg(long, value_name = "MANAGER")]
+    approved_by: Option<String>,
+}
+
+pub fn exec(data_dir: &Path, args: ReturnArgs) -> Result<ExitCode> {
+    let (config, mut store) = open(data_dir)?;
+    let seq = sale_number(&args.receipt, &config)?;
+    let (sale, lines) = store.returnable(seq)?;
+    let qty = |milli: i64| Quantity::from_milli(milli).to_string();
+    let money = |minor: i64| Money::new(minor, config.currency).to_string();
+    if args.lines.is_empty() && !args.all {
+        println!(
+            "sale #{seq} · {} · {}",
+            local_time(sale.created_at_ms),
+            match &sale.attribution {
+                till_sync::Attribution::Member { member_id } => format!("member {member_id}"),
+                till_sync::Attribution::Anonymous { .. } => "anonymous".to_string(),
+            }
+        );
+        for l in &lines {
+            println!(
+                "  line {:<3} {:<24} sold {:>7}  left {:>7}  {:>10}",
+                l.line_no,
+                l.name_zh,
+                qty(l.sold_milli),
+                qty(l.left_milli),
+                money(l.total - l.refunded)
+            );
+        }
+        println!("pick lines with --line N=QTY, or --all");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let picks: Vec<(u32, i64)> = if args.all {
+        lines
+            .iter()
+            .filter(|l| l.left_milli > 0)
+            .map(|l| (l.line_no, l.left_milli))
+            .collect()
+    } else {
+        args.lines
+            .iter()
+            .map(|spec| parse_pick(spec))
+            .collect::<Result<_>>()?
+    };
+    if picks.is_empty() {
+        bail!("nothing is left to return of sale #{seq}");
+    }
+    let approver = match &args.approved_by {
+        Some(id) => Some(manager(&store, id)?),
+        None => None,
+    };
+    let request = till::store::ReturnRequest {
+        sale_seq: seq,
+        lines: picks,
+        reason: args.reason.trim().to_string(),
+        policy: config.return_policy()?,
+    };
+    let committed = match store.commit_return(&args.staff, approver.as_deref(), &request) {
+        Ok(c) => c,
+        Err(StoreError::ReturnNeedsManager(reason)) => bail!(
+            "{}: a manager must approve it (--approved-by MANAGER)",
+            match reason {
+                ManagerReason::PastWindow { days } =>
+                    format!("sale #{seq} is older than the {days}-day return window"),
+                ManagerReason::OverLimit { limit } =>
+                    format!("the refund is over the {} approval limit", money(limit)),
+            }
+        ),
+        Err(StoreError::Return(ReturnError::TooMuch {
+            line_no,
+            left_milli,
+        })) => bail!(
+            "line {line_no}: only {} left to return; nothing was returned",
+            qty(left_milli)
+        ),
+        Err(e) => return Err(e).context("nothing was returned"),
+    };
+    let receipt = till::receipt::return_receipt(
+        &committed,
+        &super::report::receipt_header(&config)?,
+        super::report::receipt_language(&config)?,
+        config.currency,
+    );
+    print!("{}", super::view::render_receipt(&receipt));
+    if let Ok(Some(printer)) = ReceiptPrinter::from_config(&config) {
+        match printer.print_now(&receipt) {
+            Ok(()) => println!("printed"),
+            Err(error) => println!("printer: {error}"),
+        }
+        if committed.ret.tenders.iter().any(|t| t.kind == "cash") {
+            match printer.open_drawer() {
+                Ok(_) => println!("drawer opened"),
+                Err(error) => println!("the drawer did not open: {error}"),
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The sale number a receipt code or a typed number names, on this till. A receipt of
+/// another store or terminal, or text that is neither, is refused with the reason.
+fn sale_number(typed: &str, config: &Config) -> Result<u64> {
+    let typed = typed.trim();
+    if let Some(code) = ReceiptCode::parse(typed) {
+        if code.store != config.store_id || code.terminal != config.terminal_id {
+            bail!(
+                "receipt {typed} is from store {} terminal {}: this till ({}/{}) returns its own sales",
+                code.store,
+                code.terminal,
+                config.store_id,
+                config.terminal_id
+            );
+        }
+        return Ok(code.seq);
+    }
+    typed
+        .trim_start_matches('#')
+        .parse::<u64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .with_context(|| {
+            format!("{typed:?} is not a receipt code (TR1.STORE.TERMINAL.NUMBER) nor a sale number")
+        })
+}
+
+/// `N=QTY` as `(line, thousandths)`.
+fn parse_pick(spec: &str) -> Result<(u32, i64)> {
+    let (line, qty) = spec
+        .split_once('=')
+        .with_context(|| format!("--line {spec:?} is not N=QTY, e.g. 1=2"))?;
+    let line: u32 = line
+        .trim()
+        .parse()
+        .ok()
+        .filter(|n| *n > 0)
+        .with_context(|| format!("--line {spec:?}: {line:?} is not a line number"))?;
+    let qty = Quantity::parse(qty.trim())
+        .with_context(|| format!("--line {spec:?}: {qty:?} is not a quantity"))?;
+    Ok((line, qty.milli()))
+}
+
+/// The active manager `id`, or why not.
+fn manager(store: &Store, id: &str) -> Result<String> {
+    let staff = store.staff()?;
+    match staff.iter().find(|s| s.id == id) {
+        Some(s) if s.role == Role::Manager => Ok(s.id.clone()),
+        Some(_) => bail!("{id} is not a manager: only a manager approves a return"),
+        None => bail!("no active staff member {id}"),
+    }
+}
