@@ -76,6 +76,9 @@ pub struct Config {
     /// Returns: the window and the limit past which a manager approves.
     #[serde(default)]
     pub returns: ReturnsSection,
+    /// What cashiers and supervisors may do; a manager may do everything.
+    #[serde(default)]
+    pub roles: crate::roles::Roles,
 }
 
 /// Return settings.
@@ -565,6 +568,7 @@ impl Config {
             cash: CashSection::default(),
             shift: ShiftSection::default(),
             returns: ReturnsSection::default(),
+            roles: crate::roles::Roles::default(),
         }
     }
 

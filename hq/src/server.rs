@@ -129,6 +129,8 @@ impl axum::extract::FromRef<AppState> for Arc<PageState> {
         till_sync::ops::NoSale,
         till_sync::ops::LineVoid,
         till_sync::ops::TicketCancel,
+        till_sync::ops::DiscountGiven,
+        till_sync::ops::PriceOverride,
         till_sync::ops::Session,
         till_sync::ops::Lockout,
         till_sync::ops::CountLine,

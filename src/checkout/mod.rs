@@ -11,7 +11,7 @@ pub use members::{MemberRefusal, PhoneLookup};
 
 use std::collections::BTreeMap;
 
-use till_sync::ops::{LineVoid, Op, TicketCancel};
+use till_sync::ops::{DiscountGiven, LineVoid, Op, PriceOverride, TicketCancel};
 use till_sync::{Attribution, SaleLine, SalePayment, SaleRecord};
 
 use crate::config::{ApprovalConfig, Config};
@@ -353,15 +353,20 @@ impl Checkout {
         })
     }
 
+    /// Refuses `action` when the policy reserves it for a manager and none approved it;
+    /// else the approving manager's ID when one was needed (for the audit trail).
     fn approve(
         &self,
         action: Approvable,
         approval: Option<&ManagerApproval>,
-    ) -> Result<(), CheckoutError> {
-        if self.settings.requires_approval(action) && approval.is_none() {
-            return Err(CheckoutError::NeedsApproval(action));
+    ) -> Result<Option<String>, CheckoutError> {
+        if !self.settings.requires_approval(action) {
+            return Ok(None);
         }
-        Ok(())
+        match approval {
+            Some(a) => Ok(Some(a.manager.clone())),
+            None => Err(CheckoutError::NeedsApproval(action)),
+        }
     }
 
     fn payment_started(&self) -> bool {
@@ -383,11 +388,11 @@ impl Checkout {
             .iter()
             .position(|l| l.id == line)
             .ok_or(TicketError::LineNotFound)?;
-        let mut approver = None;
-        if self.payment_started() {
-            self.approve(Approvable::VoidAfterPaymentStarted, approval)?;
-            approver = approval.map(|a| a.manager.as_str());
-        }
+        let approver = if self.payment_started() {
+            self.approve(Approvable::VoidAfterPaymentStarted, approval)?
+        } else {
+            None
+        };
         let voided = &self.ticket.lines()[index];
         let op = Op::LineVoid(LineVoid {
             sku: voided.item.sku.clone(),
@@ -396,7 +401,7 @@ impl Checkout {
             amount: self.ticket.totals().lines[index].total,
         });
         self.ticket.void(line)?;
-        self.audit(approver, op);
+        self.audit(approver.as_deref(), op);
         Ok(())
     }
 
@@ -409,8 +414,16 @@ impl Checkout {
         // Bad input is refused before anyone is asked to approve it.
         let mut changed = self.ticket.clone();
         changed.set_price(line, unit_price)?;
-        self.approve(Approvable::PriceOverride, approval)?;
+        let approver = self.approve(Approvable::PriceOverride, approval)?;
+        let before = self.ticket.line(line)?;
+        let op = Op::PriceOverride(PriceOverride {
+            sku: before.item.sku.clone(),
+            name: before.item.name_zh.clone(),
+            from: before.unit_price,
+            to: unit_price,
+        });
         self.ticket = changed;
+        self.audit(approver.as_deref(), op);
         Ok(())
     }
 
@@ -432,8 +445,13 @@ impl Checkout {
         // approve it.
         let mut changed = self.ticket.clone();
         changed.set_line_discount(line, Some(discount))?;
-        self.approve(Approvable::Discount { basis_points }, approval)?;
+        let approver = self.approve(Approvable::Discount { basis_points }, approval)?;
+        let op = Op::Discount(DiscountGiven {
+            sku: Some(self.ticket.lines()[index].item.sku.clone()),
+            basis_points,
+        });
         self.ticket = changed;
+        self.audit(approver.as_deref(), op);
         Ok(())
     }
 
@@ -445,8 +463,13 @@ impl Checkout {
         let basis_points = discount.basis_points_of(self.ticket.discountable_amount());
         let mut changed = self.ticket.clone();
         changed.set_ticket_discount(Some(discount))?;
-        self.approve(Approvable::Discount { basis_points }, approval)?;
+        let approver = self.approve(Approvable::Discount { basis_points }, approval)?;
         self.ticket = changed;
+        let op = Op::Discount(DiscountGiven {
+            sku: None,
+            basis_points,
+        });
+        self.audit(approver.as_deref(), op);
         Ok(())
     }
 

@@ -313,10 +313,21 @@ fn price_overrides_and_voids_after_payment_need_a_manager() {
     // Both voids are on record, the second with the manager who approved it; the refused
     // one is not.
     let audit = c.take_audit();
-    let approvers: Vec<Option<&str>> = audit.iter().map(|r| r.approver.as_deref()).collect();
-    assert_eq!(approvers, [None, Some("9001")]);
+    let approvers: Vec<(&str, Option<&str>)> = audit
+        .iter()
+        .map(|r| (r.op.kind(), r.approver.as_deref()))
+        .collect();
+    assert_eq!(
+        approvers,
+        [
+            ("price_override", Some("9001")),
+            ("line_void", None),
+            ("line_void", Some("9001"))
+        ]
+    );
     assert!(audit.iter().all(|r| r.staff == "1001"));
-    assert!(matches!(&audit[1].op, Op::LineVoid(v) if v.sku == "1001" && v.amount == 200));
+    assert!(matches!(&audit[0].op, Op::PriceOverride(p) if p.from == 550 && p.to == 500));
+    assert!(matches!(&audit[2].op, Op::LineVoid(v) if v.sku == "1001" && v.amount == 200));
 }
 
 /// 20 taps on Void used to empty a 20-line ticket without a trace: each void, and a

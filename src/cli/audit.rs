@@ -42,6 +42,13 @@ pub fn exec(data_dir: &Path, args: AuditArgs) -> Result<ExitCode> {
             Op::NoSale(n) => n.reason.clone(),
             Op::LineVoid(v) => format!("{} {}", v.name, money(v.amount)),
             Op::TicketCancel(c) => format!("{} lines, {}", c.lines, money(c.amount)),
+            Op::Discount(d) => format!(
+                "{} {}.{:02}%",
+                d.sku.as_deref().unwrap_or("ticket"),
+                d.basis_points / 100,
+                d.basis_points % 100
+            ),
+            Op::PriceOverride(p) => format!("{} {} → {}", p.name, money(p.from), money(p.to)),
             Op::Login(s) | Op::Logout(s) => s.how.clone(),
             Op::Lockout(l) => format!("{} prompt, {} s", l.prompt, l.for_ms / 1000),
             Op::Return(r) => format!(

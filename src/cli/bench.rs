@@ -67,6 +67,16 @@ pub enum BenchCommand {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// A receipt's barcode to the return screen's lines (what was sold and what is left of
+    /// each) on a till of many sales (target < 50 ms), against reading the sale's lines bare.
+    ReturnLines {
+        #[arg(long, default_value_t = 10_000)]
+        sales: usize,
+        #[arg(long, default_value_t = 2_000)]
+        lookups: usize,
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
     /// One start-up run, in its own process (started by `till bench startup`).
     #[command(hide = true)]
     StartupRun {
@@ -98,6 +108,11 @@ pub fn exec(cmd: BenchCommand) -> Result<ExitCode> {
         BenchCommand::ShiftReport { sales, runs, dir } => {
             shift_report(sales, runs, &work_dir(dir)?)
         }
+        BenchCommand::ReturnLines {
+            sales,
+            lookups,
+            dir,
+        } => return_lines(sales, lookups, &work_dir(dir)?),
         BenchCommand::StartupRun { terminal, products } => startup_run(&terminal, products),
     }
 }
@@ -294,6 +309,92 @@ fn shift_report(sales: usize, runs: usize, dir: &WorkDir) -> Result<ExitCode> {
     println!(
         "  ratio X/bare                   median {:>9}",
         ratio(xm, bm)
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn return_lines(sales: usize, lookups: usize, dir: &WorkDir) -> Result<ExitCode> {
+    use till_domain::scan::ReceiptCode;
+    use till_domain::shift::Denominations;
+    let (_, mut checkout) = demo_terminal(&dir.0)?;
+    let db = dir.0.join("till.db");
+    let codes = till::demo::sample_scans();
+    for i in 0..sales {
+        for code in &codes[..1 + i % codes.len()] {
+            checkout.scan(code, ScanContext::Sale)?;
+        }
+        let due = checkout.ticket().cash_due();
+        checkout.add_tender(Tender {
+            kind: TenderKind::Cash,
+            amount: due,
+            reference: None,
+        })?;
+        checkout.commit()?;
+    }
+    drop(checkout);
+    let mut store = Store::open(&db)?;
+    // Earlier returns of some sales, so the lookups meet returned lines too.
+    let cny = Denominations::for_currency(Currency::CNY);
+    store.open_shift("bench", &cny.count(&[(10000, 100)])?)?;
+    for seq in (1..=sales as u64).step_by(10) {
+        let first = store.returnable(seq)?.1.remove(0);
+        store.commit_return(
+            "bench",
+            None,
+            &till::store::ReturnRequest {
+                sale_seq: seq,
+                lines: vec![(first.line_no, first.left_milli)],
+                reason: String::new(),
+                policy: till_domain::returns::ReturnPolicy {
+                    window_days: 30,
+                    approval_over: i64::MAX,
+                },
+            },
+        )?;
+    }
+    let bare = Connection::open(&db)?;
+    let mut rng = fastrand::Rng::with_seed(5);
+    let (mut till_times, mut bare_times) = (Vec::new(), Vec::new());
+    for _ in 0..lookups {
+        let seq = rng.u64(1..=sales as u64);
+        let start = Instant::now();
+        let rows: i64 = bare.query_row(
+            "SELECT count(*) + coalesce(sum(total), 0) FROM sale_lines WHERE sale_seq = ?1",
+            [seq],
+            |r| r.get(0),
+        )?;
+        bare_times.push(start.elapsed());
+        anyhow::ensure!(rows > 0, "sale #{seq} has no lines");
+        let scanned = format!("TR1.S001.T01.{seq}");
+        let start = Instant::now();
+        let code = ReceiptCode::parse(&scanned).context("the receipt code parses")?;
+        let (_, lines) = store.returnable(code.seq)?;
+        till_times.push(start.elapsed());
+        anyhow::ensure!(!lines.is_empty(), "sale #{seq} shows no lines");
+    }
+    till_times.sort();
+    bare_times.sort();
+    let (tm, tp) = (percentile(&till_times, 50), percentile(&till_times, 99));
+    let (bm, bp) = (percentile(&bare_times, 50), percentile(&bare_times, 99));
+    println!(
+        "receipt code to return lines on a till of {sales} sales ({} returned), {lookups} lookups, in {}",
+        sales.div_ceil(10),
+        dir.0.display()
+    );
+    println!(
+        "  bare read of the sale's lines   median {:>10}   p99 {:>10}",
+        micros(bm),
+        micros(bp)
+    );
+    println!(
+        "  parse + returnable              median {:>10}   p99 {:>10}   (target < 50 ms)",
+        micros(tm),
+        micros(tp)
+    );
+    println!(
+        "  ratio                           median {:>10}   p99 {:>10}",
+        ratio(tm, bm),
+        ratio(tp, bp)
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -8,6 +8,7 @@ use anyhow::{Context, Result};
 use clap::Subcommand;
 use till::config::Config;
 use till::printing::{CashDrawer, ReceiptPrinter};
+use till::roles::Action;
 use till_domain::Money;
 use till_domain::shift::MovementKind;
 
@@ -72,6 +73,12 @@ pub fn exec(data_dir: &Path, cmd: CashCommand) -> Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
     };
+    let action = match kind {
+        MovementKind::PaidIn => Action::PaidIn,
+        MovementKind::PaidOut => Action::PaidOut,
+        MovementKind::NoSale => Action::NoSale,
+    };
+    super::authorize(&config, &store, &staff, action)?;
     let amount = match amount {
         Some(text) => parse_amount(&text, &config)?,
         None => 0,

@@ -60,6 +60,27 @@ pub(crate) fn open(data_dir: &Path) -> Result<(Config, Store)> {
     Ok((config, store))
 }
 
+/// Refuses `staff` an `action` their role may not do (`[roles]`). `cli`, the default on every
+/// command, is the person at the shell, who owns the till and may do everything; any other ID
+/// must be an active staff member.
+pub(crate) fn authorize(
+    config: &Config,
+    store: &Store,
+    staff: &str,
+    action: till::roles::Action,
+) -> Result<()> {
+    if staff == "cli" {
+        return Ok(());
+    }
+    let member = store
+        .staff()?
+        .into_iter()
+        .find(|s| s.id == staff)
+        .ok_or_else(|| anyhow::anyhow!("no active staff member {staff}"))?;
+    config.roles.check(&member, action)?;
+    Ok(())
+}
+
 pub(crate) fn file_name(path: &Path) -> String {
     path.file_name()
         .map(|n| n.to_string_lossy().into_owned())

@@ -9,7 +9,8 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use till::config::Config;
 use till::printing::{CashDrawer, ReceiptPrinter};
-use till::store::{Role, Store, StoreError};
+use till::roles::Action;
+use till::store::{Store, StoreError};
 use till_domain::returns::{ManagerReason, ReturnError};
 use till_domain::scan::ReceiptCode;
 use till_domain::{Money, Quantity};
@@ -81,8 +82,9 @@ pub fn exec(data_dir: &Path, args: ReturnArgs) -> Result<ExitCode> {
     if picks.is_empty() {
         bail!("nothing is left to return of sale #{seq}");
     }
+    super::authorize(&config, &store, &args.staff, Action::Return)?;
     let approver = match &args.approved_by {
-        Some(id) => Some(manager(&store, id)?),
+        Some(id) => Some(approver(&config, &store, id)?),
         None => None,
     };
     let request = till::store::ReturnRequest {
@@ -175,12 +177,14 @@ fn parse_pick(spec: &str) -> Result<(u32, i64)> {
     Ok((line, qty.milli()))
 }
 
-/// The active manager `id`, or why not.
-fn manager(store: &Store, id: &str) -> Result<String> {
+/// The active staff member `id`, if their role may approve a return (`[roles]`: managers
+/// always), or why not.
+fn approver(config: &Config, store: &Store, id: &str) -> Result<String> {
     let staff = store.staff()?;
-    match staff.iter().find(|s| s.id == id) {
-        Some(s) if s.role == Role::Manager => Ok(s.id.clone()),
-        Some(_) => bail!("{id} is not a manager: only a manager approves a return"),
-        None => bail!("no active staff member {id}"),
-    }
+    let member = staff
+        .iter()
+        .find(|s| s.id == id)
+        .with_context(|| format!("no active staff member {id}"))?;
+    config.roles.check(member, Action::ApproveReturn)?;
+    Ok(member.id.clone())
 }

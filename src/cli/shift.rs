@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use till::config::Config;
+use till::roles::Action;
 use till::store::Store;
 use till_domain::Money;
 use till_domain::shift::{CashCount, Denominations, parse_count};
@@ -103,6 +104,7 @@ pub fn exec(data_dir: &Path, cmd: ShiftCommand) -> Result<ExitCode> {
     let (config, mut store) = open(data_dir)?;
     match cmd {
         ShiftCommand::Open { count, staff } => {
+            super::authorize(&config, &store, &staff, Action::OpenShift)?;
             let float = count.parse(&config)?;
             let (shift, _) = store.open_shift(&staff, &float)?;
             println!(
@@ -113,6 +115,7 @@ pub fn exec(data_dir: &Path, cmd: ShiftCommand) -> Result<ExitCode> {
             );
         }
         ShiftCommand::Close { count, staff } => {
+            super::authorize(&config, &store, &staff, Action::CloseShift)?;
             let counted = count.parse(&config)?;
             let closed = store.close_shift(&staff, &counted)?;
             let receipt = report_receipt(

@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use till::store::{Role, StaffMember};
 
@@ -20,8 +20,11 @@ pub enum StaffCommand {
         #[arg(long)]
         pin: String,
         /// Managers approve discounts and voids, and open the back office.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "role")]
         manager: bool,
+        /// `cashier` (the default), `supervisor` or `manager`; `[roles]` says what each may do.
+        #[arg(long)]
+        role: Option<String>,
     },
     /// List who may log in.
     List,
@@ -37,6 +40,7 @@ pub fn exec(data_dir: &Path, command: StaffCommand) -> Result<ExitCode> {
             name,
             pin,
             manager,
+            role,
         } => {
             if id.is_empty() || id.len() > 16 || !id.chars().all(|c| c.is_ascii_alphanumeric()) {
                 bail!("a staff ID is 1 to 16 letters or digits");
@@ -48,10 +52,12 @@ pub fn exec(data_dir: &Path, command: StaffCommand) -> Result<ExitCode> {
             let member = StaffMember {
                 id,
                 name: name.trim().to_string(),
-                role: if manager {
-                    Role::Manager
-                } else {
-                    Role::Cashier
+                role: match (manager, role.as_deref()) {
+                    (true, _) => Role::Manager,
+                    (false, None) => Role::Cashier,
+                    (false, Some(text)) => Role::parse(text).with_context(|| {
+                        format!("role {text:?} is not one of cashier, supervisor, manager")
+                    })?,
                 },
             };
             store.add_staff(&member, &hash)?;

@@ -318,6 +318,21 @@ const MIGRATIONS: &[&str] = &[
         points    INTEGER NOT NULL CHECK (points > 0)
     );
     "#,
+    // 14: supervisors, between cashiers and managers: the role's CHECK is widened, which in
+    // SQLite means rebuilding the table.
+    r#"
+    CREATE TABLE staff_v14 (
+        id       TEXT PRIMARY KEY,
+        name     TEXT NOT NULL,
+        role     TEXT NOT NULL CHECK (role IN ('cashier', 'supervisor', 'manager')),
+        pin_hash TEXT NOT NULL,
+        active   INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1))
+    ) WITHOUT ROWID;
+    INSERT INTO staff_v14 (id, name, role, pin_hash, active)
+        SELECT id, name, role, pin_hash, active FROM staff;
+    DROP TABLE staff;
+    ALTER TABLE staff_v14 RENAME TO staff;
+    "#,
 ];
 
 /// The schema version this build writes.

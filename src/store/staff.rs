@@ -9,23 +9,29 @@ use crate::staff::{PinGuard, PinPrompt};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
     Cashier,
+    /// Runs the floor: what `[roles] supervisor` lists (shifts, paid in and out by default).
+    Supervisor,
     Manager,
 }
 
 impl Role {
+    pub const ALL: [Role; 3] = [Role::Cashier, Role::Supervisor, Role::Manager];
+
+    /// The stored and typed name: `cashier`, `supervisor`, `manager`.
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Cashier => "cashier",
+            Role::Supervisor => "supervisor",
             Role::Manager => "manager",
         }
     }
 
+    pub fn parse(text: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == text.trim())
+    }
+
     fn from_db(text: &str) -> Role {
-        if text == "manager" {
-            Role::Manager
-        } else {
-            Role::Cashier
-        }
+        Role::parse(text).unwrap_or(Role::Cashier)
     }
 }
 

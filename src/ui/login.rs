@@ -28,6 +28,7 @@ pub(super) fn show(window: &AppWindow, session: &Session) {
             name: member.name.clone().into(),
             role: match member.role {
                 Role::Manager => session.lang.pick("店长", "Manager"),
+                Role::Supervisor => session.lang.pick("值班主管", "Supervisor"),
                 Role::Cashier => session.lang.pick("收银员", "Cashier"),
             }
             .into(),

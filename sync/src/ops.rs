@@ -78,6 +78,10 @@ pub enum Op {
     LineVoid(LineVoid),
     /// A whole open ticket cancelled.
     TicketCancel(TicketCancel),
+    /// A discount given on a line or on the whole ticket.
+    Discount(DiscountGiven),
+    /// A line's catalog price changed at the till.
+    PriceOverride(PriceOverride),
     /// Someone logged in to the touchscreen.
     Login(Session),
     /// Someone logged out (or was logged out at a shift change).
@@ -99,6 +103,8 @@ impl Op {
             Op::NoSale(_) => "no_sale",
             Op::LineVoid(_) => "line_void",
             Op::TicketCancel(_) => "ticket_cancel",
+            Op::Discount(_) => "discount",
+            Op::PriceOverride(_) => "price_override",
             Op::Login(_) => "login",
             Op::Logout(_) => "logout",
             Op::Lockout(_) => "lockout",
@@ -177,6 +183,27 @@ pub struct TicketCancel {
     pub lines: u32,
     /// What the ticket came to, in minor units.
     pub amount: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct DiscountGiven {
+    /// The line's SKU, or None for a discount on the whole ticket.
+    pub sku: Option<String>,
+    /// The share of what it applies to, in basis points (1000 = 10 %).
+    pub basis_points: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct PriceOverride {
+    pub sku: String,
+    pub name: String,
+    /// Unit prices before and after, in minor units.
+    pub from: i64,
+    pub to: i64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

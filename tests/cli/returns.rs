@@ -140,7 +140,7 @@ fn bad_returns_are_refused_with_the_reason_and_record_nothing() {
     );
     check(
         &["return", "1", "--all", "--approved-by", "1001"],
-        "1001 is not a manager",
+        "1001 (cashier) may not approve a return",
     );
     let out = till.ok(&["return", "1", "--all", "--approved-by", "9001"]);
     assert!(out.contains("批准 9001"), "{out}");

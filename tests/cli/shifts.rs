@@ -38,6 +38,16 @@ fn a_shift_from_float_to_z_matches_the_sales_to_the_fen() {
     let address = free_port();
     let till = with_printer(&address);
     let printer = PrinterProcess::start(&address, &till.data_dir().join("paper"), false);
+    till.ok(&[
+        "staff",
+        "add",
+        "m1",
+        "--name",
+        "店长",
+        "--pin",
+        "2468",
+        "--manager",
+    ]);
     let out = till.ok(&["shift", "open", "--count", "100=5", "--staff", "m1"]);
     assert!(
         out.contains("shift 1 open: float ￥500.00, first receipt #1"),
@@ -216,4 +226,63 @@ fn a_till_that_requires_a_shift_refuses_a_sale_without_one() {
     till.ok(&["shift", "close", "--count", "5=1"]);
     let refused = till.fails(&["sell", &sample_ean13(2), "--pay", "cash:10"]);
     assert!(refused.contains("no shift is open"), "{refused}");
+}
+
+/// `[roles]`: a cashier may open the drawer without a sale but not pay out or close a shift;
+/// a supervisor may; an unknown ID may do nothing.
+#[test]
+fn roles_decide_who_may_move_cash_and_close_a_shift() {
+    let till = Till::with_catalog();
+    till.ok(&["staff", "add", "1001", "--name", "收银员", "--pin", "1357"]);
+    let out = till.ok(&[
+        "staff",
+        "add",
+        "2001",
+        "--name",
+        "主管",
+        "--pin",
+        "2468",
+        "--role",
+        "supervisor",
+    ]);
+    assert!(out.contains("(supervisor)"), "{out}");
+    let refused = till.fails(&[
+        "staff", "add", "3001", "--name", "x", "--pin", "1234", "--role", "boss",
+    ]);
+    assert!(refused.contains("role \"boss\" is not one of cashier, supervisor, manager"));
+    let check = |args: &[&str], message: &str| {
+        let before = ops_count(&till);
+        let out = till.fails(args);
+        assert!(
+            out.contains(message),
+            "till {args:?}: {message:?} missing from\n{out}"
+        );
+        assert_eq!(ops_count(&till), before, "till {args:?} recorded something");
+    };
+    check(
+        &["shift", "open", "--count", "100=1", "--staff", "1001"],
+        "1001 (cashier) may not open a shift: [roles] cashier does not list open_shift",
+    );
+    till.ok(&["shift", "open", "--count", "100=1", "--staff", "2001"]);
+    till.ok(&["cash", "no-sale", "--reason", "1", "--staff", "1001"]);
+    check(
+        &["cash", "out", "5", "--reason", "safe", "--staff", "1001"],
+        "1001 (cashier) may not pay out",
+    );
+    check(
+        &["cash", "out", "5", "--reason", "safe", "--staff", "9999"],
+        "no active staff member 9999",
+    );
+    till.ok(&["cash", "out", "5", "--reason", "safe", "--staff", "2001"]);
+    check(
+        &["shift", "close", "--count", "100=1", "--staff", "1001"],
+        "may not close a shift",
+    );
+    till.ok(&[
+        "shift", "close", "--count", "10=9", "--count", "5=1", "--staff", "2001",
+    ]);
+    assert!(
+        till.ok(&["staff", "list"])
+            .contains("2001\t主管\tsupervisor")
+    );
 }

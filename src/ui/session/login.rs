@@ -1,5 +1,7 @@
 //! The login screen: staff, PIN entry, the lockout that survives a restart, logout (which parks the open ticket), and the open ticket kept on disk.
 
+use till_sync::ops::{Lockout, Op, Session as SessionOp};
+
 use super::*;
 
 /// The login screen's controller: the name tapped, the PIN keyed so far, the last message,
@@ -121,6 +123,7 @@ impl Session {
                 self.guard_succeeded(PinPrompt::Login);
                 self.checkout.set_cashier(&member.id);
                 let id = member.id.clone();
+                self.audit_session(&id, Op::Login(SessionOp { how: "pin".into() }));
                 self.cashier = Some(member);
                 self.login.message = None;
                 self.screen = Screen::Sale;
@@ -150,6 +153,20 @@ impl Session {
             PinPrompt::Approval => self.t("店长 PIN 错误", "wrong manager PIN"),
         };
         if left == 0 {
+            let who = match prompt {
+                PinPrompt::Login => self
+                    .login
+                    .selected
+                    .and_then(|i| self.staff.get(i))
+                    .map_or_else(|| "login".to_string(), |s| s.id.clone()),
+                PinPrompt::Approval => self.checkout.cashier().to_string(),
+            };
+            let for_ms = i64::try_from(saved.last_lockout().as_millis()).unwrap_or(i64::MAX);
+            let lockout = Op::Lockout(Lockout {
+                prompt: prompt.as_str().to_string(),
+                for_ms,
+            });
+            self.audit_session(&who, lockout);
             let secs = saved.last_lockout().as_secs();
             self.lang.pick(
                 &format!("{wrong} 5 次，锁定 {secs} 秒"),
@@ -161,6 +178,16 @@ impl Session {
                 &format!("{wrong}: {left} tries left"),
             )
         }
+    }
+
+    /// Queues a login, logout or lockout for the audit trail, written by the sales worker.
+    fn audit_session(&mut self, staff: &str, op: Op) {
+        self.deferred
+            .push(Task::RecordAudit(Box::new(crate::checkout::AuditRecord {
+                staff: staff.to_string(),
+                approver: None,
+                op,
+            })));
     }
 
     pub(super) fn guard_succeeded(&mut self, prompt: PinPrompt) {
@@ -263,6 +290,15 @@ impl Session {
                     return;
                 }
             }
+        }
+        if let Some(cashier) = &self.cashier {
+            let id = cashier.id.clone();
+            self.audit_session(
+                &id,
+                Op::Logout(SessionOp {
+                    how: "logout".into(),
+                }),
+            );
         }
         self.sale.reset();
         self.cashier = None;

@@ -84,11 +84,45 @@ fn login_locks_after_five_wrong_pins_and_the_right_one_then_waits() {
     assert!(s.login_key("enter").is_none());
     assert_eq!(s.screen, Screen::Login);
     assert!(s.cashier.is_none());
-    // The lockout is handed out to be kept on disk.
+    // The lockout is handed out to be kept on disk, and to the audit trail, naming whose
+    // PIN was tried.
+    let deferred = s.take_deferred();
     assert!(
-        s.take_deferred()
+        deferred
             .iter()
             .any(|t| matches!(t, Task::SavePinGuard(PinPrompt::Login, _))),
+    );
+    let lockouts: Vec<&crate::checkout::AuditRecord> = deferred
+        .iter()
+        .filter_map(|t| match t {
+            Task::RecordAudit(r) if matches!(r.op, till_sync::ops::Op::Lockout(_)) => Some(&**r),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(lockouts.len(), 1, "{deferred:?}");
+    assert_eq!(lockouts[0].staff, DEMO_CASHIER.0);
+}
+
+/// Logins and logouts go to the audit trail, through the worker like every write.
+#[test]
+fn a_login_and_a_logout_are_audited() {
+    let (_dir, mut s) = session();
+    log_in(&mut s, DEMO_CASHIER);
+    s.logout();
+    let kinds: Vec<(String, &str)> = s
+        .take_deferred()
+        .iter()
+        .filter_map(|t| match t {
+            Task::RecordAudit(r) => Some((r.staff.clone(), r.op.kind())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            (DEMO_CASHIER.0.to_string(), "login"),
+            (DEMO_CASHIER.0.to_string(), "logout")
+        ]
     );
 }
 
