@@ -9,7 +9,7 @@ use clap::Subcommand;
 use till::config::{Config, Lang};
 use till::printing::ReceiptPrinter;
 use till::receipt::{Language, Receipt, ReceiptHeader, ReportKind, ShiftReportMeta};
-use till::store::{Shift, Store};
+use till::store::{ClosedShift, Shift, Store};
 use till_domain::shift::ShiftReport;
 use till_sync::ops::ZReport;
 
@@ -52,15 +52,7 @@ pub fn exec(data_dir: &Path, cmd: ReportCommand) -> Result<ExitCode> {
                     .map(|s| s.number)
                     .context("no shift has closed yet; `till shift close` closes the open one")?,
             };
-            let closed = store.z_report(number)?;
-            let receipt = report_receipt(
-                &config,
-                &store,
-                &closed.shift,
-                &closed.z.report(),
-                Some(&closed.z),
-            )?;
-            (receipt, print)
+            (z_receipt(&config, &store, &store.z_report(number)?)?, print)
         }
     };
     print!("{}", super::view::render_receipt(&receipt));
@@ -73,14 +65,24 @@ pub fn exec(data_dir: &Path, cmd: ReportCommand) -> Result<ExitCode> {
 /// Shows a shift: its Z when closed, its X report when open.
 pub(crate) fn show_shift(config: &Config, store: &Store, shift: &Shift) -> Result<()> {
     let receipt = if shift.closed_at_ms.is_some() {
-        let closed = store.z_report(shift.number)?;
-        report_receipt(config, store, shift, &closed.z.report(), Some(&closed.z))?
+        z_receipt(config, store, &store.z_report(shift.number)?)?
     } else {
         let (_, report) = store.x_report()?;
         report_receipt(config, store, shift, &report, None)?
     };
     print!("{}", super::view::render_receipt(&receipt));
     Ok(())
+}
+
+/// The Z report of a closed shift, as recorded.
+pub(crate) fn z_receipt(config: &Config, store: &Store, closed: &ClosedShift) -> Result<Receipt> {
+    report_receipt(
+        config,
+        store,
+        &closed.shift,
+        &closed.z.report(),
+        Some(&closed.z),
+    )
 }
 
 /// The X report (no `z`) or the Z of `shift`, in the till's language.

@@ -13,7 +13,7 @@ use till_domain::Money;
 use till_domain::shift::{CashCount, Denominations, parse_count};
 
 use super::open;
-use super::report::{print_or_say, report_receipt, show_shift};
+use super::report::{print_or_say, show_shift, z_receipt};
 
 #[derive(Subcommand, Debug)]
 pub enum ShiftCommand {
@@ -118,13 +118,7 @@ pub fn exec(data_dir: &Path, cmd: ShiftCommand) -> Result<ExitCode> {
             super::authorize(&config, &store, &staff, Action::CloseShift)?;
             let counted = count.parse(&config)?;
             let closed = store.close_shift(&staff, &counted)?;
-            let receipt = report_receipt(
-                &config,
-                &store,
-                &closed.shift,
-                &closed.z.report(),
-                Some(&closed.z),
-            )?;
+            let receipt = z_receipt(&config, &store, &closed)?;
             print!("{}", super::view::render_receipt(&receipt));
             print_or_say(&config, &receipt);
         }

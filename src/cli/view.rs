@@ -96,14 +96,20 @@ pub fn render_sale(r: &SaleRecord, config: &Config) -> String {
 /// A receipt-shaped document (an X or Z report) as plain text at `WIDTH` columns, laid out as
 /// the printer would lay it out, so the screen and the paper say the same.
 pub fn render_receipt(receipt: &till::receipt::Receipt) -> String {
-    use till_drivers::document::{Align, CharWidth, Line, layout};
-    let document = till::printing::document(receipt);
+    use till_drivers::document::{Align, Block, CharWidth, Line, layout};
+    let mut document = till::printing::document(receipt);
+    // A terminal has no double-width text: what paper prints large is laid out at the full
+    // width, so its amounts line up with the rest.
+    for block in &mut document.blocks {
+        if let Block::Text { style, .. } | Block::Pair { style, .. } = block {
+            style.large = false;
+        }
+    }
     let mut out = String::new();
     for line in layout(&document, WIDTH, CharWidth::Unicode) {
         match line {
-            Line::Text { text, align, style } => {
-                let width = if style.large { WIDTH / 2 } else { WIDTH };
-                let pad = width.saturating_sub(text.width());
+            Line::Text { text, align, .. } => {
+                let pad = WIDTH.saturating_sub(text.width());
                 let indent = match align {
                     Align::Left => 0,
                     Align::Center => pad / 2,

@@ -88,6 +88,22 @@ fn check(sale: &SaleRecord, language: Language, copy: bool, columns: usize, expe
     );
 }
 
+/// `receipt` as a GB18030 printer of `columns` columns prints it, decoded back to text.
+fn printed(receipt: &Receipt, columns: usize) -> String {
+    let settings = PrintSettings {
+        columns,
+        encoding: TextEncoding::Gb18030,
+    };
+    let bytes = encode(&document(receipt), &settings).unwrap().bytes;
+    let mut decoder = Decoder::new();
+    let events = decoder.feed(&bytes);
+    assert!(decoder.problems().is_empty(), "{:?}", decoder.problems());
+    let [Event::Receipt(printed)] = &events[..] else {
+        panic!("{events:?}")
+    };
+    printed.text()
+}
+
 fn check_member(
     sale: &SaleRecord,
     member: &ReceiptMember,
@@ -97,18 +113,7 @@ fn check_member(
     expected: Expect,
 ) {
     let receipt = receipt(sale, &header(), language, copy, member);
-    let settings = PrintSettings {
-        columns,
-        encoding: TextEncoding::Gb18030,
-    };
-    let bytes = encode(&document(&receipt), &settings).unwrap().bytes;
-    let mut decoder = Decoder::new();
-    let events = decoder.feed(&bytes);
-    assert!(decoder.problems().is_empty(), "{:?}", decoder.problems());
-    let [Event::Receipt(printed)] = &events[..] else {
-        panic!("{events:?}")
-    };
-    expected.assert_eq(&printed.text());
+    expected.assert_eq(&printed(&receipt, columns));
 }
 
 fn groceries() -> Vec<SaleLine> {
@@ -812,18 +817,7 @@ fn z_figures() -> (
 fn check_report(language: Language, columns: usize, expected: Expect) {
     let (report, meta) = z_figures();
     let receipt = crate::receipt::shift_report(&report, &meta, &header(), language);
-    let settings = PrintSettings {
-        columns,
-        encoding: TextEncoding::Gb18030,
-    };
-    let bytes = encode(&document(&receipt), &settings).unwrap().bytes;
-    let mut decoder = Decoder::new();
-    let events = decoder.feed(&bytes);
-    assert!(decoder.problems().is_empty(), "{:?}", decoder.problems());
-    let [Event::Receipt(printed)] = &events[..] else {
-        panic!("{events:?}")
-    };
-    expected.assert_eq(&printed.text());
+    expected.assert_eq(&printed(&receipt, columns));
 }
 
 #[test]
@@ -1086,18 +1080,7 @@ fn check_return(language: Language, columns: usize, expected: Expect) {
         language,
         till_domain::Currency::CNY,
     );
-    let settings = PrintSettings {
-        columns,
-        encoding: TextEncoding::Gb18030,
-    };
-    let bytes = encode(&document(&receipt), &settings).unwrap().bytes;
-    let mut decoder = Decoder::new();
-    let events = decoder.feed(&bytes);
-    assert!(decoder.problems().is_empty(), "{:?}", decoder.problems());
-    let [Event::Receipt(printed)] = &events[..] else {
-        panic!("{events:?}")
-    };
-    expected.assert_eq(&printed.text());
+    expected.assert_eq(&printed(&receipt, columns));
 }
 
 #[test]

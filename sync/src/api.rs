@@ -84,6 +84,14 @@ pub struct RegisterResponse {
     pub phone_pepper: String,
 }
 
+/// Whether `hash` (hex) is the chain link of `canonical` after `prev_hash` (hex).
+fn link_is_valid(prev_hash: &str, canonical: &[u8], hash: &str) -> bool {
+    let Ok(prev) = <[u8; 32]>::try_from(hex::decode(prev_hash).unwrap_or_default()) else {
+        return false;
+    };
+    hex::encode(chain_hash(&prev, canonical)) == hash
+}
+
 /// One sale as uploaded: its record and its link in the terminal's hash chain.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -99,11 +107,7 @@ pub struct UploadedSale {
 impl UploadedSale {
     /// Whether `hash` really is this record's link after `prev_hash`.
     pub fn link_is_valid(&self) -> bool {
-        let Ok(prev) = <[u8; 32]>::try_from(hex::decode(&self.prev_hash).unwrap_or_default())
-        else {
-            return false;
-        };
-        hex::encode(chain_hash(&prev, &self.record.canonical_bytes())) == self.hash
+        link_is_valid(&self.prev_hash, &self.record.canonical_bytes(), &self.hash)
     }
 }
 
@@ -161,11 +165,7 @@ pub struct UploadedOp {
 impl UploadedOp {
     /// Whether `hash` really is this record's link after `prev_hash`.
     pub fn link_is_valid(&self) -> bool {
-        let Ok(prev) = <[u8; 32]>::try_from(hex::decode(&self.prev_hash).unwrap_or_default())
-        else {
-            return false;
-        };
-        hex::encode(chain_hash(&prev, &self.record.canonical_bytes())) == self.hash
+        link_is_valid(&self.prev_hash, &self.record.canonical_bytes(), &self.hash)
     }
 }
 

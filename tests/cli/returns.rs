@@ -2,17 +2,9 @@
 //! and drawer, and every bad input refused with nothing recorded.
 
 use till::demo::sample_ean13;
-use till::store::Store;
 
+use super::shifts::refused;
 use super::{PrinterProcess, Till, free_port, with_printer};
-
-fn ops_count(till: &Till) -> usize {
-    Store::open(&till.db())
-        .unwrap()
-        .recent_ops(None, u32::MAX)
-        .unwrap()
-        .len()
-}
 
 /// PRODUCT.md, "Returns": scan the receipt, pick lines and quantities, refund to the tender,
 /// print "退货 RETURN", open the drawer for cash; the Z takes it off the takings.
@@ -86,15 +78,7 @@ fn bad_returns_are_refused_with_the_reason_and_record_nothing() {
     ]);
     till.ok(&["staff", "add", "1001", "--name", "收银员", "--pin", "1357"]);
     till.ok(&["sell", &sample_ean13(2), "--pay", "cash:10"]);
-    let check = |args: &[&str], message: &str| {
-        let before = ops_count(&till);
-        let out = till.fails(args);
-        assert!(
-            out.contains(message),
-            "till {args:?}: {message:?} missing from\n{out}"
-        );
-        assert_eq!(ops_count(&till), before, "till {args:?} recorded something");
-    };
+    let check = |args: &[&str], message: &str| refused(&till, args, message);
     check(&["return", "1", "--line", "1=1"], "no shift is open");
     till.ok(&["shift", "open", "--count", "100=1"]);
     check(

@@ -30,6 +30,17 @@ fn ops_count(till: &Till) -> usize {
     store.recent_ops(None, u32::MAX).unwrap().len()
 }
 
+/// Runs `till args`, which must fail saying `message` and record no operation.
+pub(super) fn refused(till: &Till, args: &[&str], message: &str) {
+    let before = ops_count(till);
+    let out = till.fails(args);
+    assert!(
+        out.contains(message),
+        "till {args:?}: {message:?} missing from\n{out}"
+    );
+    assert_eq!(ops_count(till), before, "till {args:?} recorded something");
+}
+
 /// PRODUCT.md, "Store operations": a manager opens a shift, sells, pays in and out, opens
 /// the drawer without a sale and closes with a Z whose expected cash is the float plus the
 /// cash the sales kept (net of change) plus paid in less paid out, to the fen.
@@ -144,15 +155,7 @@ fn a_shift_from_float_to_z_matches_the_sales_to_the_fen() {
 #[test]
 fn bad_counts_amounts_and_reasons_are_refused_and_change_nothing() {
     let till = Till::with_catalog();
-    let check = |args: &[&str], message: &str| {
-        let before = ops_count(&till);
-        let out = till.fails(args);
-        assert!(
-            out.contains(message),
-            "till {args:?}: {message:?} missing from\n{out}"
-        );
-        assert_eq!(ops_count(&till), before, "till {args:?} recorded something");
-    };
+    let check = |args: &[&str], message: &str| refused(&till, args, message);
     check(&["report", "x"], "no shift is open");
     check(
         &["cash", "in", "5", "--reason", "change"],
@@ -246,19 +249,11 @@ fn roles_decide_who_may_move_cash_and_close_a_shift() {
         "supervisor",
     ]);
     assert!(out.contains("(supervisor)"), "{out}");
-    let refused = till.fails(&[
+    let bad_role = till.fails(&[
         "staff", "add", "3001", "--name", "x", "--pin", "1234", "--role", "boss",
     ]);
-    assert!(refused.contains("role \"boss\" is not one of cashier, supervisor, manager"));
-    let check = |args: &[&str], message: &str| {
-        let before = ops_count(&till);
-        let out = till.fails(args);
-        assert!(
-            out.contains(message),
-            "till {args:?}: {message:?} missing from\n{out}"
-        );
-        assert_eq!(ops_count(&till), before, "till {args:?} recorded something");
-    };
+    assert!(bad_role.contains("role \"boss\" is not one of cashier, supervisor, manager"));
+    let check = |args: &[&str], message: &str| refused(&till, args, message);
     check(
         &["shift", "open", "--count", "100=1", "--staff", "1001"],
         "1001 (cashier) may not open a shift: [roles] cashier does not list open_shift",
