@@ -1413,8 +1413,8 @@ mod sync {
         hq
     }
 
-    /// PRODUCT.md, "Store operations": the Z is synced to HQ exactly once, and HQ holds the
-    /// same figures as the till.
+    /// PRODUCT.md, "Store operations": the Z (and a return, after the sale it returns) is
+    /// synced to HQ exactly once, and HQ holds the same figures as the till.
     #[test]
     fn a_z_report_reaches_hq_once_with_the_till_s_figures() {
         let hq = hq();
@@ -1424,9 +1424,13 @@ mod sync {
         till.ok(&["shift", "open", "--count", "100=5"]);
         till.ok(&["sell", &sample_ean13(2), "--pay", "cash:10"]);
         till.ok(&["cash", "out", "5", "--reason", "supplier"]);
+        till.ok(&["return", "1", "--all"]);
         till.ok(&["shift", "close", "--count", "100=5"]);
         let out = till.ok(&["sync", "now"]);
-        assert!(out.contains("3 operation(s) filed at HQ"), "{out}");
+        assert!(
+            out.contains("4 operation(s) filed at HQ") && !out.contains("refused by HQ"),
+            "the return is filed against the sale HQ holds: {out}"
+        );
         let out = till.ok(&["sync", "now"]);
         assert!(!out.contains("operation(s) filed"), "nothing twice: {out}");
         assert!(

@@ -1,7 +1,7 @@
 -- Version 3: each terminal's operations journal (shift openings, Z reports, paid in and out,
 -- no-sale openings, voids, logins, lockouts), stored exactly once per (terminal, seq) as the
 -- canonical bytes the terminal hashed, and the Z reports drawn from it, one per shift, for
--- the cash differences per store.
+-- the cash differences per store, and what returns took of each sale's lines.
 CREATE TABLE ops (
     store_id     TEXT NOT NULL,
     terminal_id  TEXT NOT NULL,
@@ -40,3 +40,14 @@ CREATE TABLE z_reports (
     PRIMARY KEY (store_id, terminal_id, z_no)
 );
 CREATE INDEX z_reports_by_close ON z_reports (store_id, closed_at_ms);
+-- What returns filed at HQ took of each sold line, from any terminal of the store: a later
+-- return of the line, from whichever till, is filed only for what is left.
+CREATE TABLE returned_lines (
+    sale_id     TEXT NOT NULL,
+    line_no     BIGINT NOT NULL,
+    store_id    TEXT NOT NULL,
+    terminal_id TEXT NOT NULL,
+    op_seq      BIGINT NOT NULL,
+    qty_milli   BIGINT NOT NULL,
+    PRIMARY KEY (sale_id, line_no, store_id, terminal_id, op_seq)
+);

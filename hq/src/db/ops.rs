@@ -2,8 +2,11 @@
 //! no-sale openings, voids, logins, lockouts) and the Z reports drawn from it. What both
 //! backends decide about an uploaded operation is decided here, once.
 
+use till_domain::quantity::Quantity;
+use till_domain::returns::{Returned, SoldLine, refundable};
+use till_sync::SaleRecord;
 use till_sync::api::{OpResult, UploadedOp};
-use till_sync::ops::Op;
+use till_sync::ops::{Op, Return};
 
 /// One Z report as HQ lists it (`till-hq z-reports`). Amounts in minor units.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -63,6 +66,16 @@ pub(crate) struct Held {
     pub at_seq: Option<String>,
     /// The sequence number of the operation that filed the same Z number, if `op` is a Z.
     pub z_by: Option<u64>,
+    /// For a return: the sale as HQ holds it and what was returned of it.
+    pub sale: Option<HeldSale>,
+}
+
+/// A returned sale as HQ holds it.
+pub(crate) struct HeldSale {
+    /// Its canonical record; None when HQ has no such sale.
+    pub record: Option<String>,
+    /// `(line, thousandths)` that returns filed earlier, from any terminal, took of it.
+    pub returned: Vec<(u32, i64)>,
 }
 
 /// Whether to file `op`: None to file it, or the answer it gets instead (a duplicate of what
@@ -80,6 +93,9 @@ pub(crate) fn verdict(op: &UploadedOp, held: &Held) -> Option<OpResult> {
             )
         });
     }
+    if let (Op::Return(r), Some(sale)) = (&op.record.op, &held.sale) {
+        return return_verdict(seq, r, sale.record.as_deref(), &sale.returned);
+    }
     if let Some(other) = held.z_by {
         return Some(OpResult::rejected(
             seq,
@@ -88,6 +104,69 @@ pub(crate) fn verdict(op: &UploadedOp, held: &Held) -> Option<OpResult> {
                 op.record.shift.unwrap_or_default()
             ),
         ));
+    }
+    None
+}
+
+/// A return is filed only against a sale HQ holds, of the returning terminal's store, and only
+/// for what is left of each line after the returns filed earlier from every terminal: the
+/// one rule (`till_domain::returns::refundable`) a till applies to its own sales, applied
+/// across the store's tills.
+fn return_verdict(
+    seq: u64,
+    r: &Return,
+    record: Option<&str>,
+    returned: &[(u32, i64)],
+) -> Option<OpResult> {
+    let named = format!("{}/{} #{}", r.sale_store, r.sale_terminal, r.sale_seq);
+    let Some(sale) = record.and_then(|t| SaleRecord::from_canonical_bytes(t.as_bytes()).ok())
+    else {
+        return Some(OpResult::rejected(
+            seq,
+            format!("the returned sale {named} ({}) is not at HQ", r.sale_id),
+        ));
+    };
+    if sale.store != r.sale_store || sale.terminal != r.sale_terminal || sale.seq != r.sale_seq {
+        return Some(OpResult::rejected(
+            seq,
+            format!("sale {} is not {named}", r.sale_id),
+        ));
+    }
+    for line in &r.lines {
+        let Some(sold) = sale.lines.iter().find(|l| l.line_no == line.line_no) else {
+            return Some(OpResult::rejected(
+                seq,
+                format!("sale {named} has no line {}", line.line_no),
+            ));
+        };
+        let before: i64 = returned
+            .iter()
+            .filter(|(n, _)| *n == line.line_no)
+            .map(|(_, q)| q)
+            .sum();
+        let left = refundable(
+            &SoldLine {
+                line_no: sold.line_no,
+                qty_milli: sold.qty_milli,
+                weighed: sold.weighed,
+                total: sold.total,
+                tax: sold.tax,
+            },
+            &Returned {
+                qty_milli: before,
+                ..Returned::default()
+            },
+        );
+        if line.qty_milli > left {
+            return Some(OpResult::rejected(
+                seq,
+                format!(
+                    "line {} of sale {named}: only {} left to return after the returns HQ has filed",
+                    line.line_no,
+                    Quantity::from_milli(left)
+                ),
+            ));
+        }
     }
     None
 }

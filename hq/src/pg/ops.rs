@@ -1,8 +1,9 @@
 //! PostgreSQL: operations ingest, exactly once per (terminal, seq), and the Z reports.
 
 use till_sync::api::{OpResult, OpsUploadResponse, UploadedOp};
+use till_sync::ops::Op;
 
-use crate::db::ops::{Held, ZReportRow, verdict};
+use crate::db::ops::{Held, HeldSale, ZReportRow, verdict};
 use crate::db::{HqError, Result};
 
 use super::{PgStore, db, now_ms};
@@ -51,7 +52,36 @@ impl PgStore {
                     .map_err(db)?
                     .map(|row| row.get::<_, i64>(0).unsigned_abs()),
             };
-            if let Some(answer) = verdict(op, &Held { at_seq, z_by }) {
+            let sale = match &r.op {
+                Op::Return(ret) => {
+                    // The sale's row, locked: another terminal's return of it waits, then
+                    // sees what this one took.
+                    let record = tx
+                        .query_opt(
+                            "SELECT record FROM sales WHERE sale_id = $1 FOR UPDATE",
+                            &[&ret.sale_id],
+                        )
+                        .map_err(db)?
+                        .map(|row| row.get::<_, String>(0));
+                    let returned = tx
+                        .query(
+                            "SELECT line_no, qty_milli FROM returned_lines WHERE sale_id = $1",
+                            &[&ret.sale_id],
+                        )
+                        .map_err(db)?
+                        .iter()
+                        .map(|row| {
+                            (
+                                u32::try_from(row.get::<_, i64>(0)).unwrap_or(u32::MAX),
+                                row.get::<_, i64>(1),
+                            )
+                        })
+                        .collect();
+                    Some(HeldSale { record, returned })
+                }
+                _ => None,
+            };
+            if let Some(answer) = verdict(op, &Held { at_seq, z_by, sale }) {
                 results.push(answer);
                 continue;
             }
@@ -106,6 +136,24 @@ impl PgStore {
                     ],
                 )
                 .map_err(db)?;
+            }
+            if let Op::Return(ret) = &r.op {
+                for line in &ret.lines {
+                    tx.execute(
+                        "INSERT INTO returned_lines (sale_id, line_no, store_id, terminal_id,
+                                                     op_seq, qty_milli)
+                         VALUES ($1, $2, $3, $4, $5, $6)",
+                        &[
+                            &ret.sale_id,
+                            &i64::from(line.line_no),
+                            &store,
+                            &terminal,
+                            &seq,
+                            &line.qty_milli,
+                        ],
+                    )
+                    .map_err(db)?;
+                }
             }
             results.push(OpResult::accepted(r.seq));
         }

@@ -52,6 +52,24 @@ fn problem(store: &str, terminal: &str, op: &UploadedOp) -> Option<(StatusCode, 
             return unprocessable(format!("operation #{}: a count is out of range", r.seq));
         }
     }
+    if let Op::Return(ret) = &r.op {
+        let mut seen = Vec::new();
+        for line in &ret.lines {
+            if line.qty_milli <= 0 || seen.contains(&line.line_no) {
+                return unprocessable(format!(
+                    "operation #{}: a return takes each line once, and more than nothing of it",
+                    r.seq
+                ));
+            }
+            seen.push(line.line_no);
+        }
+        if ret.lines.is_empty() || ret.sale_seq == 0 || ret.sale_seq > MAX_STORED {
+            return unprocessable(format!(
+                "operation #{}: a return names a sale and at least one line",
+                r.seq
+            ));
+        }
+    }
     if !op.link_is_valid() {
         return unprocessable(format!(
             "operation #{}: hash does not match the record",

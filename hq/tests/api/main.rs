@@ -196,4 +196,5 @@ conformance!(
     joining_on_hq_makes_a_member_every_till_finds,
     operations_are_filed_once_and_z_reports_listed,
     bad_operation_uploads_get_a_reason_and_file_nothing,
+    returns_are_filed_only_for_what_is_left_across_terminals,
 );

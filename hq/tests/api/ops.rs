@@ -43,21 +43,40 @@ pub(crate) fn shift_ops(store: &str, terminal: &str, shift: u64) -> Vec<Uploaded
             &[(10000, 5)],
         )),
     ];
-    let mut prev = till_sync::GENESIS_HASH;
+    chained(
+        store,
+        terminal,
+        Some(shift),
+        till_sync::GENESIS_HASH,
+        1,
+        ops.into(),
+    )
+}
+
+/// `ops` as a terminal's operations `first`, `first + 1`, … linked after `prev`, in `shift`.
+pub(crate) fn chained(
+    store: &str,
+    terminal: &str,
+    shift: Option<u64>,
+    mut prev: [u8; 32],
+    first: u64,
+    ops: Vec<Op>,
+) -> Vec<UploadedOp> {
     ops.into_iter()
         .enumerate()
         .map(|(i, op)| {
+            let seq = first + i as u64;
             let record = OpRecord {
                 v: 1,
-                op_id: format!("0193a000-0000-7000-8000-{:012}", i + 1),
+                op_id: format!("0193a000-0000-7000-8000-{seq:012}"),
                 store: store.into(),
                 terminal: terminal.into(),
-                seq: i as u64 + 1,
-                at_ms: 1_764_550_000_000 + i as i64 * 60_000,
+                seq,
+                at_ms: 1_764_550_000_000 + (seq as i64 - 1) * 60_000,
                 utc_offset_s: 28_800,
                 staff: "m1".into(),
                 approver: None,
-                shift: Some(shift),
+                shift,
                 op,
             };
             let hash = chain_hash(&prev, &record.canonical_bytes());
@@ -220,4 +239,125 @@ pub(crate) fn bad_operation_uploads_get_a_reason_and_file_nothing(app: App) {
     ] {
         assert!(out.contains(expected), "{expected:?} missing from\n{out}");
     }
+}
+
+/// A return of `qty_milli` of line 1 of `sale`.
+fn return_of(sale: &till_sync::SaleRecord, qty_milli: i64) -> Op {
+    use till_sync::ops::{RefundTender, Return, ReturnLine};
+    let amount = sale.lines[0].total * qty_milli / sale.lines[0].qty_milli;
+    Op::Return(Return {
+        sale_store: sale.store.clone(),
+        sale_terminal: sale.terminal.clone(),
+        sale_seq: sale.seq,
+        sale_id: sale.sale_id.clone(),
+        member_id: None,
+        lines: vec![ReturnLine {
+            line_no: 1,
+            sku: sale.lines[0].sku.clone(),
+            name: sale.lines[0].name_zh.clone(),
+            qty_milli,
+            amount,
+            tax: 0,
+            tax_rate_bp: sale.lines[0].tax_rate_bp,
+        }],
+        refund: amount,
+        tenders: vec![RefundTender {
+            kind: "cash".into(),
+            amount,
+            reference: None,
+        }],
+        points: 0,
+        reason: String::new(),
+    })
+}
+
+/// PRODUCT.md, "Returns": HQ refuses at ingest a return that takes more than was sold, across
+/// the store's terminals: T01 sold two, T01 takes one back, T02 (which looked the sale up at
+/// HQ) may take the other but not two.
+pub(crate) fn returns_are_filed_only_for_what_is_left_across_terminals(app: App) {
+    use SaleStatus::{Accepted, Rejected};
+    let sales = till_hq::testing::journal("S001", "T01", 1);
+    let sale = sales[0].record.clone();
+    assert_eq!(sale.lines[0].qty_milli, 2000, "the journal sells two");
+    let t01_client = app.client(0);
+    t01_client.upload(&sales).unwrap();
+    let genesis = till_sync::GENESIS_HASH;
+    let t01 = chained(
+        "S001",
+        "T01",
+        Some(1),
+        genesis,
+        1,
+        vec![return_of(&sale, 1000)],
+    );
+    assert_eq!(statuses(&t01_client.upload_ops(&t01).unwrap()), [Accepted]);
+    let t02 = app.client(1);
+    let too_much = chained(
+        "S001",
+        "T02",
+        Some(1),
+        genesis,
+        1,
+        vec![return_of(&sale, 2000)],
+    );
+    let answer = t02.upload_ops(&too_much).unwrap();
+    assert_eq!(statuses(&answer), [Rejected]);
+    let reason = answer.results[0].reason.clone().unwrap();
+    assert!(
+        reason.contains("line 1 of sale S001/T01 #1: only 1 left to return"),
+        "{reason}"
+    );
+    let mut unknown = sale.clone();
+    unknown.sale_id = "01a20404-bc68-727e-9316-999999999999".into();
+    let ghost = chained(
+        "S001",
+        "T02",
+        Some(1),
+        genesis,
+        1,
+        vec![return_of(&unknown, 1000)],
+    );
+    let answer = t02.upload_ops(&ghost).unwrap();
+    assert!(
+        answer.results[0]
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("is not at HQ"),
+        "{answer:?}"
+    );
+    let rest = chained(
+        "S001",
+        "T02",
+        Some(1),
+        genesis,
+        1,
+        vec![return_of(&sale, 1000)],
+    );
+    assert_eq!(statuses(&t02.upload_ops(&rest).unwrap()), [Accepted]);
+    // Nothing is left for T01 now.
+    let again = chained(
+        "S001",
+        "T01",
+        Some(1),
+        hex::decode(&t01[0].hash).unwrap().try_into().unwrap(),
+        2,
+        vec![return_of(&sale, 1000)],
+    );
+    assert_eq!(
+        statuses(&t01_client.upload_ops(&again).unwrap()),
+        [Rejected]
+    );
+    // Bad returns are refused whole at the edge.
+    let mut nothing = chained(
+        "S001",
+        "T01",
+        Some(1),
+        genesis,
+        9,
+        vec![return_of(&sale, 0)],
+    );
+    nothing.truncate(1);
+    let error = t01_client.upload_ops(&nothing).unwrap_err().to_string();
+    assert!(error.contains("more than nothing"), "{error}");
 }

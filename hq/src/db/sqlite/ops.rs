@@ -2,9 +2,10 @@
 
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use till_sync::api::{OpResult, OpsUploadResponse, UploadedOp};
+use till_sync::ops::Op;
 
 use crate::db::Result;
-use crate::db::ops::{Held, ZReportRow, verdict};
+use crate::db::ops::{Held, HeldSale, ZReportRow, verdict};
 
 use super::{SqliteStore, now_ms};
 
@@ -37,6 +38,22 @@ impl SqliteStore {
                         )?
                         .query_row(params![store, terminal, z.z_no], |row| row.get(0))
                         .optional()?,
+                },
+                sale: match &r.op {
+                    Op::Return(ret) => {
+                        let record: Option<String> = tx
+                            .prepare_cached("SELECT record FROM sales WHERE sale_id = ?1")?
+                            .query_row([&ret.sale_id], |row| row.get(0))
+                            .optional()?;
+                        let returned = tx
+                            .prepare_cached(
+                                "SELECT line_no, qty_milli FROM returned_lines WHERE sale_id = ?1",
+                            )?
+                            .query_map([&ret.sale_id], |row| Ok((row.get(0)?, row.get(1)?)))?
+                            .collect::<rusqlite::Result<Vec<(u32, i64)>>>()?;
+                        Some(HeldSale { record, returned })
+                    }
+                    _ => None,
                 },
             };
             if let Some(answer) = verdict(op, &held) {
@@ -91,6 +108,23 @@ impl SqliteStore {
                     z.first_receipt,
                     z.last_receipt
                 ])?;
+            }
+            if let Op::Return(ret) = &r.op {
+                for line in &ret.lines {
+                    tx.prepare_cached(
+                        "INSERT INTO returned_lines (sale_id, line_no, store_id, terminal_id,
+                                                     op_seq, qty_milli)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    )?
+                    .execute(params![
+                        ret.sale_id,
+                        line.line_no,
+                        store,
+                        terminal,
+                        r.seq,
+                        line.qty_milli
+                    ])?;
+                }
             }
             results.push(OpResult::accepted(r.seq));
         }
