@@ -550,7 +550,7 @@ pub fn return_receipt(
     }
     lines.push(ReceiptLine::Rule);
     lines.push(ReceiptLine::Text(format!(
-        "{} {}  {} {}  {} {}",
+        "{} R{}  {} {}  {} {}",
         t("退货单", "Return"),
         record.seq,
         t("终端", "Terminal"),

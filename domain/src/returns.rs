@@ -15,7 +15,7 @@ use crate::ticket::TenderKind;
 pub enum ReturnError {
     #[error("the sale has no line {0}")]
     UnknownLine(u32),
-    #[error("line {0}: a return takes more than nothing")]
+    #[error("line {0}: return a quantity above zero")]
     NotPositive(u32),
     #[error("line {0} is sold by the unit: return whole units")]
     Fractional(u32),

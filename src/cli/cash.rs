@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Subcommand;
 use till::config::Config;
 use till::printing::{CashDrawer, ReceiptPrinter};
@@ -103,8 +103,7 @@ pub fn exec(data_dir: &Path, cmd: CashCommand) -> Result<ExitCode> {
 
 /// A positive amount of cash, in the till's currency.
 fn parse_amount(text: &str, config: &Config) -> Result<i64> {
-    let amount = Money::parse(text, config.currency)
-        .with_context(|| format!("{text:?} is not an amount of cash"))?;
+    let amount = Money::parse(text, config.currency).map_err(anyhow::Error::msg)?;
     if amount.minor() <= 0 {
         anyhow::bail!("{text:?} is not an amount of cash to move: it must be more than zero");
     }

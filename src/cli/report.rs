@@ -22,6 +22,9 @@ pub enum ReportCommand {
         /// Print it on the receipt printer too.
         #[arg(long)]
         print: bool,
+        /// Who asks for it (a staff ID; `[roles]` says who may).
+        #[arg(long, default_value = "cli")]
+        staff: String,
     },
     /// The Z report of closed shift N (default: the last closed).
     Z {
@@ -35,7 +38,8 @@ pub enum ReportCommand {
 pub fn exec(data_dir: &Path, cmd: ReportCommand) -> Result<ExitCode> {
     let (config, store) = open(data_dir)?;
     let (receipt, print) = match cmd {
-        ReportCommand::X { print } => {
+        ReportCommand::X { print, staff } => {
+            super::authorize(&config, &store, &staff, till::roles::Action::XReport)?;
             let (shift, report) = store.x_report()?;
             (
                 report_receipt(&config, &store, &shift, &report, None)?,

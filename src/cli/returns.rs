@@ -64,7 +64,11 @@ pub fn exec(data_dir: &Path, args: ReturnArgs) -> Result<ExitCode> {
                 money(l.total - l.refunded)
             );
         }
-        println!("pick lines with --line N=QTY, or --all");
+        if lines.iter().all(|l| l.left_milli == 0) {
+            println!("everything on sale #{seq} has been returned");
+        } else {
+            println!("pick lines with --line N=QTY, or --all");
+        }
         return Ok(ExitCode::SUCCESS);
     }
     let picks: Vec<(u32, i64)> = if args.all {
@@ -106,11 +110,22 @@ pub fn exec(data_dir: &Path, args: ReturnArgs) -> Result<ExitCode> {
         ),
         Err(StoreError::Return(ReturnError::TooMuch {
             line_no,
+            left_milli: 0,
+        })) => bail!("line {line_no} has already been returned in full; nothing was returned"),
+        Err(StoreError::Return(ReturnError::TooMuch {
+            line_no,
             left_milli,
-        })) => bail!(
-            "line {line_no}: only {} left to return; nothing was returned",
-            qty(left_milli)
-        ),
+        })) => {
+            let unit = lines
+                .iter()
+                .find(|l| l.line_no == line_no)
+                .filter(|l| l.weighed)
+                .map_or("", |_| " kg");
+            bail!(
+                "line {line_no}: only {}{unit} left to return; nothing was returned",
+                qty(left_milli)
+            )
+        }
         Err(e) => return Err(e).context("nothing was returned"),
     };
     let receipt = till::receipt::return_receipt(
@@ -150,6 +165,11 @@ fn sale_number(typed: &str, config: &Config) -> Result<u64> {
             );
         }
         return Ok(code.seq);
+    }
+    if typed.len() >= 8 && typed.bytes().all(|b| b.is_ascii_digit()) {
+        bail!(
+            "{typed} looks like a product barcode: scan the receipt's barcode (TR1.…) or type the sale number"
+        );
     }
     typed
         .trim_start_matches('#')

@@ -126,6 +126,13 @@ pub fn exec(data_dir: &Path, args: SellArgs) -> Result<ExitCode> {
     for warning in after.warnings(seq) {
         let _ = writeln!(std::io::stderr(), "till: warning: {warning}");
     }
+    // Between shifts a sale is in no Z report, so the drawer's count will not match it.
+    if matches!(checkout.store().current_shift(), Ok(None)) {
+        let _ = writeln!(
+            std::io::stderr(),
+            "till: note: no shift is open, so sale #{seq} is in no Z report; `till shift open`              opens one ([shift] required = true refuses such sales)"
+        );
+    }
     if let (Some(printer), Some(Ok(_))) = (&printer, &after.receipt) {
         report_printing(checkout.store(), printer);
     }

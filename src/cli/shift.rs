@@ -80,6 +80,13 @@ impl CountArgs {
             if pairs.iter().any(|(v, _)| *v == value) {
                 bail!("--count {spec:?}: that note or coin is counted twice");
             }
+            if !denominations.values().contains(&value) {
+                bail!(
+                    "--count {spec:?}: {} is not one of this till's notes or coins ({})",
+                    Money::new(value, config.currency),
+                    list(&denominations, config)
+                );
+            }
             pairs.push((value, n));
         }
         denominations.count(&pairs).map_err(|e| {

@@ -101,7 +101,11 @@ fn bad_returns_are_refused_with_the_reason_and_record_nothing() {
     );
     check(
         &["return", "1", "--line", "1=0"],
-        "a return takes more than nothing",
+        "line 1: return a quantity above zero",
+    );
+    check(
+        &["return", "6921234000021", "--all"],
+        "looks like a product barcode",
     );
     check(&["return", "1", "--line", "1=-1"], "is not a quantity");
     check(&["return", "1", "--line", "7=1"], "the sale has no line 7");
