@@ -48,7 +48,23 @@ pub fn exec(data_dir: &Path, cmd: SalesCommand) -> Result<ExitCode> {
                 );
             }
         }
-        SalesCommand::Show { seq } => print!("{}", render_sale(&store.sale(seq)?, &config)),
+        SalesCommand::Show { seq } => {
+            print!("{}", render_sale(&store.sale(seq)?, &config));
+            let (_, lines) = store.returnable(seq)?;
+            for l in lines
+                .iter()
+                .filter(|l| l.refunded > 0 || l.left_milli < l.sold_milli)
+            {
+                println!(
+                    "returned: line {} {}, {} of {}, refunded {}",
+                    l.line_no,
+                    l.name_zh,
+                    till_domain::Quantity::from_milli(l.sold_milli - l.left_milli),
+                    till_domain::Quantity::from_milli(l.sold_milli),
+                    Money::new(l.refunded, store.currency())
+                );
+            }
+        }
         SalesCommand::Reprint { seq } => {
             store.sale(seq)?;
             let printer = till::printing::ReceiptPrinter::from_config(&config)?

@@ -123,6 +123,20 @@ pub fn exec(data_dir: &Path, cmd: ShiftCommand) -> Result<ExitCode> {
         }
         ShiftCommand::Close { count, staff } => {
             super::authorize(&config, &store, &staff, Action::CloseShift)?;
+            if store.current_shift()?.is_none() {
+                match store.shifts(1)?.first() {
+                    Some(last) => bail!(
+                        "no shift is open: shift {} closed at {} (its Z: `till report z {}`); \
+                         `till shift open` opens the next",
+                        last.number,
+                        last.closed_at_ms
+                            .map(super::report::local_time)
+                            .unwrap_or_default(),
+                        last.number
+                    ),
+                    None => bail!("no shift is open: `till shift open` opens the first"),
+                }
+            }
             let counted = count.parse(&config)?;
             let closed = store.close_shift(&staff, &counted)?;
             let receipt = z_receipt(&config, &store, &closed)?;

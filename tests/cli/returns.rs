@@ -48,6 +48,15 @@ fn a_return_by_receipt_code_refunds_prints_and_reaches_the_z() {
         "{refused}"
     );
     till.ok(&["return", "1", "--all"]);
+    let shown = till.ok(&["sales", "show", "1"]);
+    assert!(
+        shown.contains("returned: line 1 农夫山泉 550ml, 3 of 3, refunded ￥6.00"),
+        "{shown}"
+    );
+    assert!(
+        till.ok(&["return", "1"])
+            .contains("everything on sale #1 has been returned")
+    );
     let refused = till.fails(&["return", "1", "--all"]);
     assert!(
         refused.contains("nothing is left to return of sale #1"),

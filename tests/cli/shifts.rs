@@ -129,7 +129,10 @@ fn a_shift_from_float_to_z_matches_the_sales_to_the_fen() {
     assert_eq!(figures(&till.ok(&["report", "z"])), figures(&z));
     assert_eq!(figures(&till.ok(&["report", "z", "1"])), figures(&z));
     let refused = till.fails(&["shift", "close", "--count", "100=5"]);
-    assert!(refused.contains("no shift is open"), "{refused}");
+    assert!(
+        refused.contains("no shift is open: shift 1 closed at"),
+        "{refused}"
+    );
     let verify = till.ok(&["journal", "verify"]);
     assert!(verify.contains("journal ok: 2 sales"), "{verify}");
     assert!(verify.contains("operations ok: 5 records"), "{verify}");
