@@ -906,6 +906,11 @@ fn a_sale_prints_its_receipt_and_a_reprint_says_copy() {
         2,
         "the sale and the no-sale opening, and not the reprint"
     );
+    let audit = till.ok(&["audit"]);
+    assert!(
+        audit.contains("no_sale") && audit.contains("till devices open-drawer"),
+        "the no-sale opening is in the audit trail: {audit}"
+    );
     assert!(
         till.ok(&["devices", "test-print"])
             .contains("test page sent")

@@ -119,7 +119,7 @@ pub fn exec(data_dir: &Path, cmd: DevicesCommand) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         DevicesCommand::OpenDrawer => {
-            let (config, _) = open(data_dir)?;
+            let (config, mut store) = open(data_dir)?;
             let Some(printer) = ReceiptPrinter::from_config(&config)? else {
                 bail!("no printer configured; the cash drawer is wired to the printer");
             };
@@ -129,6 +129,12 @@ pub fn exec(data_dir: &Path, cmd: DevicesCommand) -> Result<ExitCode> {
                     "drawer opened with the real-time pulse: the printer says it cannot print"
                 ),
             }
+            // A drawer opened without a sale is a no-sale opening, in the open shift's Z if
+            // there is one, whoever opened it and why.
+            let op = till_sync::ops::Op::NoSale(till_sync::ops::NoSale {
+                reason: "till devices open-drawer".into(),
+            });
+            store.record_op("cli", None, op)?;
             Ok(ExitCode::SUCCESS)
         }
         DevicesCommand::PrintQueue { retry } => {
