@@ -304,10 +304,16 @@ pub fn receipt(
 
 /// The sale's time in the terminal's own offset when it was made, `2026-11-22 16:28:15`.
 fn local_time(sale: &SaleRecord) -> String {
-    let Ok(offset) = jiff::tz::Offset::from_seconds(sale.utc_offset_s) else {
+    local_time_at(sale.created_at_ms, sale.utc_offset_s)
+}
+
+/// `at_ms` (Unix ms) in the fixed UTC offset `utc_offset_s` a record carries,
+/// `2026-11-22 16:28:15`; empty for an out-of-range time or offset.
+pub fn local_time_at(at_ms: i64, utc_offset_s: i32) -> String {
+    let Ok(offset) = jiff::tz::Offset::from_seconds(utc_offset_s) else {
         return String::new();
     };
-    jiff::Timestamp::from_millisecond(sale.created_at_ms)
+    jiff::Timestamp::from_millisecond(at_ms)
         .map(|t| {
             t.to_zoned(jiff::tz::TimeZone::fixed(offset))
                 .strftime("%Y-%m-%d %H:%M:%S")
@@ -564,15 +570,9 @@ pub fn return_receipt(
             t("批准", "Approved by")
         )));
     }
-    let time = jiff::Timestamp::from_millisecond(record.at_ms)
-        .ok()
-        .zip(jiff::tz::Offset::from_seconds(record.utc_offset_s).ok())
-        .map(|(at, offset)| {
-            at.to_zoned(jiff::tz::TimeZone::fixed(offset))
-                .strftime("%Y-%m-%d %H:%M:%S")
-                .to_string()
-        })
-        .unwrap_or_default();
-    lines.push(ReceiptLine::Text(time));
+    lines.push(ReceiptLine::Text(local_time_at(
+        record.at_ms,
+        record.utc_offset_s,
+    )));
     Receipt { lines }
 }

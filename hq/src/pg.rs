@@ -34,6 +34,12 @@ fn now_ms() -> i64 {
     jiff::Timestamp::now().as_millisecond()
 }
 
+/// Sequence numbers and counters are `BIGINT`: a number past `i64::MAX` (refused at the edge)
+/// matches no row.
+fn big(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
 /// A PostgreSQL error with its reason: `postgres::Error` alone displays only "db error".
 fn db(e: postgres::Error) -> HqError {
     HqError::Backend(match (e.as_db_error(), std::error::Error::source(&e)) {

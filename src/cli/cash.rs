@@ -7,7 +7,6 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::Subcommand;
 use till::config::Config;
-use till::printing::{CashDrawer, ReceiptPrinter};
 use till::roles::Action;
 use till_domain::Money;
 use till_domain::shift::MovementKind;
@@ -97,7 +96,7 @@ pub fn exec(data_dir: &Path, cmd: CashCommand) -> Result<ExitCode> {
         record.shift.unwrap_or_default(),
         record.seq
     );
-    open_drawer(&config);
+    super::open_drawer(&config);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -108,17 +107,4 @@ fn parse_amount(text: &str, config: &Config) -> Result<i64> {
         anyhow::bail!("{text:?} is not an amount of cash to move: it must be more than zero");
     }
     Ok(amount.minor())
-}
-
-/// Pulses the drawer through the printer it is wired to, if there is one, and says how it
-/// went; the movement is recorded either way.
-fn open_drawer(config: &Config) {
-    match ReceiptPrinter::from_config(config) {
-        Ok(Some(printer)) => match printer.open_drawer() {
-            Ok(_) => println!("drawer opened"),
-            Err(error) => println!("the drawer did not open: {error}"),
-        },
-        Ok(None) => {}
-        Err(error) => println!("printer: {error}"),
-    }
 }

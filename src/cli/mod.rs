@@ -81,6 +81,37 @@ pub(crate) fn authorize(
     Ok(())
 }
 
+/// Prints `receipt` (an X or Z report, a return) on the configured printer at once, or says
+/// why not, with `again`, the command that prints it later, if there is one; never fails the
+/// command, since what it prints is already recorded.
+pub(crate) fn print_or_say(config: &Config, receipt: &till::receipt::Receipt, again: Option<&str>) {
+    match ReceiptPrinter::from_config(config) {
+        Ok(Some(printer)) => match printer.print_now(receipt) {
+            Ok(()) => println!("printed"),
+            Err(error) => match again {
+                Some(again) => println!("printer: {error}; print it again with `{again}`"),
+                None => println!("printer: {error}"),
+            },
+        },
+        Ok(None) => {}
+        Err(error) => println!("printer: {error}"),
+    }
+}
+
+/// Pulses the cash drawer through the printer it is wired to, if there is one, and says how
+/// it went; what opened it is recorded either way.
+pub(crate) fn open_drawer(config: &Config) {
+    use till::printing::CashDrawer;
+    match ReceiptPrinter::from_config(config) {
+        Ok(Some(printer)) => match printer.open_drawer() {
+            Ok(_) => println!("drawer opened"),
+            Err(error) => println!("the drawer did not open: {error}"),
+        },
+        Ok(None) => {}
+        Err(error) => println!("printer: {error}"),
+    }
+}
+
 pub(crate) fn file_name(path: &Path) -> String {
     path.file_name()
         .map(|n| n.to_string_lossy().into_owned())

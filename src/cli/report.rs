@@ -37,31 +37,38 @@ pub enum ReportCommand {
 
 pub fn exec(data_dir: &Path, cmd: ReportCommand) -> Result<ExitCode> {
     let (config, store) = open(data_dir)?;
-    let (receipt, print) = match cmd {
+    let (receipt, print, again) = match cmd {
         ReportCommand::X { print, staff } => {
             super::authorize(&config, &store, &staff, till::roles::Action::XReport)?;
             let (shift, report) = store.x_report()?;
             (
                 report_receipt(&config, &store, &shift, &report, None)?,
                 print,
+                "till report x --print".to_string(),
             )
         }
         ReportCommand::Z { number, print } => {
             let number = match number {
                 Some(n) => n,
+                // Only the newest shift can be open, so the last closed is one of the two
+                // newest.
                 None => store
-                    .shifts(u32::MAX)?
+                    .shifts(2)?
                     .into_iter()
                     .find(|s| s.closed_at_ms.is_some())
                     .map(|s| s.number)
                     .context("no shift has closed yet; `till shift close` closes the open one")?,
             };
-            (z_receipt(&config, &store, &store.z_report(number)?)?, print)
+            (
+                z_receipt(&config, &store, &store.z_report(number)?)?,
+                print,
+                format!("till report z {number} --print"),
+            )
         }
     };
     print!("{}", super::view::render_receipt(&receipt));
     if print {
-        print_or_say(&config, &receipt);
+        super::print_or_say(&config, &receipt, Some(&again));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -150,19 +157,6 @@ pub(crate) fn receipt_language(config: &Config) -> Result<Language> {
             (None, Lang::En) => Language::En,
         },
     )
-}
-
-/// Prints `receipt` on the configured printer, or says why not; never fails the command,
-/// since what it prints is already recorded.
-pub(crate) fn print_or_say(config: &Config, receipt: &Receipt) {
-    match ReceiptPrinter::from_config(config) {
-        Ok(Some(printer)) => match printer.print_now(receipt) {
-            Ok(()) => println!("printed"),
-            Err(error) => println!("printer: {error}; print it again with `till report z --print`"),
-        },
-        Ok(None) => {}
-        Err(error) => println!("printer: {error}"),
-    }
 }
 
 /// `ms` as this machine's local time, `2026-12-01 08:00`.

@@ -8,7 +8,6 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use till::config::Config;
-use till::printing::{CashDrawer, ReceiptPrinter};
 use till::roles::Action;
 use till::store::{Store, StoreError};
 use till_domain::returns::{ManagerReason, ReturnError};
@@ -135,17 +134,9 @@ pub fn exec(data_dir: &Path, args: ReturnArgs) -> Result<ExitCode> {
         config.currency,
     );
     print!("{}", super::view::render_receipt(&receipt));
-    if let Ok(Some(printer)) = ReceiptPrinter::from_config(&config) {
-        match printer.print_now(&receipt) {
-            Ok(()) => println!("printed"),
-            Err(error) => println!("printer: {error}"),
-        }
-        if committed.ret.tenders.iter().any(|t| t.kind == "cash") {
-            match printer.open_drawer() {
-                Ok(_) => println!("drawer opened"),
-                Err(error) => println!("the drawer did not open: {error}"),
-            }
-        }
+    super::print_or_say(&config, &receipt, None);
+    if committed.ret.tenders.iter().any(|t| t.kind == "cash") {
+        super::open_drawer(&config);
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -13,7 +13,7 @@ use till_domain::Money;
 use till_domain::shift::{CashCount, Denominations, parse_count};
 
 use super::open;
-use super::report::{print_or_say, show_shift, z_receipt};
+use super::report::{show_shift, z_receipt};
 
 #[derive(Subcommand, Debug)]
 pub enum ShiftCommand {
@@ -141,7 +141,8 @@ pub fn exec(data_dir: &Path, cmd: ShiftCommand) -> Result<ExitCode> {
             let closed = store.close_shift(&staff, &counted)?;
             let receipt = z_receipt(&config, &store, &closed)?;
             print!("{}", super::view::render_receipt(&receipt));
-            print_or_say(&config, &receipt);
+            let again = format!("till report z {} --print", closed.shift.number);
+            super::print_or_say(&config, &receipt, Some(&again));
         }
         ShiftCommand::Show { number } => show(&config, &store, number)?,
         ShiftCommand::List { limit } => {

@@ -17,17 +17,7 @@ fn spread(left: &str, right: &str) -> String {
 pub fn render_sale(r: &SaleRecord, config: &Config) -> String {
     let currency: Currency = r.currency.parse().unwrap_or(Currency::CNY);
     let money = |m: i64| Money::new(m, currency).to_string();
-    let time = jiff::Timestamp::from_millisecond(r.created_at_ms)
-        .ok()
-        .and_then(|t| {
-            let offset = jiff::tz::Offset::from_seconds(r.utc_offset_s).ok()?;
-            Some(
-                t.to_zoned(jiff::tz::TimeZone::fixed(offset))
-                    .strftime("%Y-%m-%d %H:%M:%S")
-                    .to_string(),
-            )
-        })
-        .unwrap_or_default();
+    let time = till::receipt::local_time_at(r.created_at_ms, r.utc_offset_s);
     let name = if config.store_name.is_empty() {
         format!("store {}", r.store)
     } else {

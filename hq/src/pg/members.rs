@@ -8,7 +8,7 @@ use till_sync::api::{MemberAlias, MemberDelta, MemberEntry};
 use crate::db::members::{Alias, MemberTx, StoredSale};
 use crate::db::{NewMember, Page, Result, StoredPhone, cut_at_version};
 
-use super::{PgStore, db, next_counter, now_ms};
+use super::{PgStore, big, db, next_counter, now_ms};
 
 impl PgStore {
     pub(super) fn member_known_impl(&self, member_id: &str) -> Result<bool> {
@@ -161,11 +161,6 @@ impl PgStore {
             .map_err(db)?
             .is_some())
     }
-}
-
-/// Sequence numbers and counters are `BIGINT`: a sequence past `i64::MAX` matches no row.
-fn big(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 /// The member flows' primitives ([`crate::db::members`]) on PostgreSQL, inside one

@@ -3,15 +3,10 @@
 use till_sync::api::{OpResult, OpsUploadResponse, UploadedOp};
 use till_sync::ops::Op;
 
+use crate::db::Result;
 use crate::db::ops::{Held, HeldSale, ZReportRow, verdict};
-use crate::db::{HqError, Result};
 
-use super::{PgStore, db, now_ms};
-
-/// A count or number HQ stores as BIGINT.
-fn big(n: u64) -> Result<i64> {
-    i64::try_from(n).map_err(|_| HqError::Corrupt(format!("{n} is out of range")))
-}
+use super::{PgStore, big, db, now_ms};
 
 impl PgStore {
     pub(super) fn ingest_ops_impl(
@@ -32,7 +27,7 @@ impl PgStore {
         let mut results = Vec::with_capacity(ops.len());
         for op in ops {
             let r = &op.record;
-            let seq = big(r.seq)?;
+            let seq = big(r.seq);
             let z = ZReportRow::of(op);
             let at_seq = tx
                 .query_opt(
@@ -47,7 +42,7 @@ impl PgStore {
                     .query_opt(
                         "SELECT op_seq FROM z_reports
                          WHERE store_id = $1 AND terminal_id = $2 AND z_no = $3",
-                        &[&store, &terminal, &big(z.z_no)?],
+                        &[&store, &terminal, &big(z.z_no)],
                     )
                     .map_err(db)?
                     .map(|row| row.get::<_, i64>(0).unsigned_abs()),
@@ -85,7 +80,7 @@ impl PgStore {
                 results.push(answer);
                 continue;
             }
-            let shift = r.shift.map(big).transpose()?;
+            let shift = r.shift.map(big);
             tx.execute(
                 "INSERT INTO ops (store_id, terminal_id, seq, op_id, kind, shift_no, at_ms, staff,
                                   approver, body, prev_hash, hash, received_ms)
@@ -118,21 +113,21 @@ impl PgStore {
                     &[
                         &store,
                         &terminal,
-                        &big(z.z_no)?,
+                        &big(z.z_no),
                         &seq,
                         &z.opened_at_ms,
                         &z.opened_by,
                         &z.closed_at_ms,
                         &i64::from(z.utc_offset_s),
                         &z.closed_by,
-                        &big(z.sales_count)?,
+                        &big(z.sales_count),
                         &z.net,
                         &z.expected_cash,
                         &z.counted_cash,
                         &z.difference,
-                        &big(z.member_sales)?,
-                        &big(z.first_receipt)?,
-                        &big(z.last_receipt)?,
+                        &big(z.member_sales),
+                        &big(z.first_receipt),
+                        &big(z.last_receipt),
                     ],
                 )
                 .map_err(db)?;
