@@ -79,6 +79,11 @@ impl Session {
         }
         self.drawer = Some(DrawerState::Opening);
         self.back_office.message = Message::info(self.t("正在打开钱箱…", "opening the drawer…"));
+        let who = self.checkout.cashier().to_string();
+        let no_sale = till_sync::ops::Op::NoSale(till_sync::ops::NoSale {
+            reason: "back office".into(),
+        });
+        self.audit_session(&who, no_sale);
         Some(Task::OpenDrawer)
     }
 

@@ -180,8 +180,9 @@ impl Session {
         }
     }
 
-    /// Queues a login, logout or lockout for the audit trail, written by the sales worker.
-    fn audit_session(&mut self, staff: &str, op: Op) {
+    /// Queues a login, logout, lockout or no-sale opening for the audit trail, written by the
+    /// sales worker.
+    pub(super) fn audit_session(&mut self, staff: &str, op: Op) {
         self.deferred
             .push(Task::RecordAudit(Box::new(crate::checkout::AuditRecord {
                 staff: staff.to_string(),

@@ -378,8 +378,16 @@ fn the_back_office_needs_a_manager_syncs_once_at_a_time_and_logout_keeps_the_tic
     assert!(!s.back_office.syncing());
     assert!(s.back_office.message().is_some_and(|m| m.error));
     assert!(matches!(s.sync_now(), Some(Task::Sync)));
-    // The drawer: asked for, then the printer's answer.
+    // The drawer: asked for, then the printer's answer; the opening is in the audit trail.
+    s.take_deferred();
     assert!(matches!(s.open_drawer(), Some(Task::OpenDrawer)));
+    assert!(
+        s.take_deferred().iter().any(|t| matches!(
+            t,
+            Task::RecordAudit(r) if r.op.kind() == "no_sale"
+        )),
+        "a back-office drawer opening is a no-sale"
+    );
     s.drawer_done(Err(till_drivers::printer::PrintError::PaperOut));
     let said = s.back_office.message().unwrap();
     assert!(
