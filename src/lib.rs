@@ -8,6 +8,7 @@ pub mod demo;
 pub mod fonts;
 pub mod printing;
 pub mod receipt;
+pub mod reports;
 pub mod roles;
 pub mod staff;
 pub mod store;

@@ -347,6 +347,9 @@ enum Request {
     Wake,
     /// Open the drawer, and say how it went.
     Drawer(Sender<Result<DrawerPulse, PrintError>>),
+    /// Print a report or slip that is not a sale's receipt (an X or Z report, a return slip),
+    /// and say how it went.
+    Print(Box<Receipt>, Sender<Result<(), PrintJobError>>),
 }
 
 impl std::fmt::Debug for Request {
@@ -354,6 +357,7 @@ impl std::fmt::Debug for Request {
         f.write_str(match self {
             Request::Wake => "Wake",
             Request::Drawer(_) => "Drawer",
+            Request::Print(..) => "Print",
         })
     }
 }
@@ -396,6 +400,18 @@ impl PrintWorker {
     pub fn state(&self) -> PrinterState {
         self.state.lock().map(|s| s.clone()).unwrap_or_default()
     }
+
+    /// Prints `receipt` (a report or slip, not a sale's receipt, which goes through the queue)
+    /// between two queued receipts, and waits for the answer. Call it off the UI thread.
+    pub fn print_now(&self, receipt: &Receipt) -> Result<(), PrintJobError> {
+        let stopped =
+            || PrintJobError::from(PrintError::Unreachable("the print queue stopped".into()));
+        let (answer, answered) = std::sync::mpsc::channel();
+        self.requests
+            .send(Request::Print(Box::new(receipt.clone()), answer))
+            .map_err(|_| stopped())?;
+        answered.recv().map_err(|_| stopped())?
+    }
 }
 
 impl CashDrawer for PrintWorker {
@@ -432,6 +448,11 @@ fn run_worker(
             Ok(Request::Drawer(answer)) => {
                 let _ = answer.send(printer.printer.open_drawer());
                 // Whatever was due is still due: go round again at once.
+                wait = Duration::ZERO;
+                continue;
+            }
+            Ok(Request::Print(receipt, answer)) => {
+                let _ = answer.send(printer.print_now(&receipt));
                 wait = Duration::ZERO;
                 continue;
             }

@@ -498,7 +498,7 @@ fn screenshot_renders_every_screen_in_both_languages_at_both_sizes() {
     let till = Till::new();
     let out = till.data_dir().join("shots");
     let printed = till.ok(&["screenshot", "--out", out.to_str().unwrap()]);
-    assert!(printed.contains("wrote 52 screenshots"), "{printed}");
+    assert!(printed.contains("wrote 84 screenshots"), "{printed}");
     for screen in [
         "01-login",
         "02-sale",
@@ -510,6 +510,14 @@ fn screenshot_renders_every_screen_in_both_languages_at_both_sizes() {
         "10-customer-display-claim",
         "11-sale-member",
         "13-consent",
+        "14-shift-open",
+        "15-return",
+        "16-return-slip",
+        "17-paid-out",
+        "18-sales",
+        "19-x-report",
+        "20-shift-close",
+        "21-z-report",
     ] {
         for lang in ["zh", "en"] {
             for (width, height) in [(800u32, 480u32), (1024, 768)] {

@@ -57,6 +57,8 @@ pub enum Approvable {
     },
     PriceOverride,
     VoidAfterPaymentStarted,
+    /// Cancelling the whole open ticket.
+    CancelTicket,
 }
 
 /// Proof that a manager approved an action. The login layer creates it after checking a
@@ -144,6 +146,7 @@ impl CheckoutSettings {
             Approvable::Discount { basis_points } => basis_points > self.approval.max_discount_bp,
             Approvable::PriceOverride => self.approval.price_override,
             Approvable::VoidAfterPaymentStarted => self.approval.void_after_payment,
+            Approvable::CancelTicket => self.approval.cancel_ticket,
         }
     }
 }
@@ -567,6 +570,30 @@ impl Checkout {
             self.audit(None, op);
         }
         self.next_ticket();
+    }
+
+    /// The cashier's "Cancel ticket": [`Self::clear`], which `[approval] cancel_ticket` may
+    /// reserve for a manager; the audit record names who approved. Refused while payments
+    /// are on the ticket (take them off first: a card charge is not undone by a cancel).
+    pub fn cancel_ticket(
+        &mut self,
+        approval: Option<&ManagerApproval>,
+    ) -> Result<(), CheckoutError> {
+        if self.payment_started() {
+            return Err(CheckoutError::PaymentInProgress);
+        }
+        if self.ticket.is_empty() {
+            self.next_ticket();
+            return Ok(());
+        }
+        let approver = self.approve(Approvable::CancelTicket, approval)?;
+        let op = Op::TicketCancel(TicketCancel {
+            lines: u32::try_from(self.ticket.lines().len()).unwrap_or(u32::MAX),
+            amount: self.ticket.totals().total,
+        });
+        self.audit(approver.as_deref(), op);
+        self.next_ticket();
+        Ok(())
     }
 
     /// Queues an audit record of what the cashier just did. The checkout never writes it

@@ -127,11 +127,9 @@ pub fn exec(data_dir: &Path, args: ReturnArgs) -> Result<ExitCode> {
         }
         Err(e) => return Err(e).context("nothing was returned"),
     };
-    let receipt = till::receipt::return_receipt(
+    let receipt = till::reports::return_slip(
+        &till::reports::ReportStyle::from_config(&config)?,
         &committed,
-        &super::report::receipt_header(&config)?,
-        super::report::receipt_language(&config)?,
-        config.currency,
     );
     print!("{}", super::view::render_receipt(&receipt));
     super::print_or_say(&config, &receipt, None);

@@ -13,7 +13,8 @@ use till_domain::Money;
 use till_domain::shift::{CashCount, Denominations, parse_count};
 
 use super::open;
-use super::report::{show_shift, z_receipt};
+use super::report::show_shift;
+use till::reports::{ReportStyle, z_receipt};
 
 #[derive(Subcommand, Debug)]
 pub enum ShiftCommand {
@@ -139,7 +140,7 @@ pub fn exec(data_dir: &Path, cmd: ShiftCommand) -> Result<ExitCode> {
             }
             let counted = count.parse(&config)?;
             let closed = store.close_shift(&staff, &counted)?;
-            let receipt = z_receipt(&config, &store, &closed)?;
+            let receipt = z_receipt(&ReportStyle::from_config(&config)?, &store, &closed);
             print!("{}", super::view::render_receipt(&receipt));
             let again = format!("till report z {} --print", closed.shift.number);
             super::print_or_say(&config, &receipt, Some(&again));

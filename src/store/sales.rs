@@ -61,6 +61,8 @@ pub struct SaleSummary {
     pub total: i64,
     pub payable: i64,
     pub synced: bool,
+    /// What returns have refunded of it so far, in minor units.
+    pub refunded: i64,
 }
 
 impl Store {
@@ -158,14 +160,28 @@ impl Store {
 
     /// The newest sales first.
     pub fn recent_sales(&self, limit: u32) -> Result<Vec<SaleSummary>> {
-        let mut stmt = self.conn.prepare(
+        self.sale_summaries(i64::MIN, None, limit)
+    }
+
+    /// The newest sales first: those committed at or after `from_ms`, or (`seq`) only that
+    /// sale whenever it was made. The touchscreen's sales list, and its search by number.
+    pub fn sale_summaries(
+        &self,
+        from_ms: i64,
+        seq: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<SaleSummary>> {
+        let mut stmt = self.conn.prepare_cached(
             "SELECT s.seq, s.sale_id, s.created_at_ms, s.utc_offset_s, s.cashier, s.member_id,
                     (SELECT count(*) FROM sale_lines l WHERE l.sale_seq = s.seq),
-                    s.total, s.total + s.rounding, o.acked_at_ms IS NOT NULL
+                    s.total, s.total + s.rounding, o.acked_at_ms IS NOT NULL,
+                    (SELECT coalesce(sum(r.amount), 0) FROM returned_lines r
+                     WHERE r.sale_seq = s.seq)
              FROM sales s LEFT JOIN outbox o ON o.seq = s.seq
-             ORDER BY s.seq DESC LIMIT ?1",
+             WHERE (?2 IS NULL AND s.created_at_ms >= ?1) OR s.seq = ?2
+             ORDER BY s.seq DESC LIMIT ?3",
         )?;
-        let rows = stmt.query_map([limit], |r| {
+        let rows = stmt.query_map(rusqlite::params![from_ms, seq, limit], |r| {
             Ok(SaleSummary {
                 seq: r.get(0)?,
                 sale_id: r.get(1)?,
@@ -177,6 +193,7 @@ impl Store {
                 total: r.get(7)?,
                 payable: r.get(8)?,
                 synced: r.get(9)?,
+                refunded: r.get(10)?,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)

@@ -106,6 +106,17 @@ impl Store {
     /// Opens a shift with `float` counted in the drawer, by `staff`. Refused while a shift is
     /// open ([`StoreError::ShiftOpen`]). The opening is a record in the operations chain.
     pub fn open_shift(&mut self, staff: &str, float: &CashCount) -> Result<(Shift, OpRecord)> {
+        self.open_shift_approved(staff, None, float)
+    }
+
+    /// [`Self::open_shift`] by `staff`, whose role needed `approver`'s PIN (`[roles]`); the
+    /// record names both.
+    pub fn open_shift_approved(
+        &mut self,
+        staff: &str,
+        approver: Option<&str>,
+        float: &CashCount,
+    ) -> Result<(Shift, OpRecord)> {
         let amount = float
             .total()
             .map_err(|e| StoreError::InvalidCount(e.to_string()))?;
@@ -127,7 +138,7 @@ impl Store {
             counts: CountLine::list(float.counts()),
             first_receipt,
         });
-        let record = append_op(&tx, &self.identity, staff, None, Some(number), op)?;
+        let record = append_op(&tx, &self.identity, staff, approver, Some(number), op)?;
         tx.execute(
             "INSERT INTO shifts (shift_no, opened_at_ms, opened_by, opening_float, first_receipt,
                                  open_op_seq)
@@ -177,6 +188,17 @@ impl Store {
     /// touchscreen is parked under its cashier in the same transaction. Refused with no open
     /// shift ([`StoreError::NoOpenShift`]), which is also what a second close gets.
     pub fn close_shift(&mut self, staff: &str, counted: &CashCount) -> Result<ClosedShift> {
+        self.close_shift_approved(staff, None, counted)
+    }
+
+    /// [`Self::close_shift`] by `staff`, whose role needed `approver`'s PIN (`[roles]`); the
+    /// record names both.
+    pub fn close_shift_approved(
+        &mut self,
+        staff: &str,
+        approver: Option<&str>,
+        counted: &CashCount,
+    ) -> Result<ClosedShift> {
         let amount = counted
             .total()
             .map_err(|e| StoreError::InvalidCount(e.to_string()))?;
@@ -195,7 +217,7 @@ impl Store {
             &tx,
             &self.identity,
             staff,
-            None,
+            approver,
             Some(shift.number),
             Op::ShiftClose(z.clone()),
         )?;
@@ -245,7 +267,8 @@ impl Store {
     /// Pays cash in or out of the drawer (`amount` in minor units, positive), or records a
     /// no-sale opening (amount 0), in the open shift, with its `reason` (checked against the
     /// config by the caller). A paid out more than the drawer should hold is refused
-    /// ([`StoreError::NotEnoughCash`]); so is any movement with no open shift.
+    /// ([`StoreError::NotEnoughCash`]); so is cash moved with no open shift (a no-sale opening
+    /// then belongs to no shift).
     pub fn cash_movement(
         &mut self,
         staff: &str,
@@ -256,7 +279,18 @@ impl Store {
     ) -> Result<OpRecord> {
         let currency = self.currency;
         let tx = self.conn.transaction()?;
-        let shift = open_shift_in(&tx)?.ok_or(StoreError::NoOpenShift)?;
+        let open = open_shift_in(&tx)?;
+        // A no-sale opening is recorded even outside a shift (a till that sells without
+        // shifts still opens its drawer); cash moved in or out belongs to one.
+        if kind == MovementKind::NoSale && open.is_none() {
+            let op = Op::NoSale(NoSale {
+                reason: reason.to_string(),
+            });
+            let record = append_op(&tx, &self.identity, staff, approver, None, op)?;
+            tx.commit()?;
+            return Ok(record);
+        }
+        let shift = open.ok_or(StoreError::NoOpenShift)?;
         let op = match kind {
             MovementKind::NoSale => Op::NoSale(NoSale {
                 reason: reason.to_string(),

@@ -8,11 +8,25 @@ use super::session::Session;
 use super::text::Lang;
 use super::{App, AppWindow, BackOfficeAdapter, Figure};
 use till_domain::TenderKind;
+use till_domain::shift::MovementKind;
 
 pub(super) fn connect(app: &Rc<App>) {
     let adapter = app.window.global::<BackOfficeAdapter>();
     adapter.on_sync_now(super::on0(app, |s| s.sync_now()));
     adapter.on_open_drawer(super::on0(app, |s| s.open_drawer()));
+    adapter.on_shift(super::on0(app, |s| {
+        if s.open_shift_number().is_some() {
+            s.close_shift()
+        } else {
+            s.open_shift()
+        }
+    }));
+    adapter.on_x_report(super::on0(app, |s| s.x_report()));
+    adapter.on_paid_in(super::on0(app, |s| s.cash_movement(MovementKind::PaidIn)));
+    adapter.on_paid_out(super::on0(app, |s| s.cash_movement(MovementKind::PaidOut)));
+    adapter.on_returns(super::on0(app, |s| s.open_returns()));
+    adapter.on_sales(super::on0(app, |s| s.open_sales()));
+    adapter.on_reprint_last(super::on0(app, |s| s.reprint_last()));
     adapter.on_language(super::on1(app, |s, code: slint::SharedString| {
         if let Ok(lang) = code.parse::<Lang>() {
             super::select_language(lang);
@@ -37,6 +51,7 @@ pub(super) fn show(window: &AppWindow, session: &Session) {
     if session.screen != super::session::Screen::BackOffice {
         return;
     }
+    adapter.set_shift_open(session.open_shift_number().is_some());
     adapter.set_title(lang.pick("后台", "Back office").into());
     let loading = || vec![figure(lang.pick("读取中…", "loading…"), String::new())];
     let (today, tenders) = match session.back_office().today() {
@@ -57,7 +72,12 @@ pub(super) fn show(window: &AppWindow, session: &Session) {
                     day.member_sales * 100 / day.sales
                 )
             };
+            let shift = match session.open_shift_number() {
+                Some(n) => lang.pick(&format!("班次 {n} 进行中"), &format!("shift {n} open")),
+                None => lang.pick("未开班", "none open"),
+            };
             let today = vec![
+                figure(lang.pick("班次", "Shift"), shift),
                 figure(lang.pick("销售笔数", "Sales"), day.sales.to_string()),
                 figure(lang.pick("销售额", "Takings"), session.money(day.total)),
                 figure(lang.pick("客单价", "Average sale"), session.money(average)),

@@ -27,6 +27,7 @@ pub mod customer;
 pub mod kiosk;
 mod login;
 mod member;
+mod ops;
 mod parked;
 mod payment;
 mod sale;
@@ -137,6 +138,7 @@ impl App {
         let checkout = Checkout::new(store, settings, "");
         let mut session = Session::new(checkout, lang, store_name, staff, quick_keys);
         session.member_settings = session::MemberSettings::from_config(&config.member);
+        session.ops = session::OpsSettings::from_config(&config)?;
 
         let printer = match (
             options.printing,
@@ -187,6 +189,7 @@ impl App {
         member::connect(&app);
         parked::connect(&app);
         backoffice::connect(&app);
+        ops::connect(&app);
         connect_shell(&app);
         app.tick();
         // The clock, and the printer's state, once a second.
@@ -238,6 +241,7 @@ impl App {
         customer::show(&self.customer, &session, &self.join_url);
         parked::show(window, &session);
         backoffice::show(window, &session);
+        ops::show(window, &session);
         if session.alerts != self.alerts_shown.get() {
             self.alerts_shown.set(session.alerts);
             self.alert();
@@ -321,6 +325,33 @@ impl App {
             }
             Done::Scanner(event) => {
                 app.update(|s| s.scanner_event(event));
+            }
+            Done::ShiftOpened(result) => {
+                app.update(|s| s.shift_opened(result));
+            }
+            Done::ShiftClosed(result) => {
+                app.update(|s| s.shift_closed(result));
+            }
+            Done::XReport(result) => {
+                app.update(|s| s.paper_loaded(result));
+            }
+            Done::PaperPrinted(trouble) => {
+                app.update(|s| s.paper_printed(trouble));
+            }
+            Done::CashMoved(result) => {
+                app.update(|s| s.cash_moved(result));
+            }
+            Done::ReturnLoaded(result) => {
+                app.update(|s| s.return_loaded(result));
+            }
+            Done::Returned(result) => {
+                app.update(|s| s.returned(*result));
+            }
+            Done::Sales(result) => {
+                app.update(|s| s.sales_loaded(result));
+            }
+            Done::Reprinted(result) => {
+                app.update(|s| s.reprinted(result));
             }
         }
     }
@@ -513,6 +544,11 @@ fn shell_show(window: &AppWindow, session: &Session) {
         session::Screen::Complete => Screen::Complete,
         session::Screen::Parked => Screen::Parked,
         session::Screen::BackOffice => Screen::BackOffice,
+        session::Screen::Count => Screen::Count,
+        session::Screen::Paper => Screen::Paper,
+        session::Screen::Cash => Screen::Cash,
+        session::Screen::Returns => Screen::Returns,
+        session::Screen::Sales => Screen::Sales,
     });
     shell.set_store_name(session.store_name.clone().into());
     shell.set_cashier(

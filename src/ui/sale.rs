@@ -24,6 +24,7 @@ pub(super) fn connect(app: &Rc<App>) {
     adapter.on_member(on0(app, |s| s.member()));
     adapter.on_detach_member(on0(app, |s| s.detach_member()));
     adapter.on_back_office(on0(app, |s| s.open_back_office()));
+    adapter.on_cancel_ticket(on0(app, |s| s.cancel_whole_ticket()));
     adapter.on_keypad(on1(app, |s, key: SharedString| s.sale_key(&key)));
     adapter.on_select_line(on1(app, |s, i| s.select_line(row(i))));
     adapter.on_quick_key(on1(app, |s, i| s.quick_key(row(i))));

@@ -163,10 +163,6 @@ pub(super) fn stage(app: &Rc<App>, shoot: &mut dyn FnMut(&str) -> Result<()>) ->
     app.update(|s| s.close_side_screen());
 
     app.update(|s| s.open_back_office());
-    for digit in DEMO_MANAGER.2.chars() {
-        app.update(|s| s.approval_key(&digit.to_string()));
-    }
-    app.update(|s| s.approval_key("enter"));
     wait(app, |s| s.back_office().today().is_some(), "back office")?;
     // Sync now, on a till not registered with HQ yet: it says so, in full.
     app.update(|s| s.sync_now());
@@ -198,7 +194,109 @@ pub(super) fn stage(app: &Rc<App>, shoot: &mut dyn FnMut(&str) -> Result<()>) ->
         "the consent question",
     )?;
     shoot("13-consent")?;
+    app.update(|s| s.answer_member_prompt(false));
+    app.update(|s| s.cancel_whole_ticket());
+    app.update(|s| s.cancel_whole_ticket());
+
+    // Store operations, by the cashier with the manager's PIN where `[roles]` asks for it.
+    // The float: two ¥100 notes, five ¥10 notes and twenty ¥1 coins.
+    app.update(|s| s.open_back_office());
+    wait(app, |s| s.back_office().today().is_some(), "back office")?;
+    app.update(|s| s.open_shift());
+    approve(app)?;
+    for (row, count) in [(0, "2"), (3, "5"), (5, "20")] {
+        app.update(|s| s.select_count_row(row));
+        for key in count.chars() {
+            app.update(|s| s.count_key(&key.to_string()));
+        }
+    }
+    shoot("14-shift-open")?;
+    app.update(|s| s.confirm_count());
+    wait(app, |s| s.screen == Screen::Sale, "the shift to open")?;
+
+    // The first sale's receipt scanned: one water of two comes back.
+    app.scan("TR1.S001.T01.1");
+    wait(app, |s| s.returns().sale().is_some(), "the sale to return")?;
+    app.update(|s| s.select_return_line(0));
+    app.update(|s| s.return_key("1"));
+    app.update(|s| s.return_key("enter"));
+    shoot("15-return")?;
+    app.update(|s| s.refund());
+    wait(
+        app,
+        |s| s.screen == Screen::Paper && !s.paper().printing(),
+        "the return",
+    )?;
+    shoot("16-return-slip")?;
+
+    app.update(|s| s.close_paper());
+    app.update(|s| s.cash_movement(till_domain::shift::MovementKind::PaidOut));
+    approve(app)?;
+    for key in ["1", "0", "0"] {
+        app.update(|s| s.cash_key(key));
+    }
+    app.update(|s| s.select_reason(0));
+    shoot("17-paid-out")?;
+    app.update(|s| s.confirm_cash());
+    wait(app, |s| s.screen == Screen::BackOffice, "the paid out")?;
+
+    app.update(|s| s.open_sales());
+    wait(app, |s| !s.sales().loading(), "today's sales")?;
+    shoot("18-sales")?;
+    app.update(|s| s.close_sales());
+
+    app.update(|s| s.x_report());
+    approve_if_asked(app)?;
+    wait(app, |s| s.paper().receipt().is_some(), "the X report")?;
+    shoot("19-x-report")?;
+    app.update(|s| s.close_paper());
+
+    // The blind count comes to ¥169.90: the Z shows the drawer ten fen short.
+    app.update(|s| s.close_shift());
+    approve(app)?;
+    for (row, count) in [
+        (0, "1"),
+        (1, "1"),
+        (3, "1"),
+        (4, "1"),
+        (5, "4"),
+        (6, "1"),
+        (7, "4"),
+    ] {
+        app.update(|s| s.select_count_row(row));
+        for key in count.chars() {
+            app.update(|s| s.count_key(&key.to_string()));
+        }
+    }
+    app.update(|s| s.confirm_count());
+    shoot("20-shift-close")?;
+    app.update(|s| s.confirm_count());
+    wait(
+        app,
+        |s| s.screen == Screen::Paper && !s.paper().printing(),
+        "the Z",
+    )?;
+    shoot("21-z-report")?;
     Ok(())
+}
+
+/// Keys the demo manager's PIN into the approval prompt and waits for the answer.
+fn approve(app: &Rc<App>) -> Result<()> {
+    if app.session.borrow().approval().is_none() {
+        bail!("no approval was asked for");
+    }
+    approve_if_asked(app)
+}
+
+fn approve_if_asked(app: &Rc<App>) -> Result<()> {
+    if app.session.borrow().approval().is_none() {
+        return Ok(());
+    }
+    for digit in DEMO_MANAGER.2.chars() {
+        app.update(|s| s.approval_key(&digit.to_string()));
+    }
+    app.update(|s| s.approval_key("enter"));
+    wait(app, |s| s.approval().is_none(), "the approval")
 }
 
 fn code(name: &str) -> Result<String> {

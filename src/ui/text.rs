@@ -4,6 +4,9 @@
 
 use crate::checkout::{Approvable, CheckoutError, MemberRefusal};
 use crate::printing::PrinterProblem;
+use crate::roles::Action;
+use crate::store::StoreError;
+use till_domain::returns::ReturnError;
 use till_domain::scan::{PaymentProvider, UnknownReason};
 use till_domain::ticket::TicketError;
 use till_domain::{Currency, Quantity, TenderKind};
@@ -238,8 +241,8 @@ impl Lang {
             ),
             CheckoutError::NeedsApproval(action) => self.approval_reason(*action),
             CheckoutError::PaymentInProgress => self.pick(
-                "已有付款，不能挂单：先删除付款",
-                "payments taken: remove them before parking",
+                "已有付款：先在收款页删除付款",
+                "payments taken: remove them on the payment screen first",
             ),
             CheckoutError::TicketOpen => self.pick(
                 "请先完成或挂起当前小票",
@@ -247,15 +250,114 @@ impl Lang {
             ),
             CheckoutError::Member(refusal) => self.member_refusal(refusal),
             CheckoutError::Ticket(error) => self.ticket_refusal(error, currency),
-            CheckoutError::Store(crate::store::StoreError::NoOpenShift) => self.pick(
-                "未开班：请店长先开班并清点备用金",
-                "no shift is open: the manager opens one with the float counted",
+            CheckoutError::Store(error) => self.store_refusal(error, currency),
+        }
+    }
+
+    /// Why the store refused a store operation (a shift, a count, cash, a return), in the
+    /// cashier's language.
+    pub fn store_refusal(self, error: &StoreError, currency: Currency) -> String {
+        match error {
+            StoreError::NoOpenShift => self.pick(
+                "没有开着的班次：请在“菜单 → 开班”清点备用金开班",
+                "no shift is open: open one in Menu → Open shift, with the float counted",
             ),
-            CheckoutError::Store(error) => self.pick(
+            StoreError::ShiftOpen(n) => self.pick(
+                &format!("班次 {n} 已开班：交班后才能开新班"),
+                &format!("shift {n} is open: close it before opening another"),
+            ),
+            StoreError::InvalidCount(why) => self.pick(
+                &format!("点数无效：{why}"),
+                &format!("the count is not valid: {why}"),
+            ),
+            StoreError::InvalidAmount(amount) => self.pick(
+                &format!("{amount} 不是有效金额：必须大于零"),
+                &format!("{amount} is not an amount to move: it must be above zero"),
+            ),
+            StoreError::NotEnoughCash { asked, drawer } => {
+                let (asked, drawer) = (
+                    self.money(asked.minor(), currency),
+                    self.money(drawer.minor(), currency),
+                );
+                self.pick(
+                    &format!("不能取出 {asked}：钱箱应有现金只有 {drawer}"),
+                    &format!("cannot pay out {asked}: the drawer should hold only {drawer}"),
+                )
+            }
+            StoreError::SaleNotFound(seq) => self.pick(
+                &format!("本机没有单号 {seq} 的销售"),
+                &format!("no sale #{seq} on this till"),
+            ),
+            StoreError::Return(e) => self.return_refusal(e, false),
+            StoreError::LinePickedTwice(n) => self.pick(
+                &format!("第 {n} 行选了两次"),
+                &format!("line {n} is picked twice"),
+            ),
+            StoreError::ReturnNeedsManager(_) => {
+                self.pick("这笔退货需要店长批准", "this return needs a manager")
+            }
+            error => self.pick(
                 &format!("数据库错误：{error}"),
                 &format!("database error: {error}"),
             ),
         }
+    }
+
+    /// Why a return's pick is refused (`weighed`: the line is sold by weight, in kg).
+    pub fn return_refusal(self, error: &ReturnError, weighed: bool) -> String {
+        match error {
+            ReturnError::UnknownLine(n) => self.pick(
+                &format!("没有第 {n} 行"),
+                &format!("the sale has no line {n}"),
+            ),
+            ReturnError::NotPositive(n) => self.pick(
+                &format!("第 {n} 行：退货数量要大于零"),
+                &format!("line {n}: return a quantity above zero"),
+            ),
+            ReturnError::Fractional(n) => self.pick(
+                &format!("第 {n} 行按件销售：只能退整件"),
+                &format!("line {n} is sold by the unit: return whole units"),
+            ),
+            ReturnError::TooMuch {
+                line_no,
+                left_milli: 0,
+            } => self.pick(
+                &format!("第 {line_no} 行已全部退货"),
+                &format!("line {line_no} has already been returned in full"),
+            ),
+            ReturnError::TooMuch {
+                line_no,
+                left_milli,
+            } => {
+                let left = self.quantity(Quantity::from_milli(*left_milli), weighed);
+                self.pick(
+                    &format!("第 {line_no} 行只剩 {left} 可退"),
+                    &format!("line {line_no}: only {left} left to return"),
+                )
+            }
+            ReturnError::Empty => self.pick(
+                "没有选择要退的商品",
+                "nothing to return: pick at least one line",
+            ),
+        }
+    }
+
+    /// Why an approval prompt opened for a store operation the cashier's role may not do.
+    pub fn action_needs(self, action: Action) -> String {
+        let (zh, en) = match action {
+            Action::OpenShift => ("开班", "opening a shift"),
+            Action::CloseShift => ("交班", "closing a shift"),
+            Action::XReport => ("X 报表", "the X report"),
+            Action::PaidIn => ("存入现金", "paying in"),
+            Action::PaidOut => ("取出现金", "paying out"),
+            Action::NoSale => ("无销售开箱", "opening the drawer without a sale"),
+            Action::Return => ("退货", "a return"),
+            Action::ApproveReturn => ("批准退货", "approving a return"),
+        };
+        self.pick(
+            &format!("{zh}需要有权限的主管或店长输入 PIN"),
+            &format!("{en} needs the PIN of a supervisor or manager allowed to"),
+        )
     }
 
     /// Why a member cannot go on the ticket, in the cashier's language (the English is the
@@ -365,6 +467,10 @@ impl Lang {
             Approvable::VoidAfterPaymentStarted => self.pick(
                 "已开始付款，删除商品需要店长批准",
                 "voiding after payment has started needs a manager",
+            ),
+            Approvable::CancelTicket => self.pick(
+                "取消整单需要店长批准",
+                "cancelling a ticket needs a manager",
             ),
         }
     }

@@ -8,12 +8,18 @@ use std::sync::mpsc::{Sender, channel};
 
 use till_sync::SaleRecord;
 
-use super::session::{PinPurpose, SyncState, Task, check_pin};
+use super::session::{CommitFailure, PinPurpose, PrintTrouble, Sheets, SyncState, Task, check_pin};
+use super::text::Lang;
 use super::{App, AppOptions};
 use crate::config::Config;
 use crate::printing::PrintWorker;
+use crate::receipt::Receipt;
+use crate::reports::{self, ReportStyle};
 use crate::staff::{PinGuard, PinPrompt};
-use crate::store::{DaySummary, OpenTicket, SaleExtras, StaffMember, Store};
+use crate::store::{
+    CommittedReturn, DaySummary, OpenTicket, ReturnableLine, SaleExtras, SaleSummary, Shift,
+    StaffMember, Store, StoreError,
+};
 use crate::sync::{SyncEvent, SyncNowError, SyncReport};
 use till_drivers::printer::PrintError;
 
@@ -23,7 +29,7 @@ pub(super) enum Done {
     Pin(PinPurpose, Option<StaffMember>),
     /// A phone keyed for a member lookup, hashed.
     PhoneHashed(crate::store::HashedPhone),
-    Committed(Result<SaleRecord, String>),
+    Committed(Result<SaleRecord, CommitFailure>),
     /// What became of a drawer opening: at a cash sale's commit, or a manager's no-sale
     /// opening from the back office.
     Drawer(Result<(), PrintError>),
@@ -33,6 +39,15 @@ pub(super) enum Done {
     /// show today's names and prices.
     QuickKeys(Vec<super::session::QuickItem>),
     Scanner(till_drivers::scanner::ScannerEvent),
+    ShiftOpened(Result<Shift, StoreError>),
+    ShiftClosed(Result<Sheets, StoreError>),
+    XReport(Result<Sheets, StoreError>),
+    PaperPrinted(Option<PrintTrouble>),
+    CashMoved(Result<(), StoreError>),
+    ReturnLoaded(Result<(SaleRecord, Vec<ReturnableLine>), StoreError>),
+    Returned(Box<Result<(CommittedReturn, Sheets), StoreError>>),
+    Sales(Result<Vec<SaleSummary>, StoreError>),
+    Reprinted(Result<Option<u64>, String>),
 }
 
 enum SaleJob {
@@ -41,6 +56,9 @@ enum SaleJob {
     OpenDrawer,
     /// A durable write for the controller, in order with the commits.
     Save(Save),
+    /// A store operation (a shift, a report, cash, a return, the sales list), in order with
+    /// the commits.
+    Ops(Task),
 }
 
 enum Save {
@@ -65,6 +83,7 @@ impl std::fmt::Debug for SaleJob {
             SaleJob::BackOffice => "BackOffice",
             SaleJob::OpenDrawer => "OpenDrawer",
             SaleJob::Save(_) => "Save",
+            SaleJob::Ops(_) => "Ops",
         })
     }
 }
@@ -84,6 +103,7 @@ impl Workers {
         let (sales, jobs) = channel::<SaleJob>();
         let db = super::database(&data_dir);
         let own_dir = data_dir.clone();
+        let style = ReportStyle::from_config(config)?;
         std::thread::Builder::new()
             .name("sales".into())
             .spawn(move || {
@@ -94,7 +114,9 @@ impl Workers {
                         Err(e) => {
                             let error = e.to_string();
                             match job {
-                                SaleJob::Commit(..) => send(Done::Committed(Err(error))),
+                                SaleJob::Commit(..) => {
+                                    send(Done::Committed(Err(CommitFailure::Other(error))))
+                                }
                                 SaleJob::BackOffice => send(Done::BackOffice(
                                     DaySummary::default(),
                                     SyncState {
@@ -107,6 +129,9 @@ impl Workers {
                                 }
                                 SaleJob::Save(_) => {
                                     eprintln!("till: cannot save to the database: {error}");
+                                }
+                                SaleJob::Ops(_) => {
+                                    eprintln!("till: cannot open the database: {error}");
                                 }
                             }
                             continue;
@@ -128,6 +153,7 @@ impl Workers {
                             let today = today(store).unwrap_or_default();
                             send(Done::BackOffice(today, sync_state(store)));
                         }
+                        SaleJob::Ops(task) => run_op(store, task, &style, printer.as_ref()),
                     }
                 }
             })?;
@@ -183,7 +209,9 @@ impl Workers {
             }
             Task::Commit(draft, extras) => {
                 if self.sales.send(SaleJob::Commit(draft, extras)).is_err() {
-                    send(Done::Committed(Err("the sales worker stopped".into())));
+                    send(Done::Committed(Err(CommitFailure::Other(
+                        "the sales worker stopped".into(),
+                    ))));
                 }
             }
             Task::LoadBackOffice => {
@@ -202,6 +230,17 @@ impl Workers {
             }
             Task::RecordAudit(record) => {
                 let _ = self.sales.send(SaleJob::Save(Save::Audit(record)));
+            }
+            Task::OpenShift { .. }
+            | Task::CloseShift { .. }
+            | Task::XReport(_)
+            | Task::PrintPaper(_)
+            | Task::MoveCash { .. }
+            | Task::LoadReturn(_)
+            | Task::CommitReturn { .. }
+            | Task::LoadSales(_)
+            | Task::Reprint(_) => {
+                let _ = self.sales.send(SaleJob::Ops(task));
             }
             Task::Sync => match &self.sync {
                 Some(wake) if wake.send(()).is_ok() => {}
@@ -244,7 +283,7 @@ fn commit(store: &mut Store, draft: SaleRecord, extras: SaleExtras, printer: Opt
     });
     let after = match sold {
         Ok((_, after)) => after,
-        Err(e) => return send(Done::Committed(Err(e.to_string()))),
+        Err(e) => return send(Done::Committed(Err(CommitFailure::Store(e)))),
     };
     if let Some(opened) = after.drawer {
         send(Done::Drawer(opened.map(|_| ())));
@@ -256,13 +295,162 @@ fn commit(store: &mut Store, draft: SaleRecord, extras: SaleExtras, printer: Opt
 }
 
 impl Save {
-    fn write(self, store: &mut Store) -> Result<(), crate::store::StoreError> {
+    fn write(self, store: &mut Store) -> Result<(), StoreError> {
         match self {
             Save::PinGuard(prompt, guard) => store.save_pin_guard(prompt, &guard),
             Save::OpenTicket(open) => store.save_open_ticket(open.as_deref()),
             Save::Audit(record) => record.write(store),
         }
     }
+}
+
+/// Runs a store operation on the sales worker and sends its answer; a report or slip prints
+/// after it is committed, and a drawer opens after the cash moved.
+fn run_op(store: &mut Store, task: Task, style: &ReportStyle, printer: Option<&Arc<PrintWorker>>) {
+    match task {
+        Task::OpenShift {
+            staff,
+            approver,
+            float,
+        } => {
+            let opened = store
+                .open_shift_approved(&staff, approver.as_deref(), &float)
+                .map(|(shift, _)| shift);
+            send(Done::ShiftOpened(opened));
+        }
+        Task::CloseShift {
+            staff,
+            approver,
+            counted,
+            lang,
+        } => {
+            let closed = store
+                .close_shift_approved(&staff, approver.as_deref(), &counted)
+                .map(|closed| {
+                    sheets(style, lang, |style| {
+                        reports::z_receipt(style, store, &closed)
+                    })
+                });
+            let paper = closed.as_ref().ok().map(|s| s.paper.clone());
+            send(Done::ShiftClosed(closed));
+            if let Some(paper) = paper {
+                print_later(printer, paper);
+            }
+        }
+        Task::XReport(lang) => {
+            let report = store.x_report().map(|(shift, report)| {
+                sheets(style, lang, |style| {
+                    reports::report_receipt(style, store, &shift, &report, None)
+                })
+            });
+            send(Done::XReport(report));
+        }
+        Task::PrintPaper(receipt) => print_later(printer, *receipt),
+        Task::MoveCash {
+            staff,
+            approver,
+            kind,
+            amount,
+            reason,
+        } => {
+            let moved = store
+                .cash_movement(&staff, approver.as_deref(), kind, amount, &reason)
+                .map(|_| ());
+            let ok = moved.is_ok();
+            send(Done::CashMoved(moved));
+            if ok {
+                send(Done::Drawer(open_drawer(printer.map(|p| &**p))));
+            }
+        }
+        Task::LoadReturn(seq) => send(Done::ReturnLoaded(store.returnable(seq))),
+        Task::CommitReturn {
+            staff,
+            approver,
+            request,
+            lang,
+        } => {
+            let committed = store
+                .commit_return(&staff, approver.as_deref(), &request)
+                .map(|committed| {
+                    let slips =
+                        sheets(style, lang, |style| reports::return_slip(style, &committed));
+                    (committed, slips)
+                });
+            let after = committed.as_ref().ok().map(|(c, slips)| {
+                let cash = c.ret.tenders.iter().any(|t| t.kind == "cash");
+                (cash, slips.paper.clone())
+            });
+            send(Done::Returned(Box::new(committed)));
+            if let Some((cash, receipt)) = after {
+                // The drawer first, on its own pulse: the customer waits for the cash, not
+                // for the slip.
+                if cash {
+                    send(Done::Drawer(open_drawer(printer.map(|p| &**p))));
+                }
+                print_later(printer, receipt);
+            }
+        }
+        Task::LoadSales(seq) => {
+            let from = match seq {
+                Some(_) => i64::MIN,
+                None => start_of_today(),
+            };
+            send(Done::Sales(store.sale_summaries(from, seq, 500)));
+        }
+        Task::Reprint(seq) => {
+            let result = (|| {
+                let seq = match seq {
+                    Some(seq) => seq,
+                    None => match store.sales_count().map_err(|e| e.to_string())? {
+                        0 => return Ok(None),
+                        n => n,
+                    },
+                };
+                store.sale(seq).map_err(|e| e.to_string())?;
+                let Some(printer) = printer else {
+                    return Err("no printer is configured".to_string());
+                };
+                store
+                    .enqueue_receipt(seq, true)
+                    .map_err(|e| e.to_string())?;
+                printer.notify();
+                Ok(Some(seq))
+            })();
+            send(Done::Reprinted(result));
+        }
+        _ => {}
+    }
+}
+
+/// A report or slip for the screen in `lang` and for the printer in its own language.
+fn sheets(style: &ReportStyle, lang: Lang, make: impl Fn(&ReportStyle) -> Receipt) -> Sheets {
+    let screen = ReportStyle {
+        language: match lang {
+            Lang::Zh => crate::receipt::Language::Zh,
+            Lang::En => crate::receipt::Language::En,
+        },
+        ..style.clone()
+    };
+    Sheets {
+        screen: make(&screen),
+        paper: make(style),
+    }
+}
+
+/// Prints a report or slip through the print queue's worker, on a thread of its own so that
+/// a slow printer holds up no sale, and says how it went.
+fn print_later(printer: Option<&Arc<PrintWorker>>, receipt: Receipt) {
+    let Some(printer) = printer.cloned() else {
+        return send(Done::PaperPrinted(Some(PrintTrouble::NoPrinter)));
+    };
+    std::thread::spawn(move || {
+        let trouble = match printer.print_now(&receipt) {
+            Ok(()) => None,
+            Err(crate::printing::PrintJobError::Printer(e)) => Some(PrintTrouble::Printer(e)),
+            Err(e) => Some(PrintTrouble::Other(e.to_string())),
+        };
+        send(Done::PaperPrinted(trouble));
+    });
 }
 
 /// A no-sale opening of the cash drawer, from the back office.
@@ -273,7 +461,14 @@ fn open_drawer(printer: Option<&PrintWorker>) -> Result<(), PrintError> {
     }
 }
 
-fn today(store: &Store) -> Result<DaySummary, crate::store::StoreError> {
+/// Midnight today, local time, as Unix milliseconds.
+fn start_of_today() -> i64 {
+    jiff::Zoned::now()
+        .start_of_day()
+        .map_or(0, |start| start.timestamp().as_millisecond())
+}
+
+fn today(store: &Store) -> Result<DaySummary, StoreError> {
     let now = jiff::Zoned::now();
     let bounds = now.start_of_day().and_then(|start| {
         let end = start.tomorrow()?;

@@ -10,6 +10,8 @@ pub struct Approval {
     /// Tells this prompt from the next, for the PIN check's answer.
     id: u64,
     pending: Pending,
+    /// The `[roles]` action whose roles may approve; None: a manager's approval.
+    action: Option<crate::roles::Action>,
     reason: String,
     pin: Entry,
     message: Option<String>,
@@ -17,10 +19,16 @@ pub struct Approval {
 }
 
 impl Approval {
-    fn new(id: u64, pending: Pending, reason: String) -> Approval {
+    fn new(
+        id: u64,
+        pending: Pending,
+        reason: String,
+        action: Option<crate::roles::Action>,
+    ) -> Approval {
         Approval {
             id,
             pending,
+            action,
             reason,
             pin: Entry::new(EntryKind::Pin),
             message: None,
@@ -67,8 +75,19 @@ impl Approval {
 impl Session {
     /// Opens the approval overlay for `pending`, numbered after the prompts before it.
     pub(super) fn ask_manager(&mut self, pending: Pending, reason: String) {
+        self.ask_approval(pending, reason, None);
+    }
+
+    /// Opens the approval overlay for `pending`: the PIN of anyone whose role may do `action`
+    /// (`[roles]`; None: a manager's) approves it.
+    pub(super) fn ask_approval(
+        &mut self,
+        pending: Pending,
+        reason: String,
+        action: Option<crate::roles::Action>,
+    ) {
         self.approvals += 1;
-        self.approval = Some(Approval::new(self.approvals, pending, reason));
+        self.approval = Some(Approval::new(self.approvals, pending, reason, action));
     }
 
     pub fn approval_key(&mut self, key: &str) -> Option<Task> {
@@ -95,10 +114,15 @@ impl Session {
             );
             return None;
         }
+        let action = approval.action;
+        let roles = &self.ops.roles;
         let managers: Vec<(StaffMember, String)> = self
             .staff
             .iter()
-            .filter(|s| s.role == Role::Manager)
+            .filter(|s| match action {
+                Some(action) => roles.may(s.role, action),
+                None => s.role == Role::Manager,
+            })
             .filter_map(|s| {
                 let hash = self.checkout.store().staff_pin_hash(&s.id).ok()?;
                 Some((s.clone(), hash))
@@ -133,8 +157,8 @@ impl Session {
             return None;
         }
         let approval = self.approval.take()?;
-        if approval.pending == Pending::OpenBackOffice {
-            return self.enter_back_office();
+        if let Pending::Op(start) = approval.pending {
+            return self.start_op(start, Some(manager.id));
         }
         self.run(
             approval.pending,
@@ -147,9 +171,14 @@ impl Session {
 
     pub fn cancel_approval(&mut self) {
         if self.approval.take().is_some() {
-            self.sale.say(Message::error(
-                self.t("未批准，没有改动", "not approved: nothing changed"),
-            ));
+            self.returns_after_approval = None;
+            let said = Message::error(self.t("未批准，没有改动", "not approved: nothing changed"));
+            match self.screen {
+                Screen::BackOffice => self.back_office.say(said),
+                Screen::Returns => self.returns_say(said),
+                Screen::Sales => self.sales_say(said),
+                _ => self.sale.say(said),
+            }
         }
     }
 }
@@ -160,7 +189,12 @@ mod tests {
 
     #[test]
     fn the_overlay_shows_dots_for_its_pin_and_its_reason() {
-        let mut approval = Approval::new(4, Pending::OpenBackOffice, "needs a manager".into());
+        let mut approval = Approval::new(
+            4,
+            Pending::Op(OpStart::XReport),
+            "needs a manager".into(),
+            None,
+        );
         assert_eq!((approval.id(), approval.reason()), (4, "needs a manager"));
         for key in ["9", "9", "x", "9"] {
             approval.entry_mut().key(key);

@@ -71,20 +71,13 @@ impl Session {
         self.lang = lang;
     }
 
-    /// The back office's "Open drawer": a no-sale opening, for managers.
+    /// The back office's "No sale": the drawer opens without a sale, with a reason from
+    /// `[cash] no_sale_reasons`, for the roles `[roles]` lets (anyone else asks for a PIN).
     pub fn open_drawer(&mut self) -> Option<Task> {
-        // Only a manager reaches the back office (by login, or by a manager's PIN).
         if self.screen != Screen::BackOffice {
             return None;
         }
-        self.drawer = Some(DrawerState::Opening);
-        self.back_office.message = Message::info(self.t("正在打开钱箱…", "opening the drawer…"));
-        let who = self.checkout.cashier().to_string();
-        let no_sale = till_sync::ops::Op::NoSale(till_sync::ops::NoSale {
-            reason: "back office".into(),
-        });
-        self.audit_session(&who, no_sale);
-        Some(Task::OpenDrawer)
+        self.cash_movement(till_domain::shift::MovementKind::NoSale)
     }
 
     /// What became of a drawer pulse ([`Task::OpenDrawer`], or a cash sale's commit).
@@ -94,13 +87,19 @@ impl Session {
             Err(error) => DrawerState::Failed(error),
         };
         if self.screen == Screen::BackOffice {
-            self.back_office.message = match &state {
-                DrawerState::Failed(error) => Message::error(self.lang.pick(
-                    &format!("钱箱未打开：{}", self.lang.print_error(error)),
-                    &format!("the drawer did not open: {}", self.lang.print_error(error)),
-                )),
-                _ => Message::info(self.t("钱箱已打开", "drawer opened")),
-            };
+            match &state {
+                DrawerState::Failed(error) => {
+                    self.back_office.message = Message::error(self.lang.pick(
+                        &format!("钱箱未打开：{}", self.lang.print_error(error)),
+                        &format!("the drawer did not open: {}", self.lang.print_error(error)),
+                    ))
+                }
+                // What opened it (a paid out, a no-sale) stays said.
+                _ if self.back_office.message.is_some() => {}
+                _ => {
+                    self.back_office.message = Message::info(self.t("钱箱已打开", "drawer opened"))
+                }
+            }
         }
         self.drawer = Some(state);
     }

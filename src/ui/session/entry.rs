@@ -13,6 +13,8 @@ pub enum EntryKind {
     /// A quantity, weight (kg, up to 3 decimals), amount or percentage: digits and one
     /// decimal point, at most 14 characters. Its meaning is checked when it is used.
     Figure,
+    /// A whole count (notes or coins of one kind, a sale number): digits, at most 7.
+    Count,
 }
 
 /// An entry field's value and the rules for keying it.
@@ -66,6 +68,7 @@ impl Entry {
             EntryKind::Pin => (8, false),
             EntryKind::Phone => (20, false),
             EntryKind::Figure => (14, true),
+            EntryKind::Count => (7, false),
         };
         let value = &mut self.value;
         match key {

@@ -66,6 +66,10 @@ impl Session {
             Screen::Sale if self.sale.phone().is_some() => Field::Phone,
             Screen::Sale => Field::SaleEntry,
             Screen::Payment if self.payment.confirm().is_none() => Field::PaymentEntry,
+            Screen::Count => Field::CountRow,
+            Screen::Cash => Field::CashAmount,
+            Screen::Returns => Field::ReturnEntry,
+            Screen::Sales => Field::SalesSearch,
             _ => Field::None,
         }
     }
@@ -78,6 +82,10 @@ impl Session {
             Field::SaleEntry => Some(self.sale.entry_mut()),
             Field::Phone => self.sale.phone_mut(),
             Field::PaymentEntry => Some(self.payment.entry_mut()),
+            Field::CountRow => self.count.entry_mut(),
+            Field::CashAmount => self.cash.entry_mut(),
+            Field::ReturnEntry => Some(self.returns.entry_mut()),
+            Field::SalesSearch => Some(self.sales.entry_mut()),
             Field::None => None,
         }
     }
@@ -89,6 +97,10 @@ impl Session {
             Field::SaleEntry => self.sale.entry(),
             Field::Phone => self.sale.phone().unwrap_or_default(),
             Field::PaymentEntry => self.payment.entry(),
+            Field::CountRow => self.count.value(),
+            Field::CashAmount => self.cash.amount(),
+            Field::ReturnEntry => self.returns.entry(),
+            Field::SalesSearch => self.sales.search(),
             Field::None => "",
         }
         .to_string()
@@ -106,6 +118,9 @@ impl Session {
         if field == Field::SaleEntry {
             // Keying a figure puts the focus back on the entry.
             self.sale.edit(key);
+        } else if field == Field::CountRow {
+            // The count pad says why it refuses a key (a letter, a minus).
+            self.count_key(key);
         } else if let Some(entry) = self.entry_mut(field) {
             entry.key(key);
         }
@@ -127,6 +142,10 @@ impl Session {
                 Screen::Sale => self.sale.reset(),
                 Screen::Login => self.login.entry_mut().clear(),
                 Screen::Complete => self.new_sale(),
+                Screen::Count | Screen::Cash => self.cancel_operation(),
+                Screen::Paper => self.close_paper(),
+                Screen::Returns => self.close_returns(),
+                Screen::Sales => self.close_sales(),
             }
         }
         None
@@ -145,6 +164,12 @@ impl Session {
                 self.new_sale();
                 None
             }
+            Screen::Count => {
+                self.count_key("enter");
+                None
+            }
+            Screen::Returns => self.return_key("enter"),
+            Screen::Sales => self.sales_key("enter"),
             _ => None,
         }
     }

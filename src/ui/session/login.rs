@@ -130,6 +130,7 @@ impl Session {
                 self.sale.focus();
                 self.sale.say(None);
                 self.bring_back_open_ticket(&id);
+                self.shift_check_at_login();
             }
             None => {
                 let text = self.wrong_pin(PinPrompt::Login);

@@ -30,19 +30,25 @@ use till_sync::member::Phone;
 
 pub use approval::Approval;
 pub use back_office::BackOfficeScreen;
+pub use cash::CashScreen;
 pub use entry::{Entry, EntryKind};
 pub use login::LoginScreen;
+pub use ops::{CountPurpose, CountScreen, OpStart, OpsSettings, PaperScreen, PrintTrouble, Sheets};
 pub use parked::ParkedScreen;
 pub use payment::PaymentScreen;
+pub use returns::{ReturnScreen, SalesScreen};
 pub use sale::SaleScreen;
 
 mod approval;
 mod back_office;
+mod cash;
 mod entry;
 mod keyboard;
 mod login;
+mod ops;
 mod parked;
 mod payment;
+mod returns;
 mod sale;
 
 /// Cash over this needs the cashier to confirm it (a slip of the keypad, or a fake note).
@@ -63,6 +69,15 @@ pub enum Screen {
     Complete,
     Parked,
     BackOffice,
+    /// The drawer counted by denomination: a shift's float, or its blind close.
+    Count,
+    /// A report or slip as it prints: X, Z, a return slip.
+    Paper,
+    /// Paid in, paid out, no sale.
+    Cash,
+    Returns,
+    /// Today's sales, and a search by number.
+    Sales,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -106,6 +121,53 @@ pub enum Task {
     SaveOpenTicket(Option<Box<OpenTicket>>),
     /// Append an audit record (a void, a cancelled ticket) to the operations journal.
     RecordAudit(Box<crate::checkout::AuditRecord>),
+    /// Open a shift with its float (`approver`: who approved, when the role needed one).
+    OpenShift {
+        staff: String,
+        approver: Option<String>,
+        float: till_domain::shift::CashCount,
+    },
+    /// Close the open shift with the blind count, then print its Z. `lang`: the screen's
+    /// copy's language (the paper's is the printer's).
+    CloseShift {
+        staff: String,
+        approver: Option<String>,
+        counted: till_domain::shift::CashCount,
+        lang: Lang,
+    },
+    /// Read the open shift's X report, for the screen in this language.
+    XReport(Lang),
+    /// Print a report or slip on the receipt printer.
+    PrintPaper(Box<crate::receipt::Receipt>),
+    /// Pay cash in or out (minor units), or open the drawer without a sale, then open it.
+    MoveCash {
+        staff: String,
+        approver: Option<String>,
+        kind: till_domain::shift::MovementKind,
+        amount: i64,
+        reason: String,
+    },
+    /// Read a sale and what is left to return of each line.
+    LoadReturn(u64),
+    /// Commit a return, print its slip, and open the drawer for a cash refund.
+    CommitReturn {
+        staff: String,
+        approver: Option<String>,
+        request: crate::store::ReturnRequest,
+        lang: Lang,
+    },
+    /// Read today's sales (None) or sale N.
+    LoadSales(Option<u64>),
+    /// Queue a copy of sale N's receipt (None: the newest sale's).
+    Reprint(Option<u64>),
+}
+
+/// Why a sale did not commit: the store's refusal (no open shift, a full disk), or the worker
+/// could not run it.
+#[derive(Debug)]
+pub enum CommitFailure {
+    Store(crate::store::StoreError),
+    Other(String),
 }
 
 /// The cash drawer, as the cashier needs to know it.
@@ -142,7 +204,10 @@ pub enum Pending {
     Void(LineId),
     DiscountLine(LineId, Discount),
     DiscountTicket(Discount),
-    OpenBackOffice,
+    /// Cancel the whole open ticket.
+    CancelTicket,
+    /// A store operation the cashier's role may not do alone (`[roles]`).
+    Op(OpStart),
 }
 
 /// A quick key: a product without a barcode, one touch away.
@@ -214,6 +279,10 @@ enum Field {
     Phone,
     SaleEntry,
     PaymentEntry,
+    CountRow,
+    CashAmount,
+    ReturnEntry,
+    SalesSearch,
     None,
 }
 
@@ -249,6 +318,17 @@ pub struct Session {
     approval: Option<Approval>,
     parked: ParkedScreen,
     back_office: BackOfficeScreen,
+    // Store operations.
+    pub ops: OpsSettings,
+    /// The open shift's number, as the store last said.
+    shift: Option<u64>,
+    count: CountScreen,
+    cash: CashScreen,
+    paper: PaperScreen,
+    returns: ReturnScreen,
+    sales: SalesScreen,
+    /// The sale to open on the returns screen once an approval is given.
+    returns_after_approval: Option<u64>,
     /// How syncing stands, as the status bar and the back office show it.
     pub sync: SyncState,
     // Members: the ticket's member is the checkout engine's ([`Self::ticket_member`]); the
@@ -275,6 +355,7 @@ impl Session {
         let store = checkout.store();
         let login_guard = store.pin_guard(PinPrompt::Login).unwrap_or_default();
         let approval_guard = store.pin_guard(PinPrompt::Approval).unwrap_or_default();
+        let shift = store.current_shift().ok().flatten().map(|s| s.number);
         Session {
             lang,
             screen: Screen::Login,
@@ -297,6 +378,14 @@ impl Session {
             approval: None,
             parked: ParkedScreen::default(),
             back_office: BackOfficeScreen::default(),
+            ops: OpsSettings::default(),
+            shift,
+            count: CountScreen::default(),
+            cash: CashScreen::default(),
+            paper: PaperScreen::default(),
+            returns: ReturnScreen::default(),
+            sales: SalesScreen::default(),
+            returns_after_approval: None,
             sync: SyncState::default(),
             member_settings: MemberSettings::default(),
             wedge: Wedge::default(),

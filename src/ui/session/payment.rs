@@ -253,7 +253,7 @@ impl Session {
     }
 
     /// The answer to [`Task::Commit`]: the committed record, or why it was not saved.
-    pub fn committed(&mut self, result: Result<SaleRecord, String>) {
+    pub fn committed(&mut self, result: Result<SaleRecord, CommitFailure>) {
         self.payment.committing = false;
         match result {
             Ok(record) => {
@@ -271,7 +271,11 @@ impl Session {
                 self.last_sale = Some(record);
                 self.screen = Screen::Complete;
             }
-            Err(error) => {
+            Err(failure) => {
+                let error = match failure {
+                    CommitFailure::Store(error) => self.lang.store_refusal(&error, self.currency),
+                    CommitFailure::Other(error) => error,
+                };
                 self.payment.message = Message::error(self.lang.pick(
                     &format!("销售未保存：{error}；小票仍在，请重试"),
                     &format!("the sale was not saved: {error}; the ticket is kept, try again"),

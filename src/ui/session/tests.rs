@@ -356,17 +356,43 @@ fn a_parked_ticket_is_listed_and_resumed_and_the_list_refuses_scans() {
 }
 
 #[test]
-fn the_back_office_needs_a_manager_syncs_once_at_a_time_and_logout_keeps_the_ticket() {
+fn the_back_office_asks_roles_syncs_once_at_a_time_and_logout_keeps_the_ticket() {
     let (_dir, mut s) = session();
     log_in(&mut s, DEMO_CASHIER);
     assert!(s.scan(&sample_ean13(2)).is_none());
-    // A cashier's way in asks for a manager's PIN.
-    assert!(s.open_back_office().is_none());
-    assert_eq!(s.screen, Screen::Sale);
+    // Every role reaches the back office; what each may do there is `[roles]`.
+    let task = s.open_back_office();
+    assert!(matches!(task, Some(Task::LoadBackOffice)), "{task:?}");
+    assert_eq!(s.screen, Screen::BackOffice);
+    // A cashier may not pay out: a supervisor's or manager's PIN is asked for, and a
+    // cashier's own PIN does not approve it.
+    assert!(
+        s.cash_movement(till_domain::shift::MovementKind::PaidOut)
+            .is_none()
+    );
+    assert_eq!(s.screen, Screen::BackOffice);
+    let reason = s.approval().map(|a| a.reason().to_string());
+    assert_eq!(
+        reason.as_deref(),
+        Some("paying out needs the PIN of a supervisor or manager allowed to")
+    );
+    keys(&mut s, DEMO_CASHIER.2, Session::approval_key);
+    let task = s.approval_key("enter");
+    assert!(
+        matches!(&task, Some(Task::CheckPin { candidates, .. })
+            if candidates.iter().all(|(m, _)| m.role != Role::Cashier)),
+        "{task:?}"
+    );
+    assert!(finish(&mut s, task).is_none());
+    assert_eq!(
+        s.approval().and_then(|a| a.message()),
+        Some("wrong manager PIN: 4 tries left")
+    );
     keys(&mut s, DEMO_MANAGER.2, Session::approval_key);
     let task = s.approval_key("enter");
-    let task = finish(&mut s, task);
-    assert!(matches!(task, Some(Task::LoadBackOffice)), "{task:?}");
+    assert!(finish(&mut s, task).is_none());
+    assert_eq!(s.screen, Screen::Cash);
+    s.cancel_operation();
     assert_eq!(s.screen, Screen::BackOffice);
     // Sync now, pressed twice, syncs once; its failure is said in the cashier's words.
     assert!(matches!(s.sync_now(), Some(Task::Sync)));
@@ -378,16 +404,29 @@ fn the_back_office_needs_a_manager_syncs_once_at_a_time_and_logout_keeps_the_tic
     assert!(!s.back_office.syncing());
     assert!(s.back_office.message().is_some_and(|m| m.error));
     assert!(matches!(s.sync_now(), Some(Task::Sync)));
-    // The drawer: asked for, then the printer's answer; the opening is in the audit trail.
-    s.take_deferred();
-    assert!(matches!(s.open_drawer(), Some(Task::OpenDrawer)));
-    assert!(
-        s.take_deferred().iter().any(|t| matches!(
-            t,
-            Task::RecordAudit(r) if r.op.kind() == "no_sale"
-        )),
-        "a back-office drawer opening is a no-sale"
+    // No sale: a cashier may (the default `[roles]`); a reason is asked for first.
+    assert!(s.open_drawer().is_none());
+    assert_eq!(s.screen, Screen::Cash);
+    assert!(s.confirm_cash().is_none());
+    assert_eq!(
+        s.cash().message().map(|m| m.text.as_str()),
+        Some("tap a reason")
     );
+    s.select_reason(0);
+    let task = s.confirm_cash();
+    assert!(
+        matches!(
+            &task,
+            Some(Task::MoveCash {
+                kind: till_domain::shift::MovementKind::NoSale,
+                approver: None,
+                ..
+            })
+        ),
+        "{task:?}"
+    );
+    s.cash_moved(Ok(()));
+    assert_eq!(s.screen, Screen::BackOffice);
     s.drawer_done(Err(till_drivers::printer::PrintError::PaperOut));
     let said = s.back_office.message().unwrap();
     assert!(

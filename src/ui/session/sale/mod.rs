@@ -27,6 +27,8 @@ pub struct SaleScreen {
     phone: Option<Entry>,
     /// A question about members waiting for the cashier or the customer.
     member_prompt: Option<MemberPrompt>,
+    /// "Cancel ticket" was tapped once: the next tap cancels, anything else forgets it.
+    confirm_cancel: bool,
 }
 
 impl SaleScreen {
@@ -42,6 +44,7 @@ impl SaleScreen {
             parked_count,
             phone: None,
             member_prompt: None,
+            confirm_cancel: false,
         }
     }
 
@@ -181,6 +184,7 @@ impl SaleScreen {
 
 impl Session {
     pub fn sale_key(&mut self, key: &str) -> Option<Task> {
+        self.sale.confirm_cancel = false;
         if self.sale.member_prompt.is_some() {
             return None;
         }
@@ -220,6 +224,7 @@ impl Session {
     }
 
     pub fn select_line(&mut self, index: usize) {
+        self.sale.confirm_cancel = false;
         let Some(line) = self.checkout.ticket().lines().get(index).map(|l| l.id) else {
             return;
         };
@@ -233,6 +238,7 @@ impl Session {
     }
 
     pub fn quantity(&mut self) {
+        self.sale.confirm_cancel = false;
         let Some(line) = self.sale.selected else {
             self.sale.message = Message::error(self.t("先选择一行", "select a line first"));
             return;
@@ -253,6 +259,7 @@ impl Session {
     }
 
     pub fn void_line(&mut self) {
+        self.sale.confirm_cancel = false;
         let Some(line) = self.sale.selected else {
             self.sale.message =
                 Message::error(self.t("先选择要删除的行", "select the line to void"));
@@ -262,6 +269,7 @@ impl Session {
     }
 
     pub fn discount(&mut self) {
+        self.sale.confirm_cancel = false;
         let percent = if self.sale.entry.is_empty() {
             None
         } else {
@@ -305,9 +313,15 @@ impl Session {
                 self.checkout.discount_line(*line, *discount, approval)
             }
             Pending::DiscountTicket(discount) => self.checkout.discount_ticket(*discount, approval),
-            Pending::OpenBackOffice => Ok(()),
+            Pending::CancelTicket => self.checkout.cancel_ticket(approval),
+            Pending::Op(_) => Ok(()),
         };
         match result {
+            Ok(()) if action == Pending::CancelTicket => {
+                self.fresh_ticket();
+                self.sale.ticket_gone();
+                self.sale.message = Message::info(self.t("整单已取消", "ticket cancelled"));
+            }
             Ok(()) => {
                 self.sale.entry.clear();
                 self.sale.message = None;
@@ -342,6 +356,7 @@ impl Session {
     }
 
     pub fn park(&mut self) {
+        self.sale.confirm_cancel = false;
         match self.park_open_ticket(false) {
             Ok(id) => {
                 self.sale.entry.clear();
@@ -374,18 +389,34 @@ impl Session {
         self.sale.fresh_ticket();
     }
 
-    pub fn open_back_office(&mut self) -> Option<Task> {
-        let manager = self
-            .cashier
-            .as_ref()
-            .is_some_and(|c| c.role == Role::Manager);
-        if manager {
-            self.enter_back_office()
-        } else {
-            let reason = self.t("后台需要店长登录", "the back office needs a manager");
-            self.ask_manager(Pending::OpenBackOffice, reason);
-            None
+    /// "Cancel ticket": the first tap asks, the second cancels every line (an approval when
+    /// `[approval] cancel_ticket` says so). The cancel is in the audit trail.
+    pub fn cancel_whole_ticket(&mut self) {
+        if self.checkout.ticket().is_empty() {
+            self.sale.message = Message::info(self.t("小票是空的", "the ticket is empty"));
+            return;
         }
+        if !self.sale.confirm_cancel {
+            self.sale.confirm_cancel = true;
+            let lines = self.checkout.ticket().lines().len();
+            let en = match lines {
+                1 => "tap Cancel ticket again to remove its line".to_string(),
+                n => format!("tap Cancel ticket again to remove all {n} lines"),
+            };
+            self.sale.message = Message::error(
+                self.lang
+                    .pick(&format!("再按一次“取消整单”将删除全部 {lines} 行"), &en),
+            );
+            return;
+        }
+        self.sale.confirm_cancel = false;
+        self.run(Pending::CancelTicket, None);
+    }
+
+    /// "Menu": the back office, open to every role; each of its operations asks `[roles]`
+    /// whether the cashier may, and for an approval when not.
+    pub fn open_back_office(&mut self) -> Option<Task> {
+        self.enter_back_office()
     }
 
     pub(in crate::ui::session) fn enter_back_office(&mut self) -> Option<Task> {
@@ -395,6 +426,7 @@ impl Session {
     }
 
     pub fn pay(&mut self) -> Option<Task> {
+        self.sale.confirm_cancel = false;
         if self.checkout.ticket().is_empty() {
             self.sale.message = Message::error(self.t(
                 "小票是空的：先扫商品再收款",

@@ -27,11 +27,17 @@ impl Session {
             Screen::Payment => self.payment.message(),
             Screen::Parked => self.parked.message(),
             Screen::BackOffice => self.back_office.message(),
+            Screen::Count => self.count.message(),
+            Screen::Cash => self.cash.message(),
+            Screen::Paper => self.paper.message(),
+            Screen::Returns => self.returns.message(),
+            Screen::Sales => self.sales.message(),
         };
         message.is_some_and(|m| m.error)
     }
 
     pub(in crate::ui::session) fn scan_here(&mut self, code: &str) -> Option<Task> {
+        self.sale.confirm_cancel = false;
         if let Some(approval) = &mut self.approval {
             approval.say(self.lang.pick(
                 &format!("先完成店长批准；扫码 {code} 未处理"),
@@ -88,6 +94,16 @@ impl Session {
                 )));
                 None
             }
+            Screen::Returns => self.scan_on_returns(code),
+            Screen::Sales => self.scan_on_sales(code),
+            Screen::Count | Screen::Cash | Screen::Paper => {
+                let text = self.lang.pick(
+                    &format!("先完成或取消当前操作；扫码 {code} 未处理"),
+                    &format!("finish or cancel this first; scan {code} was not used"),
+                );
+                self.say_on_ops_screen(Message::error(text));
+                None
+            }
         }
     }
 
@@ -121,16 +137,8 @@ impl Session {
                 }
             }
             Ok(ScanOutcome::Receipt(receipt)) => {
-                self.sale.message = Message::info(self.lang.pick(
-                    &format!(
-                        "小票 {}：退货和重打请在后台用 till sales reprint",
-                        receipt.encode()
-                    ),
-                    &format!(
-                        "receipt {}: reprints are in `till sales reprint`",
-                        receipt.encode()
-                    ),
-                ));
+                // A receipt's barcode starts its return.
+                return self.return_from_sale_screen(&receipt.encode());
             }
             Ok(ScanOutcome::PaymentReference(_)) => {}
             Err(CheckoutError::NeedsWeight(name)) if quantity.is_none() => {
