@@ -199,6 +199,10 @@ fn terminal(dir: &Path, id: &str, admin: &mut dyn HqStore, hq: &str, proxy: &str
         |_| {},
     )
     .unwrap();
+    // Sales belong to a shift (`[shift] required`), as on a till mid-day.
+    store
+        .open_shift("bench", &till::demo::demo_float())
+        .unwrap();
     let code = admin.add_terminal("S001", id).unwrap();
     let token = admin.register(&code, &Default::default()).unwrap().token;
     let direct = SyncClient::new(hq, &token, Duration::from_secs(30), None).unwrap();

@@ -28,6 +28,10 @@ fn main() {
         |_| {},
     )
     .unwrap();
+    // Sales belong to a shift (`[shift] required`), as on a till mid-day.
+    store
+        .open_shift("bench", &till::demo::demo_float())
+        .unwrap();
     let mut checkout = Checkout::new(store, settings.clone(), "bench");
     let basket = till::demo::sample_scans();
     let start = Instant::now();

@@ -198,8 +198,28 @@ pub fn demo_quick_keys() -> Vec<String> {
 }
 
 /// Sets up a demo terminal in `data_dir` (store S001, terminal T01): config, database, the
-/// sample catalog, the demo staff and quick keys. `printer` is a printer address, if any.
+/// sample catalog, the demo staff and quick keys, and a shift the manager opened with
+/// [`demo_float`], as a till is mid-day. `printer` is a printer address, if any.
 pub fn create_terminal(data_dir: &std::path::Path, printer: Option<String>) -> anyhow::Result<()> {
+    create_terminal_between_shifts(data_dir, printer)?;
+    let mut store = crate::store::Store::open(&data_dir.join(crate::config::DATABASE_FILE))?;
+    store.open_shift(DEMO_MANAGER.0, &demo_float())?;
+    Ok(())
+}
+
+/// The demo's opening float: two ¥100 notes, five ¥10 notes and twenty ¥1 coins (¥270).
+pub fn demo_float() -> till_domain::shift::CashCount {
+    till_domain::shift::Denominations::for_currency(till_domain::Currency::CNY)
+        .count(&[(10_000, 2), (1_000, 5), (100, 20)])
+        .expect("the demo's notes are the yuan's")
+}
+
+/// [`create_terminal`] with no shift open: the state before a day's first shift (or
+/// between two), for tests of opening one.
+pub fn create_terminal_between_shifts(
+    data_dir: &std::path::Path,
+    printer: Option<String>,
+) -> anyhow::Result<()> {
     use crate::config::{CONFIG_FILE, Config, DATABASE_FILE, PrinterConfig};
     use crate::store::{Role, StaffMember, Store};
     use till_domain::{Currency, TaxMode};

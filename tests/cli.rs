@@ -29,7 +29,7 @@ impl Till {
     /// A terminal set up as S001/T01 with the demo's 300-product sample catalog.
     fn with_catalog() -> Till {
         let till = Till::new();
-        till.ok(&["init", "--store-id", "S001", "--terminal-id", "T01"]);
+        till.init(&["--store-id", "S001", "--terminal-id", "T01"]);
         let csv = till.dir.path().join("sample.csv");
         std::fs::write(&csv, till::demo::sample_catalog_csv()).unwrap();
         till.ok(&["catalog", "import", csv.to_str().unwrap()]);
@@ -66,6 +66,22 @@ impl Till {
         String::from_utf8(out.stdout).unwrap()
     }
 
+    /// `till init ARGS`, for the tests of anything but shifts: the terminal then sells without
+    /// an open shift (`[shift] required = false`). `cli/shifts.rs` runs the default, which
+    /// refuses a sale outside a shift.
+    fn init(&self, args: &[&str]) -> String {
+        let out = self.ok(&[&["init"], args].concat());
+        let path = self.data_dir().join("config.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let (required, not) = ("[shift]\nrequired = true", "[shift]\nrequired = false");
+        assert!(
+            text.contains(required),
+            "a new terminal sells only in a shift:\n{text}"
+        );
+        std::fs::write(&path, text.replace(required, not)).unwrap();
+        out
+    }
+
     /// Runs `till`, expecting failure, and returns stdout and stderr together.
     fn fails(&self, args: &[&str]) -> String {
         let out = self.run(args);
@@ -91,14 +107,7 @@ fn a_second_init_is_refused_unless_forced_and_force_keeps_a_backup() {
     assert!(message.contains("already set up"), "{message}");
     assert_eq!(till.file_bytes(), before, "a refused init changes nothing");
 
-    let out = till.ok(&[
-        "init",
-        "--store-id",
-        "S001",
-        "--terminal-id",
-        "T01",
-        "--force",
-    ]);
+    let out = till.init(&["--store-id", "S001", "--terminal-id", "T01", "--force"]);
     assert!(out.contains("kept the old till.db as"), "{out}");
     assert!(till.ok(&["sales", "list"]).contains("no sales yet"));
     let backups: Vec<_> = std::fs::read_dir(till.data_dir())
@@ -151,7 +160,7 @@ fn invalid_init_values_are_refused_with_nothing_written() {
 #[test]
 fn a_database_that_is_not_tills_is_refused_untouched() {
     let till = Till::new();
-    till.ok(&["init", "--store-id", "S001", "--terminal-id", "T01"]);
+    till.init(&["--store-id", "S001", "--terminal-id", "T01"]);
     std::fs::remove_file(till.db()).unwrap();
     let conn = rusqlite::Connection::open(till.db()).unwrap();
     conn.execute_batch(
@@ -181,7 +190,7 @@ fn a_database_that_is_not_tills_is_refused_untouched() {
 #[test]
 fn catalog_import_lists_bad_rows_and_imports_nothing_unless_told() {
     let till = Till::new();
-    till.ok(&["init", "--store-id", "S001", "--terminal-id", "T01"]);
+    till.init(&["--store-id", "S001", "--terminal-id", "T01"]);
     let csv = till.data_dir().join("bad.csv");
     let mut content = "sku,barcodes,name_zh,name_en,price,tax_class\n\
         1,6901028075831,水,Water,2.00,food\n\
@@ -227,7 +236,7 @@ fn catalog_import_lists_bad_rows_and_imports_nothing_unless_told() {
 #[test]
 fn catalog_import_warns_about_names_the_font_cannot_show() {
     let till = Till::new();
-    till.ok(&["init", "--store-id", "S001", "--terminal-id", "T01"]);
+    till.init(&["--store-id", "S001", "--terminal-id", "T01"]);
     let csv = till.data_dir().join("names.csv");
     std::fs::write(
         &csv,
@@ -540,7 +549,7 @@ fn screenshot_renders_every_screen_in_both_languages_at_both_sizes() {
 #[test]
 fn staff_are_added_with_hashed_pins_and_bad_input_is_refused() {
     let till = Till::new();
-    till.ok(&["init", "--store-id", "S001", "--terminal-id", "T01"]);
+    till.init(&["--store-id", "S001", "--terminal-id", "T01"]);
     let out = till.ok(&["staff", "add", "1001", "--name", "王芳", "--pin", "4321"]);
     assert!(out.contains("added 1001 王芳 (cashier)"), "{out}");
     till.ok(&[
@@ -594,7 +603,7 @@ fn staff_are_added_with_hashed_pins_and_bad_input_is_refused() {
 #[test]
 fn member_keys_and_members_from_the_command_line() {
     let till = Till::new();
-    till.ok(&["init", "--store-id", "S001", "--terminal-id", "T01"]);
+    till.init(&["--store-id", "S001", "--terminal-id", "T01"]);
     // A till makes no member codes: only HQ holds the key that signs them.
     let out = till.fails(&["member", "code", "10086"]);
     assert!(out.contains("unrecognized subcommand 'code'"), "{out}");
@@ -851,8 +860,7 @@ fn free_port() -> String {
 /// A terminal with the sample catalog and a printer at `address`.
 fn with_printer(address: &str) -> Till {
     let till = Till::new();
-    till.ok(&[
-        "init",
+    till.init(&[
         "--store-id",
         "S001",
         "--terminal-id",
@@ -1289,7 +1297,7 @@ mod sync {
         admin.rotate_member_key().unwrap();
         let codes = [hq.code.clone(), admin.add_terminal("S001", "T02").unwrap()];
         let tills = [Till::with_catalog(), Till::new()];
-        tills[1].ok(&["init", "--store-id", "S001", "--terminal-id", "T02"]);
+        tills[1].init(&["--store-id", "S001", "--terminal-id", "T02"]);
         let csv = tills[1].data_dir().join("sample.csv");
         std::fs::write(&csv, till::demo::sample_catalog_csv()).unwrap();
         tills[1].ok(&["catalog", "import", csv.to_str().unwrap()]);
@@ -2060,7 +2068,7 @@ mod sync {
         admin.rotate_member_key().unwrap();
         let a = Till::with_catalog();
         let b = Till::new();
-        b.ok(&["init", "--store-id", "S001", "--terminal-id", "T02"]);
+        b.init(&["--store-id", "S001", "--terminal-id", "T02"]);
         let csv = b.data_dir().join("sample.csv");
         std::fs::write(&csv, till::demo::sample_catalog_csv()).unwrap();
         b.ok(&["catalog", "import", csv.to_str().unwrap()]);
@@ -2167,7 +2175,7 @@ mod sync {
         register(&t01, &hq);
         t01.ok(&["sync", "now"]);
         let t02 = Till::new();
-        t02.ok(&["init", "--store-id", "S001", "--terminal-id", "T02"]);
+        t02.init(&["--store-id", "S001", "--terminal-id", "T02"]);
         let code = admin.add_terminal("S001", "T02").unwrap();
         t02.ok(&[
             "register",
@@ -2497,7 +2505,7 @@ mod sync {
                 .contains("not registered with HQ")
         );
         let other = Till::new();
-        other.ok(&["init", "--store-id", "S009", "--terminal-id", "T01"]);
+        other.init(&["--store-id", "S009", "--terminal-id", "T01"]);
         let out = other.fails(&[
             "register",
             "--hq",
@@ -2649,7 +2657,7 @@ mod sync {
             "{out}"
         );
         let configured = Till::new();
-        configured.ok(&["init", "--store-id", "S001", "--terminal-id", "T02"]);
+        configured.init(&["--store-id", "S001", "--terminal-id", "T02"]);
         let config = configured.data_dir().join("config.toml");
         let text = std::fs::read_to_string(&config).unwrap();
         assert!(text.contains("public_url = \"https://hq.example.com\""));

@@ -162,6 +162,8 @@ fn demo_terminal(dir: &Path) -> Result<(Config, Checkout)> {
         &rules,
         |_| {},
     )?;
+    // Sales belong to a shift (`[shift] required`), as on a till mid-day.
+    store.open_shift("bench", &till::demo::demo_float())?;
     Ok((config, Checkout::new(store, settings, "bench")))
 }
 
@@ -562,6 +564,7 @@ fn generated_terminal(dir: &Path, products: usize) -> Result<(Config, till::stor
         role: Role::Cashier,
     };
     store.add_staff(&cashier, &till::staff::hash_pin("1234")?)?;
+    store.open_shift(&cashier.id, &till::demo::demo_float())?;
     store.checkpoint()?;
     std::fs::remove_file(&csv_path)?;
     Ok((config, cashier))

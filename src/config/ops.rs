@@ -56,12 +56,18 @@ impl Default for CashSection {
 }
 
 /// Shift settings.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ShiftSection {
-    /// Whether a sale needs an open shift. Off until the touchscreen opens shifts itself;
-    /// `till shift open` opens one from the command line.
+    /// Whether a sale needs an open shift (default: yes). The touchscreen opens one from
+    /// Menu → Open shift, `till shift open` from the command line.
     pub required: bool,
+}
+
+impl Default for ShiftSection {
+    fn default() -> Self {
+        ShiftSection { required: true }
+    }
 }
 
 impl Config {

@@ -645,7 +645,7 @@ fn every_control_is_a_touch_target_of_at_least_48_px_on_every_screen() {
         till.wait("back office", |s| s.back_office().today().is_some());
         till.check_touch_targets();
         // The store operations' screens, the approval on the way included.
-        till.tap("Open shift");
+        till.tap("Close shift");
         till.check_touch_targets();
         till.type_slowly(&format!("{}\n", DEMO_MANAGER.2));
         till.wait("the count", |s| s.screen == Screen::Count);

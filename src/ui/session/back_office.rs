@@ -104,6 +104,19 @@ impl Session {
         self.drawer = Some(state);
     }
 
+    /// Back to the back office from one of its screens, saying `message`; its figures are
+    /// read again, since what was done there may have changed them.
+    pub(super) fn back_to_office(&mut self, message: Option<Message>) -> Option<Task> {
+        if self.cashier.is_none() {
+            self.screen = Screen::Login;
+            return None;
+        }
+        self.screen = Screen::BackOffice;
+        self.back_office.today = None;
+        self.back_office.message = message;
+        Some(Task::LoadBackOffice)
+    }
+
     pub fn close_side_screen(&mut self) {
         self.screen = if self.cashier.is_some() {
             Screen::Sale

@@ -139,7 +139,7 @@ impl Session {
     }
 
     /// The answer to [`Task::MoveCash`] (the drawer's own answer follows).
-    pub fn cash_moved(&mut self, result: Result<(), StoreError>) {
+    pub fn cash_moved(&mut self, result: Result<(), StoreError>) -> Option<Task> {
         self.cash.busy = false;
         match result {
             Ok(()) => {
@@ -166,11 +166,11 @@ impl Session {
                     ),
                 };
                 self.drawer = Some(DrawerState::Opening);
-                self.screen = Screen::BackOffice;
-                self.back_office.say(Message::info(text));
+                self.back_to_office(Message::info(text))
             }
             Err(error) => {
                 self.cash.message = Message::error(self.lang.store_refusal(&error, self.currency));
+                None
             }
         }
     }

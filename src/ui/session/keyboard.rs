@@ -142,10 +142,10 @@ impl Session {
                 Screen::Sale => self.sale.reset(),
                 Screen::Login => self.login.entry_mut().clear(),
                 Screen::Complete => self.new_sale(),
-                Screen::Count | Screen::Cash => self.cancel_operation(),
-                Screen::Paper => self.close_paper(),
-                Screen::Returns => self.close_returns(),
-                Screen::Sales => self.close_sales(),
+                Screen::Count | Screen::Cash => return self.cancel_operation(),
+                Screen::Paper => return self.close_paper(),
+                Screen::Returns => return self.close_returns(),
+                Screen::Sales => return self.close_sales(),
             }
         }
         None

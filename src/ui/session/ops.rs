@@ -504,14 +504,12 @@ impl Session {
     }
 
     /// Leaves the count (or the cash screen) without doing anything.
-    pub fn cancel_operation(&mut self) {
+    pub fn cancel_operation(&mut self) -> Option<Task> {
         if self.count.busy || self.cash.busy() {
-            return;
+            return None;
         }
-        self.screen = Screen::BackOffice;
-        self.back_office.say(Message::info(
-            self.t("已取消，没有改动", "cancelled: nothing changed"),
-        ));
+        let said = Message::info(self.t("已取消，没有改动", "cancelled: nothing changed"));
+        self.back_to_office(said)
     }
 
     /// The answer to [`Task::OpenShift`].
@@ -613,13 +611,8 @@ impl Session {
     }
 
     /// Leaves a report or slip for the back office.
-    pub fn close_paper(&mut self) {
-        if self.cashier.is_some() {
-            self.screen = Screen::BackOffice;
-            self.back_office.say(None);
-        } else {
-            self.screen = Screen::Login;
-        }
+    pub fn close_paper(&mut self) -> Option<Task> {
+        self.back_to_office(None)
     }
 }
 

@@ -508,22 +508,17 @@ impl Session {
     }
 
     /// Leaves the returns screen without returning anything.
-    pub fn close_returns(&mut self) {
+    pub fn close_returns(&mut self) -> Option<Task> {
         if self.returns.busy {
-            return;
+            return None;
         }
         self.returns = ReturnScreen::new(None);
-        self.close_to_menu();
+        self.close_to_menu()
     }
 
     /// Back to the back office when the cashier came from there, else to the sale.
-    pub(super) fn close_to_menu(&mut self) {
-        self.screen = if self.cashier.is_some() {
-            Screen::BackOffice
-        } else {
-            Screen::Login
-        };
-        self.back_office.say(None);
+    pub(super) fn close_to_menu(&mut self) -> Option<Task> {
+        self.back_to_office(None)
     }
 
     /// The back office's "Sales": today's sales, newest first.
@@ -670,8 +665,8 @@ impl Session {
         self.sales.message = message;
     }
 
-    pub fn close_sales(&mut self) {
-        self.close_to_menu();
+    pub fn close_sales(&mut self) -> Option<Task> {
+        self.close_to_menu()
     }
 }
 

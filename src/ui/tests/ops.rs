@@ -7,12 +7,17 @@ use super::*;
 use crate::config::{CONFIG_FILE, Config};
 use till_drivers::virtual_printer::VirtualPrinter;
 
-/// A demo terminal printing on a virtual printer (ESC/POS decoded to text files), with
-/// `configure` applied to its config first.
-fn till_with_printer(configure: impl FnOnce(&mut Config)) -> (Till, VirtualPrinter) {
+/// A demo terminal printing on a virtual printer (ESC/POS decoded to text files), mid-shift
+/// (`shift`) or before its first, with `configure` applied to its config first.
+fn till_with_printer(shift: bool, configure: impl FnOnce(&mut Config)) -> (Till, VirtualPrinter) {
     let dir = tempfile::tempdir().unwrap();
     let printer = VirtualPrinter::spawn("127.0.0.1:0", &dir.path().join("paper")).unwrap();
-    crate::demo::create_terminal(dir.path(), Some(format!("tcp:{}", printer.address))).unwrap();
+    let address = Some(format!("tcp:{}", printer.address));
+    if shift {
+        crate::demo::create_terminal(dir.path(), address).unwrap();
+    } else {
+        crate::demo::create_terminal_between_shifts(dir.path(), address).unwrap();
+    }
     let path = dir.path().join(CONFIG_FILE);
     let mut config = Config::load(&path).unwrap();
     configure(&mut config);
@@ -87,14 +92,15 @@ impl Till {
 #[test]
 fn a_managers_day_on_the_touchscreen_closes_with_a_z_that_matches_to_the_fen() {
     on_ui_thread(|| {
-        let (till, printer) = till_with_printer(|_| {});
+        let (till, printer) = till_with_printer(false, |_| {});
+        // No shift is open: a manager's login goes straight to counting the float, here two
+        // ¥100 notes and five ¥10 notes.
         till.login_as(DEMO_MANAGER.1, DEMO_MANAGER.2);
-        till.back_office();
-        assert_eq!(till.shown("Shift"), "none open");
-
-        // The float: two ¥100 notes and five ¥10 notes.
-        till.tap("Open shift");
         assert_eq!(till.screen(), Screen::Count);
+        assert_eq!(
+            till.message(),
+            "no shift is open: count the float to open one"
+        );
         till.count(&[("¥100", "2"), ("¥10", "5")]);
         assert_eq!(till.shown("Counted"), "¥250.00");
         till.tap("Open shift");
@@ -202,6 +208,7 @@ fn a_managers_day_on_the_touchscreen_closes_with_a_z_that_matches_to_the_fen() {
         // The drawer opened for the two cash sales, the refund and the paid out.
         assert_eq!(printer.state.drawer_openings(), 4);
         till.tap("Done");
+        till.wait("back office", |s| s.back_office().today().is_some());
         assert_eq!(till.shown("Shift"), "none open");
     });
 }
@@ -209,7 +216,7 @@ fn a_managers_day_on_the_touchscreen_closes_with_a_z_that_matches_to_the_fen() {
 #[test]
 fn the_pads_and_screens_refuse_bad_input_and_change_nothing() {
     on_ui_thread(|| {
-        let (till, _printer) = till_with_printer(|c| c.shift.required = true);
+        let (till, _printer) = till_with_printer(false, |_| {});
         // A cashier may not open a shift, and may not sell without one.
         till.login();
         assert_eq!(
@@ -365,10 +372,8 @@ fn the_pads_and_screens_refuse_bad_input_and_change_nothing() {
 #[test]
 fn a_return_over_the_limit_asks_for_a_manager_and_names_them() {
     on_ui_thread(|| {
-        let (till, _printer) = till_with_printer(|c| c.returns.approval_over = "1".into());
+        let (till, _printer) = till_with_printer(false, |c| c.returns.approval_over = "1".into());
         till.login_as(DEMO_MANAGER.1, DEMO_MANAGER.2);
-        till.back_office();
-        till.tap("Open shift");
         till.tap("Open shift");
         till.wait("the shift to open", |s| s.screen == Screen::Sale);
         till.scan("可口可乐 1.25L");
@@ -404,7 +409,7 @@ fn a_return_over_the_limit_asks_for_a_manager_and_names_them() {
 #[test]
 fn the_sales_list_finds_a_sale_reprints_it_and_a_cancelled_ticket_names_its_approver() {
     on_ui_thread(|| {
-        let (till, printer) = till_with_printer(|c| c.approval.cancel_ticket = true);
+        let (till, printer) = till_with_printer(true, |c| c.approval.cancel_ticket = true);
         till.login();
         for name in ["农夫山泉 550ml", "可口可乐 1.25L"] {
             till.scan(name);
