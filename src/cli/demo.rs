@@ -71,6 +71,14 @@ fn scripted(data_dir: PathBuf) -> Result<ExitCode> {
         "imported the sample catalog: {} products",
         store.product_count()?
     );
+    if let Some(shift) = store.current_shift()? {
+        println!(
+            "shift {} open: float {} counted by {}",
+            shift.number,
+            till_domain::Money::new(shift.opening_float, config.currency),
+            shift.opened_by
+        );
+    }
 
     let (events_tx, events) = std::sync::mpsc::channel();
     let scanner_config =
