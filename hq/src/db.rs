@@ -184,6 +184,16 @@ pub trait HqStore: Analytics {
         terminal: &str,
         ops: &[till_sync::api::UploadedOp],
     ) -> Result<till_sync::api::OpsUploadResponse>;
+    /// Sale `seq` of `store`/`terminal` as HQ holds it (its canonical record), with the return
+    /// operations filed against it from every terminal (canonical records, in the order of
+    /// their terminal and number), for a return at another terminal of the store. None when
+    /// HQ holds no such sale.
+    fn sale_for_return(
+        &self,
+        store: &str,
+        terminal: &str,
+        seq: u64,
+    ) -> Result<Option<ops::SaleForReturn>>;
     /// Makes a new random member key current; the one before stays valid as the previous key.
     /// Returns its number and hex.
     fn rotate_member_key(&self) -> Result<(u64, String)>;

@@ -184,6 +184,15 @@ impl HqStore for PgStore {
         self.ingest_ops_impl(store, terminal, ops)
     }
 
+    fn sale_for_return(
+        &self,
+        store: &str,
+        terminal: &str,
+        seq: u64,
+    ) -> Result<Option<crate::db::ops::SaleForReturn>> {
+        self.sale_for_return_impl(store, terminal, seq)
+    }
+
     fn write_slots(&self) -> usize {
         // Writes hold a connection for their transaction; four stay free for reads.
         crate::db::cpu_write_slots().min(POOL_SIZE as usize - 4)

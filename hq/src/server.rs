@@ -115,8 +115,19 @@ impl axum::extract::FromRef<AppState> for Arc<PageState> {
         title = "Till HQ",
         description = "The terminal API of Till HQ: registration, exactly-once sales upload, the operations journal (shifts, Z reports, cash movements, audit events), member keys and the published catalog."
     ),
-    paths(register, upload, member_keys, catalog, loyalty, enroll, members, ops::upload_ops),
+    paths(
+        register,
+        upload,
+        member_keys,
+        catalog,
+        loyalty,
+        enroll,
+        members,
+        ops::upload_ops,
+        ops::sale_for_return
+    ),
     components(schemas(
+        till_sync::api::SaleForReturn,
         till_sync::api::OpsUploadRequest,
         till_sync::api::UploadedOp,
         till_sync::api::OpsUploadResponse,
@@ -273,6 +284,7 @@ pub(crate) fn router_over(db: Db, pages: Pages) -> Router {
         .route(LOYALTY_PATH, get(loyalty))
         .route(ENROLL_PATH, post(enroll))
         .route(till_sync::api::OPS_PATH, post(ops::upload_ops))
+        .route(till_sync::api::SALE_PATH, get(ops::sale_for_return))
         .route("/c/{token}", get(claim_form).post(claim_submit))
         .route("/join/{store}", get(join_form).post(join_submit))
         .route("/m/{token}", get(pass::pass_page))

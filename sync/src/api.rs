@@ -39,6 +39,15 @@ pub const LOYALTY_PATH: &str = "/api/v1/loyalty";
 /// Where a terminal uploads its operations journal (shifts, Z reports, cash movements, audit
 /// events).
 pub const OPS_PATH: &str = "/api/v1/ops:batch";
+/// Where a terminal fetches a sale of its store for a return: `GET` with the sale's store,
+/// terminal and receipt number (a receipt code's parts), [`sale_path`].
+pub const SALE_PATH: &str = "/api/v1/sales/{store}/{terminal}/{seq}";
+
+/// [`SALE_PATH`] for one sale.
+pub fn sale_path(store: &str, terminal: &str, seq: u64) -> String {
+    format!("/api/v1/sales/{store}/{terminal}/{seq}")
+}
+
 /// The most operations one upload may carry.
 pub const MAX_OPS: usize = 1000;
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
@@ -221,6 +230,18 @@ impl OpResult {
 #[serde(deny_unknown_fields)]
 pub struct OpsUploadResponse {
     pub results: Vec<OpResult>,
+}
+
+/// A sale HQ holds, for its return at another terminal of the same store: the sale as its
+/// till recorded it, and every return operation filed against it so far, from any terminal,
+/// oldest first. The returning till applies `till_domain::returns` to both, with its own
+/// returns not yet filed; HQ checks the result again when it files the return.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SaleForReturn {
+    pub sale: SaleRecord,
+    pub returns: Vec<OpRecord>,
 }
 
 /// One of HQ's member-code public keys (Ed25519, RFC 8032): its ID, as `TM2` codes name it,

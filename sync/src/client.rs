@@ -303,6 +303,28 @@ impl SyncClient {
         read(response)
     }
 
+    /// A sale of this terminal's store that HQ holds, with the returns filed against it, for
+    /// a return here ([`SALE_PATH`]). Errors: HQ holds no such sale (404), or the sale is
+    /// another store's (403), each with HQ's reason.
+    pub fn sale_for_return(
+        &self,
+        store: &str,
+        terminal: &str,
+        seq: u64,
+    ) -> Result<crate::api::SaleForReturn, SyncError> {
+        let response = self
+            .http
+            .get(format!(
+                "{}{}",
+                self.hq,
+                crate::api::sale_path(store, terminal, seq)
+            ))
+            .bearer_auth(&self.token)
+            .send()
+            .map_err(transport)?;
+        read(response)
+    }
+
     /// The chain's current points rule.
     pub fn loyalty(&self) -> Result<crate::loyalty::LoyaltyRule, SyncError> {
         let response = self

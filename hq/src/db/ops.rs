@@ -60,6 +60,22 @@ impl ZReportRow {
     }
 }
 
+/// A sale as HQ holds it, for its return at another terminal: its canonical record and the
+/// canonical records of the returns filed against it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SaleForReturn {
+    pub record: String,
+    pub returns: Vec<String>,
+}
+
+/// The query both backends run for a sale's returns: the return operations that took any of
+/// its lines, each once.
+pub(crate) const RETURNS_OF_SALE: &str = "SELECT o.body FROM ops o
+     WHERE EXISTS (SELECT 1 FROM returned_lines r
+                   WHERE r.sale_id = $1 AND r.store_id = o.store_id
+                     AND r.terminal_id = o.terminal_id AND r.op_seq = o.seq)
+     ORDER BY o.store_id, o.terminal_id, o.seq";
+
 /// What HQ already holds that bears on filing `op`.
 pub(crate) struct Held {
     /// The hash of the operation HQ holds at the same terminal and sequence number.

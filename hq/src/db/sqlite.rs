@@ -174,6 +174,15 @@ impl HqStore for SqliteStore {
         self.ingest_ops_impl(store, terminal, ops)
     }
 
+    fn sale_for_return(
+        &self,
+        store: &str,
+        terminal: &str,
+        seq: u64,
+    ) -> Result<Option<crate::db::ops::SaleForReturn>> {
+        self.sale_for_return_impl(store, terminal, seq)
+    }
+
     fn add_store(&self, store: &str, name: &str) -> Result<()> {
         let conn = self.w();
         match conn.execute(

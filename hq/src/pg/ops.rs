@@ -4,7 +4,7 @@ use till_sync::api::{OpResult, OpsUploadResponse, UploadedOp};
 use till_sync::ops::Op;
 
 use crate::db::Result;
-use crate::db::ops::{Held, HeldSale, ZReportRow, verdict};
+use crate::db::ops::{Held, HeldSale, RETURNS_OF_SALE, SaleForReturn, ZReportRow, verdict};
 
 use super::{PgStore, big, db, now_ms};
 
@@ -154,6 +154,36 @@ impl PgStore {
         }
         tx.commit().map_err(db)?;
         Ok(OpsUploadResponse { results })
+    }
+
+    pub(super) fn sale_for_return_impl(
+        &self,
+        store: &str,
+        terminal: &str,
+        seq: u64,
+    ) -> Result<Option<SaleForReturn>> {
+        let mut conn = self.live()?;
+        let Some(sale) = conn
+            .query_opt(
+                "SELECT sale_id, record FROM sales
+                 WHERE store_id = $1 AND terminal_id = $2 AND seq = $3",
+                &[&store, &terminal, &big(seq)],
+            )
+            .map_err(db)?
+        else {
+            return Ok(None);
+        };
+        let sale_id: String = sale.get(0);
+        let returns = conn
+            .query(RETURNS_OF_SALE, &[&sale_id])
+            .map_err(db)?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        Ok(Some(SaleForReturn {
+            record: sale.get(1),
+            returns,
+        }))
     }
 
     pub(super) fn z_reports_impl(

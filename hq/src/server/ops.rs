@@ -1,11 +1,16 @@
 //! An upload of a terminal's operations journal, checked whole before anything is written:
-//! a bad batch changes nothing.
+//! a bad batch changes nothing; and a sale of the store, for a return at another of its
+//! terminals.
 
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use till_sync::api::{MAX_OPS, OpsUploadRequest, OpsUploadResponse, UPLOAD_VERSION, UploadedOp};
-use till_sync::ops::{OP_RECORD_VERSION, Op};
+use till_sync::SaleRecord;
+use till_sync::api::{
+    MAX_OPS, OpsUploadRequest, OpsUploadResponse, SaleForReturn, UPLOAD_VERSION, UploadedOp,
+};
+use till_sync::ops::{OP_RECORD_VERSION, Op, OpRecord};
 
 use super::{ApiError, Authenticated, Db, WriteSlots, fail, read_body, with_db};
 use crate::db::TerminalId;
@@ -132,4 +137,86 @@ pub(super) async fn upload_ops(
     .await?;
     tracing::info!(store, terminal, ops = count, "operations filed");
     Ok(axum::Json(response))
+}
+
+/// A sale's store, terminal and receipt number, as a receipt code names them.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub(super) struct SalePath {
+    /// The sale's store (its receipt code's second part).
+    store: String,
+    /// The terminal that made the sale.
+    terminal: String,
+    /// Its receipt number on that terminal.
+    #[param(minimum = 0, maximum = 9_223_372_036_854_775_807_i64)]
+    seq: u64,
+}
+
+/// A sale of the asking terminal's own store, for a return there: the sale as its till
+/// recorded it, and the return operations filed against it from every terminal. Another
+/// store's sale is refused; a sale HQ does not hold (not synced yet) is not found.
+#[utoipa::path(
+    get,
+    path = "/api/v1/sales/{store}/{terminal}/{seq}",
+    params(SalePath),
+    security(("terminal_token" = [])),
+    responses(
+        (status = 200, description = "the sale and the returns filed against it", body = SaleForReturn),
+        (status = 400, description = "the receipt number is not a number", body = till_sync::api::ErrorBody),
+        (status = 401, description = "no token or an unknown token", body = till_sync::api::ErrorBody),
+        (status = 403, description = "a sale of another store", body = till_sync::api::ErrorBody),
+        (status = 404, description = "HQ holds no such sale", body = till_sync::api::ErrorBody),
+        (status = 503, description = "HQ is saturated: try again after Retry-After seconds", body = till_sync::api::ErrorBody)
+    )
+)]
+pub(super) async fn sale_for_return(
+    State(db): State<Db>,
+    Authenticated(TerminalId { store, terminal }): Authenticated,
+    path: Result<Path<SalePath>, PathRejection>,
+) -> Result<axum::Json<SaleForReturn>, ApiError> {
+    let Path(wanted) = path.map_err(|e| fail(StatusCode::BAD_REQUEST, e.body_text()))?;
+    let named = format!("{}/{} #{}", wanted.store, wanted.terminal, wanted.seq);
+    if wanted.store != store {
+        return Err(fail(
+            StatusCode::FORBIDDEN,
+            format!(
+                "terminal {store}/{terminal} takes returns of its own store's sales, not {named}"
+            ),
+        ));
+    }
+    let found = {
+        let wanted = (wanted.store.clone(), wanted.terminal.clone(), wanted.seq);
+        with_db(&db, move |db| {
+            db.sale_for_return(&wanted.0, &wanted.1, wanted.2)
+        })
+        .await?
+    };
+    let Some(found) = found else {
+        return Err(fail(
+            StatusCode::NOT_FOUND,
+            format!("HQ holds no sale {named}: it may not have synced yet"),
+        ));
+    };
+    let corrupt = |what: &str, e: serde_json::Error| {
+        fail(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("HQ's copy of {what} cannot be read: {e}"),
+        )
+    };
+    let sale = SaleRecord::from_canonical_bytes(found.record.as_bytes())
+        .map_err(|e| corrupt(&named, e))?;
+    let returns = found
+        .returns
+        .iter()
+        .map(|body| OpRecord::from_canonical_bytes(body.as_bytes()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| corrupt(&format!("a return of {named}"), e))?;
+    tracing::info!(
+        store,
+        terminal,
+        sale = named,
+        returns = returns.len(),
+        "sale sent for a return"
+    );
+    Ok(axum::Json(SaleForReturn { sale, returns }))
 }

@@ -197,4 +197,5 @@ conformance!(
     operations_are_filed_once_and_z_reports_listed,
     bad_operation_uploads_get_a_reason_and_file_nothing,
     returns_are_filed_only_for_what_is_left_across_terminals,
+    another_terminal_looks_a_sale_up_at_hq_for_its_return,
 );

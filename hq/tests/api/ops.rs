@@ -361,3 +361,48 @@ pub(crate) fn returns_are_filed_only_for_what_is_left_across_terminals(app: App)
     let error = t01_client.upload_ops(&nothing).unwrap_err().to_string();
     assert!(error.contains("more than nothing"), "{error}");
 }
+
+/// PRODUCT.md, "Returns": a sale made at another terminal of the store is looked up at HQ,
+/// with the returns filed against it from every terminal; another store's terminal is
+/// refused, and a sale HQ does not hold is not found, each with the reason.
+pub(crate) fn another_terminal_looks_a_sale_up_at_hq_for_its_return(app: App) {
+    use till_sync::client::SyncError;
+    let sales = till_hq::testing::journal("S001", "T01", 2);
+    let t01 = app.client(0);
+    t01.upload(&sales).unwrap();
+    let t02 = app.client(1);
+    let found = t02.sale_for_return("S001", "T01", 2).unwrap();
+    assert_eq!(found.sale, sales[1].record);
+    assert!(found.returns.is_empty());
+    // T01 takes one back; T02 sees that return.
+    let sale = sales[0].record.clone();
+    let returned = chained(
+        "S001",
+        "T01",
+        Some(1),
+        till_sync::GENESIS_HASH,
+        1,
+        vec![return_of(&sale, 1000)],
+    );
+    t01.upload_ops(&returned).unwrap();
+    let found = t02.sale_for_return("S001", "T01", 1).unwrap();
+    assert_eq!(found.sale, sale);
+    assert_eq!(found.returns, vec![returned[0].record.clone()]);
+    match t02.sale_for_return("S001", "T01", 99) {
+        Err(SyncError::Refused {
+            status: 404,
+            reason,
+        }) => assert_eq!(
+            reason,
+            "HQ holds no sale S001/T01 #99: it may not have synced yet"
+        ),
+        other => panic!("{other:?}"),
+    }
+    match app.client(2).sale_for_return("S001", "T01", 1) {
+        Err(SyncError::Forbidden(reason)) => assert_eq!(
+            reason,
+            "terminal S002/T01 takes returns of its own store's sales, not S001/T01 #1"
+        ),
+        other => panic!("{other:?}"),
+    }
+}

@@ -5,7 +5,7 @@ use till_sync::api::{OpResult, OpsUploadResponse, UploadedOp};
 use till_sync::ops::Op;
 
 use crate::db::Result;
-use crate::db::ops::{Held, HeldSale, ZReportRow, verdict};
+use crate::db::ops::{Held, HeldSale, RETURNS_OF_SALE, SaleForReturn, ZReportRow, verdict};
 
 use super::{SqliteStore, now_ms};
 
@@ -130,6 +130,32 @@ impl SqliteStore {
         }
         tx.commit()?;
         Ok(OpsUploadResponse { results })
+    }
+
+    pub(super) fn sale_for_return_impl(
+        &self,
+        store: &str,
+        terminal: &str,
+        seq: u64,
+    ) -> Result<Option<SaleForReturn>> {
+        let conn = self.r()?;
+        let sale: Option<(String, String)> = conn
+            .prepare_cached(
+                "SELECT sale_id, record FROM sales
+                 WHERE store_id = ?1 AND terminal_id = ?2 AND seq = ?3",
+            )?
+            .query_row(params![store, terminal, seq], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?;
+        let Some((sale_id, record)) = sale else {
+            return Ok(None);
+        };
+        let returns = conn
+            .prepare_cached(&RETURNS_OF_SALE.replace("$1", "?1"))?
+            .query_map([&sale_id], |r| r.get(0))?
+            .collect::<rusqlite::Result<Vec<String>>>()?;
+        Ok(Some(SaleForReturn { record, returns }))
     }
 
     pub(super) fn z_reports_impl(
