@@ -202,6 +202,21 @@ pub fn client(
     Ok(SyncClient::new(&url, token.trim(), timeout, ca.as_deref())?)
 }
 
+/// How long a return waits for HQ to send another terminal's sale.
+pub const SALE_LOOKUP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Another terminal's sale of this store, with the returns HQ has filed against it, for a
+/// return here (`GET` [`till_sync::api::SALE_PATH`]). Errors: the till is not registered, HQ
+/// cannot be reached, or HQ refuses (it does not hold the sale yet: 404).
+pub fn sale_for_return(
+    data_dir: &Path,
+    store: &Store,
+    receipt: &till_domain::scan::ReceiptCode,
+) -> Result<till_sync::api::SaleForReturn, SyncNowError> {
+    let client = client(data_dir, store, SALE_LOOKUP_TIMEOUT)?;
+    Ok(client.sale_for_return(&receipt.store, &receipt.terminal, receipt.seq)?)
+}
+
 /// The wait before retry `attempt` (0-based): 0.5 s doubling to 30 s, plus up to 25 % jitter
 /// so that a chain's tills do not all retry in the same instant.
 pub fn retry_delay(attempt: u32) -> Duration {

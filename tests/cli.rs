@@ -1476,6 +1476,67 @@ mod sync {
         );
     }
 
+    /// PRODUCT.md, "Returns": a sale made at another terminal of the store is looked up at HQ
+    /// and returned here; what is left counts the returns HQ filed and this till's own not yet
+    /// synced; HQ files the return once, and refuses one that takes more, whichever till
+    /// sends it.
+    #[test]
+    fn another_terminal_s_sale_is_returned_here_through_hq() {
+        let hq = hq();
+        let t02_code = hq.store().add_terminal("S001", "T02").unwrap();
+        let t01 = Till::with_catalog();
+        register(&t01, &hq);
+        t01.ok(&["shift", "open", "--count", "100=5"]);
+        let water = sample_ean13(2);
+        t01.ok(&["sell", &water, &water, "--pay", "cash:10"]);
+        t01.ok(&["sync", "now"]);
+
+        let t02 = Till::new();
+        t02.init(&["--store-id", "S001", "--terminal-id", "T02"]);
+        let url = format!("http://{}", hq.address);
+        t02.ok(&["register", "--hq", &url, "--code", &t02_code]);
+        t02.ok(&["shift", "open", "--count", "100=5"]);
+        let listed = t02.ok(&["return", "TR1.S001.T01.1"]);
+        assert!(listed.contains("sold       2  left       2"), "{listed}");
+        let slip = t02.ok(&["return", "TR1.S001.T01.1", "--line", "1=1"]);
+        assert!(
+            slip.contains("RETURN") && slip.contains("TR1.S001.T01.1"),
+            "{slip}"
+        );
+        // Its own return, not yet at HQ, counts.
+        let refused = t02.fails(&["return", "TR1.S001.T01.1", "--line", "1=2"]);
+        assert!(refused.contains("only 1 left to return"), "{refused}");
+        let out = t02.ok(&["sync", "now"]);
+        assert!(
+            out.contains("operation(s) filed at HQ") && !out.contains("refused by HQ"),
+            "{out}"
+        );
+        // Filed at HQ and still journaled here: counted once.
+        let listed = t02.ok(&["return", "TR1.S001.T01.1"]);
+        assert!(listed.contains("sold       2  left       1"), "{listed}");
+        // T01 knows only its own records: its return of both is refused when HQ files it.
+        t01.ok(&["return", "1", "--line", "1=2"]);
+        let out = t01.fails(&["sync", "now"]);
+        assert!(
+            out.contains("refused by HQ: line 1 of sale S001/T01 #1: only 1 left to return"),
+            "{out}"
+        );
+        // A sale HQ does not hold, and a till that is not registered, say why.
+        let missing = t02.fails(&["return", "TR1.S001.T01.99", "--all"]);
+        assert!(
+            missing.contains("HQ holds no sale S001/T01 #99: it may not have synced yet"),
+            "{missing}"
+        );
+        let t03 = Till::new();
+        t03.init(&["--store-id", "S001", "--terminal-id", "T03"]);
+        t03.ok(&["shift", "open", "--empty"]);
+        let unregistered = t03.fails(&["return", "TR1.S001.T01.1", "--all"]);
+        assert!(
+            unregistered.contains("this terminal is not registered with HQ"),
+            "{unregistered}"
+        );
+    }
+
     fn hq() -> Hq {
         hq_on(false)
     }

@@ -40,8 +40,23 @@ pub struct ReturnArgs {
 
 pub fn exec(data_dir: &Path, args: ReturnArgs) -> Result<ExitCode> {
     let (config, mut store) = open(data_dir)?;
-    let seq = sale_number(&args.receipt, &config)?;
-    let (sale, lines) = store.returnable(seq)?;
+    let (seq, other) = sale_number(&args.receipt, &config)?;
+    // Another terminal's sale of this store is looked up at HQ, with the returns filed
+    // against it there.
+    let found = match &other {
+        None => None,
+        Some(code) => Some(till::sync::sale_for_return(data_dir, &store, code).map_err(|e| {
+            anyhow::anyhow!(
+                "receipt {} is from terminal {}, and HQ could not send it: {e}; nothing was returned",
+                code.encode(),
+                code.terminal
+            )
+        })?),
+    };
+    let (sale, lines) = match &found {
+        None => store.returnable(seq)?,
+        Some(found) => (found.sale.clone(), store.returnable_from_hq(found)?),
+    };
     let qty = |milli: i64| Quantity::from_milli(milli).to_string();
     let money = |minor: i64| Money::new(minor, config.currency).to_string();
     if args.lines.is_empty() && !args.all {
@@ -96,7 +111,13 @@ pub fn exec(data_dir: &Path, args: ReturnArgs) -> Result<ExitCode> {
         reason: args.reason.trim().to_string(),
         policy: config.return_policy()?,
     };
-    let committed = match store.commit_return(&args.staff, approver.as_deref(), &request) {
+    let committed = match &found {
+        None => store.commit_return(&args.staff, approver.as_deref(), &request),
+        Some(found) => {
+            store.commit_return_of_hq_sale(&args.staff, approver.as_deref(), found, &request)
+        }
+    };
+    let committed = match committed {
         Ok(c) => c,
         Err(StoreError::ReturnNeedsManager(reason)) => bail!(
             "{}: a manager must approve it (--approved-by MANAGER)",
@@ -139,35 +160,38 @@ pub fn exec(data_dir: &Path, args: ReturnArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The sale number a receipt code or a typed number names, on this till. A receipt of
-/// another store or terminal, or text that is neither, is refused with the reason.
-fn sale_number(typed: &str, config: &Config) -> Result<u64> {
+/// The sale number a receipt code or a typed number names, and the receipt code when it is
+/// another terminal's of this store (whose sale HQ sends). A receipt of another store, or
+/// text that is neither, is refused with the reason.
+fn sale_number(typed: &str, config: &Config) -> Result<(u64, Option<ReceiptCode>)> {
     let typed = typed.trim();
     if let Some(code) = ReceiptCode::parse(typed) {
-        if code.store != config.store_id || code.terminal != config.terminal_id {
+        if code.store != config.store_id {
             bail!(
-                "receipt {typed} is from store {} terminal {}: this till ({}/{}) returns its own sales",
+                "receipt {typed} is from store {}: this till ({}/{}) takes returns of its own store's sales",
                 code.store,
-                code.terminal,
                 config.store_id,
                 config.terminal_id
             );
         }
-        return Ok(code.seq);
+        let seq = code.seq;
+        let other = (code.terminal != config.terminal_id).then_some(code);
+        return Ok((seq, other));
     }
     if typed.len() >= 8 && typed.bytes().all(|b| b.is_ascii_digit()) {
         bail!(
             "{typed} looks like a product barcode: scan the receipt's barcode (TR1.…) or type the sale number"
         );
     }
-    typed
+    let seq = typed
         .trim_start_matches('#')
         .parse::<u64>()
         .ok()
         .filter(|n| *n > 0)
         .with_context(|| {
             format!("{typed:?} is not a receipt code (TR1.STORE.TERMINAL.NUMBER) nor a sale number")
-        })
+        })?;
+    Ok((seq, None))
 }
 
 /// `N=QTY` as `(line, thousandths)`.

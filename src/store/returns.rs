@@ -15,6 +15,7 @@ use till_domain::returns::{
     refund_tenders,
 };
 use till_domain::ticket::TenderKind;
+use till_sync::api::SaleForReturn;
 use till_sync::ops::{Op, OpRecord, RefundTender, Return, ReturnLine};
 use till_sync::{Attribution, SaleRecord};
 
@@ -61,23 +62,17 @@ impl Store {
     /// Sale `seq`'s lines with what is left to return of each.
     pub fn returnable(&self, seq: u64) -> Result<(SaleRecord, Vec<ReturnableLine>)> {
         let sale = load_record(&self.conn, seq)?.ok_or(StoreError::SaleNotFound(seq))?;
-        let mut lines = Vec::with_capacity(sale.lines.len());
-        for l in &sale.lines {
-            let returned = returned_of(&self.conn, seq, l.line_no)?;
-            let sold = sold_line(l);
-            lines.push(ReturnableLine {
-                line_no: l.line_no,
-                sku: l.sku.clone(),
-                name_zh: l.name_zh.clone(),
-                name_en: l.name_en.clone(),
-                weighed: l.weighed,
-                sold_milli: l.qty_milli,
-                left_milli: till_domain::returns::refundable(&sold, &returned),
-                total: l.total,
-                refunded: returned.amount,
-            });
-        }
+        let earlier = Earlier::local(&self.conn, seq)?;
+        let lines = returnable_lines(&sale, &earlier);
         Ok((sale, lines))
+    }
+
+    /// The lines of a sale of another terminal of the store, as HQ sent it (`found`), with
+    /// what is left to return of each after the returns HQ has filed and this till's own not
+    /// yet filed.
+    pub fn returnable_from_hq(&self, found: &SaleForReturn) -> Result<Vec<ReturnableLine>> {
+        let earlier = self.earlier_of_hq_sale(found)?;
+        Ok(returnable_lines(&found.sale, &earlier))
     }
 
     /// Commits a return by `staff` (approved by `approver`, when the caller's policy needed
@@ -99,118 +94,9 @@ impl Store {
         let shift = open_shift_in(&tx)?.ok_or(StoreError::NoOpenShift)?;
         let sale = load_record(&tx, request.sale_seq)?
             .ok_or(StoreError::SaleNotFound(request.sale_seq))?;
-        if request.lines.is_empty() {
-            return Err(StoreError::Return(ReturnError::Empty));
-        }
-        for (i, (line_no, _)) in request.lines.iter().enumerate() {
-            if request.lines[..i].iter().any(|(n, _)| n == line_no) {
-                return Err(StoreError::LinePickedTwice(*line_no));
-            }
-        }
-        let mut refunds: Vec<(LineRefund, &till_sync::SaleLine)> = Vec::new();
-        for (line_no, qty) in &request.lines {
-            let line = sale
-                .lines
-                .iter()
-                .find(|l| l.line_no == *line_no)
-                .ok_or(StoreError::Return(ReturnError::UnknownLine(*line_no)))?;
-            let returned = returned_of(&tx, sale.seq, *line_no)?;
-            let refund = line_refund(&sold_line(line), &returned, *qty)?;
-            refunds.push((refund, line));
-        }
-        let refund: i64 = refunds.iter().map(|(r, _)| r.amount).sum();
-        let now = jiff::Timestamp::now().as_millisecond();
-        if approver.is_none()
-            && let Some(reason) = request
-                .policy
-                .needs_manager(sale.created_at_ms, now, refund)
-        {
-            return Err(StoreError::ReturnNeedsManager(reason));
-        }
-        let paid: Vec<(TenderKind, i64)> = sale
-            .payments
-            .iter()
-            .filter_map(|p| Some((TenderKind::parse(&p.kind)?, p.amount)))
-            .collect();
-        let mut before_stmt = tx.prepare_cached(
-            "SELECT kind, sum(amount) FROM returned_tenders WHERE sale_seq = ?1 GROUP BY kind",
-        )?;
-        let before: Vec<(TenderKind, i64)> = before_stmt
-            .query_map([sale.seq], |r| Ok((r.get::<_, String>(0)?, r.get(1)?)))?
-            .filter_map(|row| match row {
-                Ok((kind, amount)) => Some(Ok((TenderKind::parse(&kind)?, amount))),
-                Err(e) => Some(Err(e)),
-            })
-            .collect::<rusqlite::Result<_>>()?;
-        drop(before_stmt);
-        let tenders = refund_tenders(&paid, sale.change, &before, refund);
-        let cash_out: i64 = tenders
-            .iter()
-            .filter(|(k, _)| *k == TenderKind::Cash)
-            .map(|(_, a)| a)
-            .sum();
-        if cash_out > 0 {
-            let drawer = tally_in(&tx, &shift)?.cash_in_drawer();
-            if cash_out > drawer {
-                return Err(StoreError::NotEnoughCash {
-                    asked: Money::new(cash_out, currency),
-                    drawer: Money::new(drawer, currency),
-                });
-            }
-        }
-        let member_id = match &sale.attribution {
-            Attribution::Member { member_id } => Some(member_id.clone()),
-            Attribution::Anonymous { .. } => None,
-        };
-        let (refunded_before, reversed_before): (i64, i64) = tx.query_row(
-            "SELECT coalesce((SELECT sum(amount) FROM returned_lines WHERE sale_seq = ?1), 0),
-                    coalesce((SELECT sum(points) FROM points_reversals WHERE sale_seq = ?1), 0)",
-            [sale.seq],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?;
-        let points = match &member_id {
-            Some(_) => points_to_reverse(
-                till_sync::loyalty::earned(&sale),
-                sale.payable(),
-                refunded_before + refund,
-                reversed_before,
-            ),
-            None => 0,
-        };
-        let ret = Return {
-            sale_store: sale.store.clone(),
-            sale_terminal: sale.terminal.clone(),
-            sale_seq: sale.seq,
-            sale_id: sale.sale_id.clone(),
-            member_id: member_id.clone(),
-            lines: refunds
-                .iter()
-                .map(|(r, l)| ReturnLine {
-                    line_no: r.line_no,
-                    sku: l.sku.clone(),
-                    name: l.name_zh.clone(),
-                    qty_milli: r.qty_milli,
-                    amount: r.amount,
-                    tax: r.tax,
-                    tax_rate_bp: l.tax_rate_bp,
-                })
-                .collect(),
-            refund,
-            tenders: tenders
-                .iter()
-                .map(|(kind, amount)| RefundTender {
-                    kind: kind.as_str().to_string(),
-                    amount: *amount,
-                    reference: sale
-                        .payments
-                        .iter()
-                        .find(|p| p.kind == kind.as_str())
-                        .and_then(|p| p.reference.clone()),
-                })
-                .collect(),
-            points,
-            reason: request.reason.clone(),
-        };
+        let earlier = Earlier::local(&tx, sale.seq)?;
+        let (ret, refunds) = draft_return(&sale, &earlier, request, approver)?;
+        check_drawer(&tx, &shift, &ret, currency)?;
         let record = append_op(
             &tx,
             &self.identity,
@@ -219,7 +105,7 @@ impl Store {
             Some(shift.number),
             Op::Return(ret.clone()),
         )?;
-        for (r, _) in &refunds {
+        for r in &refunds {
             tx.prepare_cached(
                 "INSERT INTO returned_lines (sale_seq, line_no, op_seq, qty_milli, amount, tax)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -233,23 +119,352 @@ impl Store {
                 r.tax
             ])?;
         }
-        for (kind, amount) in &tenders {
+        for t in &ret.tenders {
             tx.prepare_cached(
                 "INSERT INTO returned_tenders (sale_seq, op_seq, kind, amount)
                  VALUES (?1, ?2, ?3, ?4)",
             )?
-            .execute(params![sale.seq, record.seq, kind.as_str(), amount])?;
+            .execute(params![sale.seq, record.seq, t.kind, t.amount])?;
         }
-        if let (Some(member), true) = (&member_id, points > 0) {
+        if let (Some(member), true) = (&ret.member_id, ret.points > 0) {
             tx.prepare_cached(
                 "INSERT INTO points_reversals (op_seq, sale_seq, member_id, points)
                  VALUES (?1, ?2, ?3, ?4)",
             )?
-            .execute(params![record.seq, sale.seq, member, points])?;
+            .execute(params![record.seq, sale.seq, member, ret.points])?;
         }
         tx.commit()?;
         Ok(CommittedReturn { record, ret, sale })
     }
+
+    /// [`Self::commit_return`] of a sale of another terminal of the store, as HQ sent it
+    /// (`found`; `request.sale_seq` is its receipt number). What is left is what was sold less
+    /// the returns HQ filed and this till's own returns of it not yet filed; HQ checks the
+    /// return again, across every terminal, when it files it. The return is a record in this
+    /// till's operations journal, refunded from this drawer.
+    pub fn commit_return_of_hq_sale(
+        &mut self,
+        staff: &str,
+        approver: Option<&str>,
+        found: &SaleForReturn,
+        request: &ReturnRequest,
+    ) -> Result<CommittedReturn> {
+        let currency = self.currency;
+        let (store, terminal) = self.identity();
+        let sale = &found.sale;
+        if sale.store != store || sale.seq != request.sale_seq {
+            return Err(StoreError::SaleNotFound(request.sale_seq));
+        }
+        if sale.terminal == terminal {
+            // This till's own sale is returned from its own records.
+            return self.commit_return(staff, approver, request);
+        }
+        let earlier = self.earlier_of_hq_sale(found)?;
+        let tx = self.conn.transaction()?;
+        let shift = open_shift_in(&tx)?.ok_or(StoreError::NoOpenShift)?;
+        // Read again inside the transaction: another return of it may have just committed.
+        let earlier = Earlier::of_records(
+            &sale.sale_id,
+            earlier
+                .records
+                .iter()
+                .chain(&local_returns_of(&tx, &sale.sale_id)?),
+        );
+        let (ret, _) = draft_return(sale, &earlier, request, approver)?;
+        check_drawer(&tx, &shift, &ret, currency)?;
+        let record = append_op(
+            &tx,
+            &self.identity,
+            staff,
+            approver,
+            Some(shift.number),
+            Op::Return(ret.clone()),
+        )?;
+        tx.commit()?;
+        Ok(CommittedReturn {
+            record,
+            ret,
+            sale: sale.clone(),
+        })
+    }
+
+    /// What earlier returns took of a sale HQ sent: the ones HQ filed, and this till's own
+    /// not yet filed (or filed since), each once.
+    fn earlier_of_hq_sale(&self, found: &SaleForReturn) -> Result<Earlier> {
+        let own = local_returns_of(&self.conn, &found.sale.sale_id)?;
+        Ok(Earlier::of_records(
+            &found.sale.sale_id,
+            found.returns.iter().chain(&own),
+        ))
+    }
+}
+
+/// What earlier returns took of a sale: of each line, of each tender, in all, and the points
+/// they reversed.
+#[derive(Clone, Debug, Default)]
+struct Earlier {
+    lines: Vec<(u32, Returned)>,
+    tenders: Vec<(TenderKind, i64)>,
+    refunded: i64,
+    points: i64,
+    /// The return records it was added up from (for a sale of another terminal).
+    records: Vec<OpRecord>,
+}
+
+impl Earlier {
+    fn line(&self, line_no: u32) -> Returned {
+        self.lines
+            .iter()
+            .find(|(n, _)| *n == line_no)
+            .map(|(_, r)| *r)
+            .unwrap_or_default()
+    }
+
+    /// From this till's index of the returns of its own sale `seq`.
+    fn local(conn: &rusqlite::Connection, seq: u64) -> Result<Earlier> {
+        let lines = conn
+            .prepare_cached(
+                "SELECT line_no, sum(qty_milli), sum(amount), sum(tax) FROM returned_lines
+                 WHERE sale_seq = ?1 GROUP BY line_no",
+            )?
+            .query_map([seq], |r| {
+                Ok((
+                    r.get(0)?,
+                    Returned {
+                        qty_milli: r.get(1)?,
+                        amount: r.get(2)?,
+                        tax: r.get(3)?,
+                    },
+                ))
+            })?
+            .collect::<rusqlite::Result<Vec<(u32, Returned)>>>()?;
+        let tenders = conn
+            .prepare_cached(
+                "SELECT kind, sum(amount) FROM returned_tenders WHERE sale_seq = ?1 GROUP BY kind",
+            )?
+            .query_map([seq], |r| Ok((r.get::<_, String>(0)?, r.get(1)?)))?
+            .filter_map(|row| match row {
+                Ok((kind, amount)) => Some(Ok((TenderKind::parse(&kind)?, amount))),
+                Err(e) => Some(Err(e)),
+            })
+            .collect::<rusqlite::Result<_>>()?;
+        let points = conn.query_row(
+            "SELECT coalesce(sum(points), 0) FROM points_reversals WHERE sale_seq = ?1",
+            [seq],
+            |r| r.get(0),
+        )?;
+        let refunded = lines.iter().map(|(_, r)| r.amount).sum();
+        Ok(Earlier {
+            lines,
+            tenders,
+            refunded,
+            points,
+            records: Vec::new(),
+        })
+    }
+
+    /// From return records of sale `sale_id`, each counted once (by its operation ID).
+    fn of_records<'a>(sale_id: &str, records: impl Iterator<Item = &'a OpRecord>) -> Earlier {
+        let mut earlier = Earlier::default();
+        for record in records {
+            let Op::Return(ret) = &record.op else {
+                continue;
+            };
+            if ret.sale_id != sale_id || earlier.records.iter().any(|r| r.op_id == record.op_id) {
+                continue;
+            }
+            for line in &ret.lines {
+                match earlier.lines.iter_mut().find(|(n, _)| *n == line.line_no) {
+                    Some((_, r)) => {
+                        r.qty_milli += line.qty_milli;
+                        r.amount += line.amount;
+                        r.tax += line.tax;
+                    }
+                    None => earlier.lines.push((
+                        line.line_no,
+                        Returned {
+                            qty_milli: line.qty_milli,
+                            amount: line.amount,
+                            tax: line.tax,
+                        },
+                    )),
+                }
+            }
+            for t in &ret.tenders {
+                let Some(kind) = TenderKind::parse(&t.kind) else {
+                    continue;
+                };
+                match earlier.tenders.iter_mut().find(|(k, _)| *k == kind) {
+                    Some((_, a)) => *a += t.amount,
+                    None => earlier.tenders.push((kind, t.amount)),
+                }
+            }
+            earlier.refunded += ret.refund;
+            earlier.points += ret.points;
+            earlier.records.push(record.clone());
+        }
+        earlier
+    }
+}
+
+/// This till's own returns of sale `sale_id` in its operations journal, but those HQ refused.
+fn local_returns_of(conn: &rusqlite::Connection, sale_id: &str) -> Result<Vec<OpRecord>> {
+    let rows = conn
+        .prepare_cached(
+            "SELECT seq, body FROM ops_journal WHERE kind = 'return' AND rejected_reason IS NULL",
+        )?
+        .query_map([], |r| Ok((r.get::<_, u64>(0)?, r.get::<_, String>(1)?)))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut found = Vec::new();
+    for (seq, body) in rows {
+        // Most returns are of this till's own sales: skip them before decoding.
+        if !body.contains(sale_id) {
+            continue;
+        }
+        let record = OpRecord::from_canonical_bytes(body.as_bytes())
+            .map_err(|e| StoreError::Corrupt(format!("operation #{seq}: {e}")))?;
+        found.push(record);
+    }
+    Ok(found)
+}
+
+/// Each of `sale`'s lines with what is left to return of it after `earlier`.
+fn returnable_lines(sale: &SaleRecord, earlier: &Earlier) -> Vec<ReturnableLine> {
+    sale.lines
+        .iter()
+        .map(|l| {
+            let returned = earlier.line(l.line_no);
+            ReturnableLine {
+                line_no: l.line_no,
+                sku: l.sku.clone(),
+                name_zh: l.name_zh.clone(),
+                name_en: l.name_en.clone(),
+                weighed: l.weighed,
+                sold_milli: l.qty_milli,
+                left_milli: till_domain::returns::refundable(&sold_line(l), &returned),
+                total: l.total,
+                refunded: returned.amount,
+            }
+        })
+        .collect()
+}
+
+/// The return `request` asks of `sale` after `earlier`, by the rules of
+/// `till_domain::returns`: each line's refund, the tenders it goes back to, the points it
+/// reverses. Refused: nothing picked, a line picked twice or unknown, more than is left, or
+/// (without `approver`) what the policy reserves for a manager.
+fn draft_return(
+    sale: &SaleRecord,
+    earlier: &Earlier,
+    request: &ReturnRequest,
+    approver: Option<&str>,
+) -> Result<(Return, Vec<LineRefund>)> {
+    if request.lines.is_empty() {
+        return Err(StoreError::Return(ReturnError::Empty));
+    }
+    for (i, (line_no, _)) in request.lines.iter().enumerate() {
+        if request.lines[..i].iter().any(|(n, _)| n == line_no) {
+            return Err(StoreError::LinePickedTwice(*line_no));
+        }
+    }
+    let mut refunds: Vec<(LineRefund, &till_sync::SaleLine)> = Vec::new();
+    for (line_no, qty) in &request.lines {
+        let line = sale
+            .lines
+            .iter()
+            .find(|l| l.line_no == *line_no)
+            .ok_or(StoreError::Return(ReturnError::UnknownLine(*line_no)))?;
+        let refund = line_refund(&sold_line(line), &earlier.line(*line_no), *qty)?;
+        refunds.push((refund, line));
+    }
+    let refund: i64 = refunds.iter().map(|(r, _)| r.amount).sum();
+    let now = jiff::Timestamp::now().as_millisecond();
+    if approver.is_none()
+        && let Some(reason) = request
+            .policy
+            .needs_manager(sale.created_at_ms, now, refund)
+    {
+        return Err(StoreError::ReturnNeedsManager(reason));
+    }
+    let paid: Vec<(TenderKind, i64)> = sale
+        .payments
+        .iter()
+        .filter_map(|p| Some((TenderKind::parse(&p.kind)?, p.amount)))
+        .collect();
+    let tenders = refund_tenders(&paid, sale.change, &earlier.tenders, refund);
+    let member_id = match &sale.attribution {
+        Attribution::Member { member_id } => Some(member_id.clone()),
+        Attribution::Anonymous { .. } => None,
+    };
+    let points = match &member_id {
+        Some(_) => points_to_reverse(
+            till_sync::loyalty::earned(sale),
+            sale.payable(),
+            earlier.refunded + refund,
+            earlier.points,
+        ),
+        None => 0,
+    };
+    let ret = Return {
+        sale_store: sale.store.clone(),
+        sale_terminal: sale.terminal.clone(),
+        sale_seq: sale.seq,
+        sale_id: sale.sale_id.clone(),
+        member_id,
+        lines: refunds
+            .iter()
+            .map(|(r, l)| ReturnLine {
+                line_no: r.line_no,
+                sku: l.sku.clone(),
+                name: l.name_zh.clone(),
+                qty_milli: r.qty_milli,
+                amount: r.amount,
+                tax: r.tax,
+                tax_rate_bp: l.tax_rate_bp,
+            })
+            .collect(),
+        refund,
+        tenders: tenders
+            .iter()
+            .map(|(kind, amount)| RefundTender {
+                kind: kind.as_str().to_string(),
+                amount: *amount,
+                reference: sale
+                    .payments
+                    .iter()
+                    .find(|p| p.kind == kind.as_str())
+                    .and_then(|p| p.reference.clone()),
+            })
+            .collect(),
+        points,
+        reason: request.reason.clone(),
+    };
+    Ok((ret, refunds.into_iter().map(|(r, _)| r).collect()))
+}
+
+/// Refuses a cash refund over what the drawer of `shift` should hold.
+fn check_drawer(
+    tx: &rusqlite::Connection,
+    shift: &super::Shift,
+    ret: &Return,
+    currency: till_domain::Currency,
+) -> Result<()> {
+    let cash_out: i64 = ret
+        .tenders
+        .iter()
+        .filter(|t| t.kind == TenderKind::Cash.as_str())
+        .map(|t| t.amount)
+        .sum();
+    if cash_out > 0 {
+        let drawer = tally_in(tx, shift)?.cash_in_drawer();
+        if cash_out > drawer {
+            return Err(StoreError::NotEnoughCash {
+                asked: Money::new(cash_out, currency),
+                drawer: Money::new(drawer, currency),
+            });
+        }
+    }
+    Ok(())
 }
 
 fn sold_line(l: &till_sync::SaleLine) -> SoldLine {
@@ -260,22 +475,6 @@ fn sold_line(l: &till_sync::SaleLine) -> SoldLine {
         total: l.total,
         tax: l.tax,
     }
-}
-
-/// What earlier returns took of line `line_no` of sale `seq`.
-fn returned_of(conn: &rusqlite::Connection, seq: u64, line_no: u32) -> Result<Returned> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT coalesce(sum(qty_milli), 0), coalesce(sum(amount), 0), coalesce(sum(tax), 0)
-             FROM returned_lines WHERE sale_seq = ?1 AND line_no = ?2",
-        )?
-        .query_row(params![seq, line_no], |r| {
-            Ok(Returned {
-                qty_milli: r.get(0)?,
-                amount: r.get(1)?,
-                tax: r.get(2)?,
-            })
-        })?)
 }
 
 #[cfg(test)]

@@ -92,11 +92,11 @@ fn bad_returns_are_refused_with_the_reason_and_record_nothing() {
     till.ok(&["shift", "open", "--count", "100=1"]);
     check(
         &["return", "TR1.S002.T01.1", "--all"],
-        "is from store S002 terminal T01",
+        "is from store S002: this till (S001/T01) takes returns of its own store's sales",
     );
     check(
         &["return", "TR1.S001.T09.1", "--all"],
-        "is from store S001 terminal T09",
+        "is from terminal T09, and HQ could not send it: this terminal is not registered",
     );
     check(
         &["return", "TR1.S001.T01.99", "--all"],
