@@ -303,6 +303,42 @@ impl Lang {
         }
     }
 
+    /// Why HQ could not send another terminal's sale `code` for its return.
+    pub fn hq_lookup_refusal(
+        self,
+        code: &till_domain::scan::ReceiptCode,
+        error: &crate::sync::SyncNowError,
+    ) -> String {
+        use crate::sync::SyncNowError;
+        use till_sync::client::SyncError;
+        let (receipt, terminal) = (code.encode(), &code.terminal);
+        match error {
+            SyncNowError::NotRegistered => self.pick(
+                &format!("小票 {receipt} 属于终端 {terminal}：本机未注册总部，无法查询；请在 {terminal} 办理退货"),
+                &format!(
+                    "receipt {receipt} is terminal {terminal}'s, and this till is not registered with HQ to look it up: take the return at {terminal}"
+                ),
+            ),
+            SyncNowError::Hq(SyncError::Refused { status: 404, .. }) => self.pick(
+                &format!("总部还没有终端 {terminal} 的单号 {}（可能尚未同步）：请在 {terminal} 办理退货，或稍后再试", code.seq),
+                &format!(
+                    "HQ does not hold sale #{} of terminal {terminal} yet (it may not have synced): take the return at {terminal}, or try again later",
+                    code.seq
+                ),
+            ),
+            SyncNowError::Hq(SyncError::Unreachable(_) | SyncError::Timeout) => self.pick(
+                &format!("连不上总部，无法查询终端 {terminal} 的小票 {receipt}：请在 {terminal} 办理退货，或稍后再试"),
+                &format!(
+                    "HQ cannot be reached to look up terminal {terminal}'s receipt {receipt}: take the return at {terminal}, or try again later"
+                ),
+            ),
+            other => self.pick(
+                &format!("总部无法提供小票 {receipt}：{other}"),
+                &format!("HQ could not send receipt {receipt}: {other}"),
+            ),
+        }
+    }
+
     /// Why a return's pick is refused (`weighed`: the line is sold by weight, in kg).
     pub fn return_refusal(self, error: &ReturnError, weighed: bool) -> String {
         match error {

@@ -8,7 +8,10 @@ use std::sync::mpsc::{Sender, channel};
 
 use till_sync::SaleRecord;
 
-use super::session::{CommitFailure, PinPurpose, PrintTrouble, Sheets, SyncState, Task, check_pin};
+use super::session::{
+    CommitFailure, LoadFailure, LoadedSale, PinPurpose, PrintTrouble, ReturnOf, Sheets, SyncState,
+    Task, check_pin,
+};
 use super::text::Lang;
 use super::{App, AppOptions};
 use crate::config::Config;
@@ -17,8 +20,8 @@ use crate::receipt::Receipt;
 use crate::reports::{self, ReportStyle};
 use crate::staff::{PinGuard, PinPrompt};
 use crate::store::{
-    CommittedReturn, DaySummary, OpenTicket, ReturnableLine, SaleExtras, SaleSummary, Shift,
-    StaffMember, Store, StoreError,
+    CommittedReturn, DaySummary, OpenTicket, SaleExtras, SaleSummary, Shift, StaffMember, Store,
+    StoreError,
 };
 use crate::sync::{SyncEvent, SyncNowError, SyncReport};
 use till_drivers::printer::PrintError;
@@ -44,7 +47,7 @@ pub(super) enum Done {
     XReport(Result<Sheets, StoreError>),
     PaperPrinted(Option<PrintTrouble>),
     CashMoved(Result<(), StoreError>),
-    ReturnLoaded(Result<(SaleRecord, Vec<ReturnableLine>), StoreError>),
+    ReturnLoaded(Result<LoadedSale, LoadFailure>),
     Returned(Box<Result<(CommittedReturn, Sheets), StoreError>>),
     Sales(Result<Vec<SaleSummary>, StoreError>),
     Reprinted(Result<Option<u64>, String>),
@@ -104,6 +107,7 @@ impl Workers {
         let db = super::database(&data_dir);
         let own_dir = data_dir.clone();
         let style = ReportStyle::from_config(config)?;
+        let sales_dir = data_dir.clone();
         std::thread::Builder::new()
             .name("sales".into())
             .spawn(move || {
@@ -153,7 +157,9 @@ impl Workers {
                             let today = today(store).unwrap_or_default();
                             send(Done::BackOffice(today, sync_state(store)));
                         }
-                        SaleJob::Ops(task) => run_op(store, task, &style, printer.as_ref()),
+                        SaleJob::Ops(task) => {
+                            run_op(store, task, &style, printer.as_ref(), &sales_dir)
+                        }
                     }
                 }
             })?;
@@ -306,7 +312,13 @@ impl Save {
 
 /// Runs a store operation on the sales worker and sends its answer; a report or slip prints
 /// after it is committed, and a drawer opens after the cash moved.
-fn run_op(store: &mut Store, task: Task, style: &ReportStyle, printer: Option<&Arc<PrintWorker>>) {
+fn run_op(
+    store: &mut Store,
+    task: Task,
+    style: &ReportStyle,
+    printer: Option<&Arc<PrintWorker>>,
+    data_dir: &std::path::Path,
+) {
     match task {
         Task::OpenShift {
             staff,
@@ -362,20 +374,36 @@ fn run_op(store: &mut Store, task: Task, style: &ReportStyle, printer: Option<&A
                 send(Done::Drawer(open_drawer(printer.map(|p| &**p))));
             }
         }
-        Task::LoadReturn(seq) => send(Done::ReturnLoaded(store.returnable(seq))),
+        Task::LoadReturn(ReturnOf::Own(seq)) => {
+            let loaded = store.returnable(seq).map(|(sale, lines)| LoadedSale {
+                sale,
+                lines,
+                hq: None,
+            });
+            send(Done::ReturnLoaded(loaded.map_err(LoadFailure::Store)));
+        }
+        Task::LoadReturn(ReturnOf::Hq(code)) => {
+            // HQ may take seconds to answer: on a thread of its own, so no sale waits.
+            let data_dir = data_dir.to_path_buf();
+            std::thread::spawn(move || send(Done::ReturnLoaded(look_up_at_hq(&data_dir, code))));
+        }
         Task::CommitReturn {
             staff,
             approver,
             request,
+            hq,
             lang,
         } => {
-            let committed = store
-                .commit_return(&staff, approver.as_deref(), &request)
-                .map(|committed| {
-                    let slips =
-                        sheets(style, lang, |style| reports::return_slip(style, &committed));
-                    (committed, slips)
-                });
+            let committed = match &hq {
+                None => store.commit_return(&staff, approver.as_deref(), &request),
+                Some(found) => {
+                    store.commit_return_of_hq_sale(&staff, approver.as_deref(), found, &request)
+                }
+            };
+            let committed = committed.map(|committed| {
+                let slips = sheets(style, lang, |style| reports::return_slip(style, &committed));
+                (committed, slips)
+            });
             let after = committed.as_ref().ok().map(|(c, slips)| {
                 let cash = c.ret.tenders.iter().any(|t| t.kind == "cash");
                 (cash, slips.paper.clone())
@@ -420,6 +448,24 @@ fn run_op(store: &mut Store, task: Task, style: &ReportStyle, printer: Option<&A
         }
         _ => {}
     }
+}
+
+/// Another terminal's sale `code`, from HQ, with what is left of each line here.
+fn look_up_at_hq(
+    data_dir: &std::path::Path,
+    code: till_domain::scan::ReceiptCode,
+) -> Result<LoadedSale, LoadFailure> {
+    let store = Store::open(&super::database(data_dir)).map_err(LoadFailure::Store)?;
+    let found = crate::sync::sale_for_return(data_dir, &store, &code)
+        .map_err(|e| LoadFailure::Hq(code, Box::new(e)))?;
+    let lines = store
+        .returnable_from_hq(&found)
+        .map_err(LoadFailure::Store)?;
+    Ok(LoadedSale {
+        sale: found.sale.clone(),
+        lines,
+        hq: Some(Box::new(found)),
+    })
 }
 
 /// A report or slip for the screen in `lang` and for the printer in its own language.

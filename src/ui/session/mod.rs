@@ -36,7 +36,7 @@ pub use login::LoginScreen;
 pub use ops::{CountPurpose, CountScreen, OpStart, OpsSettings, PaperScreen, PrintTrouble, Sheets};
 pub use parked::ParkedScreen;
 pub use payment::PaymentScreen;
-pub use returns::{ReturnScreen, SalesScreen};
+pub use returns::{LoadFailure, LoadedSale, ReturnOf, ReturnScreen, SalesScreen};
 pub use sale::SaleScreen;
 
 mod approval;
@@ -147,13 +147,16 @@ pub enum Task {
         amount: i64,
         reason: String,
     },
-    /// Read a sale and what is left to return of each line.
-    LoadReturn(u64),
+    /// Read a sale and what is left to return of each line: this till's, or another
+    /// terminal's from HQ.
+    LoadReturn(ReturnOf),
     /// Commit a return, print its slip, and open the drawer for a cash refund.
     CommitReturn {
         staff: String,
         approver: Option<String>,
         request: crate::store::ReturnRequest,
+        /// HQ's copy of another terminal's sale.
+        hq: Option<Box<till_sync::api::SaleForReturn>>,
         lang: Lang,
     },
     /// Read today's sales (None) or sale N.
@@ -328,7 +331,7 @@ pub struct Session {
     returns: ReturnScreen,
     sales: SalesScreen,
     /// The sale to open on the returns screen once an approval is given.
-    returns_after_approval: Option<u64>,
+    returns_after_approval: Option<ReturnOf>,
     /// How syncing stands, as the status bar and the back office show it.
     pub sync: SyncState,
     // Members: the ticket's member is the checkout engine's ([`Self::ticket_member`]); the

@@ -348,9 +348,9 @@ impl Session {
             OpStart::Returns => {
                 self.returns = ReturnScreen::new(approver);
                 self.screen = Screen::Returns;
-                let seq = self.returns_after_approval.take()?;
+                let of = self.returns_after_approval.take()?;
                 self.returns.loading = true;
-                Some(Task::LoadReturn(seq))
+                Some(Task::LoadReturn(of))
             }
             OpStart::CommitReturn => self.commit_return(approver),
             OpStart::SalesList => {

@@ -8,6 +8,7 @@ use super::*;
 use crate::store::{CommittedReturn, ReturnRequest, ReturnableLine, SaleSummary, StoreError};
 use till_domain::returns::{ManagerReason, Returned, SoldLine, line_refund};
 use till_domain::scan::ReceiptCode;
+use till_sync::api::SaleForReturn;
 
 /// The returns screen's controller: the sale found, each line's quantity to take back
 /// (thousandths), the line selected and the figure keyed. Fields are private: the adapter
@@ -15,6 +16,8 @@ use till_domain::scan::ReceiptCode;
 #[derive(Clone, Debug, Default)]
 pub struct ReturnScreen {
     sale: Option<SaleRecord>,
+    /// The sale as HQ sent it, when it is another terminal's.
+    hq: Option<Box<SaleForReturn>>,
     lines: Vec<ReturnableLine>,
     picks: Vec<i64>,
     selected: Option<usize>,
@@ -37,6 +40,11 @@ impl ReturnScreen {
     /// The sale being returned from, once found.
     pub fn sale(&self) -> Option<&SaleRecord> {
         self.sale.as_ref()
+    }
+
+    /// Whether the sale is another terminal's, sent by HQ.
+    pub fn from_hq(&self) -> bool {
+        self.hq.is_some()
     }
 
     /// Each line with the quantity picked to take back (thousandths).
@@ -93,6 +101,31 @@ impl ReturnScreen {
             .map(|(l, q)| (l.line_no, *q))
             .collect()
     }
+}
+
+/// Which sale a return is of: this till's by its receipt number, or another terminal's of the
+/// store, by its receipt code, looked up at HQ.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReturnOf {
+    Own(u64),
+    Hq(ReceiptCode),
+}
+
+/// A sale found for its return: its lines with what is left of each, and (another
+/// terminal's) HQ's copy, which the return is committed against.
+#[derive(Debug)]
+pub struct LoadedSale {
+    pub sale: SaleRecord,
+    pub lines: Vec<ReturnableLine>,
+    pub hq: Option<Box<SaleForReturn>>,
+}
+
+/// Why a sale was not found for its return.
+#[derive(Debug)]
+pub enum LoadFailure {
+    Store(StoreError),
+    /// HQ could not send another terminal's sale `.0`.
+    Hq(ReceiptCode, Box<crate::sync::SyncNowError>),
 }
 
 /// A line as the refund rule takes it. The preview needs only its amount, so the tax is not
@@ -191,28 +224,32 @@ impl Session {
         self.gate(OpStart::Returns)
     }
 
-    /// The sale number a scanned or keyed receipt names on this till, or why not (in the
-    /// cashier's language). Another terminal's receipt is refused with the reason.
-    fn receipt_number(&self, typed: &str) -> Result<u64, String> {
+    /// The sale a scanned or keyed receipt names: this till's by number, or another terminal's
+    /// of this store (looked up at HQ); or why not, in the cashier's language. Another store's
+    /// receipt is refused with the reason.
+    fn receipt_number(&self, typed: &str) -> Result<ReturnOf, String> {
         let typed = typed.trim();
         if let Some(code) = ReceiptCode::parse(typed) {
             let (store, terminal) = self.checkout.store().identity();
-            if code.store != store || code.terminal != terminal {
+            if code.store != store {
                 return Err(self.lang.pick(
                     &format!(
-                        "小票 {typed} 属于门店 {} 终端 {}：本机（{store}/{terminal}）只能退本机的销售",
-                        code.store, code.terminal
+                        "小票 {typed} 属于门店 {}：本机（{store}/{terminal}）只能退本店的销售",
+                        code.store
                     ),
                     &format!(
-                        "receipt {typed} is from store {} terminal {}: this till ({store}/{terminal}) takes returns of its own sales",
-                        code.store, code.terminal
+                        "receipt {typed} is from store {}: this till ({store}/{terminal}) takes returns of its own store's sales",
+                        code.store
                     ),
                 ));
             }
-            return Ok(code.seq);
+            if code.terminal != terminal {
+                return Ok(ReturnOf::Hq(code));
+            }
+            return Ok(ReturnOf::Own(code.seq));
         }
         match typed.trim_start_matches('#').parse::<u64>() {
-            Ok(n) if n > 0 && typed.len() < 8 => Ok(n),
+            Ok(n) if n > 0 && typed.len() < 8 => Ok(ReturnOf::Own(n)),
             _ => Err(self.lang.pick(
                 &format!("{typed} 不是小票条码：请扫小票底部的条码，或输入单号"),
                 &format!(
@@ -228,11 +265,11 @@ impl Session {
             return None;
         }
         match self.receipt_number(typed) {
-            Ok(seq) => {
+            Ok(of) => {
                 let approver = self.returns.approver.take();
                 self.returns = ReturnScreen::new(approver);
                 self.returns.loading = true;
-                Some(Task::LoadReturn(seq))
+                Some(Task::LoadReturn(of))
             }
             Err(text) => {
                 self.returns.message = Message::error(text);
@@ -248,10 +285,11 @@ impl Session {
     }
 
     /// The answer to [`Task::LoadReturn`].
-    pub fn return_loaded(&mut self, result: Result<(SaleRecord, Vec<ReturnableLine>), StoreError>) {
+    pub fn return_loaded(&mut self, result: Result<LoadedSale, LoadFailure>) {
         self.returns.loading = false;
         match result {
-            Ok((sale, lines)) => {
+            Ok(LoadedSale { sale, lines, hq }) => {
+                self.returns.hq = hq;
                 self.returns.picks = vec![0; lines.len()];
                 self.returns.message = if lines.iter().all(|l| l.left_milli == 0) {
                     Message::error(self.lang.pick(
@@ -265,9 +303,12 @@ impl Session {
                 self.returns.lines = lines;
                 self.returns.selected = None;
             }
-            Err(error) => {
+            Err(LoadFailure::Store(error)) => {
                 self.returns.message =
                     Message::error(self.lang.store_refusal(&error, self.currency));
+            }
+            Err(LoadFailure::Hq(code, error)) => {
+                self.returns.message = Message::error(self.lang.hq_lookup_refusal(&code, &error));
             }
         }
     }
@@ -403,6 +444,7 @@ impl Session {
             staff: self.staff_id_for_returns(),
             approver,
             request,
+            hq: self.returns.hq.clone(),
             lang: self.lang,
         })
     }
@@ -500,8 +542,16 @@ impl Session {
                 // What is left may have changed under the screen (another return): read it
                 // again.
                 if let Some(sale) = &self.returns.sale {
+                    let of = match &self.returns.hq {
+                        None => ReturnOf::Own(sale.seq),
+                        Some(_) => ReturnOf::Hq(ReceiptCode {
+                            store: sale.store.clone(),
+                            terminal: sale.terminal.clone(),
+                            seq: sale.seq,
+                        }),
+                    };
                     self.returns.loading = true;
-                    self.deferred.push(Task::LoadReturn(sale.seq));
+                    self.deferred.push(Task::LoadReturn(of));
                 }
             }
         }
@@ -549,7 +599,18 @@ impl Session {
 
     fn search_sale(&mut self, typed: &str) -> Option<Task> {
         match self.receipt_number(typed) {
-            Ok(seq) => {
+            Ok(ReturnOf::Hq(code)) => {
+                self.sales.message = Message::error(self.lang.pick(
+                    &format!("小票 {} 属于终端 {}：本机只列本机的销售；退货请按“退货”后扫码", code.encode(), code.terminal),
+                    &format!(
+                        "receipt {} is terminal {}'s: this list holds this till's sales; for its return, tap Returns and scan it",
+                        code.encode(),
+                        code.terminal
+                    ),
+                ));
+                None
+            }
+            Ok(ReturnOf::Own(seq)) => {
                 self.sales.loading = true;
                 self.sales.searched = Some(seq);
                 self.sales.message = None;
@@ -631,7 +692,7 @@ impl Session {
             self.sales.message = Message::error(self.t("先选择一笔销售", "pick a sale first"));
             return None;
         };
-        self.returns_after_approval = Some(seq);
+        self.returns_after_approval = Some(ReturnOf::Own(seq));
         self.gate(OpStart::Returns)
     }
 
@@ -645,8 +706,8 @@ impl Session {
             return None;
         }
         match self.receipt_number(code) {
-            Ok(seq) => {
-                self.returns_after_approval = Some(seq);
+            Ok(of) => {
+                self.returns_after_approval = Some(of);
                 self.gate(OpStart::Returns)
             }
             Err(text) => {

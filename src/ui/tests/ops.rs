@@ -476,3 +476,93 @@ fn the_sales_list_finds_a_sale_reprints_it_and_a_cancelled_ticket_names_its_appr
         assert_eq!(cancel.approver.as_deref(), Some(DEMO_MANAGER.0));
     });
 }
+
+/// PRODUCT.md, "Returns": a sale of another terminal of the store is looked up at HQ, on a
+/// thread of its own, and returned here; one HQ does not hold yet is refused with the way out.
+#[test]
+fn another_terminal_s_receipt_is_looked_up_at_hq_and_returned_here() {
+    on_ui_thread(|| {
+        use till_hq::db::HqStore;
+        let hq_dir = tempfile::tempdir().unwrap();
+        let path = hq_dir.path().join("hq.db");
+        let admin = till_hq::db::SqliteStore::open(&path).unwrap();
+        admin.add_store("S001", "").unwrap();
+        let (t01, t02) = (
+            admin.add_terminal("S001", "T01").unwrap(),
+            admin.add_terminal("S001", "T02").unwrap(),
+        );
+        let server = till_hq::server::spawn(
+            "127.0.0.1:0",
+            Box::new(till_hq::db::SqliteStore::open(&path).unwrap()),
+        )
+        .unwrap();
+        let wait = Duration::from_secs(5);
+        // T02 sold, and synced.
+        let other = till_sync::client::register(&server.url(), &t02, wait, None).unwrap();
+        let client =
+            till_sync::client::SyncClient::new(&server.url(), &other.token, wait, None).unwrap();
+        let sold = till_hq::testing::journal("S001", "T02", 1);
+        client.upload(&sold).unwrap();
+        // This till is T01, registered.
+        let dir = tempfile::tempdir().unwrap();
+        crate::demo::create_terminal(dir.path(), None).unwrap();
+        let registered = till_sync::client::register(&server.url(), &t01, wait, None).unwrap();
+        let store = crate::store::Store::open(&crate::ui::database(dir.path())).unwrap();
+        crate::sync::save_registration(dir.path(), &store, &server.url(), None, &registered)
+            .unwrap();
+        let till = open_till(dir, AppOptions::default());
+        till.login();
+
+        std::thread::sleep(crate::ui::wedge::MAX_GAP * 2);
+        till.keys("TR1.S001.T02.9\n");
+        till.wait("HQ's answer", |s| !s.returns().loading());
+        assert_eq!(
+            till.message(),
+            "HQ does not hold sale #9 of terminal T02 yet (it may not have synced): take the \
+             return at T02, or try again later"
+        );
+        std::thread::sleep(crate::ui::wedge::MAX_GAP * 2);
+        till.keys("TR1.S001.T02.1\n");
+        till.wait("HQ's answer", |s| s.returns().sale().is_some());
+        assert!(till.app.session.borrow().returns().from_hq());
+        let refund = sold[0].record.lines[0].total;
+        till.tap_starting("1. ");
+        assert_eq!(till.app.session.borrow().returns().refund(), refund);
+        till.tap("Refund");
+        till.wait("the return", |s| s.screen == Screen::Paper);
+        let ret = till
+            .ops()
+            .into_iter()
+            .find_map(|o| match o.op {
+                till_sync::ops::Op::Return(r) => Some(r),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(
+            (
+                ret.sale_terminal.as_str(),
+                ret.sale_seq,
+                ret.lines[0].amount
+            ),
+            ("T02", 1, refund)
+        );
+        // What is left counts this till's own return before it reaches HQ.
+        till.tap("Done");
+        till.tap("Returns");
+        std::thread::sleep(crate::ui::wedge::MAX_GAP * 2);
+        till.keys("TR1.S001.T02.1\n");
+        till.wait("HQ's answer", |s| s.returns().sale().is_some());
+        let left: Vec<i64> = till
+            .app
+            .session
+            .borrow()
+            .returns()
+            .lines()
+            .map(|(l, _)| l.left_milli)
+            .collect();
+        assert_eq!(
+            left[0],
+            sold[0].record.lines[0].qty_milli - ret.lines[0].qty_milli
+        );
+    });
+}
