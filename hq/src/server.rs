@@ -116,14 +116,7 @@ impl axum::extract::FromRef<AppState> for Arc<PageState> {
         description = "The terminal API of Till HQ: registration, exactly-once sales upload, the operations journal (shifts, Z reports, cash movements, audit events), member keys and the published catalog."
     ),
     paths(
-        register,
-        upload,
-        member_keys,
-        catalog,
-        loyalty,
-        enroll,
-        members,
-        ops::upload_ops,
+        register, upload, member_keys, catalog, loyalty, enroll, members, ops::upload_ops,
         ops::sale_for_return
     ),
     components(schemas(

@@ -184,7 +184,12 @@ pub(super) async fn sale_for_return(
             ),
         ));
     }
-    let found = {
+    // No terminal has an ID outside the site-ID rule, nor a receipt number past the
+    // databases' integers: such a sale is simply not held (and reaches no database).
+    let held = till_domain::scan::is_valid_site_id(&wanted.terminal) && wanted.seq <= MAX_STORED;
+    let found = if !held {
+        None
+    } else {
         let wanted = (wanted.store.clone(), wanted.terminal.clone(), wanted.seq);
         with_db(&db, move |db| {
             db.sale_for_return(&wanted.0, &wanted.1, wanted.2)

@@ -370,7 +370,14 @@ pub(crate) fn another_terminal_looks_a_sale_up_at_hq_for_its_return(app: App) {
     let sales = till_hq::testing::journal("S001", "T01", 2);
     let t01 = app.client(0);
     t01.upload(&sales).unwrap();
-    let t02 = app.client(1);
+    let token = app.token(1);
+    let t02 = till_sync::client::SyncClient::new(
+        &app.server.url(),
+        &token,
+        std::time::Duration::from_secs(10),
+        None,
+    )
+    .unwrap();
     let found = t02.sale_for_return("S001", "T01", 2).unwrap();
     assert_eq!(found.sale, sales[1].record);
     assert!(found.returns.is_empty());
@@ -398,6 +405,26 @@ pub(crate) fn another_terminal_looks_a_sale_up_at_hq_for_its_return(app: App) {
         ),
         other => panic!("{other:?}"),
     }
+    // What no till would ask: a number that is not one, past the databases' integers, a
+    // terminal ID no terminal has; and no token at all.
+    let get = |path: &str, token: Option<&str>| {
+        let mut request =
+            reqwest::blocking::Client::new().get(format!("{}{path}", app.server.url()));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().unwrap().status().as_u16()
+    };
+    for (path, status) in [
+        ("/api/v1/sales/S001/T01/one", 400),
+        ("/api/v1/sales/S001/T01/99999999999999999999", 400),
+        ("/api/v1/sales/S001/T01/18446744073709551615", 404),
+        ("/api/v1/sales/S001/T%00/1", 404),
+        ("/api/v1/sales/S001/%E4%B8%80/1", 404),
+    ] {
+        assert_eq!(get(path, Some(&token)), status, "{path}");
+    }
+    assert_eq!(get("/api/v1/sales/S001/T01/1", None), 401);
     match app.client(2).sale_for_return("S001", "T01", 1) {
         Err(SyncError::Forbidden(reason)) => assert_eq!(
             reason,

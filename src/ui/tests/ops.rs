@@ -315,7 +315,7 @@ fn the_pads_and_screens_refuse_bad_input_and_change_nothing() {
         for (code, said) in [
             (
                 "TR1.S009.T01.1",
-                "receipt TR1.S009.T01.1 is from store S009 terminal T01: this till (S001/T01) takes returns of its own sales",
+                "receipt TR1.S009.T01.1 is from store S009: this till (S001/T01) takes returns of its own store's sales",
             ),
             (
                 "6921234000021",
