@@ -95,15 +95,15 @@ impl Store {
         let sale = load_record(&tx, request.sale_seq)?
             .ok_or(StoreError::SaleNotFound(request.sale_seq))?;
         let earlier = Earlier::local(&tx, sale.seq)?;
-        let (ret, refunds) = draft_return(&sale, &earlier, request, approver)?;
-        check_drawer(&tx, &shift, &ret, currency)?;
-        let record = append_op(
+        let who = (staff, approver);
+        let (record, ret, refunds) = append_return(
             &tx,
             &self.identity,
-            staff,
-            approver,
-            Some(shift.number),
-            Op::Return(ret.clone()),
+            currency,
+            who,
+            &shift,
+            (&sale, &earlier),
+            request,
         )?;
         for r in &refunds {
             tx.prepare_cached(
@@ -170,15 +170,15 @@ impl Store {
                 .iter()
                 .chain(&local_returns_of(&tx, &sale.sale_id)?),
         );
-        let (ret, _) = draft_return(sale, &earlier, request, approver)?;
-        check_drawer(&tx, &shift, &ret, currency)?;
-        let record = append_op(
+        let who = (staff, approver);
+        let (record, ret, _) = append_return(
             &tx,
             &self.identity,
-            staff,
-            approver,
-            Some(shift.number),
-            Op::Return(ret.clone()),
+            currency,
+            who,
+            &shift,
+            (sale, &earlier),
+            request,
         )?;
         tx.commit()?;
         Ok(CommittedReturn {
@@ -440,6 +440,32 @@ fn draft_return(
         reason: request.reason.clone(),
     };
     Ok((ret, refunds.into_iter().map(|(r, _)| r).collect()))
+}
+
+/// Drafts the return `request` asks of `sale` after `earlier`, checks that the drawer of
+/// `shift` can pay its cash, and appends it to the operations chain in `tx`, by `who` (the
+/// staff member and any approver): the one path both kinds of return take.
+fn append_return(
+    tx: &rusqlite::Transaction<'_>,
+    identity: &(String, String),
+    currency: till_domain::Currency,
+    who: (&str, Option<&str>),
+    shift: &super::Shift,
+    (sale, earlier): (&SaleRecord, &Earlier),
+    request: &ReturnRequest,
+) -> Result<(OpRecord, Return, Vec<LineRefund>)> {
+    let (staff, approver) = who;
+    let (ret, refunds) = draft_return(sale, earlier, request, approver)?;
+    check_drawer(tx, shift, &ret, currency)?;
+    let record = append_op(
+        tx,
+        identity,
+        staff,
+        approver,
+        Some(shift.number),
+        Op::Return(ret.clone()),
+    )?;
+    Ok((record, ret, refunds))
 }
 
 /// Refuses a cash refund over what the drawer of `shift` should hold.

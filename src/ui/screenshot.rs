@@ -240,20 +240,18 @@ pub(super) fn stage(app: &Rc<App>, shoot: &mut dyn FnMut(&str) -> Result<()>) ->
     // The blind count comes to ¥169.90: the Z shows the drawer ten fen short.
     app.update(|s| s.close_shift());
     approve(app)?;
-    for (row, count) in [
-        (0, "1"),
-        (1, "1"),
-        (3, "1"),
-        (4, "1"),
-        (5, "4"),
-        (6, "1"),
-        (7, "4"),
-    ] {
-        app.update(|s| s.select_count_row(row));
-        for key in count.chars() {
-            app.update(|s| s.count_key(&key.to_string()));
-        }
-    }
+    count(
+        app,
+        &[
+            (0, "1"),
+            (1, "1"),
+            (3, "1"),
+            (4, "1"),
+            (5, "4"),
+            (6, "1"),
+            (7, "4"),
+        ],
+    );
     app.update(|s| s.confirm_count());
     shoot("20-shift-close")?;
     app.update(|s| s.confirm_count());
@@ -268,14 +266,19 @@ pub(super) fn stage(app: &Rc<App>, shoot: &mut dyn FnMut(&str) -> Result<()>) ->
     app.update(|s| s.close_paper());
     app.update(|s| s.open_shift());
     approve(app)?;
-    for (row, count) in [(0, "2"), (3, "5"), (5, "20")] {
-        app.update(|s| s.select_count_row(row));
-        for key in count.chars() {
+    count(app, &[(0, "2"), (3, "5"), (5, "20")]);
+    shoot("14-shift-open")?;
+    Ok(())
+}
+
+/// Keys a drawer count on the count pad: `(row, how many)`.
+fn count(app: &Rc<App>, counts: &[(usize, &str)]) {
+    for (row, n) in counts {
+        app.update(|s| s.select_count_row(*row));
+        for key in n.chars() {
             app.update(|s| s.count_key(&key.to_string()));
         }
     }
-    shoot("14-shift-open")?;
-    Ok(())
 }
 
 /// Keys the demo manager's PIN into the approval prompt and waits for the answer.
