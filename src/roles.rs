@@ -76,7 +76,9 @@ impl Default for Roles {
     fn default() -> Self {
         use Action::*;
         Roles {
-            cashier: vec![XReport, NoSale, Return],
+            // Not the X report: it shows what the drawer should hold, which the blind count
+            // at the close keeps from the person counting.
+            cashier: vec![NoSale, Return],
             supervisor: vec![
                 OpenShift, CloseShift, XReport, PaidIn, PaidOut, NoSale, Return,
             ],

@@ -93,5 +93,9 @@ pub fn exec(data_dir: &Path, args: InitArgs) -> Result<ExitCode> {
         config.store_id,
         data_dir.display()
     );
+    println!(
+        "sales need an open shift: count the float with `till shift open --count 100=2 …` \
+         (or Menu → Open shift on the touchscreen); `[shift] required` in config.toml"
+    );
     Ok(ExitCode::SUCCESS)
 }

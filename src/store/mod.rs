@@ -86,7 +86,10 @@ pub enum StoreError {
     MemberCodeUsed,
     #[error("shift {0} is open: close it before opening another")]
     ShiftOpen(u64),
-    #[error("no shift is open: open one with the opening float counted")]
+    #[error(
+        "no shift is open: open one with its float counted (`till shift open --count 100=2 …`, \
+         or Menu → Open shift on the touchscreen)"
+    )]
     NoOpenShift,
     #[error("shift {0} not found")]
     ShiftNotFound(u64),

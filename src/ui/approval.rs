@@ -21,6 +21,14 @@ pub(super) fn show(window: &AppWindow, session: &Session) {
         Some(approval) => {
             adapter.set_visible(true);
             adapter.set_reason(approval.reason().into());
+            adapter.set_title(
+                if approval.by_role() {
+                    session.lang.pick("需要批准", "Approval needed")
+                } else {
+                    session.lang.pick("店长批准", "Manager approval")
+                }
+                .into(),
+            );
             adapter.set_pin_dots(approval.pin_dots().into());
             adapter.set_message(approval.message().unwrap_or_default().into());
             adapter.set_busy(approval.checking());

@@ -2,7 +2,7 @@
 
 use std::rc::Rc;
 
-use slint::{ComponentHandle, ModelRc, VecModel};
+use slint::ComponentHandle;
 
 use super::session::Session;
 use super::text::Lang;
@@ -100,8 +100,8 @@ pub(super) fn show(window: &AppWindow, session: &Session) {
             (today, tenders)
         }
     };
-    adapter.set_today(ModelRc::new(VecModel::from(today)));
-    adapter.set_tenders(ModelRc::new(VecModel::from(tenders)));
+    super::ops::keep_or_set(adapter.get_today(), today, |m| adapter.set_today(m));
+    super::ops::keep_or_set(adapter.get_tenders(), tenders, |m| adapter.set_tenders(m));
     let sync = &session.sync;
     let last = sync
         .last_success_ms
@@ -130,7 +130,7 @@ pub(super) fn show(window: &AppWindow, session: &Session) {
                 .unwrap_or_else(|| lang.pick("无", "none")),
         ),
     ];
-    adapter.set_sync(ModelRc::new(VecModel::from(figures)));
+    super::ops::keep_or_set(adapter.get_sync(), figures, |m| adapter.set_sync(m));
     let (text, error) = super::sale::message(session.back_office().message());
     adapter.set_message(text);
     adapter.set_error(error);

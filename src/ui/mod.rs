@@ -556,10 +556,14 @@ fn shell_show(window: &AppWindow, session: &Session) {
             .cashier
             .as_ref()
             .map(|c| {
-                session.lang.pick(
-                    &format!("收银员 {}", c.name),
-                    &format!("Cashier {}", c.name),
-                )
+                let (zh, en) = match c.role {
+                    crate::store::Role::Cashier => ("收银员", "Cashier"),
+                    crate::store::Role::Supervisor => ("主管", "Supervisor"),
+                    crate::store::Role::Manager => ("店长", "Manager"),
+                };
+                session
+                    .lang
+                    .pick(&format!("{zh} {}", c.name), &format!("{en} {}", c.name))
             })
             .unwrap_or_default()
             .into(),

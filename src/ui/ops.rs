@@ -104,12 +104,30 @@ fn show_count(window: &AppWindow, session: &Session) {
         .collect();
     let half = rows.len().div_ceil(2);
     let (left, right) = rows.split_at(half);
-    adapter.set_left(ModelRc::new(VecModel::from(left.to_vec())));
-    adapter.set_right(ModelRc::new(VecModel::from(right.to_vec())));
+    keep_or_set(adapter.get_left(), left.to_vec(), |m| adapter.set_left(m));
+    keep_or_set(adapter.get_right(), right.to_vec(), |m| {
+        adapter.set_right(m)
+    });
     adapter.set_total(session.money(count.total()).into());
     let (text, error) = super::sale::message(count.message());
     adapter.set_message(text);
     adapter.set_error(error);
+}
+
+/// Sets a list's model only when its rows changed. The adapters are refreshed after every
+/// action and every second: a new model would rebuild the list's controls each time, so a
+/// finger pressed on one across a refresh would lose its tap, and a scrolled list would jump.
+pub(super) fn keep_or_set<T: Clone + PartialEq + 'static>(
+    current: ModelRc<T>,
+    rows: Vec<T>,
+    set: impl FnOnce(ModelRc<T>),
+) {
+    use slint::Model;
+    let same = current.row_count() == rows.len()
+        && current.iter().zip(&rows).all(|(shown, row)| shown == *row);
+    if !same {
+        set(ModelRc::new(VecModel::from(rows)));
+    }
 }
 
 /// A note or coin as it is written on it: "¥100", "¥0.50".
@@ -157,7 +175,7 @@ fn show_paper(window: &AppWindow, session: &Session) {
     adapter.set_loading(paper.receipt().is_none() && paper.message().is_none());
     adapter.set_printing(paper.printing());
     let rows = paper.receipt().map(paper_rows).unwrap_or_default();
-    adapter.set_rows(ModelRc::new(VecModel::from(rows)));
+    keep_or_set(adapter.get_rows(), rows, |m| adapter.set_rows(m));
     let (text, error) = super::sale::message(paper.message());
     adapter.set_message(text);
     adapter.set_error(error);
@@ -190,7 +208,7 @@ fn show_cash(window: &AppWindow, session: &Session) {
         .iter()
         .map(|r| r.as_str().into())
         .collect();
-    adapter.set_reasons(ModelRc::new(VecModel::from(reasons)));
+    keep_or_set(adapter.get_reasons(), reasons, |m| adapter.set_reasons(m));
     adapter.set_reason(cash.reason().map_or(-1, |i| i as i32));
     adapter.set_busy(cash.busy());
     let (text, error) = super::sale::message(cash.message());
@@ -265,7 +283,7 @@ fn show_returns(window: &AppWindow, session: &Session) {
             }
         })
         .collect();
-    adapter.set_lines(ModelRc::new(VecModel::from(rows)));
+    keep_or_set(adapter.get_lines(), rows, |m| adapter.set_lines(m));
     adapter.set_entry(returns.entry().into());
     adapter.set_entry_caption(
         if sale.is_some() {
@@ -339,8 +357,11 @@ fn show_sales(window: &AppWindow, session: &Session) {
                             sale.line_count
                         ),
                         &format!(
-                            "{} lines · cashier {cashier}{member}{returned}",
-                            sale.line_count
+                            "{} · cashier {cashier}{member}{returned}",
+                            match sale.line_count {
+                                1 => "1 line".to_string(),
+                                n => format!("{n} lines"),
+                            }
                         ),
                     )
                     .into(),
@@ -350,7 +371,7 @@ fn show_sales(window: &AppWindow, session: &Session) {
         })
         .collect();
     let empty = rows.is_empty();
-    adapter.set_rows(ModelRc::new(VecModel::from(rows)));
+    keep_or_set(adapter.get_rows(), rows, |m| adapter.set_rows(m));
     adapter.set_search(sales.search().into());
     adapter.set_loading(sales.loading());
     adapter.set_hint(

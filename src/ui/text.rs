@@ -259,7 +259,7 @@ impl Lang {
     pub fn store_refusal(self, error: &StoreError, currency: Currency) -> String {
         match error {
             StoreError::NoOpenShift => self.pick(
-                "没有开着的班次：请在“菜单 → 开班”清点备用金开班",
+                "没有开着的班次：请在“后台 → 开班”清点备用金开班",
                 "no shift is open: open one in Menu → Open shift, with the float counted",
             ),
             StoreError::ShiftOpen(n) => self.pick(
@@ -274,14 +274,13 @@ impl Lang {
                 &format!("{amount} 不是有效金额：必须大于零"),
                 &format!("{amount} is not an amount to move: it must be above zero"),
             ),
-            StoreError::NotEnoughCash { asked, drawer } => {
-                let (asked, drawer) = (
-                    self.money(asked.minor(), currency),
-                    self.money(drawer.minor(), currency),
-                );
+            // What the drawer should hold is not said: the blind count at the close keeps it
+            // from the person who counts.
+            StoreError::NotEnoughCash { asked, .. } => {
+                let asked = self.money(asked.minor(), currency);
                 self.pick(
-                    &format!("不能取出 {asked}：钱箱应有现金只有 {drawer}"),
-                    &format!("cannot pay out {asked}: the drawer should hold only {drawer}"),
+                    &format!("不能付出 {asked}：超过钱箱应有的现金"),
+                    &format!("cannot pay out {asked}: that is more than the drawer should hold"),
                 )
             }
             StoreError::SaleNotFound(seq) => self.pick(

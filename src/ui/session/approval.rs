@@ -40,6 +40,11 @@ impl Approval {
         self.id
     }
 
+    /// Whether anyone whose role `[roles]` allows may approve (else only a manager).
+    pub fn by_role(&self) -> bool {
+        self.action.is_some()
+    }
+
     /// Why a manager is needed, in the till's language.
     pub fn reason(&self) -> &str {
         &self.reason

@@ -74,17 +74,19 @@ impl Session {
         self.ops.reasons(self.cash.kind)
     }
 
-    pub fn cash_key(&mut self, key: &str) {
+    /// A keypad key for the amount; ↵ confirms, as the green button does.
+    pub fn cash_key(&mut self, key: &str) -> Option<Task> {
         if self.cash.busy {
-            return;
+            return None;
         }
         if key == "enter" {
-            return;
+            return self.confirm_cash();
         }
         if let Some(entry) = self.cash.entry_mut() {
             entry.key(key);
             self.cash.message = None;
         }
+        None
     }
 
     pub fn select_reason(&mut self, index: usize) {
@@ -103,11 +105,19 @@ impl Session {
         let amount = if kind == MovementKind::NoSale {
             0
         } else {
-            match Money::parse(self.cash.amount.as_str(), self.currency) {
+            let typed = self.cash.amount.as_str().to_string();
+            match Money::parse(&typed, self.currency) {
                 Ok(m) if m.minor() > 0 => m.minor(),
-                _ => {
+                _ if typed.is_empty() || typed.trim_start_matches(['0', '.']).is_empty() => {
                     self.cash.message =
                         Message::error(self.t("输入大于零的金额", "key an amount above zero"));
+                    return None;
+                }
+                _ => {
+                    self.cash.message = Message::error(self.lang.pick(
+                        &format!("金额 {typed} 无效：最多两位小数"),
+                        &format!("{typed} is not an amount: at most two decimals"),
+                    ));
                     return None;
                 }
             }

@@ -56,7 +56,7 @@ impl Entry {
 
     /// Puts back a value this field held before (a code that was refused stays to be
     /// corrected; a scanner's burst is taken back out of the field it typed into).
-    pub(super) fn restore(&mut self, value: String) {
+    pub(in crate::ui::session) fn restore(&mut self, value: String) {
         self.value = value;
     }
 

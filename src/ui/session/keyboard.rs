@@ -169,6 +169,7 @@ impl Session {
                 None
             }
             Screen::Returns => self.return_key("enter"),
+            Screen::Cash => self.cash_key("enter"),
             Screen::Sales => self.sales_key("enter"),
             _ => None,
         }

@@ -151,6 +151,10 @@ impl Session {
         self.deferred.push(Task::SavePinGuard(prompt, saved));
         let wrong = match prompt {
             PinPrompt::Login => self.t("PIN 错误", "wrong PIN"),
+            PinPrompt::Approval if self.approval.as_ref().is_some_and(|a| a.by_role()) => self.t(
+                "PIN 错误或此人无权批准",
+                "wrong PIN, or not someone allowed to approve this",
+            ),
             PinPrompt::Approval => self.t("店长 PIN 错误", "wrong manager PIN"),
         };
         if left == 0 {

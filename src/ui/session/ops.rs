@@ -197,7 +197,17 @@ impl CountScreen {
         let Some(entry) = self.entry_mut() else {
             return;
         };
+        let before = entry.as_str().to_string();
         if entry.key(key) {
+            if till_domain::shift::parse_count(entry.as_str()).is_err() && !entry.is_empty() {
+                // More than a drawer holds of one note: the pad keeps what it had.
+                entry.restore(before);
+                self.message = Message::error(lang.pick(
+                    "数量太大：一种面额最多 1,000,000 张（枚）",
+                    "that count is too large: at most 1,000,000 of one note or coin",
+                ));
+                return;
+            }
             self.message = None;
             return;
         }
@@ -205,7 +215,10 @@ impl CountScreen {
         self.message = Message::error(if key == "-" {
             lang.pick("数量不能为负", "a count cannot be negative")
         } else if digits {
-            lang.pick("数量太大", "that count is too large")
+            lang.pick(
+                "数量太大：一种面额最多 1,000,000 张（枚）",
+                "that count is too large: at most 1,000,000 of one note or coin",
+            )
         } else {
             lang.pick(
                 &format!("“{key}”不是数量：只能输入整数张数或枚数"),
@@ -378,7 +391,7 @@ impl Session {
             ));
         } else {
             self.sale.say(Message::error(self.t(
-                "没有开着的班次：请主管或店长在“菜单 → 开班”开班",
+                "没有开着的班次：请主管或店长在“后台 → 开班”开班",
                 "no shift is open: a supervisor or manager opens one in Menu → Open shift",
             )));
         }
@@ -443,17 +456,26 @@ impl Session {
         if self.count.busy {
             return None;
         }
-        let counted = match self.count.count(&self.ops.denominations) {
-            Ok(c) => c,
-            Err(error) => {
-                self.count.message = Message::error(error);
-                return None;
-            }
+        let Ok(counted) = self.count.count(&self.ops.denominations) else {
+            // The pad takes only counts the store takes; this is a note the config dropped.
+            self.count.message = Message::error(self.t(
+                "点数无效：请清除后重新点数",
+                "the count is not valid: clear it and count again",
+            ));
+            return None;
         };
         let total = self.money(self.count.total());
         let staff = self.staff_id();
         let approver = self.count.approver.clone();
         match self.count.purpose {
+            CountPurpose::OpenShift if self.count.total() == 0 && !self.count.confirming => {
+                self.count.confirming = true;
+                self.count.message = Message::info(self.t(
+                    "备用金为 ￥0.00：再按“开班”以空钱箱开班",
+                    "the float is nothing: press Open shift again to open with an empty drawer",
+                ));
+                None
+            }
             CountPurpose::OpenShift => {
                 self.count.busy = true;
                 self.count.message = None;
@@ -681,10 +703,16 @@ mod tests {
             10_000,
             Some("\".\" is not a count: key whole notes or coins"),
         );
+        // A million of one note is the most a count takes: the pad keeps what it had.
         check(
             &["1", "2", "3", "4", "5", "6", "7", "8"],
-            1_234_567 * 10_000,
-            Some("that count is too large"),
+            123_456 * 10_000,
+            Some("that count is too large: at most 1,000,000 of one note or coin"),
+        );
+        check(
+            &["1", "0", "0", "0", "0", "0", "0"],
+            1_000_000 * 10_000,
+            None,
         );
         check(&["5", "back", "clear", "4"], 40_000, None);
     }

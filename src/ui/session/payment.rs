@@ -277,7 +277,7 @@ impl Session {
                     CommitFailure::Other(error) => error,
                 };
                 self.payment.message = Message::error(self.lang.pick(
-                    &format!("销售未保存：{error}；小票仍在，请重试"),
+                    &format!("销售未保存：{error}；本单仍在，请重试"),
                     &format!("the sale was not saved: {error}; the ticket is kept, try again"),
                 ));
             }

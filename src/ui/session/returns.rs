@@ -291,14 +291,13 @@ impl Session {
             Ok(LoadedSale { sale, lines, hq }) => {
                 self.returns.hq = hq;
                 self.returns.picks = vec![0; lines.len()];
-                self.returns.message = if lines.iter().all(|l| l.left_milli == 0) {
-                    Message::error(self.lang.pick(
+                // A refusal just said (this is then its reload) stays on screen.
+                if lines.iter().all(|l| l.left_milli == 0) {
+                    self.returns.message = Message::error(self.lang.pick(
                         &format!("单号 {} 已全部退货", sale.seq),
                         &format!("everything on sale #{} has been returned", sale.seq),
-                    ))
-                } else {
-                    None
-                };
+                    ));
+                }
                 self.returns.sale = Some(sale);
                 self.returns.lines = lines;
                 self.returns.selected = None;
@@ -470,6 +469,7 @@ impl Session {
                         format!("{name} {}", self.money(t.amount))
                     })
                     .collect();
+                let non_cash = committed.ret.tenders.iter().any(|t| t.kind != "cash");
                 let mut note = self.lang.pick(
                     &format!(
                         "单号 {} 已退款 {refund}：{}",
@@ -485,6 +485,12 @@ impl Session {
                 if cash {
                     note += &self.t("。钱箱已打开", ". The drawer opens");
                     self.drawer = Some(DrawerState::Opening);
+                }
+                if non_cash {
+                    note += &self.t(
+                        "。非现金部分请在刷卡机或支付应用上退回",
+                        ". Refund the non-cash part on its card terminal or payment app",
+                    );
                 }
                 self.paper
                     .show(self.t("退货单", "Return slip"), Some(receipt), note, true);

@@ -386,7 +386,7 @@ fn the_back_office_asks_roles_syncs_once_at_a_time_and_logout_keeps_the_ticket()
     assert!(finish(&mut s, task).is_none());
     assert_eq!(
         s.approval().and_then(|a| a.message()),
-        Some("wrong manager PIN: 4 tries left")
+        Some("wrong PIN, or not someone allowed to approve this: 4 tries left")
     );
     keys(&mut s, DEMO_MANAGER.2, Session::approval_key);
     let task = s.approval_key("enter");

@@ -434,6 +434,15 @@ impl Session {
             ));
             return None;
         }
+        if self.checkout.settings().require_shift && self.open_shift_number().is_none() {
+            // No money is taken for a sale that cannot be saved: the ticket waits.
+            self.sale.message = Message::error(self.t(
+                "没有开着的班次，不能收款：请主管或店长在“后台 → 开班”开班，本单保留",
+                "no shift is open, so no payment: a supervisor or manager opens one in Menu → \
+                 Open shift; the ticket waits",
+            ));
+            return None;
+        }
         self.screen = Screen::Payment;
         self.sale.leave_entry_modes();
         self.payment.start();
