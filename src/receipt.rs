@@ -555,12 +555,16 @@ pub fn return_receipt(
         )));
     }
     lines.push(ReceiptLine::Rule);
+    // Two short lines: one would wrap mid-name on 32-column paper.
     lines.push(ReceiptLine::Text(format!(
-        "{} R{}  {} {}  {} {}",
+        "{} R{}  {} {}",
         t("退货单", "Return"),
         record.seq,
         t("终端", "Terminal"),
         record.terminal,
+    )));
+    lines.push(ReceiptLine::Text(format!(
+        "{} {}",
         t("收银员", "Cashier"),
         record.staff
     )));

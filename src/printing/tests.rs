@@ -1101,7 +1101,8 @@ fn return_receipt_in_chinese_on_58_mm_paper() {
             扣回积分 -2
             原因 破损 damaged
             --------------------------------
-            退货单 R7  终端 T01  收银员 1001
+            退货单 R7  终端 T01
+            收银员 1001
             批准 9001
             2026-11-28 17:48:15
 
@@ -1131,7 +1132,8 @@ fn return_receipt_in_english_on_80_mm_paper() {
             Points taken back -2
             Reason 破损 damaged
             ------------------------------------------------
-            Return R7  Terminal T01  Cashier 1001
+            Return R7  Terminal T01
+            Cashier 1001
             Approved by 9001
             2026-11-28 17:48:15
 
