@@ -70,9 +70,8 @@ pub fn exec(data_dir: &Path, args: ReturnArgs) -> Result<ExitCode> {
         );
         for l in &lines {
             // Padded by display width: a Chinese character takes two columns.
-            let pad = 24usize.saturating_sub(unicode_width::UnicodeWidthStr::width(
-                l.name_zh.as_str(),
-            ));
+            let pad =
+                24usize.saturating_sub(unicode_width::UnicodeWidthStr::width(l.name_zh.as_str()));
             println!(
                 "  line {:<3} {}{} sold {:>7}  left {:>7}  {:>10}",
                 l.line_no,

@@ -16,6 +16,9 @@ pub struct ReturnsSection {
     pub window_days: u32,
     /// A refund over this amount (major units, e.g. `"500"`) needs a manager.
     pub approval_over: String,
+    /// Why customers bring goods back, for the touchscreen to tap (the CLI takes `--reason`);
+    /// the reason is on the return's record and slip.
+    pub reasons: Vec<String>,
 }
 
 impl Default for ReturnsSection {
@@ -23,6 +26,13 @@ impl Default for ReturnsSection {
         ReturnsSection {
             window_days: 30,
             approval_over: "500".into(),
+            reasons: [
+                "质量问题 faulty",
+                "买错了 wrong item",
+                "不想要了 changed mind",
+            ]
+            .map(String::from)
+            .to_vec(),
         }
     }
 }

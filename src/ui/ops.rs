@@ -36,6 +36,7 @@ pub(super) fn connect(app: &Rc<App>) {
     returns.on_select(on1(app, |s, i| s.select_return_line(row(i))));
     returns.on_keypad(on1(app, |s, key: SharedString| s.return_key(&key)));
     returns.on_all(on0(app, |s| s.return_all()));
+    returns.on_reason_tapped(on1(app, |s, i| s.select_return_reason(row(i))));
     returns.on_refund(on0(app, |s| s.refund()));
     returns.on_close(on0(app, |s| s.close_returns()));
 
@@ -284,6 +285,14 @@ fn show_returns(window: &AppWindow, session: &Session) {
         })
         .collect();
     keep_or_set(adapter.get_lines(), rows, |m| adapter.set_lines(m));
+    let reasons: Vec<SharedString> = session
+        .ops
+        .return_reasons
+        .iter()
+        .map(|r| r.as_str().into())
+        .collect();
+    keep_or_set(adapter.get_reasons(), reasons, |m| adapter.set_reasons(m));
+    adapter.set_reason(returns.reason().map_or(-1, |i| i as i32));
     adapter.set_entry(returns.entry().into());
     adapter.set_entry_caption(
         if sale.is_some() {

@@ -206,6 +206,7 @@ pub(super) fn stage(app: &Rc<App>, shoot: &mut dyn FnMut(&str) -> Result<()>) ->
     app.update(|s| s.select_return_line(0));
     app.update(|s| s.return_key("1"));
     app.update(|s| s.return_key("enter"));
+    app.update(|s| s.select_return_reason(0));
     shoot("15-return")?;
     app.update(|s| s.refund());
     wait(

@@ -20,6 +20,7 @@ pub struct OpsSettings {
     pub paid_out_reasons: Vec<String>,
     pub no_sale_reasons: Vec<String>,
     pub return_policy: ReturnPolicy,
+    pub return_reasons: Vec<String>,
 }
 
 impl Default for OpsSettings {
@@ -44,6 +45,7 @@ impl OpsSettings {
             paid_out_reasons: config.movement_reasons(MovementKind::PaidOut).to_vec(),
             no_sale_reasons: config.movement_reasons(MovementKind::NoSale).to_vec(),
             return_policy: config.return_policy()?,
+            return_reasons: config.returns.reasons.clone(),
         })
     }
 

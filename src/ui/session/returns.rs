@@ -22,6 +22,8 @@ pub struct ReturnScreen {
     picks: Vec<i64>,
     selected: Option<usize>,
     entry: Entry,
+    /// The reason tapped, as its index in `[returns] reasons`.
+    reason: Option<usize>,
     approver: Option<String>,
     pub(super) loading: bool,
     busy: bool,
@@ -54,6 +56,11 @@ impl ReturnScreen {
 
     pub fn selected(&self) -> Option<usize> {
         self.selected
+    }
+
+    /// The reason tapped, as its index in the configured list.
+    pub fn reason(&self) -> Option<usize> {
+        self.reason
     }
 
     /// The figure keyed: a sale number before a sale is found, a quantity after.
@@ -332,6 +339,13 @@ impl Session {
         self.returns.message = None;
     }
 
+    /// Taps a reason for the return; tapping it again takes it off.
+    pub fn select_return_reason(&mut self, index: usize) {
+        if index < self.ops.return_reasons.len() {
+            self.returns.reason = (self.returns.reason != Some(index)).then_some(index);
+        }
+    }
+
     /// Everything still left on the sale, or (when all is picked) nothing.
     pub fn return_all(&mut self) {
         let everything: Vec<i64> = self.returns.lines.iter().map(|l| l.left_milli).collect();
@@ -434,7 +448,11 @@ impl Session {
         let request = ReturnRequest {
             sale_seq: sale.seq,
             lines: self.returns.picked(),
-            reason: String::new(),
+            reason: self
+                .returns
+                .reason
+                .and_then(|i| self.ops.return_reasons.get(i).cloned())
+                .unwrap_or_default(),
             policy: self.ops.return_policy,
         };
         self.returns.busy = true;

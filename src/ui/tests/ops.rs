@@ -84,6 +84,20 @@ impl Till {
             .unwrap_or_else(|| panic!("no {label:?} on the report"))
     }
 
+    /// A line of text on the report on screen, if it is there.
+    fn paper_figure_text(&self, text: &str) -> String {
+        use slint::Model;
+        let rows = self
+            .app
+            .window
+            .global::<crate::ui::PaperAdapter>()
+            .get_rows();
+        rows.iter()
+            .find(|r| r.left == text)
+            .map(|r| r.left.to_string())
+            .unwrap_or_else(|| panic!("no {text:?} on the slip"))
+    }
+
     fn ops(&self) -> Vec<till_sync::ops::OpRecord> {
         self.store().recent_ops(None, 100).unwrap()
     }
@@ -141,8 +155,14 @@ fn a_managers_day_on_the_touchscreen_closes_with_a_z_that_matches_to_the_fen() {
             one_water,
             "one of two refunds half the line"
         );
+        // Why, from `[returns] reasons`: on the record and the slip.
+        till.tap("质量问题 faulty");
         till.tap("Refund");
         till.wait("the return", |s| s.screen == Screen::Paper);
+        assert_eq!(
+            till.paper_figure_text("Reason 质量问题 faulty"),
+            "Reason 质量问题 faulty"
+        );
         let note = till.app.session.borrow().paper().note().to_string();
         let money = |m: i64| till.app.session.borrow().money(m);
         assert_eq!(
