@@ -2,6 +2,7 @@
 //! claim code, the receipt barcode and the footer. How it is laid out on paper and encoded is
 //! the printer driver's job.
 
+use till_sync::ops::{Op, OpRecord};
 use till_sync::{Attribution, SaleRecord};
 
 use till_domain::money::{Currency, Money};
@@ -481,6 +482,73 @@ pub fn shift_report(
         meta.printed_at
     )));
     Receipt { lines }
+}
+
+/// The slip of a paid in, a paid out or a no-sale opening, to keep with the cash (or the
+/// receipt it paid): what moved, why, in which shift, who did it and who approved it. None
+/// for any other operation.
+pub fn cash_slip(
+    record: &OpRecord,
+    header: &ReceiptHeader,
+    language: Language,
+    currency: Currency,
+) -> Option<Receipt> {
+    let zh = language == Language::Zh;
+    let t = |zh_text: &str, en_text: &str| if zh { zh_text } else { en_text }.to_string();
+    let (mark, amount, reason) = match &record.op {
+        Op::PaidIn(m) => ("存入 PAID IN", Some(m.amount), &m.reason),
+        Op::PaidOut(m) => ("取出 PAID OUT", Some(m.amount), &m.reason),
+        Op::NoSale(n) => ("无销售开箱 NO SALE", None, &n.reason),
+        _ => return None,
+    };
+    let mut lines = vec![
+        ReceiptLine::Title(header.store_name.clone()),
+        ReceiptLine::CopyMark(mark.into()),
+        ReceiptLine::Rule,
+    ];
+    if let Some(amount) = amount {
+        lines.push(ReceiptLine::Total {
+            label: t("金额", "AMOUNT"),
+            amount: Money::new(amount, currency).to_string(),
+        });
+    }
+    lines.push(ReceiptLine::Text(format!(
+        "{} {reason}",
+        t("原因", "Reason")
+    )));
+    lines.push(ReceiptLine::Rule);
+    let shift = record
+        .shift
+        .map(|n| format!("  {} {n}", t("班次", "Shift")))
+        .unwrap_or_default();
+    lines.push(ReceiptLine::Text(format!(
+        "#{}  {} {}{shift}",
+        record.seq,
+        t("终端", "Terminal"),
+        record.terminal
+    )));
+    lines.push(ReceiptLine::Text(format!(
+        "{} {}",
+        t("收银员", "Cashier"),
+        record.staff
+    )));
+    if let Some(approver) = &record.approver {
+        lines.push(ReceiptLine::Text(format!(
+            "{} {approver}",
+            t("批准", "Approved by")
+        )));
+    }
+    if amount.is_some() {
+        lines.push(ReceiptLine::Text(t(
+            "签字：__________",
+            "Signed: __________",
+        )));
+    }
+    lines.push(ReceiptLine::Text(local_time_at(
+        record.at_ms,
+        record.utc_offset_s,
+    )));
+    Some(Receipt { lines })
 }
 
 /// The "退货 RETURN" receipt of a committed return: the original sale's receipt code, each

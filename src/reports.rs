@@ -77,6 +77,11 @@ pub fn report_receipt(
     crate::receipt::shift_report(report, &meta, &style.header, style.language)
 }
 
+/// The slip of a paid in, a paid out or a no-sale opening; None for another operation.
+pub fn cash_slip(style: &ReportStyle, record: &till_sync::ops::OpRecord) -> Option<Receipt> {
+    crate::receipt::cash_slip(record, &style.header, style.language, style.currency)
+}
+
 /// The "退货 RETURN" slip of a committed return.
 pub fn return_slip(style: &ReportStyle, committed: &CommittedReturn) -> Receipt {
     crate::receipt::return_receipt(committed, &style.header, style.language, style.currency)

@@ -86,6 +86,8 @@ pub fn exec(data_dir: &Path, cmd: CashCommand) -> Result<ExitCode> {
         .movement_reason(kind, &reason)
         .map_err(anyhow::Error::msg)?;
     let record = store.cash_movement(&staff, None, kind, amount, &reason)?;
+    let slip =
+        till::reports::cash_slip(&till::reports::ReportStyle::from_config(&config)?, &record);
     let what = match kind {
         MovementKind::PaidIn => format!("paid in {}", Money::new(amount, config.currency)),
         MovementKind::PaidOut => format!("paid out {}", Money::new(amount, config.currency)),
@@ -97,6 +99,9 @@ pub fn exec(data_dir: &Path, cmd: CashCommand) -> Result<ExitCode> {
         record.seq
     );
     super::open_drawer(&config);
+    if let Some(slip) = slip {
+        super::print_or_say(&config, &slip, None);
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1144,3 +1144,78 @@ fn return_receipt_in_english_on_80_mm_paper() {
         "#]],
     );
 }
+
+fn check_cash_slip(language: Language, columns: usize, expected: Expect) {
+    use till_sync::ops::{CashMovement, Op, OpRecord};
+    let record = OpRecord {
+        v: 1,
+        op_id: "01a20416-3a15-72fa-b280-718411aa7998".into(),
+        store: "S001".into(),
+        terminal: "T01".into(),
+        seq: 12,
+        at_ms: 1_795_859_295_000,
+        utc_offset_s: 8 * 3600,
+        staff: "1001".into(),
+        approver: Some("9001".into()),
+        shift: Some(3),
+        op: Op::PaidOut(CashMovement {
+            amount: 12_050,
+            reason: "供应商付款 supplier".into(),
+        }),
+    };
+    let slip = crate::receipt::cash_slip(&record, &header(), language, till_domain::Currency::CNY)
+        .unwrap();
+    expected.assert_eq(&printed(&slip, columns));
+}
+
+#[test]
+fn paid_out_slip_in_chinese_on_58_mm_paper() {
+    check_cash_slip(
+        Language::Zh,
+        32,
+        expect![[r#"
+            [center bold 2x] Till 便利店
+            [center bold] 取出 PAID OUT
+            --------------------------------
+            [bold 2x] 金额    ￥120.50
+            原因 供应商付款 supplier
+            --------------------------------
+            #12  终端 T01  班次 3
+            收银员 1001
+            批准 9001
+            签字：__________
+            2026-11-28 17:48:15
+
+
+
+
+            [cut]
+        "#]],
+    );
+}
+
+#[test]
+fn paid_out_slip_in_english_on_80_mm_paper() {
+    check_cash_slip(
+        Language::En,
+        48,
+        expect![[r#"
+            [center bold 2x] Till 便利店
+            [center bold] 取出 PAID OUT
+            ------------------------------------------------
+            [bold 2x] AMOUNT          ￥120.50
+            Reason 供应商付款 supplier
+            ------------------------------------------------
+            #12  Terminal T01  Shift 3
+            Cashier 1001
+            Approved by 9001
+            Signed: __________
+            2026-11-28 17:48:15
+
+
+
+
+            [cut]
+        "#]],
+    );
+}

@@ -365,13 +365,18 @@ fn run_op(
             amount,
             reason,
         } => {
-            let moved = store
-                .cash_movement(&staff, approver.as_deref(), kind, amount, &reason)
-                .map(|_| ());
-            let ok = moved.is_ok();
-            send(Done::CashMoved(moved));
-            if ok {
+            let moved = store.cash_movement(&staff, approver.as_deref(), kind, amount, &reason);
+            let slip = moved
+                .as_ref()
+                .ok()
+                .and_then(|record| reports::cash_slip(style, record));
+            send(Done::CashMoved(moved.map(|_| ())));
+            if let Some(slip) = slip {
+                // The drawer first; then the slip to keep with the cash.
                 send(Done::Drawer(open_drawer(printer.map(|p| &**p))));
+                if printer.is_some() {
+                    print_later(printer, slip);
+                }
             }
         }
         Task::LoadReturn(ReturnOf::Own(seq)) => {

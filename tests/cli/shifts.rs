@@ -113,9 +113,14 @@ fn a_shift_from_float_to_z_matches_the_sales_to_the_fen() {
         assert!(z.contains(&line), "{line:?} missing from the Z:\n{z}");
     }
     assert!(z.contains("printed"), "{z}");
+    // Two receipts, the slips of the paid in, the paid out and the no sale, then the Z.
+    for (n, mark) in [(3, "PAID IN"), (4, "PAID OUT"), (5, "NO SALE")] {
+        let slip = printer.receipt(n).unwrap();
+        assert!(slip.contains(mark), "{slip}");
+    }
     let paper = printer
-        .receipt(3)
-        .expect("the Z printed after the two receipts");
+        .receipt(6)
+        .expect("the Z printed after the receipts and the slips");
     assert!(paper.contains("Z 报表 No. 1"), "{paper}");
     assert!(paper.contains(&money(expected)), "{paper}");
 

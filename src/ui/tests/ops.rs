@@ -221,9 +221,11 @@ fn a_managers_day_on_the_touchscreen_closes_with_a_z_that_matches_to_the_fen() {
             (x.expected_cash, x.expected_cash, 0)
         );
         assert_eq!(z.sales_count, 3);
-        // Receipts 1-3, the return slip, then the Z, each as the printer printed it.
+        // Receipts 1-3, the return slip, the paid out's slip, then the Z, each as the printer
+        // printed it.
         assert!(till.printed(&printer, 4).contains("RETURN"));
-        let z_paper = till.printed(&printer, 5);
+        assert!(till.printed(&printer, 5).contains("PAID OUT"));
+        let z_paper = till.printed(&printer, 6);
         assert!(z_paper.contains("No. 1"), "{z_paper}");
         // The drawer opened for the two cash sales, the refund and the paid out.
         assert_eq!(printer.state.drawer_openings(), 4);
