@@ -484,6 +484,23 @@ pub fn shift_report(
     Receipt { lines }
 }
 
+/// Who did an operation, and who approved it, as its slip says them.
+fn done_by(record: &OpRecord, language: Language) -> Vec<ReceiptLine> {
+    let zh = language == Language::Zh;
+    let mut lines = vec![ReceiptLine::Text(format!(
+        "{} {}",
+        if zh { "收银员" } else { "Cashier" },
+        record.staff
+    ))];
+    if let Some(approver) = &record.approver {
+        lines.push(ReceiptLine::Text(format!(
+            "{} {approver}",
+            if zh { "批准" } else { "Approved by" }
+        )));
+    }
+    lines
+}
+
 /// The slip of a paid in, a paid out or a no-sale opening, to keep with the cash (or the
 /// receipt it paid): what moved, why, in which shift, who did it and who approved it. None
 /// for any other operation.
@@ -527,17 +544,7 @@ pub fn cash_slip(
         t("终端", "Terminal"),
         record.terminal
     )));
-    lines.push(ReceiptLine::Text(format!(
-        "{} {}",
-        t("收银员", "Cashier"),
-        record.staff
-    )));
-    if let Some(approver) = &record.approver {
-        lines.push(ReceiptLine::Text(format!(
-            "{} {approver}",
-            t("批准", "Approved by")
-        )));
-    }
+    lines.extend(done_by(record, language));
     if amount.is_some() {
         lines.push(ReceiptLine::Text(t(
             "签字：__________",
@@ -631,17 +638,7 @@ pub fn return_receipt(
         t("终端", "Terminal"),
         record.terminal,
     )));
-    lines.push(ReceiptLine::Text(format!(
-        "{} {}",
-        t("收银员", "Cashier"),
-        record.staff
-    )));
-    if let Some(approver) = &record.approver {
-        lines.push(ReceiptLine::Text(format!(
-            "{} {approver}",
-            t("批准", "Approved by")
-        )));
-    }
+    lines.extend(done_by(record, language));
     lines.push(ReceiptLine::Text(local_time_at(
         record.at_ms,
         record.utc_offset_s,

@@ -426,7 +426,7 @@ fn run_op(
         Task::LoadSales(seq) => {
             let from = match seq {
                 Some(_) => i64::MIN,
-                None => start_of_today(),
+                None => today_bounds().0,
             };
             send(Done::Sales(store.sale_summaries(from, seq, 500)));
         }
@@ -512,23 +512,20 @@ fn open_drawer(printer: Option<&PrintWorker>) -> Result<(), PrintError> {
     }
 }
 
-/// Midnight today, local time, as Unix milliseconds.
-fn start_of_today() -> i64 {
-    jiff::Zoned::now()
-        .start_of_day()
-        .map_or(0, |start| start.timestamp().as_millisecond())
-}
-
-fn today(store: &Store) -> Result<DaySummary, StoreError> {
-    let now = jiff::Zoned::now();
-    let bounds = now.start_of_day().and_then(|start| {
+/// Today, local time, as Unix milliseconds: `[start, end)`.
+fn today_bounds() -> (i64, i64) {
+    let bounds = jiff::Zoned::now().start_of_day().and_then(|start| {
         let end = start.tomorrow()?;
         Ok((
             start.timestamp().as_millisecond(),
             end.timestamp().as_millisecond(),
         ))
     });
-    let (start, end) = bounds.unwrap_or((0, i64::MAX));
+    bounds.unwrap_or((0, i64::MAX))
+}
+
+fn today(store: &Store) -> Result<DaySummary, StoreError> {
+    let (start, end) = today_bounds();
     store.day_summary(start, end)
 }
 

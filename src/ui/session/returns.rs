@@ -458,16 +458,12 @@ impl Session {
         self.returns.busy = true;
         self.returns.message = Message::info(self.t("正在退货…", "returning…"));
         Some(Task::CommitReturn {
-            staff: self.staff_id_for_returns(),
+            staff: self.staff_id(),
             approver,
             request,
             hq: self.returns.hq.clone(),
             lang: self.lang,
         })
-    }
-
-    fn staff_id_for_returns(&self) -> String {
-        self.checkout.cashier().to_string()
     }
 
     /// The answer to [`Task::CommitReturn`]: the slip on screen, or why not.
@@ -587,11 +583,6 @@ impl Session {
             return None;
         }
         self.returns = ReturnScreen::new(None);
-        self.close_to_menu()
-    }
-
-    /// Back to the back office when the cashier came from there, else to the sale.
-    pub(super) fn close_to_menu(&mut self) -> Option<Task> {
         self.back_to_office(None)
     }
 
@@ -751,7 +742,7 @@ impl Session {
     }
 
     pub fn close_sales(&mut self) -> Option<Task> {
-        self.close_to_menu()
+        self.back_to_office(None)
     }
 }
 
